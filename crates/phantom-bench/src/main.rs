@@ -1,0 +1,78 @@
+//! `phantom-bench`: Phantom-DB measured side by side with SQLite, in the same run.
+//!
+//! Every workload runs the same statements against both databases, on fresh data
+//! directories on the same disk, at the same durability (Phantom-DB `synchronous = full`;
+//! SQLite in WAL mode with `synchronous = FULL`, so both fsync every commit). Results are
+//! printed as a table with the ratio Phantom-DB / SQLite and written as Markdown to
+//! `bench/results/<workload>.md`.
+//!
+//! Build with `--release`: debug builds measure the compiler, not the database.
+
+mod report;
+mod stats;
+mod targets;
+mod workloads;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// A result whose error is anything printable.
+pub type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+#[derive(Parser)]
+#[command(name = "phantom-bench", about = "Benchmarks Phantom-DB against SQLite", version)]
+struct Args {
+    #[command(subcommand)]
+    workload: Workload,
+    /// Directory for the Markdown result tables.
+    #[arg(long, default_value = "bench/results", global = true)]
+    results: PathBuf,
+    /// Directory for the databases under test (a fresh temporary directory inside it).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Workload {
+    /// Inserts: many rows in one transaction, and one transaction per row.
+    Insert {
+        /// Rows inserted in one transaction.
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        /// Rows inserted one transaction (and one fsync) each.
+        #[arg(long, default_value_t = 2_000)]
+        single_rows: u64,
+    },
+    /// Point selects by primary key over a loaded table: throughput and latency.
+    PointSelect {
+        /// Rows in the table.
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        /// Queries to run.
+        #[arg(long, default_value_t = 100_000)]
+        queries: u64,
+    },
+    /// Every workload with its defaults.
+    All,
+}
+
+fn main() {
+    let args = Args::parse();
+    if cfg!(debug_assertions) {
+        eprintln!("warning: this is a debug build; run `cargo run --release -p phantom-bench` for real numbers");
+    }
+    let base = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let result = match args.workload {
+        Workload::Insert { rows, single_rows } => workloads::insert::run(&base, &args.results, rows, single_rows),
+        Workload::PointSelect { rows, queries } => {
+            workloads::point_select::run(&base, &args.results, rows, queries)
+        }
+        Workload::All => workloads::insert::run(&base, &args.results, 100_000, 2_000)
+            .and_then(|()| workloads::point_select::run(&base, &args.results, 100_000, 100_000)),
+    };
+    if let Err(e) = result {
+        eprintln!("phantom-bench: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,46 @@
+//! The workloads. Each runs against both targets and publishes one result table.
+
+pub mod insert;
+pub mod point_select;
+
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::BenchResult;
+use crate::targets::{Phantom, Sqlite, Target};
+
+/// A progress bar for `len` steps of `what`.
+pub fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{msg:>28} [{bar:30}] {pos}/{len} ({per_sec}, {eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Fresh instances of both targets in new directories under `base`. The directories are
+/// removed when the returned guards drop.
+pub fn fresh_targets(base: &Path) -> BenchResult<(Vec<Box<dyn Target>>, Vec<tempfile::TempDir>)> {
+    let phantom_dir = tempfile::tempdir_in(base)?;
+    let sqlite_dir = tempfile::tempdir_in(base)?;
+    let targets: Vec<Box<dyn Target>> =
+        vec![Box::new(Phantom::open(phantom_dir.path())?), Box::new(Sqlite::open(sqlite_dir.path())?)];
+    Ok((targets, vec![phantom_dir, sqlite_dir]))
+}
+
+/// Loads `rows` rows in one transaction, with a progress bar.
+pub fn load(target: &mut dyn Target, rows: u64, value_len: usize) -> BenchResult<()> {
+    let bar = progress(rows, &format!("{}: load", target.name()));
+    target.execute("BEGIN")?;
+    for id in 0..rows as i64 {
+        target.insert(id, &crate::targets::value_for(id, value_len))?;
+        if id % 1024 == 0 {
+            bar.set_position(id as u64);
+        }
+    }
+    target.execute("COMMIT")?;
+    bar.finish_and_clear();
+    Ok(())
+}

@@ -1,0 +1,1073 @@
+//! Binding expressions: resolving names, typing, and coercing literals.
+//!
+//! A string literal has no type of its own in PostgreSQL: `a = '5'` compares with an
+//! integer when `a` is an integer. [`Typed::literal`] marks such literals so that
+//! [`Binder::coerce`] can convert them to whatever the context needs, at bind time (a bad
+//! literal is reported before any row is read).
+//!
+//! After GROUP BY, expressions are bound in *aggregate mode* ([`AggState`]): an expression
+//! equal to a GROUP BY expression becomes a reference to that group column, an aggregate
+//! call becomes a reference to its result, and a bare column that is neither is the
+//! familiar 42803 error.
+
+use sqlparser::ast::{self, BinaryOperator, UnaryOperator};
+
+use super::scope::Scope;
+use super::{Binder, ident_name, object_name};
+use crate::error::{Error, Position, Result, SqlState};
+use crate::planner::expr::{ArithOp, CmpOp, Expr, Function};
+use crate::planner::{Aggregate, AggregateFunction};
+use crate::types::cast::{self, CastKind};
+use crate::types::{DataType, Value};
+
+/// How deeply expressions may nest before binding gives up (recursion guard).
+const MAX_EXPR_DEPTH: usize = 1000;
+
+/// A bound expression and its type.
+#[derive(Clone, Debug)]
+pub struct Typed {
+    /// The expression.
+    pub expr: Expr,
+    /// Its type (`DataType::Null` for a bare NULL).
+    pub ty: DataType,
+    /// True for a string literal whose type the context decides.
+    pub literal: bool,
+}
+
+impl Typed {
+    fn new(expr: Expr, ty: DataType) -> Typed {
+        Typed { expr, ty, literal: false }
+    }
+}
+
+/// Aggregation state while binding expressions above a GROUP BY.
+#[derive(Debug, Default)]
+pub struct AggState {
+    /// The scope below the aggregation (the FROM clause).
+    pub input: Scope,
+    /// GROUP BY expressions over `input`.
+    pub group_by: Vec<Expr>,
+    /// Their types.
+    pub group_types: Vec<DataType>,
+    /// Aggregates found so far.
+    pub aggregates: Vec<Aggregate>,
+}
+
+/// Where an expression is bound.
+pub struct Cx<'s> {
+    /// The visible columns (unused in aggregate mode).
+    pub scope: &'s Scope,
+    /// Aggregate mode.
+    pub agg: Option<&'s mut AggState>,
+    /// The clause, for error messages ("WHERE", "VALUES", ...).
+    pub clause: &'static str,
+}
+
+impl<'s> Cx<'s> {
+    /// A plain context over `scope`.
+    pub fn new(scope: &'s Scope, clause: &'static str) -> Cx<'s> {
+        Cx { scope, agg: None, clause }
+    }
+}
+
+fn position_of(span: &sqlparser::tokenizer::Span) -> Option<Position> {
+    (span.start.line > 0).then_some(Position { line: span.start.line, column: span.start.column })
+}
+
+fn with_position(mut e: Error, span: &sqlparser::tokenizer::Span) -> Error {
+    if e.position.is_none() {
+        e.position = position_of(span);
+    }
+    e
+}
+
+/// True if `e` contains an aggregate call outside any subquery.
+pub fn contains_aggregate(e: &ast::Expr) -> bool {
+    let mut found = false;
+    visit(e, &mut |e| {
+        if let ast::Expr::Function(f) = e {
+            if aggregate_function(f).is_some() {
+                found = true;
+            }
+        }
+    });
+    found
+}
+
+/// Calls `f` on `e` and its sub-expressions (not descending into subqueries).
+fn visit(e: &ast::Expr, f: &mut impl FnMut(&ast::Expr)) {
+    use ast::Expr as E;
+    f(e);
+    let mut go = |x: &ast::Expr| visit(x, f);
+    match e {
+        E::IsFalse(x) | E::IsNotFalse(x) | E::IsTrue(x) | E::IsNotTrue(x) | E::IsNull(x)
+        | E::IsNotNull(x) | E::IsUnknown(x) | E::IsNotUnknown(x) | E::Nested(x) => go(x),
+        E::UnaryOp { expr, .. } | E::Cast { expr, .. } | E::Ceil { expr, .. } | E::Floor { expr, .. } => {
+            go(expr)
+        }
+        E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) | E::BinaryOp { left: a, right: b, .. } => {
+            go(a);
+            go(b);
+        }
+        E::Like { expr, pattern, .. } | E::ILike { expr, pattern, .. } => {
+            go(expr);
+            go(pattern);
+        }
+        E::Between { expr, low, high, .. } => {
+            go(expr);
+            go(low);
+            go(high);
+        }
+        E::In { expr, target: ast::InTarget::List(list), .. } => {
+            go(expr);
+            list.iter().for_each(go);
+        }
+        E::In { expr, .. } => go(expr),
+        E::Case { operand, conditions, else_result, .. } => {
+            if let Some(o) = operand {
+                go(o);
+            }
+            for c in conditions {
+                go(&c.condition);
+                go(&c.result);
+            }
+            if let Some(e) = else_result {
+                go(e);
+            }
+        }
+        E::Function(func) => {
+            if let ast::FunctionArguments::List(list) = &func.args {
+                for arg in &list.args {
+                    if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = arg {
+                        go(x);
+                    }
+                }
+            }
+        }
+        E::Substring { expr, substring_from, substring_for, .. } => {
+            go(expr);
+            if let Some(x) = substring_from {
+                go(x);
+            }
+            if let Some(x) = substring_for {
+                go(x);
+            }
+        }
+        E::Trim { expr, trim_what, .. } => {
+            go(expr);
+            if let Some(x) = trim_what {
+                go(x);
+            }
+        }
+        E::Position { expr, r#in } => {
+            go(expr);
+            go(r#in);
+        }
+        E::Tuple(list) => list.iter().for_each(go),
+        _ => {}
+    }
+}
+
+/// The aggregate a function call names, if it is one.
+pub fn aggregate_function(f: &ast::Function) -> Option<AggregateFunction> {
+    if f.over.is_some() || f.name.0.len() != 1 {
+        return None;
+    }
+    let name = f.name.0[0].as_ident().map(ident_name)?;
+    Some(match name.as_str() {
+        "count" => AggregateFunction::Count,
+        "sum" => AggregateFunction::Sum,
+        "avg" => AggregateFunction::Avg,
+        "min" => AggregateFunction::Min,
+        "max" => AggregateFunction::Max,
+        _ => return None,
+    })
+}
+
+/// The widest of two numeric types, by PostgreSQL's promotion rules.
+pub fn numeric_result(a: DataType, b: DataType) -> DataType {
+    use DataType::*;
+    match (a, b) {
+        (Null, t) | (t, Null) => t,
+        (Real, Real) => Real,
+        (x, y) if x.is_float() || y.is_float() => Double,
+        (BigInt, _) | (_, BigInt) => BigInt,
+        (Integer, _) | (_, Integer) => Integer,
+        _ => SmallInt,
+    }
+}
+
+/// The type two branches of a CASE (or a UNION, or VALUES rows) resolve to.
+pub fn common_type(a: DataType, b: DataType) -> Option<DataType> {
+    use DataType::*;
+    match (a, b) {
+        (Null, t) | (t, Null) => Some(t),
+        (x, y) if x == y => Some(x),
+        (x, y) if x.is_numeric() && y.is_numeric() => Some(numeric_result(x, y)),
+        (x, y) if x.is_string() && y.is_string() => Some(Text),
+        _ => None,
+    }
+}
+
+fn int_literal_type(v: i64) -> DataType {
+    if i32::try_from(v).is_ok() { DataType::Integer } else { DataType::BigInt }
+}
+
+impl Binder<'_> {
+    /// Binds an expression.
+    pub fn expr(&mut self, e: &ast::Expr, cx: &mut Cx<'_>) -> Result<Typed> {
+        self.depth += 1;
+        if self.depth > MAX_EXPR_DEPTH {
+            self.depth -= 1;
+            return Err(Error::new(
+                SqlState::StatementTooComplex,
+                format!("expression is too deeply nested (more than {MAX_EXPR_DEPTH} levels)"),
+            ));
+        }
+        let result = self.expr_inner(e, cx);
+        self.depth -= 1;
+        result
+    }
+
+    fn expr_inner(&mut self, e: &ast::Expr, cx: &mut Cx<'_>) -> Result<Typed> {
+        if let Some(agg) = cx.agg.as_deref_mut() {
+            if let ast::Expr::Function(f) = e {
+                if let Some(function) = aggregate_function(f) {
+                    return self.aggregate_call(f, function, agg);
+                }
+            }
+            if !contains_aggregate(e) {
+                let bound = self.expr(e, &mut Cx::new(&agg.input, cx.clause))?;
+                if let Some(i) = agg.group_by.iter().position(|g| *g == bound.expr) {
+                    return Ok(Typed::new(Expr::Column(i), agg.group_types[i]));
+                }
+                if bound.expr.is_constant() || !bound.expr.any(&mut |x| matches!(x, Expr::Column(_))) {
+                    return Ok(bound);
+                }
+                if let ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) = e {
+                    return Err(Error::new(
+                        SqlState::GroupingError,
+                        format!(
+                            "column \"{e}\" must appear in the GROUP BY clause or be used in an aggregate function"
+                        ),
+                    ));
+                }
+            }
+        }
+        use ast::Expr as E;
+        match e {
+            E::Identifier(ident) => {
+                let name = ident_name(ident);
+                let i = cx.scope.resolve(None, &name).map_err(|err| with_position(err, &ident.span))?;
+                Ok(Typed::new(Expr::Column(i), cx.scope.columns[i].data_type))
+            }
+            E::CompoundIdentifier(parts) => {
+                let names: Vec<String> = parts.iter().map(ident_name).collect();
+                let (table, column) = match names.as_slice() {
+                    [t, c] | [_, t, c] | [_, _, t, c] => (t.as_str(), c.as_str()),
+                    _ => {
+                        return Err(Error::new(
+                            SqlState::SyntaxError,
+                            format!("improper qualified name (too many dotted names): {e}"),
+                        ));
+                    }
+                };
+                let span = parts.last().map(|p| p.span).unwrap_or_default();
+                let i = cx.scope.resolve(Some(table), column).map_err(|err| with_position(err, &span))?;
+                Ok(Typed::new(Expr::Column(i), cx.scope.columns[i].data_type))
+            }
+            E::Value(v) => self.literal(&v.value),
+            E::Nested(inner) => self.expr(inner, cx),
+            E::UnaryOp { op, expr } => self.unary(*op, expr, cx),
+            E::BinaryOp { left, op, right } => self.binary(left, op, right, cx),
+            E::IsNull(x) | E::IsNotNull(x) => {
+                let x = self.expr(x, cx)?;
+                Ok(Typed::new(Expr::IsNull(x.expr.boxed(), matches!(e, E::IsNotNull(_))), DataType::Boolean))
+            }
+            E::IsTrue(x) | E::IsNotTrue(x) | E::IsFalse(x) | E::IsNotFalse(x) | E::IsUnknown(x)
+            | E::IsNotUnknown(x) => {
+                let (want, negated) = match e {
+                    E::IsTrue(_) => (Some(true), false),
+                    E::IsNotTrue(_) => (Some(true), true),
+                    E::IsFalse(_) => (Some(false), false),
+                    E::IsNotFalse(_) => (Some(false), true),
+                    E::IsUnknown(_) => (None, false),
+                    _ => (None, true),
+                };
+                let x = self.expr(x, cx)?;
+                let x = self.boolean(x, "IS TRUE")?;
+                Ok(Typed::new(Expr::IsTruth(x.boxed(), want, negated), DataType::Boolean))
+            }
+            E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) => {
+                let (a, b) = self.comparable(a, b, "IS DISTINCT FROM", cx)?;
+                let negated = matches!(e, E::IsNotDistinctFrom(..));
+                Ok(Typed::new(Expr::IsDistinctFrom(a.boxed(), b.boxed(), negated), DataType::Boolean))
+            }
+            E::Between { expr, negated, low, high } => {
+                let (x, lo) = self.comparable(expr, low, "BETWEEN", cx)?;
+                let (x2, hi) = self.comparable(expr, high, "BETWEEN", cx)?;
+                let ge = Expr::Compare(CmpOp::GtEq, x.boxed(), lo.boxed());
+                let le = Expr::Compare(CmpOp::LtEq, x2.boxed(), hi.boxed());
+                let both = Expr::And(ge.boxed(), le.boxed());
+                Ok(Typed::new(if *negated { Expr::Not(both.boxed()) } else { both }, DataType::Boolean))
+            }
+            E::In { expr, target: ast::InTarget::List(list), negated, .. } => {
+                let mut items = Vec::with_capacity(list.len());
+                let mut lhs = None;
+                for item in list {
+                    let (l, r) = self.comparable(expr, item, "IN", cx)?;
+                    lhs.get_or_insert(l);
+                    items.push(r);
+                }
+                let lhs = match lhs {
+                    Some(l) => l,
+                    None => self.expr(expr, cx)?.expr,
+                };
+                Ok(Typed::new(Expr::InList(lhs.boxed(), items, *negated), DataType::Boolean))
+            }
+            E::Like { negated, expr, pattern, escape_char, any: false }
+            | E::ILike { negated, expr, pattern, escape_char, any: false } => {
+                let s = self.expr(expr, cx)?;
+                let s = self.string_arg(s, "LIKE")?;
+                let p = self.expr(pattern, cx)?;
+                let p = self.string_arg(p, "LIKE")?;
+                let escape = match escape_char {
+                    None => None,
+                    Some(esc) => {
+                        let esc = self.expr(esc, cx)?;
+                        match esc.expr {
+                            Expr::Constant(Value::Text(s)) if s.chars().count() <= 1 => s.chars().next().or(Some('\u{0}')),
+                            _ => {
+                                return Err(Error::new(
+                                    SqlState::InvalidParameterValue,
+                                    "invalid escape string: escape string must be empty or one character",
+                                ));
+                            }
+                        }
+                    }
+                };
+                Ok(Typed::new(
+                    Expr::Like {
+                        expr: s.boxed(),
+                        pattern: p.boxed(),
+                        escape,
+                        negated: *negated,
+                        case_insensitive: matches!(e, E::ILike { .. }),
+                    },
+                    DataType::Boolean,
+                ))
+            }
+            E::Case { operand, conditions, else_result, .. } => self.case(operand, conditions, else_result, cx),
+            E::Cast { expr, data_type, .. } => {
+                let target = self.data_type(data_type)?;
+                let x = self.expr(expr, cx)?;
+                self.cast(x, target)
+            }
+            E::TypedString(ts) => {
+                let target = self.data_type(&ts.data_type)?;
+                let x = self.literal(&ts.value.value)?;
+                self.cast(x, target)
+            }
+            E::Function(f) => self.function(f, cx),
+            E::Substring { expr, substring_from, substring_for, .. } => {
+                let mut args = vec![expr.as_ref().clone()];
+                args.push(substring_from.as_deref().cloned().unwrap_or(ast::Expr::value(ast::Value::Number("1".into(), false))));
+                if let Some(f) = substring_for {
+                    args.push(f.as_ref().clone());
+                }
+                self.scalar_call(Function::Substring, &args, cx)
+            }
+            E::Position { expr, r#in } => {
+                let args = [r#in.as_ref().clone(), expr.as_ref().clone()];
+                self.scalar_call(Function::StrPos, &args, cx)
+            }
+            E::Trim { expr, trim_where, trim_what, trim_characters } => {
+                let func = match trim_where {
+                    Some(ast::TrimWhereField::Leading) => Function::LTrim,
+                    Some(ast::TrimWhereField::Trailing) => Function::RTrim,
+                    _ => Function::Trim,
+                };
+                let mut args = vec![expr.as_ref().clone()];
+                if let Some(what) = trim_what {
+                    args.push(what.as_ref().clone());
+                } else if let Some(chars) = trim_characters.as_ref().and_then(|c| c.first()) {
+                    args.push(chars.clone());
+                }
+                self.scalar_call(func, &args, cx)
+            }
+            E::Ceil { expr, field: ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime) } => {
+                self.scalar_call(Function::Ceil, std::slice::from_ref(expr.as_ref()), cx)
+            }
+            E::Floor { expr, field: ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime) } => {
+                self.scalar_call(Function::Floor, std::slice::from_ref(expr.as_ref()), cx)
+            }
+            E::Subquery(_) | E::Exists { .. } | E::In { .. } | E::AnyOp { .. } | E::AllOp { .. } => {
+                Err(Error::new(SqlState::FeatureNotSupported, "subqueries are not supported yet"))
+            }
+            other => Err(Error::new(
+                SqlState::FeatureNotSupported,
+                format!("expression not supported: {other}"),
+            )),
+        }
+    }
+
+    fn literal(&mut self, v: &ast::Value) -> Result<Typed> {
+        Ok(match v {
+            ast::Value::Number(s, _) => number_literal(s)?,
+            ast::Value::SingleQuotedString(s)
+            | ast::Value::EscapedStringLiteral(s)
+            | ast::Value::NationalStringLiteral(s) => Typed {
+                expr: Expr::Constant(Value::Text(s.clone())),
+                ty: DataType::Text,
+                literal: true,
+            },
+            ast::Value::DollarQuotedString(s) => Typed {
+                expr: Expr::Constant(Value::Text(s.value.clone())),
+                ty: DataType::Text,
+                literal: true,
+            },
+            ast::Value::Boolean(b) => Typed::new(Expr::Constant(Value::Boolean(*b)), DataType::Boolean),
+            ast::Value::Null => Typed::new(Expr::Constant(Value::Null), DataType::Null),
+            ast::Value::Placeholder(p) => {
+                let n: usize = p.strip_prefix('$').and_then(|n| n.parse().ok()).filter(|&n| n >= 1).ok_or_else(|| {
+                    Error::new(SqlState::SyntaxError, format!("invalid parameter placeholder {p}"))
+                })?;
+                if n > 65535 {
+                    return Err(Error::new(SqlState::ProgramLimitExceeded, "too many parameters"));
+                }
+                if self.params.len() < n {
+                    self.params.resize(n, None);
+                }
+                let ty = self.params[n - 1].unwrap_or(DataType::Null);
+                Typed { expr: Expr::Parameter(n - 1), ty, literal: self.params[n - 1].is_none() }
+            }
+            other => {
+                return Err(Error::new(SqlState::FeatureNotSupported, format!("literal not supported: {other}")));
+            }
+        })
+    }
+
+    /// Converts `x` to `target` where SQL would do so implicitly: literals and parameters
+    /// take the target type, numbers widen. Anything else is a type mismatch.
+    pub fn coerce(&mut self, x: Typed, target: DataType, what: &str) -> Result<Expr> {
+        if x.ty == target || target == DataType::Null {
+            return Ok(x.expr);
+        }
+        match x.expr {
+            Expr::Parameter(i) if x.literal => {
+                self.params[i] = Some(target);
+                Ok(Expr::Parameter(i))
+            }
+            Expr::Constant(Value::Null) => Ok(Expr::Constant(Value::Null)),
+            Expr::Constant(v) if x.literal => Ok(Expr::Constant(cast::cast(v, target, CastKind::Explicit)?)),
+            e if x.ty.is_numeric() && target.is_numeric() => Ok(e),
+            e if x.ty.is_string() && target.is_string() => Ok(e),
+            _ => Err(Error::new(
+                SqlState::DatatypeMismatch,
+                format!("{what} must be type {target}, not type {}", x.ty),
+            )),
+        }
+    }
+
+    /// Coerces for storing into a column of type `target` (assignment rules: numbers may
+    /// narrow, anything may become text; the value is checked when stored).
+    pub fn assignable(&mut self, x: Typed, target: DataType, column: &str) -> Result<Expr> {
+        let ok = x.literal
+            || x.ty == DataType::Null
+            || x.ty == target
+            || (x.ty.is_numeric() && target.is_numeric())
+            || target.is_string();
+        if !ok {
+            return Err(Error::new(
+                SqlState::DatatypeMismatch,
+                format!("column \"{column}\" is of type {target} but expression is of type {}", x.ty),
+            ));
+        }
+        match x.expr {
+            Expr::Parameter(i) if x.literal => {
+                self.params[i] = Some(target);
+                Ok(Expr::Parameter(i))
+            }
+            Expr::Constant(v) if x.literal => Ok(Expr::Constant(cast::cast(v, target, CastKind::Assignment)?)),
+            e => Ok(e),
+        }
+    }
+
+    fn boolean(&mut self, x: Typed, what: &str) -> Result<Expr> {
+        if x.ty == DataType::Boolean || x.ty == DataType::Null {
+            return Ok(x.expr);
+        }
+        if x.literal {
+            return self.coerce(x, DataType::Boolean, what);
+        }
+        Err(Error::new(
+            SqlState::DatatypeMismatch,
+            format!("argument of {what} must be type boolean, not type {}", x.ty),
+        ))
+    }
+
+    /// Binds a predicate (WHERE, ON, HAVING): it must be boolean.
+    pub fn predicate(&mut self, e: &ast::Expr, cx: &mut Cx<'_>) -> Result<Expr> {
+        let x = self.expr(e, cx)?;
+        let clause = cx.clause;
+        self.boolean(x, clause)
+    }
+
+    fn string_arg(&mut self, x: Typed, what: &str) -> Result<Expr> {
+        if let DataType::Char(_) = x.ty {
+            return Ok(char_to_text(x.expr));
+        }
+        if x.ty.is_string() || x.ty == DataType::Null || x.literal {
+            return self.coerce(x, DataType::Text, what);
+        }
+        Err(Error::new(
+            SqlState::UndefinedFunction,
+            format!("operator does not exist: {} {what} text", x.ty),
+        ))
+    }
+
+    fn cast(&mut self, x: Typed, target: DataType) -> Result<Typed> {
+        let expr = match x.expr {
+            Expr::Constant(v) => Expr::Constant(cast::cast(v, target, CastKind::Explicit)?),
+            Expr::Parameter(i) if x.literal => {
+                self.params[i] = Some(target);
+                Expr::Parameter(i)
+            }
+            e if x.ty == target => e,
+            e => {
+                let allowed = x.ty.is_string()
+                    || target.is_string()
+                    || (x.ty.is_numeric() && target.is_numeric())
+                    || (x.ty.is_integer() && target == DataType::Boolean)
+                    || (x.ty == DataType::Boolean && target.is_integer());
+                if !allowed {
+                    return Err(Error::new(
+                        SqlState::DatatypeMismatch,
+                        format!("cannot cast type {} to {target}", x.ty),
+                    ));
+                }
+                Expr::Cast(e.boxed(), target)
+            }
+        };
+        Ok(Typed::new(expr, target))
+    }
+
+    /// Binds both sides of a comparison and makes them comparable.
+    fn comparable(&mut self, a: &ast::Expr, b: &ast::Expr, op: &str, cx: &mut Cx<'_>) -> Result<(Expr, Expr)> {
+        let a = self.expr(a, cx)?;
+        let b = self.expr(b, cx)?;
+        self.unify(a, b, op)
+    }
+
+    fn unify(&mut self, a: Typed, b: Typed, op: &str) -> Result<(Expr, Expr)> {
+        match (a.literal, b.literal) {
+            (true, false) if b.ty != DataType::Null => {
+                let ty = b.ty;
+                return Ok((self.coerce(a, ty, op)?, b.expr));
+            }
+            (false, true) if a.ty != DataType::Null => {
+                let ty = a.ty;
+                return Ok((a.expr, self.coerce(b, ty, op)?));
+            }
+            (true, true) => {
+                let a = self.coerce(a, DataType::Text, op)?;
+                let b = self.coerce(b, DataType::Text, op)?;
+                return Ok((a, b));
+            }
+            _ => {}
+        }
+        if common_type(a.ty, b.ty).is_none() {
+            return Err(Error::new(
+                SqlState::UndefinedFunction,
+                format!("operator does not exist: {} {op} {}", a.ty, b.ty),
+            ));
+        }
+        Ok((a.expr, b.expr))
+    }
+
+    fn unary(&mut self, op: UnaryOperator, x: &ast::Expr, cx: &mut Cx<'_>) -> Result<Typed> {
+        match op {
+            UnaryOperator::Not => {
+                let x = self.expr(x, cx)?;
+                let x = self.boolean(x, "NOT")?;
+                Ok(Typed::new(Expr::Not(x.boxed()), DataType::Boolean))
+            }
+            UnaryOperator::Plus => {
+                let x = self.expr(x, cx)?;
+                self.numeric_operand(&x, "+")?;
+                Ok(x)
+            }
+            UnaryOperator::Minus => {
+                // Fold negative literals so that -2147483648 is an INTEGER, as in PostgreSQL.
+                if let ast::Expr::Value(v) = x {
+                    if let ast::Value::Number(s, _) = &v.value {
+                        return number_literal(&format!("-{s}"));
+                    }
+                }
+                let x = self.expr(x, cx)?;
+                if x.literal {
+                    let e = self.coerce(x, DataType::Double, "-")?;
+                    return Ok(Typed::new(Expr::Negate(e.boxed(), DataType::Double), DataType::Double));
+                }
+                self.numeric_operand(&x, "-")?;
+                Ok(Typed::new(Expr::Negate(x.expr.boxed(), x.ty), x.ty))
+            }
+            other => Err(Error::new(SqlState::FeatureNotSupported, format!("operator not supported: {other}"))),
+        }
+    }
+
+    fn numeric_operand(&self, x: &Typed, op: &str) -> Result<()> {
+        if x.ty.is_numeric() || x.ty == DataType::Null {
+            Ok(())
+        } else {
+            Err(Error::new(SqlState::UndefinedFunction, format!("operator does not exist: {op} {}", x.ty)))
+        }
+    }
+
+    fn binary(&mut self, l: &ast::Expr, op: &BinaryOperator, r: &ast::Expr, cx: &mut Cx<'_>) -> Result<Typed> {
+        use BinaryOperator as B;
+        let cmp = match op {
+            B::Eq => Some(CmpOp::Eq),
+            B::NotEq => Some(CmpOp::NotEq),
+            B::Lt => Some(CmpOp::Lt),
+            B::LtEq => Some(CmpOp::LtEq),
+            B::Gt => Some(CmpOp::Gt),
+            B::GtEq => Some(CmpOp::GtEq),
+            _ => None,
+        };
+        if let Some(cmp) = cmp {
+            let (a, b) = self.comparable(l, r, cmp.symbol(), cx)?;
+            return Ok(Typed::new(Expr::Compare(cmp, a.boxed(), b.boxed()), DataType::Boolean));
+        }
+        let arith = match op {
+            B::Plus => Some(ArithOp::Add),
+            B::Minus => Some(ArithOp::Sub),
+            B::Multiply => Some(ArithOp::Mul),
+            B::Divide => Some(ArithOp::Div),
+            B::Modulo => Some(ArithOp::Mod),
+            _ => None,
+        };
+        if let Some(arith) = arith {
+            let a = self.expr(l, cx)?;
+            let b = self.expr(r, cx)?;
+            return self.arithmetic(arith, a, b);
+        }
+        match op {
+            B::And | B::Or => {
+                let a = self.expr(l, cx)?;
+                let what = if *op == B::And { "AND" } else { "OR" };
+                let a = self.boolean(a, what)?;
+                let b = self.expr(r, cx)?;
+                let b = self.boolean(b, what)?;
+                let e = if *op == B::And { Expr::And(a.boxed(), b.boxed()) } else { Expr::Or(a.boxed(), b.boxed()) };
+                Ok(Typed::new(e, DataType::Boolean))
+            }
+            B::StringConcat => {
+                let a = self.expr(l, cx)?;
+                let b = self.expr(r, cx)?;
+                let stringy = |t: &Typed| t.ty.is_string() || t.literal;
+                if !stringy(&a) && !stringy(&b) && a.ty != DataType::Null && b.ty != DataType::Null {
+                    return Err(Error::new(
+                        SqlState::UndefinedFunction,
+                        format!("operator does not exist: {} || {}", a.ty, b.ty),
+                    ));
+                }
+                let a = if a.literal { self.coerce(a, DataType::Text, "||")? } else { text_operand(a) };
+                let b = if b.literal { self.coerce(b, DataType::Text, "||")? } else { text_operand(b) };
+                Ok(Typed::new(Expr::Concat(a.boxed(), b.boxed()), DataType::Text))
+            }
+            other => Err(Error::new(SqlState::FeatureNotSupported, format!("operator not supported: {other}"))),
+        }
+    }
+
+    fn arithmetic(&mut self, op: ArithOp, a: Typed, b: Typed) -> Result<Typed> {
+        // An untyped literal takes the other side's type (or becomes a number).
+        let a_ty = if a.literal { if b.ty.is_numeric() { b.ty } else { DataType::Double } } else { a.ty };
+        let b_ty = if b.literal { if a_ty.is_numeric() { a_ty } else { DataType::Double } } else { b.ty };
+        let a = if a.literal { self.coerce(a, a_ty, op.symbol())? } else { a.expr };
+        let b = if b.literal { self.coerce(b, b_ty, op.symbol())? } else { b.expr };
+        let ok = |t: DataType| t.is_numeric() || t == DataType::Null;
+        if !ok(a_ty) || !ok(b_ty) {
+            return Err(Error::new(
+                SqlState::UndefinedFunction,
+                format!("operator does not exist: {a_ty} {} {b_ty}", op.symbol()),
+            ));
+        }
+        let mut ty = numeric_result(a_ty, b_ty);
+        if ty == DataType::Null {
+            ty = DataType::Integer;
+        }
+        Ok(Typed::new(Expr::Arith(op, a.boxed(), b.boxed(), ty), ty))
+    }
+
+    fn case(
+        &mut self,
+        operand: &Option<Box<ast::Expr>>,
+        conditions: &[ast::CaseWhen],
+        else_result: &Option<Box<ast::Expr>>,
+        cx: &mut Cx<'_>,
+    ) -> Result<Typed> {
+        let operand = match operand {
+            Some(o) => Some(self.expr(o, cx)?),
+            None => None,
+        };
+        let mut whens = Vec::with_capacity(conditions.len());
+        let mut results = Vec::with_capacity(conditions.len() + 1);
+        for c in conditions {
+            let cond = match &operand {
+                Some(o) => {
+                    let w = self.expr(&c.condition, cx)?;
+                    self.unify(o.clone(), w, "=")?.1
+                }
+                None => {
+                    let w = self.expr(&c.condition, cx)?;
+                    self.boolean(w, "CASE/WHEN")?
+                }
+            };
+            whens.push(cond);
+            results.push(self.expr(&c.result, cx)?);
+        }
+        let otherwise = match else_result {
+            Some(e) => Some(self.expr(e, cx)?),
+            None => None,
+        };
+        let mut all: Vec<&Typed> = results.iter().collect();
+        all.extend(otherwise.iter());
+        let ty = self.result_type(&all, "CASE")?;
+        let mut bound_whens = Vec::with_capacity(whens.len());
+        for (w, r) in whens.into_iter().zip(results) {
+            bound_whens.push((w, self.coerce(r, ty, "CASE result")?));
+        }
+        let otherwise = match otherwise {
+            Some(o) => Some(self.coerce(o, ty, "CASE result")?.boxed()),
+            None => None,
+        };
+        let operand = operand.map(|o| o.expr.boxed());
+        Ok(Typed::new(Expr::Case { operand, whens: bound_whens, otherwise }, ty))
+    }
+
+    /// The type a set of branches resolves to (typed branches win over untyped literals).
+    pub fn result_type(&self, branches: &[&Typed], what: &str) -> Result<DataType> {
+        let mut ty = DataType::Null;
+        for b in branches.iter().filter(|b| !b.literal) {
+            ty = common_type(ty, b.ty).ok_or_else(|| {
+                Error::new(SqlState::DatatypeMismatch, format!("{what} types {ty} and {} cannot be matched", b.ty))
+            })?;
+        }
+        if ty == DataType::Null && branches.iter().any(|b| b.literal) {
+            ty = DataType::Text;
+        }
+        Ok(ty)
+    }
+
+    fn function(&mut self, f: &ast::Function, cx: &mut Cx<'_>) -> Result<Typed> {
+        if let Some(function) = aggregate_function(f) {
+            return Err(Error::new(
+                SqlState::GroupingError,
+                format!("aggregate functions are not allowed in {}", cx.clause),
+            )
+            .with_detail(format!("found {}()", function.name())));
+        }
+        if f.over.is_some() {
+            return Err(Error::new(SqlState::FeatureNotSupported, "window functions are not supported yet"));
+        }
+        let name = object_name(&f.name)?;
+        let args = plain_args(f)?;
+        let func = match name.as_str() {
+            "abs" => Function::Abs,
+            "coalesce" => Function::Coalesce,
+            "nullif" => Function::NullIf,
+            "length" | "char_length" | "character_length" => Function::Length,
+            "octet_length" => Function::OctetLength,
+            "upper" => Function::Upper,
+            "lower" => Function::Lower,
+            "round" => Function::Round,
+            "trunc" => Function::Trunc,
+            "floor" => Function::Floor,
+            "ceil" | "ceiling" => Function::Ceil,
+            "sqrt" => Function::Sqrt,
+            "power" | "pow" => Function::Power,
+            "mod" => Function::Mod,
+            "sign" => Function::Sign,
+            "greatest" => Function::Greatest,
+            "least" => Function::Least,
+            "substring" | "substr" => Function::Substring,
+            "strpos" => Function::StrPos,
+            "btrim" | "trim" => Function::Trim,
+            "ltrim" => Function::LTrim,
+            "rtrim" => Function::RTrim,
+            "replace" => Function::Replace,
+            "concat" => Function::Concat,
+            "left" => Function::Left,
+            "right" => Function::Right,
+            "repeat" => Function::Repeat,
+            "reverse" => Function::Reverse,
+            _ => {
+                return Err(Error::new(
+                    SqlState::UndefinedFunction,
+                    format!("function {name}({}) does not exist", args.len()),
+                ));
+            }
+        };
+        self.scalar_call(func, &args, cx)
+    }
+
+    fn scalar_call(&mut self, func: Function, args: &[ast::Expr], cx: &mut Cx<'_>) -> Result<Typed> {
+        use Function::*;
+        let (min, max) = match func {
+            Coalesce | Greatest | Least | Concat => (1, usize::MAX),
+            NullIf | Power | Mod | StrPos | Left | Right | Repeat => (2, 2),
+            Round | LTrim | RTrim | Trim => (1, 2),
+            Substring => (2, 3),
+            Replace => (3, 3),
+            _ => (1, 1),
+        };
+        if args.len() < min || args.len() > max {
+            return Err(Error::new(
+                SqlState::UndefinedFunction,
+                format!("function {}() does not take {} arguments", func.name(), args.len()),
+            ));
+        }
+        let mut typed = Vec::with_capacity(args.len());
+        for a in args {
+            typed.push(self.expr(a, cx)?);
+        }
+        let numeric = |b: &mut Self, t: Typed| -> Result<(Expr, DataType)> {
+            if t.literal {
+                return Ok((b.coerce(t, DataType::Double, func.name())?, DataType::Double));
+            }
+            if !(t.ty.is_numeric() || t.ty == DataType::Null) {
+                return Err(Error::new(
+                    SqlState::UndefinedFunction,
+                    format!("function {}({}) does not exist", func.name(), t.ty),
+                ));
+            }
+            Ok((t.expr, t.ty))
+        };
+        let (exprs, ty): (Vec<Expr>, DataType) = match func {
+            Abs | Sign | Trunc | Floor | Ceil | Round | Sqrt => {
+                let mut exprs = Vec::new();
+                let mut first = DataType::Null;
+                for (i, t) in typed.into_iter().enumerate() {
+                    let (e, ty) = numeric(self, t)?;
+                    if i == 0 {
+                        first = ty;
+                    }
+                    exprs.push(e);
+                }
+                let ty = match func {
+                    Abs | Sign => first,
+                    Sqrt => DataType::Double,
+                    Round if exprs.len() > 1 => DataType::Double,
+                    _ if first.is_integer() => first,
+                    _ => DataType::Double,
+                };
+                (exprs, if ty == DataType::Null { DataType::Double } else { ty })
+            }
+            Power => {
+                let mut exprs = Vec::new();
+                for t in typed {
+                    exprs.push(numeric(self, t)?.0);
+                }
+                (exprs, DataType::Double)
+            }
+            Mod => {
+                let mut exprs = Vec::new();
+                let mut ty = DataType::Null;
+                for t in typed {
+                    let (e, t) = numeric(self, t)?;
+                    ty = numeric_result(ty, t);
+                    exprs.push(e);
+                }
+                (exprs, if ty == DataType::Null { DataType::Integer } else { ty })
+            }
+            Coalesce | Greatest | Least | NullIf => {
+                let refs: Vec<&Typed> = typed.iter().collect();
+                let ty = self.result_type(&refs, func.name())?;
+                let mut exprs = Vec::new();
+                for t in typed {
+                    exprs.push(self.coerce(t, ty, func.name())?);
+                }
+                (exprs, ty)
+            }
+            Concat => (typed.into_iter().map(|t| t.expr).collect(), DataType::Text),
+            Length | OctetLength | StrPos => {
+                let mut exprs = Vec::new();
+                for t in typed {
+                    exprs.push(self.string_arg(t, func.name())?);
+                }
+                (exprs, DataType::Integer)
+            }
+            Substring | Left | Right | Repeat => {
+                let mut exprs = Vec::new();
+                for (i, t) in typed.into_iter().enumerate() {
+                    exprs.push(if i == 0 { self.string_arg(t, func.name())? } else { self.coerce(t, DataType::Integer, func.name())? });
+                }
+                (exprs, DataType::Text)
+            }
+            Upper | Lower | Trim | LTrim | RTrim | Replace | Reverse => {
+                let mut exprs = Vec::new();
+                for t in typed {
+                    exprs.push(self.string_arg(t, func.name())?);
+                }
+                (exprs, DataType::Text)
+            }
+        };
+        Ok(Typed::new(Expr::Call(func, exprs, ty), ty))
+    }
+
+    fn aggregate_call(&mut self, f: &ast::Function, function: AggregateFunction, agg: &mut AggState) -> Result<Typed> {
+        if f.filter.is_some() {
+            return Err(Error::new(SqlState::FeatureNotSupported, "aggregate FILTER is not supported yet"));
+        }
+        let (args, distinct, star) = match &f.args {
+            ast::FunctionArguments::List(list) => {
+                let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
+                if !list.clauses.is_empty() {
+                    return Err(Error::new(SqlState::FeatureNotSupported, "ORDER BY inside aggregates is not supported"));
+                }
+                let star = matches!(list.args.as_slice(), [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)]);
+                let args = if star { Vec::new() } else { plain_args(f)? };
+                (args, distinct, star)
+            }
+            ast::FunctionArguments::None => (Vec::new(), false, false),
+            ast::FunctionArguments::Subquery(_) => {
+                return Err(Error::new(SqlState::FeatureNotSupported, "subqueries are not supported yet"));
+            }
+        };
+        let (function, arg, ty) = if star {
+            if function != AggregateFunction::Count {
+                return Err(Error::new(SqlState::SyntaxError, format!("{}(*) is not valid", function.name())));
+            }
+            (AggregateFunction::CountStar, None, DataType::BigInt)
+        } else {
+            if args.len() != 1 {
+                return Err(Error::new(
+                    SqlState::UndefinedFunction,
+                    format!("function {}() takes exactly one argument", function.name()),
+                ));
+            }
+            if contains_aggregate(&args[0]) {
+                return Err(Error::new(SqlState::GroupingError, "aggregate function calls cannot be nested"));
+            }
+            let mut inner = Cx::new(&agg.input, "aggregate arguments");
+            let x = self.expr(&args[0], &mut inner)?;
+            let (x, ty) = if x.literal { (self.coerce(x, DataType::Text, "aggregate")?, DataType::Text) } else { (x.expr, x.ty) };
+            let result = match function {
+                AggregateFunction::Count => DataType::BigInt,
+                AggregateFunction::Sum | AggregateFunction::Avg if !(ty.is_numeric() || ty == DataType::Null) => {
+                    return Err(Error::new(
+                        SqlState::UndefinedFunction,
+                        format!("function {}({ty}) does not exist", function.name()),
+                    ));
+                }
+                AggregateFunction::Sum if ty.is_integer() || ty == DataType::Null => DataType::BigInt,
+                AggregateFunction::Sum => ty,
+                AggregateFunction::Avg => DataType::Double,
+                _ => ty,
+            };
+            (function, Some(x), result)
+        };
+        let aggregate = Aggregate { function, arg, distinct, data_type: ty };
+        let index = match agg.aggregates.iter().position(|a| *a == aggregate) {
+            Some(i) => i,
+            None => {
+                agg.aggregates.push(aggregate);
+                agg.aggregates.len() - 1
+            }
+        };
+        Ok(Typed::new(Expr::Column(agg.group_by.len() + index), ty))
+    }
+
+    /// Maps a SQL type name to a [`DataType`].
+    pub fn data_type(&self, t: &ast::DataType) -> Result<DataType> {
+        use ast::DataType as T;
+        let length = |l: &Option<ast::CharacterLength>| -> Result<Option<u32>> {
+            match l {
+                None | Some(ast::CharacterLength::Max) => Ok(None),
+                Some(ast::CharacterLength::IntegerLength { length, .. }) => {
+                    if *length == 0 || *length > 10_485_760 {
+                        return Err(Error::new(
+                            SqlState::InvalidParameterValue,
+                            format!("length for type varchar must be between 1 and 10485760, not {length}"),
+                        ));
+                    }
+                    Ok(Some(*length as u32))
+                }
+            }
+        };
+        Ok(match t {
+            T::SmallInt(_) | T::Int2(_) => DataType::SmallInt,
+            T::Int(_) | T::Integer(_) | T::Int4(_) | T::MediumInt(_) => DataType::Integer,
+            T::BigInt(_) | T::Int8(_) => DataType::BigInt,
+            T::Real | T::Float4 => DataType::Real,
+            T::Double(_) | T::DoublePrecision | T::Float8 => DataType::Double,
+            T::Float(info) => match info {
+                ast::ExactNumberInfo::Precision(p) if *p <= 24 => DataType::Real,
+                _ => DataType::Double,
+            },
+            T::Boolean | T::Bool => DataType::Boolean,
+            T::Text | T::String(None) => DataType::Text,
+            T::Varchar(l) | T::CharacterVarying(l) | T::CharVarying(l) => DataType::Varchar(length(l)?),
+            T::Char(l) | T::Character(l) => DataType::Char(length(l)?.unwrap_or(1)),
+            T::Custom(name, _) => match object_name(name)?.as_str() {
+                "int2" => DataType::SmallInt,
+                "int4" => DataType::Integer,
+                "int8" => DataType::BigInt,
+                "float4" => DataType::Real,
+                "float8" => DataType::Double,
+                "bpchar" => DataType::Char(1),
+                other => {
+                    return Err(Error::new(SqlState::UndefinedObject, format!("type \"{other}\" does not exist")));
+                }
+            },
+            other => {
+                return Err(Error::new(SqlState::FeatureNotSupported, format!("type {other} is not supported yet")));
+            }
+        })
+    }
+}
+
+/// CHAR(n) values become text without their padding, as PostgreSQL's bpchar-to-text
+/// conversion does.
+fn char_to_text(e: Expr) -> Expr {
+    Expr::Call(Function::RTrim, vec![e], DataType::Text)
+}
+
+fn text_operand(x: Typed) -> Expr {
+    if let DataType::Char(_) = x.ty { char_to_text(x.expr) } else { x.expr }
+}
+
+/// The unnamed, plain expression arguments of a function call.
+fn plain_args(f: &ast::Function) -> Result<Vec<ast::Expr>> {
+    match &f.args {
+        ast::FunctionArguments::None => Ok(Vec::new()),
+        ast::FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .map(|a| match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e.clone()),
+                other => Err(Error::new(SqlState::FeatureNotSupported, format!("function argument not supported: {other}"))),
+            })
+            .collect(),
+        ast::FunctionArguments::Subquery(_) => {
+            Err(Error::new(SqlState::FeatureNotSupported, "subqueries are not supported yet"))
+        }
+    }
+}
+
+/// Types a numeric literal: INTEGER if it fits, then BIGINT, else DOUBLE PRECISION.
+fn number_literal(s: &str) -> Result<Typed> {
+    if !s.contains(['.', 'e', 'E']) {
+        if let Ok(v) = s.parse::<i64>() {
+            return Ok(Typed::new(Expr::Constant(Value::Int(v)), int_literal_type(v)));
+        }
+    }
+    let v: f64 = s
+        .parse()
+        .map_err(|_| Error::new(SqlState::InvalidTextRepresentation, format!("invalid number literal {s}")))?;
+    if v.is_infinite() {
+        return Err(Error::new(SqlState::NumericValueOutOfRange, format!("number {s} is out of range")));
+    }
+    Ok(Typed::new(Expr::Constant(Value::Float(v)), DataType::Double))
+}

@@ -1,0 +1,126 @@
+//! The binder: from `sqlparser`'s syntax tree to plans with resolved names and types.
+//!
+//! Binding happens inside the statement's transaction, because names are looked up in the
+//! catalog as that transaction sees it. The output is a [`BoundStatement`]: a logical
+//! [`Plan`] for queries and data changes, or a description of a DDL change. Everything a
+//! user can get wrong in a statement (unknown names, type mismatches, misuse of aggregates)
+//! is reported here, before any row is touched.
+
+mod ddl;
+mod dml;
+mod expr;
+mod scope;
+mod select;
+
+pub use ddl::NewTable;
+pub use expr::{AggState, Cx, Typed};
+pub use scope::Scope;
+
+use sqlparser::ast::{self, Statement};
+use phantom_txn::Transaction;
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result, SqlState};
+use crate::planner::Plan;
+use crate::types::DataType;
+
+/// A statement ready to plan or run.
+#[derive(Clone, Debug)]
+pub enum BoundStatement {
+    /// A query returning rows.
+    Query(Plan),
+    /// INSERT, UPDATE or DELETE.
+    Modify(Plan),
+    /// CREATE TABLE.
+    CreateTable(NewTable),
+    /// DROP TABLE.
+    DropTable {
+        /// The tables to drop.
+        names: Vec<String>,
+        /// IF EXISTS.
+        if_exists: bool,
+    },
+    /// EXPLAIN of a query or data change.
+    Explain(Box<BoundStatement>),
+}
+
+/// Binds statements against the catalog as one transaction sees it.
+pub struct Binder<'a> {
+    catalog: &'a Catalog,
+    txn: &'a Transaction,
+    /// Types of `$n` parameters, as far as the context has decided them.
+    params: Vec<Option<DataType>>,
+    depth: usize,
+}
+
+impl<'a> Binder<'a> {
+    /// A binder reading the catalog through `txn`.
+    pub fn new(catalog: &'a Catalog, txn: &'a Transaction) -> Self {
+        Binder { catalog, txn, params: Vec::new(), depth: 0 }
+    }
+
+    /// The parameter types found while binding (`None`: nothing decided, treat as text).
+    pub fn parameter_types(&self) -> Vec<DataType> {
+        self.params.iter().map(|t| t.unwrap_or(DataType::Text)).collect()
+    }
+
+    /// Binds one statement.
+    pub fn statement(&mut self, statement: &Statement) -> Result<BoundStatement> {
+        match statement {
+            Statement::Query(q) => Ok(BoundStatement::Query(self.query(q)?)),
+            Statement::Insert(insert) => Ok(BoundStatement::Modify(self.insert(insert)?)),
+            Statement::Update(update) => Ok(BoundStatement::Modify(self.update(update)?)),
+            Statement::Delete(delete) => Ok(BoundStatement::Modify(self.delete(delete)?)),
+            Statement::CreateTable(create) => Ok(BoundStatement::CreateTable(self.create_table(create)?)),
+            Statement::Drop { object_type: ast::ObjectType::Table, if_exists, names, .. } => {
+                let names = names.iter().map(table_name).collect::<Result<Vec<_>>>()?;
+                Ok(BoundStatement::DropTable { names, if_exists: *if_exists })
+            }
+            Statement::Explain { statement, analyze: false, .. } => {
+                Ok(BoundStatement::Explain(Box::new(self.statement(statement)?)))
+            }
+            other => Err(Error::new(
+                SqlState::FeatureNotSupported,
+                format!("statement not supported: {}", first_words(&other.to_string())),
+            )),
+        }
+    }
+}
+
+/// The first few words of a statement, for error messages.
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// An identifier as PostgreSQL folds it: lower case unless quoted.
+pub fn ident_name(ident: &ast::Ident) -> String {
+    if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() }
+}
+
+/// A possibly qualified object name, as a single name (the schema, which must be `public`
+/// or `pg_catalog`, is dropped).
+pub fn object_name(name: &ast::ObjectName) -> Result<String> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| {
+            p.as_ident().map(ident_name).ok_or_else(|| {
+                Error::new(SqlState::SyntaxError, format!("invalid name: {name}"))
+            })
+        })
+        .collect::<Result<_>>()?;
+    match parts.as_slice() {
+        [n] => Ok(n.clone()),
+        [schema, n] if schema == "public" || schema == "pg_catalog" => Ok(n.clone()),
+        [schema, _] => Err(Error::new(
+            SqlState::FeatureNotSupported,
+            format!("schema \"{schema}\" does not exist"),
+        )),
+        _ => Err(Error::new(SqlState::SyntaxError, format!("improper qualified name: {name}"))),
+    }
+}
+
+/// A table name.
+pub fn table_name(name: &ast::ObjectName) -> Result<String> {
+    object_name(name)
+}

@@ -1,0 +1,648 @@
+//! Binding queries: FROM and joins, WHERE, GROUP BY and aggregates, the select list,
+//! DISTINCT, ORDER BY, LIMIT and OFFSET, and VALUES.
+//!
+//! The plan is built in the order SQL defines a query's meaning, bottom up:
+//!
+//! ```text
+//!   Limit <- Sort <- Distinct <- Project <- Filter(HAVING) <- Aggregate <- Filter(WHERE) <- FROM
+//! ```
+//!
+//! ORDER BY may name an output column (by alias or position) or any expression over the
+//! input; the latter is computed as a hidden extra column of the projection and stripped
+//! after sorting.
+
+use sqlparser::ast::{self, SelectItem, SetExpr};
+
+use super::expr::{AggState, Cx, Typed, contains_aggregate};
+use super::scope::Scope;
+use super::{Binder, ident_name, table_name};
+use crate::error::{Error, Position, Result, SqlState};
+use crate::planner::expr::{CmpOp, Expr, Function};
+use crate::planner::{JoinKind, OutputColumn, Plan, SortKey};
+use crate::types::DataType;
+
+/// A select-list entry after binding.
+struct Projected {
+    expr: Expr,
+    column: OutputColumn,
+}
+
+impl Binder<'_> {
+    /// Binds a query (SELECT, VALUES, ...) with its ORDER BY, LIMIT and OFFSET.
+    pub fn query(&mut self, q: &ast::Query) -> Result<Plan> {
+        if q.with.is_some() {
+            return Err(unsupported("WITH queries"));
+        }
+        if q.fetch.is_some() || !q.locks.is_empty() || q.for_clause.is_some() {
+            return Err(unsupported("FETCH, FOR UPDATE and FOR clauses"));
+        }
+        let order_by: &[ast::OrderByExpr] = match &q.order_by {
+            None => &[],
+            Some(ast::OrderBy { kind: ast::OrderByKind::Expressions(keys), .. }) => keys,
+            Some(_) => return Err(unsupported("ORDER BY ALL")),
+        };
+        let plan = match q.body.as_ref() {
+            SetExpr::Select(select) => self.select(select, order_by)?,
+            body => {
+                let plan = self.set_expr(body)?;
+                self.order_by_output(plan, order_by)?
+            }
+        };
+        self.limit(plan, q.limit_clause.as_ref())
+    }
+
+    fn set_expr(&mut self, body: &SetExpr) -> Result<Plan> {
+        match body {
+            SetExpr::Select(select) => self.select(select, &[]),
+            SetExpr::Query(q) => self.query(q),
+            SetExpr::Values(values) => self.values(values),
+            SetExpr::SetOperation { .. } => Err(unsupported("UNION, INTERSECT and EXCEPT")),
+            other => Err(Error::new(SqlState::FeatureNotSupported, format!("query form not supported: {other}"))),
+        }
+    }
+
+    fn limit(&mut self, plan: Plan, clause: Option<&ast::LimitClause>) -> Result<Plan> {
+        let (limit, offset) = match clause {
+            None => return Ok(plan),
+            Some(ast::LimitClause::LimitOffset { limit, offset, limit_by }) => {
+                if !limit_by.is_empty() {
+                    return Err(unsupported("LIMIT BY"));
+                }
+                (limit.as_ref(), offset.as_ref().map(|o| &o.value))
+            }
+            Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => (Some(limit), Some(offset)),
+        };
+        let empty = Scope::default();
+        let mut bind = |b: &mut Self, e: Option<&ast::Expr>, what: &'static str| -> Result<Option<Expr>> {
+            match e {
+                None => Ok(None),
+                Some(e) => {
+                    let x = b.expr(e, &mut Cx::new(&empty, what))?;
+                    if x.ty == DataType::Null {
+                        return Ok(None); // LIMIT NULL is LIMIT ALL
+                    }
+                    Ok(Some(b.coerce(x, DataType::BigInt, what)?))
+                }
+            }
+        };
+        let limit = bind(self, limit, "LIMIT")?;
+        let offset = bind(self, offset, "OFFSET")?;
+        Ok(Plan::Limit { input: plan.boxed(), limit, offset })
+    }
+
+    /// ORDER BY over a body that is not a plain SELECT: only output columns may be named.
+    fn order_by_output(&mut self, plan: Plan, order_by: &[ast::OrderByExpr]) -> Result<Plan> {
+        if order_by.is_empty() {
+            return Ok(plan);
+        }
+        let columns = plan.columns();
+        let mut keys = Vec::with_capacity(order_by.len());
+        for key in order_by {
+            let position = output_position(&key.expr, &columns)?.ok_or_else(|| {
+                Error::new(
+                    SqlState::FeatureNotSupported,
+                    "ORDER BY here must name an output column by name or position",
+                )
+            })?;
+            keys.push(sort_key(Expr::Column(position), &key.options));
+        }
+        Ok(Plan::Sort { input: plan.boxed(), keys })
+    }
+
+    fn select(&mut self, s: &ast::Select, order_by: &[ast::OrderByExpr]) -> Result<Plan> {
+        if s.top.is_some() || s.into.is_some() || !s.lateral_views.is_empty() || s.prewhere.is_some()
+            || !s.connect_by.is_empty() || !s.cluster_by.is_empty() || !s.distribute_by.is_empty()
+            || !s.sort_by.is_empty() || s.qualify.is_some() || !s.named_window.is_empty()
+        {
+            return Err(Error::new(SqlState::FeatureNotSupported, "SELECT clause not supported"));
+        }
+        let distinct = match &s.distinct {
+            None | Some(ast::Distinct::All) => false,
+            Some(ast::Distinct::Distinct) => true,
+            Some(ast::Distinct::On(_)) => return Err(unsupported("SELECT DISTINCT ON")),
+        };
+        let mut plan = self.from(&s.from)?;
+        let scope = Scope::new(plan.columns());
+        if let Some(w) = &s.selection {
+            if contains_aggregate(w) {
+                return Err(Error::new(SqlState::GroupingError, "aggregate functions are not allowed in WHERE"));
+            }
+            let predicate = self.predicate(w, &mut Cx::new(&scope, "WHERE"))?;
+            plan = Plan::Filter { input: plan.boxed(), predicate };
+        }
+        let group_by: Vec<ast::Expr> = match &s.group_by {
+            ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs.clone(),
+            _ => return Err(unsupported("GROUP BY ALL and GROUP BY modifiers")),
+        };
+        let aggregating = !group_by.is_empty()
+            || s.having.is_some()
+            || s.projection.iter().any(|item| match item {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => contains_aggregate(e),
+                _ => false,
+            })
+            || order_by.iter().any(|k| contains_aggregate(&k.expr));
+
+        let empty = Scope::default();
+        let mut agg = AggState { input: scope.clone(), ..AggState::default() };
+        if aggregating {
+            for g in &group_by {
+                let g = group_by_target(g, &s.projection, &scope)?;
+                if contains_aggregate(g) {
+                    return Err(Error::new(SqlState::GroupingError, "aggregate functions are not allowed in GROUP BY"));
+                }
+                let x = self.expr(g, &mut Cx::new(&scope, "GROUP BY"))?;
+                let ty = if x.literal { DataType::Text } else { x.ty };
+                agg.group_by.push(x.expr);
+                agg.group_types.push(ty);
+            }
+        }
+
+        // The select list, bound against the FROM scope or in aggregate mode.
+        let mut projected = Vec::new();
+        for item in &s.projection {
+            let mut cx = if aggregating {
+                Cx { scope: &empty, agg: Some(&mut agg), clause: "SELECT" }
+            } else {
+                Cx::new(&scope, "SELECT")
+            };
+            self.select_item(item, &mut cx, &scope, &mut projected)?;
+        }
+        let having = match &s.having {
+            Some(h) => {
+                let mut cx = Cx { scope: &empty, agg: Some(&mut agg), clause: "HAVING" };
+                Some(self.predicate(h, &mut cx)?)
+            }
+            None => None,
+        };
+
+        // ORDER BY: output columns by position or name, else expressions over the input.
+        let visible: Vec<OutputColumn> = projected.iter().map(|p| p.column.clone()).collect();
+        let mut keys = Vec::with_capacity(order_by.len());
+        let mut extra = Vec::new();
+        for key in order_by {
+            if let Some(position) = output_position(&key.expr, &visible)? {
+                keys.push(sort_key(Expr::Column(position), &key.options));
+                continue;
+            }
+            let mut cx = if aggregating {
+                Cx { scope: &empty, agg: Some(&mut agg), clause: "ORDER BY" }
+            } else {
+                Cx::new(&scope, "ORDER BY")
+            };
+            let x = self.expr(&key.expr, &mut cx)?;
+            let position = match projected.iter().position(|p| p.expr == x.expr) {
+                Some(p) => p,
+                None if distinct => {
+                    return Err(Error::new(
+                        SqlState::InvalidColumnReference,
+                        "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+                    ));
+                }
+                None => {
+                    extra.push(x.expr);
+                    projected.len() + extra.len() - 1
+                }
+            };
+            keys.push(sort_key(Expr::Column(position), &key.options));
+        }
+
+        if aggregating {
+            let mut columns: Vec<OutputColumn> = agg
+                .group_types
+                .iter()
+                .enumerate()
+                .map(|(i, ty)| hidden_column(format!("group{i}"), *ty))
+                .collect();
+            columns.extend(agg.aggregates.iter().map(|a| hidden_column(a.function.name().to_string(), a.data_type)));
+            plan = Plan::Aggregate {
+                input: plan.boxed(),
+                group_by: agg.group_by,
+                aggregates: agg.aggregates,
+                columns,
+            };
+            if let Some(predicate) = having {
+                plan = Plan::Filter { input: plan.boxed(), predicate };
+            }
+        }
+
+        let visible_width = projected.len();
+        let mut exprs: Vec<Expr> = Vec::with_capacity(visible_width + extra.len());
+        let mut columns = Vec::with_capacity(visible_width + extra.len());
+        for p in projected {
+            exprs.push(p.expr);
+            columns.push(p.column);
+        }
+        for (i, e) in extra.into_iter().enumerate() {
+            exprs.push(e);
+            columns.push(hidden_column(format!("sort{i}"), DataType::Null));
+        }
+        let has_extra = columns.len() > visible_width;
+        plan = Plan::Project { input: plan.boxed(), exprs, columns };
+        if distinct {
+            plan = Plan::Distinct { input: plan.boxed() };
+        }
+        if !keys.is_empty() {
+            plan = Plan::Sort { input: plan.boxed(), keys };
+        }
+        if has_extra {
+            let columns: Vec<OutputColumn> = plan.columns().into_iter().take(visible_width).collect();
+            let exprs = (0..visible_width).map(Expr::Column).collect();
+            plan = Plan::Project { input: plan.boxed(), exprs, columns };
+        }
+        Ok(plan)
+    }
+
+    fn select_item(
+        &mut self,
+        item: &SelectItem,
+        cx: &mut Cx<'_>,
+        scope: &Scope,
+        out: &mut Vec<Projected>,
+    ) -> Result<()> {
+        let (e, alias) = match item {
+            SelectItem::UnnamedExpr(e) => (e, None),
+            SelectItem::ExprWithAlias { expr, alias } => (expr, Some(ident_name(alias))),
+            SelectItem::Wildcard(options) | SelectItem::QualifiedWildcard(_, options) => {
+                if options.opt_exclude.is_some() || options.opt_except.is_some() || options.opt_replace.is_some()
+                    || options.opt_rename.is_some() || options.opt_ilike.is_some()
+                {
+                    return Err(unsupported("wildcard options"));
+                }
+                let table = match item {
+                    SelectItem::QualifiedWildcard(ast::SelectItemQualifiedWildcardKind::ObjectName(n), _) => {
+                        Some(table_name(n)?)
+                    }
+                    SelectItem::QualifiedWildcard(..) => return Err(unsupported("this wildcard")),
+                    _ => None,
+                };
+                let positions = scope.wildcard(table.as_deref())?;
+                if positions.is_empty() && table.is_none() && scope.is_empty() {
+                    return Err(Error::new(SqlState::SyntaxError, "SELECT * with no tables specified is not valid"));
+                }
+                for i in positions {
+                    let column = scope.columns[i].clone();
+                    let expr = match cx.agg.as_deref() {
+                        None => Expr::Column(i),
+                        Some(agg) => match agg.group_by.iter().position(|g| *g == Expr::Column(i)) {
+                            Some(g) => Expr::Column(g),
+                            None => {
+                                return Err(Error::new(
+                                    SqlState::GroupingError,
+                                    format!(
+                                        "column \"{}.{}\" must appear in the GROUP BY clause or be used in an aggregate function",
+                                        column.table.as_deref().unwrap_or(""),
+                                        column.name
+                                    ),
+                                ));
+                            }
+                        },
+                    };
+                    out.push(Projected { expr, column: OutputColumn { hidden: false, ..column } });
+                }
+                return Ok(());
+            }
+            SelectItem::ExprWithAliases { .. } => return Err(unsupported("multiple aliases")),
+        };
+        let x = self.expr(e, cx)?;
+        let (expr, ty) = if x.literal {
+            (self.coerce(x, DataType::Text, "SELECT")?, DataType::Text)
+        } else {
+            (x.expr, if x.ty == DataType::Null { DataType::Text } else { x.ty })
+        };
+        let name = alias.unwrap_or_else(|| column_name(e));
+        out.push(Projected { expr, column: OutputColumn { table: None, name, data_type: ty, hidden: false } });
+        Ok(())
+    }
+
+    /// Binds a VALUES list: every row the same width, each column one type.
+    pub fn values(&mut self, values: &ast::Values) -> Result<Plan> {
+        let width = values.rows.first().map_or(0, |r| r.content.len());
+        let empty = Scope::default();
+        let mut typed_rows: Vec<Vec<Typed>> = Vec::with_capacity(values.rows.len());
+        for row in &values.rows {
+            if row.content.len() != width {
+                return Err(Error::new(SqlState::SyntaxError, "VALUES lists must all be the same length"));
+            }
+            let mut typed = Vec::with_capacity(width);
+            for e in &row.content {
+                typed.push(self.expr(e, &mut Cx::new(&empty, "VALUES"))?);
+            }
+            typed_rows.push(typed);
+        }
+        let mut types = Vec::with_capacity(width);
+        for c in 0..width {
+            let column: Vec<&Typed> = typed_rows.iter().map(|r| &r[c]).collect();
+            let ty = self.result_type(&column, "VALUES")?;
+            types.push(if ty == DataType::Null { DataType::Text } else { ty });
+        }
+        let mut rows = Vec::with_capacity(typed_rows.len());
+        for typed in typed_rows {
+            let mut row = Vec::with_capacity(width);
+            for (c, t) in typed.into_iter().enumerate() {
+                row.push(self.coerce(t, types[c], "VALUES")?);
+            }
+            rows.push(row);
+        }
+        let columns = types
+            .into_iter()
+            .enumerate()
+            .map(|(i, ty)| OutputColumn { table: None, name: format!("column{}", i + 1), data_type: ty, hidden: false })
+            .collect();
+        Ok(Plan::Values { rows, columns })
+    }
+
+    fn from(&mut self, from: &[ast::TableWithJoins]) -> Result<Plan> {
+        let mut plan: Option<Plan> = None;
+        for item in from {
+            let right = self.table_with_joins(item)?;
+            plan = Some(match plan {
+                None => right,
+                Some(left) => self.cross(left, right)?,
+            });
+        }
+        Ok(plan.unwrap_or(Plan::Values { rows: vec![Vec::new()], columns: Vec::new() }))
+    }
+
+    fn cross(&mut self, left: Plan, right: Plan) -> Result<Plan> {
+        check_duplicate_aliases(&left, &right)?;
+        Ok(Plan::NestedLoopJoin { left: left.boxed(), right: right.boxed(), kind: JoinKind::Inner, on: None })
+    }
+
+    fn table_with_joins(&mut self, item: &ast::TableWithJoins) -> Result<Plan> {
+        let mut plan = self.table_factor(&item.relation)?;
+        for join in &item.joins {
+            let right = self.table_factor(&join.relation)?;
+            plan = self.join(plan, right, &join.join_operator)?;
+        }
+        Ok(plan)
+    }
+
+    fn table_factor(&mut self, factor: &ast::TableFactor) -> Result<Plan> {
+        match factor {
+            ast::TableFactor::Table { name, alias, args: None, with_hints, version: None, partitions, sample: None, .. }
+                if with_hints.is_empty() && partitions.is_empty() =>
+            {
+                let table_name = table_name(name)?;
+                let table = self.catalog.require_table(self.txn, &table_name).map_err(|mut e| {
+                    if let Some(span) = name.0.first().and_then(|p| p.as_ident()).map(|i| i.span) {
+                        if span.start.line > 0 {
+                            e.position = Some(Position { line: span.start.line, column: span.start.column });
+                        }
+                    }
+                    e
+                })?;
+                let alias_name = alias.as_ref().map_or(table_name, |a| ident_name(&a.name));
+                let plan = Plan::Scan { table, alias: alias_name.clone(), range: None, filter: None };
+                match alias {
+                    Some(a) if !a.columns.is_empty() => rename(plan, Some(alias_name), &a.columns),
+                    _ => Ok(plan),
+                }
+            }
+            ast::TableFactor::Derived { lateral: false, subquery, alias, sample: None } => {
+                let plan = self.query(subquery)?;
+                match alias {
+                    Some(a) => rename(plan, Some(ident_name(&a.name)), &a.columns),
+                    None => rename(plan, None, &[]),
+                }
+            }
+            ast::TableFactor::NestedJoin { table_with_joins, alias } => {
+                let plan = self.table_with_joins(table_with_joins)?;
+                match alias {
+                    Some(a) => rename(plan, Some(ident_name(&a.name)), &a.columns),
+                    None => Ok(plan),
+                }
+            }
+            other => Err(Error::new(SqlState::FeatureNotSupported, format!("FROM item not supported: {other}"))),
+        }
+    }
+
+    fn join(&mut self, left: Plan, right: Plan, op: &ast::JoinOperator) -> Result<Plan> {
+        use ast::JoinOperator as J;
+        let (kind, constraint) = match op {
+            J::Join(c) | J::Inner(c) => (JoinKind::Inner, c),
+            J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, c),
+            J::Right(c) | J::RightOuter(c) => (JoinKind::Right, c),
+            J::FullOuter(c) => (JoinKind::Full, c),
+            J::CrossJoin(ast::JoinConstraint::None) => return self.cross(left, right),
+            other => return Err(Error::new(SqlState::FeatureNotSupported, format!("join not supported: {other:?}"))),
+        };
+        check_duplicate_aliases(&left, &right)?;
+        let left_columns = left.columns();
+        let right_columns = right.columns();
+        let mut all = left_columns.clone();
+        all.extend(right_columns.iter().cloned());
+        let scope = Scope::new(all);
+        let using: Vec<String> = match constraint {
+            ast::JoinConstraint::On(e) => {
+                let on = self.predicate(e, &mut Cx::new(&scope, "JOIN/ON"))?;
+                return Ok(Plan::NestedLoopJoin { left: left.boxed(), right: right.boxed(), kind, on: Some(on) });
+            }
+            ast::JoinConstraint::Using(names) => names.iter().map(table_name).collect::<Result<_>>()?,
+            ast::JoinConstraint::Natural => left_columns
+                .iter()
+                .filter(|l| !l.hidden && right_columns.iter().any(|r| !r.hidden && r.name == l.name))
+                .map(|l| l.name.clone())
+                .collect(),
+            _ => return Err(Error::new(SqlState::SyntaxError, "JOIN requires an ON, USING or NATURAL condition")),
+        };
+        // USING and NATURAL: equality on the named columns, which then appear once.
+        let left_width = left_columns.len();
+        let (left_scope, right_scope) = (Scope::new(left_columns.clone()), Scope::new(right_columns.clone()));
+        let mut conditions = Vec::new();
+        let mut merged = Vec::new();
+        let mut hidden = Vec::new();
+        for name in &using {
+            let l = left_scope.resolve(None, name).map_err(|_| {
+                Error::new(SqlState::UndefinedColumn, format!("column \"{name}\" specified in USING clause does not exist in left table"))
+            })?;
+            let r = right_scope.resolve(None, name).map_err(|_| {
+                Error::new(SqlState::UndefinedColumn, format!("column \"{name}\" specified in USING clause does not exist in right table"))
+            })?;
+            let (lt, rt) = (left_columns[l].data_type, right_columns[r].data_type);
+            let ty = super::expr::common_type(lt, rt).ok_or_else(|| {
+                Error::new(SqlState::DatatypeMismatch, format!("JOIN/USING types {lt} and {rt} cannot be matched"))
+            })?;
+            conditions.push(Expr::Compare(CmpOp::Eq, Expr::Column(l).boxed(), Expr::Column(left_width + r).boxed()));
+            let value = match kind {
+                JoinKind::Inner | JoinKind::Left => Expr::Column(l),
+                JoinKind::Right => Expr::Column(left_width + r),
+                JoinKind::Full => Expr::Call(Function::Coalesce, vec![Expr::Column(l), Expr::Column(left_width + r)], ty),
+            };
+            merged.push((value, OutputColumn { table: None, name: name.clone(), data_type: ty, hidden: false }));
+            hidden.push(l);
+            hidden.push(left_width + r);
+        }
+        let on = Expr::conjunction(conditions);
+        let join = Plan::NestedLoopJoin { left: left.boxed(), right: right.boxed(), kind, on };
+        let mut exprs = Vec::new();
+        let mut columns = Vec::new();
+        for (e, c) in merged {
+            exprs.push(e);
+            columns.push(c);
+        }
+        for (i, mut c) in scope.columns.into_iter().enumerate() {
+            c.hidden = c.hidden || hidden.contains(&i);
+            exprs.push(Expr::Column(i));
+            columns.push(c);
+        }
+        Ok(Plan::Project { input: join.boxed(), exprs, columns })
+    }
+}
+
+fn unsupported(what: &str) -> Error {
+    Error::new(SqlState::FeatureNotSupported, format!("{what} are not supported yet"))
+}
+
+fn hidden_column(name: String, data_type: DataType) -> OutputColumn {
+    OutputColumn { table: None, name, data_type, hidden: true }
+}
+
+fn sort_key(expr: Expr, options: &ast::OrderByOptions) -> SortKey {
+    let descending = matches!(options.sort, Some(ast::OrderBySort::Desc));
+    // PostgreSQL: NULLs sort as if larger than every value.
+    let nulls_first = options.nulls_first.unwrap_or(descending);
+    SortKey { expr, descending, nulls_first }
+}
+
+/// The output column an ORDER BY key names by position (`ORDER BY 2`) or by a bare name
+/// matching an output column.
+fn output_position(e: &ast::Expr, columns: &[OutputColumn]) -> Result<Option<usize>> {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) => {
+                let position: usize = n.parse().unwrap_or(0);
+                if position == 0 || position > columns.iter().filter(|c| !c.hidden).count() {
+                    return Err(Error::new(
+                        SqlState::InvalidColumnReference,
+                        format!("ORDER BY position {n} is not in select list"),
+                    ));
+                }
+                Ok(Some(position - 1))
+            }
+            _ => Ok(None),
+        },
+        ast::Expr::Identifier(ident) => {
+            let name = ident_name(ident);
+            Ok(columns.iter().position(|c| !c.hidden && c.name == name))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A GROUP BY item may name a select-list entry by position or by alias.
+fn group_by_target<'e>(g: &'e ast::Expr, projection: &'e [SelectItem], scope: &Scope) -> Result<&'e ast::Expr> {
+    let item_expr = |item: &'e SelectItem| match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+        _ => None,
+    };
+    match g {
+        ast::Expr::Value(v) => {
+            if let ast::Value::Number(n, _) = &v.value {
+                let position: usize = n.parse().unwrap_or(0);
+                return projection
+                    .get(position.wrapping_sub(1))
+                    .and_then(item_expr)
+                    .ok_or_else(|| {
+                        Error::new(SqlState::InvalidColumnReference, format!("GROUP BY position {n} is not in select list"))
+                    });
+            }
+            Ok(g)
+        }
+        ast::Expr::Identifier(ident) => {
+            let name = ident_name(ident);
+            // An input column wins over an output alias, as in PostgreSQL.
+            if scope.resolve(None, &name).is_ok() {
+                return Ok(g);
+            }
+            for item in projection {
+                if let SelectItem::ExprWithAlias { expr, alias } = item {
+                    if ident_name(alias) == name {
+                        return Ok(expr);
+                    }
+                }
+            }
+            Ok(g)
+        }
+        _ => Ok(g),
+    }
+}
+
+/// The name PostgreSQL gives an unaliased select-list expression.
+fn column_name(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Identifier(i) => ident_name(i),
+        ast::Expr::CompoundIdentifier(parts) => parts.last().map(ident_name).unwrap_or_default(),
+        ast::Expr::Nested(inner) => column_name(inner),
+        ast::Expr::Cast { expr, data_type, .. } => match column_name(expr).as_str() {
+            "?column?" => cast_type_name(data_type),
+            name => name.to_string(),
+        },
+        ast::Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(ident_name)
+            .unwrap_or_else(|| "?column?".to_string()),
+        ast::Expr::Case { .. } => "case".to_string(),
+        ast::Expr::Substring { .. } => "substring".to_string(),
+        ast::Expr::Trim { .. } => "btrim".to_string(),
+        ast::Expr::Position { .. } => "position".to_string(),
+        ast::Expr::Ceil { .. } => "ceil".to_string(),
+        ast::Expr::Floor { .. } => "floor".to_string(),
+        ast::Expr::Value(v) if matches!(v.value, ast::Value::Boolean(_)) => "bool".to_string(),
+        _ => "?column?".to_string(),
+    }
+}
+
+fn cast_type_name(t: &ast::DataType) -> String {
+    use ast::DataType as T;
+    match t {
+        T::Int(_) | T::Integer(_) | T::Int4(_) => "int4",
+        T::SmallInt(_) | T::Int2(_) => "int2",
+        T::BigInt(_) | T::Int8(_) => "int8",
+        T::Real | T::Float4 => "float4",
+        T::Double(_) | T::DoublePrecision | T::Float8 => "float8",
+        T::Boolean | T::Bool => "bool",
+        T::Text => "text",
+        T::Varchar(_) | T::CharacterVarying(_) | T::CharVarying(_) => "varchar",
+        T::Char(_) | T::Character(_) => "bpchar",
+        _ => "?column?",
+    }
+    .to_string()
+}
+
+/// Renames a plan's output: the table qualifier, and column names when given.
+fn rename(plan: Plan, table: Option<String>, names: &[ast::TableAliasColumnDef]) -> Result<Plan> {
+    let columns = plan.columns();
+    let visible = columns.iter().filter(|c| !c.hidden).count();
+    if names.len() > visible {
+        return Err(Error::new(
+            SqlState::InvalidColumnReference,
+            format!("table has {visible} columns available but {} columns specified", names.len()),
+        ));
+    }
+    let mut renamed = Vec::with_capacity(columns.len());
+    let mut next = names.iter();
+    for c in columns {
+        let name = if c.hidden { c.name } else { next.next().map_or(c.name, |n| ident_name(&n.name)) };
+        renamed.push(OutputColumn { table: table.clone(), name, ..c });
+    }
+    let exprs = (0..renamed.len()).map(Expr::Column).collect();
+    Ok(Plan::Project { input: plan.boxed(), exprs, columns: renamed })
+}
+
+fn check_duplicate_aliases(left: &Plan, right: &Plan) -> Result<()> {
+    let tables = |p: &Plan| -> Vec<String> {
+        let mut t: Vec<String> = p.columns().into_iter().filter_map(|c| c.table).collect();
+        t.dedup();
+        t
+    };
+    let left = tables(left);
+    for t in tables(right) {
+        if left.contains(&t) {
+            return Err(Error::new(SqlState::DuplicateAlias, format!("table name \"{t}\" specified more than once")));
+        }
+    }
+    Ok(())
+}

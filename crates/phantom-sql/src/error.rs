@@ -1,0 +1,260 @@
+//! SQL-layer errors, each with the SQLSTATE a PostgreSQL client expects.
+//!
+//! Every error a user can see carries a [`SqlState`] (the five-character code PostgreSQL
+//! clients branch on), a message, and for syntax errors the position in the statement
+//! text. Lower layers have their own error types; [`From`] impls below map them to the
+//! right SQLSTATE, so the mapping lives in exactly one place.
+
+use std::fmt;
+
+use phantom_storage::StorageError;
+use phantom_txn::TxnError;
+
+/// A SQL-layer result.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// SQLSTATE codes used by Phantom-DB. The names follow PostgreSQL's `errcodes.txt`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SqlState {
+    /// 0A000
+    FeatureNotSupported,
+    /// 21000
+    CardinalityViolation,
+    /// 22001
+    StringDataRightTruncation,
+    /// 22003
+    NumericValueOutOfRange,
+    /// 22012
+    DivisionByZero,
+    /// 22023
+    InvalidParameterValue,
+    /// 22P02
+    InvalidTextRepresentation,
+    /// 2201W
+    InvalidRowCountInLimitClause,
+    /// 2201X
+    InvalidRowCountInResultOffsetClause,
+    /// 22000
+    DataException,
+    /// 23502
+    NotNullViolation,
+    /// 23505
+    UniqueViolation,
+    /// 25001
+    ActiveSqlTransaction,
+    /// 25P01
+    NoActiveSqlTransaction,
+    /// 25P02
+    InFailedSqlTransaction,
+    /// 40001
+    SerializationFailure,
+    /// 42601
+    SyntaxError,
+    /// 42501
+    InsufficientPrivilege,
+    /// 42703
+    UndefinedColumn,
+    /// 42702
+    AmbiguousColumn,
+    /// 42712
+    DuplicateAlias,
+    /// 42701
+    DuplicateColumn,
+    /// 42P01
+    UndefinedTable,
+    /// 42704
+    UndefinedObject,
+    /// 42P07
+    DuplicateTable,
+    /// 42804
+    DatatypeMismatch,
+    /// 42883
+    UndefinedFunction,
+    /// 42803
+    GroupingError,
+    /// 42P10
+    InvalidColumnReference,
+    /// 42P18
+    IndeterminateDatatype,
+    /// 42P02
+    UndefinedParameter,
+    /// 42611
+    InvalidColumnDefinition,
+    /// 42P16
+    InvalidTableDefinition,
+    /// 54001
+    StatementTooComplex,
+    /// 54000
+    ProgramLimitExceeded,
+    /// 53200
+    OutOfMemory,
+    /// 58030
+    IoError,
+    /// XX001
+    DataCorrupted,
+    /// XX000
+    InternalError,
+    /// 57014
+    QueryCanceled,
+    /// 25006
+    ReadOnlySqlTransaction,
+}
+
+impl SqlState {
+    /// The five-character SQLSTATE code.
+    pub fn code(self) -> &'static str {
+        use SqlState::*;
+        match self {
+            FeatureNotSupported => "0A000",
+            CardinalityViolation => "21000",
+            StringDataRightTruncation => "22001",
+            NumericValueOutOfRange => "22003",
+            DivisionByZero => "22012",
+            InvalidParameterValue => "22023",
+            InvalidTextRepresentation => "22P02",
+            InvalidRowCountInLimitClause => "2201W",
+            InvalidRowCountInResultOffsetClause => "2201X",
+            DataException => "22000",
+            NotNullViolation => "23502",
+            UniqueViolation => "23505",
+            ActiveSqlTransaction => "25001",
+            NoActiveSqlTransaction => "25P01",
+            InFailedSqlTransaction => "25P02",
+            SerializationFailure => "40001",
+            SyntaxError => "42601",
+            InsufficientPrivilege => "42501",
+            UndefinedColumn => "42703",
+            AmbiguousColumn => "42702",
+            DuplicateAlias => "42712",
+            DuplicateColumn => "42701",
+            UndefinedTable => "42P01",
+            UndefinedObject => "42704",
+            DuplicateTable => "42P07",
+            DatatypeMismatch => "42804",
+            UndefinedFunction => "42883",
+            GroupingError => "42803",
+            InvalidColumnReference => "42P10",
+            IndeterminateDatatype => "42P18",
+            UndefinedParameter => "42P02",
+            InvalidColumnDefinition => "42611",
+            InvalidTableDefinition => "42P16",
+            StatementTooComplex => "54001",
+            ProgramLimitExceeded => "54000",
+            OutOfMemory => "53200",
+            IoError => "58030",
+            DataCorrupted => "XX001",
+            InternalError => "XX000",
+            QueryCanceled => "57014",
+            ReadOnlySqlTransaction => "25006",
+        }
+    }
+}
+
+impl fmt::Display for SqlState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A position in the statement text, 1-based, as PostgreSQL reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// Line number, starting at 1.
+    pub line: u64,
+    /// Column number, starting at 1.
+    pub column: u64,
+}
+
+/// An error a user sees: what went wrong, its SQLSTATE, and where.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Error {
+    /// The SQLSTATE code.
+    pub state: SqlState,
+    /// A message in PostgreSQL's style: lower case, no trailing period.
+    pub message: String,
+    /// Where in the statement text the problem is, when known.
+    pub position: Option<Position>,
+    /// Optional extra detail (PostgreSQL's DETAIL field).
+    pub detail: Option<String>,
+}
+
+impl Error {
+    /// An error with a state and message.
+    pub fn new(state: SqlState, message: impl Into<String>) -> Self {
+        Error { state, message: message.into(), position: None, detail: None }
+    }
+
+    /// Adds a position.
+    pub fn at(mut self, position: Position) -> Self {
+        self.position = Some(position);
+        self
+    }
+
+    /// Adds a detail line.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The SQLSTATE code as a string, e.g. "42601".
+    pub fn sqlstate(&self) -> &'static str {
+        self.state.code()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ERROR {}: {}", self.state.code(), self.message)?;
+        if let Some(p) = self.position {
+            write!(f, " (at line {}, column {})", p.line, p.column)?;
+        }
+        if let Some(d) = &self.detail {
+            write!(f, "\nDETAIL: {d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Builds an [`Error`] with `format!` arguments: `err!(UndefinedTable, "relation \"{}\" does not exist", name)`.
+#[macro_export]
+macro_rules! err {
+    ($state:ident, $($arg:tt)*) => {
+        $crate::error::Error::new($crate::error::SqlState::$state, format!($($arg)*))
+    };
+}
+
+/// Returns early with an [`Error`] built by [`err!`].
+#[macro_export]
+macro_rules! bail {
+    ($state:ident, $($arg:tt)*) => {
+        return Err($crate::err!($state, $($arg)*))
+    };
+}
+
+impl From<StorageError> for Error {
+    fn from(e: StorageError) -> Self {
+        let state = match &e {
+            StorageError::Corrupt { .. } => SqlState::DataCorrupted,
+            StorageError::Io { .. } => SqlState::IoError,
+            StorageError::WalFailed(_) => SqlState::IoError,
+            StorageError::TooLarge { .. } => SqlState::ProgramLimitExceeded,
+            _ => SqlState::InternalError,
+        };
+        Error::new(state, e.to_string())
+    }
+}
+
+impl From<TxnError> for Error {
+    fn from(e: TxnError) -> Self {
+        match e {
+            TxnError::Storage(s) => s.into(),
+            TxnError::WriteConflict => Error::new(
+                SqlState::SerializationFailure,
+                "could not serialize access due to concurrent update",
+            ),
+            other => Error::new(SqlState::InternalError, other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Hash aggregation: GROUP BY with COUNT, SUM, AVG, MIN and MAX (optionally DISTINCT).
+//!
+//! Groups are kept in a hash map from the group-key values to one accumulator per
+//! aggregate. Without GROUP BY there is exactly one group, even over no rows, which is why
+//! `SELECT count(*) FROM empty` returns 0 and `SELECT sum(x) FROM empty` returns NULL.
+//! Integer sums are exact (128-bit) and fail with 22003 if the result leaves BIGINT.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{Row, Rows};
+use crate::error::{Error, Result, SqlState};
+use crate::planner::{Aggregate, AggregateFunction, Expr};
+use crate::types::cast::check_float;
+use crate::types::{DataType, Value};
+
+/// The running state of one aggregate in one group.
+#[derive(Clone, Debug)]
+enum Accumulator {
+    Count(i64),
+    SumInt(Option<i128>),
+    SumFloat(Option<f64>),
+    /// Integers are summed exactly, floats as floats; the mean is taken at the end.
+    Avg { integers: i128, floats: f64, count: i64 },
+    Min(Option<Value>),
+    Max(Option<Value>),
+}
+
+impl Accumulator {
+    fn new(a: &Aggregate) -> Accumulator {
+        match a.function {
+            AggregateFunction::CountStar | AggregateFunction::Count => Accumulator::Count(0),
+            AggregateFunction::Sum if a.data_type.is_integer() => Accumulator::SumInt(None),
+            AggregateFunction::Sum => Accumulator::SumFloat(None),
+            AggregateFunction::Avg => Accumulator::Avg { integers: 0, floats: 0.0, count: 0 },
+            AggregateFunction::Min => Accumulator::Min(None),
+            AggregateFunction::Max => Accumulator::Max(None),
+        }
+    }
+
+    fn add(&mut self, v: Value) -> Result<()> {
+        if v.is_null() {
+            return Ok(());
+        }
+        match self {
+            Accumulator::Count(n) => *n += 1,
+            Accumulator::SumInt(s) => {
+                let i = match v {
+                    Value::Int(i) => i,
+                    other => return Err(not_a_number(&other)),
+                };
+                *s = Some(s.unwrap_or(0) + i128::from(i));
+            }
+            Accumulator::SumFloat(s) => *s = Some(s.unwrap_or(0.0) + as_f64(&v)?),
+            Accumulator::Avg { integers, floats, count } => {
+                match v {
+                    Value::Int(i) => *integers += i128::from(i),
+                    other => *floats += as_f64(&other)?,
+                }
+                *count += 1;
+            }
+            Accumulator::Min(m) => {
+                if m.as_ref().is_none_or(|cur| v < *cur) {
+                    *m = Some(v);
+                }
+            }
+            Accumulator::Max(m) => {
+                if m.as_ref().is_none_or(|cur| v > *cur) {
+                    *m = Some(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, ty: DataType) -> Result<Value> {
+        Ok(match self {
+            Accumulator::Count(n) => Value::Int(n),
+            Accumulator::SumInt(None) | Accumulator::SumFloat(None) => Value::Null,
+            Accumulator::SumInt(Some(s)) => Value::Int(i64::try_from(s).map_err(|_| {
+                Error::new(SqlState::NumericValueOutOfRange, "bigint out of range")
+            })?),
+            Accumulator::SumFloat(Some(s)) => check_float(s, if ty.is_float() { ty } else { DataType::Double })?,
+            Accumulator::Avg { count: 0, .. } => Value::Null,
+            Accumulator::Avg { integers, floats, count } => {
+                Value::Float((integers as f64 + floats) / count as f64)
+            }
+            Accumulator::Min(m) | Accumulator::Max(m) => m.unwrap_or(Value::Null),
+        })
+    }
+}
+
+fn as_f64(v: &Value) -> Result<f64> {
+    match v {
+        Value::Int(i) => Ok(*i as f64),
+        Value::Float(f) => Ok(*f),
+        other => Err(not_a_number(other)),
+    }
+}
+
+fn not_a_number(v: &Value) -> Error {
+    Error::new(SqlState::DatatypeMismatch, format!("cannot aggregate {v} as a number"))
+}
+
+/// One group's accumulators, and for DISTINCT aggregates the values already counted.
+struct Group {
+    accumulators: Vec<Accumulator>,
+    seen: Vec<Option<HashSet<Value>>>,
+}
+
+impl Group {
+    fn new(aggregates: &[Aggregate]) -> Group {
+        Group {
+            accumulators: aggregates.iter().map(Accumulator::new).collect(),
+            seen: aggregates.iter().map(|a| a.distinct.then(HashSet::new)).collect(),
+        }
+    }
+
+    fn add(&mut self, aggregates: &[Aggregate], row: &Row) -> Result<()> {
+        for (i, a) in aggregates.iter().enumerate() {
+            let v = match &a.arg {
+                None => Value::Boolean(true), // count(*) counts rows, NULL or not
+                Some(e) => e.eval(row)?,
+            };
+            if let Some(seen) = &mut self.seen[i] {
+                if v.is_null() || !seen.insert(v.clone()) {
+                    continue;
+                }
+            }
+            self.accumulators[i].add(v)?;
+        }
+        Ok(())
+    }
+}
+
+/// Groups `input` by `group_by` and computes `aggregates` per group. Output rows are the
+/// group-key values followed by the aggregate results.
+pub fn aggregate(input: Rows, group_by: Vec<Expr>, aggregates: Vec<Aggregate>) -> Result<Rows> {
+    let mut groups: HashMap<Vec<Value>, Group> = HashMap::new();
+    // Groups come out in the order they were first seen, which keeps output deterministic.
+    let mut order: Vec<Vec<Value>> = Vec::new();
+    for row in input {
+        let row = row?;
+        let key = group_by.iter().map(|e| e.eval(&row)).collect::<Result<Vec<_>>>()?;
+        let group = match groups.get_mut(&key) {
+            Some(g) => g,
+            None => {
+                order.push(key.clone());
+                groups.entry(key).or_insert_with(|| Group::new(&aggregates))
+            }
+        };
+        group.add(&aggregates, &row)?;
+    }
+    if group_by.is_empty() && groups.is_empty() {
+        order.push(Vec::new());
+        groups.insert(Vec::new(), Group::new(&aggregates));
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for key in order {
+        let Some(group) = groups.remove(&key) else { continue };
+        let mut row = key;
+        for (acc, a) in group.accumulators.into_iter().zip(&aggregates) {
+            row.push(acc.finish(a.data_type)?);
+        }
+        out.push(Ok(row));
+    }
+    Ok(Box::new(out.into_iter()))
+}

@@ -1,0 +1,332 @@
+//! Evaluating bound expressions against a row.
+//!
+//! NULL follows SQL's three-valued logic: comparisons with NULL are unknown (NULL), `AND`
+//! is false if either side is false, `OR` is true if either side is true, and otherwise an
+//! unknown operand makes the result unknown. A WHERE clause keeps a row only when its
+//! predicate is TRUE.
+
+use std::cmp::Ordering;
+
+use crate::error::{Error, Result, SqlState};
+use crate::planner::expr::{ArithOp, CmpOp, Expr, Function};
+use crate::types::cast::{self, CastKind, check_float, check_integer, out_of_range};
+use crate::types::{DataType, Value};
+
+impl Expr {
+    /// Evaluates the expression with `row` as its input.
+    pub fn eval(&self, row: &[Value]) -> Result<Value> {
+        Ok(match self {
+            Expr::Constant(v) => v.clone(),
+            Expr::Column(i) => row.get(*i).cloned().ok_or_else(|| {
+                Error::new(SqlState::InternalError, format!("column #{i} is not in a row of {}", row.len()))
+            })?,
+            Expr::Parameter(i) => {
+                return Err(Error::new(
+                    SqlState::UndefinedParameter,
+                    format!("there is no value for parameter ${}", i + 1),
+                ));
+            }
+            Expr::Not(e) => match e.eval(row)? {
+                Value::Boolean(b) => Value::Boolean(!b),
+                _ => Value::Null,
+            },
+            Expr::Negate(e, ty) => match e.eval(row)? {
+                Value::Int(i) => check_integer(i.checked_neg().ok_or_else(|| out_of_range(*ty))?, *ty)?,
+                Value::Float(f) => Value::Float(-f),
+                _ => Value::Null,
+            },
+            Expr::And(a, b) => {
+                let a = truth(a.eval(row)?);
+                if a == Some(false) {
+                    return Ok(Value::Boolean(false));
+                }
+                match (a, truth(b.eval(row)?)) {
+                    (_, Some(false)) => Value::Boolean(false),
+                    (Some(true), Some(true)) => Value::Boolean(true),
+                    _ => Value::Null,
+                }
+            }
+            Expr::Or(a, b) => {
+                let a = truth(a.eval(row)?);
+                if a == Some(true) {
+                    return Ok(Value::Boolean(true));
+                }
+                match (a, truth(b.eval(row)?)) {
+                    (_, Some(true)) => Value::Boolean(true),
+                    (Some(false), Some(false)) => Value::Boolean(false),
+                    _ => Value::Null,
+                }
+            }
+            Expr::Compare(op, a, b) => compare(*op, &a.eval(row)?, &b.eval(row)?),
+            Expr::Arith(op, a, b, ty) => arith(*op, a.eval(row)?, b.eval(row)?, *ty)?,
+            Expr::Concat(a, b) => match (a.eval(row)?, b.eval(row)?) {
+                (Value::Null, _) | (_, Value::Null) => Value::Null,
+                (a, b) => Value::Text(cast::to_text(&a) + &cast::to_text(&b)),
+            },
+            Expr::IsNull(e, negated) => Value::Boolean(e.eval(row)?.is_null() != *negated),
+            Expr::IsDistinctFrom(a, b, negated) => {
+                let (a, b) = (a.eval(row)?, b.eval(row)?);
+                let distinct = match (a.is_null(), b.is_null()) {
+                    (true, true) => false,
+                    (true, false) | (false, true) => true,
+                    _ => a != b,
+                };
+                Value::Boolean(distinct != *negated)
+            }
+            Expr::IsTruth(e, want, negated) => {
+                let t = truth(e.eval(row)?);
+                Value::Boolean((t == *want) != *negated)
+            }
+            Expr::Cast(e, ty) => cast::cast(e.eval(row)?, *ty, CastKind::Explicit)?,
+            Expr::Like { expr, pattern, escape, negated, case_insensitive } => {
+                match (expr.eval(row)?, pattern.eval(row)?) {
+                    (Value::Null, _) | (_, Value::Null) => Value::Null,
+                    (s, p) => {
+                        let (s, p) = (cast::to_text(&s), cast::to_text(&p));
+                        let matched = if *case_insensitive {
+                            like(&s.to_lowercase(), &p.to_lowercase(), *escape)?
+                        } else {
+                            like(&s, &p, *escape)?
+                        };
+                        Value::Boolean(matched != *negated)
+                    }
+                }
+            }
+            Expr::InList(e, list, negated) => {
+                let v = e.eval(row)?;
+                if v.is_null() {
+                    return Ok(Value::Null);
+                }
+                let mut saw_null = false;
+                for item in list {
+                    match v.sql_cmp(&item.eval(row)?) {
+                        Some(Ordering::Equal) => return Ok(Value::Boolean(!negated)),
+                        None => saw_null = true,
+                        Some(_) => {}
+                    }
+                }
+                if saw_null { Value::Null } else { Value::Boolean(*negated) }
+            }
+            Expr::Case { operand, whens, otherwise } => {
+                let operand = operand.as_ref().map(|o| o.eval(row)).transpose()?;
+                for (when, then) in whens {
+                    let w = when.eval(row)?;
+                    let hit = match &operand {
+                        Some(o) => o.sql_cmp(&w) == Some(Ordering::Equal),
+                        None => truth(w) == Some(true),
+                    };
+                    if hit {
+                        return then.eval(row);
+                    }
+                }
+                match otherwise {
+                    Some(e) => e.eval(row)?,
+                    None => Value::Null,
+                }
+            }
+            Expr::Call(func, args, ty) => call(*func, args, row, *ty)?,
+        })
+    }
+
+    /// Evaluates a predicate: true only when the result is TRUE (NULL counts as false).
+    pub fn eval_predicate(&self, row: &[Value]) -> Result<bool> {
+        Ok(truth(self.eval(row)?) == Some(true))
+    }
+}
+
+/// The truth value of a boolean (None for NULL or a non-boolean).
+pub fn truth(v: Value) -> Option<bool> {
+    match v {
+        Value::Boolean(b) => Some(b),
+        _ => None,
+    }
+}
+
+/// Applies a comparison operator.
+pub fn compare(op: CmpOp, a: &Value, b: &Value) -> Value {
+    match a.sql_cmp(b) {
+        None => Value::Null,
+        Some(o) => Value::Boolean(match op {
+            CmpOp::Eq => o == Ordering::Equal,
+            CmpOp::NotEq => o != Ordering::Equal,
+            CmpOp::Lt => o == Ordering::Less,
+            CmpOp::LtEq => o != Ordering::Greater,
+            CmpOp::Gt => o == Ordering::Greater,
+            CmpOp::GtEq => o != Ordering::Less,
+        }),
+    }
+}
+
+fn division_by_zero() -> Error {
+    Error::new(SqlState::DivisionByZero, "division by zero")
+}
+
+/// Applies an arithmetic operator with the result type `ty`.
+pub fn arith(op: ArithOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
+    match (a, b) {
+        (Value::Null, _) | (_, Value::Null) => Ok(Value::Null),
+        (Value::Int(a), Value::Int(b)) if ty.is_integer() => {
+            let r = match op {
+                ArithOp::Add => a.checked_add(b),
+                ArithOp::Sub => a.checked_sub(b),
+                ArithOp::Mul => a.checked_mul(b),
+                ArithOp::Div if b == 0 => return Err(division_by_zero()),
+                ArithOp::Div => a.checked_div(b),
+                ArithOp::Mod if b == 0 => return Err(division_by_zero()),
+                // i64::MIN % -1 overflows in Rust but is 0 in SQL.
+                ArithOp::Mod => Some(a.checked_rem(b).unwrap_or(0)),
+            };
+            check_integer(r.ok_or_else(|| out_of_range(ty))?, ty)
+        }
+        (a, b) => {
+            let (x, y) = (as_f64(&a)?, as_f64(&b)?);
+            let r = match op {
+                ArithOp::Add => x + y,
+                ArithOp::Sub => x - y,
+                ArithOp::Mul => x * y,
+                ArithOp::Div if y == 0.0 => return Err(division_by_zero()),
+                ArithOp::Div => x / y,
+                ArithOp::Mod if y == 0.0 => return Err(division_by_zero()),
+                ArithOp::Mod => x % y,
+            };
+            if r.is_infinite() && x.is_finite() && y.is_finite() {
+                return Err(Error::new(SqlState::NumericValueOutOfRange, "value out of range: overflow"));
+            }
+            let ty = if ty.is_float() { ty } else { DataType::Double };
+            check_float(r, ty)
+        }
+    }
+}
+
+fn as_f64(v: &Value) -> Result<f64> {
+    match v {
+        Value::Int(i) => Ok(*i as f64),
+        Value::Float(f) => Ok(*f),
+        other => Err(Error::new(
+            SqlState::DatatypeMismatch,
+            format!("cannot use {} as a number", other.data_type()),
+        )),
+    }
+}
+
+/// SQL LIKE: `%` matches any run of characters, `_` any one character, and the escape
+/// character (backslash unless ESCAPE says otherwise) makes the next one literal.
+pub fn like(s: &str, pattern: &str, escape: Option<char>) -> Result<bool> {
+    let escape = escape.or(Some('\\'));
+    let s: Vec<char> = s.chars().collect();
+    let mut p = Vec::new();
+    let mut chars = pattern.chars();
+    // Tokens: Some(c) literal, None for `_`; `%` is a separate marker.
+    enum Tok {
+        Lit(char),
+        One,
+        Any,
+    }
+    while let Some(c) = chars.next() {
+        if Some(c) == escape {
+            match chars.next() {
+                Some(n) => p.push(Tok::Lit(n)),
+                None => {
+                    return Err(Error::new(
+                        SqlState::InvalidParameterValue,
+                        "LIKE pattern must not end with escape character",
+                    ));
+                }
+            }
+        } else if c == '%' {
+            p.push(Tok::Any);
+        } else if c == '_' {
+            p.push(Tok::One);
+        } else {
+            p.push(Tok::Lit(c));
+        }
+    }
+    // Greedy matching with backtracking to the last `%`: linear in practice.
+    let (mut si, mut pi) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match p.get(pi) {
+            Some(Tok::Lit(c)) if *c == s[si] => {
+                si += 1;
+                pi += 1;
+            }
+            Some(Tok::One) => {
+                si += 1;
+                pi += 1;
+            }
+            Some(Tok::Any) => {
+                star = Some((pi, si));
+                pi += 1;
+            }
+            _ => match star {
+                Some((sp, ss)) => {
+                    pi = sp + 1;
+                    si = ss + 1;
+                    star = Some((sp, ss + 1));
+                }
+                None => return Ok(false),
+            },
+        }
+    }
+    Ok(p[pi..].iter().all(|t| matches!(t, Tok::Any)))
+}
+
+fn call(func: Function, args: &[Expr], row: &[Value], ty: DataType) -> Result<Value> {
+    // Functions that do not propagate NULL the usual way.
+    match func {
+        Function::Coalesce => {
+            for a in args {
+                let v = a.eval(row)?;
+                if !v.is_null() {
+                    return Ok(v);
+                }
+            }
+            return Ok(Value::Null);
+        }
+        Function::NullIf => {
+            let a = args[0].eval(row)?;
+            let b = args[1].eval(row)?;
+            return Ok(if a.sql_cmp(&b) == Some(Ordering::Equal) { Value::Null } else { a });
+        }
+        Function::Greatest | Function::Least => {
+            let mut best: Option<Value> = None;
+            for a in args {
+                let v = a.eval(row)?;
+                if v.is_null() {
+                    continue;
+                }
+                best = Some(match best {
+                    None => v,
+                    Some(b) => {
+                        let keep_new = if func == Function::Greatest { v > b } else { v < b };
+                        if keep_new { v } else { b }
+                    }
+                });
+            }
+            return match best {
+                Some(v) => cast::cast(v, ty, CastKind::Explicit),
+                None => Ok(Value::Null),
+            };
+        }
+        Function::Concat => {
+            let mut out = String::new();
+            for a in args {
+                let v = a.eval(row)?;
+                if !v.is_null() {
+                    out.push_str(&cast::to_text(&v));
+                }
+            }
+            return Ok(Value::Text(out));
+        }
+        _ => {}
+    }
+    let mut values = Vec::with_capacity(args.len());
+    for a in args {
+        let v = a.eval(row)?;
+        if v.is_null() {
+            return Ok(Value::Null);
+        }
+        values.push(v);
+    }
+    crate::exec::functions::apply(func, values, ty)
+}

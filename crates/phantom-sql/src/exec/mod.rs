@@ -1,0 +1,85 @@
+//! Execution: a plan becomes a tree of row iterators (the Volcano model).
+//!
+//! Each operator lives in its own file and pulls rows from its children on demand, so a
+//! `LIMIT 10` over a large scan reads little more than ten rows. Operators that must see
+//! all their input before producing output (sort, aggregate, the build side of a hash join)
+//! materialize it. Iterators own what they need (the transaction handle is shared), so a
+//! result can be consumed after the function that built it returns.
+//!
+//! Data changes ([`write`]) run to completion and report how many rows they touched.
+
+mod aggregate;
+mod distinct;
+pub mod eval;
+mod filter;
+pub mod functions;
+mod hash_join;
+mod limit;
+mod nested_loop_join;
+mod project;
+mod scan;
+mod sequences;
+mod sort;
+mod values;
+mod write;
+
+pub use sequences::Sequences;
+
+use std::sync::Arc;
+
+use phantom_txn::Transaction;
+
+use crate::error::Result;
+use crate::planner::Plan;
+use crate::types::Value;
+
+/// A row: one value per column.
+pub type Row = Vec<Value>;
+
+/// A stream of rows.
+pub type Rows = Box<dyn Iterator<Item = Result<Row>> + Send>;
+
+/// What operators need from outside the plan.
+#[derive(Clone)]
+pub struct Context {
+    /// The statement's transaction.
+    pub txn: Transaction,
+    /// Row-id sequences for tables without a primary key.
+    pub sequences: Arc<Sequences>,
+}
+
+/// Builds the iterator tree for a query plan.
+pub fn execute(plan: Plan, cx: &Context) -> Result<Rows> {
+    Ok(match plan {
+        Plan::Scan { table, range, filter, .. } => scan::table_scan(cx, table, range, filter)?,
+        Plan::KeyLookup { table, keys, filter, .. } => scan::key_lookup(cx, table, keys, filter)?,
+        Plan::Values { rows, .. } => values::values(rows),
+        Plan::Nothing { .. } => Box::new(std::iter::empty()),
+        Plan::Filter { input, predicate } => filter::filter(execute(*input, cx)?, predicate),
+        Plan::Project { input, exprs, .. } => project::project(execute(*input, cx)?, exprs),
+        Plan::NestedLoopJoin { left, right, kind, on } => {
+            let right_width = right.width();
+            let left_width = left.width();
+            nested_loop_join::join(execute(*left, cx)?, execute(*right, cx)?, left_width, right_width, kind, on)?
+        }
+        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => {
+            let right_width = right.width();
+            hash_join::join(execute(*left, cx)?, execute(*right, cx)?, right_width, kind, left_keys, right_keys, residual)?
+        }
+        Plan::Aggregate { input, group_by, aggregates, .. } => {
+            aggregate::aggregate(execute(*input, cx)?, group_by, aggregates)?
+        }
+        Plan::Sort { input, keys } => sort::sort(execute(*input, cx)?, keys)?,
+        Plan::Limit { input, limit, offset } => limit::limit(execute(*input, cx)?, limit, offset)?,
+        Plan::Distinct { input } => distinct::distinct(execute(*input, cx)?),
+        plan @ (Plan::Insert { .. } | Plan::Update { .. } | Plan::Delete { .. }) => {
+            let count = write::modify(plan, cx)?;
+            Box::new(std::iter::once(Ok(vec![Value::Int(count as i64)])))
+        }
+    })
+}
+
+/// Runs an INSERT, UPDATE or DELETE plan and returns the number of rows it changed.
+pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
+    write::modify(plan, cx)
+}

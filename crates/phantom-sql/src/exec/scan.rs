@@ -1,0 +1,77 @@
+//! Table access: full and range scans in key order, and primary-key lookups.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use phantom_storage::keycode;
+
+use super::{Context, Row, Rows};
+use crate::catalog::TableDef;
+use crate::encoding;
+use crate::error::Result;
+use crate::planner::Expr;
+use crate::planner::plan::KeyBounds;
+use crate::types::Value;
+
+/// Decodes a stored row, appending the hidden row id for tables that have one.
+fn decode(table: &TableDef, key: &[u8], value: &[u8]) -> Result<Row> {
+    let mut row = Vec::with_capacity(table.scan_width());
+    encoding::decode_row_into(value, table.columns.len(), &mut row)?;
+    row.truncate(table.columns.len());
+    if table.has_row_id() {
+        row.push(Value::Int(encoding::decode_row_id(key)? as i64));
+    }
+    Ok(row)
+}
+
+/// The storage key range for bounds on the first primary-key column.
+fn key_range(range: Option<KeyBounds>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let Some((lo, hi)) = range else {
+        return (Bound::Unbounded, Bound::Unbounded);
+    };
+    let encode = |v: &Value| encoding::encode_key(&[v]);
+    // A prefix covers every composite key that starts with it.
+    let after = |v: &Value| keycode::prefix_end(&encode(v));
+    let start = match lo {
+        Bound::Included(v) => Bound::Included(encode(&v)),
+        Bound::Excluded(v) => after(&v).map_or(Bound::Unbounded, Bound::Included),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    let end = match hi {
+        Bound::Included(v) => after(&v).map_or(Bound::Unbounded, Bound::Excluded),
+        Bound::Excluded(v) => Bound::Excluded(encode(&v)),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (start, end)
+}
+
+/// Scans a table in primary-key order.
+pub fn table_scan(cx: &Context, table: Arc<TableDef>, range: Option<KeyBounds>, filter: Option<Expr>) -> Result<Rows> {
+    let scan = cx.txn.scan(table.keyspace, key_range(range), false)?;
+    Ok(Box::new(scan.filter_map(move |entry| {
+        let row = entry.map_err(Into::into).and_then(|(k, v)| decode(&table, &k, &v));
+        match (row, &filter) {
+            (Ok(row), Some(f)) => match f.eval_predicate(&row) {
+                Ok(true) => Some(Ok(row)),
+                Ok(false) => None,
+                Err(e) => Some(Err(e)),
+            },
+            (row, _) => Some(row),
+        }
+    })))
+}
+
+/// Fetches rows by primary key.
+pub fn key_lookup(cx: &Context, table: Arc<TableDef>, keys: Vec<Vec<Value>>, filter: Option<Expr>) -> Result<Rows> {
+    let mut rows = Vec::with_capacity(keys.len());
+    for key in keys {
+        let key = encoding::encode_key(&key.iter().collect::<Vec<_>>());
+        if let Some(value) = cx.txn.get(table.keyspace, &key)? {
+            let row = decode(&table, &key, &value)?;
+            if filter.as_ref().map_or(Ok(true), |f| f.eval_predicate(&row))? {
+                rows.push(Ok(row));
+            }
+        }
+    }
+    Ok(Box::new(rows.into_iter()))
+}

@@ -1,0 +1,136 @@
+//! INSERT, UPDATE and DELETE.
+//!
+//! Every row written is first made to fit its table: each value is cast to its column's
+//! type with assignment rules (22003 for numbers out of range, 22001 for strings too
+//! long), NOT NULL is checked (23502), and a new primary key must not exist yet (23505).
+//! The checks see the statement's own earlier rows, so `INSERT ... VALUES (1), (1)` fails
+//! like it does in PostgreSQL.
+
+use std::sync::Arc;
+
+use super::{Context, Row, execute};
+use crate::catalog::TableDef;
+use crate::encoding;
+use crate::error::{Error, Result, SqlState};
+use crate::planner::Plan;
+use crate::types::Value;
+use crate::types::cast::{self, CastKind};
+
+/// Runs a data-changing plan; returns the number of rows changed.
+pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
+    match plan {
+        Plan::Insert { table, source, targets, defaults } => {
+            let mut count = 0;
+            for row in execute(*source, cx)? {
+                let row = row?;
+                let mut values = vec![Value::Null; table.columns.len()];
+                for (i, e) in &defaults {
+                    values[*i] = e.eval(&[])?;
+                }
+                for (value, &target) in row.into_iter().zip(&targets) {
+                    values[target] = value;
+                }
+                let values = fit(&table, values)?;
+                let key = match row_key(&table, &values)? {
+                    Some(key) => {
+                        check_unique(cx, &table, &key, &values)?;
+                        key
+                    }
+                    None => encoding::row_id_key(cx.sequences.next(table.keyspace)?),
+                };
+                cx.txn.put(table.keyspace, &key, encoding::encode_row(&values))?;
+                count += 1;
+            }
+            Ok(count)
+        }
+        Plan::Update { table, source, assignments } => {
+            let mut count = 0;
+            for row in execute(*source, cx)? {
+                let row = row?;
+                let old_key = stored_key(&table, &row)?;
+                let mut values: Row = row[..table.columns.len()].to_vec();
+                for (i, e) in &assignments {
+                    values[*i] = e.eval(&row)?;
+                }
+                let values = fit(&table, values)?;
+                let new_key = match row_key(&table, &values)? {
+                    Some(key) => key,
+                    None => old_key.clone(),
+                };
+                if new_key != old_key {
+                    check_unique(cx, &table, &new_key, &values)?;
+                    cx.txn.delete(table.keyspace, &old_key)?;
+                }
+                cx.txn.put(table.keyspace, &new_key, encoding::encode_row(&values))?;
+                count += 1;
+            }
+            Ok(count)
+        }
+        Plan::Delete { table, source } => {
+            let mut count = 0;
+            for row in execute(*source, cx)? {
+                let key = stored_key(&table, &row?)?;
+                cx.txn.delete(table.keyspace, &key)?;
+                count += 1;
+            }
+            Ok(count)
+        }
+        other => Err(Error::new(
+            SqlState::InternalError,
+            format!("not a data-changing plan: {}", crate::planner::explain::explain(&other).join(" ")),
+        )),
+    }
+}
+
+/// Casts each value to its column's type and checks NOT NULL.
+fn fit(table: &TableDef, values: Row) -> Result<Row> {
+    let mut out = Vec::with_capacity(values.len());
+    for (value, column) in values.into_iter().zip(&table.columns) {
+        let value = cast::cast(value, column.data_type, CastKind::Assignment)?;
+        if value.is_null() && !column.nullable {
+            return Err(Error::new(
+                SqlState::NotNullViolation,
+                format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    column.name, table.name
+                ),
+            ));
+        }
+        out.push(value);
+    }
+    Ok(out)
+}
+
+/// The primary key of a row, or `None` for a table keyed by a hidden row id.
+fn row_key(table: &TableDef, values: &[Value]) -> Result<Option<Vec<u8>>> {
+    if table.has_row_id() {
+        return Ok(None);
+    }
+    let key: Vec<&Value> = table.primary_key.iter().map(|&i| &values[i]).collect();
+    Ok(Some(encoding::encode_key(&key)))
+}
+
+/// The key a scanned row is stored under (scans append the row id to rows of tables
+/// without a primary key).
+fn stored_key(table: &TableDef, row: &[Value]) -> Result<Vec<u8>> {
+    match row_key(table, row)? {
+        Some(key) => Ok(key),
+        None => match row.get(table.columns.len()) {
+            Some(Value::Int(id)) => Ok(encoding::row_id_key(*id as u64)),
+            _ => Err(Error::new(SqlState::InternalError, "scanned row has no row id")),
+        },
+    }
+}
+
+fn check_unique(cx: &Context, table: &Arc<TableDef>, key: &[u8], values: &[Value]) -> Result<()> {
+    if cx.txn.get_for_update(table.keyspace, key)?.is_none() {
+        return Ok(());
+    }
+    let names: Vec<&str> = table.primary_key.iter().map(|&i| table.columns[i].name.as_str()).collect();
+    let shown: Vec<String> = table.primary_key.iter().map(|&i| values[i].to_string()).collect();
+    Err(Error::new(
+        SqlState::UniqueViolation,
+        format!("duplicate key value violates unique constraint \"{}_pkey\"", table.name),
+    )
+    .with_detail(format!("Key ({})=({}) already exists.", names.join(", "), shown.join(", "))))
+}

@@ -1,0 +1,53 @@
+//! One open database as the SQL layer sees it.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use phantom_txn::{MvccStore, StoreOptions};
+
+use crate::catalog::Catalog;
+use crate::error::Result;
+use crate::exec::Sequences;
+
+/// The transactional store plus the SQL state shared by every session: the catalog's
+/// decode cache and the row-id sequences.
+pub struct Instance {
+    pub(crate) store: MvccStore,
+    pub(crate) catalog: Catalog,
+    pub(crate) sequences: Arc<Sequences>,
+}
+
+impl Instance {
+    /// Opens (or creates) the database in `dir`, recovering it from its log.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<Arc<Instance>> {
+        let store = MvccStore::open(dir, options)?;
+        let instance = Instance::with_store(store);
+        instance.discard_dropped_keyspaces()?;
+        Ok(Arc::new(instance))
+    }
+
+    /// A database that lives in memory only.
+    pub fn memory() -> Arc<Instance> {
+        Arc::new(Instance::with_store(MvccStore::memory()))
+    }
+
+    fn with_store(store: MvccStore) -> Instance {
+        Instance { sequences: Arc::new(Sequences::new(store.clone())), store, catalog: Catalog::new() }
+    }
+
+    /// After recovery, the log may have recreated keyspaces of tables whose drop was
+    /// committed: only keyspaces the catalog names are kept.
+    fn discard_dropped_keyspaces(&self) -> Result<()> {
+        let txn = self.store.begin();
+        let live: HashSet<_> = self.catalog.tables(&txn)?.iter().map(|t| t.keyspace).collect();
+        txn.rollback()?;
+        self.store.retain_keyspaces(&live);
+        Ok(())
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &MvccStore {
+        &self.store
+    }
+}

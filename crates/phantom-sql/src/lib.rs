@@ -1,0 +1,34 @@
+//! # phantom-sql: from SQL text to results
+//!
+//! The life of a statement, step by step:
+//!
+//! 1. [`parser`] splits the text into statements and parses each with `sqlparser`
+//!    (PostgreSQL dialect). Syntax errors carry SQLSTATE 42601 and a line and column.
+//! 2. [`session::Session`] decides the transaction: the open `BEGIN` block, or a fresh
+//!    autocommit transaction from `phantom_txn`.
+//! 3. [`binder`] resolves names against the [`catalog`] (read through that transaction, so
+//!    DDL is transactional), types every expression and builds a logical [`planner::Plan`].
+//! 4. Parameters (`$1`) are replaced by their values, and the [`planner::optimizer`]
+//!    folds constants, pushes predicates down, picks primary-key lookups and hash joins.
+//! 5. [`exec`] builds a tree of row iterators and pulls the result; table rows are decoded
+//!    with [`encoding`] from the keyspace of the table.
+//! 6. Writes go into the transaction's write set; at commit, `phantom_txn` makes them
+//!    durable in the WAL and visible.
+//!
+//! Every error is an [`error::Error`] with a SQLSTATE.
+
+pub mod binder;
+pub mod catalog;
+pub mod encoding;
+pub mod error;
+pub mod exec;
+pub mod instance;
+pub mod parser;
+pub mod planner;
+pub mod result;
+pub mod session;
+pub mod types;
+
+pub use error::{Error, Result, SqlState};
+pub use instance::Instance;
+pub use session::Session;

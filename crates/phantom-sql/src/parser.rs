@@ -1,0 +1,249 @@
+//! Parsing SQL text: statement splitting, the `sqlparser` crate, and syntax errors.
+//!
+//! Parsing itself is `sqlparser`'s job (PostgreSQL dialect). This module adds what a
+//! database needs around it: a splitter that finds statement boundaries without parsing
+//! (the shell uses it to know when a multi-line statement is complete, and scripts run
+//! statement by statement so that an error stops at the right place), limits on statement
+//! size and nesting, and syntax errors that carry SQLSTATE 42601 and a line and column.
+
+use sqlparser::ast::Statement;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::{Parser, ParserError};
+
+use crate::error::{Error, Position, Result, SqlState};
+
+/// The longest statement text accepted, in bytes.
+pub const MAX_STATEMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// How deeply expressions and subqueries may nest.
+pub const MAX_NESTING: usize = 200;
+
+/// Parses one or more statements.
+pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+    if sql.len() > MAX_STATEMENT_BYTES {
+        return Err(Error::new(
+            SqlState::ProgramLimitExceeded,
+            format!(
+                "statement of {} bytes exceeds the limit of {MAX_STATEMENT_BYTES} bytes",
+                sql.len()
+            ),
+        ));
+    }
+    let dialect = PostgreSqlDialect {};
+    Parser::new(&dialect)
+        .with_recursion_limit(MAX_NESTING)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
+        .map_err(syntax_error)
+}
+
+/// Parses exactly one statement.
+pub fn parse_one(sql: &str) -> Result<Statement> {
+    let mut statements = parse(sql)?;
+    match statements.len() {
+        1 => Ok(statements.remove(0)),
+        0 => Err(Error::new(SqlState::SyntaxError, "empty statement")),
+        n => Err(Error::new(
+            SqlState::SyntaxError,
+            format!("expected one statement, found {n}"),
+        )),
+    }
+}
+
+/// Parses a standalone expression (a stored DEFAULT, for instance).
+pub fn parse_expr(sql: &str) -> Result<sqlparser::ast::Expr> {
+    let dialect = PostgreSqlDialect {};
+    Parser::new(&dialect)
+        .with_recursion_limit(MAX_NESTING)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(syntax_error)
+}
+
+fn syntax_error(e: ParserError) -> Error {
+    match e {
+        ParserError::RecursionLimitExceeded => Error::new(
+            SqlState::StatementTooComplex,
+            format!("statement is too complex: nesting exceeds {MAX_NESTING} levels"),
+        ),
+        ParserError::TokenizerError(msg) | ParserError::ParserError(msg) => {
+            let (message, position) = split_location(&msg);
+            let mut error = Error::new(SqlState::SyntaxError, format!("syntax error: {message}"));
+            error.position = position;
+            error
+        }
+    }
+}
+
+/// Splits sqlparser's " at Line: L, Column: C" suffix off a message.
+fn split_location(msg: &str) -> (String, Option<Position>) {
+    let Some(at) = msg.rfind(" at Line: ") else {
+        return (msg.to_string(), None);
+    };
+    let rest = &msg[at + " at Line: ".len()..];
+    let position = rest.split_once(", Column: ").and_then(|(line, column)| {
+        let column: String = column.chars().take_while(char::is_ascii_digit).collect();
+        Some(Position { line: line.trim().parse().ok()?, column: column.parse().ok()? })
+    });
+    match position {
+        Some(p) => (msg[..at].to_string(), Some(p)),
+        None => (msg.to_string(), None),
+    }
+}
+
+/// Splits SQL text into complete statements at top-level semicolons, skipping empty ones.
+/// Returns the statements and whatever follows the last semicolon (an incomplete
+/// statement, or only whitespace and comments).
+///
+/// Quotes ('...', "...", E'...' with backslash escapes, $tag$...$tag$) and comments (`--`
+/// and nested `/* */`) are honoured, so a semicolon inside them does not split.
+pub fn split_statements(text: &str) -> (Vec<String>, String) {
+    let bytes = text.as_bytes();
+    let mut statements = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' => {
+                let escapes = i > 0 && matches!(bytes[i - 1], b'E' | b'e') && !is_ident_char_before(bytes, i - 1);
+                i = skip_quoted(bytes, i, b'\'', escapes);
+            }
+            b'"' => i = skip_quoted(bytes, i, b'"', false),
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                i = bytes[i..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| i + p + 1);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(bytes, i),
+            b'$' => i = skip_dollar_quoted(text, i),
+            b';' => {
+                push_statement(&mut statements, &text[start..i]);
+                i += 1;
+                start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    let rest = &text[start.min(text.len())..];
+    (statements, if is_blank(rest) { String::new() } else { rest.to_string() })
+}
+
+fn is_ident_char_before(bytes: &[u8], i: usize) -> bool {
+    i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_')
+}
+
+fn push_statement(statements: &mut Vec<String>, text: &str) {
+    if !is_blank(text) {
+        statements.push(text.trim().to_string());
+    }
+}
+
+/// True if `text` holds nothing but whitespace and comments.
+pub fn is_blank(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b if b.is_ascii_whitespace() => i += 1,
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                i = bytes[i..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| i + p + 1);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(bytes, i),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Index just past a quoted section starting at `i` (or the end if unterminated).
+fn skip_quoted(bytes: &[u8], i: usize, quote: u8, backslash_escapes: bool) -> usize {
+    let mut j = i + 1;
+    while j < bytes.len() {
+        if backslash_escapes && bytes[j] == b'\\' {
+            j += 2;
+            continue;
+        }
+        if bytes[j] == quote {
+            if bytes.get(j + 1) == Some(&quote) {
+                j += 2;
+                continue;
+            }
+            return j + 1;
+        }
+        j += 1;
+    }
+    bytes.len()
+}
+
+fn skip_block_comment(bytes: &[u8], i: usize) -> usize {
+    let mut depth = 0;
+    let mut j = i;
+    while j + 1 < bytes.len() {
+        if bytes[j] == b'/' && bytes[j + 1] == b'*' {
+            depth += 1;
+            j += 2;
+        } else if bytes[j] == b'*' && bytes[j + 1] == b'/' {
+            depth -= 1;
+            j += 2;
+            if depth == 0 {
+                return j;
+            }
+        } else {
+            j += 1;
+        }
+    }
+    bytes.len()
+}
+
+fn skip_dollar_quoted(text: &str, i: usize) -> usize {
+    let bytes = text.as_bytes();
+    // A tag is `$` [letters, digits, underscores not starting with a digit] `$`.
+    let mut j = i + 1;
+    while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+        j += 1;
+    }
+    let is_tag = j < bytes.len()
+        && bytes[j] == b'$'
+        && !bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+        && !is_ident_char_before(bytes, i);
+    if !is_tag {
+        return i + 1;
+    }
+    let tag = &text[i..=j];
+    match text[j + 1..].find(tag) {
+        Some(end) => j + 1 + end + tag.len(),
+        None => bytes.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_top_level_semicolons() {
+        let (stmts, rest) = split_statements(
+            "select 1; select 'a;b'; -- c;\n select \"x;\" /* ; /* ; */ */ ; select $$;$$; sel",
+        );
+        assert_eq!(stmts.len(), 4, "{stmts:?}");
+        assert_eq!(stmts[1], "select 'a;b'");
+        assert_eq!(rest, " sel");
+        let (stmts, rest) = split_statements("select 1;  -- done\n");
+        assert_eq!((stmts.len(), rest.as_str()), (1, ""));
+        let (stmts, _) = split_statements("select E'it\\'s;'; select 2");
+        assert_eq!(stmts, vec!["select E'it\\'s;'".to_string()]);
+    }
+
+    #[test]
+    fn syntax_errors_carry_position_and_state() {
+        let err = parse("SELECT 1;\nSELEC 2").err().map(|e| (e.state, e.position));
+        assert_eq!(
+            err,
+            Some((SqlState::SyntaxError, Some(Position { line: 2, column: 1 })))
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let sql = format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000));
+        assert_eq!(parse(&sql).err().map(|e| e.state), Some(SqlState::StatementTooComplex));
+    }
+}

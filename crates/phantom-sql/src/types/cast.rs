@@ -1,0 +1,204 @@
+//! Conversions between types, with PostgreSQL's rules and errors.
+//!
+//! There are two strengths of cast. An *explicit* cast (`CAST(x AS t)`, `x::t`) may
+//! truncate a string to a `VARCHAR(n)`; an *assignment* (storing into a column) must not
+//! lose characters and fails with 22001 instead. Both fail with 22003 when a number does
+//! not fit and 22P02 when a string does not parse.
+
+use super::value::format_float;
+use super::{DataType, Value};
+use crate::error::{Error, Result, SqlState};
+
+/// How strict a cast is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CastKind {
+    /// `CAST(x AS t)`: strings are truncated to fit.
+    Explicit,
+    /// Storing into a column: a string that does not fit is an error.
+    Assignment,
+}
+
+/// The error for an integer that does not fit its type.
+pub fn out_of_range(ty: DataType) -> Error {
+    let what = match ty {
+        DataType::SmallInt => "smallint out of range",
+        DataType::Integer => "integer out of range",
+        DataType::BigInt => "bigint out of range",
+        _ => "value out of range: overflow",
+    };
+    Error::new(SqlState::NumericValueOutOfRange, what)
+}
+
+fn invalid_input(ty: DataType, text: &str) -> Error {
+    let ty = match ty {
+        DataType::Double => "double precision".to_string(),
+        t => t.to_string(),
+    };
+    Error::new(
+        SqlState::InvalidTextRepresentation,
+        format!("invalid input syntax for type {ty}: \"{text}\""),
+    )
+}
+
+/// Checks that an integer fits `ty`.
+pub fn check_integer(v: i64, ty: DataType) -> Result<Value> {
+    match ty.integer_range() {
+        Some((lo, hi)) if v < lo || v > hi => Err(out_of_range(ty)),
+        _ => Ok(Value::Int(v)),
+    }
+}
+
+/// Rounds a double to `ty` (REAL loses precision), failing on overflow.
+pub fn check_float(v: f64, ty: DataType) -> Result<Value> {
+    if ty == DataType::Real {
+        let r = v as f32;
+        if r.is_infinite() && v.is_finite() {
+            return Err(out_of_range(ty));
+        }
+        return Ok(Value::Float(f64::from(r)));
+    }
+    Ok(Value::Float(v))
+}
+
+/// Converts `value` to `ty`. NULL stays NULL.
+pub fn cast(value: Value, ty: DataType, kind: CastKind) -> Result<Value> {
+    match (value, ty) {
+        (Value::Null, _) | (_, DataType::Null) => Ok(Value::Null),
+        (Value::Boolean(b), DataType::Boolean) => Ok(Value::Boolean(b)),
+        (Value::Boolean(b), t) if t.is_integer() => Ok(Value::Int(i64::from(b))),
+        (Value::Int(i), t) if t.is_integer() => check_integer(i, t),
+        (Value::Int(i), t) if t.is_float() => check_float(i as f64, t),
+        (Value::Int(i), DataType::Boolean) => Ok(Value::Boolean(i != 0)),
+        (Value::Float(f), t) if t.is_float() => check_float(f, t),
+        (Value::Float(f), t) if t.is_integer() => {
+            // PostgreSQL rounds half to even (rint) when converting floats to integers.
+            let r = f.round_ties_even();
+            if !r.is_finite() || r < -9.223_372_036_854_776e18 || r >= 9.223_372_036_854_776e18 {
+                return Err(out_of_range(t));
+            }
+            check_integer(r as i64, t)
+        }
+        (Value::Text(s), t) if t.is_string() => fit_string(s, t, kind),
+        (v, t) if t.is_string() => fit_string(to_text(&v), t, kind),
+        (Value::Text(s), t) => parse_text(&s, t),
+        (v, t) => Err(Error::new(
+            SqlState::DatatypeMismatch,
+            format!("cannot cast type {} to {t}", v.data_type()),
+        )),
+    }
+}
+
+/// The text form of a value, as `CAST(v AS TEXT)` produces it.
+pub fn to_text(v: &Value) -> String {
+    match v {
+        Value::Boolean(true) => "true".into(),
+        Value::Boolean(false) => "false".into(),
+        Value::Float(f) => format_float(*f),
+        other => other.to_string(),
+    }
+}
+
+fn fit_string(s: String, ty: DataType, kind: CastKind) -> Result<Value> {
+    match ty {
+        DataType::Varchar(Some(n)) | DataType::Char(n) => {
+            let n = n as usize;
+            let len = s.chars().count();
+            let s = if len > n {
+                let cut: String = s.chars().take(n).collect();
+                let rest_is_blank = s.chars().skip(n).all(|c| c == ' ');
+                if kind == CastKind::Assignment && !rest_is_blank {
+                    let what = if matches!(ty, DataType::Char(_)) { "character" } else { "character varying" };
+                    return Err(Error::new(
+                        SqlState::StringDataRightTruncation,
+                        format!("value too long for type {what}({n})"),
+                    ));
+                }
+                cut
+            } else {
+                s
+            };
+            if matches!(ty, DataType::Char(_)) {
+                let len = s.chars().count();
+                if len < n {
+                    let mut padded = s;
+                    padded.extend(std::iter::repeat_n(' ', n - len));
+                    return Ok(Value::Text(padded));
+                }
+            }
+            Ok(Value::Text(s))
+        }
+        _ => Ok(Value::Text(s)),
+    }
+}
+
+/// Parses text as a value of a non-string type.
+pub fn parse_text(s: &str, ty: DataType) -> Result<Value> {
+    let t = s.trim();
+    match ty {
+        DataType::Boolean => match t.to_ascii_lowercase().as_str() {
+            "t" | "true" | "yes" | "y" | "on" | "1" => Ok(Value::Boolean(true)),
+            "f" | "false" | "no" | "n" | "off" | "0" => Ok(Value::Boolean(false)),
+            _ => Err(invalid_input(ty, s)),
+        },
+        ty if ty.is_integer() => match t.parse::<i64>() {
+            Ok(v) => check_integer(v, ty),
+            // A well-formed number that is too big is a range error, not a syntax error.
+            Err(_) if !t.is_empty() && t.trim_start_matches(['-', '+']).chars().all(|c| c.is_ascii_digit()) && t.len() > 1 => {
+                Err(out_of_range(ty))
+            }
+            Err(_) => Err(invalid_input(ty, s)),
+        },
+        ty if ty.is_float() => {
+            let v = match t.to_ascii_lowercase().as_str() {
+                "nan" => f64::NAN,
+                "infinity" | "inf" | "+infinity" | "+inf" => f64::INFINITY,
+                "-infinity" | "-inf" => f64::NEG_INFINITY,
+                other => match other.parse::<f64>() {
+                    Ok(v) if v.is_infinite() => return Err(out_of_range(ty)),
+                    Ok(v) => v,
+                    Err(_) => return Err(invalid_input(ty, s)),
+                },
+            };
+            check_float(v, ty)
+        }
+        _ => Ok(Value::Text(s.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_range_checked() {
+        assert!(cast(Value::Int(40000), DataType::SmallInt, CastKind::Explicit).is_err());
+        assert_eq!(
+            cast(Value::Text(" 42 ".into()), DataType::Integer, CastKind::Explicit).ok(),
+            Some(Value::Int(42))
+        );
+        let e = cast(Value::Text("4x".into()), DataType::Integer, CastKind::Explicit).err();
+        assert_eq!(e.map(|e| e.state), Some(SqlState::InvalidTextRepresentation));
+        let e = cast(Value::Text("99999999999".into()), DataType::Integer, CastKind::Explicit).err();
+        assert_eq!(e.map(|e| e.state), Some(SqlState::NumericValueOutOfRange));
+    }
+
+    #[test]
+    fn floats_round_half_even_to_integers() {
+        assert_eq!(cast(Value::Float(2.5), DataType::Integer, CastKind::Explicit).ok(), Some(Value::Int(2)));
+        assert_eq!(cast(Value::Float(3.5), DataType::Integer, CastKind::Explicit).ok(), Some(Value::Int(4)));
+        assert!(cast(Value::Float(f64::NAN), DataType::Integer, CastKind::Explicit).is_err());
+    }
+
+    #[test]
+    fn strings_fit_their_length() {
+        let v = DataType::Varchar(Some(3));
+        assert_eq!(cast(Value::Text("abcd".into()), v, CastKind::Explicit).ok(), Some(Value::Text("abc".into())));
+        let e = cast(Value::Text("abcd".into()), v, CastKind::Assignment).err();
+        assert_eq!(e.map(|e| e.state), Some(SqlState::StringDataRightTruncation));
+        assert_eq!(cast(Value::Text("ab  ".into()), v, CastKind::Assignment).ok(), Some(Value::Text("ab ".into())));
+        assert_eq!(
+            cast(Value::Text("a".into()), DataType::Char(3), CastKind::Assignment).ok(),
+            Some(Value::Text("a  ".into()))
+        );
+    }
+}

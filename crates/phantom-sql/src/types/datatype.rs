@@ -1,0 +1,85 @@
+//! Declared SQL types.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A SQL data type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DataType {
+    /// BOOLEAN
+    Boolean,
+    /// SMALLINT (16-bit)
+    SmallInt,
+    /// INTEGER (32-bit)
+    Integer,
+    /// BIGINT (64-bit)
+    BigInt,
+    /// REAL (32-bit float)
+    Real,
+    /// DOUBLE PRECISION (64-bit float)
+    Double,
+    /// TEXT (unbounded)
+    Text,
+    /// VARCHAR(n); `None` when no length was given
+    Varchar(Option<u32>),
+    /// CHAR(n), blank-padded to n characters
+    Char(u32),
+    /// The type of a bare NULL literal before context gives it one. Never a column type.
+    Null,
+}
+
+impl DataType {
+    /// True for SMALLINT, INTEGER and BIGINT.
+    pub fn is_integer(self) -> bool {
+        matches!(self, DataType::SmallInt | DataType::Integer | DataType::BigInt)
+    }
+
+    /// True for REAL and DOUBLE PRECISION.
+    pub fn is_float(self) -> bool {
+        matches!(self, DataType::Real | DataType::Double)
+    }
+
+    /// True for any number type.
+    pub fn is_numeric(self) -> bool {
+        self.is_integer() || self.is_float()
+    }
+
+    /// True for TEXT, VARCHAR and CHAR.
+    pub fn is_string(self) -> bool {
+        matches!(self, DataType::Text | DataType::Varchar(_) | DataType::Char(_))
+    }
+
+    /// The range of values an integer type holds.
+    pub fn integer_range(self) -> Option<(i64, i64)> {
+        match self {
+            DataType::SmallInt => Some((i16::MIN as i64, i16::MAX as i64)),
+            DataType::Integer => Some((i32::MIN as i64, i32::MAX as i64)),
+            DataType::BigInt => Some((i64::MIN, i64::MAX)),
+            _ => None,
+        }
+    }
+
+    /// The PostgreSQL name of the type, as `format_type` prints it.
+    pub fn sql_name(self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataType::Boolean => f.write_str("boolean"),
+            DataType::SmallInt => f.write_str("smallint"),
+            DataType::Integer => f.write_str("integer"),
+            DataType::BigInt => f.write_str("bigint"),
+            DataType::Real => f.write_str("real"),
+            DataType::Double => f.write_str("double precision"),
+            DataType::Text => f.write_str("text"),
+            DataType::Varchar(None) => f.write_str("character varying"),
+            DataType::Varchar(Some(n)) => write!(f, "character varying({n})"),
+            DataType::Char(n) => write!(f, "character({n})"),
+            DataType::Null => f.write_str("unknown"),
+        }
+    }
+}

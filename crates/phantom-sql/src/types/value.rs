@@ -1,0 +1,260 @@
+//! Run-time values.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use super::DataType;
+
+/// One SQL datum.
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// A BOOLEAN.
+    Boolean(bool),
+    /// Any integer type (SMALLINT, INTEGER, BIGINT).
+    Int(i64),
+    /// Any float type (REAL, DOUBLE PRECISION).
+    Float(f64),
+    /// Any string type (TEXT, VARCHAR, CHAR).
+    Text(String),
+}
+
+impl Value {
+    /// True for NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The natural type of the value, used where no declared type is at hand.
+    pub fn data_type(&self) -> DataType {
+        match self {
+            Value::Null => DataType::Null,
+            Value::Boolean(_) => DataType::Boolean,
+            Value::Int(_) => DataType::BigInt,
+            Value::Float(_) => DataType::Double,
+            Value::Text(_) => DataType::Text,
+        }
+    }
+
+    /// SQL comparison: `None` if either side is NULL (the result is unknown). Integers and
+    /// floats compare numerically; NaN is equal to itself and greater than every other
+    /// number, as in PostgreSQL.
+    pub fn sql_cmp(&self, other: &Value) -> Option<Ordering> {
+        match (self, other) {
+            (Value::Null, _) | (_, Value::Null) => None,
+            _ => Some(self.total_cmp(other)),
+        }
+    }
+
+    /// A total order over values for sorting and grouping: NULL sorts after everything
+    /// (callers handle NULLS FIRST/LAST themselves), then booleans, numbers, strings.
+    pub fn total_cmp(&self, other: &Value) -> Ordering {
+        use Value::*;
+        match (self, other) {
+            (Null, Null) => Ordering::Equal,
+            (Null, _) => Ordering::Greater,
+            (_, Null) => Ordering::Less,
+            (Boolean(a), Boolean(b)) => a.cmp(b),
+            (Int(a), Int(b)) => a.cmp(b),
+            (Float(a), Float(b)) => float_cmp(*a, *b),
+            (Int(a), Float(b)) => float_cmp(*a as f64, *b).then_with(|| int_float_tie(*a, *b)),
+            (Float(a), Int(b)) => {
+                float_cmp(*a, *b as f64).then_with(|| int_float_tie(*b, *a).reverse())
+            }
+            (Text(a), Text(b)) => a.cmp(b),
+            (a, b) => a.rank().cmp(&b.rank()),
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            Value::Boolean(_) => 0,
+            Value::Int(_) | Value::Float(_) => 1,
+            Value::Text(_) => 2,
+            Value::Null => 3,
+        }
+    }
+}
+
+/// Floats compared with NaN equal to itself and above everything else.
+fn float_cmp(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        // -0.0 and 0.0 are equal in SQL.
+        (false, false) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// Breaks a tie between an integer and a float that round to the same f64 (large integers
+/// lose precision when converted), so that the order stays exact.
+fn int_float_tie(i: i64, f: f64) -> Ordering {
+    if f.is_nan() || f.is_infinite() || f.fract() != 0.0 || f.abs() >= 9.2e18 {
+        return Ordering::Equal;
+    }
+    i.cmp(&(f as i64))
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        self.total_cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Value {}
+
+impl PartialOrd for Value {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Value {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.total_cmp(other)
+    }
+}
+
+impl Hash for Value {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Equal values must hash equally, so numbers hash by their value whether they are
+        // carried as Int or Float.
+        match self {
+            Value::Null => 0u8.hash(state),
+            Value::Boolean(b) => {
+                1u8.hash(state);
+                b.hash(state);
+            }
+            Value::Int(i) => {
+                2u8.hash(state);
+                i.hash(state);
+            }
+            Value::Float(f) => {
+                2u8.hash(state);
+                if f.is_nan() {
+                    u64::MAX.hash(state);
+                } else if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                    (*f as i64).hash(state);
+                } else {
+                    f.to_bits().hash(state);
+                }
+            }
+            Value::Text(s) => {
+                3u8.hash(state);
+                s.hash(state);
+            }
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    /// PostgreSQL's text output format.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Boolean(true) => f.write_str("t"),
+            Value::Boolean(false) => f.write_str("f"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => f.write_str(&format_float(*x)),
+            Value::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Formats a float the way PostgreSQL prints a double: shortest round-trip digits,
+/// `NaN`, `Infinity`, `-Infinity`, and exponent notation for very large or small values.
+pub fn format_float(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let exp = x.abs().log10().floor() as i32;
+    if !(-4..15).contains(&exp) {
+        // Shortest digits in scientific form, then PostgreSQL's "e+NN" style.
+        let s = format!("{x:e}");
+        match s.split_once('e') {
+            Some((mantissa, e)) => {
+                let e: i32 = e.parse().unwrap_or(0);
+                let sign = if e < 0 { '-' } else { '+' };
+                format!("{mantissa}e{sign}{:02}", e.abs())
+            }
+            None => s,
+        }
+    } else {
+        format!("{x}")
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Boolean(v)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<i32> for Value {
+    fn from(v: i32) -> Self {
+        Value::Int(v.into())
+    }
+}
+
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_compare_across_representations() {
+        assert_eq!(Value::Int(2).sql_cmp(&Value::Float(2.5)), Some(Ordering::Less));
+        assert_eq!(Value::Float(3.0), Value::Int(3));
+        assert_eq!(Value::Int(1).sql_cmp(&Value::Null), None);
+        assert!(Value::Float(f64::NAN) > Value::Float(f64::INFINITY));
+        // 2^53 + 1 is not representable as f64; the tie-break keeps the order exact.
+        assert!(Value::Int((1 << 53) + 1) > Value::Float((1u64 << 53) as f64));
+    }
+
+    #[test]
+    fn floats_print_like_postgres() {
+        assert_eq!(format_float(2.0), "2");
+        assert_eq!(format_float(0.1), "0.1");
+        assert_eq!(format_float(1e20), "1e+20");
+        assert_eq!(format_float(1.5e-7), "1.5e-07");
+        assert_eq!(format_float(f64::NEG_INFINITY), "-Infinity");
+    }
+}

@@ -1,0 +1,59 @@
+//! Errors of the storage layer.
+//!
+//! Each variant says what failed and where (a file path, an offset), because a user who
+//! sees a storage error usually has to act on a specific file.
+
+use std::path::PathBuf;
+
+/// A storage-layer result.
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// What can go wrong below the transaction layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// An operating-system I/O error on a named file or directory.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory the operation was on.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Data on disk failed a checksum or structural check.
+    #[error("corrupt data in {path} at offset {offset}: {reason}")]
+    Corrupt {
+        /// The file that holds the bad data.
+        path: PathBuf,
+        /// Byte offset of the bad data within the file.
+        offset: u64,
+        /// What check failed.
+        reason: String,
+    },
+    /// Another process holds the data directory.
+    #[error(
+        "the data directory {0} is in use by another process (it holds the lock on its LOCK file)"
+    )]
+    Locked(PathBuf),
+    /// The write-ahead log failed to persist data earlier; the database no longer accepts
+    /// writes, because it can no longer promise that a commit is durable.
+    #[error("the write-ahead log is in a failed state after an earlier error ({0}); the database is read-only until it is reopened")]
+    WalFailed(String),
+    /// A key or value is larger than the storage format allows.
+    #[error("{what} of {len} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// "key" or "value" or "record".
+        what: &'static str,
+        /// The size that was asked for.
+        len: usize,
+        /// The largest size allowed.
+        limit: usize,
+    },
+}
+
+impl StorageError {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StorageError::Io { path: path.into(), source }
+    }
+}

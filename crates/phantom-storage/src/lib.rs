@@ -1,0 +1,28 @@
+//! # phantom-storage: the bottom layer of Phantom-DB
+//!
+//! Everything that touches bytes on disk lives here, and nothing here knows about
+//! transactions or SQL:
+//!
+//! - [`engine`]: the [`Engine`] trait, an ordered map of byte strings with range scans in
+//!   both directions and atomic write batches. Every table and index is one engine
+//!   instance ("keyspace"). [`memory::Memory`] is the in-memory implementation.
+//! - [`keycode`]: an order-preserving encoding of typed values, so that composite keys
+//!   compare correctly as plain bytes.
+//! - [`wal`]: the write-ahead log shared by the whole database: segment files of
+//!   CRC32C-framed records, group commit, and recovery that stops cleanly at a torn tail.
+//! - [`dirlock`]: the OS file lock that keeps a second process out of a data directory.
+//!
+//! The layers above (MVCC in `phantom-txn`, the catalog and executors in `phantom-sql`)
+//! only ever see byte keys and byte values.
+
+pub mod dirlock;
+pub mod engine;
+pub mod error;
+pub mod keycode;
+pub mod memory;
+pub mod wal;
+
+pub use engine::{Engine, EngineStats, KeyValue, ScanIterator, WriteBatch, WriteOp};
+pub use error::{Result, StorageError};
+pub use memory::Memory;
+pub use wal::{Lsn, SyncMode, Wal, WalOptions};

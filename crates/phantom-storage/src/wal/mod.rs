@@ -1,0 +1,381 @@
+//! The write-ahead log: one log for the whole database.
+//!
+//! Every committed transaction is one record in the log before it is anywhere else, so
+//! after a crash the database is rebuilt by replaying the log. The log is a directory of
+//! *segment* files, each named after the LSN (log sequence number) of its first record;
+//! LSNs count records from 1 without gaps across segments. Records are framed with a
+//! length and a CRC32C (see [`record`]).
+//!
+//! ## Group commit
+//!
+//! [`Wal::append`] only copies a record into an in-memory buffer and hands out its LSN.
+//! [`Wal::flush`] makes it durable. When many sessions commit at once, the first one to
+//! find no flush in progress becomes the *leader*: it takes the whole buffer (its own
+//! record and everyone else's), writes it with one `write` and one `fsync`, and wakes the
+//! others, whose records are now durable too. Appenders never wait for I/O, and the state
+//! lock is never held during I/O, so a slow disk does not stop other sessions from
+//! buffering their records for the next round.
+//!
+//! ## Durability modes ([`SyncMode`], as SQLite's `synchronous`)
+//!
+//! - `Full`: fsync before `flush` returns. A commit survives power loss.
+//! - `Normal`: write before `flush` returns; fsync when a segment fills up and on
+//!   [`Wal::sync_all`]. A commit survives a process crash, not necessarily power loss.
+//! - `Off`: write; never fsync. The operating system decides.
+//!
+//! A failed write or fsync puts the log into a permanent failed state: the bytes on disk
+//! are unknown (after a failed fsync Linux may drop the dirty pages), so the log must not
+//! promise durability again until the database is reopened and recovered.
+//!
+//! ## Recovery
+//!
+//! [`Wal::open`] reads every segment in order and replays each intact record. A torn write
+//! (the process died mid-`write`) leaves a partial or garbled record at the end of the
+//! last segment: recovery stops there, cuts the segment back to its last intact record
+//! and continues appending after it. A bad record followed by more log in a later segment
+//! cannot be a torn write, because segments are only started after the previous one is
+//! complete; that is corruption, reported as an error rather than silently dropping the
+//! committed transactions behind it.
+
+mod record;
+mod segment;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Condvar, Mutex};
+
+use self::record::Frame;
+use self::segment::{ActiveSegment, Segment};
+use crate::{Result, StorageError};
+
+/// A log sequence number: the position of a record in the log, counting from 1.
+pub type Lsn = u64;
+
+/// When the log forces data to disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SyncMode {
+    /// fsync before a commit returns.
+    #[default]
+    Full,
+    /// fsync at segment switches and checkpoints only.
+    Normal,
+    /// Never fsync.
+    Off,
+}
+
+/// Log settings.
+#[derive(Clone, Debug)]
+pub struct WalOptions {
+    /// Segment size at which a new segment is started.
+    pub segment_size: u64,
+    /// When to fsync.
+    pub sync: SyncMode,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions { segment_size: 64 * 1024 * 1024, sync: SyncMode::Full }
+    }
+}
+
+/// State shared by appenders; never held during I/O.
+#[derive(Debug)]
+struct State {
+    /// Framed records not yet handed to a flush.
+    buffer: Vec<u8>,
+    /// LSN of the first record in `buffer`.
+    buffer_first_lsn: Lsn,
+    /// The LSN the next append gets.
+    next_lsn: Lsn,
+    /// Every record up to here is written (and synced, per the mode).
+    durable_lsn: Lsn,
+    /// A leader is writing.
+    flushing: bool,
+    /// Set forever once a write or sync failed.
+    failed: Option<String>,
+}
+
+/// Only the flush leader touches the files.
+#[derive(Debug)]
+struct Files {
+    active: ActiveSegment,
+    /// Completed segments, oldest first.
+    sealed: Vec<Segment>,
+    #[cfg(test)]
+    faults: Faults,
+}
+
+/// Injected failures, for tests of the failed state.
+#[cfg(test)]
+#[derive(Debug, Default)]
+struct Faults {
+    fail_write: bool,
+    fail_sync: bool,
+}
+
+/// The write-ahead log.
+#[derive(Debug)]
+pub struct Wal {
+    dir: PathBuf,
+    options: WalOptions,
+    state: Mutex<State>,
+    flushed: Condvar,
+    files: Mutex<Files>,
+    syncs: AtomicU64,
+}
+
+impl Wal {
+    /// Opens the log in `dir` (creating it if needed), calling `replay` for every intact
+    /// record with an LSN above `skip_through`, in LSN order. See the module docs for how
+    /// a torn tail and corruption are handled. An error from `replay` aborts the open.
+    pub fn open(
+        dir: &Path,
+        options: WalOptions,
+        skip_through: Lsn,
+        replay: &mut dyn FnMut(Lsn, &[u8]) -> Result<()>,
+    ) -> Result<Wal> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        let mut segments = segment::list(dir)?;
+        let mut next_lsn: Lsn = segments.first().map_or(1, |s| s.first_lsn);
+        let mut active = None;
+        let count = segments.len();
+        for (i, seg) in segments.iter_mut().enumerate() {
+            let is_last = i + 1 == count;
+            if seg.first_lsn != next_lsn {
+                return Err(corrupt(&seg.path, 0, format!("segment starts at LSN {} but LSN {next_lsn} was expected", seg.first_lsn)));
+            }
+            let bytes = std::fs::read(&seg.path).map_err(|e| StorageError::io(&seg.path, e))?;
+            let mut pos = 0usize;
+            while pos < bytes.len() {
+                let problem = match record::decode(&bytes[pos..]) {
+                    Frame::Record { lsn, payload, frame_len } if lsn == next_lsn => {
+                        if lsn > skip_through {
+                            replay(lsn, payload)?;
+                        }
+                        next_lsn += 1;
+                        pos += frame_len;
+                        continue;
+                    }
+                    Frame::Record { lsn, .. } => format!("record has LSN {lsn}, expected {next_lsn}"),
+                    Frame::Truncated => "record is cut short".to_string(),
+                    Frame::Invalid(why) => why.to_string(),
+                };
+                if !is_last {
+                    return Err(corrupt(&seg.path, pos as u64, format!("{problem}, and later segments follow")));
+                }
+                tracing::warn!(
+                    segment = %seg.path.display(),
+                    offset = pos,
+                    lost_bytes = bytes.len() - pos,
+                    "write-ahead log ends in a torn record ({problem}); recovering up to the last intact record"
+                );
+                break;
+            }
+            if is_last {
+                active = Some(ActiveSegment::reopen(seg, pos as u64)?);
+                seg.size = pos as u64;
+            }
+        }
+        let active = match active {
+            Some(a) => {
+                segments.pop();
+                a
+            }
+            None => ActiveSegment::create(dir, next_lsn)?,
+        };
+        Ok(Wal {
+            dir: dir.to_path_buf(),
+            options,
+            state: Mutex::new(State {
+                buffer: Vec::new(),
+                buffer_first_lsn: next_lsn,
+                next_lsn,
+                durable_lsn: next_lsn - 1,
+                flushing: false,
+                failed: None,
+            }),
+            flushed: Condvar::new(),
+            files: Mutex::new(Files {
+                active,
+                sealed: segments,
+                #[cfg(test)]
+                faults: Faults::default(),
+            }),
+            syncs: AtomicU64::new(0),
+        })
+    }
+
+    /// Buffers a record and returns its LSN. Cheap: no I/O.
+    pub fn append(&self, payload: &[u8]) -> Result<Lsn> {
+        if payload.len() >= record::MAX_PAYLOAD {
+            return Err(StorageError::TooLarge { what: "log record", len: payload.len(), limit: record::MAX_PAYLOAD });
+        }
+        let mut state = self.state.lock();
+        if let Some(e) = &state.failed {
+            return Err(StorageError::WalFailed(e.clone()));
+        }
+        let lsn = state.next_lsn;
+        if state.buffer.is_empty() {
+            state.buffer_first_lsn = lsn;
+        }
+        record::encode(&mut state.buffer, lsn, payload);
+        state.next_lsn += 1;
+        Ok(lsn)
+    }
+
+    /// Returns once every record up to `lsn` is written and, in `Full` mode, synced.
+    /// Concurrent callers share the I/O (group commit).
+    pub fn flush(&self, lsn: Lsn) -> Result<()> {
+        self.flush_with(lsn, self.options.sync == SyncMode::Full)
+    }
+
+    /// Writes and fsyncs everything appended so far, whatever the mode.
+    pub fn sync_all(&self) -> Result<()> {
+        let last = self.last_lsn();
+        self.flush_with(last, true)?;
+        let mut files = self.files.lock();
+        let result = files.active.sync();
+        self.count_sync();
+        result.map_err(|e| self.fail(&files.active.path, e))
+    }
+
+    fn flush_with(&self, lsn: Lsn, sync: bool) -> Result<()> {
+        let mut state = self.state.lock();
+        loop {
+            if let Some(e) = &state.failed {
+                return Err(StorageError::WalFailed(e.clone()));
+            }
+            if state.durable_lsn >= lsn {
+                return Ok(());
+            }
+            if state.flushing {
+                self.flushed.wait(&mut state);
+                continue;
+            }
+            // Become the leader for everything buffered so far.
+            state.flushing = true;
+            let batch = std::mem::take(&mut state.buffer);
+            let first = state.buffer_first_lsn;
+            let upto = state.next_lsn - 1;
+            drop(state);
+            let result = self.write_batch(&batch, first, sync);
+            state = self.state.lock();
+            state.flushing = false;
+            match result {
+                Ok(()) => state.durable_lsn = upto,
+                Err(e) => state.failed = Some(e.to_string()),
+            }
+            self.flushed.notify_all();
+        }
+    }
+
+    fn write_batch(&self, batch: &[u8], first_lsn: Lsn, sync: bool) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut files = self.files.lock();
+        if files.active.size >= self.options.segment_size {
+            self.rotate(&mut files, first_lsn)?;
+        }
+        #[cfg(test)]
+        if files.faults.fail_write {
+            return Err(StorageError::io(&files.active.path, std::io::Error::other("injected write failure")));
+        }
+        files.active.write(batch).map_err(|e| StorageError::io(&files.active.path, e))?;
+        if sync {
+            #[cfg(test)]
+            if files.faults.fail_sync {
+                return Err(StorageError::io(&files.active.path, std::io::Error::other("injected fsync failure")));
+            }
+            files.active.sync().map_err(|e| StorageError::io(&files.active.path, e))?;
+            self.count_sync();
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment and starts a new one at `first_lsn`.
+    fn rotate(&self, files: &mut Files, first_lsn: Lsn) -> Result<()> {
+        // The sealed segment must be complete on disk before a later one exists, or
+        // recovery could not tell a torn tail from corruption.
+        if self.options.sync != SyncMode::Off {
+            files.active.sync().map_err(|e| StorageError::io(&files.active.path, e))?;
+            self.count_sync();
+        }
+        let next = ActiveSegment::create(&self.dir, first_lsn)?;
+        let old = std::mem::replace(&mut files.active, next);
+        files.sealed.push(Segment { first_lsn: old.first_lsn, path: old.path, size: old.size });
+        Ok(())
+    }
+
+    fn fail(&self, path: &Path, e: std::io::Error) -> StorageError {
+        let error = StorageError::io(path, e);
+        self.state.lock().failed = Some(error.to_string());
+        error
+    }
+
+    fn count_sync(&self) {
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The highest LSN handed out (or recovered).
+    pub fn last_lsn(&self) -> Lsn {
+        self.state.lock().next_lsn - 1
+    }
+
+    /// The highest LSN known to be written (and synced, per the mode).
+    pub fn durable_lsn(&self) -> Lsn {
+        self.state.lock().durable_lsn
+    }
+
+    /// Total bytes in all segment files.
+    pub fn size_bytes(&self) -> u64 {
+        let files = self.files.lock();
+        files.active.size + files.sealed.iter().map(|s| s.size).sum::<u64>()
+    }
+
+    /// Number of segment files.
+    pub fn segment_count(&self) -> usize {
+        self.files.lock().sealed.len() + 1
+    }
+
+    /// Number of fsyncs issued so far.
+    pub fn sync_count(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
+    }
+
+    /// Deletes sealed segments all of whose records have an LSN at or below `lsn` (they
+    /// are covered by checkpoints). Returns how many were removed.
+    pub fn remove_segments_through(&self, lsn: Lsn) -> Result<usize> {
+        let mut files = self.files.lock();
+        let mut removable = 0;
+        for i in 0..files.sealed.len() {
+            let next_first = files.sealed.get(i + 1).map_or(files.active.first_lsn, |s| s.first_lsn);
+            if next_first - 1 <= lsn {
+                removable = i + 1;
+            } else {
+                break;
+            }
+        }
+        for segment in files.sealed.drain(..removable) {
+            std::fs::remove_file(&segment.path).map_err(|e| StorageError::io(&segment.path, e))?;
+        }
+        if removable > 0 {
+            segment::sync_dir(&self.dir)?;
+        }
+        Ok(removable)
+    }
+
+    #[cfg(test)]
+    fn inject(&self, fail_write: bool, fail_sync: bool) {
+        let mut files = self.files.lock();
+        files.faults = Faults { fail_write, fail_sync };
+    }
+}
+
+fn corrupt(path: &Path, offset: u64, reason: String) -> StorageError {
+    StorageError::Corrupt { path: path.to_path_buf(), offset, reason }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,261 @@
+//! Tests of the log: replay, torn tails, corruption, rotation, group commit, failures.
+
+use std::sync::Arc;
+
+use super::*;
+
+fn options(segment_size: u64) -> WalOptions {
+    WalOptions { segment_size, sync: SyncMode::Full }
+}
+
+/// Opens the log and collects what it replays.
+fn open(dir: &Path, segment_size: u64) -> Result<(Wal, Vec<(Lsn, Vec<u8>)>)> {
+    let mut seen = Vec::new();
+    let wal = Wal::open(dir, options(segment_size), 0, &mut |lsn, payload| {
+        seen.push((lsn, payload.to_vec()));
+        Ok(())
+    })?;
+    Ok((wal, seen))
+}
+
+fn payload(i: u64) -> Vec<u8> {
+    format!("record {i} {}", "x".repeat((i % 7) as usize)).into_bytes()
+}
+
+fn write_records(wal: &Wal, range: std::ops::Range<u64>) {
+    for i in range {
+        let lsn = wal.append(&payload(i)).expect("append");
+        wal.flush(lsn).expect("flush");
+    }
+}
+
+fn expected(range: std::ops::Range<u64>) -> Vec<(Lsn, Vec<u8>)> {
+    range.map(|i| (i, payload(i))).collect()
+}
+
+#[test]
+fn reopen_replays_every_record_and_continues_numbering() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, seen) = open(dir.path(), 1 << 20).expect("open");
+    assert!(seen.is_empty());
+    write_records(&wal, 1..51);
+    drop(wal);
+    let (wal, seen) = open(dir.path(), 1 << 20).expect("reopen");
+    assert_eq!(seen, expected(1..51));
+    assert_eq!(wal.last_lsn(), 50);
+    write_records(&wal, 51..61);
+    drop(wal);
+    let (_, seen) = open(dir.path(), 1 << 20).expect("reopen");
+    assert_eq!(seen, expected(1..61));
+}
+
+#[test]
+fn skip_through_skips_covered_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 1 << 20).expect("open");
+    write_records(&wal, 1..11);
+    drop(wal);
+    let mut seen = Vec::new();
+    Wal::open(dir.path(), options(1 << 20), 7, &mut |lsn, _| {
+        seen.push(lsn);
+        Ok(())
+    })
+    .expect("open");
+    assert_eq!(seen, vec![8, 9, 10]);
+}
+
+/// The only segment file of a log.
+fn only_segment(dir: &Path) -> PathBuf {
+    let segments = segment::list(dir).expect("list");
+    assert_eq!(segments.len(), 1);
+    segments[0].path.clone()
+}
+
+#[test]
+fn torn_tail_at_every_offset_recovers_the_intact_prefix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 1 << 20).expect("open");
+    write_records(&wal, 1..4);
+    drop(wal);
+    let path = only_segment(dir.path());
+    let full = std::fs::read(&path).expect("read");
+    let last_start = {
+        let mut buf = Vec::new();
+        for i in 1..3 {
+            record::encode(&mut buf, i, &payload(i));
+        }
+        buf.len()
+    };
+    for cut in last_start..full.len() {
+        std::fs::write(&path, &full[..cut]).expect("write");
+        let (wal, seen) = open(dir.path(), 1 << 20).expect("open torn log");
+        assert_eq!(seen, expected(1..3), "cut at {cut}");
+        // New records follow the intact prefix and survive another reopen.
+        write_records(&wal, 3..5);
+        drop(wal);
+        let (_, seen) = open(dir.path(), 1 << 20).expect("reopen");
+        assert_eq!(seen, expected(1..5), "cut at {cut}");
+        std::fs::write(&path, &full).expect("restore");
+    }
+}
+
+#[test]
+fn garbage_and_bad_checksums_at_the_tail_are_cut_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 1 << 20).expect("open");
+    write_records(&wal, 1..6);
+    drop(wal);
+    let path = only_segment(dir.path());
+    let full = std::fs::read(&path).expect("read");
+
+    // Garbage appended after the last record.
+    let mut garbage = full.clone();
+    garbage.extend_from_slice(&[0xAB; 40]);
+    std::fs::write(&path, &garbage).expect("write");
+    assert_eq!(open(dir.path(), 1 << 20).expect("open").1, expected(1..6));
+
+    // A flipped byte in the last record's payload.
+    let mut flipped = full.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x40;
+    std::fs::write(&path, &flipped).expect("write");
+    assert_eq!(open(dir.path(), 1 << 20).expect("open").1, expected(1..5));
+
+    // A length field pointing far past the end of the file.
+    let mut long = full.clone();
+    let mut header = Vec::new();
+    record::encode(&mut header, 6, b"abc");
+    header[0..4].copy_from_slice(&(1u32 << 29).to_le_bytes());
+    long.extend_from_slice(&header);
+    std::fs::write(&path, &long).expect("write");
+    assert_eq!(open(dir.path(), 1 << 20).expect("open").1, expected(1..6));
+}
+
+#[test]
+fn rotation_spreads_records_over_segments_and_replay_crosses_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 256).expect("open");
+    write_records(&wal, 1..101);
+    assert!(wal.segment_count() > 5, "only {} segments", wal.segment_count());
+    let total: u64 = segment::list(dir.path()).expect("list").iter().map(|s| s.size).sum();
+    assert_eq!(wal.size_bytes(), total);
+    drop(wal);
+    let (_, seen) = open(dir.path(), 256).expect("reopen");
+    assert_eq!(seen, expected(1..101));
+}
+
+#[test]
+fn corruption_before_a_later_segment_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 256).expect("open");
+    write_records(&wal, 1..40);
+    drop(wal);
+    let segments = segment::list(dir.path()).expect("list");
+    assert!(segments.len() >= 2);
+    let first = &segments[0].path;
+    let mut bytes = std::fs::read(first).expect("read");
+    let at = bytes.len() - 3;
+    bytes[at] ^= 0xFF;
+    std::fs::write(first, &bytes).expect("write");
+    match open(dir.path(), 256) {
+        Err(StorageError::Corrupt { path, .. }) => assert_eq!(&path, first),
+        other => panic!("expected corruption, got {:?}", other.map(|(_, seen)| seen.len())),
+    }
+}
+
+#[test]
+fn removing_covered_segments_keeps_the_rest_replayable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 256).expect("open");
+    write_records(&wal, 1..60);
+    let before = wal.segment_count();
+    let removed = wal.remove_segments_through(30).expect("remove");
+    assert!(removed > 0);
+    assert_eq!(wal.segment_count(), before - removed);
+    drop(wal);
+    let mut seen = Vec::new();
+    Wal::open(dir.path(), options(256), 30, &mut |lsn, _| {
+        seen.push(lsn);
+        Ok(())
+    })
+    .expect("open");
+    assert_eq!(seen, (31..60).collect::<Vec<_>>());
+    // Nothing the caller still needs was removed: the first remaining segment starts at
+    // or before LSN 31.
+    let first = segment::list(dir.path()).expect("list")[0].first_lsn;
+    assert!(first <= 31);
+}
+
+#[test]
+fn concurrent_commits_share_fsyncs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 1 << 20).expect("open");
+    let wal = Arc::new(wal);
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let wal = wal.clone();
+            std::thread::spawn(move || {
+                let mut lsns = Vec::new();
+                for i in 0..500u64 {
+                    let lsn = wal.append(&(t * 1000 + i).to_le_bytes()).expect("append");
+                    wal.flush(lsn).expect("flush");
+                    assert!(wal.durable_lsn() >= lsn);
+                    lsns.push(lsn);
+                }
+                lsns
+            })
+        })
+        .collect();
+    let mut all: Vec<Lsn> = threads.into_iter().flat_map(|t| t.join().expect("thread")).collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 4000);
+    assert!(wal.sync_count() < 4000, "{} fsyncs for 4000 commits", wal.sync_count());
+    drop(wal);
+    let (_, seen) = open(dir.path(), 1 << 20).expect("reopen");
+    assert_eq!(seen.len(), 4000);
+    let mut payloads: Vec<u64> = seen
+        .iter()
+        .map(|(_, p)| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(p);
+            u64::from_le_bytes(b)
+        })
+        .collect();
+    payloads.sort_unstable();
+    let expected: Vec<u64> = (0..8).flat_map(|t| (0..500).map(move |i| t * 1000 + i)).collect();
+    assert_eq!(payloads, expected);
+}
+
+#[test]
+fn a_failed_fsync_fails_this_and_every_later_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 1 << 20).expect("open");
+    write_records(&wal, 1..3);
+    wal.inject(false, true);
+    let lsn = wal.append(b"doomed").expect("append");
+    assert!(matches!(wal.flush(lsn), Err(StorageError::Io { .. }) | Err(StorageError::WalFailed(_))));
+    // Even with the fault gone, the log refuses to promise durability again.
+    wal.inject(false, false);
+    assert!(matches!(wal.append(b"later"), Err(StorageError::WalFailed(_))));
+    assert!(matches!(wal.flush(lsn), Err(StorageError::WalFailed(_))));
+}
+
+#[test]
+fn a_failed_write_fails_waiting_committers_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 1 << 20).expect("open");
+    wal.inject(true, false);
+    let a = wal.append(b"a").expect("append");
+    let b = wal.append(b"b").expect("append");
+    assert!(wal.flush(a).is_err());
+    assert!(matches!(wal.flush(b), Err(StorageError::WalFailed(_))));
+}
+
+#[test]
+fn oversized_records_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 1 << 20).expect("open");
+    let huge = vec![0u8; record::MAX_PAYLOAD];
+    assert!(matches!(wal.append(&huge), Err(StorageError::TooLarge { .. })));
+}

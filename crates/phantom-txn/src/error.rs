@@ -1,0 +1,26 @@
+//! Errors of the transaction layer.
+
+use phantom_storage::StorageError;
+
+use crate::KeyspaceId;
+
+/// A transaction-layer result.
+pub type Result<T> = std::result::Result<T, TxnError>;
+
+/// What can go wrong in a transaction.
+#[derive(Debug, thiserror::Error)]
+pub enum TxnError {
+    /// A storage error underneath.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Another transaction wrote the same key concurrently, or committed a newer version
+    /// after this transaction's snapshot was taken. Retrying the transaction may succeed.
+    #[error("could not serialize access due to concurrent update")]
+    WriteConflict,
+    /// The transaction already committed or rolled back.
+    #[error("the transaction is no longer active")]
+    NotActive,
+    /// A keyspace that does not exist (a table or index dropped concurrently).
+    #[error("keyspace {0} does not exist")]
+    UnknownKeyspace(KeyspaceId),
+}

@@ -1,0 +1,62 @@
+//! # phantom-txn: multi-version concurrency control over the storage engines
+//!
+//! This layer turns engines that hold plain key-value pairs into a transactional store.
+//!
+//! ## Versions
+//!
+//! Every committed write is stored as a new *version* under `(user key, commit timestamp)`
+//! (see [`version`]). A delete is a version too (a tombstone). Versions are immutable, so a
+//! reader never needs a lock: it picks, for each key, the newest version at or below its
+//! snapshot timestamp.
+//!
+//! ```text
+//!   key "a":  ts 9 -> "a3"    <- a snapshot at 12 sees "a3"
+//!             ts 5 -> "a2"    <- a snapshot at 7 sees "a2"
+//!             ts 2 -> "a1"
+//!   key "b":  ts 8 -> (tombstone)  <- invisible from 8 on
+//!             ts 3 -> "b1"
+//! ```
+//!
+//! ## Transactions
+//!
+//! A [`Transaction`] buffers its writes in memory (its *write set*) and reads through it, so
+//! it sees its own writes. At commit it takes a commit timestamp from the [`oracle`], appends
+//! one [`record::CommitRecord`] with the whole write set to the write-ahead log, waits until
+//! the log is durable (group commit shares one fsync among concurrent committers), applies
+//! the versions to the engines, and only then lets new snapshots see its timestamp (the
+//! *visibility watermark*). Engines therefore only ever hold committed data, rollback is
+//! dropping the write set, and recovery is redo-only: replay every commit record.
+//!
+//! ## Conflicts
+//!
+//! Two transactions may not write the same key concurrently. A writer first takes a
+//! *write intent* on the key ([`intents`]); if another live transaction holds it, or if a
+//! version newer than the writer's snapshot was committed, the writer fails with a
+//! serialization error (SQLSTATE 40001). Because an intent is held until its owner's
+//! versions are applied, checking at write time is enough: commit never has to re-validate.
+//! This is snapshot isolation with first-updater-wins; the isolation-level work refines it.
+//!
+//! ## Statements inside a transaction
+//!
+//! Each write records the *command id* of the statement that made it. Reads see the
+//! transaction's writes from earlier statements only, so `INSERT INTO t SELECT * FROM t`
+//! reads the table as it was when the statement started, while uniqueness checks
+//! ([`Transaction::get_for_update`]) see every write, including the current statement's.
+
+pub mod error;
+pub mod intents;
+pub mod keyspace;
+pub mod oracle;
+pub mod record;
+pub mod store;
+pub mod transaction;
+pub mod version;
+
+pub use error::{Result, TxnError};
+pub use keyspace::{EngineKind, KeyspaceId};
+pub use store::{MvccStore, StoreOptions};
+pub use transaction::{Scan, Transaction};
+
+/// A commit timestamp. Timestamps start at 1; a snapshot at `ts` sees every commit whose
+/// timestamp is at or below `ts`.
+pub type Timestamp = u64;

@@ -1,0 +1,65 @@
+//! Opening a database.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use phantom_sql::Instance;
+use phantom_storage::SyncMode;
+use phantom_txn::StoreOptions;
+
+use crate::{Result, Session};
+
+/// How to open a database.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// When COMMIT waits for the disk: `Full` (the default) fsyncs the write-ahead log
+    /// before COMMIT returns, so a commit survives power loss.
+    pub synchronous: SyncMode,
+    /// Size at which the write-ahead log starts a new segment file.
+    pub wal_segment_size: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let store = StoreOptions::default();
+        Options { synchronous: store.sync, wal_segment_size: store.wal_segment_size }
+    }
+}
+
+/// An open database. Clone it freely and share it across threads; each thread works
+/// through its own [`Session`].
+#[derive(Clone)]
+pub struct Database {
+    instance: Arc<Instance>,
+}
+
+impl Database {
+    /// Opens the database in directory `path`, creating it if needed. Every transaction
+    /// committed before the last shutdown or crash is recovered.
+    ///
+    /// Fails if another process has the directory open.
+    pub fn open(path: impl AsRef<Path>) -> Result<Database> {
+        Database::open_with(path, Options::default())
+    }
+
+    /// Opens with explicit options.
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Database> {
+        let store = StoreOptions { sync: options.synchronous, wal_segment_size: options.wal_segment_size };
+        Ok(Database { instance: Instance::open(path.as_ref(), store)? })
+    }
+
+    /// A throwaway database in memory.
+    pub fn memory() -> Database {
+        Database { instance: Instance::memory() }
+    }
+
+    /// Opens `path`, or an in-memory database for the special name `:memory:`.
+    pub fn open_path_or_memory(path: &str) -> Result<Database> {
+        if path == ":memory:" { Ok(Database::memory()) } else { Database::open(path) }
+    }
+
+    /// Starts a session.
+    pub fn session(&self) -> Session {
+        Session::new(phantom_sql::Session::new(self.instance.clone()))
+    }
+}

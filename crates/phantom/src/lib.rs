@@ -1,0 +1,32 @@
+//! # Phantom-DB, embedded
+//!
+//! Open a data directory (or an in-memory database), start sessions, run SQL:
+//!
+//! ```no_run
+//! let db = phantom::Database::open("./phantom-data")?;
+//! let mut session = db.session();
+//! session.execute("CREATE TABLE t (a INT PRIMARY KEY, b TEXT)")?;
+//! session.execute("INSERT INTO t VALUES (1, 'x'), (2, 'y')")?;
+//! let rows = session.query("SELECT b FROM t WHERE a = 2")?;
+//! assert_eq!(rows.rows[0].get::<String>(0)?, "y");
+//! # Ok::<(), phantom::Error>(())
+//! ```
+//!
+//! A [`Database`] is cheap to clone and safe to share across threads; each thread opens its
+//! own [`Session`]. A session runs one transaction at a time: statements outside
+//! `BEGIN ... COMMIT` commit on their own (autocommit).
+//!
+//! Only one process may open a data directory at a time; a second one gets a clear error
+//! from an OS file lock instead of a corrupted database.
+
+mod database;
+mod session;
+
+pub use database::{Database, Options};
+pub use phantom_sql::error::{Error, Position, Result, SqlState};
+pub use phantom_sql::parser::split_statements;
+pub use phantom_sql::result::{Column, FromValue, Output, Row, Rows};
+pub use phantom_sql::session::{ColumnDescription, TableDescription};
+pub use phantom_sql::types::{DataType, Value};
+pub use phantom_storage::SyncMode;
+pub use session::{Session, Statement};

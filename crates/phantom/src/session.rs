@@ -1,0 +1,82 @@
+//! Sessions.
+
+use phantom_sql::session::Prepared;
+
+use crate::{Output, Result, Rows, TableDescription, Value};
+
+/// A statement prepared with [`Session::prepare`]: parsed and checked once, run many
+/// times with different parameters.
+#[derive(Clone, Debug)]
+pub struct Statement {
+    prepared: Prepared,
+}
+
+impl Statement {
+    /// How many `$n` parameters the statement takes.
+    pub fn parameter_count(&self) -> usize {
+        self.prepared.parameter_types.len()
+    }
+}
+
+/// A conversation with the database: runs statements one at a time, with at most one
+/// open transaction. Not shared between threads; open one session per thread.
+pub struct Session {
+    inner: phantom_sql::Session,
+}
+
+impl Session {
+    pub(crate) fn new(inner: phantom_sql::Session) -> Session {
+        Session { inner }
+    }
+
+    /// Runs one or more statements separated by `;` and returns the last one's output.
+    pub fn execute(&mut self, sql: &str) -> Result<Output> {
+        self.inner.execute(sql)
+    }
+
+    /// Runs a query and returns its rows (an error if the statement returns none).
+    pub fn query(&mut self, sql: &str) -> Result<Rows> {
+        self.inner.query(sql)
+    }
+
+    /// Prepares a statement with `$1`, `$2`, ... placeholders.
+    pub fn prepare(&mut self, sql: &str) -> Result<Statement> {
+        Ok(Statement { prepared: self.inner.prepare(sql)? })
+    }
+
+    /// Runs a prepared statement with one value per placeholder.
+    pub fn execute_prepared(&mut self, statement: &Statement, params: &[Value]) -> Result<Output> {
+        self.inner.execute_prepared(&statement.prepared, params)
+    }
+
+    /// Runs a prepared query and returns its rows.
+    pub fn query_prepared(&mut self, statement: &Statement, params: &[Value]) -> Result<Rows> {
+        match self.execute_prepared(statement, params)? {
+            Output::Rows(rows) => Ok(rows),
+            other => Err(crate::Error::new(
+                crate::SqlState::InvalidParameterValue,
+                format!("statement returned no rows ({})", other.tag()),
+            )),
+        }
+    }
+
+    /// True inside `BEGIN ... COMMIT`.
+    pub fn in_transaction(&self) -> bool {
+        self.inner.in_transaction()
+    }
+
+    /// True inside a transaction block that failed (only ROLLBACK is accepted).
+    pub fn transaction_failed(&self) -> bool {
+        self.inner.transaction_failed()
+    }
+
+    /// The names of all tables, sorted.
+    pub fn tables(&mut self) -> Result<Vec<String>> {
+        self.inner.tables()
+    }
+
+    /// The columns and keys of table `name`.
+    pub fn describe(&mut self, name: &str) -> Result<TableDescription> {
+        self.inner.describe(name)
+    }
+}
