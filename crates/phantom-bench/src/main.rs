@@ -60,11 +60,15 @@ enum Workload {
 fn main() {
     let args = Args::parse();
     if cfg!(debug_assertions) {
-        eprintln!("warning: this is a debug build; run `cargo run --release -p phantom-bench` for real numbers");
+        eprintln!(
+            "warning: this is a debug build; run `cargo run --release -p phantom-bench` for real numbers"
+        );
     }
     let base = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
     let result = match args.workload {
-        Workload::Insert { rows, single_rows } => workloads::insert::run(&base, &args.results, rows, single_rows),
+        Workload::Insert { rows, single_rows } => {
+            workloads::insert::run(&base, &args.results, rows, single_rows)
+        }
         Workload::PointSelect { rows, queries } => {
             workloads::point_select::run(&base, &args.results, rows, queries)
         }

@@ -29,7 +29,13 @@ pub struct Metric {
 }
 
 fn format_number(v: f64) -> String {
-    if v >= 100.0 { format!("{v:.0}") } else if v >= 1.0 { format!("{v:.2}") } else { format!("{v:.4}") }
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    }
 }
 
 impl Metric {
@@ -50,7 +56,7 @@ impl Metric {
 /// Prints `metrics` and writes them to `results/<file>.md` with a note on the setup.
 pub fn publish(title: &str, file: &str, setup: &str, metrics: &[Metric], results: &Path) -> BenchResult<()> {
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
+    table.load_style(UTF8_FULL_CONDENSED);
     table.set_header(vec!["metric", "Phantom-DB", "SQLite", "Phantom-DB / SQLite"]);
     for m in metrics {
         table.add_row(vec![
@@ -68,7 +74,14 @@ pub fn publish(title: &str, file: &str, setup: &str, metrics: &[Metric], results
     writeln!(md, "| metric | Phantom-DB | SQLite | Phantom-DB / SQLite |")?;
     writeln!(md, "|---|---:|---:|---:|")?;
     for m in metrics {
-        writeln!(md, "| {} | {} | {} | {} |", m.name, format_number(m.phantom), format_number(m.sqlite), m.ratio())?;
+        writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            m.name,
+            format_number(m.phantom),
+            format_number(m.sqlite),
+            m.ratio()
+        )?;
     }
     std::fs::create_dir_all(results)?;
     let path = results.join(format!("{file}.md"));

@@ -99,7 +99,9 @@ impl Target for Sqlite {
     }
 
     fn insert(&mut self, id: i64, value: &str) -> BenchResult<()> {
-        self.conn.prepare_cached("INSERT INTO bench VALUES (?1, ?2)")?.execute(rusqlite::params![id, value])?;
+        self.conn
+            .prepare_cached("INSERT INTO bench VALUES (?1, ?2)")?
+            .execute(rusqlite::params![id, value])?;
         Ok(())
     }
 

@@ -23,10 +23,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     if sql.len() > MAX_STATEMENT_BYTES {
         return Err(Error::new(
             SqlState::ProgramLimitExceeded,
-            format!(
-                "statement of {} bytes exceeds the limit of {MAX_STATEMENT_BYTES} bytes",
-                sql.len()
-            ),
+            format!("statement of {} bytes exceeds the limit of {MAX_STATEMENT_BYTES} bytes", sql.len()),
         ));
     }
     let dialect = PostgreSqlDialect {};
@@ -43,10 +40,7 @@ pub fn parse_one(sql: &str) -> Result<Statement> {
     match statements.len() {
         1 => Ok(statements.remove(0)),
         0 => Err(Error::new(SqlState::SyntaxError, "empty statement")),
-        n => Err(Error::new(
-            SqlState::SyntaxError,
-            format!("expected one statement, found {n}"),
-        )),
+        n => Err(Error::new(SqlState::SyntaxError, format!("expected one statement, found {n}"))),
     }
 }
 
@@ -105,7 +99,8 @@ pub fn split_statements(text: &str) -> (Vec<String>, String) {
     while i < bytes.len() {
         match bytes[i] {
             b'\'' => {
-                let escapes = i > 0 && matches!(bytes[i - 1], b'E' | b'e') && !is_ident_char_before(bytes, i - 1);
+                let escapes =
+                    i > 0 && matches!(bytes[i - 1], b'E' | b'e') && !is_ident_char_before(bytes, i - 1);
                 i = skip_quoted(bytes, i, b'\'', escapes);
             }
             b'"' => i = skip_quoted(bytes, i, b'"', false),
@@ -235,10 +230,7 @@ mod tests {
     #[test]
     fn syntax_errors_carry_position_and_state() {
         let err = parse("SELECT 1;\nSELEC 2").err().map(|e| (e.state, e.position));
-        assert_eq!(
-            err,
-            Some((SqlState::SyntaxError, Some(Position { line: 2, column: 1 })))
-        );
+        assert_eq!(err, Some((SqlState::SyntaxError, Some(Position { line: 2, column: 1 }))));
     }
 
     #[test]

@@ -9,11 +9,10 @@
 //! inside the transaction) -> parameters substituted -> [`optimizer::optimize`] ->
 //! [`exec::execute`] -> rows collected into an [`Output`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use sqlparser::ast::Statement as Ast;
 use phantom_txn::Transaction;
+use sqlparser::ast::Statement as Ast;
 
 use crate::binder::{Binder, BoundStatement, NewTable};
 use crate::catalog::TableDef;
@@ -67,13 +66,12 @@ pub struct Session {
     txn: Option<Transaction>,
     /// True once a statement failed inside the block.
     failed: bool,
-    prepared: HashMap<String, Prepared>,
 }
 
 impl Session {
     /// A new session on `instance`.
     pub fn new(instance: Arc<Instance>) -> Session {
-        Session { instance, txn: None, failed: false, prepared: HashMap::new() }
+        Session { instance, txn: None, failed: false }
     }
 
     /// True inside `BEGIN ... COMMIT`.
@@ -221,13 +219,18 @@ impl Session {
             Ast::Rollback { .. } | Ast::Savepoint { .. } | Ast::ReleaseSavepoint { .. } => {
                 Err(Error::new(SqlState::FeatureNotSupported, "savepoints are not supported yet"))
             }
-            _ => self.in_transaction_block(|instance, txn| execute_statement(instance, txn, statement, params)),
+            _ => {
+                self.in_transaction_block(|instance, txn| execute_statement(instance, txn, statement, params))
+            }
         }
     }
 
     /// Runs `f` inside the open block (failing it on error), or in an autocommitted
     /// transaction of its own.
-    fn in_transaction_block(&mut self, f: impl FnOnce(&Instance, &Transaction) -> Result<Output>) -> Result<Output> {
+    fn in_transaction_block(
+        &mut self,
+        f: impl FnOnce(&Instance, &Transaction) -> Result<Output>,
+    ) -> Result<Output> {
         match &self.txn {
             Some(_) if self.failed => Err(Error::new(
                 SqlState::InFailedSqlTransaction,
@@ -258,7 +261,12 @@ impl Session {
     }
 }
 
-fn execute_statement(instance: &Instance, txn: &Transaction, statement: &Ast, params: &[Value]) -> Result<Output> {
+fn execute_statement(
+    instance: &Instance,
+    txn: &Transaction,
+    statement: &Ast,
+    params: &[Value],
+) -> Result<Output> {
     let mut binder = Binder::new(&instance.catalog, txn);
     let bound = binder.statement(statement)?;
     let types = binder.parameter_types();
@@ -303,7 +311,10 @@ fn execute_statement(instance: &Instance, txn: &Transaction, statement: &Ast, pa
                     }
                     None if if_exists => {}
                     None => {
-                        return Err(Error::new(SqlState::UndefinedTable, format!("table \"{name}\" does not exist")));
+                        return Err(Error::new(
+                            SqlState::UndefinedTable,
+                            format!("table \"{name}\" does not exist"),
+                        ));
                     }
                 }
             }
@@ -329,7 +340,10 @@ fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result
         if new.if_not_exists {
             return Ok(Output::Command("CREATE TABLE".into()));
         }
-        return Err(Error::new(SqlState::DuplicateTable, format!("relation \"{}\" already exists", new.name)));
+        return Err(Error::new(
+            SqlState::DuplicateTable,
+            format!("relation \"{}\" already exists", new.name),
+        ));
     }
     let keyspace = txn.create_keyspace(new.engine)?;
     let table = TableDef {

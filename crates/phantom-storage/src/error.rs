@@ -31,13 +31,13 @@ pub enum StorageError {
         reason: String,
     },
     /// Another process holds the data directory.
-    #[error(
-        "the data directory {0} is in use by another process (it holds the lock on its LOCK file)"
-    )]
+    #[error("the data directory {0} is in use by another process (it holds the lock on its LOCK file)")]
     Locked(PathBuf),
     /// The write-ahead log failed to persist data earlier; the database no longer accepts
     /// writes, because it can no longer promise that a commit is durable.
-    #[error("the write-ahead log is in a failed state after an earlier error ({0}); the database is read-only until it is reopened")]
+    #[error(
+        "the write-ahead log is in a failed state after an earlier error ({0}); the database is read-only until it is reopened"
+    )]
     WalFailed(String),
     /// A key or value is larger than the storage format allows.
     #[error("{what} of {len} bytes exceeds the limit of {limit} bytes")]

@@ -95,7 +95,13 @@ pub fn encode_u64(buf: &mut Vec<u8>, v: u64, order: Order) {
 }
 
 fn float_bits(v: f64) -> u64 {
-    let v = if v == 0.0 { 0.0 } else if v.is_nan() { f64::NAN } else { v };
+    let v = if v == 0.0 {
+        0.0
+    } else if v.is_nan() {
+        f64::NAN
+    } else {
+        v
+    };
     let bits = v.to_bits();
     if bits >> 63 == 1 { !bits } else { bits ^ (1 << 63) }
 }
@@ -247,7 +253,9 @@ impl<'a> KeyReader<'a> {
     pub fn read_str(&mut self, order: Order) -> Result<Option<String>> {
         match self.read_bytes(order)? {
             None => Ok(None),
-            Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| self.corrupt("string is not UTF-8")),
+            Some(bytes) => {
+                String::from_utf8(bytes).map(Some).map_err(|_| self.corrupt("string is not UTF-8"))
+            }
         }
     }
 }
@@ -269,7 +277,8 @@ mod tests {
 
     /// One column of a tuple: a type, an order, and values of that type (or NULL).
     fn column() -> impl Strategy<Value = (u8, Order)> {
-        (0u8..4, any::<bool>(), any::<bool>()).prop_map(|(t, d, n)| (t, Order { descending: d, nulls_first: n }))
+        (0u8..4, any::<bool>(), any::<bool>())
+            .prop_map(|(t, d, n)| (t, Order { descending: d, nulls_first: n }))
     }
 
     fn value_of(t: u8) -> BoxedStrategy<Component> {
@@ -312,8 +321,20 @@ mod tests {
         for ((x, y), o) in a.iter().zip(b).zip(orders) {
             let ord = match (x, y) {
                 (Component::Null, Component::Null) => Ordering::Equal,
-                (Component::Null, _) => if o.nulls_first { Ordering::Less } else { Ordering::Greater },
-                (_, Component::Null) => if o.nulls_first { Ordering::Greater } else { Ordering::Less },
+                (Component::Null, _) => {
+                    if o.nulls_first {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    }
+                }
+                (_, Component::Null) => {
+                    if o.nulls_first {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    }
+                }
                 (x, y) => {
                     let ord = match (x, y) {
                         (Component::Bool(p), Component::Bool(q)) => p.cmp(q),
@@ -347,7 +368,9 @@ mod tests {
             out.push(match c {
                 Component::Bool(_) => r.read_bool(o)?.map(|v| v.to_string()),
                 Component::Int(_) => r.read_i64(o)?.map(|v| v.to_string()),
-                Component::Float(_) => r.read_f64(o)?.map(|v| format!("{:?}", if v == 0.0 { 0.0 } else { v })),
+                Component::Float(_) => {
+                    r.read_f64(o)?.map(|v| format!("{:?}", if v == 0.0 { 0.0 } else { v }))
+                }
                 Component::Text(_) => r.read_str(o)?,
                 Component::Null => {
                     // A NULL of any type reads back as NULL.
@@ -364,7 +387,16 @@ mod tests {
             Component::Null => None,
             Component::Bool(b) => Some(b.to_string()),
             Component::Int(i) => Some(i.to_string()),
-            Component::Float(f) => Some(format!("{:?}", if *f == 0.0 { 0.0 } else if f.is_nan() { f64::NAN } else { *f })),
+            Component::Float(f) => Some(format!(
+                "{:?}",
+                if *f == 0.0 {
+                    0.0
+                } else if f.is_nan() {
+                    f64::NAN
+                } else {
+                    *f
+                }
+            )),
             Component::Text(s) => Some(s.clone()),
         }
     }

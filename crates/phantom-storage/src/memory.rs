@@ -89,7 +89,12 @@ impl Engine for Memory {
 
     fn stats(&self) -> EngineStats {
         let state = self.state.read();
-        EngineStats { kind: "memory", keys: state.map.len() as u64, live_bytes: state.live_bytes, disk_bytes: 0 }
+        EngineStats {
+            kind: "memory",
+            keys: state.map.len() as u64,
+            live_bytes: state.live_bytes,
+            disk_bytes: 0,
+        }
     }
 }
 

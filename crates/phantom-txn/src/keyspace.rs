@@ -61,8 +61,7 @@ pub struct Keyspaces {
 impl Keyspaces {
     /// A registry holding only the (empty) catalog keyspace.
     pub fn new() -> Self {
-        let keyspaces =
-            Keyspaces { engines: RwLock::new(HashMap::new()), next_id: AtomicU32::new(1) };
+        let keyspaces = Keyspaces { engines: RwLock::new(HashMap::new()), next_id: AtomicU32::new(1) };
         keyspaces.create(CATALOG_KEYSPACE, EngineKind::Memory);
         keyspaces
     }

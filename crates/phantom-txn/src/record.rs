@@ -119,8 +119,8 @@ impl CommitRecord {
                 }
                 OP_CREATE_KEYSPACE => {
                     let keyspace = r.keyspace()?;
-                    let kind = EngineKind::from_tag(r.u8()?)
-                        .ok_or_else(|| r.corrupt("unknown engine kind"))?;
+                    let kind =
+                        EngineKind::from_tag(r.u8()?).ok_or_else(|| r.corrupt("unknown engine kind"))?;
                     Write::CreateKeyspace { keyspace, kind }
                 }
                 _ => return Err(r.corrupt("unknown write op")),
@@ -215,7 +215,11 @@ mod tests {
 
     fn write_strategy() -> impl Strategy<Value = Write> {
         prop_oneof![
-            (any::<u32>(), proptest::collection::vec(any::<u8>(), 0..20), proptest::collection::vec(any::<u8>(), 0..40))
+            (
+                any::<u32>(),
+                proptest::collection::vec(any::<u8>(), 0..20),
+                proptest::collection::vec(any::<u8>(), 0..40)
+            )
                 .prop_map(|(keyspace, key, value)| Write::Put { keyspace, key, value }),
             (any::<u32>(), proptest::collection::vec(any::<u8>(), 0..20))
                 .prop_map(|(keyspace, key)| Write::Delete { keyspace, key }),

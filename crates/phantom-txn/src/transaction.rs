@@ -183,11 +183,7 @@ impl Transaction {
         if reverse {
             own.reverse();
         }
-        Ok(Scan {
-            committed: committed.peekable(),
-            own: own.into_iter().peekable(),
-            reverse,
-        })
+        Ok(Scan { committed: committed.peekable(), own: own.into_iter().peekable(), reverse })
     }
 
     /// Sets `key` to `value`.
@@ -207,7 +203,8 @@ impl Transaction {
             // First write of this key: someone may have committed a newer version after our
             // snapshot. Writing over it would lose their update. The write does not happen,
             // so the intent goes too.
-            let newer = self.newest_committed(keyspace, key).map(|ts| ts.is_some_and(|ts| ts > self.inner.snapshot));
+            let newer =
+                self.newest_committed(keyspace, key).map(|ts| ts.is_some_and(|ts| ts > self.inner.snapshot));
             if !matches!(newer, Ok(false)) {
                 shared.intents.release(self.inner.id, [(keyspace, key)]);
                 return Err(newer.err().unwrap_or(TxnError::WriteConflict));
@@ -275,9 +272,9 @@ impl Transaction {
         let intent_keys: Vec<(KeyspaceId, Vec<u8>)> = writes.keys().cloned().collect();
         let ts = shared.oracle.begin_commit();
         let mut record = CommitRecord { ts, writes: Vec::with_capacity(created.len() + writes.len()) };
-        record.writes.extend(
-            created.iter().map(|&(keyspace, kind)| Write::CreateKeyspace { keyspace, kind }),
-        );
+        record
+            .writes
+            .extend(created.iter().map(|&(keyspace, kind)| Write::CreateKeyspace { keyspace, kind }));
         record.writes.extend(writes.into_iter().map(|((keyspace, key), entry)| match entry.value {
             Some(value) => Write::Put { keyspace, key, value },
             None => Write::Delete { keyspace, key },

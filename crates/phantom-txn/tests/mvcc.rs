@@ -7,11 +7,17 @@ use phantom_txn::{EngineKind, KeyspaceId, MvccStore, StoreOptions, Transaction, 
 use proptest::prelude::*;
 
 fn all(txn: &Transaction, ks: KeyspaceId) -> Vec<(Vec<u8>, Vec<u8>)> {
-    txn.scan(ks, (Bound::Unbounded, Bound::Unbounded), false).expect("scan").map(|kv| kv.expect("entry")).collect()
+    txn.scan(ks, (Bound::Unbounded, Bound::Unbounded), false)
+        .expect("scan")
+        .map(|kv| kv.expect("entry"))
+        .collect()
 }
 
 fn all_reverse(txn: &Transaction, ks: KeyspaceId) -> Vec<(Vec<u8>, Vec<u8>)> {
-    txn.scan(ks, (Bound::Unbounded, Bound::Unbounded), true).expect("scan").map(|kv| kv.expect("entry")).collect()
+    txn.scan(ks, (Bound::Unbounded, Bound::Unbounded), true)
+        .expect("scan")
+        .map(|kv| kv.expect("entry"))
+        .collect()
 }
 
 fn kv(k: &str, v: &str) -> (Vec<u8>, Vec<u8>) {

@@ -79,7 +79,8 @@ fn slt_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn run_file(path: &Path, on_disk: bool) -> Result<(), String> {
     let mut runner = Runner::new(|| async move {
         let (db, dir) = if on_disk {
-            let dir = tempfile::tempdir().map_err(|e| phantom::Error::new(phantom::SqlState::IoError, e.to_string()))?;
+            let dir = tempfile::tempdir()
+                .map_err(|e| phantom::Error::new(phantom::SqlState::IoError, e.to_string()))?;
             (Database::open(dir.path())?, Some(dir))
         } else {
             (Database::memory(), None)
@@ -106,5 +107,11 @@ fn sqllogictest_files() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} sqllogictest runs failed:\n\n{}", failures.len(), files.len() * 2, failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} sqllogictest runs failed:\n\n{}",
+        failures.len(),
+        files.len() * 2,
+        failures.join("\n\n")
+    );
 }

@@ -42,7 +42,12 @@ pub fn run(base: &Path, results: &Path, rows: u64, queries: u64) -> BenchResult<
         p99.push(latencies.percentile(99.0).as_secs_f64() * 1e6);
     }
     let metrics = vec![
-        Metric { name: "queries/s".into(), phantom: throughput[0], sqlite: throughput[1], better: Better::Higher },
+        Metric {
+            name: "queries/s".into(),
+            phantom: throughput[0],
+            sqlite: throughput[1],
+            better: Better::Higher,
+        },
         Metric { name: "p50 latency (µs)".into(), phantom: p50[0], sqlite: p50[1], better: Better::Lower },
         Metric { name: "p99 latency (µs)".into(), phantom: p99[0], sqlite: p99[1], better: Better::Lower },
     ];

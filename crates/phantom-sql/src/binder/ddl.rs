@@ -1,7 +1,7 @@
 //! Binding DDL: CREATE TABLE.
 
-use sqlparser::ast;
 use phantom_txn::EngineKind;
+use sqlparser::ast;
 
 use super::expr::Cx;
 use super::scope::Scope;
@@ -31,7 +31,10 @@ fn not_yet(what: &str) -> Error {
 impl Binder<'_> {
     /// Binds CREATE TABLE.
     pub fn create_table(&mut self, create: &ast::CreateTable) -> Result<NewTable> {
-        if create.or_replace || create.external || create.query.is_some() || create.like.is_some()
+        if create.or_replace
+            || create.external
+            || create.query.is_some()
+            || create.like.is_some()
             || create.clone.is_some()
         {
             return Err(not_yet("CREATE TABLE AS, LIKE, CLONE and OR REPLACE"));
@@ -116,7 +119,10 @@ impl Binder<'_> {
                 ast::TableConstraint::Check(_) => return Err(not_yet("CHECK constraints")),
                 ast::TableConstraint::ForeignKey(_) => return Err(not_yet("FOREIGN KEY constraints")),
                 other => {
-                    return Err(Error::new(SqlState::FeatureNotSupported, format!("constraint not supported: {other}")));
+                    return Err(Error::new(
+                        SqlState::FeatureNotSupported,
+                        format!("constraint not supported: {other}"),
+                    ));
                 }
             }
         }

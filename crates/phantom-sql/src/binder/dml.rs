@@ -45,9 +45,15 @@ impl Binder<'_> {
 
     /// Binds INSERT.
     pub fn insert(&mut self, insert: &ast::Insert) -> Result<Plan> {
-        if insert.or.is_some() || insert.ignore || insert.overwrite || insert.partitioned.is_some()
-            || !insert.after_columns.is_empty() || insert.on.is_some() || insert.returning.is_some()
-            || !insert.assignments.is_empty() || insert.replace_into
+        if insert.or.is_some()
+            || insert.ignore
+            || insert.overwrite
+            || insert.partitioned.is_some()
+            || !insert.after_columns.is_empty()
+            || insert.on.is_some()
+            || insert.returning.is_some()
+            || !insert.assignments.is_empty()
+            || insert.replace_into
         {
             return Err(Error::new(
                 SqlState::FeatureNotSupported,
@@ -56,7 +62,12 @@ impl Binder<'_> {
         }
         let table = match &insert.table {
             ast::TableObject::TableName(name) => self.target_table(name)?,
-            other => return Err(Error::new(SqlState::FeatureNotSupported, format!("INSERT into {other} is not supported"))),
+            other => {
+                return Err(Error::new(
+                    SqlState::FeatureNotSupported,
+                    format!("INSERT into {other} is not supported"),
+                ));
+            }
         };
         let explicit_columns = !insert.columns.is_empty();
         let mut targets = Vec::with_capacity(insert.columns.len());
@@ -69,7 +80,10 @@ impl Binder<'_> {
                 )
             })?;
             if targets.contains(&i) {
-                return Err(Error::new(SqlState::DuplicateColumn, format!("column \"{name}\" specified more than once")));
+                return Err(Error::new(
+                    SqlState::DuplicateColumn,
+                    format!("column \"{name}\" specified more than once"),
+                ));
             }
             targets.push(i);
         }
@@ -82,7 +96,10 @@ impl Binder<'_> {
                     let width = values.rows.first().map_or(0, |r| r.content.len());
                     if !explicit_columns {
                         if width > table.columns.len() {
-                            return Err(Error::new(SqlState::SyntaxError, "INSERT has more expressions than target columns"));
+                            return Err(Error::new(
+                                SqlState::SyntaxError,
+                                "INSERT has more expressions than target columns",
+                            ));
                         }
                         targets = (0..width).collect();
                     }
@@ -90,10 +107,14 @@ impl Binder<'_> {
                 }
                 _ => {
                     let plan = self.query(query)?;
-                    let columns: Vec<OutputColumn> = plan.columns().into_iter().filter(|c| !c.hidden).collect();
+                    let columns: Vec<OutputColumn> =
+                        plan.columns().into_iter().filter(|c| !c.hidden).collect();
                     if !explicit_columns {
                         if columns.len() > table.columns.len() {
-                            return Err(Error::new(SqlState::SyntaxError, "INSERT has more expressions than target columns"));
+                            return Err(Error::new(
+                                SqlState::SyntaxError,
+                                "INSERT has more expressions than target columns",
+                            ));
                         }
                         targets = (0..columns.len()).collect();
                     }
@@ -127,7 +148,12 @@ impl Binder<'_> {
         Ok(Plan::Insert { table, source: source.boxed(), targets, defaults })
     }
 
-    fn insert_values(&mut self, table: &Arc<TableDef>, targets: &[usize], values: &ast::Values) -> Result<Plan> {
+    fn insert_values(
+        &mut self,
+        table: &Arc<TableDef>,
+        targets: &[usize],
+        values: &ast::Values,
+    ) -> Result<Plan> {
         let empty = Scope::default();
         let mut rows = Vec::with_capacity(values.rows.len());
         for row in &values.rows {
@@ -158,8 +184,12 @@ impl Binder<'_> {
 
     /// Binds UPDATE.
     pub fn update(&mut self, update: &ast::Update) -> Result<Plan> {
-        if update.from.is_some() || update.returning.is_some() || update.limit.is_some() || !update.order_by.is_empty()
-            || update.or.is_some() || !update.table.joins.is_empty()
+        if update.from.is_some()
+            || update.returning.is_some()
+            || update.limit.is_some()
+            || !update.order_by.is_empty()
+            || update.or.is_some()
+            || !update.table.joins.is_empty()
         {
             return Err(Error::new(
                 SqlState::FeatureNotSupported,
@@ -179,7 +209,10 @@ impl Binder<'_> {
                     })?
                 }
                 ast::AssignmentTarget::Tuple(_) => {
-                    return Err(Error::new(SqlState::FeatureNotSupported, "multi-column assignment is not supported yet"));
+                    return Err(Error::new(
+                        SqlState::FeatureNotSupported,
+                        "multi-column assignment is not supported yet",
+                    ));
                 }
             };
             let i = table.column_index(&name).ok_or_else(|| {
@@ -189,7 +222,10 @@ impl Binder<'_> {
                 )
             })?;
             if assignments.iter().any(|(c, _)| *c == i) {
-                return Err(Error::new(SqlState::SyntaxError, format!("multiple assignments to same column \"{name}\"")));
+                return Err(Error::new(
+                    SqlState::SyntaxError,
+                    format!("multiple assignments to same column \"{name}\""),
+                ));
             }
             let value = if is_default_keyword(&a.value) {
                 self.column_default(&table, i)?
@@ -208,8 +244,13 @@ impl Binder<'_> {
         let from = match &delete.from {
             ast::FromTable::WithFromKeyword(from) | ast::FromTable::WithoutKeyword(from) => from,
         };
-        if !delete.tables.is_empty() || delete.using.is_some() || delete.returning.is_some() || delete.limit.is_some()
-            || !delete.order_by.is_empty() || from.len() != 1 || !from[0].joins.is_empty()
+        if !delete.tables.is_empty()
+            || delete.using.is_some()
+            || delete.returning.is_some()
+            || delete.limit.is_some()
+            || !delete.order_by.is_empty()
+            || from.len() != 1
+            || !from[0].joins.is_empty()
         {
             return Err(Error::new(
                 SqlState::FeatureNotSupported,
@@ -239,7 +280,10 @@ impl Binder<'_> {
             None => Ok(scan),
             Some(w) => {
                 if super::expr::contains_aggregate(w) {
-                    return Err(Error::new(SqlState::GroupingError, "aggregate functions are not allowed in WHERE"));
+                    return Err(Error::new(
+                        SqlState::GroupingError,
+                        "aggregate functions are not allowed in WHERE",
+                    ));
                 }
                 let predicate = self.predicate(w, &mut Cx::new(scope, "WHERE"))?;
                 Ok(Plan::Filter { input: scan.boxed(), predicate })

@@ -100,8 +100,15 @@ fn visit(e: &ast::Expr, f: &mut impl FnMut(&ast::Expr)) {
     f(e);
     let mut go = |x: &ast::Expr| visit(x, f);
     match e {
-        E::IsFalse(x) | E::IsNotFalse(x) | E::IsTrue(x) | E::IsNotTrue(x) | E::IsNull(x)
-        | E::IsNotNull(x) | E::IsUnknown(x) | E::IsNotUnknown(x) | E::Nested(x) => go(x),
+        E::IsFalse(x)
+        | E::IsNotFalse(x)
+        | E::IsTrue(x)
+        | E::IsNotTrue(x)
+        | E::IsNull(x)
+        | E::IsNotNull(x)
+        | E::IsUnknown(x)
+        | E::IsNotUnknown(x)
+        | E::Nested(x) => go(x),
         E::UnaryOp { expr, .. } | E::Cast { expr, .. } | E::Ceil { expr, .. } | E::Floor { expr, .. } => {
             go(expr)
         }
@@ -272,7 +279,7 @@ impl Binder<'_> {
                         ));
                     }
                 };
-                let span = parts.last().map(|p| p.span).unwrap_or_default();
+                let span = parts.last().map(|p| p.span).unwrap_or(sqlparser::tokenizer::Span::empty());
                 let i = cx.scope.resolve(Some(table), column).map_err(|err| with_position(err, &span))?;
                 Ok(Typed::new(Expr::Column(i), cx.scope.columns[i].data_type))
             }
@@ -284,7 +291,11 @@ impl Binder<'_> {
                 let x = self.expr(x, cx)?;
                 Ok(Typed::new(Expr::IsNull(x.expr.boxed(), matches!(e, E::IsNotNull(_))), DataType::Boolean))
             }
-            E::IsTrue(x) | E::IsNotTrue(x) | E::IsFalse(x) | E::IsNotFalse(x) | E::IsUnknown(x)
+            E::IsTrue(x)
+            | E::IsNotTrue(x)
+            | E::IsFalse(x)
+            | E::IsNotFalse(x)
+            | E::IsUnknown(x)
             | E::IsNotUnknown(x) => {
                 let (want, negated) = match e {
                     E::IsTrue(_) => (Some(true), false),
@@ -336,7 +347,9 @@ impl Binder<'_> {
                     Some(esc) => {
                         let esc = self.expr(esc, cx)?;
                         match esc.expr {
-                            Expr::Constant(Value::Text(s)) if s.chars().count() <= 1 => s.chars().next().or(Some('\u{0}')),
+                            Expr::Constant(Value::Text(s)) if s.chars().count() <= 1 => {
+                                s.chars().next().or(Some('\u{0}'))
+                            }
                             _ => {
                                 return Err(Error::new(
                                     SqlState::InvalidParameterValue,
@@ -357,7 +370,9 @@ impl Binder<'_> {
                     DataType::Boolean,
                 ))
             }
-            E::Case { operand, conditions, else_result, .. } => self.case(operand, conditions, else_result, cx),
+            E::Case { operand, conditions, else_result, .. } => {
+                self.case(operand, conditions, else_result, cx)
+            }
             E::Cast { expr, data_type, .. } => {
                 let target = self.data_type(data_type)?;
                 let x = self.expr(expr, cx)?;
@@ -371,7 +386,12 @@ impl Binder<'_> {
             E::Function(f) => self.function(f, cx),
             E::Substring { expr, substring_from, substring_for, .. } => {
                 let mut args = vec![expr.as_ref().clone()];
-                args.push(substring_from.as_deref().cloned().unwrap_or(ast::Expr::value(ast::Value::Number("1".into(), false))));
+                args.push(
+                    substring_from
+                        .as_deref()
+                        .cloned()
+                        .unwrap_or(ast::Expr::value(ast::Value::Number("1".into(), false))),
+                );
                 if let Some(f) = substring_for {
                     args.push(f.as_ref().clone());
                 }
@@ -404,10 +424,9 @@ impl Binder<'_> {
             E::Subquery(_) | E::Exists { .. } | E::In { .. } | E::AnyOp { .. } | E::AllOp { .. } => {
                 Err(Error::new(SqlState::FeatureNotSupported, "subqueries are not supported yet"))
             }
-            other => Err(Error::new(
-                SqlState::FeatureNotSupported,
-                format!("expression not supported: {other}"),
-            )),
+            other => {
+                Err(Error::new(SqlState::FeatureNotSupported, format!("expression not supported: {other}")))
+            }
         }
     }
 
@@ -416,11 +435,9 @@ impl Binder<'_> {
             ast::Value::Number(s, _) => number_literal(s)?,
             ast::Value::SingleQuotedString(s)
             | ast::Value::EscapedStringLiteral(s)
-            | ast::Value::NationalStringLiteral(s) => Typed {
-                expr: Expr::Constant(Value::Text(s.clone())),
-                ty: DataType::Text,
-                literal: true,
-            },
+            | ast::Value::NationalStringLiteral(s) => {
+                Typed { expr: Expr::Constant(Value::Text(s.clone())), ty: DataType::Text, literal: true }
+            }
             ast::Value::DollarQuotedString(s) => Typed {
                 expr: Expr::Constant(Value::Text(s.value.clone())),
                 ty: DataType::Text,
@@ -429,9 +446,10 @@ impl Binder<'_> {
             ast::Value::Boolean(b) => Typed::new(Expr::Constant(Value::Boolean(*b)), DataType::Boolean),
             ast::Value::Null => Typed::new(Expr::Constant(Value::Null), DataType::Null),
             ast::Value::Placeholder(p) => {
-                let n: usize = p.strip_prefix('$').and_then(|n| n.parse().ok()).filter(|&n| n >= 1).ok_or_else(|| {
-                    Error::new(SqlState::SyntaxError, format!("invalid parameter placeholder {p}"))
-                })?;
+                let n: usize =
+                    p.strip_prefix('$').and_then(|n| n.parse().ok()).filter(|&n| n >= 1).ok_or_else(
+                        || Error::new(SqlState::SyntaxError, format!("invalid parameter placeholder {p}")),
+                    )?;
                 if n > 65535 {
                     return Err(Error::new(SqlState::ProgramLimitExceeded, "too many parameters"));
                 }
@@ -442,7 +460,10 @@ impl Binder<'_> {
                 Typed { expr: Expr::Parameter(n - 1), ty, literal: self.params[n - 1].is_none() }
             }
             other => {
-                return Err(Error::new(SqlState::FeatureNotSupported, format!("literal not supported: {other}")));
+                return Err(Error::new(
+                    SqlState::FeatureNotSupported,
+                    format!("literal not supported: {other}"),
+                ));
             }
         })
     }
@@ -488,7 +509,9 @@ impl Binder<'_> {
                 self.params[i] = Some(target);
                 Ok(Expr::Parameter(i))
             }
-            Expr::Constant(v) if x.literal => Ok(Expr::Constant(cast::cast(v, target, CastKind::Assignment)?)),
+            Expr::Constant(v) if x.literal => {
+                Ok(Expr::Constant(cast::cast(v, target, CastKind::Assignment)?))
+            }
             e => Ok(e),
         }
     }
@@ -520,10 +543,7 @@ impl Binder<'_> {
         if x.ty.is_string() || x.ty == DataType::Null || x.literal {
             return self.coerce(x, DataType::Text, what);
         }
-        Err(Error::new(
-            SqlState::UndefinedFunction,
-            format!("operator does not exist: {} {what} text", x.ty),
-        ))
+        Err(Error::new(SqlState::UndefinedFunction, format!("operator does not exist: {} {what} text", x.ty)))
     }
 
     fn cast(&mut self, x: Typed, target: DataType) -> Result<Typed> {
@@ -553,7 +573,13 @@ impl Binder<'_> {
     }
 
     /// Binds both sides of a comparison and makes them comparable.
-    fn comparable(&mut self, a: &ast::Expr, b: &ast::Expr, op: &str, cx: &mut Cx<'_>) -> Result<(Expr, Expr)> {
+    fn comparable(
+        &mut self,
+        a: &ast::Expr,
+        b: &ast::Expr,
+        op: &str,
+        cx: &mut Cx<'_>,
+    ) -> Result<(Expr, Expr)> {
         let a = self.expr(a, cx)?;
         let b = self.expr(b, cx)?;
         self.unify(a, b, op)
@@ -612,7 +638,9 @@ impl Binder<'_> {
                 self.numeric_operand(&x, "-")?;
                 Ok(Typed::new(Expr::Negate(x.expr.boxed(), x.ty), x.ty))
             }
-            other => Err(Error::new(SqlState::FeatureNotSupported, format!("operator not supported: {other}"))),
+            other => {
+                Err(Error::new(SqlState::FeatureNotSupported, format!("operator not supported: {other}")))
+            }
         }
     }
 
@@ -624,7 +652,13 @@ impl Binder<'_> {
         }
     }
 
-    fn binary(&mut self, l: &ast::Expr, op: &BinaryOperator, r: &ast::Expr, cx: &mut Cx<'_>) -> Result<Typed> {
+    fn binary(
+        &mut self,
+        l: &ast::Expr,
+        op: &BinaryOperator,
+        r: &ast::Expr,
+        cx: &mut Cx<'_>,
+    ) -> Result<Typed> {
         use BinaryOperator as B;
         let cmp = match op {
             B::Eq => Some(CmpOp::Eq),
@@ -659,7 +693,11 @@ impl Binder<'_> {
                 let a = self.boolean(a, what)?;
                 let b = self.expr(r, cx)?;
                 let b = self.boolean(b, what)?;
-                let e = if *op == B::And { Expr::And(a.boxed(), b.boxed()) } else { Expr::Or(a.boxed(), b.boxed()) };
+                let e = if *op == B::And {
+                    Expr::And(a.boxed(), b.boxed())
+                } else {
+                    Expr::Or(a.boxed(), b.boxed())
+                };
                 Ok(Typed::new(e, DataType::Boolean))
             }
             B::StringConcat => {
@@ -676,7 +714,9 @@ impl Binder<'_> {
                 let b = if b.literal { self.coerce(b, DataType::Text, "||")? } else { text_operand(b) };
                 Ok(Typed::new(Expr::Concat(a.boxed(), b.boxed()), DataType::Text))
             }
-            other => Err(Error::new(SqlState::FeatureNotSupported, format!("operator not supported: {other}"))),
+            other => {
+                Err(Error::new(SqlState::FeatureNotSupported, format!("operator not supported: {other}")))
+            }
         }
     }
 
@@ -751,7 +791,10 @@ impl Binder<'_> {
         let mut ty = DataType::Null;
         for b in branches.iter().filter(|b| !b.literal) {
             ty = common_type(ty, b.ty).ok_or_else(|| {
-                Error::new(SqlState::DatatypeMismatch, format!("{what} types {ty} and {} cannot be matched", b.ty))
+                Error::new(
+                    SqlState::DatatypeMismatch,
+                    format!("{what} types {ty} and {} cannot be matched", b.ty),
+                )
             })?;
         }
         if ty == DataType::Null && branches.iter().any(|b| b.literal) {
@@ -901,7 +944,11 @@ impl Binder<'_> {
             Substring | Left | Right | Repeat => {
                 let mut exprs = Vec::new();
                 for (i, t) in typed.into_iter().enumerate() {
-                    exprs.push(if i == 0 { self.string_arg(t, func.name())? } else { self.coerce(t, DataType::Integer, func.name())? });
+                    exprs.push(if i == 0 {
+                        self.string_arg(t, func.name())?
+                    } else {
+                        self.coerce(t, DataType::Integer, func.name())?
+                    });
                 }
                 (exprs, DataType::Text)
             }
@@ -916,7 +963,12 @@ impl Binder<'_> {
         Ok(Typed::new(Expr::Call(func, exprs, ty), ty))
     }
 
-    fn aggregate_call(&mut self, f: &ast::Function, function: AggregateFunction, agg: &mut AggState) -> Result<Typed> {
+    fn aggregate_call(
+        &mut self,
+        f: &ast::Function,
+        function: AggregateFunction,
+        agg: &mut AggState,
+    ) -> Result<Typed> {
         if f.filter.is_some() {
             return Err(Error::new(SqlState::FeatureNotSupported, "aggregate FILTER is not supported yet"));
         }
@@ -924,9 +976,15 @@ impl Binder<'_> {
             ast::FunctionArguments::List(list) => {
                 let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
                 if !list.clauses.is_empty() {
-                    return Err(Error::new(SqlState::FeatureNotSupported, "ORDER BY inside aggregates is not supported"));
+                    return Err(Error::new(
+                        SqlState::FeatureNotSupported,
+                        "ORDER BY inside aggregates is not supported",
+                    ));
                 }
-                let star = matches!(list.args.as_slice(), [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)]);
+                let star = matches!(
+                    list.args.as_slice(),
+                    [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)]
+                );
                 let args = if star { Vec::new() } else { plain_args(f)? };
                 (args, distinct, star)
             }
@@ -937,7 +995,10 @@ impl Binder<'_> {
         };
         let (function, arg, ty) = if star {
             if function != AggregateFunction::Count {
-                return Err(Error::new(SqlState::SyntaxError, format!("{}(*) is not valid", function.name())));
+                return Err(Error::new(
+                    SqlState::SyntaxError,
+                    format!("{}(*) is not valid", function.name()),
+                ));
             }
             (AggregateFunction::CountStar, None, DataType::BigInt)
         } else {
@@ -952,10 +1013,16 @@ impl Binder<'_> {
             }
             let mut inner = Cx::new(&agg.input, "aggregate arguments");
             let x = self.expr(&args[0], &mut inner)?;
-            let (x, ty) = if x.literal { (self.coerce(x, DataType::Text, "aggregate")?, DataType::Text) } else { (x.expr, x.ty) };
+            let (x, ty) = if x.literal {
+                (self.coerce(x, DataType::Text, "aggregate")?, DataType::Text)
+            } else {
+                (x.expr, x.ty)
+            };
             let result = match function {
                 AggregateFunction::Count => DataType::BigInt,
-                AggregateFunction::Sum | AggregateFunction::Avg if !(ty.is_numeric() || ty == DataType::Null) => {
+                AggregateFunction::Sum | AggregateFunction::Avg
+                    if !(ty.is_numeric() || ty == DataType::Null) =>
+                {
                     return Err(Error::new(
                         SqlState::UndefinedFunction,
                         format!("function {}({ty}) does not exist", function.name()),
@@ -1018,11 +1085,17 @@ impl Binder<'_> {
                 "float8" => DataType::Double,
                 "bpchar" => DataType::Char(1),
                 other => {
-                    return Err(Error::new(SqlState::UndefinedObject, format!("type \"{other}\" does not exist")));
+                    return Err(Error::new(
+                        SqlState::UndefinedObject,
+                        format!("type \"{other}\" does not exist"),
+                    ));
                 }
             },
             other => {
-                return Err(Error::new(SqlState::FeatureNotSupported, format!("type {other} is not supported yet")));
+                return Err(Error::new(
+                    SqlState::FeatureNotSupported,
+                    format!("type {other} is not supported yet"),
+                ));
             }
         })
     }
@@ -1047,7 +1120,10 @@ fn plain_args(f: &ast::Function) -> Result<Vec<ast::Expr>> {
             .iter()
             .map(|a| match a {
                 ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e.clone()),
-                other => Err(Error::new(SqlState::FeatureNotSupported, format!("function argument not supported: {other}"))),
+                other => Err(Error::new(
+                    SqlState::FeatureNotSupported,
+                    format!("function argument not supported: {other}"),
+                )),
             })
             .collect(),
         ast::FunctionArguments::Subquery(_) => {
@@ -1063,9 +1139,9 @@ fn number_literal(s: &str) -> Result<Typed> {
             return Ok(Typed::new(Expr::Constant(Value::Int(v)), int_literal_type(v)));
         }
     }
-    let v: f64 = s
-        .parse()
-        .map_err(|_| Error::new(SqlState::InvalidTextRepresentation, format!("invalid number literal {s}")))?;
+    let v: f64 = s.parse().map_err(|_| {
+        Error::new(SqlState::InvalidTextRepresentation, format!("invalid number literal {s}"))
+    })?;
     if v.is_infinite() {
         return Err(Error::new(SqlState::NumericValueOutOfRange, format!("number {s} is out of range")));
     }

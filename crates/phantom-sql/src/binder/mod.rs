@@ -16,8 +16,8 @@ pub use ddl::NewTable;
 pub use expr::{AggState, Cx, Typed};
 pub use scope::Scope;
 
-use sqlparser::ast::{self, Statement};
 use phantom_txn::Transaction;
+use sqlparser::ast::{self, Statement};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result, SqlState};
@@ -104,18 +104,17 @@ pub fn object_name(name: &ast::ObjectName) -> Result<String> {
         .0
         .iter()
         .map(|p| {
-            p.as_ident().map(ident_name).ok_or_else(|| {
-                Error::new(SqlState::SyntaxError, format!("invalid name: {name}"))
-            })
+            p.as_ident()
+                .map(ident_name)
+                .ok_or_else(|| Error::new(SqlState::SyntaxError, format!("invalid name: {name}")))
         })
         .collect::<Result<_>>()?;
     match parts.as_slice() {
         [n] => Ok(n.clone()),
         [schema, n] if schema == "public" || schema == "pg_catalog" => Ok(n.clone()),
-        [schema, _] => Err(Error::new(
-            SqlState::FeatureNotSupported,
-            format!("schema \"{schema}\" does not exist"),
-        )),
+        [schema, _] => {
+            Err(Error::new(SqlState::FeatureNotSupported, format!("schema \"{schema}\" does not exist")))
+        }
         _ => Err(Error::new(SqlState::SyntaxError, format!("improper qualified name: {name}"))),
     }
 }

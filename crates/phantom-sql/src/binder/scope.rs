@@ -44,14 +44,10 @@ impl Scope {
                 SqlState::UndefinedTable,
                 format!("missing FROM-clause entry for table \"{t}\""),
             )),
-            Some(t) => Err(Error::new(
-                SqlState::UndefinedColumn,
-                format!("column {t}.{name} does not exist"),
-            )),
-            None => Err(Error::new(
-                SqlState::UndefinedColumn,
-                format!("column \"{name}\" does not exist"),
-            )),
+            Some(t) => {
+                Err(Error::new(SqlState::UndefinedColumn, format!("column {t}.{name} does not exist")))
+            }
+            None => Err(Error::new(SqlState::UndefinedColumn, format!("column \"{name}\" does not exist"))),
         }
     }
 

@@ -57,7 +57,9 @@ impl Binder<'_> {
             SetExpr::Query(q) => self.query(q),
             SetExpr::Values(values) => self.values(values),
             SetExpr::SetOperation { .. } => Err(unsupported("UNION, INTERSECT and EXCEPT")),
-            other => Err(Error::new(SqlState::FeatureNotSupported, format!("query form not supported: {other}"))),
+            other => {
+                Err(Error::new(SqlState::FeatureNotSupported, format!("query form not supported: {other}")))
+            }
         }
     }
 
@@ -73,7 +75,7 @@ impl Binder<'_> {
             Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => (Some(limit), Some(offset)),
         };
         let empty = Scope::default();
-        let mut bind = |b: &mut Self, e: Option<&ast::Expr>, what: &'static str| -> Result<Option<Expr>> {
+        let bind = |b: &mut Self, e: Option<&ast::Expr>, what: &'static str| -> Result<Option<Expr>> {
             match e {
                 None => Ok(None),
                 Some(e) => {
@@ -110,9 +112,16 @@ impl Binder<'_> {
     }
 
     fn select(&mut self, s: &ast::Select, order_by: &[ast::OrderByExpr]) -> Result<Plan> {
-        if s.top.is_some() || s.into.is_some() || !s.lateral_views.is_empty() || s.prewhere.is_some()
-            || !s.connect_by.is_empty() || !s.cluster_by.is_empty() || !s.distribute_by.is_empty()
-            || !s.sort_by.is_empty() || s.qualify.is_some() || !s.named_window.is_empty()
+        if s.top.is_some()
+            || s.into.is_some()
+            || !s.lateral_views.is_empty()
+            || s.prewhere.is_some()
+            || !s.connect_by.is_empty()
+            || !s.cluster_by.is_empty()
+            || !s.distribute_by.is_empty()
+            || !s.sort_by.is_empty()
+            || s.qualify.is_some()
+            || !s.named_window.is_empty()
         {
             return Err(Error::new(SqlState::FeatureNotSupported, "SELECT clause not supported"));
         }
@@ -125,7 +134,10 @@ impl Binder<'_> {
         let scope = Scope::new(plan.columns());
         if let Some(w) = &s.selection {
             if contains_aggregate(w) {
-                return Err(Error::new(SqlState::GroupingError, "aggregate functions are not allowed in WHERE"));
+                return Err(Error::new(
+                    SqlState::GroupingError,
+                    "aggregate functions are not allowed in WHERE",
+                ));
             }
             let predicate = self.predicate(w, &mut Cx::new(&scope, "WHERE"))?;
             plan = Plan::Filter { input: plan.boxed(), predicate };
@@ -137,7 +149,9 @@ impl Binder<'_> {
         let aggregating = !group_by.is_empty()
             || s.having.is_some()
             || s.projection.iter().any(|item| match item {
-                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => contains_aggregate(e),
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                    contains_aggregate(e)
+                }
                 _ => false,
             })
             || order_by.iter().any(|k| contains_aggregate(&k.expr));
@@ -148,7 +162,10 @@ impl Binder<'_> {
             for g in &group_by {
                 let g = group_by_target(g, &s.projection, &scope)?;
                 if contains_aggregate(g) {
-                    return Err(Error::new(SqlState::GroupingError, "aggregate functions are not allowed in GROUP BY"));
+                    return Err(Error::new(
+                        SqlState::GroupingError,
+                        "aggregate functions are not allowed in GROUP BY",
+                    ));
                 }
                 let x = self.expr(g, &mut Cx::new(&scope, "GROUP BY"))?;
                 let ty = if x.literal { DataType::Text } else { x.ty };
@@ -213,7 +230,9 @@ impl Binder<'_> {
                 .enumerate()
                 .map(|(i, ty)| hidden_column(format!("group{i}"), *ty))
                 .collect();
-            columns.extend(agg.aggregates.iter().map(|a| hidden_column(a.function.name().to_string(), a.data_type)));
+            columns.extend(
+                agg.aggregates.iter().map(|a| hidden_column(a.function.name().to_string(), a.data_type)),
+            );
             plan = Plan::Aggregate {
                 input: plan.boxed(),
                 group_by: agg.group_by,
@@ -263,8 +282,11 @@ impl Binder<'_> {
             SelectItem::UnnamedExpr(e) => (e, None),
             SelectItem::ExprWithAlias { expr, alias } => (expr, Some(ident_name(alias))),
             SelectItem::Wildcard(options) | SelectItem::QualifiedWildcard(_, options) => {
-                if options.opt_exclude.is_some() || options.opt_except.is_some() || options.opt_replace.is_some()
-                    || options.opt_rename.is_some() || options.opt_ilike.is_some()
+                if options.opt_exclude.is_some()
+                    || options.opt_except.is_some()
+                    || options.opt_replace.is_some()
+                    || options.opt_rename.is_some()
+                    || options.opt_ilike.is_some()
                 {
                     return Err(unsupported("wildcard options"));
                 }
@@ -277,7 +299,10 @@ impl Binder<'_> {
                 };
                 let positions = scope.wildcard(table.as_deref())?;
                 if positions.is_empty() && table.is_none() && scope.is_empty() {
-                    return Err(Error::new(SqlState::SyntaxError, "SELECT * with no tables specified is not valid"));
+                    return Err(Error::new(
+                        SqlState::SyntaxError,
+                        "SELECT * with no tables specified is not valid",
+                    ));
                 }
                 for i in positions {
                     let column = scope.columns[i].clone();
@@ -310,7 +335,10 @@ impl Binder<'_> {
             (x.expr, if x.ty == DataType::Null { DataType::Text } else { x.ty })
         };
         let name = alias.unwrap_or_else(|| column_name(e));
-        out.push(Projected { expr, column: OutputColumn { table: None, name, data_type: ty, hidden: false } });
+        out.push(Projected {
+            expr,
+            column: OutputColumn { table: None, name, data_type: ty, hidden: false },
+        });
         Ok(())
     }
 
@@ -346,7 +374,12 @@ impl Binder<'_> {
         let columns = types
             .into_iter()
             .enumerate()
-            .map(|(i, ty)| OutputColumn { table: None, name: format!("column{}", i + 1), data_type: ty, hidden: false })
+            .map(|(i, ty)| OutputColumn {
+                table: None,
+                name: format!("column{}", i + 1),
+                data_type: ty,
+                hidden: false,
+            })
             .collect();
         Ok(Plan::Values { rows, columns })
     }
@@ -379,9 +412,16 @@ impl Binder<'_> {
 
     fn table_factor(&mut self, factor: &ast::TableFactor) -> Result<Plan> {
         match factor {
-            ast::TableFactor::Table { name, alias, args: None, with_hints, version: None, partitions, sample: None, .. }
-                if with_hints.is_empty() && partitions.is_empty() =>
-            {
+            ast::TableFactor::Table {
+                name,
+                alias,
+                args: None,
+                with_hints,
+                version: None,
+                partitions,
+                sample: None,
+                ..
+            } if with_hints.is_empty() && partitions.is_empty() => {
                 let table_name = table_name(name)?;
                 let table = self.catalog.require_table(self.txn, &table_name).map_err(|mut e| {
                     if let Some(span) = name.0.first().and_then(|p| p.as_ident()).map(|i| i.span) {
@@ -412,7 +452,9 @@ impl Binder<'_> {
                     None => Ok(plan),
                 }
             }
-            other => Err(Error::new(SqlState::FeatureNotSupported, format!("FROM item not supported: {other}"))),
+            other => {
+                Err(Error::new(SqlState::FeatureNotSupported, format!("FROM item not supported: {other}")))
+            }
         }
     }
 
@@ -424,7 +466,12 @@ impl Binder<'_> {
             J::Right(c) | J::RightOuter(c) => (JoinKind::Right, c),
             J::FullOuter(c) => (JoinKind::Full, c),
             J::CrossJoin(ast::JoinConstraint::None) => return self.cross(left, right),
-            other => return Err(Error::new(SqlState::FeatureNotSupported, format!("join not supported: {other:?}"))),
+            other => {
+                return Err(Error::new(
+                    SqlState::FeatureNotSupported,
+                    format!("join not supported: {other:?}"),
+                ));
+            }
         };
         check_duplicate_aliases(&left, &right)?;
         let left_columns = left.columns();
@@ -435,7 +482,12 @@ impl Binder<'_> {
         let using: Vec<String> = match constraint {
             ast::JoinConstraint::On(e) => {
                 let on = self.predicate(e, &mut Cx::new(&scope, "JOIN/ON"))?;
-                return Ok(Plan::NestedLoopJoin { left: left.boxed(), right: right.boxed(), kind, on: Some(on) });
+                return Ok(Plan::NestedLoopJoin {
+                    left: left.boxed(),
+                    right: right.boxed(),
+                    kind,
+                    on: Some(on),
+                });
             }
             ast::JoinConstraint::Using(names) => names.iter().map(table_name).collect::<Result<_>>()?,
             ast::JoinConstraint::Natural => left_columns
@@ -443,7 +495,12 @@ impl Binder<'_> {
                 .filter(|l| !l.hidden && right_columns.iter().any(|r| !r.hidden && r.name == l.name))
                 .map(|l| l.name.clone())
                 .collect(),
-            _ => return Err(Error::new(SqlState::SyntaxError, "JOIN requires an ON, USING or NATURAL condition")),
+            _ => {
+                return Err(Error::new(
+                    SqlState::SyntaxError,
+                    "JOIN requires an ON, USING or NATURAL condition",
+                ));
+            }
         };
         // USING and NATURAL: equality on the named columns, which then appear once.
         let left_width = left_columns.len();
@@ -453,22 +510,40 @@ impl Binder<'_> {
         let mut hidden = Vec::new();
         for name in &using {
             let l = left_scope.resolve(None, name).map_err(|_| {
-                Error::new(SqlState::UndefinedColumn, format!("column \"{name}\" specified in USING clause does not exist in left table"))
+                Error::new(
+                    SqlState::UndefinedColumn,
+                    format!("column \"{name}\" specified in USING clause does not exist in left table"),
+                )
             })?;
             let r = right_scope.resolve(None, name).map_err(|_| {
-                Error::new(SqlState::UndefinedColumn, format!("column \"{name}\" specified in USING clause does not exist in right table"))
+                Error::new(
+                    SqlState::UndefinedColumn,
+                    format!("column \"{name}\" specified in USING clause does not exist in right table"),
+                )
             })?;
             let (lt, rt) = (left_columns[l].data_type, right_columns[r].data_type);
             let ty = super::expr::common_type(lt, rt).ok_or_else(|| {
-                Error::new(SqlState::DatatypeMismatch, format!("JOIN/USING types {lt} and {rt} cannot be matched"))
+                Error::new(
+                    SqlState::DatatypeMismatch,
+                    format!("JOIN/USING types {lt} and {rt} cannot be matched"),
+                )
             })?;
-            conditions.push(Expr::Compare(CmpOp::Eq, Expr::Column(l).boxed(), Expr::Column(left_width + r).boxed()));
+            conditions.push(Expr::Compare(
+                CmpOp::Eq,
+                Expr::Column(l).boxed(),
+                Expr::Column(left_width + r).boxed(),
+            ));
             let value = match kind {
                 JoinKind::Inner | JoinKind::Left => Expr::Column(l),
                 JoinKind::Right => Expr::Column(left_width + r),
-                JoinKind::Full => Expr::Call(Function::Coalesce, vec![Expr::Column(l), Expr::Column(left_width + r)], ty),
+                JoinKind::Full => {
+                    Expr::Call(Function::Coalesce, vec![Expr::Column(l), Expr::Column(left_width + r)], ty)
+                }
             };
-            merged.push((value, OutputColumn { table: None, name: name.clone(), data_type: ty, hidden: false }));
+            merged.push((
+                value,
+                OutputColumn { table: None, name: name.clone(), data_type: ty, hidden: false },
+            ));
             hidden.push(l);
             hidden.push(left_width + r);
         }
@@ -530,7 +605,11 @@ fn output_position(e: &ast::Expr, columns: &[OutputColumn]) -> Result<Option<usi
 }
 
 /// A GROUP BY item may name a select-list entry by position or by alias.
-fn group_by_target<'e>(g: &'e ast::Expr, projection: &'e [SelectItem], scope: &Scope) -> Result<&'e ast::Expr> {
+fn group_by_target<'e>(
+    g: &'e ast::Expr,
+    projection: &'e [SelectItem],
+    scope: &Scope,
+) -> Result<&'e ast::Expr> {
     let item_expr = |item: &'e SelectItem| match item {
         SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
         _ => None,
@@ -539,12 +618,12 @@ fn group_by_target<'e>(g: &'e ast::Expr, projection: &'e [SelectItem], scope: &S
         ast::Expr::Value(v) => {
             if let ast::Value::Number(n, _) = &v.value {
                 let position: usize = n.parse().unwrap_or(0);
-                return projection
-                    .get(position.wrapping_sub(1))
-                    .and_then(item_expr)
-                    .ok_or_else(|| {
-                        Error::new(SqlState::InvalidColumnReference, format!("GROUP BY position {n} is not in select list"))
-                    });
+                return projection.get(position.wrapping_sub(1)).and_then(item_expr).ok_or_else(|| {
+                    Error::new(
+                        SqlState::InvalidColumnReference,
+                        format!("GROUP BY position {n} is not in select list"),
+                    )
+                });
             }
             Ok(g)
         }
@@ -641,7 +720,10 @@ fn check_duplicate_aliases(left: &Plan, right: &Plan) -> Result<()> {
     let left = tables(left);
     for t in tables(right) {
         if left.contains(&t) {
-            return Err(Error::new(SqlState::DuplicateAlias, format!("table name \"{t}\" specified more than once")));
+            return Err(Error::new(
+                SqlState::DuplicateAlias,
+                format!("table name \"{t}\" specified more than once"),
+            ));
         }
     }
     Ok(())

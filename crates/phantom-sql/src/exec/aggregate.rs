@@ -20,7 +20,11 @@ enum Accumulator {
     SumInt(Option<i128>),
     SumFloat(Option<f64>),
     /// Integers are summed exactly, floats as floats; the mean is taken at the end.
-    Avg { integers: i128, floats: f64, count: i64 },
+    Avg {
+        integers: i128,
+        floats: f64,
+        count: i64,
+    },
     Min(Option<Value>),
     Max(Option<Value>),
 }
@@ -76,10 +80,13 @@ impl Accumulator {
         Ok(match self {
             Accumulator::Count(n) => Value::Int(n),
             Accumulator::SumInt(None) | Accumulator::SumFloat(None) => Value::Null,
-            Accumulator::SumInt(Some(s)) => Value::Int(i64::try_from(s).map_err(|_| {
-                Error::new(SqlState::NumericValueOutOfRange, "bigint out of range")
-            })?),
-            Accumulator::SumFloat(Some(s)) => check_float(s, if ty.is_float() { ty } else { DataType::Double })?,
+            Accumulator::SumInt(Some(s)) => Value::Int(
+                i64::try_from(s)
+                    .map_err(|_| Error::new(SqlState::NumericValueOutOfRange, "bigint out of range"))?,
+            ),
+            Accumulator::SumFloat(Some(s)) => {
+                check_float(s, if ty.is_float() { ty } else { DataType::Double })?
+            }
             Accumulator::Avg { count: 0, .. } => Value::Null,
             Accumulator::Avg { integers, floats, count } => {
                 Value::Float((integers as f64 + floats) / count as f64)

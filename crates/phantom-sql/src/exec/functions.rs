@@ -13,10 +13,7 @@ fn int(v: &Value) -> Result<i64> {
     match v {
         Value::Int(i) => Ok(*i),
         Value::Float(f) if f.fract() == 0.0 => Ok(*f as i64),
-        other => Err(Error::new(
-            SqlState::DatatypeMismatch,
-            format!("expected an integer, found {other}"),
-        )),
+        other => Err(Error::new(SqlState::DatatypeMismatch, format!("expected an integer, found {other}"))),
     }
 }
 
@@ -53,7 +50,10 @@ pub fn apply(func: Function, args: Vec<Value>, ty: DataType) -> Result<Value> {
                     let x = float(v)?;
                     let scale = 10f64.powi(digits.clamp(-300, 300) as i32);
                     // Half away from zero, like PostgreSQL's numeric round.
-                    check_float((x * scale).round() / scale, if ty.is_float() { ty } else { DataType::Double })?
+                    check_float(
+                        (x * scale).round() / scale,
+                        if ty.is_float() { ty } else { DataType::Double },
+                    )?
                 }
             }
         }
@@ -99,12 +99,7 @@ pub fn apply(func: Function, args: Vec<Value>, ty: DataType) -> Result<Value> {
             }
             Value::Float(r)
         }
-        Mod => crate::exec::eval::arith(
-            crate::planner::expr::ArithOp::Mod,
-            a(0).clone(),
-            a(1).clone(),
-            ty,
-        )?,
+        Mod => crate::exec::eval::arith(crate::planner::expr::ArithOp::Mod, a(0).clone(), a(1).clone(), ty)?,
         Substring => {
             let s: Vec<char> = text(a(0)).chars().collect();
             let start = int(a(1))?;
@@ -134,8 +129,7 @@ pub fn apply(func: Function, args: Vec<Value>, ty: DataType) -> Result<Value> {
         }
         Trim | LTrim | RTrim => {
             let s = text(a(0));
-            let chars: Vec<char> =
-                if args.len() > 1 { text(a(1)).chars().collect() } else { vec![' '] };
+            let chars: Vec<char> = if args.len() > 1 { text(a(1)).chars().collect() } else { vec![' '] };
             let pat = |c: char| chars.contains(&c);
             Value::Text(match func {
                 LTrim => s.trim_start_matches(pat).to_string(),
@@ -169,10 +163,7 @@ pub fn apply(func: Function, args: Vec<Value>, ty: DataType) -> Result<Value> {
         }
         Reverse => Value::Text(text(a(0)).chars().rev().collect()),
         Coalesce | NullIf | Greatest | Least | Concat => {
-            return Err(Error::new(
-                SqlState::InternalError,
-                format!("{} is evaluated by eval", func.name()),
-            ));
+            return Err(Error::new(SqlState::InternalError, format!("{} is evaluated by eval", func.name())));
         }
     })
 }

@@ -10,7 +10,10 @@ fn count(e: Option<Expr>, state: SqlState, what: &str) -> Result<Option<u64>> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Int(n)) if n >= 0 => Ok(Some(n as u64)),
         Some(Value::Int(_)) => Err(Error::new(state, format!("{what} must not be negative"))),
-        Some(other) => Err(Error::new(SqlState::DatatypeMismatch, format!("argument of {what} must be an integer, not {other}"))),
+        Some(other) => Err(Error::new(
+            SqlState::DatatypeMismatch,
+            format!("argument of {what} must be an integer, not {other}"),
+        )),
     }
 }
 

@@ -60,11 +60,26 @@ pub fn execute(plan: Plan, cx: &Context) -> Result<Rows> {
         Plan::NestedLoopJoin { left, right, kind, on } => {
             let right_width = right.width();
             let left_width = left.width();
-            nested_loop_join::join(execute(*left, cx)?, execute(*right, cx)?, left_width, right_width, kind, on)?
+            nested_loop_join::join(
+                execute(*left, cx)?,
+                execute(*right, cx)?,
+                left_width,
+                right_width,
+                kind,
+                on,
+            )?
         }
         Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => {
             let right_width = right.width();
-            hash_join::join(execute(*left, cx)?, execute(*right, cx)?, right_width, kind, left_keys, right_keys, residual)?
+            hash_join::join(
+                execute(*left, cx)?,
+                execute(*right, cx)?,
+                right_width,
+                kind,
+                left_keys,
+                right_keys,
+                residual,
+            )?
         }
         Plan::Aggregate { input, group_by, aggregates, .. } => {
             aggregate::aggregate(execute(*input, cx)?, group_by, aggregates)?

@@ -46,7 +46,12 @@ fn key_range(range: Option<KeyBounds>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 }
 
 /// Scans a table in primary-key order.
-pub fn table_scan(cx: &Context, table: Arc<TableDef>, range: Option<KeyBounds>, filter: Option<Expr>) -> Result<Rows> {
+pub fn table_scan(
+    cx: &Context,
+    table: Arc<TableDef>,
+    range: Option<KeyBounds>,
+    filter: Option<Expr>,
+) -> Result<Rows> {
     let scan = cx.txn.scan(table.keyspace, key_range(range), false)?;
     Ok(Box::new(scan.filter_map(move |entry| {
         let row = entry.map_err(Into::into).and_then(|(k, v)| decode(&table, &k, &v));
@@ -62,7 +67,12 @@ pub fn table_scan(cx: &Context, table: Arc<TableDef>, range: Option<KeyBounds>, 
 }
 
 /// Fetches rows by primary key.
-pub fn key_lookup(cx: &Context, table: Arc<TableDef>, keys: Vec<Vec<Value>>, filter: Option<Expr>) -> Result<Rows> {
+pub fn key_lookup(
+    cx: &Context,
+    table: Arc<TableDef>,
+    keys: Vec<Vec<Value>>,
+    filter: Option<Expr>,
+) -> Result<Rows> {
     let mut rows = Vec::with_capacity(keys.len());
     for key in keys {
         let key = encoding::encode_key(&key.iter().collect::<Vec<_>>());

@@ -52,7 +52,8 @@ fn render(plan: &Plan, depth: usize, out: &mut Vec<String>) {
     match plan {
         Plan::Scan { table, alias, range, filter } => {
             let columns = plan.columns();
-            let name = if *alias == table.name { table.name.clone() } else { format!("{} {alias}", table.name) };
+            let name =
+                if *alias == table.name { table.name.clone() } else { format!("{} {alias}", table.name) };
             match range {
                 None => out.push(format!("{pad}Seq Scan on {name}")),
                 Some((lo, hi)) => {
@@ -66,14 +67,20 @@ fn render(plan: &Plan, depth: usize, out: &mut Vec<String>) {
         }
         Plan::KeyLookup { table, alias, keys, filter } => {
             let columns = plan.columns();
-            let name = if *alias == table.name { table.name.clone() } else { format!("{} {alias}", table.name) };
+            let name =
+                if *alias == table.name { table.name.clone() } else { format!("{} {alias}", table.name) };
             let n = keys.len();
-            out.push(format!("{pad}Key Lookup on {name} (primary key, {n} key{})", if n == 1 { "" } else { "s" }));
+            out.push(format!(
+                "{pad}Key Lookup on {name} (primary key, {n} key{})",
+                if n == 1 { "" } else { "s" }
+            ));
             if let Some(f) = filter {
                 out.push(format!("{more}Filter: {}", show(f, &columns)));
             }
         }
-        Plan::Values { rows, .. } => out.push(format!("{pad}Values ({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" })),
+        Plan::Values { rows, .. } => {
+            out.push(format!("{pad}Values ({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" }))
+        }
         Plan::Nothing { .. } => out.push(format!("{pad}Nothing (no rows can match)")),
         Plan::Filter { input, predicate } => {
             out.push(format!("{pad}Filter: {}", show(predicate, &input.columns())));

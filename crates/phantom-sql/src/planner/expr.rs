@@ -321,30 +321,32 @@ impl Expr {
 
     /// Rewrites the tree bottom-up: `f` sees each node after its children were rewritten.
     pub fn transform(self, f: &mut impl FnMut(Expr) -> Expr) -> Expr {
-        let mut t = |e: Box<Expr>| Box::new(e.transform(f));
+        fn t(e: Box<Expr>, f: &mut impl FnMut(Expr) -> Expr) -> Box<Expr> {
+            Box::new(e.transform(f))
+        }
         let node = match self {
             e @ (Expr::Constant(_) | Expr::Column(_) | Expr::Parameter(_)) => e,
-            Expr::Not(e) => Expr::Not(t(e)),
-            Expr::Negate(e, ty) => Expr::Negate(t(e), ty),
-            Expr::IsNull(e, n) => Expr::IsNull(t(e), n),
-            Expr::IsTruth(e, v, n) => Expr::IsTruth(t(e), v, n),
-            Expr::Cast(e, ty) => Expr::Cast(t(e), ty),
-            Expr::And(a, b) => Expr::And(t(a), t(b)),
-            Expr::Or(a, b) => Expr::Or(t(a), t(b)),
-            Expr::Compare(op, a, b) => Expr::Compare(op, t(a), t(b)),
-            Expr::Arith(op, a, b, ty) => Expr::Arith(op, t(a), t(b), ty),
-            Expr::Concat(a, b) => Expr::Concat(t(a), t(b)),
-            Expr::IsDistinctFrom(a, b, n) => Expr::IsDistinctFrom(t(a), t(b), n),
+            Expr::Not(e) => Expr::Not(t(e, f)),
+            Expr::Negate(e, ty) => Expr::Negate(t(e, f), ty),
+            Expr::IsNull(e, n) => Expr::IsNull(t(e, f), n),
+            Expr::IsTruth(e, v, n) => Expr::IsTruth(t(e, f), v, n),
+            Expr::Cast(e, ty) => Expr::Cast(t(e, f), ty),
+            Expr::And(a, b) => Expr::And(t(a, f), t(b, f)),
+            Expr::Or(a, b) => Expr::Or(t(a, f), t(b, f)),
+            Expr::Compare(op, a, b) => Expr::Compare(op, t(a, f), t(b, f)),
+            Expr::Arith(op, a, b, ty) => Expr::Arith(op, t(a, f), t(b, f), ty),
+            Expr::Concat(a, b) => Expr::Concat(t(a, f), t(b, f)),
+            Expr::IsDistinctFrom(a, b, n) => Expr::IsDistinctFrom(t(a, f), t(b, f), n),
             Expr::Like { expr, pattern, escape, negated, case_insensitive } => {
-                Expr::Like { expr: t(expr), pattern: t(pattern), escape, negated, case_insensitive }
+                Expr::Like { expr: t(expr, f), pattern: t(pattern, f), escape, negated, case_insensitive }
             }
             Expr::InList(e, list, n) => {
-                Expr::InList(t(e), list.into_iter().map(|e| e.transform(f)).collect(), n)
+                Expr::InList(t(e, f), list.into_iter().map(|e| e.transform(f)).collect(), n)
             }
             Expr::Case { operand, whens, otherwise } => Expr::Case {
-                operand: operand.map(&mut t),
+                operand: operand.map(|e| t(e, f)),
                 whens: whens.into_iter().map(|(w, r)| (w.transform(f), r.transform(f))).collect(),
-                otherwise: otherwise.map(&mut t),
+                otherwise: otherwise.map(|e| t(e, f)),
             },
             Expr::Call(func, args, ty) => {
                 Expr::Call(func, args.into_iter().map(|e| e.transform(f)).collect(), ty)
@@ -411,7 +413,8 @@ impl Expr {
 
 impl fmt::Display for Named<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = |expr: &'_ Expr| Named { expr, columns: self.columns };
+        let columns = self.columns;
+        let n = |expr| Named { expr, columns };
         match self.expr {
             Expr::Constant(Value::Text(s)) => write!(f, "'{}'", s.replace('\'', "''")),
             Expr::Constant(v) => write!(f, "{v}"),

@@ -41,14 +41,18 @@ pub fn fold_constants(expr: Expr) -> Expr {
                 (Expr::Constant(Value::Boolean(false)), _) | (_, Expr::Constant(Value::Boolean(false))) => {
                     return Expr::Constant(Value::Boolean(false));
                 }
-                (Expr::Constant(Value::Boolean(true)), x) | (x, Expr::Constant(Value::Boolean(true))) => return x,
+                (Expr::Constant(Value::Boolean(true)), x) | (x, Expr::Constant(Value::Boolean(true))) => {
+                    return x;
+                }
                 (a, b) => return fold_node(Expr::And(a.boxed(), b.boxed())),
             },
             Expr::Or(a, b) => match (*a, *b) {
                 (Expr::Constant(Value::Boolean(true)), _) | (_, Expr::Constant(Value::Boolean(true))) => {
                     return Expr::Constant(Value::Boolean(true));
                 }
-                (Expr::Constant(Value::Boolean(false)), x) | (x, Expr::Constant(Value::Boolean(false))) => return x,
+                (Expr::Constant(Value::Boolean(false)), x) | (x, Expr::Constant(Value::Boolean(false))) => {
+                    return x;
+                }
                 (a, b) => return fold_node(Expr::Or(a.boxed(), b.boxed())),
             },
             _ => {}
@@ -195,15 +199,25 @@ fn place_join_conjuncts(
 fn remove_empty(plan: Plan) -> Result<Plan> {
     let plan = plan.map_children(&mut remove_empty)?;
     Ok(match plan {
-        Plan::Filter { predicate, input } if is_false_or_null(&predicate) => Plan::Nothing { columns: input.columns() },
+        Plan::Filter { predicate, input } if is_false_or_null(&predicate) => {
+            Plan::Nothing { columns: input.columns() }
+        }
         Plan::Filter { predicate: Expr::Constant(Value::Boolean(true)), input } => *input,
-        p @ (Plan::Scan { filter: Some(ref f), .. } | Plan::KeyLookup { filter: Some(ref f), .. })
-            if f.clone().into_conjuncts().iter().any(is_false_or_null) =>
-        {
+        p @ (Plan::Scan { .. } | Plan::KeyLookup { .. }) if scan_filter_is_empty(&p) => {
             Plan::Nothing { columns: p.columns() }
         }
         p => p,
     })
+}
+
+/// True if a scan's pushed-down filter can never hold.
+fn scan_filter_is_empty(plan: &Plan) -> bool {
+    match plan {
+        Plan::Scan { filter: Some(f), .. } | Plan::KeyLookup { filter: Some(f), .. } => {
+            f.clone().into_conjuncts().iter().any(is_false_or_null)
+        }
+        _ => false,
+    }
 }
 
 /// The value to look up in a key column of type `ty`, if `v` can be stored there exactly.
@@ -354,7 +368,8 @@ fn tighten_upper(current: &mut Bound<Value>, new: Bound<Value>) {
 
 fn choose_joins(plan: Plan) -> Result<Plan> {
     let plan = plan.map_children(&mut choose_joins)?;
-    let Plan::NestedLoopJoin { left, right, kind: kind @ (JoinKind::Inner | JoinKind::Left), on: Some(on) } = plan
+    let Plan::NestedLoopJoin { left, right, kind: kind @ (JoinKind::Inner | JoinKind::Left), on: Some(on) } =
+        plan
     else {
         return Ok(plan);
     };

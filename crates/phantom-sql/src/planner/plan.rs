@@ -4,8 +4,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::catalog::TableDef;
-use crate::planner::expr::Expr;
 use crate::error::Result;
+use crate::planner::expr::Expr;
 use crate::types::{DataType, Value};
 
 /// A column of a plan node's output.
@@ -311,7 +311,9 @@ impl Plan {
     pub fn map_children(self, f: &mut impl FnMut(Plan) -> Result<Plan>) -> Result<Plan> {
         let mut child = |p: Box<Plan>| -> Result<Box<Plan>> { Ok(Box::new(f(*p)?)) };
         Ok(match self {
-            p @ (Plan::Scan { .. } | Plan::KeyLookup { .. } | Plan::Values { .. } | Plan::Nothing { .. }) => p,
+            p @ (Plan::Scan { .. } | Plan::KeyLookup { .. } | Plan::Values { .. } | Plan::Nothing { .. }) => {
+                p
+            }
             Plan::Filter { input, predicate } => Plan::Filter { input: child(input)?, predicate },
             Plan::Project { input, exprs, columns } => Plan::Project { input: child(input)?, exprs, columns },
             Plan::NestedLoopJoin { left, right, kind, on } => {
@@ -344,7 +346,7 @@ impl Plan {
     /// Rewrites every expression of this node and all nodes below it with `f`.
     pub fn map_exprs(self, f: &mut impl FnMut(Expr) -> Result<Expr>) -> Result<Plan> {
         let plan = self.map_children(&mut |p| p.map_exprs(f))?;
-        let mut opt = |e: Option<Expr>, f: &mut dyn FnMut(Expr) -> Result<Expr>| e.map(f).transpose();
+        let opt = |e: Option<Expr>, f: &mut dyn FnMut(Expr) -> Result<Expr>| e.map(f).transpose();
         Ok(match plan {
             Plan::Scan { table, alias, range, filter } => {
                 Plan::Scan { table, alias, range, filter: opt(filter, f)? }
@@ -360,9 +362,11 @@ impl Plan {
                 columns,
             },
             Plan::Filter { input, predicate } => Plan::Filter { input, predicate: f(predicate)? },
-            Plan::Project { input, exprs, columns } => {
-                Plan::Project { input, exprs: exprs.into_iter().map(&mut *f).collect::<Result<_>>()?, columns }
-            }
+            Plan::Project { input, exprs, columns } => Plan::Project {
+                input,
+                exprs: exprs.into_iter().map(&mut *f).collect::<Result<_>>()?,
+                columns,
+            },
             Plan::NestedLoopJoin { left, right, kind, on } => {
                 Plan::NestedLoopJoin { left, right, kind, on: opt(on, f)? }
             }
@@ -385,9 +389,14 @@ impl Plan {
             },
             Plan::Sort { input, keys } => Plan::Sort {
                 input,
-                keys: keys.into_iter().map(|k| Ok(SortKey { expr: f(k.expr)?, ..k })).collect::<Result<_>>()?,
+                keys: keys
+                    .into_iter()
+                    .map(|k| Ok(SortKey { expr: f(k.expr)?, ..k }))
+                    .collect::<Result<_>>()?,
             },
-            Plan::Limit { input, limit, offset } => Plan::Limit { input, limit: opt(limit, f)?, offset: opt(offset, f)? },
+            Plan::Limit { input, limit, offset } => {
+                Plan::Limit { input, limit: opt(limit, f)?, offset: opt(offset, f)? }
+            }
             Plan::Insert { table, source, targets, defaults } => Plan::Insert {
                 table,
                 source,

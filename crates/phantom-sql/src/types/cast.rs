@@ -34,10 +34,7 @@ fn invalid_input(ty: DataType, text: &str) -> Error {
         DataType::Double => "double precision".to_string(),
         t => t.to_string(),
     };
-    Error::new(
-        SqlState::InvalidTextRepresentation,
-        format!("invalid input syntax for type {ty}: \"{text}\""),
-    )
+    Error::new(SqlState::InvalidTextRepresentation, format!("invalid input syntax for type {ty}: \"{text}\""))
 }
 
 /// Checks that an integer fits `ty`.
@@ -81,10 +78,9 @@ pub fn cast(value: Value, ty: DataType, kind: CastKind) -> Result<Value> {
         (Value::Text(s), t) if t.is_string() => fit_string(s, t, kind),
         (v, t) if t.is_string() => fit_string(to_text(&v), t, kind),
         (Value::Text(s), t) => parse_text(&s, t),
-        (v, t) => Err(Error::new(
-            SqlState::DatatypeMismatch,
-            format!("cannot cast type {} to {t}", v.data_type()),
-        )),
+        (v, t) => {
+            Err(Error::new(SqlState::DatatypeMismatch, format!("cannot cast type {} to {t}", v.data_type())))
+        }
     }
 }
 
@@ -107,7 +103,8 @@ fn fit_string(s: String, ty: DataType, kind: CastKind) -> Result<Value> {
                 let cut: String = s.chars().take(n).collect();
                 let rest_is_blank = s.chars().skip(n).all(|c| c == ' ');
                 if kind == CastKind::Assignment && !rest_is_blank {
-                    let what = if matches!(ty, DataType::Char(_)) { "character" } else { "character varying" };
+                    let what =
+                        if matches!(ty, DataType::Char(_)) { "character" } else { "character varying" };
                     return Err(Error::new(
                         SqlState::StringDataRightTruncation,
                         format!("value too long for type {what}({n})"),
@@ -143,7 +140,11 @@ pub fn parse_text(s: &str, ty: DataType) -> Result<Value> {
         ty if ty.is_integer() => match t.parse::<i64>() {
             Ok(v) => check_integer(v, ty),
             // A well-formed number that is too big is a range error, not a syntax error.
-            Err(_) if !t.is_empty() && t.trim_start_matches(['-', '+']).chars().all(|c| c.is_ascii_digit()) && t.len() > 1 => {
+            Err(_)
+                if !t.is_empty()
+                    && t.trim_start_matches(['-', '+']).chars().all(|c| c.is_ascii_digit())
+                    && t.len() > 1 =>
+            {
                 Err(out_of_range(ty))
             }
             Err(_) => Err(invalid_input(ty, s)),
@@ -192,10 +193,16 @@ mod tests {
     #[test]
     fn strings_fit_their_length() {
         let v = DataType::Varchar(Some(3));
-        assert_eq!(cast(Value::Text("abcd".into()), v, CastKind::Explicit).ok(), Some(Value::Text("abc".into())));
+        assert_eq!(
+            cast(Value::Text("abcd".into()), v, CastKind::Explicit).ok(),
+            Some(Value::Text("abc".into()))
+        );
         let e = cast(Value::Text("abcd".into()), v, CastKind::Assignment).err();
         assert_eq!(e.map(|e| e.state), Some(SqlState::StringDataRightTruncation));
-        assert_eq!(cast(Value::Text("ab  ".into()), v, CastKind::Assignment).ok(), Some(Value::Text("ab ".into())));
+        assert_eq!(
+            cast(Value::Text("ab  ".into()), v, CastKind::Assignment).ok(),
+            Some(Value::Text("ab ".into()))
+        );
         assert_eq!(
             cast(Value::Text("a".into()), DataType::Char(3), CastKind::Assignment).ok(),
             Some(Value::Text("a  ".into()))

@@ -7,8 +7,9 @@ use std::hash::{Hash, Hasher};
 use super::DataType;
 
 /// One SQL datum.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub enum Value {
+    #[default]
     /// SQL NULL.
     Null,
     /// A BOOLEAN.
@@ -60,9 +61,7 @@ impl Value {
             (Int(a), Int(b)) => a.cmp(b),
             (Float(a), Float(b)) => float_cmp(*a, *b),
             (Int(a), Float(b)) => float_cmp(*a as f64, *b).then_with(|| int_float_tie(*a, *b)),
-            (Float(a), Int(b)) => {
-                float_cmp(*a, *b as f64).then_with(|| int_float_tie(*b, *a).reverse())
-            }
+            (Float(a), Int(b)) => float_cmp(*a, *b as f64).then_with(|| int_float_tie(*b, *a).reverse()),
             (Text(a), Text(b)) => a.cmp(b),
             (a, b) => a.rank().cmp(&b.rank()),
         }

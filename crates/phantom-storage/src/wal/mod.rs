@@ -143,7 +143,11 @@ impl Wal {
         for (i, seg) in segments.iter_mut().enumerate() {
             let is_last = i + 1 == count;
             if seg.first_lsn != next_lsn {
-                return Err(corrupt(&seg.path, 0, format!("segment starts at LSN {} but LSN {next_lsn} was expected", seg.first_lsn)));
+                return Err(corrupt(
+                    &seg.path,
+                    0,
+                    format!("segment starts at LSN {} but LSN {next_lsn} was expected", seg.first_lsn),
+                ));
             }
             let bytes = std::fs::read(&seg.path).map_err(|e| StorageError::io(&seg.path, e))?;
             let mut pos = 0usize;
@@ -162,7 +166,11 @@ impl Wal {
                     Frame::Invalid(why) => why.to_string(),
                 };
                 if !is_last {
-                    return Err(corrupt(&seg.path, pos as u64, format!("{problem}, and later segments follow")));
+                    return Err(corrupt(
+                        &seg.path,
+                        pos as u64,
+                        format!("{problem}, and later segments follow"),
+                    ));
                 }
                 tracing::warn!(
                     segment = %seg.path.display(),
@@ -209,7 +217,11 @@ impl Wal {
     /// Buffers a record and returns its LSN. Cheap: no I/O.
     pub fn append(&self, payload: &[u8]) -> Result<Lsn> {
         if payload.len() >= record::MAX_PAYLOAD {
-            return Err(StorageError::TooLarge { what: "log record", len: payload.len(), limit: record::MAX_PAYLOAD });
+            return Err(StorageError::TooLarge {
+                what: "log record",
+                len: payload.len(),
+                limit: record::MAX_PAYLOAD,
+            });
         }
         let mut state = self.state.lock();
         if let Some(e) = &state.failed {
@@ -280,13 +292,19 @@ impl Wal {
         }
         #[cfg(test)]
         if files.faults.fail_write {
-            return Err(StorageError::io(&files.active.path, std::io::Error::other("injected write failure")));
+            return Err(StorageError::io(
+                &files.active.path,
+                std::io::Error::other("injected write failure"),
+            ));
         }
         files.active.write(batch).map_err(|e| StorageError::io(&files.active.path, e))?;
         if sync {
             #[cfg(test)]
             if files.faults.fail_sync {
-                return Err(StorageError::io(&files.active.path, std::io::Error::other("injected fsync failure")));
+                return Err(StorageError::io(
+                    &files.active.path,
+                    std::io::Error::other("injected fsync failure"),
+                ));
             }
             files.active.sync().map_err(|e| StorageError::io(&files.active.path, e))?;
             self.count_sync();
