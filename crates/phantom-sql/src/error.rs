@@ -98,6 +98,8 @@ pub enum SqlState {
     QueryCanceled,
     /// 25006
     ReadOnlySqlTransaction,
+    /// 55006: the data directory is held by another process.
+    ObjectInUse,
 }
 
 impl SqlState {
@@ -146,6 +148,7 @@ impl SqlState {
             InternalError => "XX000",
             QueryCanceled => "57014",
             ReadOnlySqlTransaction => "25006",
+            ObjectInUse => "55006",
         }
     }
 }
@@ -239,8 +242,8 @@ impl From<StorageError> for Error {
             StorageError::Corrupt { .. } => SqlState::DataCorrupted,
             StorageError::Io { .. } => SqlState::IoError,
             StorageError::WalFailed(_) => SqlState::IoError,
+            StorageError::Locked(_) => SqlState::ObjectInUse,
             StorageError::TooLarge { .. } => SqlState::ProgramLimitExceeded,
-            _ => SqlState::InternalError,
         };
         Error::new(state, e.to_string())
     }

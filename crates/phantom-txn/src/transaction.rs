@@ -446,12 +446,13 @@ impl Iterator for Scan {
                     order != std::cmp::Ordering::Greater
                 }
             };
-            if take_own {
-                if let Some((key, Some(value))) = self.own.next() {
-                    return Some(Ok((key, value)));
-                }
-                // An own delete: skip it (the committed version, if any, was skipped too).
+            if !take_own {
+                return self.committed.next();
             }
+            if let Some((key, Some(value))) = self.own.next() {
+                return Some(Ok((key, value)));
+            }
+            // An own delete: skip it (the committed version, if any, was skipped too).
         }
     }
 }

@@ -112,6 +112,25 @@ fn deletes_hide_keys_in_both_scan_directions() {
 }
 
 #[test]
+fn scans_merge_own_writes_between_committed_keys() {
+    let store = MvccStore::memory();
+    let ks = new_keyspace(&store);
+    let t = store.begin();
+    for k in ["a", "c", "e"] {
+        t.put(ks, k.as_bytes(), k.as_bytes().to_vec()).expect("put");
+    }
+    t.commit().expect("commit");
+    let t = store.begin();
+    t.put(ks, b"b", b"b".to_vec()).expect("put");
+    t.put(ks, b"e", b"E".to_vec()).expect("put");
+    t.delete(ks, b"c").expect("delete");
+    t.put(ks, b"f", b"f".to_vec()).expect("put");
+    t.next_command();
+    assert_eq!(all(&t, ks), vec![kv("a", "a"), kv("b", "b"), kv("e", "E"), kv("f", "f")]);
+    assert_eq!(all_reverse(&t, ks), vec![kv("f", "f"), kv("e", "E"), kv("b", "b"), kv("a", "a")]);
+}
+
+#[test]
 fn a_statement_does_not_see_its_own_writes_but_the_next_does() {
     let store = MvccStore::memory();
     let ks = new_keyspace(&store);
