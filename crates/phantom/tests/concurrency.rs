@@ -1,0 +1,113 @@
+//! Eight sessions in eight threads on one database, through the SQL layer.
+
+use std::collections::BTreeSet;
+
+use phantom::{Database, SqlState};
+
+const ACCOUNTS: i64 = 20;
+const START_BALANCE: i64 = 1000;
+const THREADS: i64 = 8;
+const TRANSFERS_PER_THREAD: usize = 150;
+
+/// Runs `body` in a transaction, retrying on serialization failures (40001) the way an
+/// application must. Returns how many attempts failed with 40001.
+fn with_retry(
+    session: &mut phantom::Session,
+    mut body: impl FnMut(&mut phantom::Session) -> phantom::Result<()>,
+) -> u64 {
+    let mut conflicts = 0;
+    loop {
+        session.execute("BEGIN").expect("begin");
+        let outcome = body(session).and_then(|()| session.execute("COMMIT").map(drop));
+        match outcome {
+            Ok(()) => return conflicts,
+            Err(e) if e.state == SqlState::SerializationFailure => {
+                conflicts += 1;
+                if session.in_transaction() {
+                    session.execute("ROLLBACK").expect("rollback");
+                }
+            }
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+}
+
+fn run(db: &Database) {
+    let mut setup = db.session();
+    setup.execute("CREATE TABLE accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL)").expect("create");
+    setup.execute("CREATE TABLE log (thread INT NOT NULL, seq INT NOT NULL, amount BIGINT)").expect("create");
+    let values: Vec<String> = (0..ACCOUNTS).map(|id| format!("({id}, {START_BALANCE})")).collect();
+    setup.execute(&format!("INSERT INTO accounts VALUES {}", values.join(", "))).expect("insert");
+
+    let threads: Vec<_> = (0..THREADS)
+        .map(|thread| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut session = db.session();
+                let mut x = (thread as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let mut conflicts = 0;
+                for seq in 0..TRANSFERS_PER_THREAD {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let from = (x % ACCOUNTS as u64) as i64;
+                    let to = ((x >> 16) % ACCOUNTS as u64) as i64;
+                    let amount = (x >> 32) as i64 % 50 + 1;
+                    conflicts += with_retry(&mut session, |s| {
+                        s.execute(&format!(
+                            "UPDATE accounts SET balance = balance - {amount} WHERE id = {from}"
+                        ))?;
+                        s.execute(&format!(
+                            "UPDATE accounts SET balance = balance + {amount} WHERE id = {to}"
+                        ))?;
+                        s.execute(&format!("INSERT INTO log VALUES ({thread}, {seq}, {amount})"))?;
+                        Ok(())
+                    });
+                    // A reader's snapshot is consistent: the total is always the same.
+                    if seq % 10 == 0 {
+                        let total: i64 =
+                            session.query("SELECT SUM(balance) FROM accounts").expect("sum").rows[0]
+                                .get(0)
+                                .expect("i64");
+                        assert_eq!(total, ACCOUNTS * START_BALANCE, "a snapshot saw a half-done transfer");
+                    }
+                }
+                conflicts
+            })
+        })
+        .collect();
+    let conflicts: u64 = threads.into_iter().map(|t| t.join().expect("thread panicked")).sum();
+    eprintln!("{THREADS} sessions: {conflicts} serialization failures retried");
+
+    let mut check = db.session();
+    let total: i64 =
+        check.query("SELECT SUM(balance) FROM accounts").expect("sum").rows[0].get(0).expect("i64");
+    assert_eq!(total, ACCOUNTS * START_BALANCE);
+    // Every transfer committed exactly once: one log row per (thread, seq).
+    let rows = check.query("SELECT thread, seq FROM log").expect("log");
+    let entries: BTreeSet<(i64, i64)> =
+        rows.iter().map(|r| (r.get(0).expect("thread"), r.get(1).expect("seq"))).collect();
+    assert_eq!(rows.len(), entries.len(), "a transfer was logged twice");
+    assert_eq!(entries.len(), THREADS as usize * TRANSFERS_PER_THREAD);
+}
+
+#[test]
+fn eight_sessions_transfer_money_in_memory() {
+    run(&Database::memory());
+}
+
+#[test]
+fn eight_sessions_transfer_money_on_disk_and_the_result_survives_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = Database::open(dir.path()).expect("open");
+        run(&db);
+    }
+    let db = Database::open(dir.path()).expect("reopen");
+    let mut session = db.session();
+    let total: i64 =
+        session.query("SELECT SUM(balance) FROM accounts").expect("sum").rows[0].get(0).expect("i64");
+    assert_eq!(total, ACCOUNTS * START_BALANCE);
+    let logged: i64 = session.query("SELECT COUNT(*) FROM log").expect("count").rows[0].get(0).expect("i64");
+    assert_eq!(logged, THREADS * TRANSFERS_PER_THREAD as i64);
+}
