@@ -113,10 +113,10 @@ impl Transaction {
     pub fn get(&self, keyspace: KeyspaceId, key: &[u8]) -> Result<Option<Vec<u8>>> {
         {
             let state = self.active_state()?;
-            if let Some(entry) = state.writes.get(&(keyspace, key.to_vec())) {
-                if let Some(own) = entry.visible_at(state.command) {
-                    return Ok(own.clone());
-                }
+            if let Some(entry) = state.writes.get(&(keyspace, key.to_vec()))
+                && let Some(own) = entry.visible_at(state.command)
+            {
+                return Ok(own.clone());
             }
         }
         self.get_committed(keyspace, key)
@@ -148,7 +148,7 @@ impl Transaction {
 
     /// The entries of `range` in key order (or reverse), as the current statement sees them.
     pub fn scan(&self, keyspace: KeyspaceId, range: KeyRange, reverse: bool) -> Result<Scan> {
-        let own: Vec<(Vec<u8>, Option<Vec<u8>>)> = {
+        let own: Vec<OwnWrite> = {
             let state = self.active_state()?;
             let lo = map_bound(&range.0, |k| (keyspace, k.clone()));
             let hi = map_bound(&range.1, |k| (keyspace, k.clone()));
@@ -361,7 +361,7 @@ struct Versions {
 
 impl Versions {
     fn next_forward(&mut self) -> Result<Option<KeyValue>> {
-        while let Some(entry) = self.inner.next() {
+        for entry in self.inner.by_ref() {
             let (key, value) = entry?;
             let (user_key, ts) = version::decode_key(&key)?;
             if ts > self.snapshot || self.last_key.as_deref() == Some(user_key) {
@@ -388,10 +388,8 @@ impl Versions {
             let value = version::decode_value(&value)?.map(<[u8]>::to_vec);
             let same_key = self.candidate.as_ref().is_some_and(|(k, _)| k == user_key);
             let previous = self.candidate.replace((user_key.to_vec(), value));
-            if !same_key {
-                if let Some((k, Some(v))) = previous {
-                    return Ok(Some((k, v)));
-                }
+            if !same_key && let Some((k, Some(v))) = previous {
+                return Ok(Some((k, v)));
             }
         }
     }
@@ -419,11 +417,14 @@ impl Iterator for Versions {
     }
 }
 
+/// A key the transaction wrote, with its value (`None`: deleted).
+type OwnWrite = (Vec<u8>, Option<Vec<u8>>);
+
 /// A scan over a transaction's view of a key range: committed versions at the snapshot,
 /// overlaid with the transaction's own writes.
 pub struct Scan {
     committed: std::iter::Peekable<Versions>,
-    own: std::iter::Peekable<std::vec::IntoIter<(Vec<u8>, Option<Vec<u8>>)>>,
+    own: std::iter::Peekable<std::vec::IntoIter<OwnWrite>>,
     reverse: bool,
 }
 

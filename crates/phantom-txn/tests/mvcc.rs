@@ -320,7 +320,7 @@ proptest! {
                         pending = committed.clone();
                     }
                     // A live transaction handle keeps the database (and its lock) open.
-                    txn = None;
+                    drop(txn.take());
                     if matches!(op, Op::Reopen) {
                         drop(store.take());
                         store = Some(MvccStore::open(dir.path(), options.clone()).expect("reopen"));

@@ -17,10 +17,10 @@ const VALUE_LEN: usize = 100;
 
 /// Runs the insert workload and publishes `insert.md`.
 pub fn run(base: &Path, results: &Path, rows: u64, single_rows: u64) -> BenchResult<()> {
-    let (mut targets, _dirs) = fresh_targets(base)?;
+    let mut fresh = fresh_targets(base)?;
     let mut bulk = Vec::new();
     let mut single = Vec::new();
-    for target in targets.iter_mut() {
+    for target in fresh.targets.iter_mut() {
         let start = Instant::now();
         load(target.as_mut(), rows, VALUE_LEN)?;
         bulk.push(rate(rows, start.elapsed()));

@@ -20,14 +20,20 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// Fresh instances of both targets in new directories under `base`. The directories are
-/// removed when the returned guards drop.
-pub fn fresh_targets(base: &Path) -> BenchResult<(Vec<Box<dyn Target>>, Vec<tempfile::TempDir>)> {
+/// Fresh instances of both targets, each in its own new directory.
+pub struct FreshTargets {
+    pub targets: Vec<Box<dyn Target>>,
+    /// Removed on drop, after the targets (fields drop in declaration order).
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+/// Opens both targets in new directories under `base`.
+pub fn fresh_targets(base: &Path) -> BenchResult<FreshTargets> {
     let phantom_dir = tempfile::tempdir_in(base)?;
     let sqlite_dir = tempfile::tempdir_in(base)?;
     let targets: Vec<Box<dyn Target>> =
         vec![Box::new(Phantom::open(phantom_dir.path())?), Box::new(Sqlite::open(sqlite_dir.path())?)];
-    Ok((targets, vec![phantom_dir, sqlite_dir]))
+    Ok(FreshTargets { targets, _dirs: vec![phantom_dir, sqlite_dir] })
 }
 
 /// Loads `rows` rows in one transaction, with a progress bar.

@@ -13,11 +13,11 @@ const VALUE_LEN: usize = 100;
 
 /// Runs the point-select workload and publishes `point-select.md`.
 pub fn run(base: &Path, results: &Path, rows: u64, queries: u64) -> BenchResult<()> {
-    let (mut targets, _dirs) = fresh_targets(base)?;
+    let mut fresh = fresh_targets(base)?;
     let mut throughput = Vec::new();
     let mut p50 = Vec::new();
     let mut p99 = Vec::new();
-    for target in targets.iter_mut() {
+    for target in fresh.targets.iter_mut() {
         load(target.as_mut(), rows, VALUE_LEN)?;
         let mut rng = Rng::new(42);
         let mut samples = Vec::with_capacity(queries as usize);

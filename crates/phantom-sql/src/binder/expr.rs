@@ -85,10 +85,10 @@ fn with_position(mut e: Error, span: &sqlparser::tokenizer::Span) -> Error {
 pub fn contains_aggregate(e: &ast::Expr) -> bool {
     let mut found = false;
     visit(e, &mut |e| {
-        if let ast::Expr::Function(f) = e {
-            if aggregate_function(f).is_some() {
-                found = true;
-            }
+        if let ast::Expr::Function(f) = e
+            && aggregate_function(f).is_some()
+        {
+            found = true;
         }
     });
     found
@@ -238,10 +238,10 @@ impl Binder<'_> {
 
     fn expr_inner(&mut self, e: &ast::Expr, cx: &mut Cx<'_>) -> Result<Typed> {
         if let Some(agg) = cx.agg.as_deref_mut() {
-            if let ast::Expr::Function(f) = e {
-                if let Some(function) = aggregate_function(f) {
-                    return self.aggregate_call(f, function, agg);
-                }
+            if let ast::Expr::Function(f) = e
+                && let Some(function) = aggregate_function(f)
+            {
+                return self.aggregate_call(f, function, agg);
             }
             if !contains_aggregate(e) {
                 let bound = self.expr(e, &mut Cx::new(&agg.input, cx.clause))?;
@@ -625,10 +625,10 @@ impl Binder<'_> {
             }
             UnaryOperator::Minus => {
                 // Fold negative literals so that -2147483648 is an INTEGER, as in PostgreSQL.
-                if let ast::Expr::Value(v) = x {
-                    if let ast::Value::Number(s, _) = &v.value {
-                        return number_literal(&format!("-{s}"));
-                    }
+                if let ast::Expr::Value(v) = x
+                    && let ast::Value::Number(s, _) = &v.value
+                {
+                    return number_literal(&format!("-{s}"));
                 }
                 let x = self.expr(x, cx)?;
                 if x.literal {
@@ -1134,10 +1134,10 @@ fn plain_args(f: &ast::Function) -> Result<Vec<ast::Expr>> {
 
 /// Types a numeric literal: INTEGER if it fits, then BIGINT, else DOUBLE PRECISION.
 fn number_literal(s: &str) -> Result<Typed> {
-    if !s.contains(['.', 'e', 'E']) {
-        if let Ok(v) = s.parse::<i64>() {
-            return Ok(Typed::new(Expr::Constant(Value::Int(v)), int_literal_type(v)));
-        }
+    if !s.contains(['.', 'e', 'E'])
+        && let Ok(v) = s.parse::<i64>()
+    {
+        return Ok(Typed::new(Expr::Constant(Value::Int(v)), int_literal_type(v)));
     }
     let v: f64 = s.parse().map_err(|_| {
         Error::new(SqlState::InvalidTextRepresentation, format!("invalid number literal {s}"))

@@ -60,13 +60,13 @@ impl Scope {
             .filter(|(_, c)| !c.hidden && table.is_none_or(|t| c.table.as_deref() == Some(t)))
             .map(|(i, _)| i)
             .collect();
-        if let Some(t) = table {
-            if !self.columns.iter().any(|c| c.table.as_deref() == Some(t)) {
-                return Err(Error::new(
-                    SqlState::UndefinedTable,
-                    format!("missing FROM-clause entry for table \"{t}\""),
-                ));
-            }
+        if let Some(t) = table
+            && !self.columns.iter().any(|c| c.table.as_deref() == Some(t))
+        {
+            return Err(Error::new(
+                SqlState::UndefinedTable,
+                format!("missing FROM-clause entry for table \"{t}\""),
+            ));
         }
         Ok(positions)
     }

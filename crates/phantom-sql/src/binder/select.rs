@@ -424,10 +424,10 @@ impl Binder<'_> {
             } if with_hints.is_empty() && partitions.is_empty() => {
                 let table_name = table_name(name)?;
                 let table = self.catalog.require_table(self.txn, &table_name).map_err(|mut e| {
-                    if let Some(span) = name.0.first().and_then(|p| p.as_ident()).map(|i| i.span) {
-                        if span.start.line > 0 {
-                            e.position = Some(Position { line: span.start.line, column: span.start.column });
-                        }
+                    if let Some(span) = name.0.first().and_then(|p| p.as_ident()).map(|i| i.span)
+                        && span.start.line > 0
+                    {
+                        e.position = Some(Position { line: span.start.line, column: span.start.column });
                     }
                     e
                 })?;
@@ -634,10 +634,10 @@ fn group_by_target<'e>(
                 return Ok(g);
             }
             for item in projection {
-                if let SelectItem::ExprWithAlias { expr, alias } = item {
-                    if ident_name(alias) == name {
-                        return Ok(expr);
-                    }
+                if let SelectItem::ExprWithAlias { expr, alias } = item
+                    && ident_name(alias) == name
+                {
+                    return Ok(expr);
                 }
             }
             Ok(g)

@@ -128,10 +128,10 @@ impl Group {
                 None => Value::Boolean(true), // count(*) counts rows, NULL or not
                 Some(e) => e.eval(row)?,
             };
-            if let Some(seen) = &mut self.seen[i] {
-                if v.is_null() || !seen.insert(v.clone()) {
-                    continue;
-                }
+            if let Some(seen) = &mut self.seen[i]
+                && (v.is_null() || !seen.insert(v.clone()))
+            {
+                continue;
             }
             self.accumulators[i].add(v)?;
         }

@@ -321,8 +321,11 @@ impl Expr {
 
     /// Rewrites the tree bottom-up: `f` sees each node after its children were rewritten.
     pub fn transform(self, f: &mut impl FnMut(Expr) -> Expr) -> Expr {
-        fn t(e: Box<Expr>, f: &mut impl FnMut(Expr) -> Expr) -> Box<Expr> {
-            Box::new(e.transform(f))
+        // Rewrites in place, reusing the box's allocation.
+        fn t(mut e: Box<Expr>, f: &mut impl FnMut(Expr) -> Expr) -> Box<Expr> {
+            let inner = std::mem::replace(&mut *e, Expr::Constant(Value::Null));
+            *e = inner.transform(f);
+            e
         }
         let node = match self {
             e @ (Expr::Constant(_) | Expr::Column(_) | Expr::Parameter(_)) => e,

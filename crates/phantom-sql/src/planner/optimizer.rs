@@ -62,10 +62,10 @@ pub fn fold_constants(expr: Expr) -> Expr {
 }
 
 fn fold_node(e: Expr) -> Expr {
-    if e.is_constant() {
-        if let Ok(v) = e.eval(&[]) {
-            return Expr::Constant(v);
-        }
+    if e.is_constant()
+        && let Ok(v) = e.eval(&[])
+    {
+        return Expr::Constant(v);
     }
     e
 }

@@ -70,7 +70,7 @@ pub fn cast(value: Value, ty: DataType, kind: CastKind) -> Result<Value> {
         (Value::Float(f), t) if t.is_integer() => {
             // PostgreSQL rounds half to even (rint) when converting floats to integers.
             let r = f.round_ties_even();
-            if !r.is_finite() || r < -9.223_372_036_854_776e18 || r >= 9.223_372_036_854_776e18 {
+            if !r.is_finite() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&r) {
                 return Err(out_of_range(t));
             }
             check_integer(r as i64, t)

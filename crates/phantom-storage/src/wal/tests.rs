@@ -8,8 +8,11 @@ fn options(segment_size: u64) -> WalOptions {
     WalOptions { segment_size, sync: SyncMode::Full }
 }
 
+/// The records a log replayed on open, in order.
+type Replayed = Vec<(Lsn, Vec<u8>)>;
+
 /// Opens the log and collects what it replays.
-fn open(dir: &Path, segment_size: u64) -> Result<(Wal, Vec<(Lsn, Vec<u8>)>)> {
+fn open(dir: &Path, segment_size: u64) -> Result<(Wal, Replayed)> {
     let mut seen = Vec::new();
     let wal = Wal::open(dir, options(segment_size), 0, &mut |lsn, payload| {
         seen.push((lsn, payload.to_vec()));
