@@ -111,3 +111,35 @@ fn eight_sessions_transfer_money_on_disk_and_the_result_survives_reopen() {
     let logged: i64 = session.query("SELECT COUNT(*) FROM log").expect("count").rows[0].get(0).expect("i64");
     assert_eq!(logged, THREADS * TRANSFERS_PER_THREAD as i64);
 }
+
+#[test]
+fn a_write_write_conflict_ends_the_later_transaction_with_40001() {
+    let db = Database::memory();
+    let mut first = db.session();
+    let mut second = db.session();
+    first.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)").expect("create");
+    first.execute("INSERT INTO t VALUES (1, 0)").expect("insert");
+
+    first.execute("BEGIN").expect("begin");
+    second.execute("BEGIN").expect("begin");
+    first.execute("UPDATE t SET v = 1 WHERE id = 1").expect("first writer");
+    let err = second.execute("UPDATE t SET v = 2 WHERE id = 1").expect_err("second writer must fail");
+    assert_eq!(err.sqlstate(), "40001", "{err}");
+    // The failed transaction accepts nothing but ROLLBACK.
+    let err = second.execute("SELECT v FROM t").expect_err("failed block");
+    assert_eq!(err.sqlstate(), "25P02", "{err}");
+    second.execute("ROLLBACK").expect("rollback");
+    first.execute("COMMIT").expect("commit");
+
+    // A writer that started before the commit but writes after it also conflicts: its
+    // snapshot does not contain the committed update it would overwrite.
+    second.execute("BEGIN").expect("begin");
+    second.query("SELECT v FROM t").expect("pin the snapshot");
+    first.execute("UPDATE t SET v = 3 WHERE id = 1").expect("autocommit update");
+    let err = second.execute("UPDATE t SET v = 4 WHERE id = 1").expect_err("stale writer must fail");
+    assert_eq!(err.sqlstate(), "40001", "{err}");
+    second.execute("ROLLBACK").expect("rollback");
+
+    let v: i64 = second.query("SELECT v FROM t WHERE id = 1").expect("read").rows[0].get(0).expect("i64");
+    assert_eq!(v, 3);
+}
