@@ -330,3 +330,102 @@ fn call(func: Function, args: &[Expr], row: &[Value], ty: DataType) -> Result<Va
     }
     crate::exec::functions::apply(func, values, ty)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(v: Value) -> Box<Expr> {
+        Expr::Constant(v).boxed()
+    }
+
+    const T: Value = Value::Boolean(true);
+    const F: Value = Value::Boolean(false);
+    const N: Value = Value::Null;
+
+    #[test]
+    fn and_or_not_follow_three_valued_logic() {
+        // (left, right, AND, OR), from the SQL standard's truth tables.
+        let table = [
+            (T, T, T, T),
+            (T, F, F, T),
+            (T, N, N, T),
+            (F, F, F, F),
+            (F, N, F, N),
+            (N, N, N, N),
+        ];
+        for (a, b, and, or) in table {
+            for (x, y) in [(a.clone(), b.clone()), (b.clone(), a.clone())] {
+                assert_eq!(Expr::And(c(x.clone()), c(y.clone())).eval(&[]).expect("and"), and, "{x} AND {y}");
+                assert_eq!(Expr::Or(c(x.clone()), c(y.clone())).eval(&[]).expect("or"), or, "{x} OR {y}");
+            }
+        }
+        assert_eq!(Expr::Not(c(N)).eval(&[]).expect("not"), N);
+        assert_eq!(Expr::Not(c(T)).eval(&[]).expect("not"), F);
+    }
+
+    #[test]
+    fn comparisons_with_null_are_unknown_and_predicates_treat_unknown_as_false() {
+        assert_eq!(compare(CmpOp::Eq, &N, &N), N);
+        assert_eq!(compare(CmpOp::NotEq, &Value::Int(1), &N), N);
+        assert_eq!(compare(CmpOp::LtEq, &Value::Int(1), &Value::Float(1.0)), T);
+        let unknown = Expr::Compare(CmpOp::Eq, c(Value::Int(1)), c(N));
+        assert!(!unknown.eval_predicate(&[]).expect("predicate"));
+    }
+
+    #[test]
+    fn integer_arithmetic_checks_overflow_and_division_by_zero() {
+        let err = arith(ArithOp::Add, Value::Int(i32::MAX as i64), Value::Int(1), DataType::Integer)
+            .expect_err("integer overflow");
+        assert_eq!(err.state, SqlState::NumericValueOutOfRange);
+        assert_eq!(
+            arith(ArithOp::Add, Value::Int(i32::MAX as i64), Value::Int(1), DataType::BigInt).expect("bigint"),
+            Value::Int(i32::MAX as i64 + 1)
+        );
+        let err = arith(ArithOp::Mul, Value::Int(i64::MAX), Value::Int(2), DataType::BigInt).expect_err("overflow");
+        assert_eq!(err.state, SqlState::NumericValueOutOfRange);
+        for op in [ArithOp::Div, ArithOp::Mod] {
+            let err = arith(op, Value::Int(1), Value::Int(0), DataType::Integer).expect_err("by zero");
+            assert_eq!(err.state, SqlState::DivisionByZero);
+            let err = arith(op, Value::Float(1.0), Value::Float(0.0), DataType::Double).expect_err("by zero");
+            assert_eq!(err.state, SqlState::DivisionByZero);
+        }
+        assert_eq!(arith(ArithOp::Mod, Value::Int(i64::MIN), Value::Int(-1), DataType::BigInt).expect("mod"), Value::Int(0));
+        assert_eq!(arith(ArithOp::Div, Value::Int(-7), Value::Int(2), DataType::Integer).expect("div"), Value::Int(-3));
+        assert_eq!(arith(ArithOp::Add, N, Value::Int(1), DataType::Integer).expect("null"), N);
+    }
+
+    #[test]
+    fn float_overflow_is_an_error_but_infinity_in_stays_infinity() {
+        let err = arith(ArithOp::Mul, Value::Float(1e308), Value::Float(10.0), DataType::Double).expect_err("overflow");
+        assert_eq!(err.state, SqlState::NumericValueOutOfRange);
+        assert_eq!(
+            arith(ArithOp::Add, Value::Float(f64::INFINITY), Value::Float(1.0), DataType::Double).expect("inf"),
+            Value::Float(f64::INFINITY)
+        );
+    }
+
+    #[test]
+    fn like_handles_wildcards_escapes_and_backtracking() {
+        let cases = [
+            ("abc", "abc", true),
+            ("abc", "a%", true),
+            ("abc", "%c", true),
+            ("abc", "a_c", true),
+            ("abc", "a_", false),
+            ("aXbXc", "%X%c", true),
+            ("mississippi", "%iss%ppi", true),
+            ("mississippi", "%iss%pp", false),
+            ("", "%", true),
+            ("", "_", false),
+            ("50%", "50\\%", true),
+            ("505", "50\\%", false),
+        ];
+        for (s, p, expected) in cases {
+            assert_eq!(like(s, p, None).expect("like"), expected, "{s:?} LIKE {p:?}");
+        }
+        assert!(like("a_b", "a!_b", Some('!')).expect("escape"));
+        assert!(!like("axb", "a!_b", Some('!')).expect("escape"));
+        assert_eq!(like("a", "a\\", None).expect_err("dangling escape").state, SqlState::InvalidParameterValue);
+    }
+}
