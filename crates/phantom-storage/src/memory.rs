@@ -165,25 +165,33 @@ impl MemoryScan {
     }
 }
 
-impl Iterator for MemoryScan {
-    type Item = Result<KeyValue>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl MemoryScan {
+    /// The next entry from the front (or the back): from the buffer, refilled under the
+    /// read lock when it runs dry. The scan ends when the two cursors meet.
+    fn step(&mut self, back: bool) -> Option<Result<KeyValue>> {
         if self.done {
             return None;
         }
         loop {
-            if let Some((k, v)) = self.front_buf.next() {
-                // The back cursor may have moved past entries buffered earlier.
+            let buffered = if back { self.back_buf.next() } else { self.front_buf.next() };
+            if let Some((k, v)) = buffered {
+                // The other cursor may have moved past entries buffered earlier.
                 if !self.inside(&k) {
                     self.done = true;
                     return None;
                 }
-                self.front = Bound::Excluded(k.clone());
+                let cursor = if back { &mut self.back } else { &mut self.front };
+                *cursor = Bound::Excluded(k.clone());
                 return Some(Ok((k, v)));
             }
-            self.refill_front();
-            if self.front_buf.len() == 0 {
+            let refilled = if back {
+                self.refill_back();
+                self.back_buf.len()
+            } else {
+                self.refill_front();
+                self.front_buf.len()
+            };
+            if refilled == 0 {
                 self.done = true;
                 return None;
             }
@@ -191,26 +199,17 @@ impl Iterator for MemoryScan {
     }
 }
 
+impl Iterator for MemoryScan {
+    type Item = Result<KeyValue>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.step(false)
+    }
+}
+
 impl DoubleEndedIterator for MemoryScan {
     fn next_back(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        loop {
-            if let Some((k, v)) = self.back_buf.next() {
-                if !self.inside(&k) {
-                    self.done = true;
-                    return None;
-                }
-                self.back = Bound::Excluded(k.clone());
-                return Some(Ok((k, v)));
-            }
-            self.refill_back();
-            if self.back_buf.len() == 0 {
-                self.done = true;
-                return None;
-            }
-        }
+        self.step(true)
     }
 }
 

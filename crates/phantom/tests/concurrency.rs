@@ -32,6 +32,12 @@ fn with_retry(
     }
 }
 
+/// The single integer a query returns.
+fn scalar(session: &mut phantom::Session, sql: &str) -> i64 {
+    let rows = session.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.rows[0].get(0).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 fn run(db: &Database) {
     let mut setup = db.session();
     setup.execute("CREATE TABLE accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL)").expect("create");
@@ -65,10 +71,7 @@ fn run(db: &Database) {
                     });
                     // A reader's snapshot is consistent: the total is always the same.
                     if seq % 10 == 0 {
-                        let total: i64 =
-                            session.query("SELECT SUM(balance) FROM accounts").expect("sum").rows[0]
-                                .get(0)
-                                .expect("i64");
+                        let total = scalar(&mut session, "SELECT SUM(balance) FROM accounts");
                         assert_eq!(total, ACCOUNTS * START_BALANCE, "a snapshot saw a half-done transfer");
                     }
                 }
@@ -80,8 +83,7 @@ fn run(db: &Database) {
     eprintln!("{THREADS} sessions: {conflicts} serialization failures retried");
 
     let mut check = db.session();
-    let total: i64 =
-        check.query("SELECT SUM(balance) FROM accounts").expect("sum").rows[0].get(0).expect("i64");
+    let total = scalar(&mut check, "SELECT SUM(balance) FROM accounts");
     assert_eq!(total, ACCOUNTS * START_BALANCE);
     // Every transfer committed exactly once: one log row per (thread, seq).
     let rows = check.query("SELECT thread, seq FROM log").expect("log");
@@ -105,11 +107,8 @@ fn eight_sessions_transfer_money_on_disk_and_the_result_survives_reopen() {
     }
     let db = Database::open(dir.path()).expect("reopen");
     let mut session = db.session();
-    let total: i64 =
-        session.query("SELECT SUM(balance) FROM accounts").expect("sum").rows[0].get(0).expect("i64");
-    assert_eq!(total, ACCOUNTS * START_BALANCE);
-    let logged: i64 = session.query("SELECT COUNT(*) FROM log").expect("count").rows[0].get(0).expect("i64");
-    assert_eq!(logged, THREADS * TRANSFERS_PER_THREAD as i64);
+    assert_eq!(scalar(&mut session, "SELECT SUM(balance) FROM accounts"), ACCOUNTS * START_BALANCE);
+    assert_eq!(scalar(&mut session, "SELECT COUNT(*) FROM log"), THREADS * TRANSFERS_PER_THREAD as i64);
 }
 
 #[test]
@@ -140,6 +139,5 @@ fn a_write_write_conflict_ends_the_later_transaction_with_40001() {
     assert_eq!(err.sqlstate(), "40001", "{err}");
     second.execute("ROLLBACK").expect("rollback");
 
-    let v: i64 = second.query("SELECT v FROM t WHERE id = 1").expect("read").rows[0].get(0).expect("i64");
-    assert_eq!(v, 3);
+    assert_eq!(scalar(&mut second, "SELECT v FROM t WHERE id = 1"), 3);
 }

@@ -346,14 +346,7 @@ mod tests {
     #[test]
     fn and_or_not_follow_three_valued_logic() {
         // (left, right, AND, OR), from the SQL standard's truth tables.
-        let table = [
-            (T, T, T, T),
-            (T, F, F, T),
-            (T, N, N, T),
-            (F, F, F, F),
-            (F, N, F, N),
-            (N, N, N, N),
-        ];
+        let table = [(T, T, T, T), (T, F, F, T), (T, N, N, T), (F, F, F, F), (F, N, F, N), (N, N, N, N)];
         for (a, b, and, or) in table {
             for (x, y) in [(a.clone(), b.clone()), (b.clone(), a.clone())] {
                 assert_eq!(Expr::And(c(x.clone()), c(y.clone())).eval(&[]).expect("and"), and, "{x} AND {y}");
@@ -379,10 +372,12 @@ mod tests {
             .expect_err("integer overflow");
         assert_eq!(err.state, SqlState::NumericValueOutOfRange);
         assert_eq!(
-            arith(ArithOp::Add, Value::Int(i32::MAX as i64), Value::Int(1), DataType::BigInt).expect("bigint"),
+            arith(ArithOp::Add, Value::Int(i32::MAX as i64), Value::Int(1), DataType::BigInt)
+                .expect("bigint"),
             Value::Int(i32::MAX as i64 + 1)
         );
-        let err = arith(ArithOp::Mul, Value::Int(i64::MAX), Value::Int(2), DataType::BigInt).expect_err("overflow");
+        let err =
+            arith(ArithOp::Mul, Value::Int(i64::MAX), Value::Int(2), DataType::BigInt).expect_err("overflow");
         assert_eq!(err.state, SqlState::NumericValueOutOfRange);
         for op in [ArithOp::Div, ArithOp::Mod] {
             let err = arith(op, Value::Int(1), Value::Int(0), DataType::Integer).expect_err("by zero");
@@ -390,17 +385,25 @@ mod tests {
             let err = arith(op, Value::Float(1.0), Value::Float(0.0), DataType::Double).expect_err("by zero");
             assert_eq!(err.state, SqlState::DivisionByZero);
         }
-        assert_eq!(arith(ArithOp::Mod, Value::Int(i64::MIN), Value::Int(-1), DataType::BigInt).expect("mod"), Value::Int(0));
-        assert_eq!(arith(ArithOp::Div, Value::Int(-7), Value::Int(2), DataType::Integer).expect("div"), Value::Int(-3));
+        assert_eq!(
+            arith(ArithOp::Mod, Value::Int(i64::MIN), Value::Int(-1), DataType::BigInt).expect("mod"),
+            Value::Int(0)
+        );
+        assert_eq!(
+            arith(ArithOp::Div, Value::Int(-7), Value::Int(2), DataType::Integer).expect("div"),
+            Value::Int(-3)
+        );
         assert_eq!(arith(ArithOp::Add, N, Value::Int(1), DataType::Integer).expect("null"), N);
     }
 
     #[test]
     fn float_overflow_is_an_error_but_infinity_in_stays_infinity() {
-        let err = arith(ArithOp::Mul, Value::Float(1e308), Value::Float(10.0), DataType::Double).expect_err("overflow");
+        let err = arith(ArithOp::Mul, Value::Float(1e308), Value::Float(10.0), DataType::Double)
+            .expect_err("overflow");
         assert_eq!(err.state, SqlState::NumericValueOutOfRange);
         assert_eq!(
-            arith(ArithOp::Add, Value::Float(f64::INFINITY), Value::Float(1.0), DataType::Double).expect("inf"),
+            arith(ArithOp::Add, Value::Float(f64::INFINITY), Value::Float(1.0), DataType::Double)
+                .expect("inf"),
             Value::Float(f64::INFINITY)
         );
     }
@@ -426,6 +429,9 @@ mod tests {
         }
         assert!(like("a_b", "a!_b", Some('!')).expect("escape"));
         assert!(!like("axb", "a!_b", Some('!')).expect("escape"));
-        assert_eq!(like("a", "a\\", None).expect_err("dangling escape").state, SqlState::InvalidParameterValue);
+        assert_eq!(
+            like("a", "a\\", None).expect_err("dangling escape").state,
+            SqlState::InvalidParameterValue
+        );
     }
 }
