@@ -86,7 +86,7 @@ impl Session {
 
     /// Runs every statement in `sql` and returns the last one's output.
     pub fn execute(&mut self, sql: &str) -> Result<Output> {
-        let statements = parser::parse(sql)?;
+        let statements = self.parse(parser::parse(sql))?;
         let mut last = Output::Command("EMPTY".into());
         for statement in &statements {
             last = self.run(statement, &[])?;
@@ -96,7 +96,7 @@ impl Session {
 
     /// Runs one query and returns its rows.
     pub fn query(&mut self, sql: &str) -> Result<Rows> {
-        let statement = parser::parse_one(sql)?;
+        let statement = self.parse(parser::parse_one(sql))?;
         match self.run(&statement, &[])? {
             Output::Rows(rows) => Ok(rows),
             other => Err(Error::new(
@@ -108,7 +108,7 @@ impl Session {
 
     /// Parses and checks a statement with `$1`, `$2`, ... parameters.
     pub fn prepare(&mut self, sql: &str) -> Result<Prepared> {
-        let statement = parser::parse_one(sql)?;
+        let statement = self.parse(parser::parse_one(sql))?;
         let parameter_types = match &statement {
             Ast::Query(_) | Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
                 let txn = self.txn.clone().unwrap_or_else(|| self.instance.store.begin());
@@ -179,6 +179,15 @@ impl Session {
                 result
             }
         }
+    }
+
+    /// Passes a parse result through; a syntax error inside a transaction block fails the
+    /// block, as any other error there does (PostgreSQL behaves the same).
+    fn parse<T>(&mut self, parsed: Result<T>) -> Result<T> {
+        if parsed.is_err() && self.txn.is_some() {
+            self.failed = true;
+        }
+        parsed
     }
 
     fn run(&mut self, statement: &Ast, params: &[Value]) -> Result<Output> {
