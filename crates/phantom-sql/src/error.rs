@@ -241,7 +241,7 @@ impl From<StorageError> for Error {
         let state = match &e {
             StorageError::Corrupt { .. } => SqlState::DataCorrupted,
             StorageError::Io { .. } => SqlState::IoError,
-            StorageError::WalFailed(_) => SqlState::IoError,
+            StorageError::WalFailed(_) | StorageError::Failed { .. } => SqlState::IoError,
             StorageError::Locked(_) => SqlState::ObjectInUse,
             StorageError::TooLarge { .. } => SqlState::ProgramLimitExceeded,
         };

@@ -93,9 +93,12 @@ pub trait Engine: Send + Sync + Debug {
     /// so that it can report what a checkpoint covers.
     fn apply(&self, batch: &WriteBatch, lsn: Lsn) -> Result<()>;
 
-    /// Makes everything applied so far durable in the engine's own files, and returns the
-    /// LSN that is now covered. Log records at or below it need not be replayed.
-    fn checkpoint(&self) -> Result<Lsn>;
+    /// Makes everything applied so far durable in the engine's own files. The caller
+    /// promises that every batch with an LSN at or below `upto` has been applied; the
+    /// engine records `upto` as covered, so those log records need not be replayed. (Batches
+    /// above `upto` may be in the checkpoint too: replaying them again must be harmless,
+    /// which holds because the layer above only writes immutable versions.)
+    fn checkpoint(&self, upto: Lsn) -> Result<()>;
 
     /// The highest LSN whose batch is durable in the engine's own files (0 if none, which
     /// is always the case for an in-memory engine).

@@ -39,6 +39,15 @@ pub enum StorageError {
         "the write-ahead log is in a failed state after an earlier error ({0}); the database is read-only until it is reopened"
     )]
     WalFailed(String),
+    /// Writing an engine's file failed earlier; the engine refuses changes until the
+    /// database is reopened and recovered from the log.
+    #[error("{path} failed earlier ({reason}); the database is read-only until it is reopened")]
+    Failed {
+        /// The engine's file.
+        path: PathBuf,
+        /// The first error.
+        reason: String,
+    },
     /// A key or value is larger than the storage format allows.
     #[error("{what} of {len} bytes exceeds the limit of {limit} bytes")]
     TooLarge {

@@ -6,6 +6,8 @@
 //! - [`engine`]: the [`Engine`] trait, an ordered map of byte strings with range scans in
 //!   both directions and atomic write batches. Every table and index is one engine
 //!   instance ("keyspace"). [`memory::Memory`] is the in-memory implementation.
+//! - [`btree`]: the B+tree engine: one file per tree, pages cached in a shared
+//!   [`btree::BufferPool`], copy-on-write checkpoints.
 //! - [`keycode`]: an order-preserving encoding of typed values, so that composite keys
 //!   compare correctly as plain bytes.
 //! - [`wal`]: the write-ahead log shared by the whole database: segment files of
@@ -15,13 +17,16 @@
 //! The layers above (MVCC in `phantom-txn`, the catalog and executors in `phantom-sql`)
 //! only ever see byte keys and byte values.
 
+pub mod btree;
 pub mod dirlock;
 pub mod engine;
 pub mod error;
 pub mod keycode;
 pub mod memory;
+pub mod varint;
 pub mod wal;
 
+pub use btree::{BTree, BufferPool};
 pub use engine::{Engine, EngineStats, KeyValue, ScanIterator, WriteBatch, WriteOp};
 pub use error::{Result, StorageError};
 pub use memory::Memory;
