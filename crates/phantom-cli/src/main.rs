@@ -42,11 +42,64 @@ struct Args {
     /// How query results are printed.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
+/// Storage settings (ignored for `:memory:`).
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Storage")]
+struct StorageArgs {
+    /// When COMMIT waits for the disk: full (fsync every commit), normal (fsync at log
+    /// segment switches and checkpoints), off (leave it to the OS).
+    #[arg(long, value_enum, default_value_t = Synchronous::Full)]
+    synchronous: Synchronous,
+    /// Memory for cached table and index pages, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 128)]
+    buffer_pool_mib: usize,
+    /// Run a checkpoint after the write-ahead log grows by this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    checkpoint_wal_bytes: u64,
+    /// Size of a write-ahead log segment file.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+    wal_segment_bytes: u64,
+    /// Copy write-ahead log segments here before a checkpoint removes them.
+    #[arg(long, value_name = "DIR")]
+    wal_archive_dir: Option<std::path::PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Synchronous {
+    Full,
+    Normal,
+    Off,
+}
+
+impl StorageArgs {
+    fn options(&self) -> phantom::Options {
+        phantom::Options {
+            synchronous: match self.synchronous {
+                Synchronous::Full => phantom::SyncMode::Full,
+                Synchronous::Normal => phantom::SyncMode::Normal,
+                Synchronous::Off => phantom::SyncMode::Off,
+            },
+            wal_segment_size: self.wal_segment_bytes,
+            buffer_pool_size: self.buffer_pool_mib.saturating_mul(1024 * 1024),
+            checkpoint_wal_bytes: self.checkpoint_wal_bytes,
+            wal_archive_dir: self.wal_archive_dir.clone(),
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let db = match phantom::Database::open_path_or_memory(&args.database) {
+    let opened = if args.database == ":memory:" {
+        Ok(phantom::Database::memory())
+    } else {
+        phantom::Database::open_with(&args.database, args.storage.options())
+    };
+    let db = match opened {
         Ok(db) => db,
         Err(e) => {
             eprintln!("phantom: cannot open {}: {e}", args.database);

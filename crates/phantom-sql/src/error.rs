@@ -257,6 +257,7 @@ impl From<TxnError> for Error {
                 SqlState::SerializationFailure,
                 "could not serialize access due to concurrent update",
             ),
+            TxnError::Unsupported(message) => Error::new(SqlState::FeatureNotSupported, message),
             other => Error::new(SqlState::InternalError, other.to_string()),
         }
     }

@@ -354,11 +354,11 @@ fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result
             format!("relation \"{}\" already exists", new.name),
         ));
     }
-    let keyspace = txn.create_keyspace(new.engine)?;
+    let (keyspace, engine) = txn.create_keyspace(new.engine)?;
     let table = TableDef {
         name: new.name,
         keyspace,
-        engine: new.engine.name().to_string(),
+        engine: engine.name().to_string(),
         columns: new.columns,
         primary_key: new.primary_key,
     };

@@ -23,4 +23,7 @@ pub enum TxnError {
     /// A keyspace that does not exist (a table or index dropped concurrently).
     #[error("keyspace {0} does not exist")]
     UnknownKeyspace(KeyspaceId),
+    /// A request this database cannot serve (e.g. an engine it does not offer).
+    #[error("{0}")]
+    Unsupported(String),
 }

@@ -1,15 +1,22 @@
 //! Keyspaces: the engines that hold tables and indexes, by id.
 //!
 //! Every table and index has its own keyspace, so each can choose its engine and be dropped
-//! without touching the others. Keyspace 0 holds the catalog. Ids are never reused within
-//! the life of a log: a recovered database continues after the highest id it has seen.
+//! without touching the others. Keyspace 0 holds the catalog.
+//!
+//! An in-memory database keeps every keyspace in the memory engine. An on-disk database
+//! keeps each keyspace in its own file under `DIR/data/` (`ks-<id>.btree`), all sharing
+//! one buffer pool; a file's existence is what makes a keyspace exist after a restart.
+//! Ids are never reused: the checkpoint manifest remembers the next free id, and recovery
+//! continues after the highest id it sees in the log.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use parking_lot::RwLock;
-use phantom_storage::{Engine, Memory};
+use phantom_storage::btree::BufferPool;
+use phantom_storage::{BTree, Engine, Memory, StorageError};
 
 use crate::{Result, TxnError};
 
@@ -20,11 +27,12 @@ pub type KeyspaceId = u32;
 pub const CATALOG_KEYSPACE: KeyspaceId = 0;
 
 /// Which engine a keyspace uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EngineKind {
-    /// The in-memory engine. Data survives restarts only through WAL replay.
-    #[default]
+    /// The in-memory engine (in-memory databases).
     Memory,
+    /// The B+tree engine (the default on disk).
+    BTree,
 }
 
 impl EngineKind {
@@ -32,6 +40,7 @@ impl EngineKind {
     pub fn tag(self) -> u8 {
         match self {
             EngineKind::Memory => 0,
+            EngineKind::BTree => 1,
         }
     }
 
@@ -39,53 +48,147 @@ impl EngineKind {
     pub fn from_tag(tag: u8) -> Option<EngineKind> {
         match tag {
             0 => Some(EngineKind::Memory),
+            1 => Some(EngineKind::BTree),
             _ => None,
         }
     }
 
-    /// The name users write, e.g. in `WITH (engine = 'memory')`.
+    /// The name users write, e.g. in `WITH (engine = 'btree')`.
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::Memory => "memory",
+            EngineKind::BTree => "btree",
         }
     }
+
+    /// The kind for a user-written name.
+    pub fn from_name(name: &str) -> Option<EngineKind> {
+        match name.to_ascii_lowercase().as_str() {
+            "memory" => Some(EngineKind::Memory),
+            "btree" | "b+tree" => Some(EngineKind::BTree),
+            _ => None,
+        }
+    }
+}
+
+/// An open keyspace.
+#[derive(Clone, Debug)]
+struct Keyspace {
+    engine: Arc<dyn Engine>,
+    /// Set for on-disk keyspaces: the tree and its file.
+    file: Option<(BTree, PathBuf)>,
+}
+
+/// Where the keyspaces of an on-disk database live.
+#[derive(Debug)]
+struct Disk {
+    dir: PathBuf,
+    pool: Arc<BufferPool>,
 }
 
 /// The set of open keyspaces.
 #[derive(Debug)]
 pub struct Keyspaces {
-    engines: RwLock<HashMap<KeyspaceId, Arc<dyn Engine>>>,
+    engines: RwLock<HashMap<KeyspaceId, Keyspace>>,
     next_id: AtomicU32,
+    disk: Option<Disk>,
+}
+
+/// The file of keyspace `id` in `dir`.
+fn file_name(id: KeyspaceId) -> String {
+    format!("ks-{id:08}.btree")
 }
 
 impl Keyspaces {
-    /// A registry holding only the (empty) catalog keyspace.
-    pub fn new() -> Self {
-        let keyspaces = Keyspaces { engines: RwLock::new(HashMap::new()), next_id: AtomicU32::new(1) };
-        keyspaces.create(CATALOG_KEYSPACE, EngineKind::Memory);
+    /// Keyspaces of an in-memory database, holding only the (empty) catalog.
+    pub fn memory() -> Keyspaces {
+        let keyspaces =
+            Keyspaces { engines: RwLock::new(HashMap::new()), next_id: AtomicU32::new(1), disk: None };
         keyspaces
+            .engines
+            .write()
+            .insert(CATALOG_KEYSPACE, Keyspace { engine: Arc::new(Memory::new()), file: None });
+        keyspaces
+    }
+
+    /// Keyspaces of an on-disk database: opens every keyspace file in `dir` (creating the
+    /// directory and the catalog's file if needed).
+    pub fn open(dir: &Path, pool: Arc<BufferPool>) -> Result<Keyspaces> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        let keyspaces = Keyspaces {
+            engines: RwLock::new(HashMap::new()),
+            next_id: AtomicU32::new(1),
+            disk: Some(Disk { dir: dir.to_path_buf(), pool }),
+        };
+        let entries = std::fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| StorageError::io(dir, e))?;
+            let name = entry.file_name();
+            let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("ks-"))
+                .and_then(|n| n.strip_suffix(".btree"))
+                .and_then(|n| n.parse::<KeyspaceId>().ok())
+            else {
+                continue;
+            };
+            keyspaces.create(id, EngineKind::BTree)?;
+        }
+        keyspaces.create(CATALOG_KEYSPACE, EngineKind::BTree)?;
+        Ok(keyspaces)
+    }
+
+    /// The engine a new keyspace gets: the requested one (or the B+tree) on disk; the
+    /// memory engine, whatever was requested, in an in-memory database.
+    pub fn resolve(&self, requested: Option<EngineKind>) -> EngineKind {
+        match (&self.disk, requested) {
+            (None, _) => EngineKind::Memory,
+            (Some(_), Some(kind)) => kind,
+            (Some(_), None) => EngineKind::BTree,
+        }
     }
 
     /// The engine of keyspace `id`.
     pub fn get(&self, id: KeyspaceId) -> Result<Arc<dyn Engine>> {
-        self.engines.read().get(&id).cloned().ok_or(TxnError::UnknownKeyspace(id))
+        self.engines.read().get(&id).map(|k| k.engine.clone()).ok_or(TxnError::UnknownKeyspace(id))
     }
 
-    /// Creates keyspace `id` with an engine of `kind`, or returns the existing one.
-    pub fn create(&self, id: KeyspaceId, kind: EngineKind) -> Arc<dyn Engine> {
+    /// Creates keyspace `id` with an engine of `kind`, or returns the existing one. An
+    /// in-memory database keeps every keyspace in memory, whatever the kind.
+    pub fn create(&self, id: KeyspaceId, kind: EngineKind) -> Result<Arc<dyn Engine>> {
         self.note_id(id);
+        // Held across the file's open so that two creators of one id cannot both open it.
         let mut engines = self.engines.write();
-        engines
-            .entry(id)
-            .or_insert_with(|| match kind {
-                EngineKind::Memory => Arc::new(Memory::new()) as Arc<dyn Engine>,
-            })
-            .clone()
+        if let Some(existing) = engines.get(&id) {
+            return Ok(existing.engine.clone());
+        }
+        let keyspace = match (&self.disk, kind) {
+            (None, _) => Keyspace { engine: Arc::new(Memory::new()), file: None },
+            (Some(_), EngineKind::Memory) => {
+                return Err(TxnError::Unsupported(
+                    "the memory engine is only available in in-memory databases (open \":memory:\"); \
+                     on disk, tables live in B+trees"
+                        .into(),
+                ));
+            }
+            (Some(disk), EngineKind::BTree) => {
+                let path = disk.dir.join(file_name(id));
+                let tree = BTree::open(&path, disk.pool.clone())?;
+                Keyspace { engine: Arc::new(tree.clone()), file: Some((tree, path)) }
+            }
+        };
+        Ok(engines.entry(id).or_insert(keyspace).engine.clone())
     }
 
-    /// Removes keyspace `id` and its data.
+    /// Removes keyspace `id` and its data (the file, for an on-disk keyspace).
     pub fn drop_keyspace(&self, id: KeyspaceId) {
-        self.engines.write().remove(&id);
+        let Some(keyspace) = self.engines.write().remove(&id) else { return };
+        if let Some((tree, path)) = keyspace.file {
+            tree.evict_all();
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(file = %path.display(), error = %e, "could not remove a dropped keyspace's file");
+            }
+        }
     }
 
     /// A fresh id that no keyspace has used.
@@ -98,16 +201,32 @@ impl Keyspaces {
         self.next_id.fetch_max(id.saturating_add(1), Ordering::Relaxed);
     }
 
+    /// The next id [`Keyspaces::allocate_id`] would hand out.
+    pub fn next_id(&self) -> KeyspaceId {
+        self.next_id.load(Ordering::Relaxed)
+    }
+
     /// The ids of every open keyspace.
     pub fn ids(&self) -> Vec<KeyspaceId> {
         let mut ids: Vec<_> = self.engines.read().keys().copied().collect();
         ids.sort_unstable();
         ids
     }
-}
 
-impl Default for Keyspaces {
-    fn default() -> Self {
-        Self::new()
+    /// Every open keyspace's engine.
+    pub fn engines(&self) -> Vec<(KeyspaceId, Arc<dyn Engine>)> {
+        let mut all: Vec<_> = self.engines.read().iter().map(|(&id, k)| (id, k.engine.clone())).collect();
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all
+    }
+
+    /// The B+tree behind keyspace `id`, if it is one (for statistics).
+    pub fn btree(&self, id: KeyspaceId) -> Option<BTree> {
+        self.engines.read().get(&id).and_then(|k| k.file.as_ref().map(|(t, _)| t.clone()))
+    }
+
+    /// The shared buffer pool of an on-disk database.
+    pub fn pool(&self) -> Option<&Arc<BufferPool>> {
+        self.disk.as_ref().map(|d| &d.pool)
     }
 }

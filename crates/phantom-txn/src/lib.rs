@@ -43,6 +43,7 @@
 //! reads the table as it was when the statement started, while uniqueness checks
 //! ([`Transaction::get_for_update`]) see every write, including the current statement's.
 
+pub mod checkpoint;
 pub mod error;
 pub mod intents;
 pub mod keyspace;
@@ -52,9 +53,10 @@ pub mod store;
 pub mod transaction;
 pub mod version;
 
+pub use checkpoint::{CheckpointOptions, CheckpointStats};
 pub use error::{Result, TxnError};
 pub use keyspace::{EngineKind, KeyspaceId};
-pub use store::{MvccStore, StoreOptions};
+pub use store::{MvccStore, StorageStats, StoreOptions};
 pub use transaction::{Scan, Transaction};
 
 /// A commit timestamp. Timestamps start at 1; a snapshot at `ts` sees every commit whose

@@ -81,6 +81,11 @@ impl Oracle {
         self.state.lock().watermark
     }
 
+    /// The highest commit timestamp handed out so far (committed or not).
+    pub fn last_assigned(&self) -> Timestamp {
+        self.state.lock().next_ts - 1
+    }
+
     /// Assigns the next commit timestamp; the commit is in flight until
     /// [`Oracle::finish_commit`] or [`Oracle::abandon_commit`].
     pub fn begin_commit(&self) -> Timestamp {

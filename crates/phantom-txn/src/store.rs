@@ -1,26 +1,32 @@
-//! The MVCC store: keyspaces, the write-ahead log, the oracle, and recovery.
+//! The MVCC store: keyspaces, the write-ahead log, the oracle, recovery and checkpoints.
 //!
 //! A data directory looks like this:
 //!
 //! ```text
-//!   DIR/LOCK        held with an OS file lock while the database is open
-//!   DIR/wal/*.wal   the write-ahead log (see phantom_storage::wal)
+//!   DIR/LOCK                 held with an OS file lock while the database is open
+//!   DIR/wal/*.wal            the write-ahead log (see phantom_storage::wal)
+//!   DIR/data/ks-<id>.btree   one B+tree file per keyspace (table or index)
+//!   DIR/data/MANIFEST        what the last checkpoint covered (see [`crate::checkpoint`])
 //! ```
 //!
-//! Opening replays every commit record of the log into the engines. With in-memory engines
-//! that is the whole database; engines with their own files (B+tree, LSM) will skip records
-//! their checkpoint already covers.
+//! Opening reads the manifest, opens every keyspace file, and replays the log records
+//! after the manifest's LSN, skipping for each engine what its own file already covers.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
+use phantom_storage::btree::{BTreeStats, BufferPool, PoolStats};
 use phantom_storage::dirlock::DirLock;
 use phantom_storage::wal::{Lsn, SyncMode, Wal, WalOptions};
 use phantom_storage::{EngineStats, WriteBatch};
 
+use crate::checkpoint::{
+    AppliedLsns, Background, CheckpointOptions, CheckpointStats, Checkpointer, Manifest,
+};
 use crate::intents::{Intents, TxnId};
 use crate::keyspace::{CATALOG_KEYSPACE, KeyspaceId, Keyspaces};
 use crate::oracle::Oracle;
@@ -35,22 +41,35 @@ pub struct StoreOptions {
     pub sync: SyncMode,
     /// Size at which the log starts a new segment file.
     pub wal_segment_size: u64,
+    /// Memory for cached B+tree pages, shared by every table and index.
+    pub buffer_pool_size: usize,
+    /// When checkpoints run, and where removed log segments are archived.
+    pub checkpoint: CheckpointOptions,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         let wal = WalOptions::default();
-        StoreOptions { sync: wal.sync, wal_segment_size: wal.segment_size }
+        StoreOptions {
+            sync: wal.sync,
+            wal_segment_size: wal.segment_size,
+            buffer_pool_size: 128 * 1024 * 1024,
+            checkpoint: CheckpointOptions::default(),
+        }
     }
 }
 
 /// State shared by the store and every transaction.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) keyspaces: Keyspaces,
-    pub(crate) oracle: Oracle,
+    pub(crate) keyspaces: Arc<Keyspaces>,
+    pub(crate) oracle: Arc<Oracle>,
     pub(crate) intents: Intents,
-    pub(crate) wal: Option<Wal>,
+    pub(crate) wal: Option<Arc<Wal>>,
+    lsns: Arc<AppliedLsns>,
+    checkpointer: Option<Arc<Checkpointer>>,
+    /// Declared before the lock: stops (joins) the thread before the directory unlocks.
+    background: Mutex<Option<Background>>,
     next_txn_id: AtomicU64,
     /// Keyspaces dropped by committed transactions, with the commit timestamp: they are
     /// removed once no snapshot older than that timestamp is live.
@@ -65,59 +84,91 @@ pub struct MvccStore {
     shared: Arc<Shared>,
 }
 
+/// Storage facts for `phantom_storage_stats`.
+#[derive(Clone, Debug, Default)]
+pub struct StorageStats {
+    /// Per keyspace: id, engine statistics, and B+tree details when it is one.
+    pub keyspaces: Vec<(KeyspaceId, EngineStats, Option<BTreeStats>)>,
+    /// The shared buffer pool (`None` in memory).
+    pub pool: Option<PoolStats>,
+    /// Bytes of log segment files.
+    pub wal_bytes: u64,
+    /// Log segment files.
+    pub wal_segments: u64,
+    pub checkpoints: CheckpointStats,
+}
+
 impl MvccStore {
-    /// Opens (or creates) the database in `dir` and recovers it from its log.
+    /// Opens (or creates) the database in `dir` and recovers it from its files and log.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<MvccStore> {
         let lock = DirLock::acquire(dir)?;
-        let keyspaces = Keyspaces::new();
-        let mut last_ts: Timestamp = 0;
+        let data_dir = dir.join("data");
+        let pool = BufferPool::new(options.buffer_pool_size);
+        let keyspaces = Arc::new(Keyspaces::open(&data_dir, pool)?);
+        let manifest = Manifest::read(&data_dir)?;
+        keyspaces.note_id(manifest.next_keyspace_id.saturating_sub(1));
+        let mut last_ts: Timestamp = manifest.last_ts;
         let wal_options = WalOptions { segment_size: options.wal_segment_size, sync: options.sync };
+        let mut replayed = 0u64;
         let mut replay = |lsn: Lsn, payload: &[u8]| -> phantom_storage::Result<()> {
-            let record = CommitRecord::decode(payload).map_err(|e| match e {
-                crate::TxnError::Storage(s) => s,
-                other => phantom_storage::StorageError::Corrupt {
-                    path: dir.join("wal"),
-                    offset: 0,
-                    reason: format!("record {lsn}: {other}"),
-                },
-            })?;
+            let record = CommitRecord::decode(payload).map_err(|e| corrupt_record(dir, lsn, e))?;
             last_ts = last_ts.max(record.ts);
-            apply_record(&keyspaces, &record, lsn).map_err(|e| match e {
-                crate::TxnError::Storage(s) => s,
-                other => phantom_storage::StorageError::Corrupt {
-                    path: dir.join("wal"),
-                    offset: 0,
-                    reason: format!("record {lsn}: {other}"),
-                },
-            })
+            replayed += 1;
+            apply_record(&keyspaces, &record, lsn, true).map_err(|e| corrupt_record(dir, lsn, e))
         };
-        let wal = Wal::open(&dir.join("wal"), wal_options, 0, &mut replay)?;
-        tracing::info!(dir = %dir.display(), last_lsn = wal.last_lsn(), last_ts, "recovered database");
-        Ok(MvccStore::from_parts(keyspaces, last_ts, Some(wal), Some(dir.to_path_buf()), Some(lock)))
+        let wal = Arc::new(Wal::open(&dir.join("wal"), wal_options, manifest.checkpoint_lsn, &mut replay)?);
+        tracing::info!(
+            dir = %dir.display(),
+            checkpoint_lsn = manifest.checkpoint_lsn,
+            replayed,
+            last_lsn = wal.last_lsn(),
+            last_ts,
+            "recovered database"
+        );
+        let lsns = Arc::new(AppliedLsns::new(wal.last_lsn()));
+        let oracle = Arc::new(Oracle::new(last_ts));
+        let checkpointer = Arc::new(Checkpointer::new(
+            data_dir,
+            keyspaces.clone(),
+            wal.clone(),
+            lsns.clone(),
+            oracle.clone(),
+            options.checkpoint.clone(),
+            manifest,
+        ));
+        let background = Background::start(checkpointer.clone(), Duration::from_millis(100))?;
+        Ok(MvccStore {
+            shared: Arc::new(Shared {
+                keyspaces,
+                oracle,
+                intents: Intents::new(),
+                wal: Some(wal),
+                lsns,
+                checkpointer: Some(checkpointer),
+                background: Mutex::new(Some(background)),
+                next_txn_id: AtomicU64::new(1),
+                pending_drops: Mutex::new(Vec::new()),
+                path: Some(dir.to_path_buf()),
+                _lock: Some(lock),
+            }),
+        })
     }
 
     /// A store that lives in memory only and is gone when dropped.
     pub fn memory() -> MvccStore {
-        MvccStore::from_parts(Keyspaces::new(), 0, None, None, None)
-    }
-
-    fn from_parts(
-        keyspaces: Keyspaces,
-        last_ts: Timestamp,
-        wal: Option<Wal>,
-        path: Option<PathBuf>,
-        lock: Option<DirLock>,
-    ) -> MvccStore {
         MvccStore {
             shared: Arc::new(Shared {
-                keyspaces,
-                oracle: Oracle::new(last_ts),
+                keyspaces: Arc::new(Keyspaces::memory()),
+                oracle: Arc::new(Oracle::new(0)),
                 intents: Intents::new(),
-                wal,
+                wal: None,
+                lsns: Arc::new(AppliedLsns::new(0)),
+                checkpointer: None,
+                background: Mutex::new(None),
                 next_txn_id: AtomicU64::new(1),
                 pending_drops: Mutex::new(Vec::new()),
-                path,
-                _lock: lock,
+                path: None,
+                _lock: None,
             }),
         }
     }
@@ -159,14 +210,62 @@ impl MvccStore {
         Ok(self.shared.keyspaces.get(id)?.stats())
     }
 
+    /// Everything `phantom_storage_stats` shows.
+    pub fn storage_stats(&self) -> StorageStats {
+        let keyspaces = &self.shared.keyspaces;
+        StorageStats {
+            keyspaces: keyspaces
+                .engines()
+                .into_iter()
+                .map(|(id, engine)| (id, engine.stats(), keyspaces.btree(id).map(|t| t.btree_stats())))
+                .collect(),
+            pool: keyspaces.pool().map(|p| p.stats()),
+            wal_bytes: self.wal_size(),
+            wal_segments: self.shared.wal.as_ref().map_or(0, |w| w.segment_count() as u64),
+            checkpoints: self.shared.checkpointer.as_ref().map(|c| c.stats()).unwrap_or_default(),
+        }
+    }
+
     /// Total bytes of log segment files (0 for an in-memory store).
     pub fn wal_size(&self) -> u64 {
-        self.shared.wal.as_ref().map_or(0, Wal::size_bytes)
+        self.shared.wal.as_ref().map_or(0, |w| w.size_bytes())
     }
 
     /// The newest visible commit timestamp.
     pub fn watermark(&self) -> Timestamp {
         self.shared.oracle.watermark()
+    }
+
+    /// Runs a checkpoint now (a no-op in memory); returns the LSN it covers.
+    pub fn checkpoint(&self) -> Result<Lsn> {
+        match &self.shared.checkpointer {
+            Some(c) => c.run(),
+            None => Ok(0),
+        }
+    }
+}
+
+fn corrupt_record(dir: &Path, lsn: Lsn, e: crate::TxnError) -> phantom_storage::StorageError {
+    match e {
+        crate::TxnError::Storage(s) => s,
+        other => phantom_storage::StorageError::Corrupt {
+            path: dir.join("wal"),
+            offset: 0,
+            reason: format!("record {lsn}: {other}"),
+        },
+    }
+}
+
+impl Drop for Shared {
+    /// A clean close: stop the background thread, then checkpoint so the next open has
+    /// little log to replay. Errors are only logged: everything is in the log anyway.
+    fn drop(&mut self) {
+        drop(self.background.lock().take());
+        if let Some(checkpointer) = &self.checkpointer
+            && let Err(e) = checkpointer.run()
+        {
+            tracing::warn!(error = %e, "checkpoint at close failed; the next open replays the log");
+        }
     }
 }
 
@@ -179,21 +278,30 @@ impl Shared {
     pub(crate) fn commit(&self, record: &CommitRecord) -> Result<()> {
         let lsn = match &self.wal {
             Some(wal) => {
-                let lsn = wal.append(&record.encode());
-                let lsn = lsn.and_then(|lsn| wal.flush(lsn).map(|()| lsn));
-                match lsn {
+                let lsn = match self.lsns.append(wal, &record.encode()) {
                     Ok(lsn) => lsn,
                     Err(e) => {
                         self.oracle.abandon_commit(record.ts);
-                        return Err(e.into());
+                        return Err(e);
                     }
+                };
+                if let Err(e) = wal.flush(lsn) {
+                    // The log is in its failed state now; nothing after this LSN will be
+                    // checkpointed, so forgetting it cannot make a checkpoint lie.
+                    self.lsns.finish(lsn);
+                    self.oracle.abandon_commit(record.ts);
+                    return Err(e.into());
                 }
+                lsn
             }
             None => 0,
         };
         // The record is durable now: failing to apply it would leave memory behind the log,
         // so the watermark must still move past it either way.
-        let applied = apply_record(&self.keyspaces, record, lsn);
+        let applied = apply_record(&self.keyspaces, record, lsn, false);
+        if applied.is_ok() {
+            self.lsns.finish(lsn);
+        }
         self.oracle.finish_commit(record.ts);
         applied
     }
@@ -219,12 +327,13 @@ impl Shared {
 }
 
 /// Applies a commit record's versions to the engines, one atomic batch per keyspace.
-fn apply_record(keyspaces: &Keyspaces, record: &CommitRecord, lsn: Lsn) -> Result<()> {
+/// During recovery, engines whose own checkpoint covers `lsn` are skipped.
+fn apply_record(keyspaces: &Keyspaces, record: &CommitRecord, lsn: Lsn, recovering: bool) -> Result<()> {
     let mut batches: Vec<(KeyspaceId, WriteBatch)> = Vec::new();
     for write in &record.writes {
         let (keyspace, key, value) = match write {
             Write::CreateKeyspace { keyspace, kind } => {
-                keyspaces.create(*keyspace, *kind);
+                keyspaces.create(*keyspace, *kind)?;
                 continue;
             }
             Write::Put { keyspace, key, value } => (*keyspace, key, Some(value.as_slice())),
@@ -241,6 +350,7 @@ fn apply_record(keyspaces: &Keyspaces, record: &CommitRecord, lsn: Lsn) -> Resul
     }
     for (keyspace, batch) in batches {
         match keyspaces.get(keyspace) {
+            Ok(engine) if recovering && engine.persisted_lsn() >= lsn => {}
             Ok(engine) => engine.apply(&batch, lsn)?,
             // The keyspace was dropped after this record was written (its drop committed
             // and its data was discarded): there is nothing left to apply to.

@@ -236,13 +236,16 @@ impl Transaction {
 
     /// Creates a new keyspace (for a table or index) as part of this transaction. It
     /// exists right away for this transaction's writes and is discarded on rollback.
-    pub fn create_keyspace(&self, kind: EngineKind) -> Result<KeyspaceId> {
+    /// `None` picks the database's default engine; the engine used is returned (an
+    /// in-memory database uses the memory engine for everything).
+    pub fn create_keyspace(&self, kind: Option<EngineKind>) -> Result<(KeyspaceId, EngineKind)> {
         let mut state = self.active_state()?;
         let keyspaces = &self.inner.shared.keyspaces;
         let id = keyspaces.allocate_id();
-        keyspaces.create(id, kind);
+        let kind = keyspaces.resolve(kind);
+        keyspaces.create(id, kind)?;
         state.created.push((id, kind));
-        Ok(id)
+        Ok((id, kind))
     }
 
     /// Drops a keyspace when this transaction commits. Its data goes once no snapshot

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use phantom_txn::{EngineKind, KeyspaceId, MvccStore, StoreOptions, Transaction, TxnError};
+use phantom_txn::{KeyspaceId, MvccStore, StoreOptions, Transaction, TxnError};
 use proptest::prelude::*;
 
 fn all(txn: &Transaction, ks: KeyspaceId) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -26,7 +26,7 @@ fn kv(k: &str, v: &str) -> (Vec<u8>, Vec<u8>) {
 
 fn new_keyspace(store: &MvccStore) -> KeyspaceId {
     let txn = store.begin();
-    let ks = txn.create_keyspace(EngineKind::Memory).expect("create");
+    let ks = txn.create_keyspace(None).expect("create").0;
     txn.commit().expect("commit");
     ks
 }
@@ -152,7 +152,7 @@ fn a_statement_does_not_see_its_own_writes_but_the_next_does() {
 fn keyspaces_are_transactional() {
     let store = MvccStore::memory();
     let t = store.begin();
-    let ks = t.create_keyspace(EngineKind::Memory).expect("create");
+    let ks = t.create_keyspace(None).expect("create").0;
     t.put(ks, b"a", b"1".to_vec()).expect("put");
     t.rollback().expect("rollback");
     assert!(store.keyspace_stats(ks).is_err(), "rolled-back keyspace still exists");

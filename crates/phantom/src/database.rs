@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use phantom_sql::Instance;
 use phantom_storage::SyncMode;
-use phantom_txn::StoreOptions;
+use phantom_txn::{CheckpointOptions, StoreOptions};
 
 use crate::{Result, Session};
 
@@ -17,12 +17,25 @@ pub struct Options {
     pub synchronous: SyncMode,
     /// Size at which the write-ahead log starts a new segment file.
     pub wal_segment_size: u64,
+    /// Memory for cached table and index pages, shared by all of them.
+    pub buffer_pool_size: usize,
+    /// A checkpoint runs after the write-ahead log has grown by this many bytes; after it,
+    /// the log segments it covers are removed.
+    pub checkpoint_wal_bytes: u64,
+    /// When set, log segments are copied here before they are removed (for backups).
+    pub wal_archive_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         let store = StoreOptions::default();
-        Options { synchronous: store.sync, wal_segment_size: store.wal_segment_size }
+        Options {
+            synchronous: store.sync,
+            wal_segment_size: store.wal_segment_size,
+            buffer_pool_size: store.buffer_pool_size,
+            checkpoint_wal_bytes: store.checkpoint.wal_bytes,
+            wal_archive_dir: store.checkpoint.archive_dir,
+        }
     }
 }
 
@@ -44,7 +57,16 @@ impl Database {
 
     /// Opens with explicit options.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Database> {
-        let store = StoreOptions { sync: options.synchronous, wal_segment_size: options.wal_segment_size };
+        let store = StoreOptions {
+            sync: options.synchronous,
+            wal_segment_size: options.wal_segment_size,
+            buffer_pool_size: options.buffer_pool_size,
+            checkpoint: CheckpointOptions {
+                wal_bytes: options.checkpoint_wal_bytes,
+                archive_dir: options.wal_archive_dir,
+                ..CheckpointOptions::default()
+            },
+        };
         Ok(Database { instance: Instance::open(path.as_ref(), store)? })
     }
 

@@ -18,8 +18,8 @@ pub struct NewTable {
     pub columns: Vec<ColumnDef>,
     /// Positions of the primary-key columns (empty: hidden row id).
     pub primary_key: Vec<usize>,
-    /// The storage engine for its rows.
-    pub engine: EngineKind,
+    /// The storage engine for its rows (`None`: the database's default).
+    pub engine: Option<EngineKind>,
     /// IF NOT EXISTS.
     pub if_not_exists: bool,
 }
@@ -136,13 +136,13 @@ impl Binder<'_> {
 
     /// Reads `WITH (engine = '...')` and accepts the storage parameters PostgreSQL tools
     /// send (fillfactor), which have no meaning here.
-    fn engine_option(&mut self, options: &ast::CreateTableOptions) -> Result<EngineKind> {
+    fn engine_option(&mut self, options: &ast::CreateTableOptions) -> Result<Option<EngineKind>> {
         let options = match options {
-            ast::CreateTableOptions::None => return Ok(EngineKind::Memory),
+            ast::CreateTableOptions::None => return Ok(None),
             ast::CreateTableOptions::With(options) => options,
             _ => return Err(Error::new(SqlState::FeatureNotSupported, "table options are not supported")),
         };
-        let mut engine = EngineKind::Memory;
+        let mut engine = None;
         for option in options {
             let ast::SqlOption::KeyValue { key, value } = option else {
                 return Err(Error::new(SqlState::SyntaxError, format!("invalid table option {option}")));
@@ -158,15 +158,12 @@ impl Binder<'_> {
             };
             match key.as_str() {
                 "engine" => {
-                    engine = match text.to_lowercase().as_str() {
-                        "memory" => EngineKind::Memory,
-                        other => {
-                            return Err(Error::new(
-                                SqlState::InvalidParameterValue,
-                                format!("unknown storage engine \"{other}\" (available: memory)"),
-                            ));
-                        }
-                    };
+                    engine = Some(EngineKind::from_name(&text).ok_or_else(|| {
+                        Error::new(
+                            SqlState::InvalidParameterValue,
+                            format!("unknown storage engine \"{text}\" (available: btree, memory)"),
+                        )
+                    })?);
                 }
                 "fillfactor" => {}
                 other => {

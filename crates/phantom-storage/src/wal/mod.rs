@@ -75,7 +75,7 @@ pub struct WalOptions {
 
 impl Default for WalOptions {
     fn default() -> Self {
-        WalOptions { segment_size: 64 * 1024 * 1024, sync: SyncMode::Full }
+        WalOptions { segment_size: 16 * 1024 * 1024, sync: SyncMode::Full }
     }
 }
 
@@ -123,6 +123,8 @@ pub struct Wal {
     flushed: Condvar,
     files: Mutex<Files>,
     syncs: AtomicU64,
+    /// Bytes appended since the log was opened (checkpoint scheduling).
+    appended: AtomicU64,
 }
 
 impl Wal {
@@ -211,6 +213,7 @@ impl Wal {
                 faults: Faults::default(),
             }),
             syncs: AtomicU64::new(0),
+            appended: AtomicU64::new(0),
         })
     }
 
@@ -233,6 +236,7 @@ impl Wal {
         }
         record::encode(&mut state.buffer, lsn, payload);
         state.next_lsn += 1;
+        self.appended.fetch_add((record::HEADER_LEN + payload.len()) as u64, Ordering::Relaxed);
         Ok(lsn)
     }
 
@@ -362,9 +366,15 @@ impl Wal {
         self.syncs.load(Ordering::Relaxed)
     }
 
+    /// Bytes of records appended since the log was opened.
+    pub fn appended_bytes(&self) -> u64 {
+        self.appended.load(Ordering::Relaxed)
+    }
+
     /// Deletes sealed segments all of whose records have an LSN at or below `lsn` (they
-    /// are covered by checkpoints). Returns how many were removed.
-    pub fn remove_segments_through(&self, lsn: Lsn) -> Result<usize> {
+    /// are covered by checkpoints), moving them into `archive` first when one is given.
+    /// Returns how many were removed.
+    pub fn remove_segments_through(&self, lsn: Lsn, archive: Option<&Path>) -> Result<usize> {
         let mut files = self.files.lock();
         let mut removable = 0;
         for i in 0..files.sealed.len() {
@@ -375,7 +385,13 @@ impl Wal {
                 break;
             }
         }
+        if let Some(archive) = archive {
+            std::fs::create_dir_all(archive).map_err(|e| StorageError::io(archive, e))?;
+        }
         for segment in files.sealed.drain(..removable) {
+            if let Some(archive) = archive {
+                archive_segment(&segment.path, archive)?;
+            }
             std::fs::remove_file(&segment.path).map_err(|e| StorageError::io(&segment.path, e))?;
         }
         if removable > 0 {
@@ -389,6 +405,16 @@ impl Wal {
         let mut files = self.files.lock();
         files.faults = Faults { fail_write, fail_sync };
     }
+}
+
+/// Copies a segment into the archive directory durably (a copy, not a rename: the
+/// archive may be on another file system).
+fn archive_segment(path: &Path, archive: &Path) -> Result<()> {
+    let name = path.file_name().ok_or_else(|| corrupt(path, 0, "segment path without a name".into()))?;
+    let target = archive.join(name);
+    std::fs::copy(path, &target).map_err(|e| StorageError::io(&target, e))?;
+    std::fs::File::open(&target).and_then(|f| f.sync_all()).map_err(|e| StorageError::io(&target, e))?;
+    segment::sync_dir(archive)
 }
 
 fn corrupt(path: &Path, offset: u64, reason: String) -> StorageError {

@@ -172,7 +172,7 @@ fn removing_covered_segments_keeps_the_rest_replayable() {
     let (wal, _) = open(dir.path(), 256).expect("open");
     write_records(&wal, 1..60);
     let before = wal.segment_count();
-    let removed = wal.remove_segments_through(30).expect("remove");
+    let removed = wal.remove_segments_through(30, None).expect("remove");
     assert!(removed > 0);
     assert_eq!(wal.segment_count(), before - removed);
     drop(wal);
@@ -187,6 +187,19 @@ fn removing_covered_segments_keeps_the_rest_replayable() {
     // or before LSN 31.
     let first = segment::list(dir.path()).expect("list")[0].first_lsn;
     assert!(first <= 31);
+}
+
+#[test]
+fn removed_segments_go_to_the_archive_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = dir.path().join("archive");
+    let (wal, _) = open(&dir.path().join("wal"), 256).expect("open");
+    write_records(&wal, 1..60);
+    let removed = wal.remove_segments_through(30, Some(&archive)).expect("remove");
+    assert!(removed > 0);
+    let archived = segment::list(&archive).expect("list archive");
+    assert_eq!(archived.len(), removed);
+    assert_eq!(archived[0].first_lsn, 1, "the archive starts where the log started");
 }
 
 #[test]

@@ -1,0 +1,334 @@
+//! Checkpoints: making the engines' files catch up with the log, so the log can shrink.
+//!
+//! ## Which log position a checkpoint covers
+//!
+//! Commits are logged in LSN order but applied to the engines in any order (each commit
+//! applies its own batch after its fsync). A checkpoint at LSN `L` needs every record up to
+//! `L` applied; [`AppliedLsns`] tracks the records logged but not yet applied, and `L` is
+//! just below the oldest of them. Records above `L` that happen to be applied already end
+//! up in the checkpoint too; replaying them again later is harmless, because the engines
+//! only receive immutable versions.
+//!
+//! ## Steps
+//!
+//! 1. `L` = the applied watermark; `last_ts` = the highest commit timestamp assigned.
+//! 2. Every keyspace's engine checkpoints up to `L` (for a B+tree: write dirty pages, page
+//!    table, fsync, switch the header).
+//! 3. `data/MANIFEST` is replaced atomically (write, fsync, rename, fsync the directory)
+//!    with `L`, `last_ts` and the next keyspace id. These must survive the log records that
+//!    carried them: timestamps must keep increasing and ids must never be reused.
+//! 4. Log segments entirely at or below `L` are removed (after a copy to the archive
+//!    directory, when one is configured).
+//!
+//! A crash anywhere in between is safe: each engine's file names its own covered LSN, the
+//! manifest is written only after every engine's checkpoint, and the log loses nothing
+//! until the manifest is durable.
+//!
+//! A background thread runs a checkpoint when the log has grown by
+//! [`CheckpointOptions::wal_bytes`] since the last one, or when
+//! [`CheckpointOptions::interval`] has passed with new commits.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::{Condvar, Mutex};
+use phantom_storage::wal::Lsn;
+use phantom_storage::{StorageError, Wal};
+
+use crate::keyspace::{KeyspaceId, Keyspaces};
+use crate::oracle::Oracle;
+use crate::{Result, Timestamp};
+
+/// When checkpoints run and where old log segments go.
+#[derive(Clone, Debug)]
+pub struct CheckpointOptions {
+    /// Checkpoint after the log has grown by this many bytes.
+    pub wal_bytes: u64,
+    /// Checkpoint at least this often while commits arrive.
+    pub interval: Duration,
+    /// Copy log segments here before removing them (for backups and point-in-time
+    /// recovery); `None` just removes them.
+    pub archive_dir: Option<PathBuf>,
+}
+
+impl Default for CheckpointOptions {
+    fn default() -> Self {
+        CheckpointOptions {
+            wal_bytes: 64 * 1024 * 1024,
+            interval: Duration::from_secs(300),
+            archive_dir: None,
+        }
+    }
+}
+
+/// Log records appended but not yet applied to the engines.
+#[derive(Debug, Default)]
+pub struct AppliedLsns {
+    state: Mutex<(BTreeSet<Lsn>, Lsn)>,
+}
+
+impl AppliedLsns {
+    /// Starts tracking at `last`, the highest LSN already applied (after recovery).
+    pub fn new(last: Lsn) -> AppliedLsns {
+        AppliedLsns { state: Mutex::new((BTreeSet::new(), last)) }
+    }
+
+    /// Appends `payload` to `wal` and records its LSN as not yet applied, atomically with
+    /// respect to [`AppliedLsns::watermark`].
+    pub fn append(&self, wal: &Wal, payload: &[u8]) -> Result<Lsn> {
+        let mut state = self.state.lock();
+        let lsn = wal.append(payload)?;
+        state.0.insert(lsn);
+        state.1 = lsn;
+        Ok(lsn)
+    }
+
+    /// Records that `lsn` has been applied (or abandoned because the log failed).
+    pub fn finish(&self, lsn: Lsn) {
+        self.state.lock().0.remove(&lsn);
+    }
+
+    /// The highest LSN at or below which every record has been applied.
+    pub fn watermark(&self) -> Lsn {
+        let state = self.state.lock();
+        state.0.first().map_or(state.1, |&oldest| oldest - 1)
+    }
+}
+
+/// What the manifest records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Manifest {
+    pub checkpoint_lsn: Lsn,
+    pub last_ts: Timestamp,
+    pub next_keyspace_id: KeyspaceId,
+}
+
+const MANIFEST: &str = "MANIFEST";
+
+impl Manifest {
+    /// Reads `dir/MANIFEST`; a missing file is an empty database.
+    pub fn read(dir: &Path) -> Result<Manifest> {
+        let path = dir.join(MANIFEST);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
+            Err(e) => return Err(StorageError::io(&path, e).into()),
+        };
+        let corrupt =
+            |reason: &str| StorageError::Corrupt { path: path.clone(), offset: 0, reason: reason.into() };
+        let (body, crc) = text.rsplit_once("crc32c ").ok_or_else(|| corrupt("no checksum line"))?;
+        if crc.trim().parse::<u32>().ok() != Some(crc32c::crc32c(body.as_bytes())) {
+            return Err(corrupt("checksum mismatch").into());
+        }
+        let mut manifest = Manifest::default();
+        for line in body.lines() {
+            let (key, value) = line.split_once(' ').ok_or_else(|| corrupt("malformed line"))?;
+            let value: u64 = value.parse().map_err(|_| corrupt("malformed number"))?;
+            match key {
+                "checkpoint_lsn" => manifest.checkpoint_lsn = value,
+                "last_ts" => manifest.last_ts = value,
+                "next_keyspace_id" => {
+                    manifest.next_keyspace_id =
+                        u32::try_from(value).map_err(|_| corrupt("keyspace id out of range"))?
+                }
+                _ => {} // written by a newer version; not needed to open
+            }
+        }
+        Ok(manifest)
+    }
+
+    /// Replaces `dir/MANIFEST` atomically and durably.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let body = format!(
+            "checkpoint_lsn {}\nlast_ts {}\nnext_keyspace_id {}\n",
+            self.checkpoint_lsn, self.last_ts, self.next_keyspace_id
+        );
+        let text = format!("{body}crc32c {}\n", crc32c::crc32c(body.as_bytes()));
+        let tmp = dir.join("MANIFEST.tmp");
+        let path = dir.join(MANIFEST);
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |e| StorageError::io(p, e)
+        };
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+            file.write_all(text.as_bytes()).map_err(io(&tmp))?;
+            file.sync_all().map_err(io(&tmp))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+        Ok(())
+    }
+}
+
+/// Facts about checkpoints, for `phantom_storage_stats`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckpointStats {
+    /// Checkpoints completed since the database was opened.
+    pub count: u64,
+    /// The LSN the last checkpoint covered.
+    pub last_lsn: Lsn,
+    /// When the last checkpoint completed.
+    pub last_at: Option<SystemTime>,
+    /// Log segments removed so far.
+    pub segments_removed: u64,
+}
+
+#[derive(Debug)]
+struct Progress {
+    stats: CheckpointStats,
+    appended_at_last: u64,
+    last_instant: Instant,
+}
+
+/// Runs checkpoints; shared with the background thread.
+#[derive(Debug)]
+pub struct Checkpointer {
+    dir: PathBuf,
+    keyspaces: Arc<Keyspaces>,
+    wal: Arc<Wal>,
+    lsns: Arc<AppliedLsns>,
+    oracle: Arc<Oracle>,
+    options: CheckpointOptions,
+    /// Held for a whole checkpoint: one at a time.
+    progress: Mutex<Progress>,
+}
+
+impl Checkpointer {
+    pub fn new(
+        dir: PathBuf,
+        keyspaces: Arc<Keyspaces>,
+        wal: Arc<Wal>,
+        lsns: Arc<AppliedLsns>,
+        oracle: Arc<Oracle>,
+        options: CheckpointOptions,
+        recovered: Manifest,
+    ) -> Checkpointer {
+        let stats = CheckpointStats { last_lsn: recovered.checkpoint_lsn, ..CheckpointStats::default() };
+        Checkpointer {
+            dir,
+            keyspaces,
+            wal,
+            lsns,
+            oracle,
+            options,
+            progress: Mutex::new(Progress { stats, appended_at_last: 0, last_instant: Instant::now() }),
+        }
+    }
+
+    /// Runs a checkpoint now; returns the LSN it covers.
+    pub fn run(&self) -> Result<Lsn> {
+        let mut progress = self.progress.lock();
+        let appended = self.wal.appended_bytes();
+        let upto = self.lsns.watermark();
+        let last_ts = self.oracle.last_assigned();
+        for (_, engine) in self.keyspaces.engines() {
+            engine.checkpoint(upto)?;
+        }
+        Manifest { checkpoint_lsn: upto, last_ts, next_keyspace_id: self.keyspaces.next_id() }
+            .write(&self.dir)?;
+        let removed = self.wal.remove_segments_through(upto, self.options.archive_dir.as_deref())?;
+        progress.stats.count += 1;
+        progress.stats.last_lsn = upto;
+        progress.stats.last_at = Some(SystemTime::now());
+        progress.stats.segments_removed += removed as u64;
+        progress.appended_at_last = appended;
+        progress.last_instant = Instant::now();
+        tracing::debug!(lsn = upto, segments_removed = removed, "checkpoint");
+        Ok(upto)
+    }
+
+    /// True when the log has grown enough, or enough time has passed with new commits.
+    fn due(&self) -> bool {
+        let progress = self.progress.lock();
+        let grown = self.wal.appended_bytes().saturating_sub(progress.appended_at_last);
+        grown >= self.options.wal_bytes
+            || (grown > 0 && progress.last_instant.elapsed() >= self.options.interval)
+    }
+
+    pub fn stats(&self) -> CheckpointStats {
+        self.progress.lock().stats
+    }
+}
+
+/// The background checkpoint thread; stops (and waits for the thread) when dropped.
+#[derive(Debug)]
+pub struct Background {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts checking every `tick` whether a checkpoint is due.
+    pub fn start(checkpointer: Arc<Checkpointer>, tick: Duration) -> Result<Background> {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let signal = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("phantom-checkpoint".into())
+            .spawn(move || {
+                let (lock, condvar) = &*signal;
+                let mut stopped = lock.lock();
+                while !*stopped {
+                    condvar.wait_for(&mut stopped, tick);
+                    if *stopped {
+                        break;
+                    }
+                    drop(stopped);
+                    if checkpointer.due()
+                        && let Err(e) = checkpointer.run()
+                    {
+                        tracing::error!(error = %e, "checkpoint failed");
+                    }
+                    stopped = lock.lock();
+                }
+            })
+            .map_err(|e| StorageError::io("phantom-checkpoint thread", e))?;
+        Ok(Background { stop, handle: Some(handle) })
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_all();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_applied_watermark_waits_for_the_oldest_unapplied_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let wal = Wal::open(dir.path(), Default::default(), 0, &mut |_, _| Ok(())).expect("wal");
+        let lsns = AppliedLsns::new(0);
+        let a = lsns.append(&wal, b"a").expect("append");
+        let b = lsns.append(&wal, b"b").expect("append");
+        assert_eq!(lsns.watermark(), 0);
+        lsns.finish(b);
+        assert_eq!(lsns.watermark(), 0, "a is still being applied");
+        lsns.finish(a);
+        assert_eq!(lsns.watermark(), b);
+    }
+
+    #[test]
+    fn the_manifest_round_trips_and_detects_damage() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(Manifest::read(dir.path()).expect("missing is empty"), Manifest::default());
+        let m = Manifest { checkpoint_lsn: 42, last_ts: 7, next_keyspace_id: 3 };
+        m.write(dir.path()).expect("write");
+        assert_eq!(Manifest::read(dir.path()).expect("read"), m);
+        let path = dir.path().join(MANIFEST);
+        let text = std::fs::read_to_string(&path).expect("read").replace("42", "43");
+        std::fs::write(&path, text).expect("write");
+        assert!(Manifest::read(dir.path()).is_err());
+    }
+}
