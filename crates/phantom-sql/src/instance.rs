@@ -13,7 +13,7 @@ use crate::exec::Sequences;
 /// The transactional store plus the SQL state shared by every session: the catalog's
 /// decode cache and the row-id sequences.
 pub struct Instance {
-    pub(crate) store: MvccStore,
+    pub store: MvccStore,
     pub(crate) catalog: Catalog,
     pub(crate) sequences: Arc<Sequences>,
 }

@@ -112,7 +112,8 @@ impl Session {
         let parameter_types = match &statement {
             Ast::Query(_) | Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
                 let txn = self.txn.clone().unwrap_or_else(|| self.instance.store.begin());
-                let mut binder = Binder::new(&self.instance.catalog, &txn);
+                let mut binder =
+                    Binder::new(&self.instance.catalog, &txn).with_system_views(&self.instance.store);
                 let bound = binder.statement(&statement);
                 let types = binder.parameter_types();
                 if self.txn.is_none() {
@@ -276,7 +277,7 @@ fn execute_statement(
     statement: &Ast,
     params: &[Value],
 ) -> Result<Output> {
-    let mut binder = Binder::new(&instance.catalog, txn);
+    let mut binder = Binder::new(&instance.catalog, txn).with_system_views(&instance.store);
     let bound = binder.statement(statement)?;
     let types = binder.parameter_types();
     let cx = Context { txn: txn.clone(), sequences: instance.sequences.clone() };

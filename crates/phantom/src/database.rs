@@ -80,6 +80,13 @@ impl Database {
         if path == ":memory:" { Ok(Database::memory()) } else { Database::open(path) }
     }
 
+    /// Runs a checkpoint now: table files catch up with the write-ahead log, and log
+    /// segments they cover are removed. Checkpoints also run on their own in the
+    /// background and when the database is closed; this is for tests and tools.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.instance.store.checkpoint().map(drop).map_err(Into::into)
+    }
+
     /// Starts a session.
     pub fn session(&self) -> Session {
         Session::new(phantom_sql::Session::new(self.instance.clone()))

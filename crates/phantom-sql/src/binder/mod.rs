@@ -48,6 +48,8 @@ pub enum BoundStatement {
 pub struct Binder<'a> {
     catalog: &'a Catalog,
     txn: &'a Transaction,
+    /// For system views; `None` where they are not available.
+    store: Option<&'a phantom_txn::MvccStore>,
     /// Types of `$n` parameters, as far as the context has decided them.
     params: Vec<Option<DataType>>,
     depth: usize,
@@ -56,7 +58,13 @@ pub struct Binder<'a> {
 impl<'a> Binder<'a> {
     /// A binder reading the catalog through `txn`.
     pub fn new(catalog: &'a Catalog, txn: &'a Transaction) -> Self {
-        Binder { catalog, txn, params: Vec::new(), depth: 0 }
+        Binder { catalog, txn, store: None, params: Vec::new(), depth: 0 }
+    }
+
+    /// Makes system views (e.g. `phantom_storage_stats`) of `store` visible.
+    pub fn with_system_views(mut self, store: &'a phantom_txn::MvccStore) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// The parameter types found while binding (`None`: nothing decided, treat as text).

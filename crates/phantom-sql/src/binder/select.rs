@@ -16,6 +16,7 @@ use sqlparser::ast::{self, SelectItem, SetExpr};
 use super::expr::{AggState, Cx, Typed, contains_aggregate};
 use super::scope::Scope;
 use super::{Binder, ident_name, table_name};
+use crate::catalog::system;
 use crate::error::{Error, Position, Result, SqlState};
 use crate::planner::expr::{CmpOp, Expr, Function};
 use crate::planner::{JoinKind, OutputColumn, Plan, SortKey};
@@ -423,6 +424,17 @@ impl Binder<'_> {
                 ..
             } if with_hints.is_empty() && partitions.is_empty() => {
                 let table_name = table_name(name)?;
+                if self.catalog.table(self.txn, &table_name)?.is_none()
+                    && let Some(store) = self.store
+                    && let Some(view) = system::view(&table_name, self.catalog, store, self.txn)?
+                {
+                    let alias_name = alias.as_ref().map_or(table_name, |a| ident_name(&a.name));
+                    let plan = system_view_plan(view, &alias_name);
+                    return match alias {
+                        Some(a) if !a.columns.is_empty() => rename(plan, Some(alias_name), &a.columns),
+                        _ => Ok(plan),
+                    };
+                }
                 let table = self.catalog.require_table(self.txn, &table_name).map_err(|mut e| {
                     if let Some(span) = name.0.first().and_then(|p| p.as_ident()).map(|i| i.span)
                         && span.start.line > 0
@@ -692,6 +704,22 @@ fn cast_type_name(t: &ast::DataType) -> String {
 }
 
 /// Renames a plan's output: the table qualifier, and column names when given.
+/// A system view's rows as a literal VALUES plan.
+fn system_view_plan(view: system::SystemView, alias: &str) -> Plan {
+    let columns = view
+        .columns
+        .iter()
+        .map(|&(name, data_type)| OutputColumn {
+            table: Some(alias.to_string()),
+            name: name.to_string(),
+            data_type,
+            hidden: false,
+        })
+        .collect();
+    let rows = view.rows.into_iter().map(|row| row.into_iter().map(Expr::Constant).collect()).collect();
+    Plan::Values { rows, columns }
+}
+
 fn rename(plan: Plan, table: Option<String>, names: &[ast::TableAliasColumnDef]) -> Result<Plan> {
     let columns = plan.columns();
     let visible = columns.iter().filter(|c| !c.hidden).count();

@@ -10,6 +10,7 @@
 //! easy to extend with defaulted fields, and decoded at most once per distinct definition
 //! thanks to a small cache keyed by the stored bytes.
 
+pub mod system;
 mod table;
 
 pub use table::{ColumnDef, TableDef};
