@@ -53,6 +53,34 @@ enum Workload {
         #[arg(long, default_value_t = 100_000)]
         queries: u64,
     },
+    /// Many rows on disk: load, point reads, range scans, memory, space, crash recovery.
+    Storage {
+        /// Rows to load.
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: u64,
+        /// Random point reads.
+        #[arg(long, default_value_t = 200_000)]
+        reads: u64,
+        /// Range scans of 1,000 rows.
+        #[arg(long, default_value_t = 2_000)]
+        scans: u64,
+    },
+    /// One phase of the storage benchmark, in a child process (used by `storage`).
+    #[command(hide = true)]
+    StorageWorker {
+        #[arg(long, value_enum)]
+        engine: workloads::storage::Engine,
+        #[arg(long, value_enum)]
+        phase: workloads::storage::Phase,
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        rows: u64,
+        #[arg(long)]
+        reads: u64,
+        #[arg(long)]
+        scans: u64,
+    },
     /// Every workload with its defaults.
     All,
 }
@@ -71,6 +99,12 @@ fn main() {
         }
         Workload::PointSelect { rows, queries } => {
             workloads::point_select::run(&base, &args.results, rows, queries)
+        }
+        Workload::Storage { rows, reads, scans } => {
+            workloads::storage::run(&base, &args.results, rows, reads, scans)
+        }
+        Workload::StorageWorker { engine, phase, dir, rows, reads, scans } => {
+            workloads::storage::run_worker(engine, phase, &dir, rows, reads, scans)
         }
         Workload::All => workloads::insert::run(&base, &args.results, 100_000, 2_000)
             .and_then(|()| workloads::point_select::run(&base, &args.results, 100_000, 100_000)),

@@ -18,7 +18,8 @@
 //!    with `L`, `last_ts` and the next keyspace id. These must survive the log records that
 //!    carried them: timestamps must keep increasing and ids must never be reused.
 //! 4. Log segments entirely at or below `L` are removed (after a copy to the archive
-//!    directory, when one is configured).
+//!    directory, when one is configured). The active segment is sealed first when all of
+//!    it is covered, so a quiet database keeps no log at all.
 //!
 //! A crash anywhere in between is safe: each engine's file names its own covered LSN, the
 //! manifest is written only after every engine's checkpoint, and the log loses nothing
@@ -231,6 +232,7 @@ impl Checkpointer {
         }
         Manifest { checkpoint_lsn: upto, last_ts, next_keyspace_id: self.keyspaces.next_id() }
             .write(&self.dir)?;
+        self.wal.seal_if_covered(upto)?;
         let removed = self.wal.remove_segments_through(upto, self.options.archive_dir.as_deref())?;
         progress.stats.count += 1;
         progress.stats.last_lsn = upto;

@@ -2,6 +2,7 @@
 
 pub mod insert;
 pub mod point_select;
+pub mod storage;
 
 use std::path::Path;
 

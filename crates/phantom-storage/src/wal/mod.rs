@@ -100,6 +100,8 @@ struct State {
 #[derive(Debug)]
 struct Files {
     active: ActiveSegment,
+    /// The highest LSN written to the active segment (or an earlier one).
+    written_upto: Lsn,
     /// Completed segments, oldest first.
     sealed: Vec<Segment>,
     #[cfg(test)]
@@ -208,6 +210,7 @@ impl Wal {
             flushed: Condvar::new(),
             files: Mutex::new(Files {
                 active,
+                written_upto: next_lsn - 1,
                 sealed: segments,
                 #[cfg(test)]
                 faults: Faults::default(),
@@ -275,7 +278,7 @@ impl Wal {
             let first = state.buffer_first_lsn;
             let upto = state.next_lsn - 1;
             drop(state);
-            let result = self.write_batch(&batch, first, sync);
+            let result = self.write_batch(&batch, first, upto, sync);
             state = self.state.lock();
             state.flushing = false;
             match result {
@@ -286,7 +289,7 @@ impl Wal {
         }
     }
 
-    fn write_batch(&self, batch: &[u8], first_lsn: Lsn, sync: bool) -> Result<()> {
+    fn write_batch(&self, batch: &[u8], first_lsn: Lsn, last_lsn: Lsn, sync: bool) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -302,6 +305,7 @@ impl Wal {
             ));
         }
         files.active.write(batch).map_err(|e| StorageError::io(&files.active.path, e))?;
+        files.written_upto = last_lsn;
         if sync {
             #[cfg(test)]
             if files.faults.fail_sync {
@@ -314,6 +318,18 @@ impl Wal {
             self.count_sync();
         }
         Ok(())
+    }
+
+    /// Seals the active segment if every record in it is at or below `lsn`, so that a
+    /// checkpoint covering `lsn` can remove it. Records appended meanwhile go to the new
+    /// segment.
+    pub fn seal_if_covered(&self, lsn: Lsn) -> Result<()> {
+        let mut files = self.files.lock();
+        if files.active.size == 0 || files.written_upto > lsn {
+            return Ok(());
+        }
+        let next = files.written_upto + 1;
+        self.rotate(&mut files, next)
     }
 
     /// Seals the active segment and starts a new one at `first_lsn`.

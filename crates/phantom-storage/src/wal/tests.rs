@@ -190,6 +190,22 @@ fn removing_covered_segments_keeps_the_rest_replayable() {
 }
 
 #[test]
+fn a_covered_active_segment_is_sealed_and_removed_and_the_log_continues() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 1 << 20).expect("open");
+    write_records(&wal, 1..10);
+    wal.seal_if_covered(5).expect("seal");
+    assert_eq!(wal.segment_count(), 1, "records above 5 are in the active segment: not sealed");
+    wal.seal_if_covered(9).expect("seal");
+    assert_eq!(wal.remove_segments_through(9, None).expect("remove"), 1);
+    assert_eq!(wal.size_bytes(), 0);
+    write_records(&wal, 10..13);
+    drop(wal);
+    let (_, seen) = open(dir.path(), 1 << 20).expect("reopen");
+    assert_eq!(seen.iter().map(|(lsn, _)| *lsn).collect::<Vec<_>>(), vec![10, 11, 12]);
+}
+
+#[test]
 fn removed_segments_go_to_the_archive_first() {
     let dir = tempfile::tempdir().expect("tempdir");
     let archive = dir.path().join("archive");
