@@ -70,15 +70,20 @@ impl BTreeScan {
         };
         let (_, mut node) = tree.find_leaf(&state, seek, back)?;
         let mut out = VecDeque::new();
+        let mut first_leaf = true;
         while let Node::Leaf(leaf) = &*node {
-            let entries: Box<dyn Iterator<Item = usize>> =
-                if back { Box::new((0..leaf.keys.len()).rev()) } else { Box::new(0..leaf.keys.len()) };
-            for i in entries {
+            // In the first leaf, binary-search past what the cursor already returned; later
+            // leaves lie wholly beyond it.
+            let indices: Box<dyn Iterator<Item = usize>> = if back {
+                let end = if first_leaf { leaf.keys.partition_point(|k| self.below_back(k)) } else { leaf.keys.len() };
+                Box::new((0..end).rev())
+            } else {
+                let start = if first_leaf { leaf.keys.partition_point(|k| !self.above_front(k)) } else { 0 };
+                Box::new(start..leaf.keys.len())
+            };
+            first_leaf = false;
+            for i in indices {
                 let key = &leaf.keys[i];
-                let inside = if back { self.below_back(key) } else { self.above_front(key) };
-                if !inside {
-                    continue; // before the cursor, within the first leaf
-                }
                 let in_range = if back { self.above_front(key) } else { self.below_back(key) };
                 if !in_range {
                     self.finish_into(back, out);
