@@ -159,7 +159,7 @@ impl Wal {
                 let problem = match record::decode(&bytes[pos..]) {
                     Frame::Record { lsn, payload, frame_len } if lsn == next_lsn => {
                         if lsn > skip_through {
-                            replay(lsn, payload)?;
+                            replay(lsn, &payload)?;
                         }
                         next_lsn += 1;
                         pos += frame_len;
@@ -229,6 +229,7 @@ impl Wal {
                 limit: record::MAX_PAYLOAD,
             });
         }
+        let prepared = record::prepare(payload);
         let mut state = self.state.lock();
         if let Some(e) = &state.failed {
             return Err(StorageError::WalFailed(e.clone()));
@@ -237,9 +238,9 @@ impl Wal {
         if state.buffer.is_empty() {
             state.buffer_first_lsn = lsn;
         }
-        record::encode(&mut state.buffer, lsn, payload);
+        record::encode_prepared(&mut state.buffer, lsn, &prepared);
         state.next_lsn += 1;
-        self.appended.fetch_add((record::HEADER_LEN + payload.len()) as u64, Ordering::Relaxed);
+        self.appended.fetch_add(prepared.frame_len() as u64, Ordering::Relaxed);
         Ok(lsn)
     }
 

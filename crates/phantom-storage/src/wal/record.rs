@@ -5,12 +5,20 @@
 //!   0       4     payload length, u32 little-endian
 //!   4       4     CRC32C of bytes 8.. (LSN, flags, payload), u32 little-endian
 //!   8       8     LSN, u64 little-endian
-//!   16      1     flags (bit 0 reserved for compression; all others must be 0)
+//!   16      1     flags (bit 0: the payload is LZ4-compressed; others must be 0)
 //!   17      n     payload
 //! ```
 //!
+//! Payloads of 256 bytes or more are compressed with LZ4 (block format, with the original
+//! length in front) when that saves at least an eighth; commit records of real rows often
+//! shrink to a third. Compression happens before the log's lock is taken, so it costs
+//! the committing thread, not everyone else. The length and checksum cover the stored
+//! (compressed) bytes, so a torn or damaged record is still found before decompression.
+//!
 //! The checksum covers the LSN, so a record copied to the wrong place, or a stale record
 //! left from an earlier life of the file, does not pass as the record expected next.
+
+use std::borrow::Cow;
 
 use crate::Lsn;
 
@@ -23,15 +31,47 @@ const LEN_AT: usize = 0;
 const CRC_AT: usize = 4;
 const LSN_AT: usize = 8;
 const FLAGS_AT: usize = 16;
+const COMPRESSED: u8 = 1;
+/// Smaller payloads are stored as they are.
+const COMPRESS_FROM: usize = 256;
+
+/// A payload ready to be framed: compressed if that pays.
+pub struct Prepared<'a> {
+    flags: u8,
+    bytes: Cow<'a, [u8]>,
+}
+
+impl Prepared<'_> {
+    /// Bytes the framed record takes.
+    pub fn frame_len(&self) -> usize {
+        HEADER_LEN + self.bytes.len()
+    }
+}
+
+/// Compresses `payload` when that pays (call this outside any lock).
+pub fn prepare(payload: &[u8]) -> Prepared<'_> {
+    if payload.len() >= COMPRESS_FROM {
+        let compressed = lz4_flex::compress_prepend_size(payload);
+        if compressed.len() <= payload.len() - payload.len() / 8 {
+            return Prepared { flags: COMPRESSED, bytes: Cow::Owned(compressed) };
+        }
+    }
+    Prepared { flags: 0, bytes: Cow::Borrowed(payload) }
+}
 
 /// Appends a framed record to `out`.
 pub fn encode(out: &mut Vec<u8>, lsn: Lsn, payload: &[u8]) {
+    encode_prepared(out, lsn, &prepare(payload));
+}
+
+/// Appends a framed record of a prepared payload to `out`.
+pub fn encode_prepared(out: &mut Vec<u8>, lsn: Lsn, payload: &Prepared<'_>) {
     let start = out.len();
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(payload.bytes.len() as u32).to_le_bytes());
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&lsn.to_le_bytes());
-    out.push(0);
-    out.extend_from_slice(payload);
+    out.push(payload.flags);
+    out.extend_from_slice(&payload.bytes);
     let crc = crc32c::crc32c(&out[start + LSN_AT..]);
     out[start + CRC_AT..start + CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
 }
@@ -43,8 +83,8 @@ pub enum Frame<'a> {
     Record {
         /// Its LSN.
         lsn: Lsn,
-        /// Its payload.
-        payload: &'a [u8],
+        /// Its payload (decompressed if it was stored compressed).
+        payload: Cow<'a, [u8]>,
         /// Header plus payload.
         frame_len: usize,
     },
@@ -75,12 +115,24 @@ pub fn decode(bytes: &[u8]) -> Frame<'_> {
     if crc32c::crc32c(&frame[LSN_AT..]) != u32_at(frame, CRC_AT) {
         return Frame::Invalid("checksum mismatch");
     }
-    if frame[FLAGS_AT] != 0 {
-        return Frame::Invalid("unknown flags");
-    }
+    let stored = &frame[HEADER_LEN..];
+    let payload = match frame[FLAGS_AT] {
+        0 => Cow::Borrowed(stored),
+        COMPRESSED => {
+            // The original length comes first; refuse absurd ones before allocating.
+            if stored.len() < 4 || u32_at(stored, 0) as usize > MAX_PAYLOAD {
+                return Frame::Invalid("compressed payload has a bad length");
+            }
+            match lz4_flex::decompress_size_prepended(stored) {
+                Ok(bytes) => Cow::Owned(bytes),
+                Err(_) => return Frame::Invalid("compressed payload does not decompress"),
+            }
+        }
+        _ => return Frame::Invalid("unknown flags"),
+    };
     let mut lsn = [0u8; 8];
     lsn.copy_from_slice(&frame[LSN_AT..LSN_AT + 8]);
-    Frame::Record { lsn: u64::from_le_bytes(lsn), payload: &frame[HEADER_LEN..], frame_len: frame.len() }
+    Frame::Record { lsn: u64::from_le_bytes(lsn), payload, frame_len: frame.len() }
 }
 
 #[cfg(test)]
@@ -93,7 +145,7 @@ mod tests {
         fn frames_round_trip(lsn in any::<u64>(), payload in proptest::collection::vec(any::<u8>(), 0..300)) {
             let mut buf = Vec::new();
             encode(&mut buf, lsn, &payload);
-            prop_assert_eq!(decode(&buf), Frame::Record { lsn, payload: &payload, frame_len: buf.len() });
+            prop_assert_eq!(decode(&buf), Frame::Record { lsn, payload: Cow::Borrowed(&payload[..]), frame_len: buf.len() });
         }
 
         #[test]
@@ -110,8 +162,28 @@ mod tests {
             encode(&mut buf, 7, &payload);
             let bit = bit.index(buf.len() * 8);
             buf[bit / 8] ^= 1 << (bit % 8);
-            let ok = matches!(decode(&buf), Frame::Record { lsn: 7, payload: p, .. } if p == payload.as_slice());
+            let ok = matches!(decode(&buf), Frame::Record { lsn: 7, payload: p, .. } if *p == *payload.as_slice());
             prop_assert!(!ok);
+        }
+
+        #[test]
+        fn compressible_payloads_are_stored_smaller_and_come_back_whole(
+            lsn in any::<u64>(), unit in proptest::collection::vec(any::<u8>(), 1..8), repeat in 40usize..2000,
+        ) {
+            let payload = unit.repeat(repeat);
+            let mut buf = Vec::new();
+            encode(&mut buf, lsn, &payload);
+            if payload.len() >= COMPRESS_FROM {
+                prop_assert!(buf.len() < HEADER_LEN + payload.len(), "repetitive data compresses");
+            }
+            match decode(&buf) {
+                Frame::Record { lsn: l, payload: p, frame_len } => {
+                    prop_assert_eq!(l, lsn);
+                    prop_assert_eq!(&*p, payload.as_slice());
+                    prop_assert_eq!(frame_len, buf.len());
+                }
+                other => prop_assert!(false, "{:?}", other),
+            }
         }
 
         #[test]
