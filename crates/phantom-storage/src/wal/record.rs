@@ -59,7 +59,8 @@ pub fn prepare(payload: &[u8]) -> Prepared<'_> {
     Prepared { flags: 0, bytes: Cow::Borrowed(payload) }
 }
 
-/// Appends a framed record to `out`.
+/// Appends a framed record to `out` (tests; the log prepares outside its lock).
+#[cfg(test)]
 pub fn encode(out: &mut Vec<u8>, lsn: Lsn, payload: &[u8]) {
     encode_prepared(out, lsn, &prepare(payload));
 }
