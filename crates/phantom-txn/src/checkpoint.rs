@@ -224,6 +224,9 @@ impl Checkpointer {
     /// Runs a checkpoint now; returns the LSN it covers.
     pub fn run(&self) -> Result<Lsn> {
         let mut progress = self.progress.lock();
+        // With synchronous = normal, commits are written but not fsynced; a checkpoint is
+        // one of the moments the log is made durable.
+        self.wal.sync_all()?;
         let appended = self.wal.appended_bytes();
         let upto = self.lsns.watermark();
         let last_ts = self.oracle.last_assigned();

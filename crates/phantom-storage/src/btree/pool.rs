@@ -151,8 +151,11 @@ impl BufferPool {
             s.dirty += size;
         }
         s.frames.insert(key, Frame { node, size, dirty, queue, stamp });
-        self.evict(&mut s);
+        let evicted = self.evict(&mut s);
         s.compact_if_needed();
+        drop(s);
+        // Freeing a node is a few hundred deallocations: not under the pool's lock.
+        drop(evicted);
     }
 
     /// Removes `key` from the pool and returns its node and whether it was dirty.
@@ -173,7 +176,9 @@ impl BufferPool {
             let size = frame.size;
             s.dirty -= size;
         }
-        self.evict(&mut s);
+        let evicted = self.evict(&mut s);
+        drop(s);
+        drop(evicted);
     }
 
     /// Drops every page of tree `tree` (its file is gone).
@@ -205,7 +210,10 @@ impl BufferPool {
         }
     }
 
-    fn evict(&self, s: &mut State) {
+    /// Evicts clean frames until the pool fits; returns their nodes for the caller to
+    /// drop after releasing the lock.
+    fn evict(&self, s: &mut State) -> Vec<Arc<Node>> {
+        let mut evicted = Vec::new();
         let a1in_target = self.capacity / 4;
         let ghost_limit = (self.capacity / 2 / super::node::PAGE_SIZE).max(16);
         // Dirty frames are skipped and put back; stop once a whole pass found nothing.
@@ -229,6 +237,7 @@ impl BufferPool {
             }
             if let Some(frame) = s.frames.remove(&key) {
                 s.forget(&frame);
+                evicted.push(frame.node);
                 if frame.queue == Queue::A1in {
                     s.a1out.push_back(key);
                     s.a1out_set.insert(key);
@@ -240,6 +249,7 @@ impl BufferPool {
                 }
             }
         }
+        evicted
     }
 }
 

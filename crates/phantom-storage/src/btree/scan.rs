@@ -75,7 +75,11 @@ impl BTreeScan {
             // In the first leaf, binary-search past what the cursor already returned; later
             // leaves lie wholly beyond it.
             let indices: Box<dyn Iterator<Item = usize>> = if back {
-                let end = if first_leaf { leaf.keys.partition_point(|k| self.below_back(k)) } else { leaf.keys.len() };
+                let end = if first_leaf {
+                    leaf.keys.partition_point(|k| self.below_back(k))
+                } else {
+                    leaf.keys.len()
+                };
                 Box::new((0..end).rev())
             } else {
                 let start = if first_leaf { leaf.keys.partition_point(|k| !self.above_front(k)) } else { 0 };
