@@ -4,7 +4,8 @@
 //! `phantom_storage::keycode` so that a range of keys is a range of rows. A table without a
 //! primary key uses a hidden row id (an increasing `u64`) as its key.
 //!
-//! The row itself is a compact self-describing record:
+//! The row itself is a compact self-describing record (primary-key columns are stored only
+//! in the key; the row marks their place with tag 6):
 //!
 //! ```text
 //!   varint   number of values
@@ -13,6 +14,7 @@
 //!     3 integer: zigzag varint
 //!     4 float:   8 bytes, little-endian IEEE 754
 //!     5 text:    varint length, UTF-8 bytes
+//!     6 in key:  the value is the primary-key column at this position
 //! ```
 //!
 //! Values carry their own tags, so a row written before `ALTER TABLE ... ADD COLUMN` simply
@@ -29,12 +31,19 @@ const TRUE: u8 = 2;
 const INT: u8 = 3;
 const FLOAT: u8 = 4;
 const TEXT: u8 = 5;
+/// The value is the primary-key column of this position: read it from the key.
+const IN_KEY: u8 = 6;
 
-/// Encodes a row's values.
-pub fn encode_row(values: &[Value]) -> Vec<u8> {
+/// Encodes a row's values. The columns listed in `in_key` (the primary key) are stored
+/// once, in the key; the row only marks their place.
+pub fn encode_row(values: &[Value], in_key: &[usize]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + values.len() * 9);
     put_varint(&mut out, values.len() as u64);
-    for value in values {
+    for (i, value) in values.iter().enumerate() {
+        if in_key.contains(&i) {
+            out.push(IN_KEY);
+            continue;
+        }
         match value {
             Value::Null => out.push(NULL),
             Value::Boolean(false) => out.push(FALSE),
@@ -57,8 +66,10 @@ pub fn encode_row(values: &[Value]) -> Vec<u8> {
     out
 }
 
-/// Decodes a row into `out`, padding with NULLs up to `width` values.
-pub fn decode_row_into(bytes: &[u8], width: usize, out: &mut Vec<Value>) -> Result<()> {
+/// Decodes a row into `out`, padding with NULLs up to `width` values. Returns true if
+/// some values are stored in the key (they come out as NULL; see [`fill_from_key`]).
+pub fn decode_row_into(bytes: &[u8], width: usize, out: &mut Vec<Value>) -> Result<bool> {
+    let mut in_key = false;
     let mut pos = 0;
     let count = get_varint(bytes, &mut pos)? as usize;
     if count > bytes.len() {
@@ -70,6 +81,10 @@ pub fn decode_row_into(bytes: &[u8], width: usize, out: &mut Vec<Value>) -> Resu
         pos += 1;
         let value = match tag {
             NULL => Value::Null,
+            IN_KEY => {
+                in_key = true;
+                Value::Null
+            }
             FALSE => Value::Boolean(false),
             TRUE => Value::Boolean(true),
             INT => {
@@ -98,14 +113,17 @@ pub fn decode_row_into(bytes: &[u8], width: usize, out: &mut Vec<Value>) -> Resu
     while out.len() < width {
         out.push(Value::Null);
     }
-    Ok(())
+    Ok(in_key)
 }
 
-/// Decodes a row of `width` values.
-pub fn decode_row(bytes: &[u8], width: usize) -> Result<Vec<Value>> {
-    let mut out = Vec::with_capacity(width);
-    decode_row_into(bytes, width, &mut out)?;
-    Ok(out)
+/// Puts the primary-key values decoded from `key` into their columns of `row`.
+pub fn fill_from_key(row: &mut [Value], key: &[u8], columns: &[usize], types: &[DataType]) -> Result<()> {
+    for (value, &column) in decode_key(key, types)?.into_iter().zip(columns) {
+        if let Some(slot) = row.get_mut(column) {
+            *slot = value;
+        }
+    }
+    Ok(())
 }
 
 /// Appends the key encoding of `value` as a column of type `data_type`.
@@ -200,11 +218,29 @@ mod tests {
         ]
     }
 
+    fn decode_row(bytes: &[u8], width: usize) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        decode_row_into(bytes, width, &mut out)?;
+        Ok(out)
+    }
+
     proptest! {
         #[test]
         fn rows_round_trip(values in proptest::collection::vec(value(), 0..12)) {
-            let decoded = decode_row(&encode_row(&values), values.len()).ok();
+            let decoded = decode_row(&encode_row(&values, &[]), values.len()).ok();
             prop_assert_eq!(decoded, Some(values));
+        }
+
+        #[test]
+        fn key_columns_come_back_from_the_key(a in any::<i64>(), b in ".{0,20}", c in any::<i64>()) {
+            let values = vec![Value::Int(a), Value::Text(b.clone()), Value::Int(c)];
+            let key = encode_key(&[&values[2], &values[0]]);
+            let bytes = encode_row(&values, &[2, 0]);
+            let mut row = Vec::new();
+            prop_assert!(decode_row_into(&bytes, 3, &mut row).expect("decode"));
+            prop_assert_eq!(&row[1], &Value::Text(b));
+            fill_from_key(&mut row, &key, &[2, 0], &[DataType::BigInt, DataType::BigInt]).expect("fill");
+            prop_assert_eq!(row, values);
         }
 
         #[test]
@@ -215,7 +251,7 @@ mod tests {
 
     #[test]
     fn short_rows_are_padded_with_nulls() {
-        let row = decode_row(&encode_row(&[Value::Int(1)]), 3).ok();
+        let row = decode_row(&encode_row(&[Value::Int(1)], &[]), 3).ok();
         assert_eq!(row, Some(vec![Value::Int(1), Value::Null, Value::Null]));
     }
 }

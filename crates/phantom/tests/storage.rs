@@ -12,11 +12,23 @@ fn small_log() -> Options {
     Options { wal_segment_size: 64 * 1024, checkpoint_wal_bytes: u64::MAX, ..Options::default() }
 }
 
+/// 80 characters that do not compress: the log's size should reflect the rows.
+fn noise(seed: i64) -> String {
+    let mut x = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..80)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (b'a' + (x % 26) as u8) as char
+        })
+        .collect()
+}
+
 /// Inserts rows `from..to`, 500 per transaction.
 fn load(session: &mut phantom::Session, from: i64, to: i64) {
     for chunk in (from..to).collect::<Vec<_>>().chunks(500) {
-        let values: Vec<String> =
-            chunk.iter().map(|i| format!("({i}, 'value {i} {}')", "x".repeat(80))).collect();
+        let values: Vec<String> = chunk.iter().map(|&i| format!("({i}, '{}')", noise(i))).collect();
         session.execute(&format!("INSERT INTO t VALUES {}", values.join(", "))).expect("insert");
     }
 }

@@ -16,8 +16,12 @@ use crate::types::Value;
 /// Decodes a stored row, appending the hidden row id for tables that have one.
 fn decode(table: &TableDef, key: &[u8], value: &[u8]) -> Result<Row> {
     let mut row = Vec::with_capacity(table.scan_width());
-    encoding::decode_row_into(value, table.columns.len(), &mut row)?;
+    let in_key = encoding::decode_row_into(value, table.columns.len(), &mut row)?;
     row.truncate(table.columns.len());
+    if in_key {
+        let types: Vec<_> = table.primary_key.iter().map(|&i| table.columns[i].data_type).collect();
+        encoding::fill_from_key(&mut row, key, &table.primary_key, &types)?;
+    }
     if table.has_row_id() {
         row.push(Value::Int(encoding::decode_row_id(key)? as i64));
     }

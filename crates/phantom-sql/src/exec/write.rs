@@ -38,7 +38,7 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
                     }
                     None => encoding::row_id_key(cx.sequences.next(table.keyspace)?),
                 };
-                cx.txn.put(table.keyspace, &key, encoding::encode_row(&values))?;
+                cx.txn.put(table.keyspace, &key, encoding::encode_row(&values, &table.primary_key))?;
                 count += 1;
             }
             Ok(count)
@@ -61,7 +61,7 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
                     check_unique(cx, &table, &new_key, &values)?;
                     cx.txn.delete(table.keyspace, &old_key)?;
                 }
-                cx.txn.put(table.keyspace, &new_key, encoding::encode_row(&values))?;
+                cx.txn.put(table.keyspace, &new_key, encoding::encode_row(&values, &table.primary_key))?;
                 count += 1;
             }
             Ok(count)

@@ -7,8 +7,8 @@
 //!   common header (16 bytes): crc32c u32 | kind u8 | 3 reserved | page id u64
 //!   leaf:      prev u64 | next u64 | count u16 | count x entry
 //!              entry = varint key_len, key, value
-//!              value = 0, varint len, bytes        (inline)
-//!                    | 1, total_len u64, first u64 (overflow chain)
+//!              value = varint (len << 1), bytes          (inline)
+//!                    | varint 1, total_len u64, first u64 (overflow chain)
 //!   internal:  count u16 | child0 u64 | count x (varint key_len, key, child u64)
 //! ```
 //!
@@ -61,7 +61,7 @@ pub enum LeafValue {
 impl LeafValue {
     fn encoded_len(&self) -> usize {
         match self {
-            LeafValue::Inline(v) => 1 + varint::len(v.len() as u64) + v.len(),
+            LeafValue::Inline(v) => varint::len((v.len() as u64) << 1) + v.len(),
             LeafValue::Overflow { .. } => 1 + 16,
         }
     }
@@ -214,12 +214,11 @@ impl Node {
                     out.extend_from_slice(k);
                     match v {
                         LeafValue::Inline(v) => {
-                            out.push(0);
-                            varint::put(&mut out, v.len() as u64);
+                            varint::put(&mut out, (v.len() as u64) << 1);
                             out.extend_from_slice(v);
                         }
                         LeafValue::Overflow { len, first } => {
-                            out.push(1);
+                            varint::put(&mut out, 1);
                             out.extend_from_slice(&len.to_le_bytes());
                             out.extend_from_slice(&first.to_le_bytes());
                         }
@@ -257,10 +256,11 @@ impl Node {
                     Leaf { keys: Vec::with_capacity(count), values: Vec::with_capacity(count), prev, next };
                 for _ in 0..count {
                     let key = r.bytes_with_len()?;
-                    let value = match r.u8()? {
-                        0 => LeafValue::Inline(r.bytes_with_len()?),
+                    let header = varint::get(r.bytes, &mut r.pos).ok_or("bad value header")?;
+                    let value = match header {
                         1 => LeafValue::Overflow { len: r.u64()?, first: r.u64()? },
-                        t => return Err(format!("unknown value tag {t}")),
+                        h if h & 1 == 0 => LeafValue::Inline(r.take((h >> 1) as usize)?.to_vec()),
+                        h => return Err(format!("unknown value header {h}")),
                     };
                     leaf.keys.push(key);
                     leaf.values.push(value);
@@ -312,10 +312,6 @@ impl Reader<'_> {
         let slice = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(slice)
-    }
-
-    pub fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
     }
 
     pub fn u16(&mut self) -> Result<u16, String> {
