@@ -89,9 +89,9 @@ pub trait Engine: Send + Sync + Debug {
     fn scan(&self, range: (Bound<Vec<u8>>, Bound<Vec<u8>>)) -> ScanIterator;
 
     /// Applies `batch` atomically: readers see all of it or none of it. `lsn` is the WAL
-    /// position of the record that carries the batch; the engine remembers the highest one
-    /// so that it can report what a checkpoint covers.
-    fn apply(&self, batch: &WriteBatch, lsn: Lsn) -> Result<()>;
+    /// position of the record that carries the batch. The batch is moved in, so engines
+    /// can keep its keys and values without copying them.
+    fn apply(&self, batch: WriteBatch, lsn: Lsn) -> Result<()>;
 
     /// Makes everything applied so far durable in the engine's own files. The caller
     /// promises that every batch with an LSN at or below `upto` has been applied; the

@@ -57,19 +57,19 @@ impl Engine for Memory {
         })
     }
 
-    fn apply(&self, batch: &WriteBatch, lsn: Lsn) -> Result<()> {
+    fn apply(&self, batch: WriteBatch, lsn: Lsn) -> Result<()> {
         let mut state = self.state.write();
-        for op in &batch.ops {
+        for op in batch.ops {
             match op {
                 WriteOp::Put(k, v) => {
-                    let added = (k.len() + v.len()) as u64;
-                    if let Some(old) = state.map.insert(k.clone(), v.clone()) {
-                        state.live_bytes -= (k.len() + old.len()) as u64;
+                    let (key_len, added) = (k.len() as u64, (k.len() + v.len()) as u64);
+                    if let Some(old) = state.map.insert(k, v) {
+                        state.live_bytes -= key_len + old.len() as u64;
                     }
                     state.live_bytes += added;
                 }
                 WriteOp::Delete(k) => {
-                    if let Some(old) = state.map.remove(k) {
+                    if let Some(old) = state.map.remove(&k) {
                         state.live_bytes -= (k.len() + old.len()) as u64;
                     }
                 }
@@ -271,7 +271,7 @@ mod tests {
                         }
                     }
                 }
-                engine.apply(&batch, lsn as Lsn + 1).expect("apply");
+                engine.apply(batch.clone(), lsn as Lsn + 1).expect("apply");
             }
             for (lo, hi, directions) in ranges {
                 let range = (lo, hi);

@@ -114,7 +114,7 @@ impl MvccStore {
             let record = CommitRecord::decode(payload).map_err(|e| corrupt_record(dir, lsn, e))?;
             last_ts = last_ts.max(record.ts);
             replayed += 1;
-            apply_record(&keyspaces, &record, lsn, true).map_err(|e| corrupt_record(dir, lsn, e))
+            apply_record(&keyspaces, record, lsn, true).map_err(|e| corrupt_record(dir, lsn, e))
         };
         let wal = Arc::new(Wal::open(&dir.join("wal"), wal_options, manifest.checkpoint_lsn, &mut replay)?);
         tracing::info!(
@@ -275,7 +275,7 @@ impl Shared {
     }
 
     /// Makes a commit durable and visible: log it, apply it, advance the watermark.
-    pub(crate) fn commit(&self, record: &CommitRecord) -> Result<()> {
+    pub(crate) fn commit(&self, record: CommitRecord) -> Result<()> {
         let lsn = match &self.wal {
             Some(wal) => {
                 let lsn = match self.lsns.append(wal, &record.encode()) {
@@ -298,11 +298,12 @@ impl Shared {
         };
         // The record is durable now: failing to apply it would leave memory behind the log,
         // so the watermark must still move past it either way.
+        let ts = record.ts;
         let applied = apply_record(&self.keyspaces, record, lsn, false);
         if applied.is_ok() {
             self.lsns.finish(lsn);
         }
-        self.oracle.finish_commit(record.ts);
+        self.oracle.finish_commit(ts);
         applied
     }
 
@@ -328,16 +329,17 @@ impl Shared {
 
 /// Applies a commit record's versions to the engines, one atomic batch per keyspace.
 /// During recovery, engines whose own checkpoint covers `lsn` are skipped.
-fn apply_record(keyspaces: &Keyspaces, record: &CommitRecord, lsn: Lsn, recovering: bool) -> Result<()> {
+fn apply_record(keyspaces: &Keyspaces, record: CommitRecord, lsn: Lsn, recovering: bool) -> Result<()> {
     let mut batches: Vec<(KeyspaceId, WriteBatch)> = Vec::new();
-    for write in &record.writes {
+    let ts = record.ts;
+    for write in record.writes {
         let (keyspace, key, value) = match write {
             Write::CreateKeyspace { keyspace, kind } => {
-                keyspaces.create(*keyspace, *kind)?;
+                keyspaces.create(keyspace, kind)?;
                 continue;
             }
-            Write::Put { keyspace, key, value } => (*keyspace, key, Some(value.as_slice())),
-            Write::Delete { keyspace, key } => (*keyspace, key, None),
+            Write::Put { keyspace, key, value } => (keyspace, key, Some(value)),
+            Write::Delete { keyspace, key } => (keyspace, key, None),
         };
         let batch = match batches.last_mut() {
             Some((id, batch)) if *id == keyspace => batch,
@@ -346,12 +348,12 @@ fn apply_record(keyspaces: &Keyspaces, record: &CommitRecord, lsn: Lsn, recoveri
                 &mut batches.last_mut().expect("just pushed").1
             }
         };
-        batch.put(version::encode_key(key, record.ts), version::encode_value(value));
+        batch.put(version::into_key(key, ts), version::into_value(value));
     }
     for (keyspace, batch) in batches {
         match keyspaces.get(keyspace) {
             Ok(engine) if recovering && engine.persisted_lsn() >= lsn => {}
-            Ok(engine) => engine.apply(&batch, lsn)?,
+            Ok(engine) => engine.apply(batch, lsn)?,
             // The keyspace was dropped after this record was written (its drop committed
             // and its data was discarded): there is nothing left to apply to.
             Err(crate::TxnError::UnknownKeyspace(_)) => {}

@@ -282,7 +282,7 @@ impl Transaction {
             Some(value) => Write::Put { keyspace, key, value },
             None => Write::Delete { keyspace, key },
         }));
-        let result = shared.commit(&record);
+        let result = shared.commit(record);
         if result.is_err() {
             for &(id, _) in &created {
                 shared.keyspaces.drop_keyspace(id);

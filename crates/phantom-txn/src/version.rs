@@ -41,6 +41,23 @@ pub fn encode_key(user_key: &[u8], ts: Timestamp) -> Vec<u8> {
     key
 }
 
+/// [`encode_key`], reusing `user_key`'s allocation.
+pub fn into_key(mut user_key: Vec<u8>, ts: Timestamp) -> Vec<u8> {
+    user_key.extend_from_slice(&(!ts).to_be_bytes());
+    user_key
+}
+
+/// [`encode_value`], reusing `value`'s allocation.
+pub fn into_value(value: Option<Vec<u8>>) -> Vec<u8> {
+    match value {
+        None => vec![TOMBSTONE],
+        Some(mut v) => {
+            v.insert(0, LIVE);
+            v
+        }
+    }
+}
+
 /// Splits an engine key into the user key and the commit timestamp.
 pub fn decode_key(key: &[u8]) -> Result<(&[u8], Timestamp)> {
     if key.len() < TS_LEN {

@@ -287,15 +287,15 @@ impl Engine for BTree {
         Box::new(scan::BTreeScan::new(self.inner.clone(), range))
     }
 
-    fn apply(&self, batch: &WriteBatch, lsn: Lsn) -> Result<()> {
+    fn apply(&self, batch: WriteBatch, lsn: Lsn) -> Result<()> {
         let mut state = self.inner.state.write();
         self.inner.check_failed(&state)?;
         let mut writer = Writer::new(&self.inner, &mut state);
         let mut result = Ok(());
-        for op in &batch.ops {
+        for op in batch.ops {
             result = match op {
                 WriteOp::Put(k, v) => writer.put(k, v),
-                WriteOp::Delete(k) => writer.delete(k),
+                WriteOp::Delete(k) => writer.delete(&k),
             };
             if result.is_err() {
                 break;

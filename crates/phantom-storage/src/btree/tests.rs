@@ -41,7 +41,7 @@ fn apply(tree: &BTree, model: &mut Model, ops: &[(u16, Option<(usize, u8)>)], ls
             }
         }
     }
-    tree.apply(&batch, lsn).expect("apply");
+    tree.apply(batch, lsn).expect("apply");
 }
 
 fn collect(tree: &BTree, range: (Bound<Vec<u8>>, Bound<Vec<u8>>), reverse: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -150,7 +150,7 @@ fn a_sequential_load_is_dense_and_scans_both_ways() {
         for &i in chunk {
             batch.put(i.to_be_bytes().to_vec(), vec![i as u8; 100]);
         }
-        tree.apply(&batch, 1).expect("apply");
+        tree.apply(batch, 1).expect("apply");
     }
     tree.checkpoint(1).expect("checkpoint");
     let raw = n as u64 * (4 + 100);
@@ -199,7 +199,7 @@ fn rewriting_rows_again_and_again_does_not_grow_the_file() {
                 batch.delete(i.to_be_bytes().to_vec());
             }
         }
-        tree.apply(&batch, round as Lsn + 1).expect("apply");
+        tree.apply(batch, round as Lsn + 1).expect("apply");
         tree.checkpoint(round as Lsn + 1).expect("checkpoint");
         sizes.push(tree.btree_stats().file_pages);
     }
@@ -237,14 +237,14 @@ fn a_sixteen_mebibyte_value_round_trips() {
     let mut batch = WriteBatch::new();
     batch.put(b"big".to_vec(), big.clone());
     batch.put(b"small".to_vec(), b"s".to_vec());
-    tree.apply(&batch, 1).expect("apply");
+    tree.apply(batch, 1).expect("apply");
     tree.checkpoint(1).expect("checkpoint");
     drop(tree);
     let tree = open(&path, 1 << 20);
     assert_eq!(tree.get(b"big").expect("get").as_deref(), Some(big.as_slice()));
     let mut batch = WriteBatch::new();
     batch.delete(b"big".to_vec());
-    tree.apply(&batch, 2).expect("apply");
+    tree.apply(batch, 2).expect("apply");
     tree.checkpoint(2).expect("checkpoint");
     let stats = tree.btree_stats();
     assert!(stats.free_pages > 2000, "the chain's pages are free again: {stats:?}");
@@ -291,7 +291,7 @@ fn a_failed_fsync_fails_the_checkpoint_and_the_old_one_stays() {
     // The tree no longer accepts changes: memory and file may disagree.
     let mut batch = WriteBatch::new();
     batch.put(b"x".to_vec(), b"y".to_vec());
-    assert!(matches!(tree.apply(&batch, 3), Err(StorageError::Failed { .. })));
+    assert!(matches!(tree.apply(batch, 3), Err(StorageError::Failed { .. })));
     drop(tree);
     let tree = open(&path, 1 << 20);
     assert_eq!(tree.persisted_lsn(), 1);

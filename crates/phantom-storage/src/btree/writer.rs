@@ -133,21 +133,22 @@ impl<'a> Writer<'a> {
     }
 
     /// Sets `key` to `value`.
-    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
         if key.len() > MAX_KEY_LEN {
             return Err(StorageError::TooLarge { what: "key", len: key.len(), limit: MAX_KEY_LEN });
         }
-        let (path, leaf_id) = self.descend(key)?;
+        let (key_len, value_len_new) = (key.len(), value.len());
+        let (path, leaf_id) = self.descend(&key)?;
         let stored = if value.len() > MAX_INLINE_VALUE {
-            self.write_overflow(value)?
+            self.write_overflow(&value)?
         } else {
-            LeafValue::Inline(value.to_vec())
+            LeafValue::Inline(value)
         };
         let leaf = self.leaf(leaf_id)?;
-        let (replaced, at) = match leaf.keys.binary_search_by(|k| k.as_slice().cmp(key)) {
+        let (replaced, at) = match leaf.keys.binary_search_by(|k| k.as_slice().cmp(&key)) {
             Ok(i) => (Some(std::mem::replace(&mut leaf.values[i], stored)), i),
             Err(i) => {
-                leaf.keys.insert(i, key.to_vec());
+                leaf.keys.insert(i, key);
                 leaf.values.insert(i, stored);
                 (None, i)
             }
@@ -157,12 +158,12 @@ impl<'a> Writer<'a> {
         match replaced {
             Some(old) => {
                 self.state.live_bytes =
-                    self.state.live_bytes.saturating_sub(value_len(&old)) + value.len() as u64;
+                    self.state.live_bytes.saturating_sub(value_len(&old)) + value_len_new as u64;
                 self.free_value(old)?;
             }
             None => {
                 self.state.entries += 1;
-                self.state.live_bytes += (key.len() + value.len()) as u64;
+                self.state.live_bytes += (key_len + value_len_new) as u64;
             }
         }
         if overfull {
