@@ -41,7 +41,8 @@ mod tests;
 pub use file::Faults;
 pub use pool::{BufferPool, PoolStats};
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,6 +56,33 @@ use self::writer::Writer;
 use crate::engine::{Engine, EngineStats, ScanIterator, WriteBatch, WriteOp};
 use crate::wal::Lsn;
 use crate::{Result, StorageError};
+
+/// Hashes page ids (small, dense integers) with a multiply-rotate step (as FxHash does):
+/// one multiplication instead of SipHash's rounds, and well spread for hash tables.
+/// There is no untrusted input to defend against here.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PageIdHasher(u64);
+
+impl Hasher for PageIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// A map keyed by page ids.
+pub type PageMap<K, V> = HashMap<K, V, BuildHasherDefault<PageIdHasher>>;
+/// A set of page ids.
+pub type PageSet<K> = HashSet<K, BuildHasherDefault<PageIdHasher>>;
 
 /// A B+tree stored in one file.
 #[derive(Debug, Clone)]
@@ -78,7 +106,7 @@ pub struct State {
     pages: Pages,
     root: PageId,
     /// Nodes changed since they were last written.
-    dirty: HashSet<PageId>,
+    dirty: PageSet<PageId>,
     entries: u64,
     live_bytes: u64,
     /// The highest LSN of an applied batch.
@@ -108,7 +136,7 @@ impl BTree {
         let file = PageFile::open(path, faults)?;
         let (mut pages, header) = Pages::open(file)?;
         let tree = pool.register_tree();
-        let mut dirty = HashSet::new();
+        let mut dirty = PageSet::default();
         let (root, entries, live_bytes, lsn) = match header {
             Some(h) => (h.root, h.entries, h.live_bytes, h.checkpoint_lsn),
             None => {

@@ -22,13 +22,14 @@
 //! pass half the pool. The pool therefore may run over its bound for a moment, by at most
 //! the dirty bytes of the batch being applied.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
 use super::node::{Node, PageId};
+use super::{PageMap, PageSet};
 
 /// Identifies a cached page: (tree id, logical page id).
 pub type FrameKey = (u64, PageId);
@@ -50,11 +51,11 @@ struct Frame {
 
 #[derive(Debug, Default)]
 struct State {
-    frames: HashMap<FrameKey, Frame>,
+    frames: PageMap<FrameKey, Frame>,
     a1in: VecDeque<(FrameKey, u64)>,
     am: VecDeque<(FrameKey, u64)>,
     a1out: VecDeque<FrameKey>,
-    a1out_set: HashSet<FrameKey>,
+    a1out_set: PageSet<FrameKey>,
     a1in_bytes: usize,
     used: usize,
     dirty: usize,
@@ -284,8 +285,7 @@ mod tests {
 
     fn node(bytes: usize) -> Arc<Node> {
         let mut leaf = Leaf::empty();
-        leaf.keys.push(b"k".to_vec());
-        leaf.values.push(LeafValue::Inline(vec![0; bytes]));
+        leaf.push(b"k".to_vec(), LeafValue::Inline(vec![0; bytes]));
         Arc::new(Node::Leaf(leaf))
     }
 

@@ -11,14 +11,13 @@
 //! sibling that is more than three-quarters full, which bounds wasted space without the
 //! complexity (and the separator-growth cases) of redistribution.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::node::{
     Internal, Leaf, LeafValue, MAX_INLINE_VALUE, MAX_KEY_LEN, MIN_FILL, NO_PAGE, Node, PAGE_HEADER,
     PAGE_SIZE, PageId, kind,
 };
-use super::{Inner, State};
+use super::{Inner, PageMap, State};
 use crate::{Result, StorageError};
 
 /// Data bytes per overflow page: header, next id, length, data.
@@ -31,12 +30,12 @@ const MAX_CHECKED_OUT: usize = 256;
 pub struct Writer<'a> {
     pub inner: &'a Inner,
     pub state: &'a mut State,
-    out: HashMap<PageId, Node>,
+    out: PageMap<PageId, Node>,
 }
 
 impl<'a> Writer<'a> {
     pub fn new(inner: &'a Inner, state: &'a mut State) -> Writer<'a> {
-        Writer { inner, state, out: HashMap::new() }
+        Writer { inner, state, out: PageMap::default() }
     }
 
     /// Looks at a node without checking it out.
@@ -146,10 +145,9 @@ impl<'a> Writer<'a> {
         };
         let leaf = self.leaf(leaf_id)?;
         let (replaced, at) = match leaf.keys.binary_search_by(|k| k.as_slice().cmp(&key)) {
-            Ok(i) => (Some(std::mem::replace(&mut leaf.values[i], stored)), i),
+            Ok(i) => (Some(leaf.replace_value(i, stored)), i),
             Err(i) => {
-                leaf.keys.insert(i, key);
-                leaf.values.insert(i, stored);
+                leaf.insert(i, key, stored);
                 (None, i)
             }
         };
@@ -183,8 +181,7 @@ impl<'a> Writer<'a> {
         })?;
         let Some(i) = present else { return Ok(()) };
         let leaf = self.leaf(leaf_id)?;
-        leaf.keys.remove(i);
-        let old = leaf.values.remove(i);
+        let (_, old) = leaf.remove(i);
         let underfull = leaf.encoded_len() < MIN_FILL;
         self.state.entries = self.state.entries.saturating_sub(1);
         self.state.live_bytes = self.state.live_bytes.saturating_sub((key.len() as u64) + value_len(&old));
@@ -274,12 +271,12 @@ impl<'a> Writer<'a> {
         })?;
         match right {
             Node::Leaf(r) => {
+                let next = r.next;
                 let left = self.leaf(left_id)?;
-                left.keys.extend(r.keys);
-                left.values.extend(r.values);
-                left.next = r.next;
-                if r.next != NO_PAGE {
-                    self.leaf(r.next)?.prev = left_id;
+                left.append(r);
+                left.next = next;
+                if next != NO_PAGE {
+                    self.leaf(next)?.prev = left_id;
                 }
             }
             Node::Internal(r) => {
