@@ -109,13 +109,13 @@ impl CommitRecord {
             let write = match r.u8()? {
                 OP_PUT => {
                     let keyspace = r.keyspace()?;
-                    let key = r.bytes()?.to_vec();
-                    let value = r.bytes()?.to_vec();
+                    let key = with_room(r.bytes()?, 0, crate::version::KEY_SUFFIX);
+                    let value = with_room(r.bytes()?, crate::version::VALUE_PREFIX, 0);
                     Write::Put { keyspace, key, value }
                 }
                 OP_DELETE => {
                     let keyspace = r.keyspace()?;
-                    Write::Delete { keyspace, key: r.bytes()?.to_vec() }
+                    Write::Delete { keyspace, key: with_room(r.bytes()?, 0, crate::version::KEY_SUFFIX) }
                 }
                 OP_CREATE_KEYSPACE => {
                     let keyspace = r.keyspace()?;
@@ -132,6 +132,15 @@ impl CommitRecord {
         }
         Ok(CommitRecord { ts, writes })
     }
+}
+
+/// Copies `bytes` into a vector with spare capacity for what recovery will add around
+/// them (the version suffix of a key, the tag before a value), so that costs no
+/// reallocation.
+fn with_room(bytes: &[u8], before: usize, after: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(before + bytes.len() + after);
+    v.extend_from_slice(bytes);
+    v
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {

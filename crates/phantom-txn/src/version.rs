@@ -30,6 +30,10 @@ use phantom_storage::StorageError;
 use crate::{Result, Timestamp};
 
 const TS_LEN: usize = 8;
+/// Bytes a version adds after the user key.
+pub const KEY_SUFFIX: usize = TS_LEN;
+/// Bytes a version adds before the user value.
+pub const VALUE_PREFIX: usize = 1;
 const TOMBSTONE: u8 = 0;
 const LIVE: u8 = 1;
 

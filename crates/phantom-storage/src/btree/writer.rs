@@ -31,11 +31,14 @@ pub struct Writer<'a> {
     pub inner: &'a Inner,
     pub state: &'a mut State,
     out: PageMap<PageId, Node>,
+    /// The path to the leaf the last put went to, while the tree's shape is unchanged:
+    /// sequential inserts (bulk loads, log replay) skip the descent from the root.
+    hint: Option<(Vec<(PageId, usize)>, PageId)>,
 }
 
 impl<'a> Writer<'a> {
     pub fn new(inner: &'a Inner, state: &'a mut State) -> Writer<'a> {
-        Writer { inner, state, out: PageMap::default() }
+        Writer { inner, state, out: PageMap::default(), hint: None }
     }
 
     /// Looks at a node without checking it out.
@@ -103,6 +106,7 @@ impl<'a> Writer<'a> {
 
     /// Returns every checked-out node to the pool, dirty.
     pub fn finish(&mut self) {
+        self.hint = None;
         for (id, node) in self.out.drain() {
             self.inner.pool.insert((self.inner.tree, id), Arc::new(node), true);
         }
@@ -131,13 +135,26 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// The hinted leaf and its path, if `key` certainly belongs there: between the leaf's
+    /// first and last keys, or past its first key when it is the rightmost leaf.
+    fn hinted_leaf(&mut self, key: &[u8]) -> Option<(Vec<(PageId, usize)>, PageId)> {
+        let (_, leaf_id) = self.hint.as_ref()?;
+        let Some(Node::Leaf(leaf)) = self.out.get(leaf_id) else { return None };
+        let (first, last) = (leaf.keys.first()?, leaf.keys.last()?);
+        let inside = key >= first.as_slice() && (key <= last.as_slice() || leaf.next == NO_PAGE);
+        if inside { self.hint.take() } else { None }
+    }
+
     /// Sets `key` to `value`.
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
         if key.len() > MAX_KEY_LEN {
             return Err(StorageError::TooLarge { what: "key", len: key.len(), limit: MAX_KEY_LEN });
         }
         let (key_len, value_len_new) = (key.len(), value.len());
-        let (path, leaf_id) = self.descend(&key)?;
+        let (path, leaf_id) = match self.hinted_leaf(&key) {
+            Some(found) => found,
+            None => self.descend(&key)?,
+        };
         let stored = if value.len() > MAX_INLINE_VALUE {
             self.write_overflow(&value)?
         } else {
@@ -165,7 +182,10 @@ impl<'a> Writer<'a> {
             }
         }
         if overfull {
+            self.hint = None;
             self.split_leaf(path, leaf_id, appending)?;
+        } else {
+            self.hint = Some((path, leaf_id));
         }
         self.spill_if_needed();
         Ok(())
@@ -187,6 +207,7 @@ impl<'a> Writer<'a> {
         self.state.live_bytes = self.state.live_bytes.saturating_sub((key.len() as u64) + value_len(&old));
         self.free_value(old)?;
         if underfull && !path.is_empty() {
+            self.hint = None;
             self.merge(path, leaf_id)?;
         }
         self.spill_if_needed();

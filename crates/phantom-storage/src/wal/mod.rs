@@ -144,6 +144,7 @@ impl Wal {
         let mut next_lsn: Lsn = segments.first().map_or(1, |s| s.first_lsn);
         let mut active = None;
         let count = segments.len();
+        let mut scratch = Vec::new();
         for (i, seg) in segments.iter_mut().enumerate() {
             let is_last = i + 1 == count;
             if seg.first_lsn != next_lsn {
@@ -156,7 +157,7 @@ impl Wal {
             let bytes = std::fs::read(&seg.path).map_err(|e| StorageError::io(&seg.path, e))?;
             let mut pos = 0usize;
             while pos < bytes.len() {
-                let problem = match record::decode(&bytes[pos..]) {
+                let problem = match record::decode_with(&bytes[pos..], &mut scratch) {
                     Frame::Record { lsn, payload, frame_len } if lsn == next_lsn => {
                         if lsn > skip_through {
                             replay(lsn, &payload)?;

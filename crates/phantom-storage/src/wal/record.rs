@@ -102,7 +102,21 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 }
 
 /// Parses the frame at the start of `bytes`.
+#[cfg(test)]
 pub fn decode(bytes: &[u8]) -> Frame<'_> {
+    let mut scratch = Vec::new();
+    match decode_with(bytes, &mut scratch) {
+        Frame::Record { lsn, payload, frame_len } => {
+            Frame::Record { lsn, payload: Cow::Owned(payload.into_owned()), frame_len }
+        }
+        Frame::Truncated => Frame::Truncated,
+        Frame::Invalid(why) => Frame::Invalid(why),
+    }
+}
+
+/// Parses the frame at the start of `bytes`, decompressing into `scratch` (reused across
+/// records, so recovery does not allocate a fresh buffer per record).
+pub fn decode_with<'a>(bytes: &'a [u8], scratch: &'a mut Vec<u8>) -> Frame<'a> {
     if bytes.len() < HEADER_LEN {
         return Frame::Truncated;
     }
@@ -124,9 +138,11 @@ pub fn decode(bytes: &[u8]) -> Frame<'_> {
             if stored.len() < 4 || u32_at(stored, 0) as usize > MAX_PAYLOAD {
                 return Frame::Invalid("compressed payload has a bad length");
             }
-            match lz4_flex::decompress_size_prepended(stored) {
-                Ok(bytes) => Cow::Owned(bytes),
-                Err(_) => return Frame::Invalid("compressed payload does not decompress"),
+            scratch.clear();
+            scratch.resize(u32_at(stored, 0) as usize, 0);
+            match lz4_flex::decompress_into(&stored[4..], scratch) {
+                Ok(n) if n == scratch.len() => Cow::Borrowed(&scratch[..]),
+                _ => return Frame::Invalid("compressed payload does not decompress"),
             }
         }
         _ => return Frame::Invalid("unknown flags"),
