@@ -8,6 +8,8 @@
 //!   instance ("keyspace"). [`memory::Memory`] is the in-memory implementation.
 //! - [`btree`]: the B+tree engine: one file per tree, pages cached in a shared
 //!   [`btree::BufferPool`], copy-on-write checkpoints.
+//! - [`lsm`]: the LSM-tree engine: memtable, table files with bloom filters, a manifest,
+//!   leveled or size-tiered compaction in the background, a shared block cache.
 //! - [`keycode`]: an order-preserving encoding of typed values, so that composite keys
 //!   compare correctly as plain bytes.
 //! - [`wal`]: the write-ahead log shared by the whole database: segment files of
@@ -22,6 +24,7 @@ pub mod dirlock;
 pub mod engine;
 pub mod error;
 pub mod keycode;
+pub mod lsm;
 pub mod memory;
 pub mod varint;
 pub mod wal;
@@ -29,5 +32,6 @@ pub mod wal;
 pub use btree::{BTree, BufferPool};
 pub use engine::{Engine, EngineStats, KeyValue, ScanIterator, WriteBatch, WriteOp};
 pub use error::{Result, StorageError};
+pub use lsm::Lsm;
 pub use memory::Memory;
 pub use wal::{Lsn, SyncMode, Wal, WalOptions};
