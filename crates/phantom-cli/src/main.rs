@@ -58,6 +58,9 @@ struct StorageArgs {
     /// Memory for cached table and index pages, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 128)]
     buffer_pool_mib: usize,
+    /// Memory for cached blocks of LSM tables, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    block_cache_mib: usize,
     /// Run a checkpoint after the write-ahead log grows by this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
     checkpoint_wal_bytes: u64,
@@ -86,6 +89,7 @@ impl StorageArgs {
             },
             wal_segment_size: self.wal_segment_bytes,
             buffer_pool_size: self.buffer_pool_mib.saturating_mul(1024 * 1024),
+            block_cache_size: self.block_cache_mib.saturating_mul(1024 * 1024),
             checkpoint_wal_bytes: self.checkpoint_wal_bytes,
             wal_archive_dir: self.wal_archive_dir.clone(),
         }

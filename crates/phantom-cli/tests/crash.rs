@@ -7,9 +7,10 @@
 //! - nothing is there that was not sent, and at most the one transaction in flight at the
 //!   moment of the kill is there without having been confirmed.
 //!
-//! It runs twice: with the default settings (recovery is mostly log replay), and with
+//! It runs three times: with the default settings (recovery is mostly log replay); with
 //! checkpoints every few KiB of log and tiny log segments, so kills land in the middle of
-//! checkpoints, page writes and log truncation too.
+//! checkpoints, page writes and log truncation too; and with the table in an LSM tree, so
+//! kills land in memtable flushes and compactions.
 //!
 //! `PHANTOM_CRASH_ROUNDS` raises the number of rounds (default 20) for a longer soak;
 //! `PHANTOM_CRASH_SEED` replays a run.
@@ -110,8 +111,9 @@ fn run_and_kill(db: &Path, settings: &[&str], first: i64, delay: Duration) -> (B
     (confirmed, sent)
 }
 
-/// Runs the rounds against a fresh database opened with `settings`; returns its directory.
-fn crash_rounds(settings: &[&str]) -> tempfile::TempDir {
+/// Runs the rounds against a fresh database opened with `settings`, the table stored as
+/// `with` says; returns its directory.
+fn crash_rounds(settings: &[&str], with: &str) -> tempfile::TempDir {
     let rounds: usize = std::env::var("PHANTOM_CRASH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
     let seed = std::env::var("PHANTOM_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1
@@ -122,7 +124,11 @@ fn crash_rounds(settings: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("db");
     // No primary key: rows get hidden row ids, whose allocation must survive crashes too.
-    query_csv(&db, settings, "CREATE TABLE t (n INT NOT NULL, i INT NOT NULL, payload TEXT)");
+    query_csv(
+        &db,
+        settings,
+        &format!("CREATE TABLE t (n INT NOT NULL, i INT NOT NULL, payload TEXT) {with}"),
+    );
 
     let mut all_confirmed = BTreeSet::new();
     let mut next = 1;
@@ -166,14 +172,14 @@ fn crash_rounds(settings: &[&str]) -> tempfile::TempDir {
 
 #[test]
 fn committed_transactions_survive_sigkill() {
-    crash_rounds(&[]);
+    crash_rounds(&[], "");
 }
 
 #[test]
 fn committed_transactions_survive_sigkill_during_checkpoints() {
     let settings =
         ["--checkpoint-wal-bytes", "8192", "--wal-segment-bytes", "16384", "--buffer-pool-mib", "1"];
-    let dir = crash_rounds(&settings);
+    let dir = crash_rounds(&settings, "");
     // Checkpoints did run and the log was truncated behind them: only a few small
     // segments are left, not the whole history.
     let wal = dir.path().join("db").join("wal");
@@ -185,4 +191,20 @@ fn committed_transactions_survive_sigkill_during_checkpoints() {
         .sum();
     assert!(segments <= 8 && bytes <= 256 * 1024, "log not truncated: {segments} segments, {bytes} bytes");
     assert!(dir.path().join("db").join("data").join("MANIFEST").exists());
+}
+
+#[test]
+fn committed_transactions_in_an_lsm_table_survive_sigkill_during_flushes_and_compactions() {
+    // Checkpoints (which flush the memtable) every 8 KiB of log: kills land in flushes,
+    // manifest edits and background compactions.
+    let settings = ["--checkpoint-wal-bytes", "8192", "--wal-segment-bytes", "16384"];
+    let dir = crash_rounds(&settings, "WITH (engine = 'lsm')");
+    let tables = std::fs::read_dir(dir.path().join("db").join("data"))
+        .expect("data dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".lsm"))
+        .flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".sst"))
+        .count();
+    assert!(tables > 0, "the LSM tree flushed table files");
 }

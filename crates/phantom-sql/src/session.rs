@@ -359,7 +359,7 @@ fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result
     let table = TableDef {
         name: new.name,
         keyspace,
-        engine: engine.name().to_string(),
+        engine: engine.description(),
         columns: new.columns,
         primary_key: new.primary_key,
     };

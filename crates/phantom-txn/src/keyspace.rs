@@ -4,8 +4,10 @@
 //! without touching the others. Keyspace 0 holds the catalog.
 //!
 //! An in-memory database keeps every keyspace in the memory engine. An on-disk database
-//! keeps each keyspace in its own file under `DIR/data/` (`ks-<id>.btree`), all sharing
-//! one buffer pool; a file's existence is what makes a keyspace exist after a restart.
+//! keeps each keyspace under `DIR/data/`: a B+tree in a file `ks-<id>.btree` (all trees
+//! share one buffer pool), an LSM tree in a directory `ks-<id>.lsm` (all share one block
+//! cache). A file's or directory's existence is what makes a keyspace exist after a
+//! restart.
 //! Ids are never reused: the checkpoint manifest remembers the next free id, and recovery
 //! continues after the highest id it sees in the log.
 
@@ -16,7 +18,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use parking_lot::RwLock;
 use phantom_storage::btree::BufferPool;
-use phantom_storage::{BTree, Engine, Memory, StorageError};
+use phantom_storage::lsm::{BlockCache, Compaction, LsmOptions};
+use phantom_storage::{BTree, Engine, Lsm, Memory, StorageError};
 
 use crate::{Result, TxnError};
 
@@ -33,6 +36,8 @@ pub enum EngineKind {
     Memory,
     /// The B+tree engine (the default on disk).
     BTree,
+    /// The LSM-tree engine, with its compaction strategy.
+    Lsm(Compaction),
 }
 
 impl EngineKind {
@@ -41,6 +46,8 @@ impl EngineKind {
         match self {
             EngineKind::Memory => 0,
             EngineKind::BTree => 1,
+            EngineKind::Lsm(Compaction::Leveled) => 2,
+            EngineKind::Lsm(Compaction::Tiered) => 3,
         }
     }
 
@@ -49,6 +56,8 @@ impl EngineKind {
         match tag {
             0 => Some(EngineKind::Memory),
             1 => Some(EngineKind::BTree),
+            2 => Some(EngineKind::Lsm(Compaction::Leveled)),
+            3 => Some(EngineKind::Lsm(Compaction::Tiered)),
             _ => None,
         }
     }
@@ -58,14 +67,26 @@ impl EngineKind {
         match self {
             EngineKind::Memory => "memory",
             EngineKind::BTree => "btree",
+            EngineKind::Lsm(_) => "lsm",
         }
     }
 
-    /// The kind for a user-written name.
+    /// How `\d` and the statistics describe it, e.g. "lsm (tiered)".
+    pub fn description(self) -> String {
+        match self {
+            EngineKind::Lsm(Compaction::Leveled) => "lsm (leveled)".into(),
+            EngineKind::Lsm(Compaction::Tiered) => "lsm (tiered)".into(),
+            other => other.name().into(),
+        }
+    }
+
+    /// The kind for a user-written engine name (an LSM tree compacts leveled unless
+    /// told otherwise).
     pub fn from_name(name: &str) -> Option<EngineKind> {
         match name.to_ascii_lowercase().as_str() {
             "memory" => Some(EngineKind::Memory),
             "btree" | "b+tree" => Some(EngineKind::BTree),
+            "lsm" => Some(EngineKind::Lsm(Compaction::Leveled)),
             _ => None,
         }
     }
@@ -75,8 +96,16 @@ impl EngineKind {
 #[derive(Clone, Debug)]
 struct Keyspace {
     engine: Arc<dyn Engine>,
-    /// Set for on-disk keyspaces: the tree and its file.
-    file: Option<(BTree, PathBuf)>,
+    kind: EngineKind,
+    /// Set for on-disk keyspaces: their file or directory.
+    files: Option<Files>,
+}
+
+/// Where an on-disk keyspace keeps its data.
+#[derive(Clone, Debug)]
+enum Files {
+    BTree(BTree, PathBuf),
+    Lsm(PathBuf),
 }
 
 /// Where the keyspaces of an on-disk database live.
@@ -84,6 +113,7 @@ struct Keyspace {
 struct Disk {
     dir: PathBuf,
     pool: Arc<BufferPool>,
+    cache: Arc<BlockCache>,
 }
 
 /// The set of open keyspaces.
@@ -94,9 +124,12 @@ pub struct Keyspaces {
     disk: Option<Disk>,
 }
 
-/// The file of keyspace `id` in `dir`.
-fn file_name(id: KeyspaceId) -> String {
-    format!("ks-{id:08}.btree")
+/// The file (B+tree) or directory (LSM tree) of keyspace `id`.
+fn file_name(id: KeyspaceId, kind: EngineKind) -> String {
+    match kind {
+        EngineKind::Lsm(_) => format!("ks-{id:08}.lsm"),
+        _ => format!("ks-{id:08}.btree"),
+    }
 }
 
 impl Keyspaces {
@@ -104,35 +137,38 @@ impl Keyspaces {
     pub fn memory() -> Keyspaces {
         let keyspaces =
             Keyspaces { engines: RwLock::new(HashMap::new()), next_id: AtomicU32::new(1), disk: None };
-        keyspaces
-            .engines
-            .write()
-            .insert(CATALOG_KEYSPACE, Keyspace { engine: Arc::new(Memory::new()), file: None });
+        keyspaces.engines.write().insert(
+            CATALOG_KEYSPACE,
+            Keyspace { engine: Arc::new(Memory::new()), kind: EngineKind::Memory, files: None },
+        );
         keyspaces
     }
 
     /// Keyspaces of an on-disk database: opens every keyspace file in `dir` (creating the
     /// directory and the catalog's file if needed).
-    pub fn open(dir: &Path, pool: Arc<BufferPool>) -> Result<Keyspaces> {
+    pub fn open(dir: &Path, pool: Arc<BufferPool>, cache: Arc<BlockCache>) -> Result<Keyspaces> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
         let keyspaces = Keyspaces {
             engines: RwLock::new(HashMap::new()),
             next_id: AtomicU32::new(1),
-            disk: Some(Disk { dir: dir.to_path_buf(), pool }),
+            disk: Some(Disk { dir: dir.to_path_buf(), pool, cache }),
         };
         let entries = std::fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))?;
         for entry in entries {
             let entry = entry.map_err(|e| StorageError::io(dir, e))?;
             let name = entry.file_name();
-            let Some(id) = name
-                .to_str()
-                .and_then(|n| n.strip_prefix("ks-"))
-                .and_then(|n| n.strip_suffix(".btree"))
-                .and_then(|n| n.parse::<KeyspaceId>().ok())
-            else {
+            let Some((id, kind)) = name.to_str().and_then(|n| n.strip_prefix("ks-")).and_then(|n| {
+                let (id, kind) = if let Some(id) = n.strip_suffix(".btree") {
+                    (id, EngineKind::BTree)
+                } else {
+                    // The tree's manifest knows its real compaction strategy.
+                    (n.strip_suffix(".lsm")?, EngineKind::Lsm(Compaction::Leveled))
+                };
+                Some((id.parse::<KeyspaceId>().ok()?, kind))
+            }) else {
                 continue;
             };
-            keyspaces.create(id, EngineKind::BTree)?;
+            keyspaces.create(id, kind)?;
         }
         keyspaces.create(CATALOG_KEYSPACE, EngineKind::BTree)?;
         Ok(keyspaces)
@@ -163,7 +199,7 @@ impl Keyspaces {
             return Ok(existing.engine.clone());
         }
         let keyspace = match (&self.disk, kind) {
-            (None, _) => Keyspace { engine: Arc::new(Memory::new()), file: None },
+            (None, _) => Keyspace { engine: Arc::new(Memory::new()), kind: EngineKind::Memory, files: None },
             (Some(_), EngineKind::Memory) => {
                 return Err(TxnError::Unsupported(
                     "the memory engine is only available in in-memory databases (open \":memory:\"); \
@@ -172,9 +208,16 @@ impl Keyspaces {
                 ));
             }
             (Some(disk), EngineKind::BTree) => {
-                let path = disk.dir.join(file_name(id));
+                let path = disk.dir.join(file_name(id, kind));
                 let tree = BTree::open(&path, disk.pool.clone())?;
-                Keyspace { engine: Arc::new(tree.clone()), file: Some((tree, path)) }
+                Keyspace { engine: Arc::new(tree.clone()), kind, files: Some(Files::BTree(tree, path)) }
+            }
+            (Some(disk), EngineKind::Lsm(compaction)) => {
+                let path = disk.dir.join(file_name(id, kind));
+                let tree =
+                    Lsm::open(&path, LsmOptions { compaction, ..LsmOptions::default() }, disk.cache.clone())?;
+                let kind = EngineKind::Lsm(tree.compaction());
+                Keyspace { engine: Arc::new(tree), kind, files: Some(Files::Lsm(path)) }
             }
         };
         Ok(engines.entry(id).or_insert(keyspace).engine.clone())
@@ -183,11 +226,20 @@ impl Keyspaces {
     /// Removes keyspace `id` and its data (the file, for an on-disk keyspace).
     pub fn drop_keyspace(&self, id: KeyspaceId) {
         let Some(keyspace) = self.engines.write().remove(&id) else { return };
-        if let Some((tree, path)) = keyspace.file {
-            tree.evict_all();
-            if let Err(e) = std::fs::remove_file(&path) {
-                tracing::warn!(file = %path.display(), error = %e, "could not remove a dropped keyspace's file");
+        let removed = match keyspace.files {
+            Some(Files::BTree(tree, path)) => {
+                tree.evict_all();
+                std::fs::remove_file(&path).map_err(|e| (path, e))
             }
+            Some(Files::Lsm(path)) => {
+                // The tree's background thread stops when the last handle goes.
+                drop(keyspace.engine);
+                std::fs::remove_dir_all(&path).map_err(|e| (path, e))
+            }
+            None => Ok(()),
+        };
+        if let Err((path, e)) = removed {
+            tracing::warn!(file = %path.display(), error = %e, "could not remove a dropped keyspace's files");
         }
     }
 
@@ -222,7 +274,20 @@ impl Keyspaces {
 
     /// The B+tree behind keyspace `id`, if it is one (for statistics).
     pub fn btree(&self, id: KeyspaceId) -> Option<BTree> {
-        self.engines.read().get(&id).and_then(|k| k.file.as_ref().map(|(t, _)| t.clone()))
+        match self.engines.read().get(&id)?.files.as_ref()? {
+            Files::BTree(tree, _) => Some(tree.clone()),
+            Files::Lsm(_) => None,
+        }
+    }
+
+    /// The engine keyspace `id` uses.
+    pub fn kind(&self, id: KeyspaceId) -> Option<EngineKind> {
+        self.engines.read().get(&id).map(|k| k.kind)
+    }
+
+    /// The shared LSM block cache of an on-disk database.
+    pub fn block_cache(&self) -> Option<&Arc<BlockCache>> {
+        self.disk.as_ref().map(|d| &d.cache)
     }
 
     /// The shared buffer pool of an on-disk database.

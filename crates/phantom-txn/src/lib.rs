@@ -56,6 +56,7 @@ pub mod version;
 pub use checkpoint::{CheckpointOptions, CheckpointStats};
 pub use error::{Result, TxnError};
 pub use keyspace::{EngineKind, KeyspaceId};
+pub use phantom_storage::lsm::Compaction;
 pub use store::{MvccStore, StorageStats, StoreOptions};
 pub use transaction::{Scan, Transaction};
 

@@ -43,6 +43,8 @@ pub struct StoreOptions {
     pub wal_segment_size: u64,
     /// Memory for cached B+tree pages, shared by every table and index.
     pub buffer_pool_size: usize,
+    /// Memory for cached LSM table blocks, shared by every LSM tree.
+    pub block_cache_size: usize,
     /// When checkpoints run, and where removed log segments are archived.
     pub checkpoint: CheckpointOptions,
 }
@@ -54,6 +56,7 @@ impl Default for StoreOptions {
             sync: wal.sync,
             wal_segment_size: wal.segment_size,
             buffer_pool_size: 128 * 1024 * 1024,
+            block_cache_size: 64 * 1024 * 1024,
             checkpoint: CheckpointOptions::default(),
         }
     }
@@ -104,7 +107,8 @@ impl MvccStore {
         let lock = DirLock::acquire(dir)?;
         let data_dir = dir.join("data");
         let pool = BufferPool::new(options.buffer_pool_size);
-        let keyspaces = Arc::new(Keyspaces::open(&data_dir, pool)?);
+        let cache = phantom_storage::lsm::BlockCache::new(options.block_cache_size);
+        let keyspaces = Arc::new(Keyspaces::open(&data_dir, pool, cache)?);
         let manifest = Manifest::read(&data_dir)?;
         keyspaces.note_id(manifest.next_keyspace_id.saturating_sub(1));
         let mut last_ts: Timestamp = manifest.last_ts;

@@ -244,6 +244,7 @@ impl Transaction {
         let id = keyspaces.allocate_id();
         let kind = keyspaces.resolve(kind);
         keyspaces.create(id, kind)?;
+        let kind = keyspaces.kind(id).unwrap_or(kind);
         state.created.push((id, kind));
         Ok((id, kind))
     }

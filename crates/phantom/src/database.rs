@@ -17,8 +17,10 @@ pub struct Options {
     pub synchronous: SyncMode,
     /// Size at which the write-ahead log starts a new segment file.
     pub wal_segment_size: u64,
-    /// Memory for cached table and index pages, shared by all of them.
+    /// Memory for cached table and index pages (B+trees), shared by all of them.
     pub buffer_pool_size: usize,
+    /// Memory for cached blocks of LSM tables, shared by all of them.
+    pub block_cache_size: usize,
     /// A checkpoint runs after the write-ahead log has grown by this many bytes; after it,
     /// the log segments it covers are removed.
     pub checkpoint_wal_bytes: u64,
@@ -33,6 +35,7 @@ impl Default for Options {
             synchronous: store.sync,
             wal_segment_size: store.wal_segment_size,
             buffer_pool_size: store.buffer_pool_size,
+            block_cache_size: store.block_cache_size,
             checkpoint_wal_bytes: store.checkpoint.wal_bytes,
             wal_archive_dir: store.checkpoint.archive_dir,
         }
@@ -61,6 +64,7 @@ impl Database {
             sync: options.synchronous,
             wal_segment_size: options.wal_segment_size,
             buffer_pool_size: options.buffer_pool_size,
+            block_cache_size: options.block_cache_size,
             checkpoint: CheckpointOptions {
                 wal_bytes: options.checkpoint_wal_bytes,
                 archive_dir: options.wal_archive_dir,

@@ -87,6 +87,52 @@ fn the_memory_engine_is_refused_on_disk() {
     let db = Database::open(dir.path()).expect("open");
     let err = db.session().execute("CREATE TABLE t (a INT) WITH (engine = 'memory')").expect_err("refused");
     assert_eq!(err.sqlstate(), "0A000", "{err}");
-    let err = db.session().execute("CREATE TABLE t (a INT) WITH (engine = 'lsm')").expect_err("unknown");
+    let err = db.session().execute("CREATE TABLE t (a INT) WITH (engine = 'nonesuch')").expect_err("unknown");
     assert_eq!(err.sqlstate(), "22023", "{err}");
+}
+
+#[test]
+fn lsm_tables_of_both_kinds_flush_compact_and_recover() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = Database::open_with(dir.path(), small_log()).expect("open");
+        let mut s = db.session();
+        for (name, compaction) in [("leveled_t", "leveled"), ("tiered_t", "tiered")] {
+            s.execute(&format!(
+                "CREATE TABLE {name} (id BIGINT PRIMARY KEY, v TEXT) WITH (engine = 'lsm', compaction = '{compaction}')"
+            ))
+            .expect("create");
+        }
+        for name in ["leveled_t", "tiered_t"] {
+            for chunk in (0..6000i64).collect::<Vec<_>>().chunks(500) {
+                let values: Vec<String> = chunk.iter().map(|&i| format!("({i}, '{}')", noise(i))).collect();
+                s.execute(&format!("INSERT INTO {name} VALUES {}", values.join(", "))).expect("insert");
+            }
+            s.execute(&format!("DELETE FROM {name} WHERE id % 3 = 0")).expect("delete");
+            s.execute(&format!("UPDATE {name} SET v = 'changed' WHERE id = 1")).expect("update");
+        }
+        db.checkpoint().expect("checkpoint");
+        let engine =
+            s.query("SELECT engine FROM phantom_storage_stats WHERE table_name = 'tiered_t'").expect("stats");
+        assert_eq!(engine.rows[0].get::<String>(0).expect("text"), "lsm");
+        // After the checkpoint: only in the log.
+        s.execute("INSERT INTO leveled_t VALUES (100000, 'late')").expect("insert");
+    }
+    let db = Database::open_with(dir.path(), small_log()).expect("reopen");
+    let mut s = db.session();
+    for name in ["leveled_t", "tiered_t"] {
+        assert_eq!(scalar(&mut s, &format!("SELECT COUNT(*) FROM {name} WHERE id < 6000")), 4000);
+        let v = s.query(&format!("SELECT v FROM {name} WHERE id = 1")).expect("read");
+        assert_eq!(v.rows[0].get::<String>(0).expect("text"), "changed");
+        let top = s
+            .query(&format!("SELECT id FROM {name} WHERE id < 6000 ORDER BY id DESC LIMIT 2"))
+            .expect("scan");
+        assert_eq!(
+            top.rows.iter().map(|r| r.get::<i64>(0).expect("int")).collect::<Vec<_>>(),
+            vec![5999, 5998]
+        );
+    }
+    assert_eq!(scalar(&mut s, "SELECT COUNT(*) FROM leveled_t WHERE id = 100000"), 1);
+    let described = db.session().describe("tiered_t").expect("describe");
+    assert_eq!(described.engine, "lsm (tiered)");
 }

@@ -1,6 +1,6 @@
 //! Binding DDL: CREATE TABLE.
 
-use phantom_txn::EngineKind;
+use phantom_txn::{Compaction, EngineKind};
 use sqlparser::ast;
 
 use super::expr::Cx;
@@ -143,6 +143,7 @@ impl Binder<'_> {
             _ => return Err(Error::new(SqlState::FeatureNotSupported, "table options are not supported")),
         };
         let mut engine = None;
+        let mut compaction = None;
         for option in options {
             let ast::SqlOption::KeyValue { key, value } = option else {
                 return Err(Error::new(SqlState::SyntaxError, format!("invalid table option {option}")));
@@ -161,9 +162,22 @@ impl Binder<'_> {
                     engine = Some(EngineKind::from_name(&text).ok_or_else(|| {
                         Error::new(
                             SqlState::InvalidParameterValue,
-                            format!("unknown storage engine \"{text}\" (available: btree, memory)"),
+                            format!("unknown storage engine \"{text}\" (available: btree, lsm, memory)"),
                         )
                     })?);
+                }
+                "compaction" => {
+                    let strategy = match text.to_ascii_lowercase().as_str() {
+                        "leveled" => Compaction::Leveled,
+                        "tiered" => Compaction::Tiered,
+                        other => {
+                            return Err(Error::new(
+                                SqlState::InvalidParameterValue,
+                                format!("unknown compaction \"{other}\" (available: leveled, tiered)"),
+                            ));
+                        }
+                    };
+                    compaction = Some(strategy);
                 }
                 "fillfactor" => {}
                 other => {
@@ -174,6 +188,13 @@ impl Binder<'_> {
                 }
             }
         }
-        Ok(engine)
+        match (engine, compaction) {
+            (Some(EngineKind::Lsm(_)), Some(strategy)) => Ok(Some(EngineKind::Lsm(strategy))),
+            (_, Some(_)) => Err(Error::new(
+                SqlState::InvalidParameterValue,
+                "the compaction option applies only to engine = 'lsm'",
+            )),
+            (engine, None) => Ok(engine),
+        }
     }
 }
