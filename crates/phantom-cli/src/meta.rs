@@ -104,6 +104,12 @@ impl Runner {
                 writeln!(out, "Primary key: ({})", table.primary_key.join(", "))?;
             }
             writeln!(out, "Engine: {}", table.engine)?;
+            if !table.indexes.is_empty() {
+                writeln!(out, "Indexes:")?;
+                for index in &table.indexes {
+                    writeln!(out, "    {index}")?;
+                }
+            }
         }
         Ok(())
     }

@@ -163,6 +163,12 @@ pub fn decode_row_id(key: &[u8]) -> Result<u64> {
 
 /// Decodes a primary key into values of the given types.
 pub fn decode_key(key: &[u8], types: &[DataType]) -> Result<Vec<Value>> {
+    Ok(split_key(key, types)?.0)
+}
+
+/// Decodes the leading values of `key` (one per type) and returns them with the bytes
+/// that follow.
+pub fn split_key<'a>(key: &'a [u8], types: &[DataType]) -> Result<(Vec<Value>, &'a [u8])> {
     let mut reader = KeyReader::new(key);
     let mut values = Vec::with_capacity(types.len());
     for ty in types {
@@ -175,7 +181,7 @@ pub fn decode_key(key: &[u8], types: &[DataType]) -> Result<Vec<Value>> {
         .map_err(|e| corrupt(&e.to_string()))?;
         values.push(v.unwrap_or(Value::Null));
     }
-    Ok(values)
+    Ok((values, reader.remaining()))
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {

@@ -40,7 +40,8 @@ impl Instance {
     /// committed: only keyspaces the catalog names are kept.
     fn discard_dropped_keyspaces(&self) -> Result<()> {
         let txn = self.store.begin();
-        let live: HashSet<_> = self.catalog.tables(&txn)?.iter().map(|t| t.keyspace).collect();
+        let live: HashSet<_> =
+            self.catalog.tables(&txn)?.iter().flat_map(|t| t.keyspaces().collect::<Vec<_>>()).collect();
         txn.rollback()?;
         self.store.retain_keyspaces(&live);
         Ok(())

@@ -22,6 +22,7 @@ pub mod catalog;
 pub mod encoding;
 pub mod error;
 pub mod exec;
+pub mod index;
 pub mod instance;
 pub mod parser;
 pub mod planner;

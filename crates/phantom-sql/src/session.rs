@@ -14,8 +14,8 @@ use std::sync::Arc;
 use phantom_txn::Transaction;
 use sqlparser::ast::Statement as Ast;
 
-use crate::binder::{Binder, BoundStatement, NewTable};
-use crate::catalog::TableDef;
+use crate::binder::{Binder, BoundStatement, NewIndex, NewTable};
+use crate::catalog::{IndexDef, TableDef};
 use crate::error::{Error, Result, SqlState};
 use crate::exec::{self, Context};
 use crate::instance::Instance;
@@ -49,6 +49,8 @@ pub struct TableDescription {
     pub primary_key: Vec<String>,
     /// The storage engine.
     pub engine: String,
+    /// Secondary indexes, as `\d` lists them: e.g. `emp_email UNIQUE (email) lsm`.
+    pub indexes: Vec<String>,
 }
 
 /// A parsed statement with `$n` parameters, ready to execute many times.
@@ -165,6 +167,16 @@ impl Session {
                     .collect(),
                 primary_key: t.primary_key.iter().map(|&i| t.columns[i].name.clone()).collect(),
                 engine: t.engine.clone(),
+                indexes: t
+                    .indexes
+                    .iter()
+                    .map(|ix| {
+                        let columns: Vec<&str> =
+                            ix.columns.iter().map(|&c| t.columns[c].name.as_str()).collect();
+                        let unique = if ix.unique { " UNIQUE" } else { "" };
+                        format!("{}{unique} ({}) {}", ix.name, columns.join(", "), ix.engine)
+                    })
+                    .collect(),
             })
         })
     }
@@ -316,7 +328,9 @@ fn execute_statement(
                 match instance.catalog.table(txn, &name)? {
                     Some(table) => {
                         instance.catalog.delete_table(txn, &name)?;
-                        txn.drop_keyspace(table.keyspace)?;
+                        for keyspace in table.keyspaces() {
+                            txn.drop_keyspace(keyspace)?;
+                        }
                         instance.sequences.forget(table.keyspace);
                     }
                     None if if_exists => {}
@@ -329,6 +343,27 @@ fn execute_statement(
                 }
             }
             Ok(Output::Command("DROP TABLE".into()))
+        }
+        BoundStatement::CreateIndex(new) => create_index(instance, txn, new),
+        BoundStatement::DropIndex { names, if_exists } => {
+            for name in names {
+                match instance.catalog.index_owner(txn, &name)? {
+                    Some((table, position)) => {
+                        let mut table = (*table).clone();
+                        let index = table.indexes.remove(position);
+                        instance.catalog.put_table(txn, &table)?;
+                        txn.drop_keyspace(index.keyspace)?;
+                    }
+                    None if if_exists => {}
+                    None => {
+                        return Err(Error::new(
+                            SqlState::UndefinedObject,
+                            format!("index \"{name}\" does not exist"),
+                        ));
+                    }
+                }
+            }
+            Ok(Output::Command("DROP INDEX".into()))
         }
         BoundStatement::Explain(inner) => {
             let plan = match *inner {
@@ -362,6 +397,7 @@ fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result
         engine: engine.description(),
         columns: new.columns,
         primary_key: new.primary_key,
+        indexes: Vec::new(),
     };
     instance.catalog.put_table(txn, &table)?;
     Ok(Output::Command("CREATE TABLE".into()))
@@ -390,4 +426,33 @@ fn bind_parameters(plan: Plan, params: &[Value], types: &[DataType]) -> Result<P
             x => x,
         }))
     })
+}
+
+/// Creates an index and fills it from the table's rows.
+fn create_index(instance: &Instance, txn: &Transaction, new: NewIndex) -> Result<Output> {
+    let taken = instance.catalog.table(txn, &new.name)?.is_some()
+        || instance.catalog.index_owner(txn, &new.name)?.is_some();
+    if taken {
+        if new.if_not_exists {
+            return Ok(Output::Command("CREATE INDEX".into()));
+        }
+        return Err(Error::new(
+            SqlState::DuplicateTable,
+            format!("relation \"{}\" already exists", new.name),
+        ));
+    }
+    let table = instance.catalog.require_table(txn, &new.table)?;
+    let (keyspace, engine) = txn.create_keyspace(new.engine)?;
+    let index = IndexDef {
+        name: new.name,
+        keyspace,
+        engine: engine.description(),
+        columns: new.columns,
+        unique: new.unique,
+    };
+    let mut table = (*table).clone();
+    table.indexes.push(index.clone());
+    crate::index::build(txn, &table, &index)?;
+    instance.catalog.put_table(txn, &table)?;
+    Ok(Output::Command("CREATE INDEX".into()))
 }

@@ -1,4 +1,4 @@
-//! Binding DDL: CREATE TABLE.
+//! Binding DDL: CREATE TABLE, CREATE INDEX.
 
 use phantom_txn::{Compaction, EngineKind};
 use sqlparser::ast;
@@ -24,11 +24,76 @@ pub struct NewTable {
     pub if_not_exists: bool,
 }
 
+/// A validated CREATE INDEX.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewIndex {
+    /// The index's name.
+    pub name: String,
+    /// The table it indexes.
+    pub table: String,
+    /// Positions of the indexed columns in the table.
+    pub columns: Vec<usize>,
+    /// UNIQUE.
+    pub unique: bool,
+    /// `USING btree | lsm` (`None`: the database's default).
+    pub engine: Option<EngineKind>,
+    /// IF NOT EXISTS.
+    pub if_not_exists: bool,
+}
+
 fn not_yet(what: &str) -> Error {
     Error::new(SqlState::FeatureNotSupported, format!("{what} are not supported yet"))
 }
 
 impl Binder<'_> {
+    /// Binds CREATE INDEX.
+    pub fn create_index(&mut self, create: &ast::CreateIndex) -> Result<NewIndex> {
+        if create.predicate.is_some() || !create.include.is_empty() || create.concurrently {
+            return Err(not_yet("partial, covering and concurrent indexes"));
+        }
+        let table = self.catalog.require_table(self.txn, &table_name(&create.table_name)?)?;
+        let mut columns = Vec::with_capacity(create.columns.len());
+        for column in &create.columns {
+            let ast::Expr::Identifier(ident) = &column.column.expr else {
+                return Err(not_yet("indexes on expressions"));
+            };
+            let name = ident_name(ident);
+            let position = table.column_index(&name).ok_or_else(|| {
+                Error::new(SqlState::UndefinedColumn, format!("column \"{name}\" does not exist"))
+            })?;
+            if columns.contains(&position) {
+                return Err(Error::new(
+                    SqlState::DuplicateColumn,
+                    format!("column \"{name}\" appears twice in index"),
+                ));
+            }
+            columns.push(position);
+        }
+        let engine = match &create.using {
+            None => None,
+            Some(ast::IndexType::BTree) => Some(EngineKind::BTree),
+            Some(ast::IndexType::Custom(ident)) if ident.value.eq_ignore_ascii_case("lsm") => {
+                Some(EngineKind::Lsm(Compaction::Leveled))
+            }
+            Some(other) => return Err(not_yet(&format!("{other} indexes"))),
+        };
+        let name = match &create.name {
+            Some(name) => table_name(name)?,
+            None => {
+                let parts: Vec<&str> = columns.iter().map(|&c| table.columns[c].name.as_str()).collect();
+                format!("{}_{}_{}", table.name, parts.join("_"), if create.unique { "key" } else { "idx" })
+            }
+        };
+        Ok(NewIndex {
+            name,
+            table: table.name.clone(),
+            columns,
+            unique: create.unique,
+            engine,
+            if_not_exists: create.if_not_exists,
+        })
+    }
+
     /// Binds CREATE TABLE.
     pub fn create_table(&mut self, create: &ast::CreateTable) -> Result<NewTable> {
         if create.or_replace

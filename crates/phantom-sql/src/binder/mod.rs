@@ -12,7 +12,7 @@ mod expr;
 mod scope;
 mod select;
 
-pub use ddl::NewTable;
+pub use ddl::{NewIndex, NewTable};
 pub use expr::{AggState, Cx, Typed};
 pub use scope::Scope;
 
@@ -33,6 +33,15 @@ pub enum BoundStatement {
     Modify(Plan),
     /// CREATE TABLE.
     CreateTable(NewTable),
+    /// CREATE INDEX.
+    CreateIndex(NewIndex),
+    /// DROP INDEX.
+    DropIndex {
+        /// The indexes to drop.
+        names: Vec<String>,
+        /// IF EXISTS.
+        if_exists: bool,
+    },
     /// DROP TABLE.
     DropTable {
         /// The tables to drop.
@@ -83,6 +92,11 @@ impl<'a> Binder<'a> {
             Statement::Drop { object_type: ast::ObjectType::Table, if_exists, names, .. } => {
                 let names = names.iter().map(table_name).collect::<Result<Vec<_>>>()?;
                 Ok(BoundStatement::DropTable { names, if_exists: *if_exists })
+            }
+            Statement::CreateIndex(create) => Ok(BoundStatement::CreateIndex(self.create_index(create)?)),
+            Statement::Drop { object_type: ast::ObjectType::Index, if_exists, names, .. } => {
+                let names = names.iter().map(table_name).collect::<Result<Vec<_>>>()?;
+                Ok(BoundStatement::DropIndex { names, if_exists: *if_exists })
             }
             Statement::Explain { statement, analyze: false, .. } => {
                 Ok(BoundStatement::Explain(Box::new(self.statement(statement)?)))

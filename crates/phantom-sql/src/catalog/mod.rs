@@ -13,7 +13,7 @@
 pub mod system;
 mod table;
 
-pub use table::{ColumnDef, TableDef};
+pub use table::{ColumnDef, IndexDef, TableDef};
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -72,6 +72,16 @@ impl Catalog {
             tables.push(self.decode(bytes)?);
         }
         Ok(tables)
+    }
+
+    /// The table that has the index called `name`, with the index's position in it.
+    pub fn index_owner(&self, txn: &Transaction, name: &str) -> Result<Option<(Arc<TableDef>, usize)>> {
+        for table in self.tables(txn)? {
+            if let Some(i) = table.indexes.iter().position(|ix| ix.name == name) {
+                return Ok(Some((table, i)));
+            }
+        }
+        Ok(None)
     }
 
     /// Stores a new or changed table definition.

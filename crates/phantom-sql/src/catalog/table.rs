@@ -34,6 +34,24 @@ pub struct TableDef {
     /// Indexes into `columns` of the primary key, in key order. Empty when the table has
     /// no primary key: rows are then keyed by a hidden, increasing row id.
     pub primary_key: Vec<usize>,
+    /// Secondary indexes, maintained with every change to the table's rows.
+    #[serde(default)]
+    pub indexes: Vec<IndexDef>,
+}
+
+/// A secondary index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexDef {
+    /// The index's name (unique in the database).
+    pub name: String,
+    /// The keyspace holding its entries.
+    pub keyspace: KeyspaceId,
+    /// The engine of that keyspace, as `\d` shows it.
+    pub engine: String,
+    /// Indexes into the table's columns, in index order.
+    pub columns: Vec<usize>,
+    /// UNIQUE: no two rows with the same non-NULL values.
+    pub unique: bool,
 }
 
 fn default_engine() -> String {
@@ -55,5 +73,10 @@ impl TableDef {
     /// row id at the end when the table has one.
     pub fn scan_width(&self) -> usize {
         self.columns.len() + usize::from(self.has_row_id())
+    }
+
+    /// Every keyspace the table owns: its rows' and its indexes'.
+    pub fn keyspaces(&self) -> impl Iterator<Item = KeyspaceId> + '_ {
+        std::iter::once(self.keyspace).chain(self.indexes.iter().map(|i| i.keyspace))
     }
 }

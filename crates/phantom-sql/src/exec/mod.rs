@@ -23,6 +23,7 @@ mod sort;
 mod values;
 mod write;
 
+pub use scan::decode as decode_row;
 pub use sequences::Sequences;
 
 use std::sync::Arc;
@@ -53,6 +54,9 @@ pub fn execute(plan: Plan, cx: &Context) -> Result<Rows> {
     Ok(match plan {
         Plan::Scan { table, range, filter, .. } => scan::table_scan(cx, table, range, filter)?,
         Plan::KeyLookup { table, keys, filter, .. } => scan::key_lookup(cx, table, keys, filter)?,
+        Plan::IndexScan { table, index, prefix, range, filter, .. } => {
+            scan::index_scan(cx, table, index, &prefix, range, filter)?
+        }
         Plan::Values { rows, .. } => values::values(rows),
         Plan::Nothing { .. } => Box::new(std::iter::empty()),
         Plan::Filter { input, predicate } => filter::filter(execute(*input, cx)?, predicate),

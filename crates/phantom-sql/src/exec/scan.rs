@@ -14,7 +14,7 @@ use crate::planner::plan::KeyBounds;
 use crate::types::Value;
 
 /// Decodes a stored row, appending the hidden row id for tables that have one.
-fn decode(table: &TableDef, key: &[u8], value: &[u8]) -> Result<Row> {
+pub fn decode(table: &TableDef, key: &[u8], value: &[u8]) -> Result<Row> {
     let mut row = Vec::with_capacity(table.scan_width());
     let in_key = encoding::decode_row_into(value, table.columns.len(), &mut row)?;
     row.truncate(table.columns.len());
@@ -88,4 +88,43 @@ pub fn key_lookup(
         }
     }
     Ok(Box::new(rows.into_iter()))
+}
+
+/// Finds rows through a secondary index: scans the index's entries for `prefix` (and
+/// `range` on the next column) and fetches each row they point at.
+pub fn index_scan(
+    cx: &Context,
+    table: Arc<TableDef>,
+    index: usize,
+    prefix: &[Value],
+    range: Option<KeyBounds>,
+    filter: Option<Expr>,
+) -> Result<Rows> {
+    let ix = table.indexes.get(index).cloned().ok_or_else(|| {
+        crate::error::Error::new(crate::error::SqlState::InternalError, "index vanished from its table")
+    })?;
+    let entries = cx.txn.scan(ix.keyspace, crate::index::key_range(prefix, range), false)?;
+    let txn = cx.txn.clone();
+    Ok(Box::new(entries.filter_map(move |entry| {
+        let fetched = entry.map_err(Into::into).and_then(|(key, value)| {
+            let row_key = crate::index::row_key(&table, &ix, &key, value)?;
+            match txn.get(table.keyspace, &row_key)? {
+                Some(stored) => decode(&table, &row_key, &stored).map(Some),
+                // An entry always has its row at the same snapshot; a missing one is damage.
+                None => Err(crate::error::Error::new(
+                    crate::error::SqlState::DataCorrupted,
+                    format!("index \"{}\" points at a row that does not exist", ix.name),
+                )),
+            }
+        });
+        match fetched {
+            Ok(Some(row)) => match filter.as_ref().map_or(Ok(true), |f| f.eval_predicate(&row)) {
+                Ok(true) => Some(Ok(row)),
+                Ok(false) => None,
+                Err(e) => Some(Err(e)),
+            },
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    })))
 }

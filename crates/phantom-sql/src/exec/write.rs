@@ -4,7 +4,8 @@
 //! type with assignment rules (22003 for numbers out of range, 22001 for strings too
 //! long), NOT NULL is checked (23502), and a new primary key must not exist yet (23505).
 //! The checks see the statement's own earlier rows, so `INSERT ... VALUES (1), (1)` fails
-//! like it does in PostgreSQL.
+//! like it does in PostgreSQL. Secondary index entries change with their rows (see
+//! [`crate::index`]).
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use super::{Context, Row, execute};
 use crate::catalog::TableDef;
 use crate::encoding;
 use crate::error::{Error, Result, SqlState};
+use crate::index;
 use crate::planner::Plan;
 use crate::types::Value;
 use crate::types::cast::{self, CastKind};
@@ -38,6 +40,7 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
                     }
                     None => encoding::row_id_key(cx.sequences.next(table.keyspace)?),
                 };
+                index::insert(&cx.txn, &table, &values, &key)?;
                 cx.txn.put(table.keyspace, &key, encoding::encode_row(&values, &table.primary_key))?;
                 count += 1;
             }
@@ -61,6 +64,8 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
                     check_unique(cx, &table, &new_key, &values)?;
                     cx.txn.delete(table.keyspace, &old_key)?;
                 }
+                let old = &row[..table.columns.len()];
+                index::update(&cx.txn, &table, (old, &old_key), (&values, &new_key))?;
                 cx.txn.put(table.keyspace, &new_key, encoding::encode_row(&values, &table.primary_key))?;
                 count += 1;
             }
@@ -69,7 +74,9 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
         Plan::Delete { table, source } => {
             let mut count = 0;
             for row in execute(*source, cx)? {
-                let key = stored_key(&table, &row?)?;
+                let row = row?;
+                let key = stored_key(&table, &row)?;
+                index::delete(&cx.txn, &table, &row[..table.columns.len()], &key)?;
                 cx.txn.delete(table.keyspace, &key)?;
                 count += 1;
             }

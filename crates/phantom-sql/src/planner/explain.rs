@@ -78,6 +78,27 @@ fn render(plan: &Plan, depth: usize, out: &mut Vec<String>) {
                 out.push(format!("{more}Filter: {}", show(f, &columns)));
             }
         }
+        Plan::IndexScan { table, alias, index, prefix, range, filter } => {
+            let columns = plan.columns();
+            let name =
+                if *alias == table.name { table.name.clone() } else { format!("{} {alias}", table.name) };
+            let ix = &table.indexes[*index];
+            out.push(format!("{pad}Index Scan using {} on {name}", ix.name));
+            let mut conditions: Vec<String> = prefix
+                .iter()
+                .zip(&ix.columns)
+                .map(|(v, &c)| {
+                    format!("{} = {}", table.columns[c].name, crate::planner::Expr::Constant(v.clone()))
+                })
+                .collect();
+            if let (Some((lo, hi)), Some(&c)) = (range, ix.columns.get(prefix.len())) {
+                conditions.push(format!("{} from {} to {}", table.columns[c].name, bound(lo), bound(hi)));
+            }
+            out.push(format!("{more}Index Cond: {}", conditions.join(" AND ")));
+            if let Some(f) = filter {
+                out.push(format!("{more}Filter: {}", show(f, &columns)));
+            }
+        }
         Plan::Values { rows, .. } => {
             out.push(format!("{pad}Values ({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" }))
         }

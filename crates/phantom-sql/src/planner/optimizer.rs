@@ -7,7 +7,9 @@
 //!    rows it reads as the join semantics allow: into scans, into either side of an inner
 //!    join, into the join condition, below projections, sorts and DISTINCT.
 //! 3. **Key access** turns a scan whose filter pins every primary-key column to constants
-//!    into a key lookup, and bounds on the first key column into a range scan.
+//!    into a key lookup, and bounds on the first key column into a range scan; failing
+//!    that, equality on an index's leading columns (or bounds on its first free one) into
+//!    an index scan, preferring the index with the most pinned columns.
 //! 4. **Join selection** runs inner and left joins with equality conditions as hash joins.
 //!
 //! Filters that produced a key lookup or range stay on the scan as a re-check: cheap, and
@@ -15,10 +17,12 @@
 
 use std::ops::Bound;
 
+use crate::catalog::TableDef;
 use crate::error::Result;
 use crate::planner::expr::{CmpOp, Expr};
 use crate::planner::plan::{JoinKind, KeyBounds, Plan};
 use crate::types::{DataType, Value};
+use std::sync::Arc;
 
 /// Key lookups are used for at most this many keys (an IN list, or a product of several).
 const MAX_LOOKUP_KEYS: usize = 1024;
@@ -203,7 +207,9 @@ fn remove_empty(plan: Plan) -> Result<Plan> {
             Plan::Nothing { columns: input.columns() }
         }
         Plan::Filter { predicate: Expr::Constant(Value::Boolean(true)), input } => *input,
-        p @ (Plan::Scan { .. } | Plan::KeyLookup { .. }) if scan_filter_is_empty(&p) => {
+        p @ (Plan::Scan { .. } | Plan::KeyLookup { .. } | Plan::IndexScan { .. })
+            if scan_filter_is_empty(&p) =>
+        {
             Plan::Nothing { columns: p.columns() }
         }
         p => p,
@@ -213,9 +219,9 @@ fn remove_empty(plan: Plan) -> Result<Plan> {
 /// True if a scan's pushed-down filter can never hold.
 fn scan_filter_is_empty(plan: &Plan) -> bool {
     match plan {
-        Plan::Scan { filter: Some(f), .. } | Plan::KeyLookup { filter: Some(f), .. } => {
-            f.clone().into_conjuncts().iter().any(is_false_or_null)
-        }
+        Plan::Scan { filter: Some(f), .. }
+        | Plan::KeyLookup { filter: Some(f), .. }
+        | Plan::IndexScan { filter: Some(f), .. } => f.clone().into_conjuncts().iter().any(is_false_or_null),
         _ => false,
     }
 }
@@ -252,10 +258,10 @@ fn choose_key_access(plan: Plan) -> Result<Plan> {
     let Plan::Scan { table, alias, range: None, filter: Some(filter) } = plan else {
         return Ok(plan);
     };
-    if table.primary_key.is_empty() {
-        return Ok(Plan::Scan { table, alias, range: None, filter: Some(filter) });
-    }
     let conjuncts = filter.clone().into_conjuncts();
+    if table.primary_key.is_empty() {
+        return Ok(index_access(table, alias, filter, &conjuncts));
+    }
     // Equality (or IN) constants for each key column.
     let mut equal: Vec<Option<Vec<Value>>> = vec![None; table.primary_key.len()];
     for c in &conjuncts {
@@ -313,11 +319,18 @@ fn choose_key_access(plan: Plan) -> Result<Plan> {
     }
     // Bounds on the first key column.
     let first = table.primary_key[0];
-    let ty = table.columns[first].data_type;
+    if let Some(range) = column_bounds(first, table.columns[first].data_type, &conjuncts) {
+        return Ok(Plan::Scan { table, alias, range: Some(range), filter: Some(filter) });
+    }
+    Ok(index_access(table, alias, filter, &conjuncts))
+}
+
+/// The tightest bounds the conjuncts put on column `column` (`None`: none at all).
+fn column_bounds(column: usize, ty: DataType, conjuncts: &[Expr]) -> Option<KeyBounds> {
     let mut bounds: KeyBounds = (Bound::Unbounded, Bound::Unbounded);
-    for c in &conjuncts {
+    for c in conjuncts {
         let Some((col, op, v)) = column_comparison(c) else { continue };
-        if col != first || v.is_null() {
+        if col != column || v.is_null() {
             continue;
         }
         let Some(v) = key_value(v, ty) else { continue };
@@ -333,11 +346,45 @@ fn choose_key_access(plan: Plan) -> Result<Plan> {
             CmpOp::NotEq => {}
         }
     }
-    let range = match bounds {
+    match bounds {
         (Bound::Unbounded, Bound::Unbounded) => None,
         b => Some(b),
-    };
-    Ok(Plan::Scan { table, alias, range, filter: Some(filter) })
+    }
+}
+
+/// A full scan, or an index scan when an index's leading columns are pinned by equality
+/// (or the first unpinned one bounded). Among several, the index with the most pinned
+/// columns wins.
+fn index_access(table: Arc<TableDef>, alias: String, filter: Expr, conjuncts: &[Expr]) -> Plan {
+    let mut best: Option<(usize, usize, Vec<Value>, Option<KeyBounds>)> = None;
+    for (i, index) in table.indexes.iter().enumerate() {
+        let mut prefix = Vec::new();
+        for &column in &index.columns {
+            let ty = table.columns[column].data_type;
+            let equal = conjuncts.iter().find_map(|c| match column_comparison(c) {
+                Some((col, CmpOp::Eq, v)) if col == column && !v.is_null() => key_value(v, ty),
+                _ => None,
+            });
+            match equal {
+                Some(v) => prefix.push(v),
+                None => break,
+            }
+        }
+        let range = index
+            .columns
+            .get(prefix.len())
+            .and_then(|&column| column_bounds(column, table.columns[column].data_type, conjuncts));
+        let score = prefix.len() * 2 + usize::from(range.is_some());
+        if score > 0 && best.as_ref().is_none_or(|b| score > b.0) {
+            best = Some((score, i, prefix, range));
+        }
+    }
+    match best {
+        Some((_, index, prefix, range)) => {
+            Plan::IndexScan { table, alias, index, prefix, range, filter: Some(filter) }
+        }
+        None => Plan::Scan { table, alias, range: None, filter: Some(filter) },
+    }
 }
 
 fn tighten_lower(current: &mut Bound<Value>, new: Bound<Value>) {

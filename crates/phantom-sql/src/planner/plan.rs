@@ -119,6 +119,22 @@ pub enum Plan {
         /// A predicate applied to each row found.
         filter: Option<Expr>,
     },
+    /// Rows of a table found through a secondary index: equality on the index's first
+    /// `prefix.len()` columns and optional bounds on the next one, filtered.
+    IndexScan {
+        /// The table.
+        table: Arc<TableDef>,
+        /// The name the query refers to it by.
+        alias: String,
+        /// Position of the index in `table.indexes`.
+        index: usize,
+        /// Values for the leading index columns.
+        prefix: Vec<Value>,
+        /// Bounds on the index column after the prefix.
+        range: Option<KeyBounds>,
+        /// A predicate applied to each row found.
+        filter: Option<Expr>,
+    },
     /// Literal rows.
     Values {
         /// The rows' expressions (evaluated against an empty row).
@@ -238,9 +254,9 @@ impl Plan {
     /// The columns this node outputs.
     pub fn columns(&self) -> Vec<OutputColumn> {
         match self {
-            Plan::Scan { table, alias, .. } | Plan::KeyLookup { table, alias, .. } => {
-                scan_columns(table, alias)
-            }
+            Plan::Scan { table, alias, .. }
+            | Plan::KeyLookup { table, alias, .. }
+            | Plan::IndexScan { table, alias, .. } => scan_columns(table, alias),
             Plan::Values { columns, .. }
             | Plan::Nothing { columns }
             | Plan::Project { columns, .. }
@@ -261,7 +277,9 @@ impl Plan {
     /// The number of output columns.
     pub fn width(&self) -> usize {
         match self {
-            Plan::Scan { table, .. } | Plan::KeyLookup { table, .. } => table.scan_width(),
+            Plan::Scan { table, .. } | Plan::KeyLookup { table, .. } | Plan::IndexScan { table, .. } => {
+                table.scan_width()
+            }
             Plan::Values { columns, .. }
             | Plan::Nothing { columns }
             | Plan::Project { columns, .. }
@@ -311,9 +329,11 @@ impl Plan {
     pub fn map_children(self, f: &mut impl FnMut(Plan) -> Result<Plan>) -> Result<Plan> {
         let mut child = |p: Box<Plan>| -> Result<Box<Plan>> { Ok(Box::new(f(*p)?)) };
         Ok(match self {
-            p @ (Plan::Scan { .. } | Plan::KeyLookup { .. } | Plan::Values { .. } | Plan::Nothing { .. }) => {
-                p
-            }
+            p @ (Plan::Scan { .. }
+            | Plan::KeyLookup { .. }
+            | Plan::IndexScan { .. }
+            | Plan::Values { .. }
+            | Plan::Nothing { .. }) => p,
             Plan::Filter { input, predicate } => Plan::Filter { input: child(input)?, predicate },
             Plan::Project { input, exprs, columns } => Plan::Project { input: child(input)?, exprs, columns },
             Plan::NestedLoopJoin { left, right, kind, on } => {
@@ -353,6 +373,9 @@ impl Plan {
             }
             Plan::KeyLookup { table, alias, keys, filter } => {
                 Plan::KeyLookup { table, alias, keys, filter: opt(filter, f)? }
+            }
+            Plan::IndexScan { table, alias, index, prefix, range, filter } => {
+                Plan::IndexScan { table, alias, index, prefix, range, filter: opt(filter, f)? }
             }
             Plan::Values { rows, columns } => Plan::Values {
                 rows: rows
