@@ -65,6 +65,32 @@ enum Workload {
         #[arg(long, default_value_t = 2_000)]
         scans: u64,
     },
+    /// Storage engines side by side: LSM (leveled, tiered), B+tree and SQLite.
+    Engines {
+        /// Keys to insert (sequentially, then randomly into a fresh store).
+        #[arg(long, default_value_t = 10_000_000)]
+        keys: u64,
+        /// Random point reads.
+        #[arg(long, default_value_t = 200_000)]
+        reads: u64,
+        /// Short range scans of 100 keys.
+        #[arg(long, default_value_t = 20_000)]
+        scans: u64,
+    },
+    /// One system of the engine benchmark, in a child process (used by `engines`).
+    #[command(hide = true)]
+    EnginesWorker {
+        #[arg(long, value_enum)]
+        system: workloads::engines::System,
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        keys: u64,
+        #[arg(long)]
+        reads: u64,
+        #[arg(long)]
+        scans: u64,
+    },
     /// One phase of the storage benchmark, in a child process (used by `storage`).
     #[command(hide = true)]
     StorageWorker {
@@ -102,6 +128,12 @@ fn main() {
         }
         Workload::Storage { rows, reads, scans } => {
             workloads::storage::run(&base, &args.results, rows, reads, scans)
+        }
+        Workload::Engines { keys, reads, scans } => {
+            workloads::engines::run(&base, &args.results, keys, reads, scans)
+        }
+        Workload::EnginesWorker { system, dir, keys, reads, scans } => {
+            workloads::engines::run_worker(system, &dir, keys, reads, scans)
         }
         Workload::StorageWorker { engine, phase, dir, rows, reads, scans } => {
             workloads::storage::run_worker(engine, phase, &dir, rows, reads, scans)

@@ -90,6 +90,40 @@ pub fn publish(title: &str, file: &str, setup: &str, metrics: &[Metric], results
     Ok(())
 }
 
+/// Prints a table with one column per system and writes it to `results/<file>.md`.
+pub fn publish_columns(
+    title: &str,
+    file: &str,
+    setup: &str,
+    systems: &[&str],
+    rows: &[(String, Vec<f64>)],
+    results: &Path,
+) -> BenchResult<()> {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    let mut header = vec!["metric".to_string()];
+    header.extend(systems.iter().map(|s| s.to_string()));
+    table.set_header(header.clone());
+    let mut md = String::new();
+    writeln!(md, "# {title}\n")?;
+    writeln!(md, "{setup}\n")?;
+    writeln!(md, "| {} |", header.join(" | "))?;
+    writeln!(md, "|---|{}", "---:|".repeat(systems.len()))?;
+    for (name, values) in rows {
+        let mut cells = vec![Cell::new(name)];
+        cells.extend(values.iter().map(|v| Cell::new(format_number(*v)).set_alignment(CellAlignment::Right)));
+        table.add_row(cells);
+        let shown: Vec<String> = values.iter().map(|v| format_number(*v)).collect();
+        writeln!(md, "| {name} | {} |", shown.join(" | "))?;
+    }
+    println!("\n{title}\n{table}\n");
+    std::fs::create_dir_all(results)?;
+    let path = results.join(format!("{file}.md"));
+    std::fs::write(&path, md)?;
+    println!("written to {}", path.display());
+    Ok(())
+}
+
 /// A line describing the machine and build, for result files.
 pub fn environment() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());

@@ -1,5 +1,6 @@
 //! The workloads. Each runs against both targets and publishes one result table.
 
+pub mod engines;
 pub mod insert;
 pub mod point_select;
 pub mod storage;
