@@ -17,7 +17,8 @@
 //! Our engines are driven directly (no SQL, no write-ahead log: durability comes from the
 //! shared log, which is the same for every engine and measured in `storage.md`). SQLite is
 //! driven through a `WITHOUT ROWID` table with `synchronous = OFF` and journal in WAL
-//! mode, the closest it has to a bare ordered key-value store.
+//! mode, the closest it has to a bare ordered key-value store. With the `rocksdb` cargo
+//! feature, RocksDB runs too, as the anchor a user would otherwise pick.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -46,9 +47,22 @@ pub enum System {
     LsmTiered,
     Btree,
     Sqlite,
+    /// Only with the `rocksdb` cargo feature.
+    #[cfg(feature = "rocksdb")]
+    Rocksdb,
 }
 
-const SYSTEMS: [System; 4] = [System::LsmLeveled, System::LsmTiered, System::Btree, System::Sqlite];
+/// The systems of this build.
+fn systems() -> Vec<System> {
+    let base = vec![System::LsmLeveled, System::LsmTiered, System::Btree, System::Sqlite];
+    #[cfg(feature = "rocksdb")]
+    let base = {
+        let mut all = base;
+        all.push(System::Rocksdb);
+        all
+    };
+    base
+}
 
 fn label(system: System) -> &'static str {
     match system {
@@ -56,6 +70,8 @@ fn label(system: System) -> &'static str {
         System::LsmTiered => "LSM tiered",
         System::Btree => "B+tree",
         System::Sqlite => "SQLite",
+        #[cfg(feature = "rocksdb")]
+        System::Rocksdb => "RocksDB",
     }
 }
 
@@ -65,6 +81,8 @@ fn arg(system: System) -> &'static str {
         System::LsmTiered => "lsm-tiered",
         System::Btree => "btree",
         System::Sqlite => "sqlite",
+        #[cfg(feature = "rocksdb")]
+        System::Rocksdb => "rocksdb",
     }
 }
 
@@ -171,6 +189,60 @@ impl Store for Sqlite {
     }
 }
 
+/// RocksDB with its defaults plus what a fair comparison needs: LZ4 blocks, a bloom
+/// filter, a 64 MiB block cache (as our LSM tree), no write-ahead log (as ours here).
+#[cfg(feature = "rocksdb")]
+struct Rocks {
+    db: rocksdb::DB,
+}
+
+#[cfg(feature = "rocksdb")]
+impl Rocks {
+    fn open(dir: &Path) -> BenchResult<Rocks> {
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_bloom_filter(10.0, false);
+        table.set_block_cache(&rocksdb::Cache::new_lru_cache(64 << 20));
+        let mut options = rocksdb::Options::default();
+        options.create_if_missing(true);
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        options.set_block_based_table_factory(&table);
+        options.increase_parallelism(2);
+        Ok(Rocks { db: rocksdb::DB::open(&options, dir)? })
+    }
+}
+
+#[cfg(feature = "rocksdb")]
+impl Store for Rocks {
+    fn put_batch(&mut self, keys: &[u64]) -> BenchResult<()> {
+        let mut batch = rocksdb::WriteBatch::default();
+        for &i in keys {
+            batch.put(key(i), value(i));
+        }
+        let mut write = rocksdb::WriteOptions::default();
+        write.disable_wal(true);
+        self.db.write_opt(batch, &write)?;
+        Ok(())
+    }
+    fn get(&mut self, i: u64) -> BenchResult<bool> {
+        Ok(self.db.get(key(i))?.is_some())
+    }
+    fn scan(&mut self, from: u64, len: usize) -> BenchResult<usize> {
+        let start = key(from);
+        let mode = rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward);
+        let mut n = 0;
+        for entry in self.db.iterator(mode).take(len) {
+            entry?;
+            n += 1;
+        }
+        Ok(n)
+    }
+    fn settle(&mut self) -> BenchResult<()> {
+        self.db.flush()?;
+        self.db.compact_range::<&[u8], &[u8]>(None, None);
+        Ok(())
+    }
+}
+
 fn open(system: System, dir: &Path) -> BenchResult<Box<dyn Store>> {
     std::fs::create_dir_all(dir)?;
     let lsm = |compaction| -> BenchResult<Box<dyn Store>> {
@@ -198,6 +270,8 @@ fn open(system: System, dir: &Path) -> BenchResult<Box<dyn Store>> {
             )?;
             Box::new(Sqlite { conn })
         }
+        #[cfg(feature = "rocksdb")]
+        System::Rocksdb => Box::new(Rocks::open(&dir.join("rocks"))?),
     })
 }
 
@@ -282,7 +356,7 @@ pub fn run_worker(system: System, dir: &Path, keys: u64, reads: u64, scans: u64)
 /// The parent: one child per system, then the table `engines.md`.
 pub fn run(base: &Path, results: &Path, keys: u64, reads: u64, scans: u64) -> BenchResult<()> {
     let mut reports = Vec::new();
-    for system in SYSTEMS {
+    for system in systems() {
         let dir = tempfile::tempdir_in(base)?;
         let output = Command::new(std::env::current_exe().unwrap_or_else(|_| PathBuf::from("phantom-bench")))
             .args(["engines-worker", "--system", arg(system), "--dir"])
@@ -321,10 +395,15 @@ pub fn run(base: &Path, results: &Path, keys: u64, reads: u64, scans: u64) -> Be
         "{keys} keys (16-byte keys, 100-byte values), inserted in batches of {BATCH}; {reads} random point reads; \
          {scans} scans of {SCAN_LEN} keys. Our engines are driven directly through the `Engine` trait (no SQL, no \
          write-ahead log); SQLite through a `WITHOUT ROWID` table, WAL mode, `synchronous = OFF`. LSM: 16 MiB \
-         memtable, 64 MiB block cache; B+tree: 128 MiB buffer pool. Each system runs in its own process. RocksDB is \
-         not in this run (see the reading). {}",
+         memtable, 64 MiB block cache; B+tree: 128 MiB buffer pool. Each system runs in its own process. {} {}",
+        if cfg!(feature = "rocksdb") {
+            "RocksDB (built with the `rocksdb` feature): defaults plus LZ4, a 10-bit bloom filter, a 64 MiB block \
+             cache and its write-ahead log off, as ours."
+        } else {
+            "RocksDB is not in this run (build with `--features rocksdb`)."
+        },
         environment()
     );
-    let systems: Vec<&str> = SYSTEMS.iter().map(|&s| label(s)).collect();
+    let systems: Vec<&str> = systems().into_iter().map(label).collect();
     publish_columns("Engines: LSM tree, B+tree and SQLite", "engines", &setup, &systems, &rows, results)
 }
