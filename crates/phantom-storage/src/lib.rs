@@ -20,6 +20,7 @@
 //! only ever see byte keys and byte values.
 
 pub mod btree;
+pub mod chunked;
 pub mod dirlock;
 pub mod engine;
 pub mod error;

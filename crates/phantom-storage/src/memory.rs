@@ -1,15 +1,14 @@
 //! The in-memory engine: an ordered map behind a reader-writer lock.
 //!
-//! Used for `:memory:` databases and in tests, and (until the on-disk engines arrive) for
-//! on-disk databases too, whose contents are then rebuilt from the write-ahead log on
-//! open. It persists nothing: [`Engine::persisted_lsn`] is always 0.
+//! Used for `:memory:` databases and in tests. It persists nothing:
+//! [`Engine::persisted_lsn`] is always 0.
 //!
-//! Scans do not hold the lock while the caller consumes them. They copy a small chunk of
-//! entries under the read lock, hand those out, and fetch the next chunk starting after
-//! the last key returned. A scan may therefore see writes applied after it started; the
-//! MVCC layer above makes that harmless (it ignores versions newer than its snapshot).
+//! Scans copy a small chunk of entries under the read lock at a time (see
+//! [`crate::chunked`]).
 
 use std::collections::BTreeMap;
+
+use crate::chunked::{ChunkSource, ChunkedScan};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -47,14 +46,7 @@ impl Engine for Memory {
     }
 
     fn scan(&self, range: (Bound<Vec<u8>>, Bound<Vec<u8>>)) -> ScanIterator {
-        Box::new(MemoryScan {
-            state: self.state.clone(),
-            front: range.0,
-            back: range.1,
-            front_buf: Vec::new().into_iter(),
-            back_buf: Vec::new().into_iter(),
-            done: false,
-        })
+        Box::new(ChunkedScan::new(MapChunks { state: self.state.clone() }, range))
     }
 
     fn apply(&self, batch: WriteBatch, lsn: Lsn) -> Result<()> {
@@ -98,118 +90,21 @@ impl Engine for Memory {
     }
 }
 
-/// A chunked scan. `front` and `back` bound what has not been returned yet; each end
-/// refills its buffer from the map within those bounds.
-struct MemoryScan {
+/// Reads chunks of the map for a [`ChunkedScan`].
+struct MapChunks {
     state: Arc<RwLock<State>>,
-    front: Bound<Vec<u8>>,
-    back: Bound<Vec<u8>>,
-    front_buf: std::vec::IntoIter<KeyValue>,
-    back_buf: std::vec::IntoIter<KeyValue>,
-    done: bool,
 }
 
-impl MemoryScan {
-    /// True if `key` is still between the two cursors.
-    fn inside(&self, key: &[u8]) -> bool {
-        let after_front = match &self.front {
-            Bound::Included(f) => key >= f.as_slice(),
-            Bound::Excluded(f) => key > f.as_slice(),
-            Bound::Unbounded => true,
-        };
-        let before_back = match &self.back {
-            Bound::Included(b) => key <= b.as_slice(),
-            Bound::Excluded(b) => key < b.as_slice(),
-            Bound::Unbounded => true,
-        };
-        after_front && before_back
-    }
-
-    fn range_is_empty(&self) -> bool {
-        match (&self.front, &self.back) {
-            (Bound::Included(f), Bound::Included(b)) => f > b,
-            (Bound::Included(f), Bound::Excluded(b))
-            | (Bound::Excluded(f), Bound::Included(b))
-            | (Bound::Excluded(f), Bound::Excluded(b)) => f >= b,
-            _ => false,
-        }
-    }
-
-    fn refill_front(&mut self) {
-        if self.range_is_empty() {
-            return;
-        }
+impl ChunkSource for MapChunks {
+    fn chunk(&mut self, range: (Bound<&[u8]>, Bound<&[u8]>), back: bool) -> Result<Vec<KeyValue>> {
         let state = self.state.read();
-        let chunk: Vec<KeyValue> = state
-            .map
-            .range((self.front.clone(), self.back.clone()))
-            .take(CHUNK)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        self.front_buf = chunk.into_iter();
-    }
-
-    fn refill_back(&mut self) {
-        if self.range_is_empty() {
-            return;
-        }
-        let state = self.state.read();
-        let chunk: Vec<KeyValue> = state
-            .map
-            .range((self.front.clone(), self.back.clone()))
-            .rev()
-            .take(CHUNK)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        self.back_buf = chunk.into_iter();
-    }
-}
-
-impl MemoryScan {
-    /// The next entry from the front (or the back): from the buffer, refilled under the
-    /// read lock when it runs dry. The scan ends when the two cursors meet.
-    fn step(&mut self, back: bool) -> Option<Result<KeyValue>> {
-        if self.done {
-            return None;
-        }
-        loop {
-            let buffered = if back { self.back_buf.next() } else { self.front_buf.next() };
-            if let Some((k, v)) = buffered {
-                // The other cursor may have moved past entries buffered earlier.
-                if !self.inside(&k) {
-                    self.done = true;
-                    return None;
-                }
-                let cursor = if back { &mut self.back } else { &mut self.front };
-                *cursor = Bound::Excluded(k.clone());
-                return Some(Ok((k, v)));
-            }
-            let refilled = if back {
-                self.refill_back();
-                self.back_buf.len()
-            } else {
-                self.refill_front();
-                self.front_buf.len()
-            };
-            if refilled == 0 {
-                self.done = true;
-                return None;
-            }
-        }
-    }
-}
-
-impl Iterator for MemoryScan {
-    type Item = Result<KeyValue>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.step(false)
-    }
-}
-
-impl DoubleEndedIterator for MemoryScan {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.step(true)
+        let entries = state.map.range::<[u8], _>(range);
+        let copy = |(k, v): (&Vec<u8>, &Vec<u8>)| (k.clone(), v.clone());
+        Ok(if back {
+            entries.rev().take(CHUNK).map(copy).collect()
+        } else {
+            entries.take(CHUNK).map(copy).collect()
+        })
     }
 }
 

@@ -312,7 +312,7 @@ impl Engine for BTree {
     }
 
     fn scan(&self, range: (Bound<Vec<u8>>, Bound<Vec<u8>>)) -> ScanIterator {
-        Box::new(scan::BTreeScan::new(self.inner.clone(), range))
+        Box::new(crate::chunked::ChunkedScan::new(scan::TreeChunks { tree: self.inner.clone() }, range))
     }
 
     fn apply(&self, batch: WriteBatch, lsn: Lsn) -> Result<()> {

@@ -17,7 +17,7 @@
 //! A lookup asks the active memtable, then frozen memtables newest first, then level-0
 //! tables newest first, then one table per deeper level; the first answer wins (a
 //! tombstone answers "absent"). Bloom filters skip most tables without reading them.
-//! Scans merge all sources chunk by chunk (see [`LsmScan`]).
+//! Scans merge all sources chunk by chunk (see [`crate::chunked`]).
 //!
 //! ## Durability
 //!
@@ -47,7 +47,7 @@ pub use cache::BlockCache;
 pub use memtable::Slot;
 
 use std::collections::BTreeMap;
-use std::ops::{Bound, RangeBounds};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,6 +59,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use self::manifest::{Edit, Manifest, TableRecord};
 use self::memtable::Memtable;
 use self::table::{Table, TableBuilder};
+use crate::chunked::{ChunkSource, ChunkedScan};
 use crate::engine::{Engine, EngineStats, KeyValue, ScanIterator, WriteBatch, WriteOp};
 use crate::wal::Lsn;
 use crate::{Result, StorageError};
@@ -532,7 +533,7 @@ impl Engine for Lsm {
     }
 
     fn scan(&self, range: (Bound<Vec<u8>>, Bound<Vec<u8>>)) -> ScanIterator {
-        Box::new(LsmScan::new(self.inner.clone(), range))
+        Box::new(ChunkedScan::new(TreeChunks { tree: self.inner.clone() }, range))
     }
 
     fn apply(&self, batch: WriteBatch, _lsn: Lsn) -> Result<()> {
@@ -603,90 +604,27 @@ impl Engine for Lsm {
 /// Entries copied per visit.
 const CHUNK: usize = 256;
 
-/// A scan of an LSM tree: each refill merges the next chunk from every source.
-pub struct LsmScan {
+/// Reads chunks of an LSM tree for a [`ChunkedScan`]: each chunk merges the next entries
+/// of every source.
+struct TreeChunks {
     tree: Arc<Inner>,
-    front: Bound<Vec<u8>>,
-    back: Bound<Vec<u8>>,
-    front_buf: std::collections::VecDeque<KeyValue>,
-    back_buf: std::collections::VecDeque<KeyValue>,
-    done: bool,
 }
 
-impl LsmScan {
-    fn new(tree: Arc<Inner>, (front, back): (Bound<Vec<u8>>, Bound<Vec<u8>>)) -> LsmScan {
-        LsmScan {
-            tree,
-            front,
-            back,
-            front_buf: Default::default(),
-            back_buf: Default::default(),
-            done: false,
-        }
-    }
-
-    fn bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
-        (self.front.as_ref().map(Vec::as_slice), self.back.as_ref().map(Vec::as_slice))
-    }
-
-    fn refill(&mut self, back: bool) -> Result<()> {
+impl ChunkSource for TreeChunks {
+    fn chunk(&mut self, range: (Bound<&[u8]>, Bound<&[u8]>), back: bool) -> Result<Vec<KeyValue>> {
         let snapshot = self.tree.snapshot();
-        let mut range = (self.front.clone(), self.back.clone());
+        let mut range = (range.0.map(<[u8]>::to_vec), range.1.map(<[u8]>::to_vec));
         loop {
             let bounds = (range.0.as_ref().map(Vec::as_slice), range.1.as_ref().map(Vec::as_slice));
             let (entries, cut) = self.tree.collect(&snapshot, bounds, back, CHUNK)?;
-            if !entries.is_empty() || cut.is_none() {
-                let buf = if back { &mut self.back_buf } else { &mut self.front_buf };
-                buf.extend(entries);
-                return Ok(());
-            }
+            let Some(cut) = cut.filter(|_| entries.is_empty()) else { return Ok(entries) };
             // Only tombstones up to the cut: continue past it.
-            let cut = cut.unwrap_or_default();
             if back {
                 range.1 = Bound::Excluded(cut);
             } else {
                 range.0 = Bound::Excluded(cut);
             }
         }
-    }
-
-    fn step(&mut self, back: bool) -> Option<Result<KeyValue>> {
-        if self.done {
-            return None;
-        }
-        let empty = if back { self.back_buf.is_empty() } else { self.front_buf.is_empty() };
-        if empty && let Err(e) = self.refill(back) {
-            self.done = true;
-            return Some(Err(e));
-        }
-        let entry = if back { self.back_buf.pop_front() } else { self.front_buf.pop_front() };
-        let Some((key, value)) = entry else {
-            self.done = true;
-            return None;
-        };
-        if !self.bounds().contains(key.as_slice()) {
-            self.done = true;
-            return None;
-        }
-        if back {
-            self.back = Bound::Excluded(key.clone());
-        } else {
-            self.front = Bound::Excluded(key.clone());
-        }
-        Some(Ok((key, value)))
-    }
-}
-
-impl Iterator for LsmScan {
-    type Item = Result<KeyValue>;
-    fn next(&mut self) -> Option<Self::Item> {
-        self.step(false)
-    }
-}
-
-impl DoubleEndedIterator for LsmScan {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.step(true)
     }
 }
 
