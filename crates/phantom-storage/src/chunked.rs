@@ -87,6 +87,24 @@ impl<S: ChunkSource> ChunkedScan<S> {
     }
 }
 
+/// False once `key` is past the upper bound `end`.
+pub fn within_end(key: &[u8], end: Bound<&[u8]>) -> bool {
+    match end {
+        Bound::Included(e) => key <= e,
+        Bound::Excluded(e) => key < e,
+        Bound::Unbounded => true,
+    }
+}
+
+/// False while `key` is before the lower bound `start`.
+pub fn within_start(key: &[u8], start: Bound<&[u8]>) -> bool {
+    match start {
+        Bound::Included(s) => key >= s,
+        Bound::Excluded(s) => key > s,
+        Bound::Unbounded => true,
+    }
+}
+
 /// True if no key can lie within `range`.
 fn is_empty(range: (Bound<&[u8]>, Bound<&[u8]>)) -> bool {
     match range {

@@ -30,7 +30,7 @@ use phantom_storage::lsm::{BlockCache, Compaction, LsmOptions};
 use phantom_storage::{BTree, Engine, Lsm, WriteBatch};
 use rusqlite::Connection;
 
-use super::progress;
+use super::{dir_size, progress};
 use crate::BenchResult;
 use crate::report::{environment, publish_columns};
 use crate::stats::{Latencies, rate};
@@ -282,13 +282,6 @@ fn io_counters() -> (u64, u64) {
         text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
     };
     (field("rchar:"), field("wchar:"))
-}
-
-fn dir_size(path: &Path) -> u64 {
-    match std::fs::read_dir(path) {
-        Ok(entries) => entries.flatten().map(|e| dir_size(&e.path())).sum(),
-        Err(_) => std::fs::metadata(path).map_or(0, |m| m.len()),
-    }
 }
 
 fn load(store: &mut dyn Store, order: &[u64], what: &str) -> BenchResult<f64> {

@@ -12,6 +12,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::BenchResult;
 use crate::targets::{Phantom, Sqlite, Target};
 
+/// Bytes of the files under `path` (or of the file itself).
+pub fn dir_size(path: &Path) -> u64 {
+    match std::fs::read_dir(path) {
+        Ok(entries) => entries.flatten().map(|e| dir_size(&e.path())).sum(),
+        Err(_) => std::fs::metadata(path).map_or(0, |m| m.len()),
+    }
+}
+
 /// A progress bar for `len` steps of `what`.
 pub fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);

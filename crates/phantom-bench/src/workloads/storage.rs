@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use phantom::{Database, Options, Value};
 use rusqlite::Connection;
 
-use super::progress;
+use super::{dir_size, progress};
 use crate::BenchResult;
 use crate::report::{Better, Metric, environment, publish};
 use crate::stats::{Latencies, rate};
@@ -316,13 +316,6 @@ fn open_store(engine: Engine, dir: &Path, checkpoints: bool) -> BenchResult<Box<
         Engine::Phantom => Box::new(PhantomStore::open(dir, checkpoints)?),
         Engine::Sqlite => Box::new(SqliteStore::open(dir, checkpoints)?),
     })
-}
-
-fn dir_size(path: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return std::fs::metadata(path).map_or(0, |m| m.len());
-    };
-    entries.filter_map(|e| e.ok()).map(|e| dir_size(&e.path())).sum()
 }
 
 /// Peak resident set size of this process, from /proc (MiB).

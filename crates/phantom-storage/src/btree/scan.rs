@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::Inner;
 use super::node::{NO_PAGE, Node};
 use crate::Result;
-use crate::chunked::ChunkSource;
+use crate::chunked::{ChunkSource, within_end, within_start};
 use crate::engine::KeyValue;
 
 /// Entries copied per visit to the tree.
@@ -65,23 +65,5 @@ impl ChunkSource for TreeChunks {
             node = tree.node(&state, next)?;
         }
         Ok(out)
-    }
-}
-
-/// False once `key` is past the upper bound `end`.
-fn within_end(key: &[u8], end: Bound<&[u8]>) -> bool {
-    match end {
-        Bound::Included(e) => key <= e,
-        Bound::Excluded(e) => key < e,
-        Bound::Unbounded => true,
-    }
-}
-
-/// False while `key` is before the lower bound `start`.
-fn within_start(key: &[u8], start: Bound<&[u8]>) -> bool {
-    match start {
-        Bound::Included(s) => key >= s,
-        Bound::Excluded(s) => key > s,
-        Bound::Unbounded => true,
     }
 }

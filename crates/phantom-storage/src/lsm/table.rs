@@ -24,6 +24,7 @@ use super::block::{Block, BlockBuilder};
 use super::bloom;
 use super::cache::BlockCache;
 use super::memtable::Slot;
+use crate::chunked::{within_end, within_start};
 use crate::{Result, StorageError, varint};
 
 /// Target size of a data block before compression.
@@ -324,24 +325,6 @@ impl Table {
             Ok(block) => block.entries.into_iter().map(Ok).collect::<Vec<_>>(),
             Err(e) => vec![Err(e)],
         })
-    }
-}
-
-/// False once `key` is past the upper bound `end`.
-fn within_end(key: &[u8], end: Bound<&[u8]>) -> bool {
-    match end {
-        Bound::Included(e) => key <= e,
-        Bound::Excluded(e) => key < e,
-        Bound::Unbounded => true,
-    }
-}
-
-/// False once `key` is before the lower bound `start`.
-fn within_start(key: &[u8], start: Bound<&[u8]>) -> bool {
-    match start {
-        Bound::Included(s) => key >= s,
-        Bound::Excluded(s) => key > s,
-        Bound::Unbounded => true,
     }
 }
 
