@@ -5,8 +5,9 @@
 //! back never existed), survives restarts through the WAL like any other commit, and a
 //! concurrent transaction keeps seeing the schema of its own snapshot.
 //!
-//! Keys are `[kind byte][keycode(name)]`, so each kind of object (tables now; indexes,
-//! views and schemas later) is a contiguous range. Values are JSON: readable in a dump,
+//! Keys are `[kind byte][keycode(name)]`, so each kind of object (tables now; views and
+//! schemas later) is a contiguous range. A table's secondary indexes are part of its
+//! entry, so every statement that reads the table definition has them at hand. Values are JSON: readable in a dump,
 //! easy to extend with defaulted fields, and decoded at most once per distinct definition
 //! thanks to a small cache keyed by the stored bytes.
 
