@@ -7,7 +7,9 @@
 //! [`LsmOptions::level1_bytes`]). Every level gets a score: level 0 its file count over the
 //! trigger, deeper levels their size over the target. The highest score of at least 1
 //! wins: level 0 merges with the overlapping part of level 1; a deeper level merges one of
-//! its files with the overlapping files below it. Data is rewritten about ten times per
+//! its files with the overlapping files below it. When nothing below overlaps (and the
+//! level-0 files do not overlap each other, as for data written in key order), the files
+//! just move down a level, unchanged: a *trivial move*. Data is rewritten about ten times per
 //! level on its way down, but a lookup reads at most one file per level.
 //!
 //! ## Size-tiered
@@ -41,6 +43,8 @@ struct Task {
     output_level: usize,
     /// The output is the oldest data in its key range: tombstones can go.
     bottom: bool,
+    /// Move the input files to the output level without rewriting them.
+    trivial: bool,
 }
 
 fn level_target(options: &LsmOptions, level: usize) -> u64 {
@@ -60,7 +64,7 @@ fn key_span(runs: &[Arc<Run>]) -> (Vec<u8>, Vec<u8>) {
     (smallest, largest)
 }
 
-fn pick_leveled(version: &Version, options: &LsmOptions) -> Option<Task> {
+fn pick_leveled(version: &Version, options: &LsmOptions, allow_moves: bool) -> Option<Task> {
     let levels = &version.levels;
     let mut best: Option<(f64, usize)> = None;
     for (level, runs) in levels.iter().enumerate() {
@@ -88,9 +92,25 @@ fn pick_leveled(version: &Version, options: &LsmOptions) -> Option<Task> {
         vec![run.clone()]
     };
     let (smallest, largest) = key_span(&inputs);
-    inputs.extend(overlapping(below, &smallest, &largest));
+    let below_inputs = overlapping(below, &smallest, &largest);
+    // Nothing below overlaps and the inputs do not overlap each other (always true below
+    // level 0; true at level 0 for data that arrived in key order): the files can move
+    // down as they are, without being rewritten. Not while a compaction filter is set: it
+    // must see every entry eventually.
+    if allow_moves && below_inputs.is_empty() && !pairwise_overlap(&inputs) {
+        return Some(Task { inputs, output_level: level + 1, bottom: false, trivial: true });
+    }
+    inputs.extend(below_inputs);
     let bottom = levels.iter().skip(level + 2).all(Vec::is_empty);
-    Some(Task { inputs, output_level: level + 1, bottom })
+    Some(Task { inputs, output_level: level + 1, bottom, trivial: false })
+}
+
+/// True if any two runs' key ranges overlap.
+fn pairwise_overlap(runs: &[Arc<Run>]) -> bool {
+    let mut spans: Vec<(&[u8], &[u8])> =
+        runs.iter().map(|r| (r.record.smallest.as_slice(), r.record.largest.as_slice())).collect();
+    spans.sort();
+    spans.windows(2).any(|w| w[1].0 <= w[0].1)
 }
 
 fn pick_tiered(version: &Version, options: &LsmOptions) -> Option<Task> {
@@ -119,7 +139,12 @@ fn pick_tiered(version: &Version, options: &LsmOptions) -> Option<Task> {
         best = Some((0, trigger.min(runs.len())));
     }
     let (start, end) = best?;
-    Some(Task { inputs: runs[start..end].to_vec(), output_level: 0, bottom: end == runs.len() })
+    Some(Task {
+        inputs: runs[start..end].to_vec(),
+        output_level: 0,
+        bottom: end == runs.len(),
+        trivial: false,
+    })
 }
 
 impl Inner {
@@ -128,11 +153,11 @@ impl Inner {
         let _one_at_a_time = self.compact_lock.lock();
         let version = self.state.read().version.clone();
         let task = match self.options.compaction {
-            Compaction::Leveled => pick_leveled(&version, &self.options),
+            Compaction::Leveled => pick_leveled(&version, &self.options, self.filter.read().is_none()),
             Compaction::Tiered => pick_tiered(&version, &self.options),
         };
         let Some(task) = task else { return Ok(false) };
-        let result = self.run(&task);
+        let result = if task.trivial { self.move_down(&task) } else { self.run(&task) };
         self.fail(result)?;
         Ok(true)
     }
@@ -230,6 +255,36 @@ impl Inner {
         if let Some(wait) = due.checked_sub(started.elapsed()) {
             std::thread::sleep(wait);
         }
+    }
+
+    /// A trivial move: the same files, one level down.
+    fn move_down(&self, task: &Task) -> Result<()> {
+        let ids: Vec<u64> = task.inputs.iter().map(|r| r.record.id).collect();
+        let moved: Vec<TableRecord> = task
+            .inputs
+            .iter()
+            .map(|r| TableRecord { level: task.output_level as u32, ..r.record.clone() })
+            .collect();
+        self.manifest.lock().commit(Edit {
+            added: moved.clone(),
+            removed: ids.clone(),
+            ..Edit::default()
+        })?;
+        let mut state = self.state.write();
+        let mut version = (*state.version).clone();
+        for level in &mut version.levels {
+            level.retain(|r| !ids.contains(&r.record.id));
+        }
+        if version.levels.len() <= task.output_level {
+            version.levels.resize(task.output_level + 1, Vec::new());
+        }
+        for (run, record) in task.inputs.iter().zip(moved) {
+            let table = Table::open(&run.table.path, record.id)?;
+            version.levels[task.output_level].push(Arc::new(Run { table, record }));
+        }
+        version.sort();
+        state.version = Arc::new(version);
+        Ok(())
     }
 
     /// Records the compaction in the manifest, swaps the new files in, and deletes the

@@ -172,6 +172,34 @@ fn leveled_compaction_builds_levels_and_drops_shadowed_data() {
 }
 
 #[test]
+fn sorted_data_moves_down_without_being_rewritten() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = open(dir.path(), Compaction::Leveled);
+    load(&tree, 6000); // keys arrive in order: flushed tables do not overlap
+    tree.checkpoint(1).expect("flush");
+    let before: std::collections::BTreeSet<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().ends_with(".sst"))
+        .collect();
+    tree.compact_fully().expect("compact");
+    let after: std::collections::BTreeSet<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().ends_with(".sst"))
+        .collect();
+    assert_eq!(tree.tables_per_level()[0], 0, "level 0 was emptied");
+    assert_eq!(before, after, "the same files, moved down, none rewritten");
+    assert_eq!(collect(&tree, (Bound::Unbounded, Bound::Unbounded), false).len(), 6000);
+    drop(tree);
+    let tree = open(dir.path(), Compaction::Leveled);
+    assert_eq!(tree.tables_per_level()[0], 0, "the move is in the manifest");
+    assert_eq!(tree.get(b"k00004321").expect("get"), Some(vec![4321u32 as u8; 100]));
+}
+
+#[test]
 fn tiered_compaction_merges_runs_of_similar_size() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tree = open(dir.path(), Compaction::Tiered);
