@@ -21,6 +21,7 @@
 //! has fewer values; readers fill the missing trailing columns with NULL.
 
 use phantom_storage::keycode::{self, KeyReader, Order};
+use phantom_storage::varint;
 
 use crate::error::{Error, Result, SqlState};
 use crate::types::{DataType, Value};
@@ -184,25 +185,12 @@ pub fn split_key<'a>(key: &'a [u8], types: &[DataType]) -> Result<(Vec<Value>, &
     Ok((values, reader.remaining()))
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+fn put_varint(out: &mut Vec<u8>, v: u64) {
+    varint::put(out, v);
 }
 
 fn get_varint(bytes: &[u8], pos: &mut usize) -> Result<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *bytes.get(*pos).ok_or_else(|| corrupt("row ends early"))?;
-        *pos += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Ok(v);
-        }
-    }
-    Err(corrupt("varint too long"))
+    varint::get(bytes, pos).ok_or_else(|| corrupt("bad or truncated varint"))
 }
 
 fn corrupt(reason: &str) -> Error {

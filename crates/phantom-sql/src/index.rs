@@ -45,7 +45,18 @@ fn entry(index: &IndexDef, row: &[Value], row_key: &[u8]) -> (Vec<u8>, Vec<u8>) 
 
 /// Adds `row`'s entries to every index of `table`, checking unique ones.
 pub fn insert(txn: &Transaction, table: &TableDef, row: &[Value], row_key: &[u8]) -> Result<()> {
-    for index in &table.indexes {
+    insert_into(txn, table, &table.indexes, row, row_key)
+}
+
+/// Adds `row`'s entries to `indexes` (of `table`), checking unique ones.
+fn insert_into<'a>(
+    txn: &Transaction,
+    table: &TableDef,
+    indexes: impl IntoIterator<Item = &'a IndexDef>,
+    row: &[Value],
+    row_key: &[u8],
+) -> Result<()> {
+    for index in indexes {
         let (key, value) = entry(index, row, row_key);
         if !value.is_empty() && txn.get_for_update(index.keyspace, &key)?.is_some() {
             let names: Vec<&str> = index.columns.iter().map(|&c| table.columns[c].name.as_str()).collect();
@@ -67,7 +78,16 @@ pub fn insert(txn: &Transaction, table: &TableDef, row: &[Value], row_key: &[u8]
 
 /// Removes `row`'s entries from every index of `table`.
 pub fn delete(txn: &Transaction, table: &TableDef, row: &[Value], row_key: &[u8]) -> Result<()> {
-    for index in &table.indexes {
+    delete_from(txn, &table.indexes, row, row_key)
+}
+
+fn delete_from<'a>(
+    txn: &Transaction,
+    indexes: impl IntoIterator<Item = &'a IndexDef>,
+    row: &[Value],
+    row_key: &[u8],
+) -> Result<()> {
+    for index in indexes {
         txn.delete(index.keyspace, &entry(index, row, row_key).0)?;
     }
     Ok(())
@@ -85,16 +105,12 @@ pub fn update(
     (old, old_key): (&[Value], &[u8]),
     (new, new_key): (&[Value], &[u8]),
 ) -> Result<()> {
-    let changed: Vec<IndexDef> =
-        table.indexes.iter().filter(|i| changes(i, old, old_key, new, new_key)).cloned().collect();
-    if changed.is_empty() {
-        return Ok(());
-    }
+    let changed: Vec<&IndexDef> =
+        table.indexes.iter().filter(|i| changes(i, old, old_key, new, new_key)).collect();
     // Only the changed indexes: delete all old entries first, so a row that swaps values
     // with itself does not trip over its own old entry.
-    let view = TableDef { indexes: changed, ..table.clone() };
-    delete(txn, &view, old, old_key)?;
-    insert(txn, &view, new, new_key)
+    delete_from(txn, changed.iter().copied(), old, old_key)?;
+    insert_into(txn, table, changed, new, new_key)
 }
 
 /// The types of an index's columns.
@@ -138,12 +154,11 @@ pub fn key_range(prefix: &[Value], range: Option<KeyBounds>) -> (Bound<Vec<u8>>,
 /// Adds entries for every existing row of `table` to `index` (CREATE INDEX on a table
 /// with data).
 pub fn build(txn: &Transaction, table: &TableDef, index: &IndexDef) -> Result<()> {
-    let view = TableDef { indexes: vec![index.clone()], ..table.clone() };
     let rows = txn.scan(table.keyspace, (Bound::Unbounded, Bound::Unbounded), false)?;
     for entry in rows {
         let (key, value) = entry?;
         let row = crate::exec::decode_row(table, &key, &value)?;
-        insert(txn, &view, &row, &key)?;
+        insert_into(txn, table, [index], &row, &key)?;
     }
     Ok(())
 }

@@ -143,12 +143,8 @@ fn with_room(bytes: &[u8], before: usize, after: usize) -> Vec<u8> {
     v
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+fn put_varint(out: &mut Vec<u8>, v: u64) {
+    phantom_storage::varint::put(out, v);
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
@@ -194,15 +190,8 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(self.corrupt("varint too long"))
+        phantom_storage::varint::get(self.bytes, &mut self.pos)
+            .ok_or_else(|| self.corrupt("bad or truncated varint"))
     }
 
     fn keyspace(&mut self) -> Result<KeyspaceId> {

@@ -168,8 +168,7 @@ impl Inner {
         let mut iters: Vec<_> = task.inputs.iter().map(|r| r.table.iter(&self.cache).peekable()).collect();
         let mut heap = BinaryHeap::new();
         for (i, it) in iters.iter_mut().enumerate() {
-            if let Some(entry) = it.peek() {
-                let key = entry.as_ref().map_err(clone_error)?.0.clone();
+            if let Some(key) = peek_key(it)? {
                 heap.push(Reverse((key, i)));
             }
         }
@@ -183,8 +182,7 @@ impl Inner {
                 Some(entry) => entry?,
                 None => continue,
             };
-            if let Some(next) = iters[i].peek() {
-                let next_key = next.as_ref().map_err(clone_error)?.0.clone();
+            if let Some(next_key) = peek_key(&mut iters[i])? {
                 heap.push(Reverse((next_key, i)));
             }
             // An older duplicate of a key already taken from a newer input.
@@ -323,6 +321,16 @@ impl Inner {
     }
 }
 
-fn clone_error(e: &crate::StorageError) -> crate::StorageError {
-    crate::StorageError::Failed { path: std::path::PathBuf::new(), reason: e.to_string() }
+/// The key of the next entry, or the error reading it (taken out of the iterator).
+fn peek_key<I: Iterator<Item = Result<(Vec<u8>, super::Slot)>>>(
+    it: &mut std::iter::Peekable<I>,
+) -> Result<Option<Vec<u8>>> {
+    match it.peek() {
+        None => Ok(None),
+        Some(Ok((key, _))) => Ok(Some(key.clone())),
+        Some(Err(_)) => match it.next() {
+            Some(Err(e)) => Err(e),
+            _ => Ok(None),
+        },
+    }
 }
