@@ -17,6 +17,21 @@ pub enum TxnError {
     /// after this transaction's snapshot was taken. Retrying the transaction may succeed.
     #[error("could not serialize access due to concurrent update")]
     WriteConflict,
+    /// SERIALIZABLE found a dangerous structure of read/write dependencies (SSI).
+    #[error("{0}")]
+    Serialization(String),
+    /// Waiting for a lock would close a cycle, and this transaction was chosen to abort.
+    #[error("{0}")]
+    Deadlock(String),
+    /// A lock was not granted within `lock_timeout`.
+    #[error("canceling statement due to lock timeout")]
+    LockTimeout,
+    /// The write set outgrew its limit.
+    #[error("transaction write set exceeds its limit of {limit} bytes")]
+    WriteSetTooLarge { limit: usize },
+    /// A broken invariant of the transaction layer (a bug).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The transaction already committed or rolled back.
     #[error("the transaction is no longer active")]
     NotActive,

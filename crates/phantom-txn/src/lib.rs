@@ -27,14 +27,15 @@
 //! *visibility watermark*). Engines therefore only ever hold committed data, rollback is
 //! dropping the write set, and recovery is redo-only: replay every commit record.
 //!
-//! ## Conflicts
+//! ## Conflicts and isolation
 //!
-//! Two transactions may not write the same key concurrently. A writer first takes a
-//! *write intent* on the key ([`intents`]); if another live transaction holds it, or if a
-//! version newer than the writer's snapshot was committed, the writer fails with a
-//! serialization error (SQLSTATE 40001). Because an intent is held until its owner's
-//! versions are applied, checking at write time is enough: commit never has to re-validate.
-//! This is snapshot isolation with first-updater-wins; the isolation-level work refines it.
+//! Two transactions may not write the same key concurrently: a writer takes an exclusive
+//! row lock ([`locks`]) and holds it until its versions are applied, so a second writer
+//! waits (deadlocks are detected when a wait starts). What happens once it gets the lock
+//! depends on the isolation level: READ COMMITTED goes on with the newest version, the
+//! snapshot levels fail with 40001 if a version newer than their snapshot was committed
+//! (first committer wins). REPEATABLE READ adds shared locks on rows read; SERIALIZABLE
+//! adds rw-conflict tracking ([`ssi`]). The table of levels is in [`transaction`].
 //!
 //! ## Statements inside a transaction
 //!
@@ -45,10 +46,11 @@
 
 pub mod checkpoint;
 pub mod error;
-pub mod intents;
 pub mod keyspace;
+pub mod locks;
 pub mod oracle;
 pub mod record;
+pub mod ssi;
 pub mod store;
 pub mod transaction;
 pub mod version;
@@ -56,9 +58,10 @@ pub mod version;
 pub use checkpoint::{CheckpointOptions, CheckpointStats};
 pub use error::{Result, TxnError};
 pub use keyspace::{EngineKind, KeyspaceId};
+pub use locks::{LockMode, TxnId};
 pub use phantom_storage::lsm::Compaction;
 pub use store::{MvccStore, StorageStats, StoreOptions};
-pub use transaction::{Scan, Transaction};
+pub use transaction::{Isolation, RowLock, Savepoint, Scan, Transaction, TxnOptions};
 
 /// A commit timestamp. Timestamps start at 1; a snapshot at `ts` sees every commit whose
 /// timestamp is at or below `ts`.

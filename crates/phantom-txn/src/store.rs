@@ -12,10 +12,11 @@
 //! Opening reads the manifest, opens every keyspace file, and replays the log records
 //! after the manifest's LSN, skipping for each engine what its own file already covers.
 
+use std::collections::HashMap;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -27,11 +28,12 @@ use phantom_storage::{EngineStats, WriteBatch};
 use crate::checkpoint::{
     AppliedLsns, Background, CheckpointOptions, CheckpointStats, Checkpointer, Manifest,
 };
-use crate::intents::{Intents, TxnId};
 use crate::keyspace::{CATALOG_KEYSPACE, KeyspaceId, Keyspaces};
+use crate::locks::{LockManager, TxnId};
 use crate::oracle::Oracle;
 use crate::record::{CommitRecord, Write};
-use crate::transaction::Transaction;
+use crate::ssi::Ssi;
+use crate::transaction::{Inner, Transaction, TxnOptions};
 use crate::{Result, Timestamp, version};
 
 /// How to open a store.
@@ -67,7 +69,10 @@ impl Default for StoreOptions {
 pub(crate) struct Shared {
     pub(crate) keyspaces: Arc<Keyspaces>,
     pub(crate) oracle: Arc<Oracle>,
-    pub(crate) intents: Intents,
+    pub(crate) locks: LockManager,
+    pub(crate) ssi: Ssi,
+    /// Live transactions that have written something, for READ UNCOMMITTED readers.
+    pub(crate) writers: Mutex<HashMap<TxnId, Weak<Inner>>>,
     pub(crate) wal: Option<Arc<Wal>>,
     lsns: Arc<AppliedLsns>,
     checkpointer: Option<Arc<Checkpointer>>,
@@ -145,7 +150,9 @@ impl MvccStore {
             shared: Arc::new(Shared {
                 keyspaces,
                 oracle,
-                intents: Intents::new(),
+                locks: LockManager::new(),
+                ssi: Ssi::default(),
+                writers: Mutex::new(HashMap::new()),
                 wal: Some(wal),
                 lsns,
                 checkpointer: Some(checkpointer),
@@ -164,7 +171,9 @@ impl MvccStore {
             shared: Arc::new(Shared {
                 keyspaces: Arc::new(Keyspaces::memory()),
                 oracle: Arc::new(Oracle::new(0)),
-                intents: Intents::new(),
+                locks: LockManager::new(),
+                ssi: Ssi::default(),
+                writers: Mutex::new(HashMap::new()),
                 wal: None,
                 lsns: Arc::new(AppliedLsns::new(0)),
                 checkpointer: None,
@@ -177,10 +186,17 @@ impl MvccStore {
         }
     }
 
-    /// Starts a read-write transaction with a snapshot of everything committed so far.
+    /// Starts a SNAPSHOT transaction (one snapshot of everything committed so far, and
+    /// first-committer-wins): the natural level for key-value use. SQL sessions choose
+    /// their level with [`MvccStore::begin_with`].
     pub fn begin(&self) -> Transaction {
+        self.begin_with(TxnOptions { isolation: crate::Isolation::Snapshot, ..TxnOptions::default() })
+    }
+
+    /// Starts a transaction with the given isolation level and limits.
+    pub fn begin_with(&self, options: TxnOptions) -> Transaction {
         let id = self.shared.next_txn_id.fetch_add(1, Ordering::Relaxed);
-        Transaction::new(self.shared.clone(), id)
+        Transaction::new(self.shared.clone(), id, options)
     }
 
     /// The data directory, or `None` for an in-memory store.
@@ -274,10 +290,6 @@ impl Drop for Shared {
 }
 
 impl Shared {
-    pub(crate) fn next_txn_id(&self) -> TxnId {
-        self.next_txn_id.fetch_add(1, Ordering::Relaxed)
-    }
-
     /// Makes a commit durable and visible: log it, apply it, advance the watermark.
     pub(crate) fn commit(&self, record: CommitRecord) -> Result<()> {
         let lsn = match &self.wal {

@@ -1,26 +1,129 @@
-//! Transactions: a snapshot, a buffered write set, and commit.
+//! Transactions: a snapshot, a buffered write set, row locks, and commit.
 //!
 //! See the crate documentation for the protocol. A [`Transaction`] is a cheap handle
 //! (`Clone`, `Send`, `Sync`): the SQL executor holds one while it scans and writes in the
 //! same statement, which is why methods take `&self` and the write set sits behind a mutex.
 //! Dropping the last handle of a transaction that never committed rolls it back, so a
-//! session that disappears mid-transaction releases its intents.
+//! session that disappears mid-transaction releases its locks.
+//!
+//! ## Isolation levels
+//!
+//! Every level reads committed versions at a snapshot and takes an exclusive lock on each
+//! key it writes (waiting for the holder, with deadlock detection). They differ in four
+//! switches, all decided here:
+//!
+//! | level            | snapshot      | write over a newer commit | read locks | SSI |
+//! |------------------|---------------|---------------------------|------------|-----|
+//! | READ UNCOMMITTED | per statement | allowed (re-check)        | no         | no  |
+//! | READ COMMITTED   | per statement | allowed (re-check)        | no         | no  |
+//! | REPEATABLE READ  | transaction   | 40001                     | shared     | no  |
+//! | SNAPSHOT         | transaction   | 40001                     | no         | no  |
+//! | SERIALIZABLE     | transaction   | 40001                     | no         | yes |
+//!
+//! READ UNCOMMITTED also overlays other live transactions' uncommitted writes on what it
+//! reads (dirty reads). "Re-check" means [`Transaction::lock_row`] reports the newer
+//! version, and the SQL layer re-evaluates the row against it (as PostgreSQL's READ
+//! COMMITTED does). SSI is in [`crate::ssi`].
+//!
+//! ## Savepoints
+//!
+//! While a savepoint exists, every change to the write set is logged with the entry it
+//! replaced; rolling back to the savepoint replays that log backwards and releases the
+//! locks taken since. Without savepoints nothing is logged.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use phantom_storage::{KeyValue, ScanIterator};
 
-use crate::intents::TxnId;
 use crate::keyspace::{EngineKind, KeyspaceId};
+use crate::locks::{Acquired, LockMode, TxnId};
 use crate::record::{CommitRecord, Write};
 use crate::store::Shared;
 use crate::{Result, Timestamp, TxnError, version};
 
 /// A range of user keys.
 pub type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// The isolation levels, weakest first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Isolation {
+    ReadUncommitted,
+    #[default]
+    ReadCommitted,
+    RepeatableRead,
+    Snapshot,
+    Serializable,
+}
+
+impl Isolation {
+    /// Every level, weakest first.
+    pub const ALL: [Isolation; 5] = [
+        Isolation::ReadUncommitted,
+        Isolation::ReadCommitted,
+        Isolation::RepeatableRead,
+        Isolation::Snapshot,
+        Isolation::Serializable,
+    ];
+
+    /// The level's SQL name, lower case as `SHOW transaction_isolation` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::ReadUncommitted => "read uncommitted",
+            Isolation::ReadCommitted => "read committed",
+            Isolation::RepeatableRead => "repeatable read",
+            Isolation::Snapshot => "snapshot",
+            Isolation::Serializable => "serializable",
+        }
+    }
+
+    /// Parses a level name (any case, words separated by spaces, `_` or `-`).
+    pub fn parse(name: &str) -> Option<Isolation> {
+        let normal: Vec<String> =
+            name.split([' ', '_', '-']).filter(|w| !w.is_empty()).map(str::to_ascii_lowercase).collect();
+        Isolation::ALL.into_iter().find(|level| level.name().split(' ').eq(normal.iter().map(String::as_str)))
+    }
+
+    /// A fresh snapshot for every statement.
+    pub fn statement_snapshots(self) -> bool {
+        matches!(self, Isolation::ReadUncommitted | Isolation::ReadCommitted)
+    }
+
+    /// Writing a row changed after the snapshot fails with 40001.
+    pub fn first_committer_wins(self) -> bool {
+        !self.statement_snapshots()
+    }
+}
+
+/// How a transaction behaves.
+#[derive(Clone, Debug)]
+pub struct TxnOptions {
+    pub isolation: Isolation,
+    /// How long to wait for a row lock before failing with 55P03 (`None`: no limit).
+    pub lock_timeout: Option<Duration>,
+    /// The most memory the write set may take before writes fail with 54000.
+    pub write_set_limit: usize,
+}
+
+impl Default for TxnOptions {
+    fn default() -> Self {
+        TxnOptions { isolation: Isolation::default(), lock_timeout: None, write_set_limit: 1 << 30 }
+    }
+}
+
+/// What [`Transaction::lock_row`] found once the lock was held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowLock {
+    /// The row is as the current statement's snapshot shows it.
+    Unchanged,
+    /// A newer version was committed after the snapshot (READ COMMITTED and weaker only;
+    /// the stronger levels fail with 40001 instead): its value, `None` if deleted.
+    Changed(Option<Vec<u8>>),
+}
 
 /// One buffered write, remembering what the transaction's earlier statements wrote to the
 /// same key so the current statement can still read that.
@@ -38,22 +141,46 @@ impl Entry {
     fn visible_at(&self, command: u32) -> Option<&Option<Vec<u8>>> {
         if self.command < command { Some(&self.value) } else { self.before.as_ref() }
     }
+
+    fn size(key: &[u8], value: &Option<Vec<u8>>) -> usize {
+        key.len() + value.as_ref().map_or(0, Vec::len) + 64
+    }
 }
 
-#[derive(Debug)]
+type WriteKey = (KeyspaceId, Vec<u8>);
+
+/// A point a transaction can roll back to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Savepoint {
+    undo: usize,
+    locks: usize,
+    created: usize,
+    dropped: usize,
+}
+
+#[derive(Debug, Default)]
 struct State {
-    writes: BTreeMap<(KeyspaceId, Vec<u8>), Entry>,
+    writes: BTreeMap<WriteKey, Entry>,
+    write_bytes: usize,
     created: Vec<(KeyspaceId, EngineKind)>,
     dropped: Vec<KeyspaceId>,
+    /// Every lock taken, in order, to release at the end.
+    locks: Vec<WriteKey>,
+    /// While savepoints exist: each write's key and the entry it replaced.
+    undo: Option<Vec<(WriteKey, Option<Entry>)>>,
     command: u32,
     active: bool,
+    /// Registered as a writer, so READ UNCOMMITTED readers can see the write set.
+    registered: bool,
 }
 
 #[derive(Debug)]
-struct Inner {
+pub(crate) struct Inner {
     shared: Arc<Shared>,
     id: TxnId,
-    snapshot: Timestamp,
+    options: TxnOptions,
+    /// The snapshot timestamp; moves forward per statement at the weaker levels.
+    snapshot: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -64,21 +191,18 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    pub(crate) fn new(shared: Arc<Shared>, id: TxnId) -> Transaction {
+    pub(crate) fn new(shared: Arc<Shared>, id: TxnId, options: TxnOptions) -> Transaction {
         let snapshot = shared.oracle.begin_snapshot();
-        debug_assert!(id > 0 || shared.next_txn_id() > 0);
+        if options.isolation == Isolation::Serializable {
+            shared.ssi.register(id, snapshot);
+        }
         Transaction {
             inner: Arc::new(Inner {
                 shared,
                 id,
-                snapshot,
-                state: Mutex::new(State {
-                    writes: BTreeMap::new(),
-                    created: Vec::new(),
-                    dropped: Vec::new(),
-                    command: 1,
-                    active: true,
-                }),
+                options,
+                snapshot: AtomicU64::new(snapshot),
+                state: Mutex::new(State { command: 1, active: true, ..State::default() }),
             }),
         }
     }
@@ -88,9 +212,14 @@ impl Transaction {
         self.inner.id
     }
 
+    /// The isolation level.
+    pub fn isolation(&self) -> Isolation {
+        self.inner.options.isolation
+    }
+
     /// The snapshot timestamp: commits at or below it are visible.
     pub fn snapshot(&self) -> Timestamp {
-        self.inner.snapshot
+        self.inner.snapshot.load(Ordering::Acquire)
     }
 
     /// True until commit or rollback.
@@ -104,9 +233,16 @@ impl Transaction {
         !state.writes.is_empty() || !state.created.is_empty() || !state.dropped.is_empty()
     }
 
-    /// Starts the next statement: from now on, reads see every write made so far.
+    /// Starts the next statement: from now on, reads see every write made so far, and at
+    /// READ COMMITTED and weaker, every commit made so far.
     pub fn next_command(&self) {
         self.inner.state.lock().command += 1;
+        if self.inner.options.isolation.statement_snapshots() {
+            let oracle = &self.inner.shared.oracle;
+            let fresh = oracle.begin_snapshot();
+            let old = self.inner.snapshot.swap(fresh, Ordering::AcqRel);
+            oracle.end_snapshot(old);
+        }
     }
 
     /// The value of `key` as the current statement sees it.
@@ -119,24 +255,77 @@ impl Transaction {
                 return Ok(own.clone());
             }
         }
-        self.get_committed(keyspace, key)
+        match self.inner.options.isolation {
+            Isolation::ReadUncommitted => {
+                if let Some(dirty) = self.dirty_writes(keyspace, &point_range(key)).pop() {
+                    return Ok(dirty.1);
+                }
+            }
+            Isolation::RepeatableRead => {
+                self.lock(keyspace, key, LockMode::Shared)?;
+            }
+            Isolation::Serializable => self.inner.shared.ssi.read(self.inner.id, keyspace, key)?,
+            _ => {}
+        }
+        self.get_committed(keyspace, key, self.snapshot())
     }
 
-    /// The value of `key` including writes of the current statement: what a uniqueness
-    /// check must see.
+    /// Locks `key` exclusively and returns its newest value including every own write,
+    /// the current statement's too: what a uniqueness check must see. At the levels with
+    /// a transaction snapshot, a version committed after the snapshot fails with 40001.
     pub fn get_for_update(&self, keyspace: KeyspaceId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        {
-            let state = self.active_state()?;
-            if let Some(entry) = state.writes.get(&(keyspace, key.to_vec())) {
-                return Ok(entry.value.clone());
+        if let Some(own) = self.own_value(keyspace, key)? {
+            return Ok(own);
+        }
+        match self.lock_row(keyspace, key, LockMode::Exclusive)? {
+            RowLock::Changed(value) => Ok(value),
+            RowLock::Unchanged => {
+                if let Some(own) = self.own_value(keyspace, key)? {
+                    return Ok(own);
+                }
+                self.get_committed(keyspace, key, self.snapshot())
             }
         }
-        self.get_committed(keyspace, key)
     }
 
-    fn get_committed(&self, keyspace: KeyspaceId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    /// Takes a row lock (`SELECT ... FOR UPDATE / FOR SHARE`, and every UPDATE or DELETE
+    /// before it changes a row) and tells whether a newer version was committed after the
+    /// current statement's snapshot. At REPEATABLE READ and stronger that fails with
+    /// 40001; at READ COMMITTED the caller gets the newer version to re-check.
+    pub fn lock_row(&self, keyspace: KeyspaceId, key: &[u8], mode: LockMode) -> Result<RowLock> {
+        let acquired = self.lock(keyspace, key, mode)?;
+        if self.inner.options.isolation == Isolation::Serializable {
+            self.inner.shared.ssi.read(self.inner.id, keyspace, key)?;
+        }
+        if acquired == Acquired::Held && mode == LockMode::Exclusive {
+            // Held exclusively since an earlier write or lock: nobody committed since then,
+            // and that earlier call did this check.
+            return Ok(RowLock::Unchanged);
+        }
+        if self.own_value(keyspace, key)?.is_some() {
+            return Ok(RowLock::Unchanged);
+        }
+        let snapshot = self.snapshot();
+        match self.newest_committed(keyspace, key)? {
+            Some(ts) if ts > snapshot => {
+                if self.inner.options.isolation.first_committer_wins() {
+                    return Err(TxnError::WriteConflict);
+                }
+                Ok(RowLock::Changed(self.get_committed(keyspace, key, Timestamp::MAX)?))
+            }
+            _ => Ok(RowLock::Unchanged),
+        }
+    }
+
+    /// The transaction's own write of `key` (any statement's): `None` if there is none.
+    fn own_value(&self, keyspace: KeyspaceId, key: &[u8]) -> Result<Option<Option<Vec<u8>>>> {
+        let state = self.active_state()?;
+        Ok(state.writes.get(&(keyspace, key.to_vec())).map(|e| e.value.clone()))
+    }
+
+    fn get_committed(&self, keyspace: KeyspaceId, key: &[u8], at: Timestamp) -> Result<Option<Vec<u8>>> {
         let engine = self.inner.shared.keyspaces.get(keyspace)?;
-        let mut versions = engine.scan(version::visible_range(key, self.inner.snapshot));
+        let mut versions = engine.scan(version::visible_range(key, at));
         match versions.next() {
             None => Ok(None),
             Some(entry) => {
@@ -148,42 +337,39 @@ impl Transaction {
 
     /// The entries of `range` in key order (or reverse), as the current statement sees them.
     pub fn scan(&self, keyspace: KeyspaceId, range: KeyRange, reverse: bool) -> Result<Scan> {
-        let own: Vec<OwnWrite> = {
+        let isolation = self.inner.options.isolation;
+        let mut overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        if isolation == Isolation::ReadUncommitted {
+            overlay.extend(self.dirty_writes(keyspace, &range));
+        }
+        {
             let state = self.active_state()?;
-            let lo = map_bound(&range.0, |k| (keyspace, k.clone()));
-            let hi = map_bound(&range.1, |k| (keyspace, k.clone()));
-            let lo = match lo {
-                Bound::Unbounded => Bound::Included((keyspace, Vec::new())),
-                b => b,
-            };
-            let hi = match hi {
-                Bound::Unbounded => match keyspace.checked_add(1) {
-                    Some(next) => Bound::Excluded((next, Vec::new())),
-                    None => Bound::Unbounded,
-                },
-                b => b,
-            };
             let command = state.command;
-            state
-                .writes
-                .range((lo, hi))
-                .filter_map(|((_, k), e)| e.visible_at(command).map(|v| (k.clone(), v.clone())))
-                .collect()
-        };
+            overlay.extend(
+                state
+                    .writes
+                    .range(keyspace_range(keyspace, &range))
+                    .filter_map(|((_, k), e)| e.visible_at(command).map(|v| (k.clone(), v.clone()))),
+            );
+        }
+        if isolation == Isolation::Serializable {
+            self.inner.shared.ssi.scan(self.inner.id, keyspace, &range)?;
+        }
         let engine = self.inner.shared.keyspaces.get(keyspace)?;
         let committed = Versions {
             inner: engine.scan(version::engine_range(&range)),
-            snapshot: self.inner.snapshot,
+            snapshot: self.snapshot(),
             reverse,
             last_key: None,
             candidate: None,
             done: false,
         };
-        let mut own = own;
+        let mut own: Vec<OwnWrite> = overlay.into_iter().collect();
         if reverse {
             own.reverse();
         }
-        Ok(Scan { committed: committed.peekable(), own: own.into_iter().peekable(), reverse })
+        let read_locks = (isolation == Isolation::RepeatableRead).then(|| (self.clone(), keyspace));
+        Ok(Scan { committed: committed.peekable(), own: own.into_iter().peekable(), reverse, read_locks })
     }
 
     /// Sets `key` to `value`.
@@ -197,32 +383,65 @@ impl Transaction {
     }
 
     fn write(&self, keyspace: KeyspaceId, key: &[u8], value: Option<Vec<u8>>) -> Result<()> {
-        let mut state = self.active_state()?;
-        let shared = &self.inner.shared;
-        if shared.intents.acquire(self.inner.id, keyspace, key)? {
-            // First write of this key: someone may have committed a newer version after our
-            // snapshot. Writing over it would lose their update. The write does not happen,
-            // so the intent goes too.
-            let newer =
-                self.newest_committed(keyspace, key).map(|ts| ts.is_some_and(|ts| ts > self.inner.snapshot));
-            if !matches!(newer, Ok(false)) {
-                shared.intents.release(self.inner.id, [(keyspace, key)]);
-                return Err(newer.err().unwrap_or(TxnError::WriteConflict));
+        let inner = &self.inner;
+        let acquired = self.lock(keyspace, key, LockMode::Exclusive)?;
+        if acquired != Acquired::Held && inner.options.isolation.first_committer_wins() {
+            // Someone may have committed a newer version after our snapshot. Writing over
+            // it would lose their update.
+            let newer = self.newest_committed(keyspace, key)?.is_some_and(|ts| ts > self.snapshot());
+            if newer {
+                return Err(TxnError::WriteConflict);
             }
         }
+        if inner.options.isolation == Isolation::Serializable {
+            inner.shared.ssi.write(inner.id, keyspace, key)?;
+        }
+        let mut state = self.active_state()?;
+        let size = Entry::size(key, &value);
+        if state.write_bytes + size > inner.options.write_set_limit {
+            return Err(TxnError::WriteSetTooLarge { limit: inner.options.write_set_limit });
+        }
+        state.write_bytes += size;
+        let register = !state.registered;
+        state.registered = true;
         let command = state.command;
-        match state.writes.get_mut(&(keyspace, key.to_vec())) {
-            Some(entry) if entry.command == command => entry.value = value,
-            Some(entry) => {
-                let earlier = std::mem::replace(&mut entry.value, value);
-                entry.before = Some(earlier);
+        let write_key = (keyspace, key.to_vec());
+        let previous = state.writes.get(&write_key).cloned();
+        if let Some(undo) = state.undo.as_mut() {
+            undo.push((write_key.clone(), previous.clone()));
+        }
+        let entry = match previous {
+            Some(mut entry) if entry.command == command => {
+                entry.value = value;
+                entry
+            }
+            Some(mut entry) => {
+                entry.before = Some(std::mem::replace(&mut entry.value, value));
                 entry.command = command;
+                entry
             }
-            None => {
-                state.writes.insert((keyspace, key.to_vec()), Entry { command, value, before: None });
-            }
+            None => Entry { command, value, before: None },
+        };
+        state.writes.insert(write_key, entry);
+        drop(state);
+        if register {
+            inner.shared.writers.lock().insert(inner.id, Arc::downgrade(inner));
         }
         Ok(())
+    }
+
+    /// Takes a lock, remembering it for release at the end.
+    fn lock(&self, keyspace: KeyspaceId, key: &[u8], mode: LockMode) -> Result<Acquired> {
+        let inner = &self.inner;
+        if !self.is_active() {
+            return Err(TxnError::NotActive);
+        }
+        let acquired =
+            inner.shared.locks.acquire(inner.id, keyspace, key, mode, inner.options.lock_timeout)?;
+        if acquired == Acquired::New {
+            inner.state.lock().locks.push((keyspace, key.to_vec()));
+        }
+        Ok(acquired)
     }
 
     fn newest_committed(&self, keyspace: KeyspaceId, key: &[u8]) -> Result<Option<Timestamp>> {
@@ -232,6 +451,28 @@ impl Transaction {
             None => Ok(None),
             Some(entry) => Ok(Some(version::decode_key(&entry?.0)?.1)),
         }
+    }
+
+    /// Uncommitted writes of other live transactions in `range` (READ UNCOMMITTED).
+    fn dirty_writes(&self, keyspace: KeyspaceId, range: &KeyRange) -> Vec<OwnWrite> {
+        let others: Vec<Arc<Inner>> = {
+            let writers = self.inner.shared.writers.lock();
+            writers.iter().filter(|(id, _)| **id != self.inner.id).filter_map(|(_, w)| w.upgrade()).collect()
+        };
+        let mut out = Vec::new();
+        for other in others {
+            let state = other.state.lock();
+            if state.active {
+                out.extend(
+                    state
+                        .writes
+                        .range(keyspace_range(keyspace, range))
+                        .map(|((_, k), e)| (k.clone(), e.value.clone())),
+                );
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// Creates a new keyspace (for a table or index) as part of this transaction. It
@@ -256,24 +497,86 @@ impl Transaction {
         Ok(())
     }
 
+    /// Marks a point to roll back to. From now on writes are logged for undo.
+    pub fn savepoint(&self) -> Result<Savepoint> {
+        let mut state = self.active_state()?;
+        let undo = state.undo.get_or_insert_with(Vec::new).len();
+        Ok(Savepoint {
+            undo,
+            locks: state.locks.len(),
+            created: state.created.len(),
+            dropped: state.dropped.len(),
+        })
+    }
+
+    /// Undoes every write made since `savepoint` and releases the locks taken since.
+    pub fn rollback_to(&self, savepoint: Savepoint) -> Result<()> {
+        let inner = &self.inner;
+        let (locks, created) = {
+            let mut state = self.active_state()?;
+            let undone: Vec<_> = match state.undo.as_mut() {
+                Some(undo) if undo.len() >= savepoint.undo => undo.drain(savepoint.undo..).rev().collect(),
+                _ => Vec::new(),
+            };
+            for (key, previous) in undone {
+                let size = state.writes.get(&key).map_or(0, |e| Entry::size(&key.1, &e.value));
+                state.write_bytes = state.write_bytes.saturating_sub(size);
+                match previous {
+                    Some(entry) => {
+                        state.write_bytes += Entry::size(&key.1, &entry.value);
+                        state.writes.insert(key, entry);
+                    }
+                    None => {
+                        state.writes.remove(&key);
+                    }
+                }
+            }
+            state.dropped.truncate(savepoint.dropped);
+            let keep_created = savepoint.created.min(state.created.len());
+            let created = state.created.split_off(keep_created);
+            let keep_locks = savepoint.locks.min(state.locks.len());
+            let locks = state.locks.split_off(keep_locks);
+            (locks, created)
+        };
+        inner.shared.locks.release(inner.id, locks.iter().map(|(ks, k)| (*ks, k.as_slice())));
+        for (id, _) in created {
+            inner.shared.keyspaces.drop_keyspace(id);
+        }
+        Ok(())
+    }
+
+    /// Forgets every savepoint: writes are no longer logged for undo.
+    pub fn release_savepoints(&self) -> Result<()> {
+        self.active_state()?.undo = None;
+        Ok(())
+    }
+
     /// Commits: logs, applies and publishes the write set. Returns the commit timestamp
     /// (the snapshot timestamp for a transaction that wrote nothing).
     pub fn commit(&self) -> Result<Timestamp> {
-        let (writes, created, dropped) = {
+        let inner = &self.inner;
+        let shared = &inner.shared;
+        let serializable = inner.options.isolation == Isolation::Serializable;
+        if serializable && let Err(e) = shared.ssi.prepare_commit(inner.id) {
+            self.rollback()?;
+            return Err(e);
+        }
+        let (writes, created, dropped, locks) = {
             let mut state = self.active_state()?;
             state.active = false;
             (
                 std::mem::take(&mut state.writes),
                 std::mem::take(&mut state.created),
                 std::mem::take(&mut state.dropped),
+                std::mem::take(&mut state.locks),
             )
         };
-        let shared = &self.inner.shared;
+        let snapshot = self.snapshot();
         if writes.is_empty() && created.is_empty() && dropped.is_empty() {
-            shared.oracle.end_snapshot(self.inner.snapshot);
-            return Ok(self.inner.snapshot);
+            inner.finish(&locks, None);
+            shared.oracle.end_snapshot(snapshot);
+            return Ok(snapshot);
         }
-        let intent_keys: Vec<(KeyspaceId, Vec<u8>)> = writes.keys().cloned().collect();
         let ts = shared.oracle.begin_commit();
         let mut record = CommitRecord { ts, writes: Vec::with_capacity(created.len() + writes.len()) };
         record
@@ -289,8 +592,10 @@ impl Transaction {
                 shared.keyspaces.drop_keyspace(id);
             }
         }
-        shared.intents.release(self.inner.id, intent_keys.iter().map(|(ks, k)| (*ks, k.as_slice())));
-        shared.oracle.end_snapshot(self.inner.snapshot);
+        // Locks go only now that the versions are applied: a waiter that gets one will
+        // find the new version.
+        inner.finish(&locks, result.as_ref().ok().map(|_| ts));
+        shared.oracle.end_snapshot(snapshot);
         result?;
         shared.drop_keyspaces_after(dropped, ts);
         Ok(ts)
@@ -310,15 +615,33 @@ impl Transaction {
 }
 
 impl Inner {
+    /// Releases the locks and forgets the transaction in the shared registries;
+    /// `committed` is its commit timestamp, `None` if it wrote nothing or failed.
+    fn finish(&self, locks: &[WriteKey], committed: Option<Timestamp>) {
+        self.shared.locks.release(self.id, locks.iter().map(|(ks, k)| (*ks, k.as_slice())));
+        self.shared.writers.lock().remove(&self.id);
+        if self.options.isolation == Isolation::Serializable {
+            // A transaction without writes still counts as committed now, after every
+            // commit handed out so far: later writers of what it read must see the edge.
+            let ts = committed.unwrap_or_else(|| self.shared.oracle.last_assigned() + 1);
+            self.shared.ssi.committed(self.id, ts);
+        }
+    }
+
     fn abort(&self, state: &mut State) {
         state.active = false;
-        let writes = std::mem::take(&mut state.writes);
-        self.shared.intents.release(self.id, writes.keys().map(|(ks, k)| (*ks, k.as_slice())));
+        state.writes.clear();
+        let locks = std::mem::take(&mut state.locks);
+        self.shared.locks.release(self.id, locks.iter().map(|(ks, k)| (*ks, k.as_slice())));
+        self.shared.writers.lock().remove(&self.id);
+        if self.options.isolation == Isolation::Serializable {
+            self.shared.ssi.aborted(self.id);
+        }
         for (id, _) in state.created.drain(..) {
             self.shared.keyspaces.drop_keyspace(id);
         }
         state.dropped.clear();
-        self.shared.oracle.end_snapshot(self.snapshot);
+        self.shared.oracle.end_snapshot(self.snapshot.load(Ordering::Acquire));
         self.shared.drop_keyspaces_after(Vec::new(), 0);
     }
 }
@@ -327,19 +650,30 @@ impl Drop for Inner {
     fn drop(&mut self) {
         let state = self.state.get_mut();
         if state.active {
-            let mut state = std::mem::replace(
-                state,
-                State {
-                    writes: BTreeMap::new(),
-                    created: Vec::new(),
-                    dropped: Vec::new(),
-                    command: 0,
-                    active: false,
-                },
-            );
+            let mut state = std::mem::take(state);
             self.abort(&mut state);
         }
     }
+}
+
+fn point_range(key: &[u8]) -> KeyRange {
+    (Bound::Included(key.to_vec()), Bound::Included(key.to_vec()))
+}
+
+/// The write-set range holding `range` of `keyspace`.
+fn keyspace_range(keyspace: KeyspaceId, range: &KeyRange) -> (Bound<WriteKey>, Bound<WriteKey>) {
+    let lo = match map_bound(&range.0, |k| (keyspace, k.clone())) {
+        Bound::Unbounded => Bound::Included((keyspace, Vec::new())),
+        b => b,
+    };
+    let hi = match map_bound(&range.1, |k| (keyspace, k.clone())) {
+        Bound::Unbounded => match keyspace.checked_add(1) {
+            Some(next) => Bound::Excluded((next, Vec::new())),
+            None => Bound::Unbounded,
+        },
+        b => b,
+    };
+    (lo, hi)
 }
 
 fn map_bound<T, U>(bound: &Bound<T>, f: impl FnOnce(&T) -> U) -> Bound<U> {
@@ -430,12 +764,27 @@ pub struct Scan {
     committed: std::iter::Peekable<Versions>,
     own: std::iter::Peekable<std::vec::IntoIter<OwnWrite>>,
     reverse: bool,
+    /// REPEATABLE READ: the transaction that takes a shared lock on each committed row
+    /// returned, and the keyspace.
+    read_locks: Option<(Transaction, KeyspaceId)>,
 }
 
 impl Iterator for Scan {
     type Item = Result<KeyValue>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let next = self.merged()?;
+        if let (Ok((key, _)), Some((txn, keyspace))) = (&next, &self.read_locks)
+            && let Err(e) = txn.lock(*keyspace, key, LockMode::Shared)
+        {
+            return Some(Err(e));
+        }
+        Some(next)
+    }
+}
+
+impl Scan {
+    fn merged(&mut self) -> Option<Result<KeyValue>> {
         loop {
             let take_own = match (self.committed.peek(), self.own.peek()) {
                 (_, None) => return self.committed.next(),

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use phantom_txn::{KeyspaceId, MvccStore, StoreOptions, Transaction, TxnError};
+use std::time::Duration;
+
+use phantom_txn::{Isolation, KeyspaceId, MvccStore, StoreOptions, Transaction, TxnError, TxnOptions};
 use proptest::prelude::*;
 
 fn all(txn: &Transaction, ks: KeyspaceId) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -58,13 +60,21 @@ fn snapshots_do_not_see_later_commits() {
 fn concurrent_writers_of_one_key_conflict() {
     let store = MvccStore::memory();
     let ks = new_keyspace(&store);
-    let t1 = store.begin();
-    let t2 = store.begin();
+    let snapshot = TxnOptions {
+        isolation: Isolation::Snapshot,
+        lock_timeout: Some(Duration::from_millis(50)),
+        ..TxnOptions::default()
+    };
+    let t1 = store.begin_with(snapshot.clone());
+    let t2 = store.begin_with(snapshot);
     t1.put(ks, b"k", b"1".to_vec()).expect("put");
-    assert!(matches!(t2.put(ks, b"k", b"2".to_vec()), Err(TxnError::WriteConflict)));
+    // t2 waits for t1's row lock, and gives up after lock_timeout.
+    assert!(matches!(t2.put(ks, b"k", b"2".to_vec()), Err(TxnError::LockTimeout)));
     t1.commit().expect("commit");
     // t2's snapshot predates t1's commit: writing the key would lose t1's update.
     assert!(matches!(t2.put(ks, b"k", b"2".to_vec()), Err(TxnError::WriteConflict)));
+    // A failed transaction keeps its locks until it rolls back.
+    t2.rollback().expect("rollback");
     // A transaction that starts after the commit may write.
     let t3 = store.begin();
     t3.put(ks, b"k", b"3".to_vec()).expect("put");
@@ -250,7 +260,9 @@ fn concurrent_transfers_keep_the_total() {
                             t.commit().expect("commit");
                             committed += 1;
                         }
-                        Err(TxnError::WriteConflict) => t.rollback().expect("rollback"),
+                        Err(TxnError::WriteConflict | TxnError::Deadlock(_)) => {
+                            t.rollback().expect("rollback")
+                        }
                         Err(e) => panic!("unexpected error {e}"),
                     }
                 }
