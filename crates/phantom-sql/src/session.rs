@@ -292,7 +292,11 @@ fn execute_statement(
     let mut binder = Binder::new(&instance.catalog, txn).with_system_views(&instance.store);
     let bound = binder.statement(statement)?;
     let types = binder.parameter_types();
-    let cx = Context { txn: txn.clone(), sequences: instance.sequences.clone() };
+    let cx = Context {
+        txn: txn.clone(),
+        sequences: instance.sequences.clone(),
+        catalog: instance.catalog.clone(),
+    };
     match bound {
         BoundStatement::Query(plan) => {
             let plan = optimizer::optimize(bind_parameters(plan, params, &types)?)?;
@@ -324,6 +328,7 @@ fn execute_statement(
         }
         BoundStatement::CreateTable(new) => create_table(instance, txn, new),
         BoundStatement::DropTable { names, if_exists } => {
+            exec::constraints::check_drop_tables(&instance.catalog, txn, &names)?;
             for name in names {
                 match instance.catalog.table(txn, &name)? {
                     Some(table) => {
@@ -349,6 +354,7 @@ fn execute_statement(
             for name in names {
                 match instance.catalog.index_owner(txn, &name)? {
                     Some((table, position)) => {
+                        exec::constraints::check_drop_index(&instance.catalog, txn, &table, position)?;
                         let mut table = (*table).clone();
                         let index = table.indexes.remove(position);
                         instance.catalog.put_table(txn, &table)?;
@@ -391,13 +397,21 @@ fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result
         ));
     }
     let (keyspace, engine) = txn.create_keyspace(new.engine)?;
+    // UNIQUE constraints are unique indexes, created empty with the table.
+    let mut indexes = Vec::with_capacity(new.uniques.len());
+    for (name, columns) in new.uniques {
+        let (keyspace, engine) = txn.create_keyspace(None)?;
+        indexes.push(IndexDef { name, keyspace, engine: engine.description(), columns, unique: true });
+    }
     let table = TableDef {
         name: new.name,
         keyspace,
         engine: engine.description(),
         columns: new.columns,
         primary_key: new.primary_key,
-        indexes: Vec::new(),
+        indexes,
+        checks: new.checks,
+        foreign_keys: new.foreign_keys,
     };
     instance.catalog.put_table(txn, &table)?;
     Ok(Output::Command("CREATE TABLE".into()))

@@ -37,6 +37,71 @@ pub struct TableDef {
     /// Secondary indexes, maintained with every change to the table's rows.
     #[serde(default)]
     pub indexes: Vec<IndexDef>,
+    /// CHECK constraints, checked for every row written.
+    #[serde(default)]
+    pub checks: Vec<CheckDef>,
+    /// FOREIGN KEY constraints of this table (the referencing side). The referenced
+    /// table does not list them: see [`crate::exec::constraints`].
+    #[serde(default)]
+    pub foreign_keys: Vec<ForeignKeyDef>,
+}
+
+/// A CHECK constraint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckDef {
+    /// The constraint's name (unique among the table's constraints).
+    pub name: String,
+    /// The boolean expression as SQL text, bound against the table's columns once per
+    /// statement that writes rows.
+    pub expr: String,
+}
+
+/// What happens to referencing rows when the referenced row is deleted or its key changes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReferentialAction {
+    /// Fail at the end of the statement if the key is still referenced (and no row with
+    /// the same key exists again).
+    #[default]
+    NoAction,
+    /// Fail at the end of the statement if the key is still referenced.
+    Restrict,
+    /// Delete the referencing rows (ON DELETE), or change their key along (ON UPDATE).
+    Cascade,
+    /// Set the referencing columns to NULL.
+    SetNull,
+    /// Set the referencing columns to their defaults.
+    SetDefault,
+}
+
+impl ReferentialAction {
+    /// The SQL spelling.
+    pub fn sql(self) -> &'static str {
+        match self {
+            ReferentialAction::NoAction => "NO ACTION",
+            ReferentialAction::Restrict => "RESTRICT",
+            ReferentialAction::Cascade => "CASCADE",
+            ReferentialAction::SetNull => "SET NULL",
+            ReferentialAction::SetDefault => "SET DEFAULT",
+        }
+    }
+}
+
+/// A FOREIGN KEY constraint, stored with the referencing (child) table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ForeignKeyDef {
+    /// The constraint's name.
+    pub name: String,
+    /// Indexes into this table's columns, in constraint order.
+    pub columns: Vec<usize>,
+    /// The referenced (parent) table; may be this table itself.
+    pub parent: String,
+    /// Indexes into the parent's columns, matching `columns` one for one. As a set they are
+    /// the parent's primary key or the columns of one of its unique indexes.
+    pub parent_columns: Vec<usize>,
+    /// ON DELETE.
+    pub on_delete: ReferentialAction,
+    /// ON UPDATE.
+    pub on_update: ReferentialAction,
 }
 
 /// A secondary index.
