@@ -145,3 +145,19 @@ impl TableDef {
         std::iter::once(self.keyspace).chain(self.indexes.iter().map(|i| i.keyspace))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A definition stored before constraints existed still loads, with none.
+    #[test]
+    fn old_definitions_load_without_constraints() {
+        let json = r#"{"name":"t","keyspace":7,"engine":"btree","columns":[{"name":"a","data_type":"Integer","nullable":false}],"primary_key":[0]}"#;
+        let table: TableDef = serde_json::from_str(json).expect("decode");
+        assert!(table.checks.is_empty() && table.foreign_keys.is_empty() && table.indexes.is_empty());
+        let again: TableDef =
+            serde_json::from_slice(&serde_json::to_vec(&table).expect("encode")).expect("decode");
+        assert_eq!(again, table);
+    }
+}

@@ -590,3 +590,80 @@ pub fn check_drop_index(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Instance, Session};
+
+    fn setup(sql: &str) -> (Arc<Instance>, Session) {
+        let instance = Instance::memory();
+        let mut session = Session::new(instance.clone());
+        session.execute(sql).expect("setup");
+        (instance, session)
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(show(&[Value::Int(1), Value::Null, Value::Text("a b".into())]), "1, null, a b");
+        assert!(same_columns(&[2, 0], &[0, 2]));
+        assert!(!same_columns(&[0], &[0, 2]));
+        let values = [Value::Int(7), Value::Text("x".into())];
+        assert_eq!(reorder(&[3, 1], &values, &[1, 3]), vec![Value::Text("x".into()), Value::Int(7)]);
+    }
+
+    /// The three ways to find referencing rows (primary-key prefix, secondary index,
+    /// scan) find the same rows, and a value of the wrong width finds none.
+    #[test]
+    fn child_rows_agree_whatever_the_access_path() {
+        let (instance, _session) = setup(
+            "CREATE TABLE p (a INT, b TEXT, PRIMARY KEY (a, b));
+             CREATE TABLE by_key (b TEXT, a INT, n INT, PRIMARY KEY (a, b, n),
+                                  FOREIGN KEY (a, b) REFERENCES p);
+             CREATE TABLE by_index (n INT PRIMARY KEY, a SMALLINT, b TEXT, FOREIGN KEY (a, b) REFERENCES p);
+             CREATE INDEX by_index_ba ON by_index (b, a, n);
+             CREATE TABLE by_scan (a INT, b TEXT, FOREIGN KEY (b, a) REFERENCES p (b, a));
+             INSERT INTO p VALUES (1, 'x'), (1, 'y'), (2, 'x');
+             INSERT INTO by_key VALUES ('x', 1, 1), ('x', 1, 2), ('y', 1, 3), ('x', 2, 4);
+             INSERT INTO by_index VALUES (1, 1, 'x'), (2, 1, 'x'), (3, 1, 'y'), (4, 2, 'x'), (5, NULL, 'x');
+             INSERT INTO by_scan VALUES (1, 'x'), (1, 'x'), (1, 'y'), (2, 'x'), (NULL, 'x');",
+        );
+        let txn = instance.store.begin();
+        let count = |table: &str, key: &[Value]| {
+            let child = instance.catalog.require_table(&txn, table).expect("table");
+            let fk = &child.foreign_keys[0];
+            // The key comes in constraint order: by_scan's constraint is (b, a).
+            let key = if table == "by_scan" { vec![key[1].clone(), key[0].clone()] } else { key.to_vec() };
+            child_rows(&txn, &child, fk, &key, None).expect("rows").len()
+        };
+        for table in ["by_key", "by_index", "by_scan"] {
+            assert_eq!(count(table, &[Value::Int(1), Value::Text("x".into())]), 2, "{table}");
+            assert_eq!(count(table, &[Value::Int(1), Value::Text("y".into())]), 1, "{table}");
+            assert_eq!(count(table, &[Value::Int(2), Value::Text("x".into())]), 1, "{table}");
+            assert_eq!(count(table, &[Value::Int(3), Value::Text("x".into())]), 0, "{table}");
+        }
+        // 70000 does not fit by_index.a (SMALLINT): nothing can reference it.
+        assert_eq!(count("by_index", &[Value::Int(70000), Value::Text("x".into())]), 0);
+        txn.rollback().expect("rollback");
+    }
+
+    #[test]
+    fn parent_rows_are_found_by_primary_key_or_unique_index() {
+        let (instance, _session) = setup(
+            "CREATE TABLE p (id INT PRIMARY KEY, a INT, b TEXT, UNIQUE (b, a));
+             CREATE TABLE c (x TEXT, y INT, z INT REFERENCES p, FOREIGN KEY (x, y) REFERENCES p (b, a));
+             INSERT INTO p VALUES (1, 10, 'ten'), (2, 20, NULL);",
+        );
+        let txn = instance.store.begin();
+        let parent = instance.catalog.require_table(&txn, "p").expect("p");
+        let child = instance.catalog.require_table(&txn, "c").expect("c");
+        let by_pk = child.foreign_keys.iter().find(|fk| fk.columns == [2]).expect("pk fk");
+        let by_unique = child.foreign_keys.iter().find(|fk| fk.columns == [0, 1]).expect("unique fk");
+        let exists = |fk, values: &[Value]| parent_row_exists(&txn, &parent, fk, values).expect("read");
+        assert!(exists(by_pk, &[Value::Int(2)]));
+        assert!(!exists(by_pk, &[Value::Int(3)]));
+        assert!(exists(by_unique, &[Value::Text("ten".into()), Value::Int(10)]));
+        assert!(!exists(by_unique, &[Value::Text("ten".into()), Value::Int(20)]));
+        txn.rollback().expect("rollback");
+    }
+}
