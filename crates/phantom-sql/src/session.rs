@@ -51,6 +51,13 @@ pub struct TableDescription {
     pub engine: String,
     /// Secondary indexes, as `\d` lists them: e.g. `emp_email UNIQUE (email) lsm`.
     pub indexes: Vec<String>,
+    /// CHECK constraints: e.g. `t_v_check CHECK (v > 0)`.
+    pub checks: Vec<String>,
+    /// The table's foreign keys: e.g. `c_p_id_fkey FOREIGN KEY (p_id) REFERENCES p (id)`.
+    pub foreign_keys: Vec<String>,
+    /// Foreign keys of tables that reference this one, as
+    /// `TABLE c CONSTRAINT c_p_id_fkey FOREIGN KEY (p_id) REFERENCES p (id)`.
+    pub referenced_by: Vec<String>,
 }
 
 /// A parsed statement with `$n` parameters, ready to execute many times.
@@ -177,6 +184,13 @@ impl Session {
                         format!("{}{unique} ({}) {}", ix.name, columns.join(", "), ix.engine)
                     })
                     .collect(),
+                checks: t.checks.iter().map(|c| format!("{} CHECK ({})", c.name, c.expr)).collect(),
+                foreign_keys: t
+                    .foreign_keys
+                    .iter()
+                    .map(|fk| exec::constraints::describe_foreign_key(&instance.catalog, txn, &t, fk))
+                    .collect::<Result<_>>()?,
+                referenced_by: exec::constraints::referenced_by(&instance.catalog, txn, &t)?,
             })
         })
     }

@@ -44,6 +44,15 @@ fn constraints_survive_a_reopen() {
     assert_eq!(scalar(&mut s, "SELECT count(*) FROM c"), 1);
     let description = s.describe("p").expect("describe");
     assert!(description.indexes.iter().any(|i| i.starts_with("p_code_key UNIQUE (code)")), "{description:?}");
+    assert_eq!(description.checks, ["p_n_check CHECK (n >= 0)"]);
+    assert_eq!(
+        description.referenced_by,
+        [
+            "TABLE c CONSTRAINT c_p_id_fkey FOREIGN KEY (p_id) REFERENCES p (id) ON DELETE CASCADE",
+            "TABLE c CONSTRAINT c_code_fkey FOREIGN KEY (code) REFERENCES p (code) ON UPDATE SET NULL",
+        ]
+    );
+    assert_eq!(s.describe("c").expect("describe").foreign_keys.len(), 2);
 }
 
 #[test]

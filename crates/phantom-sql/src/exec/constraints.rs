@@ -591,6 +591,43 @@ pub fn check_drop_index(
     Ok(())
 }
 
+/// A foreign key of `table` as `\d` shows it:
+/// `c_p_id_fkey FOREIGN KEY (p_id) REFERENCES p (id) ON DELETE CASCADE`.
+pub fn describe_foreign_key(
+    catalog: &Catalog,
+    txn: &Transaction,
+    table: &TableDef,
+    fk: &ForeignKeyDef,
+) -> Result<String> {
+    let parent = catalog.require_table(txn, &fk.parent)?;
+    let names = |t: &TableDef, columns: &[usize]| {
+        columns.iter().map(|&c| t.columns[c].name.as_str()).collect::<Vec<_>>().join(", ")
+    };
+    let mut text = format!(
+        "{} FOREIGN KEY ({}) REFERENCES {} ({})",
+        fk.name,
+        names(table, &fk.columns),
+        parent.name,
+        names(&parent, &fk.parent_columns)
+    );
+    for (event, action) in [("UPDATE", fk.on_update), ("DELETE", fk.on_delete)] {
+        if action != ReferentialAction::NoAction {
+            text.push_str(&format!(" ON {event} {}", action.sql()));
+        }
+    }
+    Ok(text)
+}
+
+/// The foreign keys referencing `table`, as `\d` lists them under "Referenced by".
+pub fn referenced_by(catalog: &Catalog, txn: &Transaction, table: &TableDef) -> Result<Vec<String>> {
+    referencing(catalog, txn, &table.name)?
+        .iter()
+        .map(|(child, fk)| {
+            Ok(format!("TABLE {} CONSTRAINT {}", child.name, describe_foreign_key(catalog, txn, child, fk)?))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
