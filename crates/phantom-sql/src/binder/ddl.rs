@@ -334,6 +334,9 @@ impl Binder<'_> {
     /// Validates and names the constraints of a new table, in PostgreSQL's order: unique
     /// indexes, then foreign keys (which may reference those indexes), then CHECKs.
     fn table_constraints(&mut self, new: &mut NewTable, pending: Vec<Pending>) -> Result<()> {
+        if new.if_not_exists && self.catalog.table(self.txn, &new.name)?.is_some() {
+            return Ok(()); // Nothing will be created.
+        }
         let table = new.name.clone();
         let mut taken: Vec<String> = vec![format!("{table}_pkey")];
         // A given name must be free; a default one gets a number appended until it is.
