@@ -110,6 +110,18 @@ impl Runner {
                     writeln!(out, "    {index}")?;
                 }
             }
+            for (title, lines) in [
+                ("Check constraints:", &table.checks),
+                ("Foreign-key constraints:", &table.foreign_keys),
+                ("Referenced by:", &table.referenced_by),
+            ] {
+                if !lines.is_empty() {
+                    writeln!(out, "{title}")?;
+                    for line in lines {
+                        writeln!(out, "    {line}")?;
+                    }
+                }
+            }
         }
         Ok(())
     }

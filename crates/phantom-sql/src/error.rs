@@ -40,6 +40,16 @@ pub enum SqlState {
     NotNullViolation,
     /// 23505
     UniqueViolation,
+    /// 23503
+    ForeignKeyViolation,
+    /// 23514
+    CheckViolation,
+    /// 2BP01
+    DependentObjectsStillExist,
+    /// 42710
+    DuplicateObject,
+    /// 42830
+    InvalidForeignKey,
     /// 25001
     ActiveSqlTransaction,
     /// 25P01
@@ -119,6 +129,11 @@ impl SqlState {
             DataException => "22000",
             NotNullViolation => "23502",
             UniqueViolation => "23505",
+            ForeignKeyViolation => "23503",
+            CheckViolation => "23514",
+            DependentObjectsStillExist => "2BP01",
+            DuplicateObject => "42710",
+            InvalidForeignKey => "42830",
             ActiveSqlTransaction => "25001",
             NoActiveSqlTransaction => "25P01",
             InFailedSqlTransaction => "25P02",

@@ -14,7 +14,7 @@ use crate::exec::Sequences;
 /// decode cache and the row-id sequences.
 pub struct Instance {
     pub store: MvccStore,
-    pub(crate) catalog: Catalog,
+    pub(crate) catalog: Arc<Catalog>,
     pub(crate) sequences: Arc<Sequences>,
 }
 
@@ -33,7 +33,11 @@ impl Instance {
     }
 
     fn with_store(store: MvccStore) -> Instance {
-        Instance { sequences: Arc::new(Sequences::new(store.clone())), store, catalog: Catalog::new() }
+        Instance {
+            sequences: Arc::new(Sequences::new(store.clone())),
+            store,
+            catalog: Arc::new(Catalog::new()),
+        }
     }
 
     /// After recovery, the log may have recreated keyspaces of tables whose drop was

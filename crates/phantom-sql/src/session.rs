@@ -51,6 +51,13 @@ pub struct TableDescription {
     pub engine: String,
     /// Secondary indexes, as `\d` lists them: e.g. `emp_email UNIQUE (email) lsm`.
     pub indexes: Vec<String>,
+    /// CHECK constraints: e.g. `t_v_check CHECK (v > 0)`.
+    pub checks: Vec<String>,
+    /// The table's foreign keys: e.g. `c_p_id_fkey FOREIGN KEY (p_id) REFERENCES p (id)`.
+    pub foreign_keys: Vec<String>,
+    /// Foreign keys of tables that reference this one, as
+    /// `TABLE c CONSTRAINT c_p_id_fkey FOREIGN KEY (p_id) REFERENCES p (id)`.
+    pub referenced_by: Vec<String>,
 }
 
 /// A parsed statement with `$n` parameters, ready to execute many times.
@@ -177,6 +184,13 @@ impl Session {
                         format!("{}{unique} ({}) {}", ix.name, columns.join(", "), ix.engine)
                     })
                     .collect(),
+                checks: t.checks.iter().map(|c| format!("{} CHECK ({})", c.name, c.expr)).collect(),
+                foreign_keys: t
+                    .foreign_keys
+                    .iter()
+                    .map(|fk| exec::constraints::describe_foreign_key(&instance.catalog, txn, &t, fk))
+                    .collect::<Result<_>>()?,
+                referenced_by: exec::constraints::referenced_by(&instance.catalog, txn, &t)?,
             })
         })
     }
@@ -292,7 +306,11 @@ fn execute_statement(
     let mut binder = Binder::new(&instance.catalog, txn).with_system_views(&instance.store);
     let bound = binder.statement(statement)?;
     let types = binder.parameter_types();
-    let cx = Context { txn: txn.clone(), sequences: instance.sequences.clone() };
+    let cx = Context {
+        txn: txn.clone(),
+        sequences: instance.sequences.clone(),
+        catalog: instance.catalog.clone(),
+    };
     match bound {
         BoundStatement::Query(plan) => {
             let plan = optimizer::optimize(bind_parameters(plan, params, &types)?)?;
@@ -324,6 +342,7 @@ fn execute_statement(
         }
         BoundStatement::CreateTable(new) => create_table(instance, txn, new),
         BoundStatement::DropTable { names, if_exists } => {
+            exec::constraints::check_drop_tables(&instance.catalog, txn, &names)?;
             for name in names {
                 match instance.catalog.table(txn, &name)? {
                     Some(table) => {
@@ -349,6 +368,7 @@ fn execute_statement(
             for name in names {
                 match instance.catalog.index_owner(txn, &name)? {
                     Some((table, position)) => {
+                        exec::constraints::check_drop_index(&instance.catalog, txn, &table, position)?;
                         let mut table = (*table).clone();
                         let index = table.indexes.remove(position);
                         instance.catalog.put_table(txn, &table)?;
@@ -391,13 +411,21 @@ fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result
         ));
     }
     let (keyspace, engine) = txn.create_keyspace(new.engine)?;
+    // UNIQUE constraints are unique indexes, created empty with the table.
+    let mut indexes = Vec::with_capacity(new.uniques.len());
+    for (name, columns) in new.uniques {
+        let (keyspace, engine) = txn.create_keyspace(None)?;
+        indexes.push(IndexDef { name, keyspace, engine: engine.description(), columns, unique: true });
+    }
     let table = TableDef {
         name: new.name,
         keyspace,
         engine: engine.description(),
         columns: new.columns,
         primary_key: new.primary_key,
-        indexes: Vec::new(),
+        indexes,
+        checks: new.checks,
+        foreign_keys: new.foreign_keys,
     };
     instance.catalog.put_table(txn, &table)?;
     Ok(Output::Command("CREATE TABLE".into()))

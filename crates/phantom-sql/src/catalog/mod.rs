@@ -14,7 +14,7 @@
 pub mod system;
 mod table;
 
-pub use table::{ColumnDef, IndexDef, TableDef};
+pub use table::{CheckDef, ColumnDef, ForeignKeyDef, IndexDef, ReferentialAction, TableDef};
 
 use std::collections::HashMap;
 use std::ops::Bound;

@@ -37,6 +37,71 @@ pub struct TableDef {
     /// Secondary indexes, maintained with every change to the table's rows.
     #[serde(default)]
     pub indexes: Vec<IndexDef>,
+    /// CHECK constraints, checked for every row written.
+    #[serde(default)]
+    pub checks: Vec<CheckDef>,
+    /// FOREIGN KEY constraints of this table (the referencing side). The referenced
+    /// table does not list them: see [`crate::exec::constraints`].
+    #[serde(default)]
+    pub foreign_keys: Vec<ForeignKeyDef>,
+}
+
+/// A CHECK constraint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckDef {
+    /// The constraint's name (unique among the table's constraints).
+    pub name: String,
+    /// The boolean expression as SQL text, bound against the table's columns once per
+    /// statement that writes rows.
+    pub expr: String,
+}
+
+/// What happens to referencing rows when the referenced row is deleted or its key changes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReferentialAction {
+    /// Fail at the end of the statement if the key is still referenced (and no row with
+    /// the same key exists again).
+    #[default]
+    NoAction,
+    /// Fail at the end of the statement if the key is still referenced.
+    Restrict,
+    /// Delete the referencing rows (ON DELETE), or change their key along (ON UPDATE).
+    Cascade,
+    /// Set the referencing columns to NULL.
+    SetNull,
+    /// Set the referencing columns to their defaults.
+    SetDefault,
+}
+
+impl ReferentialAction {
+    /// The SQL spelling.
+    pub fn sql(self) -> &'static str {
+        match self {
+            ReferentialAction::NoAction => "NO ACTION",
+            ReferentialAction::Restrict => "RESTRICT",
+            ReferentialAction::Cascade => "CASCADE",
+            ReferentialAction::SetNull => "SET NULL",
+            ReferentialAction::SetDefault => "SET DEFAULT",
+        }
+    }
+}
+
+/// A FOREIGN KEY constraint, stored with the referencing (child) table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ForeignKeyDef {
+    /// The constraint's name.
+    pub name: String,
+    /// Indexes into this table's columns, in constraint order.
+    pub columns: Vec<usize>,
+    /// The referenced (parent) table; may be this table itself.
+    pub parent: String,
+    /// Indexes into the parent's columns, matching `columns` one for one. As a set they are
+    /// the parent's primary key or the columns of one of its unique indexes.
+    pub parent_columns: Vec<usize>,
+    /// ON DELETE.
+    pub on_delete: ReferentialAction,
+    /// ON UPDATE.
+    pub on_update: ReferentialAction,
 }
 
 /// A secondary index.
@@ -78,5 +143,21 @@ impl TableDef {
     /// Every keyspace the table owns: its rows' and its indexes'.
     pub fn keyspaces(&self) -> impl Iterator<Item = KeyspaceId> + '_ {
         std::iter::once(self.keyspace).chain(self.indexes.iter().map(|i| i.keyspace))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A definition stored before constraints existed still loads, with none.
+    #[test]
+    fn old_definitions_load_without_constraints() {
+        let json = r#"{"name":"t","keyspace":7,"engine":"btree","columns":[{"name":"a","data_type":"Integer","nullable":false}],"primary_key":[0]}"#;
+        let table: TableDef = serde_json::from_str(json).expect("decode");
+        assert!(table.checks.is_empty() && table.foreign_keys.is_empty() && table.indexes.is_empty());
+        let again: TableDef =
+            serde_json::from_slice(&serde_json::to_vec(&table).expect("encode")).expect("decode");
+        assert_eq!(again, table);
     }
 }

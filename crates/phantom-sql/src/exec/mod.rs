@@ -9,6 +9,7 @@
 //! Data changes ([`write`]) run to completion and report how many rows they touched.
 
 mod aggregate;
+pub mod constraints;
 mod distinct;
 pub mod eval;
 mod filter;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 
 use phantom_txn::Transaction;
 
+use crate::catalog::Catalog;
 use crate::error::Result;
 use crate::planner::Plan;
 use crate::types::Value;
@@ -47,6 +49,8 @@ pub struct Context {
     pub txn: Transaction,
     /// Row-id sequences for tables without a primary key.
     pub sequences: Arc<Sequences>,
+    /// The catalog, for constraints that involve other tables.
+    pub catalog: Arc<Catalog>,
 }
 
 /// Builds the iterator tree for a query plan.

@@ -5,10 +5,11 @@
 //! long), NOT NULL is checked (23502), and a new primary key must not exist yet (23505).
 //! The checks see the statement's own earlier rows, so `INSERT ... VALUES (1), (1)` fails
 //! like it does in PostgreSQL. Secondary index entries change with their rows (see
-//! [`crate::index`]).
+//! [`crate::index`]); CHECK and FOREIGN KEY constraints are [`super::constraints`]'s.
 
 use std::sync::Arc;
 
+use super::constraints::Constraints;
 use super::{Context, Row, execute};
 use crate::catalog::TableDef;
 use crate::encoding;
@@ -22,6 +23,7 @@ use crate::types::cast::{self, CastKind};
 pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
     match plan {
         Plan::Insert { table, source, targets, defaults } => {
+            let mut constraints = Constraints::new(cx);
             let mut count = 0;
             for row in execute(*source, cx)? {
                 let row = row?;
@@ -33,6 +35,7 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
                     values[target] = value;
                 }
                 let values = fit(&table, values)?;
+                constraints.inserting(&table, &values)?;
                 let key = match row_key(&table, &values)? {
                     Some(key) => {
                         check_unique(cx, &table, &key, &values)?;
@@ -44,9 +47,11 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
                 cx.txn.put(table.keyspace, &key, encoding::encode_row(&values, &table.primary_key))?;
                 count += 1;
             }
+            constraints.finish()?;
             Ok(count)
         }
         Plan::Update { table, source, assignments } => {
+            let mut constraints = Constraints::new(cx);
             let mut count = 0;
             for row in execute(*source, cx)? {
                 let row = row?;
@@ -56,6 +61,7 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
                     values[*i] = e.eval(&row)?;
                 }
                 let values = fit(&table, values)?;
+                constraints.updating(&table, &row[..table.columns.len()], &values)?;
                 let new_key = match row_key(&table, &values)? {
                     Some(key) => key,
                     None => old_key.clone(),
@@ -69,17 +75,21 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
                 cx.txn.put(table.keyspace, &new_key, encoding::encode_row(&values, &table.primary_key))?;
                 count += 1;
             }
+            constraints.finish()?;
             Ok(count)
         }
         Plan::Delete { table, source } => {
+            let mut constraints = Constraints::new(cx);
             let mut count = 0;
             for row in execute(*source, cx)? {
                 let row = row?;
                 let key = stored_key(&table, &row)?;
                 index::delete(&cx.txn, &table, &row[..table.columns.len()], &key)?;
                 cx.txn.delete(table.keyspace, &key)?;
+                constraints.deleted(&table, &row[..table.columns.len()])?;
                 count += 1;
             }
+            constraints.finish()?;
             Ok(count)
         }
         other => Err(Error::new(
@@ -90,7 +100,7 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
 }
 
 /// Casts each value to its column's type and checks NOT NULL.
-fn fit(table: &TableDef, values: Row) -> Result<Row> {
+pub(super) fn fit(table: &TableDef, values: Row) -> Result<Row> {
     let mut out = Vec::with_capacity(values.len());
     for (value, column) in values.into_iter().zip(&table.columns) {
         let value = cast::cast(value, column.data_type, CastKind::Assignment)?;
@@ -109,7 +119,7 @@ fn fit(table: &TableDef, values: Row) -> Result<Row> {
 }
 
 /// The primary key of a row, or `None` for a table keyed by a hidden row id.
-fn row_key(table: &TableDef, values: &[Value]) -> Result<Option<Vec<u8>>> {
+pub(super) fn row_key(table: &TableDef, values: &[Value]) -> Result<Option<Vec<u8>>> {
     if table.has_row_id() {
         return Ok(None);
     }
@@ -129,7 +139,7 @@ fn stored_key(table: &TableDef, row: &[Value]) -> Result<Vec<u8>> {
     }
 }
 
-fn check_unique(cx: &Context, table: &Arc<TableDef>, key: &[u8], values: &[Value]) -> Result<()> {
+pub(super) fn check_unique(cx: &Context, table: &Arc<TableDef>, key: &[u8], values: &[Value]) -> Result<()> {
     if cx.txn.get_for_update(table.keyspace, key)?.is_none() {
         return Ok(());
     }
