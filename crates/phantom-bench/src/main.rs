@@ -107,6 +107,24 @@ enum Workload {
         #[arg(long)]
         scans: u64,
     },
+    /// pgbench's TPC-B-like transaction from 1, 4 and 16 client threads, against SQLite.
+    Tpcb {
+        /// Scale factor: 1 branch, 10 tellers and 100,000 accounts per unit.
+        #[arg(long, default_value_t = 1)]
+        scale: u64,
+        /// Client thread counts, one run each (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+        clients: Vec<usize>,
+        /// Seconds per run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Phantom-DB isolation levels, one set of runs each (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "read-committed")]
+        levels: Vec<workloads::tpcb::Level>,
+        /// Durability settings, one set of runs each (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "full,normal")]
+        sync: Vec<workloads::tpcb::Durability>,
+    },
     /// Every workload with its defaults.
     All,
 }
@@ -137,6 +155,10 @@ fn main() {
         }
         Workload::StorageWorker { engine, phase, dir, rows, reads, scans } => {
             workloads::storage::run_worker(engine, phase, &dir, rows, reads, scans)
+        }
+        Workload::Tpcb { scale, clients, seconds, levels, sync } => {
+            let config = workloads::tpcb::Config { scale, clients, seconds, levels, durability: sync };
+            workloads::tpcb::run(&base, &args.results, &config)
         }
         Workload::All => workloads::insert::run(&base, &args.results, 100_000, 2_000)
             .and_then(|()| workloads::point_select::run(&base, &args.results, 100_000, 100_000)),

@@ -28,7 +28,8 @@ pub struct Metric {
     pub better: Better,
 }
 
-fn format_number(v: f64) -> String {
+/// A number with as many decimals as its size deserves.
+pub fn format_number(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 1.0 {
@@ -55,6 +56,16 @@ impl Metric {
 
 /// Prints `metrics` and writes them to `results/<file>.md` with a note on the setup.
 pub fn publish(title: &str, file: &str, setup: &str, metrics: &[Metric], results: &Path) -> BenchResult<()> {
+    let mut md = String::new();
+    writeln!(md, "# {title}\n")?;
+    writeln!(md, "{setup}\n")?;
+    md.push_str(&metrics_table(title, metrics)?);
+    write_markdown(results, file, &md)
+}
+
+/// Prints `metrics` under `title` and returns them as a Markdown table (no heading), for
+/// result files that hold several tables.
+pub fn metrics_table(title: &str, metrics: &[Metric]) -> BenchResult<String> {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
     table.set_header(vec!["metric", "Phantom-DB", "SQLite", "Phantom-DB / SQLite"]);
@@ -69,8 +80,6 @@ pub fn publish(title: &str, file: &str, setup: &str, metrics: &[Metric], results
     println!("\n{title}\n{table}\n");
 
     let mut md = String::new();
-    writeln!(md, "# {title}\n")?;
-    writeln!(md, "{setup}\n")?;
     writeln!(md, "| metric | Phantom-DB | SQLite | Phantom-DB / SQLite |")?;
     writeln!(md, "|---|---:|---:|---:|")?;
     for m in metrics {
@@ -83,6 +92,32 @@ pub fn publish(title: &str, file: &str, setup: &str, metrics: &[Metric], results
             m.ratio()
         )?;
     }
+    Ok(md)
+}
+
+/// Prints a table of text cells under `title` and returns it as Markdown (no heading);
+/// every column but the first is right-aligned.
+pub fn text_table(title: &str, header: &[&str], rows: &[Vec<String>]) -> BenchResult<String> {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header(header.to_vec());
+    let mut md = String::new();
+    writeln!(md, "| {} |", header.join(" | "))?;
+    writeln!(md, "|---|{}", "---:|".repeat(header.len().saturating_sub(1)))?;
+    for row in rows {
+        let cells = row.iter().enumerate().map(|(i, v)| {
+            let cell = Cell::new(v);
+            if i == 0 { cell } else { cell.set_alignment(CellAlignment::Right) }
+        });
+        table.add_row(cells.collect::<Vec<_>>());
+        writeln!(md, "| {} |", row.join(" | "))?;
+    }
+    println!("\n{title}\n{table}\n");
+    Ok(md)
+}
+
+/// Writes `md` to `results/<file>.md`.
+pub fn write_markdown(results: &Path, file: &str, md: &str) -> BenchResult<()> {
     std::fs::create_dir_all(results)?;
     let path = results.join(format!("{file}.md"));
     std::fs::write(&path, md)?;
@@ -117,11 +152,7 @@ pub fn publish_columns(
         writeln!(md, "| {name} | {} |", shown.join(" | "))?;
     }
     println!("\n{title}\n{table}\n");
-    std::fs::create_dir_all(results)?;
-    let path = results.join(format!("{file}.md"));
-    std::fs::write(&path, md)?;
-    println!("written to {}", path.display());
-    Ok(())
+    write_markdown(results, file, &md)
 }
 
 /// A line describing the machine and build, for result files.

@@ -4,6 +4,7 @@ pub mod engines;
 pub mod insert;
 pub mod point_select;
 pub mod storage;
+pub mod tpcb;
 
 use std::path::Path;
 
