@@ -58,6 +58,12 @@ pub enum SqlState {
     InFailedSqlTransaction,
     /// 40001
     SerializationFailure,
+    /// 40P01
+    DeadlockDetected,
+    /// 55P03
+    LockNotAvailable,
+    /// 3B001
+    InvalidSavepointSpecification,
     /// 42601
     SyntaxError,
     /// 42501
@@ -138,6 +144,9 @@ impl SqlState {
             NoActiveSqlTransaction => "25P01",
             InFailedSqlTransaction => "25P02",
             SerializationFailure => "40001",
+            DeadlockDetected => "40P01",
+            LockNotAvailable => "55P03",
+            InvalidSavepointSpecification => "3B001",
             SyntaxError => "42601",
             InsufficientPrivilege => "42501",
             UndefinedColumn => "42703",
@@ -272,6 +281,15 @@ impl From<TxnError> for Error {
                 SqlState::SerializationFailure,
                 "could not serialize access due to concurrent update",
             ),
+            TxnError::Serialization(message) => Error::new(SqlState::SerializationFailure, message)
+                .with_detail("Canceled on identification as a pivot. The transaction might succeed if retried."),
+            TxnError::Deadlock(message) => Error::new(SqlState::DeadlockDetected, message),
+            TxnError::LockTimeout => Error::new(SqlState::LockNotAvailable, "canceling statement due to lock timeout"),
+            TxnError::WriteSetTooLarge { limit } => Error::new(
+                SqlState::ProgramLimitExceeded,
+                format!("transaction write set exceeds its limit of {limit} bytes"),
+            )
+            .with_detail("Split the work into smaller transactions, or raise the write set limit."),
             TxnError::Unsupported(message) => Error::new(SqlState::FeatureNotSupported, message),
             other => Error::new(SqlState::InternalError, other.to_string()),
         }

@@ -4,8 +4,8 @@
 //!
 //! 1. [`parser`] splits the text into statements and parses each with `sqlparser`
 //!    (PostgreSQL dialect). Syntax errors carry SQLSTATE 42601 and a line and column.
-//! 2. [`session::Session`] decides the transaction: the open `BEGIN` block, or a fresh
-//!    autocommit transaction from `phantom_txn`.
+//! 2. [`session::Session`] decides the transaction: the open `BEGIN` block ([`block`]), or
+//!    a fresh autocommit transaction from `phantom_txn`, at the session's isolation level.
 //! 3. [`binder`] resolves names against the [`catalog`] (read through that transaction, so
 //!    DDL is transactional), types every expression and builds a logical [`planner::Plan`].
 //! 4. Parameters (`$1`) are replaced by their values, and the [`planner::optimizer`]
@@ -18,6 +18,7 @@
 //! Every error is an [`error::Error`] with a SQLSTATE.
 
 pub mod binder;
+pub mod block;
 pub mod catalog;
 pub mod encoding;
 pub mod error;

@@ -11,9 +11,10 @@
 
 use std::sync::Arc;
 
-use phantom_txn::Transaction;
-use sqlparser::ast::Statement as Ast;
+use phantom_txn::{Isolation, Transaction};
+use sqlparser::ast::{self, Statement as Ast};
 
+use crate::block::{self, Block, Settings};
 use crate::binder::{Binder, BoundStatement, NewIndex, NewTable};
 use crate::catalog::{IndexDef, TableDef};
 use crate::error::{Error, Result, SqlState};
@@ -68,29 +69,38 @@ pub struct Prepared {
     pub parameter_types: Vec<DataType>,
 }
 
-/// A connection's state: its open transaction, if any.
+/// A connection's state: its settings and open transaction block, if any.
 pub struct Session {
     instance: Arc<Instance>,
     /// The explicit transaction block, if one is open.
-    txn: Option<Transaction>,
-    /// True once a statement failed inside the block.
-    failed: bool,
+    block: Option<Block>,
+    settings: Settings,
 }
 
 impl Session {
     /// A new session on `instance`.
     pub fn new(instance: Arc<Instance>) -> Session {
-        Session { instance, txn: None, failed: false }
+        Session { instance, block: None, settings: Settings::default() }
     }
 
     /// True inside `BEGIN ... COMMIT`.
     pub fn in_transaction(&self) -> bool {
-        self.txn.is_some()
+        self.block.is_some()
     }
 
     /// True inside a transaction block that hit an error.
     pub fn transaction_failed(&self) -> bool {
-        self.failed
+        self.block.as_ref().is_some_and(|b| b.failed)
+    }
+
+    /// The session's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The session's settings, to change.
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
     }
 
     /// Runs every statement in `sql` and returns the last one's output.
@@ -120,12 +130,13 @@ impl Session {
         let statement = self.parse(parser::parse_one(sql))?;
         let parameter_types = match &statement {
             Ast::Query(_) | Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
-                let txn = self.txn.clone().unwrap_or_else(|| self.instance.store.begin());
+                let open = self.block.as_ref().map(|b| b.txn.clone()).filter(Transaction::is_active);
+                let txn = open.clone().unwrap_or_else(|| self.settings.begin(&self.instance.store, None));
                 let mut binder =
                     Binder::new(&self.instance.catalog, &txn).with_system_views(&self.instance.store);
                 let bound = binder.statement(&statement);
                 let types = binder.parameter_types();
-                if self.txn.is_none() {
+                if open.is_none() {
                     txn.rollback()?;
                 }
                 bound?;
@@ -197,10 +208,10 @@ impl Session {
 
     /// Runs `f` in the open transaction, or in a fresh read-only one.
     fn read<T>(&mut self, f: impl FnOnce(&Instance, &Transaction) -> Result<T>) -> Result<T> {
-        match &self.txn {
+        match self.block.as_ref().map(|b| &b.txn).filter(|t| t.is_active()) {
             Some(txn) => f(&self.instance, txn),
             None => {
-                let txn = self.instance.store.begin();
+                let txn = self.settings.begin(&self.instance.store, None);
                 let result = f(&self.instance, &txn);
                 txn.rollback()?;
                 result
@@ -211,8 +222,10 @@ impl Session {
     /// Passes a parse result through; a syntax error inside a transaction block fails the
     /// block, as any other error there does (PostgreSQL behaves the same).
     fn parse<T>(&mut self, parsed: Result<T>) -> Result<T> {
-        if parsed.is_err() && self.txn.is_some() {
-            self.failed = true;
+        if parsed.is_err()
+            && let Some(block) = self.block.as_mut()
+        {
+            block.fail();
         }
         parsed
     }
@@ -220,45 +233,154 @@ impl Session {
     fn run(&mut self, statement: &Ast, params: &[Value]) -> Result<Output> {
         match statement {
             Ast::StartTransaction { modes, .. } => {
-                if !modes.is_empty() {
-                    return Err(Error::new(
-                        SqlState::FeatureNotSupported,
-                        "transaction modes (isolation levels, READ ONLY) are not supported yet",
-                    ));
-                }
-                if self.txn.is_none() {
-                    self.txn = Some(self.instance.store.begin());
-                    self.failed = false;
+                let (isolation, read_only) = block::modes(modes);
+                if self.block.is_none() {
+                    let txn = self.settings.begin(&self.instance.store, isolation);
+                    self.block = Some(Block::new(txn, read_only.unwrap_or(false)));
                 }
                 // PostgreSQL warns and carries on when a block is already open.
                 Ok(Output::Command("BEGIN".into()))
             }
-            Ast::Commit { .. } => match self.txn.take() {
-                Some(txn) if self.failed => {
-                    self.failed = false;
-                    txn.rollback()?;
+            Ast::Commit { .. } => match self.block.take() {
+                Some(block) if block.failed => {
+                    if block.txn.is_active() {
+                        block.txn.rollback()?;
+                    }
                     Ok(Output::Command("ROLLBACK".into()))
                 }
-                Some(txn) => {
-                    txn.commit()?;
+                Some(block) => {
+                    block.txn.commit()?;
                     Ok(Output::Command("COMMIT".into()))
                 }
                 None => Ok(Output::Command("COMMIT".into())),
             },
             Ast::Rollback { savepoint: None, .. } => {
-                if let Some(txn) = self.txn.take() {
-                    txn.rollback()?;
+                if let Some(block) = self.block.take()
+                    && block.txn.is_active()
+                {
+                    block.txn.rollback()?;
                 }
-                self.failed = false;
                 Ok(Output::Command("ROLLBACK".into()))
             }
-            Ast::Rollback { .. } | Ast::Savepoint { .. } | Ast::ReleaseSavepoint { .. } => {
-                Err(Error::new(SqlState::FeatureNotSupported, "savepoints are not supported yet"))
+            Ast::Rollback { savepoint: Some(name), .. } => {
+                self.require_block("ROLLBACK TO SAVEPOINT")?.rollback_to(&ident(name))?;
+                Ok(Output::Command("ROLLBACK".into()))
+            }
+            Ast::Savepoint { name } => {
+                let block = self.require_block("SAVEPOINT")?;
+                let result = block.savepoint(ident(name));
+                self.fail_on_error(result)?;
+                Ok(Output::Command("SAVEPOINT".into()))
+            }
+            Ast::ReleaseSavepoint { name } => {
+                let result = self.require_block("RELEASE SAVEPOINT")?.release(&ident(name));
+                self.fail_on_error(result)?;
+                Ok(Output::Command("RELEASE".into()))
+            }
+            Ast::Set(set) => {
+                let result = self.set(set);
+                self.fail_on_error(result)?;
+                Ok(Output::Command("SET".into()))
+            }
+            Ast::ShowVariable { variable } => {
+                let name = variable.iter().map(ident).collect::<Vec<_>>().join(" ");
+                if let Some(block) = &self.block {
+                    block.refuse_if_failed()?;
+                }
+                let current = self.block.as_ref().map(|b| b.txn.isolation());
+                let result = self.settings.show(&name, current);
+                let value = self.fail_on_error(result)?;
+                let column = variable.last().map_or(name.clone(), ident);
+                Ok(Output::Rows(Rows {
+                    columns: vec![Column { name: column, data_type: DataType::Text }],
+                    rows: vec![Row(vec![Value::Text(value)])],
+                }))
             }
             _ => {
+                let writes = !matches!(statement, Ast::Query(_) | Ast::Explain { .. });
+                if writes && self.block.as_ref().is_some_and(|b| b.read_only && !b.failed) {
+                    let result = Err(Error::new(
+                        SqlState::ReadOnlySqlTransaction,
+                        "cannot execute this statement in a read-only transaction",
+                    ));
+                    return self.fail_on_error(result);
+                }
                 self.in_transaction_block(|instance, txn| execute_statement(instance, txn, statement, params))
             }
         }
+    }
+
+    /// The open block, or 25P01 naming the statement that needs one.
+    fn require_block(&mut self, what: &str) -> Result<&mut Block> {
+        self.block.as_mut().ok_or_else(|| {
+            Error::new(SqlState::NoActiveSqlTransaction, format!("{what} can only be used in transaction blocks"))
+        })
+    }
+
+    /// Passes a result through, failing the open block on error.
+    fn fail_on_error<T>(&mut self, result: Result<T>) -> Result<T> {
+        if result.is_err()
+            && let Some(block) = self.block.as_mut()
+            && !block.failed
+        {
+            block.fail();
+        }
+        result
+    }
+
+    /// `SET name = value`, `SET TRANSACTION ...` and `SET SESSION CHARACTERISTICS ...`.
+    fn set(&mut self, set: &ast::Set) -> Result<()> {
+        if let Some(block) = &self.block {
+            block.refuse_if_failed()?;
+        }
+        match set {
+            ast::Set::SetTransaction { modes, session: true, .. } => {
+                let (isolation, _) = block::modes(modes);
+                if let Some(level) = isolation {
+                    self.settings.default_isolation = level;
+                }
+                Ok(())
+            }
+            ast::Set::SetTransaction { modes, .. } => {
+                let (isolation, read_only) = block::modes(modes);
+                self.set_block_isolation(isolation)?;
+                if let (Some(block), Some(read_only)) = (self.block.as_mut(), read_only) {
+                    block.read_only = read_only;
+                }
+                Ok(())
+            }
+            ast::Set::SingleAssignment { variable, values, .. } => {
+                let name = variable.to_string().to_ascii_lowercase();
+                let value = values.iter().map(setting_value).collect::<Vec<_>>().join(", ");
+                if name == "transaction_isolation" {
+                    return self.set_block_isolation(Some(block::parse_isolation(&value)?));
+                }
+                self.settings.set(&name, &value)
+            }
+            ast::Set::SetTimeZone { value, .. } => self.settings.set("timezone", &setting_value(value)),
+            ast::Set::SetNames { charset_name, .. } => self.settings.set("client_encoding", &ident(charset_name)),
+            other => Err(Error::new(SqlState::FeatureNotSupported, format!("{other} is not supported"))),
+        }
+    }
+
+    /// Changes the open block's isolation level, which only its first statement may do.
+    fn set_block_isolation(&mut self, isolation: Option<Isolation>) -> Result<()> {
+        let Some(level) = isolation else { return Ok(()) };
+        let Some(block) = self.block.as_mut() else {
+            // PostgreSQL only warns: outside a block, SET TRANSACTION changes nothing.
+            return Ok(());
+        };
+        if block.statements > 0 {
+            return Err(Error::new(
+                SqlState::ActiveSqlTransaction,
+                "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+            ));
+        }
+        if block.txn.isolation() != level {
+            block.txn.rollback()?;
+            block.txn = self.settings.begin(&self.instance.store, Some(level));
+        }
+        Ok(())
     }
 
     /// Runs `f` inside the open block (failing it on error), or in an autocommitted
@@ -267,21 +389,19 @@ impl Session {
         &mut self,
         f: impl FnOnce(&Instance, &Transaction) -> Result<Output>,
     ) -> Result<Output> {
-        match &self.txn {
-            Some(_) if self.failed => Err(Error::new(
-                SqlState::InFailedSqlTransaction,
-                "current transaction is aborted, commands ignored until end of transaction block",
-            )),
-            Some(txn) => {
-                txn.next_command();
-                let result = f(&self.instance, txn);
+        match self.block.as_mut() {
+            Some(block) => {
+                block.refuse_if_failed()?;
+                block.statements += 1;
+                block.txn.next_command();
+                let result = f(&self.instance, &block.txn);
                 if result.is_err() {
-                    self.failed = true;
+                    block.fail();
                 }
                 result
             }
             None => {
-                let txn = self.instance.store.begin();
+                let txn = self.settings.begin(&self.instance.store, None);
                 match f(&self.instance, &txn) {
                     Ok(output) => {
                         txn.commit()?;
@@ -294,6 +414,22 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+fn ident(name: &ast::Ident) -> String {
+    name.value.to_ascii_lowercase()
+}
+
+/// A SET value as text: `'serializable'`, `serializable`, `100`, `DEFAULT` ...
+fn setting_value(value: &ast::Expr) -> String {
+    match value {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        ast::Expr::Identifier(i) => i.value.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -274,10 +274,16 @@ impl Transaction {
     /// the current statement's too: what a uniqueness check must see. At the levels with
     /// a transaction snapshot, a version committed after the snapshot fails with 40001.
     pub fn get_for_update(&self, keyspace: KeyspaceId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_locked(keyspace, key, LockMode::Exclusive)
+    }
+
+    /// [`Transaction::get_for_update`] with a lock of either strength (a shared one for
+    /// a foreign key's parent row).
+    pub fn get_locked(&self, keyspace: KeyspaceId, key: &[u8], mode: LockMode) -> Result<Option<Vec<u8>>> {
         if let Some(own) = self.own_value(keyspace, key)? {
             return Ok(own);
         }
-        match self.lock_row(keyspace, key, LockMode::Exclusive)? {
+        match self.lock_row(keyspace, key, mode)? {
             RowLock::Changed(value) => Ok(value),
             RowLock::Unchanged => {
                 if let Some(own) = self.own_value(keyspace, key)? {
@@ -335,8 +341,28 @@ impl Transaction {
         }
     }
 
+    /// The newest committed value of `key`, overlaid with the transaction's own writes,
+    /// whatever the snapshot: for integrity checks that must not miss a concurrent commit
+    /// (the caller holds the lock that orders it against such commits).
+    pub fn get_latest(&self, keyspace: KeyspaceId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.own_value(keyspace, key)? {
+            Some(own) => Ok(own),
+            None => self.get_committed(keyspace, key, Timestamp::MAX),
+        }
+    }
+
+    /// [`Transaction::scan`] over the newest committed versions, whatever the snapshot
+    /// (see [`Transaction::get_latest`]).
+    pub fn scan_latest(&self, keyspace: KeyspaceId, range: KeyRange) -> Result<Scan> {
+        self.scan_at(keyspace, range, false, Timestamp::MAX)
+    }
+
     /// The entries of `range` in key order (or reverse), as the current statement sees them.
     pub fn scan(&self, keyspace: KeyspaceId, range: KeyRange, reverse: bool) -> Result<Scan> {
+        self.scan_at(keyspace, range, reverse, self.snapshot())
+    }
+
+    fn scan_at(&self, keyspace: KeyspaceId, range: KeyRange, reverse: bool, at: Timestamp) -> Result<Scan> {
         let isolation = self.inner.options.isolation;
         let mut overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         if isolation == Isolation::ReadUncommitted {
@@ -358,7 +384,7 @@ impl Transaction {
         let engine = self.inner.shared.keyspaces.get(keyspace)?;
         let committed = Versions {
             inner: engine.scan(version::engine_range(&range)),
-            snapshot: self.snapshot(),
+            snapshot: at,
             reverse,
             last_key: None,
             candidate: None,

@@ -21,7 +21,7 @@ fn with_retry(
         let outcome = body(session).and_then(|()| session.execute("COMMIT").map(drop));
         match outcome {
             Ok(()) => return conflicts,
-            Err(e) if e.state == SqlState::SerializationFailure => {
+            Err(e) if matches!(e.state, SqlState::SerializationFailure | SqlState::DeadlockDetected) => {
                 conflicts += 1;
                 if session.in_transaction() {
                     session.execute("ROLLBACK").expect("rollback");
@@ -112,32 +112,46 @@ fn eight_sessions_transfer_money_on_disk_and_the_result_survives_reopen() {
 }
 
 #[test]
-fn a_write_write_conflict_ends_the_later_transaction_with_40001() {
+fn a_second_writer_waits_then_rechecks_or_fails_by_level() {
     let db = Database::memory();
     let mut first = db.session();
-    let mut second = db.session();
     first.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)").expect("create");
     first.execute("INSERT INTO t VALUES (1, 0)").expect("insert");
 
-    first.execute("BEGIN").expect("begin");
-    second.execute("BEGIN").expect("begin");
-    first.execute("UPDATE t SET v = 1 WHERE id = 1").expect("first writer");
-    let err = second.execute("UPDATE t SET v = 2 WHERE id = 1").expect_err("second writer must fail");
-    assert_eq!(err.sqlstate(), "40001", "{err}");
-    // The failed transaction accepts nothing but ROLLBACK.
-    let err = second.execute("SELECT v FROM t").expect_err("failed block");
-    assert_eq!(err.sqlstate(), "25P02", "{err}");
-    second.execute("ROLLBACK").expect("rollback");
-    first.execute("COMMIT").expect("commit");
-
-    // A writer that started before the commit but writes after it also conflicts: its
-    // snapshot does not contain the committed update it would overwrite.
-    second.execute("BEGIN").expect("begin");
-    second.query("SELECT v FROM t").expect("pin the snapshot");
-    first.execute("UPDATE t SET v = 3 WHERE id = 1").expect("autocommit update");
-    let err = second.execute("UPDATE t SET v = 4 WHERE id = 1").expect_err("stale writer must fail");
-    assert_eq!(err.sqlstate(), "40001", "{err}");
-    second.execute("ROLLBACK").expect("rollback");
-
-    assert_eq!(scalar(&mut second, "SELECT v FROM t WHERE id = 1"), 3);
+    for (level, expect_conflict) in [("READ COMMITTED", false), ("REPEATABLE READ", true), ("SNAPSHOT", true)] {
+        first.execute("UPDATE t SET v = 0 WHERE id = 1").expect("reset");
+        first.execute("BEGIN").expect("begin");
+        first.execute("UPDATE t SET v = v + 1 WHERE id = 1").expect("first writer");
+        let second = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut second = db.session();
+                second.execute(&format!("BEGIN ISOLATION LEVEL {level}")).expect("begin");
+                second.query("SELECT v FROM t").expect("pin the snapshot");
+                let updated = second.execute("UPDATE t SET v = v + 10 WHERE id = 1");
+                let state = updated.as_ref().err().map(|e| e.sqlstate().to_string());
+                if state.is_some() {
+                    // The failed block accepts nothing but ROLLBACK.
+                    let refused = second.execute("SELECT v FROM t").expect_err("failed block");
+                    assert_eq!(refused.sqlstate(), "25P02", "{refused}");
+                    second.execute("ROLLBACK").expect("rollback");
+                } else {
+                    second.execute("COMMIT").expect("commit");
+                }
+                state
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!second.is_finished(), "{level}: the second writer must wait for the row lock");
+        first.execute("COMMIT").expect("commit");
+        let state = second.join().expect("second session");
+        if expect_conflict {
+            assert_eq!(state.as_deref(), Some("40001"), "{level}");
+            assert_eq!(scalar(&mut first, "SELECT v FROM t WHERE id = 1"), 1, "{level}");
+        } else {
+            // READ COMMITTED re-reads the committed row and adds to it: no lost update.
+            assert_eq!(state, None, "{level}");
+            assert_eq!(scalar(&mut first, "SELECT v FROM t WHERE id = 1"), 11, "{level}");
+        }
+    }
 }

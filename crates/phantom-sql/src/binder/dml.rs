@@ -199,7 +199,7 @@ impl Binder<'_> {
         let (table, alias) = self.dml_target(&update.table.relation)?;
         let scan = Plan::Scan { table: table.clone(), alias, range: None, filter: None };
         let scope = Scope::new(scan.columns());
-        let source = self.dml_source(scan, &scope, update.selection.as_ref())?;
+        let (source, recheck) = self.dml_source(scan, &scope, update.selection.as_ref())?;
         let mut assignments: Vec<(usize, Expr)> = Vec::with_capacity(update.assignments.len());
         for a in &update.assignments {
             let name = match &a.target {
@@ -236,7 +236,7 @@ impl Binder<'_> {
             };
             assignments.push((i, value));
         }
-        Ok(Plan::Update { table, source: source.boxed(), assignments })
+        Ok(Plan::Update { table, source: source.boxed(), assignments, recheck })
     }
 
     /// Binds DELETE.
@@ -260,8 +260,8 @@ impl Binder<'_> {
         let (table, alias) = self.dml_target(&from[0].relation)?;
         let scan = Plan::Scan { table: table.clone(), alias, range: None, filter: None };
         let scope = Scope::new(scan.columns());
-        let source = self.dml_source(scan, &scope, delete.selection.as_ref())?;
-        Ok(Plan::Delete { table, source: source.boxed() })
+        let (source, recheck) = self.dml_source(scan, &scope, delete.selection.as_ref())?;
+        Ok(Plan::Delete { table, source: source.boxed(), recheck })
     }
 
     fn dml_target(&mut self, relation: &ast::TableFactor) -> Result<(Arc<TableDef>, String)> {
@@ -275,9 +275,15 @@ impl Binder<'_> {
         }
     }
 
-    fn dml_source(&mut self, scan: Plan, scope: &Scope, selection: Option<&ast::Expr>) -> Result<Plan> {
+    /// The rows a DML statement changes, and its WHERE clause on its own.
+    fn dml_source(
+        &mut self,
+        scan: Plan,
+        scope: &Scope,
+        selection: Option<&ast::Expr>,
+    ) -> Result<(Plan, Option<Expr>)> {
         match selection {
-            None => Ok(scan),
+            None => Ok((scan, None)),
             Some(w) => {
                 if super::expr::contains_aggregate(w) {
                     return Err(Error::new(
@@ -286,7 +292,7 @@ impl Binder<'_> {
                     ));
                 }
                 let predicate = self.predicate(w, &mut Cx::new(scope, "WHERE"))?;
-                Ok(Plan::Filter { input: scan.boxed(), predicate })
+                Ok((Plan::Filter { input: scan.boxed(), predicate: predicate.clone() }, Some(predicate)))
             }
         }
     }

@@ -62,12 +62,14 @@ pub struct Binder<'a> {
     /// Types of `$n` parameters, as far as the context has decided them.
     params: Vec<Option<DataType>>,
     depth: usize,
+    /// `FOR UPDATE / FOR SHARE` of the query being bound, for its SELECT to apply.
+    row_lock: Option<phantom_txn::LockMode>,
 }
 
 impl<'a> Binder<'a> {
     /// A binder reading the catalog through `txn`.
     pub fn new(catalog: &'a Catalog, txn: &'a Transaction) -> Self {
-        Binder { catalog, txn, store: None, params: Vec::new(), depth: 0 }
+        Binder { catalog, txn, store: None, params: Vec::new(), depth: 0, row_lock: None }
     }
 
     /// Makes system views (e.g. `phantom_storage_stats`) of `store` visible.

@@ -34,8 +34,12 @@ impl Binder<'_> {
         if q.with.is_some() {
             return Err(unsupported("WITH queries"));
         }
-        if q.fetch.is_some() || !q.locks.is_empty() || q.for_clause.is_some() {
-            return Err(unsupported("FETCH, FOR UPDATE and FOR clauses"));
+        if q.fetch.is_some() || q.for_clause.is_some() {
+            return Err(unsupported("FETCH and FOR clauses"));
+        }
+        self.row_lock = row_lock(&q.locks)?;
+        if self.row_lock.is_some() && !matches!(q.body.as_ref(), SetExpr::Select(_)) {
+            return Err(unsupported("FOR UPDATE / FOR SHARE outside a plain SELECT"));
         }
         let order_by: &[ast::OrderByExpr] = match &q.order_by {
             None => &[],
@@ -53,6 +57,7 @@ impl Binder<'_> {
     }
 
     fn set_expr(&mut self, body: &SetExpr) -> Result<Plan> {
+        self.row_lock = None;
         match body {
             SetExpr::Select(select) => self.select(select, &[]),
             SetExpr::Query(q) => self.query(q),
@@ -131,8 +136,15 @@ impl Binder<'_> {
             Some(ast::Distinct::Distinct) => true,
             Some(ast::Distinct::On(_)) => return Err(unsupported("SELECT DISTINCT ON")),
         };
+        let row_lock = self.row_lock.take();
         let mut plan = self.from(&s.from)?;
+        let locked_table = match (&plan, row_lock) {
+            (Plan::Scan { table, .. }, Some(_)) => Some(table.clone()),
+            (_, Some(_)) => return Err(unsupported("FOR UPDATE / FOR SHARE of anything but one table")),
+            _ => None,
+        };
         let scope = Scope::new(plan.columns());
+        let mut recheck = None;
         if let Some(w) = &s.selection {
             if contains_aggregate(w) {
                 return Err(Error::new(
@@ -141,7 +153,25 @@ impl Binder<'_> {
                 ));
             }
             let predicate = self.predicate(w, &mut Cx::new(&scope, "WHERE"))?;
+            recheck = Some(predicate.clone());
             plan = Plan::Filter { input: plan.boxed(), predicate };
+        }
+        if let (Some(table), Some(mode)) = (locked_table, row_lock) {
+            let grouped = s.having.is_some()
+                || !matches!(&s.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty())
+                || s.projection.iter().any(|item| match item {
+                    ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                        contains_aggregate(e)
+                    }
+                    _ => false,
+                });
+            if grouped || distinct {
+                return Err(Error::new(
+                    SqlState::FeatureNotSupported,
+                    "FOR UPDATE is not allowed with DISTINCT, GROUP BY, HAVING or aggregate functions",
+                ));
+            }
+            plan = Plan::LockRows { input: plan.boxed(), table, mode, recheck };
         }
         let group_by: Vec<ast::Expr> = match &s.group_by {
             ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs.clone(),
@@ -755,4 +785,20 @@ fn check_duplicate_aliases(left: &Plan, right: &Plan) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The row lock a query's locking clauses ask for (the strongest of them).
+fn row_lock(locks: &[ast::LockClause]) -> Result<Option<phantom_txn::LockMode>> {
+    let mut mode = None;
+    for lock in locks {
+        if lock.of.is_some() || lock.nonblock.is_some() {
+            return Err(unsupported("FOR UPDATE OF, NOWAIT and SKIP LOCKED"));
+        }
+        let this = match lock.lock_type {
+            ast::LockType::Update => phantom_txn::LockMode::Exclusive,
+            ast::LockType::Share => phantom_txn::LockMode::Shared,
+        };
+        mode = mode.max(Some(this));
+    }
+    Ok(mode)
 }

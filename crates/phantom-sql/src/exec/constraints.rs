@@ -53,7 +53,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use phantom_storage::keycode;
-use phantom_txn::Transaction;
+use phantom_txn::{LockMode, Transaction};
 
 use super::eval::truth;
 use super::write::{check_unique, fit, row_key};
@@ -452,8 +452,10 @@ fn parent_row_exists(
         let ordered = reorder(&fk.parent_columns, &values, order);
         encoding::encode_key(&ordered.iter().collect::<Vec<_>>())
     };
+    // The parent row is locked in share mode, as PostgreSQL's FOR KEY SHARE: it cannot be
+    // deleted or re-keyed until this transaction ends, and the newest version decides.
     if primary_key_is(parent, &fk.parent_columns) {
-        return Ok(txn.get(parent.keyspace, &encode(&parent.primary_key))?.is_some());
+        return Ok(txn.get_locked(parent.keyspace, &encode(&parent.primary_key), LockMode::Shared)?.is_some());
     }
     let Some(ix) =
         parent.indexes.iter().find(|ix| ix.unique && same_columns(&ix.columns, &fk.parent_columns))
@@ -467,8 +469,8 @@ fn parent_row_exists(
         ));
     };
     // Non-NULL values: the entry's key is the values alone and its value the row's key.
-    match txn.get(ix.keyspace, &encode(&ix.columns))? {
-        Some(row_key) => Ok(txn.get(parent.keyspace, &row_key)?.is_some()),
+    match txn.get_locked(ix.keyspace, &encode(&ix.columns), LockMode::Shared)? {
+        Some(row_key) => Ok(txn.get_locked(parent.keyspace, &row_key, LockMode::Shared)?.is_some()),
         None => Ok(false),
     }
 }
@@ -501,7 +503,7 @@ fn child_rows(
         let prefix = reorder(&fk.columns, &values, &child.primary_key[..k]);
         let start = encoding::encode_key(&prefix.iter().collect::<Vec<_>>());
         let end = keycode::prefix_end(&start).map_or(Bound::Unbounded, Bound::Excluded);
-        for entry in txn.scan(child.keyspace, (Bound::Included(start), end), false)? {
+        for entry in txn.scan_latest(child.keyspace, (Bound::Included(start), end))? {
             let (key, value) = entry?;
             let row = super::decode_row(child, &key, &value)?;
             if keep(key, row) {
@@ -510,10 +512,10 @@ fn child_rows(
         }
     } else if let Some(ix) = child.indexes.iter().find(|ix| leading(&ix.columns)) {
         let prefix = reorder(&fk.columns, &values, &ix.columns[..k]);
-        for entry in txn.scan(ix.keyspace, index::key_range(&prefix, None), false)? {
+        for entry in txn.scan_latest(ix.keyspace, index::key_range(&prefix, None))? {
             let (entry_key, value) = entry?;
             let row_key = index::row_key(child, ix, &entry_key, value)?;
-            let Some(stored) = txn.get(child.keyspace, &row_key)? else {
+            let Some(stored) = txn.get_latest(child.keyspace, &row_key)? else {
                 return Err(Error::new(
                     SqlState::DataCorrupted,
                     format!("index \"{}\" points at a row that does not exist", ix.name),
@@ -525,7 +527,7 @@ fn child_rows(
             }
         }
     } else {
-        for entry in txn.scan(child.keyspace, (Bound::Unbounded, Bound::Unbounded), false)? {
+        for entry in txn.scan_latest(child.keyspace, (Bound::Unbounded, Bound::Unbounded))? {
             let (key, value) = entry?;
             let row = super::decode_row(child, &key, &value)?;
             if keep(key, row) {

@@ -64,6 +64,16 @@ pub fn execute(plan: Plan, cx: &Context) -> Result<Rows> {
         Plan::Values { rows, .. } => values::values(rows),
         Plan::Nothing { .. } => Box::new(std::iter::empty()),
         Plan::Filter { input, predicate } => filter::filter(execute(*input, cx)?, predicate),
+        Plan::LockRows { input, table, mode, recheck } => {
+            let cx = cx.clone();
+            Box::new(execute(*input, &cx)?.filter_map(move |row| {
+                let locked = row.and_then(|row| {
+                    let key = write::stored_key(&table, &row)?;
+                    write::lock_newest(&cx, &table, row, &key, mode, recheck.as_ref())
+                });
+                locked.transpose()
+            }))
+        }
         Plan::Project { input, exprs, .. } => project::project(execute(*input, cx)?, exprs),
         Plan::NestedLoopJoin { left, right, kind, on } => {
             let right_width = right.width();

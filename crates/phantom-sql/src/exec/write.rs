@@ -15,7 +15,8 @@ use crate::catalog::TableDef;
 use crate::encoding;
 use crate::error::{Error, Result, SqlState};
 use crate::index;
-use crate::planner::Plan;
+use crate::planner::{Expr, Plan};
+use phantom_txn::{LockMode, RowLock};
 use crate::types::Value;
 use crate::types::cast::{self, CastKind};
 
@@ -50,12 +51,16 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
             constraints.finish()?;
             Ok(count)
         }
-        Plan::Update { table, source, assignments } => {
+        Plan::Update { table, source, assignments, recheck } => {
             let mut constraints = Constraints::new(cx);
             let mut count = 0;
             for row in execute(*source, cx)? {
                 let row = row?;
                 let old_key = stored_key(&table, &row)?;
+                let Some(row) = lock_newest(cx, &table, row, &old_key, LockMode::Exclusive, recheck.as_ref())?
+                else {
+                    continue;
+                };
                 let mut values: Row = row[..table.columns.len()].to_vec();
                 for (i, e) in &assignments {
                     values[*i] = e.eval(&row)?;
@@ -78,12 +83,15 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
             constraints.finish()?;
             Ok(count)
         }
-        Plan::Delete { table, source } => {
+        Plan::Delete { table, source, recheck } => {
             let mut constraints = Constraints::new(cx);
             let mut count = 0;
             for row in execute(*source, cx)? {
                 let row = row?;
                 let key = stored_key(&table, &row)?;
+                let Some(row) = lock_newest(cx, &table, row, &key, LockMode::Exclusive, recheck.as_ref())? else {
+                    continue;
+                };
                 index::delete(&cx.txn, &table, &row[..table.columns.len()], &key)?;
                 cx.txn.delete(table.keyspace, &key)?;
                 constraints.deleted(&table, &row[..table.columns.len()])?;
@@ -96,6 +104,33 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
             SqlState::InternalError,
             format!("not a data-changing plan: {}", crate::planner::explain::explain(&other).join(" ")),
         )),
+    }
+}
+
+/// Locks a row the statement is about to change (or `FOR UPDATE` returns) and decides
+/// which version to go on with. Usually that is the version the statement's snapshot
+/// showed. At READ COMMITTED a writer that had to wait may find a newer committed version:
+/// like PostgreSQL, it re-evaluates the WHERE clause on that version and continues with
+/// it if it still matches (`None`: the row was deleted or no longer matches; skip it).
+/// The stronger levels fail with 40001 inside [`phantom_txn::Transaction::lock_row`].
+pub(super) fn lock_newest(
+    cx: &Context,
+    table: &TableDef,
+    row: Row,
+    key: &[u8],
+    mode: LockMode,
+    recheck: Option<&Expr>,
+) -> Result<Option<Row>> {
+    match cx.txn.lock_row(table.keyspace, key, mode)? {
+        RowLock::Unchanged => Ok(Some(row)),
+        RowLock::Changed(None) => Ok(None),
+        RowLock::Changed(Some(bytes)) => {
+            let newest = super::scan::decode(table, key, &bytes)?;
+            match recheck {
+                Some(predicate) if !predicate.eval_predicate(&newest)? => Ok(None),
+                _ => Ok(Some(newest)),
+            }
+        }
     }
 }
 
@@ -129,7 +164,7 @@ pub(super) fn row_key(table: &TableDef, values: &[Value]) -> Result<Option<Vec<u
 
 /// The key a scanned row is stored under (scans append the row id to rows of tables
 /// without a primary key).
-fn stored_key(table: &TableDef, row: &[Value]) -> Result<Vec<u8>> {
+pub(super) fn stored_key(table: &TableDef, row: &[Value]) -> Result<Vec<u8>> {
     match row_key(table, row)? {
         Some(key) => Ok(key),
         None => match row.get(table.columns.len()) {

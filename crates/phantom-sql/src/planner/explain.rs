@@ -196,9 +196,17 @@ fn render(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             out.push(format!("{pad}Update on {}", table.name));
             render(source, depth + 1, out);
         }
-        Plan::Delete { table, source } => {
+        Plan::Delete { table, source, .. } => {
             out.push(format!("{pad}Delete on {}", table.name));
             render(source, depth + 1, out);
+        }
+        Plan::LockRows { input, table, mode, .. } => {
+            let mode = match mode {
+                phantom_txn::LockMode::Shared => "FOR SHARE",
+                phantom_txn::LockMode::Exclusive => "FOR UPDATE",
+            };
+            out.push(format!("{pad}LockRows {mode} on {}", table.name));
+            render(input, depth + 1, out);
         }
     }
 }

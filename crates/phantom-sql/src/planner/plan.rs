@@ -3,6 +3,8 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
+use phantom_txn::LockMode;
+
 use crate::catalog::TableDef;
 use crate::error::Result;
 use crate::planner::expr::Expr;
@@ -240,6 +242,9 @@ pub enum Plan {
         source: Box<Plan>,
         /// Column index and new value, evaluated against the old row.
         assignments: Vec<(usize, Expr)>,
+        /// The WHERE clause, re-checked against a row's newest version when READ
+        /// COMMITTED finds it changed after the statement's snapshot.
+        recheck: Option<Expr>,
     },
     /// DELETE: removes each source row (a scan of the table).
     Delete {
@@ -247,6 +252,16 @@ pub enum Plan {
         table: Arc<TableDef>,
         /// The rows to delete.
         source: Box<Plan>,
+        /// As for UPDATE.
+        recheck: Option<Expr>,
+    },
+    /// `SELECT ... FOR UPDATE / FOR SHARE`: locks each row of one table as it passes.
+    LockRows {
+        input: Box<Plan>,
+        table: Arc<TableDef>,
+        mode: LockMode,
+        /// As for UPDATE.
+        recheck: Option<Expr>,
     },
 }
 
@@ -264,6 +279,7 @@ impl Plan {
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
+            | Plan::LockRows { input, .. }
             | Plan::Distinct { input } => input.columns(),
             Plan::NestedLoopJoin { left, right, .. } | Plan::HashJoin { left, right, .. } => {
                 let mut columns = left.columns();
@@ -287,6 +303,7 @@ impl Plan {
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
+            | Plan::LockRows { input, .. }
             | Plan::Distinct { input } => input.width(),
             Plan::NestedLoopJoin { left, right, .. } | Plan::HashJoin { left, right, .. } => {
                 left.width() + right.width()
@@ -356,10 +373,13 @@ impl Plan {
             Plan::Insert { table, source, targets, defaults } => {
                 Plan::Insert { table, source: child(source)?, targets, defaults }
             }
-            Plan::Update { table, source, assignments } => {
-                Plan::Update { table, source: child(source)?, assignments }
+            Plan::Update { table, source, assignments, recheck } => {
+                Plan::Update { table, source: child(source)?, assignments, recheck }
             }
-            Plan::Delete { table, source } => Plan::Delete { table, source: child(source)? },
+            Plan::Delete { table, source, recheck } => Plan::Delete { table, source: child(source)?, recheck },
+            Plan::LockRows { input, table, mode, recheck } => {
+                Plan::LockRows { input: child(input)?, table, mode, recheck }
+            }
         })
     }
 
@@ -426,12 +446,17 @@ impl Plan {
                 targets,
                 defaults: defaults.into_iter().map(|(i, e)| Ok((i, f(e)?))).collect::<Result<_>>()?,
             },
-            Plan::Update { table, source, assignments } => Plan::Update {
+            Plan::Update { table, source, assignments, recheck } => Plan::Update {
                 table,
                 source,
                 assignments: assignments.into_iter().map(|(i, e)| Ok((i, f(e)?))).collect::<Result<_>>()?,
+                recheck: opt(recheck, f)?,
             },
-            p @ (Plan::Nothing { .. } | Plan::Distinct { .. } | Plan::Delete { .. }) => p,
+            Plan::Delete { table, source, recheck } => Plan::Delete { table, source, recheck: opt(recheck, f)? },
+            Plan::LockRows { input, table, mode, recheck } => {
+                Plan::LockRows { input, table, mode, recheck: opt(recheck, f)? }
+            }
+            p @ (Plan::Nothing { .. } | Plan::Distinct { .. }) => p,
         })
     }
 }

@@ -1,0 +1,281 @@
+//! Transaction blocks and the session settings that shape them.
+//!
+//! A [`Block`] is what `BEGIN` opens: one [`Transaction`] at a chosen isolation level, its
+//! savepoints, and whether a statement in it has failed. PostgreSQL's rules apply:
+//!
+//! - After an error the block is *failed*: every statement but `ROLLBACK` (or `ROLLBACK TO`
+//!   a savepoint, which revives it) fails with 25P02, and `COMMIT` rolls back.
+//! - The work of the failed statement is undone at once, not when the client gets round to
+//!   `ROLLBACK`: without savepoints the whole transaction rolls back, releasing its locks
+//!   (so a deadlock victim unblocks the others immediately); with savepoints it rolls back
+//!   to the newest one, as PostgreSQL aborts the current subtransaction.
+//! - `SET TRANSACTION ISOLATION LEVEL` is allowed only before the block's first query.
+//!
+//! [`Settings`] are the session's `SET` parameters; the ones that matter here are
+//! `default_transaction_isolation` and `lock_timeout`. Others that PostgreSQL clients
+//! commonly send are accepted and shown back, unknown ones fail with 42704.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use phantom_txn::{Isolation, MvccStore, Savepoint, Transaction, TxnOptions};
+use sqlparser::ast::{TransactionAccessMode, TransactionIsolationLevel, TransactionMode};
+
+use crate::error::{Error, Result, SqlState};
+
+/// Parameters that are accepted and remembered, but change nothing.
+const PASSIVE: &[(&str, &str)] = &[
+    ("application_name", ""),
+    ("client_encoding", "UTF8"),
+    ("client_min_messages", "notice"),
+    ("datestyle", "ISO, MDY"),
+    ("extra_float_digits", "1"),
+    ("intervalstyle", "postgres"),
+    ("search_path", "\"$user\", public"),
+    ("server_encoding", "UTF8"),
+    ("standard_conforming_strings", "on"),
+    ("statement_timeout", "0"),
+    ("timezone", "UTC"),
+];
+
+/// A session's settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub default_isolation: Isolation,
+    pub lock_timeout: Option<Duration>,
+    /// The write-set limit of each transaction, in bytes.
+    pub write_set_limit: usize,
+    passive: BTreeMap<String, String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            default_isolation: Isolation::ReadCommitted,
+            lock_timeout: None,
+            write_set_limit: TxnOptions::default().write_set_limit,
+            passive: PASSIVE.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+}
+
+impl Settings {
+    /// Transaction options at `isolation` (or the default level).
+    pub fn txn_options(&self, isolation: Option<Isolation>) -> TxnOptions {
+        TxnOptions {
+            isolation: isolation.unwrap_or(self.default_isolation),
+            lock_timeout: self.lock_timeout,
+            write_set_limit: self.write_set_limit,
+        }
+    }
+
+    /// Starts a transaction with these settings.
+    pub fn begin(&self, store: &MvccStore, isolation: Option<Isolation>) -> Transaction {
+        store.begin_with(self.txn_options(isolation))
+    }
+
+    /// `SET name = value`. `transaction_isolation` is the block's business, not ours.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        match name {
+            "default_transaction_isolation" => self.default_isolation = parse_isolation(value)?,
+            "lock_timeout" => self.lock_timeout = parse_duration(value)?,
+            "phantom.write_set_limit" => {
+                self.write_set_limit = value.trim().parse().map_err(|_| {
+                    Error::new(
+                        SqlState::InvalidParameterValue,
+                        format!("invalid value for parameter \"{name}\": \"{value}\""),
+                    )
+                })?
+            }
+            _ if self.passive.contains_key(name) => {
+                self.passive.insert(name.to_string(), value.to_string());
+            }
+            _ => return Err(unknown(name)),
+        }
+        Ok(())
+    }
+
+    /// `SHOW name`; `current` is the open block's level, if any.
+    pub fn show(&self, name: &str, current: Option<Isolation>) -> Result<String> {
+        Ok(match name {
+            "transaction_isolation" | "transaction isolation level" => {
+                current.unwrap_or(self.default_isolation).name().to_string()
+            }
+            "default_transaction_isolation" => self.default_isolation.name().to_string(),
+            "lock_timeout" => match self.lock_timeout {
+                None => "0".to_string(),
+                Some(d) => format!("{}ms", d.as_millis()),
+            },
+            "phantom.write_set_limit" => self.write_set_limit.to_string(),
+            _ => self.passive.get(name).cloned().ok_or_else(|| unknown(name))?,
+        })
+    }
+}
+
+fn unknown(name: &str) -> Error {
+    Error::new(SqlState::UndefinedObject, format!("unrecognized configuration parameter \"{name}\""))
+}
+
+/// An isolation level by name.
+pub fn parse_isolation(value: &str) -> Result<Isolation> {
+    Isolation::parse(value).ok_or_else(|| {
+        Error::new(
+            SqlState::InvalidParameterValue,
+            format!("invalid value for parameter \"transaction_isolation\": \"{value}\""),
+        )
+        .with_detail(
+            "Available values: serializable, snapshot, repeatable read, read committed, read uncommitted.",
+        )
+    })
+}
+
+/// A duration as PostgreSQL writes it: `0` (none), `250` (milliseconds), `250ms`, `2s`,
+/// `1min`.
+fn parse_duration(value: &str) -> Result<Option<Duration>> {
+    let v = value.trim();
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (number, unit) = v.split_at(digits);
+    let bad = || {
+        Error::new(SqlState::InvalidParameterValue, format!("invalid value for parameter \"lock_timeout\": \"{value}\""))
+    };
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let ms = match unit.trim() {
+        "" | "ms" => n,
+        "s" => n * 1000,
+        "min" => n * 60_000,
+        _ => return Err(bad()),
+    };
+    Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+/// The isolation level and access mode a `BEGIN` or `SET TRANSACTION` asks for.
+pub fn modes(modes: &[TransactionMode]) -> (Option<Isolation>, Option<bool>) {
+    let mut isolation = None;
+    let mut read_only = None;
+    for mode in modes {
+        match mode {
+            TransactionMode::IsolationLevel(level) => {
+                isolation = Some(match level {
+                    TransactionIsolationLevel::ReadUncommitted => Isolation::ReadUncommitted,
+                    TransactionIsolationLevel::ReadCommitted => Isolation::ReadCommitted,
+                    TransactionIsolationLevel::RepeatableRead => Isolation::RepeatableRead,
+                    TransactionIsolationLevel::Snapshot => Isolation::Snapshot,
+                    TransactionIsolationLevel::Serializable => Isolation::Serializable,
+                })
+            }
+            TransactionMode::AccessMode(TransactionAccessMode::ReadOnly) => read_only = Some(true),
+            TransactionMode::AccessMode(TransactionAccessMode::ReadWrite) => read_only = Some(false),
+        }
+    }
+    (isolation, read_only)
+}
+
+/// An open `BEGIN ... COMMIT` block.
+pub struct Block {
+    pub txn: Transaction,
+    /// A statement failed: only ROLLBACK [TO SAVEPOINT] is accepted.
+    pub failed: bool,
+    /// `READ ONLY`: statements that write fail with 25006.
+    pub read_only: bool,
+    /// Statements run so far (SET TRANSACTION must come first).
+    pub statements: u64,
+    savepoints: Vec<(String, Savepoint)>,
+}
+
+impl Block {
+    /// A block around `txn`.
+    pub fn new(txn: Transaction, read_only: bool) -> Block {
+        Block { txn, failed: false, read_only, statements: 0, savepoints: Vec::new() }
+    }
+
+    /// Marks the block failed and undoes the failed work (see the module docs).
+    pub fn fail(&mut self) {
+        self.failed = true;
+        let undone = match self.savepoints.last() {
+            Some((_, savepoint)) => self.txn.rollback_to(*savepoint),
+            None => self.txn.rollback(),
+        };
+        if let Err(e) = undone {
+            tracing::debug!(error = %e, "undoing a failed statement");
+        }
+    }
+
+    /// `SAVEPOINT name`.
+    pub fn savepoint(&mut self, name: String) -> Result<()> {
+        self.refuse_if_failed()?;
+        let savepoint = self.txn.savepoint()?;
+        self.savepoints.push((name, savepoint));
+        Ok(())
+    }
+
+    /// `ROLLBACK TO SAVEPOINT name`: undoes what came after it; the savepoint stays.
+    pub fn rollback_to(&mut self, name: &str) -> Result<()> {
+        let at = self.find(name)?;
+        if !self.txn.is_active() {
+            // The whole transaction already failed (without a savepoint to fall back to).
+            return Err(aborted());
+        }
+        self.txn.rollback_to(self.savepoints[at].1)?;
+        self.savepoints.truncate(at + 1);
+        self.failed = false;
+        Ok(())
+    }
+
+    /// `RELEASE SAVEPOINT name`: forgets it and every later one, keeping their work.
+    pub fn release(&mut self, name: &str) -> Result<()> {
+        self.refuse_if_failed()?;
+        let at = self.find(name)?;
+        self.savepoints.truncate(at);
+        if self.savepoints.is_empty() {
+            self.txn.release_savepoints()?;
+        }
+        Ok(())
+    }
+
+    fn find(&self, name: &str) -> Result<usize> {
+        self.savepoints.iter().rposition(|(n, _)| n == name).ok_or_else(|| {
+            Error::new(SqlState::InvalidSavepointSpecification, format!("savepoint \"{name}\" does not exist"))
+        })
+    }
+
+    /// Fails with 25P02 if the block has failed.
+    pub fn refuse_if_failed(&self) -> Result<()> {
+        if self.failed { Err(aborted()) } else { Ok(()) }
+    }
+}
+
+fn aborted() -> Error {
+    Error::new(
+        SqlState::InFailedSqlTransaction,
+        "current transaction is aborted, commands ignored until end of transaction block",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_levels_parse_like_postgres() {
+        assert_eq!(parse_duration("0").ok(), Some(None));
+        assert_eq!(parse_duration("250").ok(), Some(Some(Duration::from_millis(250))));
+        assert_eq!(parse_duration("2s").ok(), Some(Some(Duration::from_secs(2))));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_isolation("REPEATABLE READ").ok(), Some(Isolation::RepeatableRead));
+        assert_eq!(parse_isolation("read_committed").ok(), Some(Isolation::ReadCommitted));
+        assert!(parse_isolation("chaos").is_err());
+    }
+
+    #[test]
+    fn settings_round_trip_and_unknown_ones_fail() {
+        let mut s = Settings::default();
+        assert!(s.set("default_transaction_isolation", "serializable").is_ok());
+        assert_eq!(s.show("transaction_isolation", None).ok().as_deref(), Some("serializable"));
+        assert_eq!(s.show("transaction_isolation", Some(Isolation::Snapshot)).ok().as_deref(), Some("snapshot"));
+        assert!(s.set("lock_timeout", "1s").is_ok());
+        assert_eq!(s.show("lock_timeout", None).ok().as_deref(), Some("1000ms"));
+        assert!(s.set("application_name", "psql").is_ok());
+        assert_eq!(s.show("application_name", None).ok().as_deref(), Some("psql"));
+        assert_eq!(s.set("no_such_thing", "1").map_err(|e| e.sqlstate()), Err("42704"));
+    }
+}
