@@ -136,7 +136,10 @@ fn parse_duration(value: &str) -> Result<Option<Duration>> {
     let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
     let (number, unit) = v.split_at(digits);
     let bad = || {
-        Error::new(SqlState::InvalidParameterValue, format!("invalid value for parameter \"lock_timeout\": \"{value}\""))
+        Error::new(
+            SqlState::InvalidParameterValue,
+            format!("invalid value for parameter \"lock_timeout\": \"{value}\""),
+        )
     };
     let n: u64 = number.parse().map_err(|_| bad())?;
     let ms = match unit.trim() {
@@ -234,7 +237,10 @@ impl Block {
 
     fn find(&self, name: &str) -> Result<usize> {
         self.savepoints.iter().rposition(|(n, _)| n == name).ok_or_else(|| {
-            Error::new(SqlState::InvalidSavepointSpecification, format!("savepoint \"{name}\" does not exist"))
+            Error::new(
+                SqlState::InvalidSavepointSpecification,
+                format!("savepoint \"{name}\" does not exist"),
+            )
         })
     }
 
@@ -271,7 +277,10 @@ mod tests {
         let mut s = Settings::default();
         assert!(s.set("default_transaction_isolation", "serializable").is_ok());
         assert_eq!(s.show("transaction_isolation", None).ok().as_deref(), Some("serializable"));
-        assert_eq!(s.show("transaction_isolation", Some(Isolation::Snapshot)).ok().as_deref(), Some("snapshot"));
+        assert_eq!(
+            s.show("transaction_isolation", Some(Isolation::Snapshot)).ok().as_deref(),
+            Some("snapshot")
+        );
         assert!(s.set("lock_timeout", "1s").is_ok());
         assert_eq!(s.show("lock_timeout", None).ok().as_deref(), Some("1000ms"));
         assert!(s.set("application_name", "psql").is_ok());

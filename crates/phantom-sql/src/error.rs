@@ -282,9 +282,13 @@ impl From<TxnError> for Error {
                 "could not serialize access due to concurrent update",
             ),
             TxnError::Serialization(message) => Error::new(SqlState::SerializationFailure, message)
-                .with_detail("Canceled on identification as a pivot. The transaction might succeed if retried."),
+                .with_detail(
+                    "Canceled on identification as a pivot. The transaction might succeed if retried.",
+                ),
             TxnError::Deadlock(message) => Error::new(SqlState::DeadlockDetected, message),
-            TxnError::LockTimeout => Error::new(SqlState::LockNotAvailable, "canceling statement due to lock timeout"),
+            TxnError::LockTimeout => {
+                Error::new(SqlState::LockNotAvailable, "canceling statement due to lock timeout")
+            }
             TxnError::WriteSetTooLarge { limit } => Error::new(
                 SqlState::ProgramLimitExceeded,
                 format!("transaction write set exceeds its limit of {limit} bytes"),

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use phantom_txn::{Isolation, Transaction};
 use sqlparser::ast::{self, Statement as Ast};
 
-use crate::block::{self, Block, Settings};
 use crate::binder::{Binder, BoundStatement, NewIndex, NewTable};
+use crate::block::{self, Block, Settings};
 use crate::catalog::{IndexDef, TableDef};
 use crate::error::{Error, Result, SqlState};
 use crate::exec::{self, Context};
@@ -277,6 +277,7 @@ impl Session {
                 self.fail_on_error(result)?;
                 Ok(Output::Command("RELEASE".into()))
             }
+            Ast::Vacuum(vacuum) => self.vacuum(vacuum.table_name.as_ref()),
             Ast::Set(set) => {
                 let result = self.set(set);
                 self.fail_on_error(result)?;
@@ -310,10 +311,41 @@ impl Session {
         }
     }
 
+    /// `VACUUM [table]`: removes the versions no live snapshot can see, now.
+    fn vacuum(&mut self, table: Option<&ast::ObjectName>) -> Result<Output> {
+        if self.block.is_some() {
+            let result = Err(Error::new(
+                SqlState::ActiveSqlTransaction,
+                "VACUUM cannot run inside a transaction block",
+            ));
+            return self.fail_on_error(result);
+        }
+        // `VACUUM ANALYZE` parses as a table called "analyze": statistics are not kept yet.
+        let name = table.map(|t| t.to_string().to_ascii_lowercase()).filter(|n| n != "analyze");
+        let store = self.instance.store.clone();
+        match name {
+            None => {
+                store.vacuum(None)?;
+            }
+            Some(name) => {
+                let keyspaces: Vec<_> = self.read(|instance, txn| {
+                    Ok(instance.catalog.require_table(txn, &name)?.keyspaces().collect())
+                })?;
+                for keyspace in keyspaces {
+                    store.vacuum(Some(keyspace))?;
+                }
+            }
+        }
+        Ok(Output::Command("VACUUM".into()))
+    }
+
     /// The open block, or 25P01 naming the statement that needs one.
     fn require_block(&mut self, what: &str) -> Result<&mut Block> {
         self.block.as_mut().ok_or_else(|| {
-            Error::new(SqlState::NoActiveSqlTransaction, format!("{what} can only be used in transaction blocks"))
+            Error::new(
+                SqlState::NoActiveSqlTransaction,
+                format!("{what} can only be used in transaction blocks"),
+            )
         })
     }
 
@@ -358,7 +390,9 @@ impl Session {
                 self.settings.set(&name, &value)
             }
             ast::Set::SetTimeZone { value, .. } => self.settings.set("timezone", &setting_value(value)),
-            ast::Set::SetNames { charset_name, .. } => self.settings.set("client_encoding", &ident(charset_name)),
+            ast::Set::SetNames { charset_name, .. } => {
+                self.settings.set("client_encoding", &ident(charset_name))
+            }
             other => Err(Error::new(SqlState::FeatureNotSupported, format!("{other} is not supported"))),
         }
     }

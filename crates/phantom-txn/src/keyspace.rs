@@ -14,14 +14,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 use phantom_storage::btree::BufferPool;
 use phantom_storage::lsm::{BlockCache, Compaction, LsmOptions};
 use phantom_storage::{BTree, Engine, Lsm, Memory, StorageError};
 
-use crate::{Result, TxnError};
+use crate::{Result, Timestamp, TxnError};
 
 /// Identifies a keyspace.
 pub type KeyspaceId = u32;
@@ -97,8 +97,16 @@ impl EngineKind {
 struct Keyspace {
     engine: Arc<dyn Engine>,
     kind: EngineKind,
+    /// Versions written since the last vacuum (see [`crate::gc`]).
+    written: Arc<AtomicU64>,
     /// Set for on-disk keyspaces: their file or directory.
     files: Option<Files>,
+}
+
+impl Keyspace {
+    fn new(engine: Arc<dyn Engine>, kind: EngineKind, files: Option<Files>) -> Keyspace {
+        Keyspace { engine, kind, files, written: Arc::new(AtomicU64::new(0)) }
+    }
 }
 
 /// Where an on-disk keyspace keeps its data.
@@ -122,6 +130,8 @@ pub struct Keyspaces {
     engines: RwLock<HashMap<KeyspaceId, Keyspace>>,
     next_id: AtomicU32,
     disk: Option<Disk>,
+    /// The garbage-collection horizon LSM compactions use (see [`crate::gc`]).
+    horizon: Arc<AtomicU64>,
 }
 
 /// The file (B+tree) or directory (LSM tree) of keyspace `id`.
@@ -135,12 +145,14 @@ fn file_name(id: KeyspaceId, kind: EngineKind) -> String {
 impl Keyspaces {
     /// Keyspaces of an in-memory database, holding only the (empty) catalog.
     pub fn memory() -> Keyspaces {
-        let keyspaces =
-            Keyspaces { engines: RwLock::new(HashMap::new()), next_id: AtomicU32::new(1), disk: None };
-        keyspaces.engines.write().insert(
-            CATALOG_KEYSPACE,
-            Keyspace { engine: Arc::new(Memory::new()), kind: EngineKind::Memory, files: None },
-        );
+        let keyspaces = Keyspaces {
+            engines: RwLock::new(HashMap::new()),
+            next_id: AtomicU32::new(1),
+            disk: None,
+            horizon: Arc::new(AtomicU64::new(0)),
+        };
+        let catalog = Keyspace::new(Arc::new(Memory::new()), EngineKind::Memory, None);
+        keyspaces.engines.write().insert(CATALOG_KEYSPACE, catalog);
         keyspaces
     }
 
@@ -152,6 +164,7 @@ impl Keyspaces {
             engines: RwLock::new(HashMap::new()),
             next_id: AtomicU32::new(1),
             disk: Some(Disk { dir: dir.to_path_buf(), pool, cache }),
+            horizon: Arc::new(AtomicU64::new(0)),
         };
         let entries = std::fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))?;
         for entry in entries {
@@ -172,6 +185,28 @@ impl Keyspaces {
         }
         keyspaces.create(CATALOG_KEYSPACE, EngineKind::BTree)?;
         Ok(keyspaces)
+    }
+
+    /// Sets the horizon below which LSM compactions drop invisible versions.
+    pub fn set_gc_horizon(&self, horizon: Timestamp) {
+        self.horizon.fetch_max(horizon, Ordering::AcqRel);
+    }
+
+    /// Counts `n` new versions written to keyspace `id`.
+    pub fn note_written(&self, id: KeyspaceId, n: u64) {
+        if let Some(k) = self.engines.read().get(&id) {
+            k.written.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Every keyspace with its kind and its count of versions written since the last
+    /// vacuum (which the caller may reset by subtracting what it vacuumed).
+    pub fn vacuum_candidates(&self) -> Vec<(KeyspaceId, Arc<dyn Engine>, EngineKind, Arc<AtomicU64>)> {
+        let engines = self.engines.read();
+        let mut all: Vec<_> =
+            engines.iter().map(|(&id, k)| (id, k.engine.clone(), k.kind, k.written.clone())).collect();
+        all.sort_by_key(|c| c.0);
+        all
     }
 
     /// The engine a new keyspace gets: the requested one (or the B+tree) on disk; the
@@ -199,7 +234,7 @@ impl Keyspaces {
             return Ok(existing.engine.clone());
         }
         let keyspace = match (&self.disk, kind) {
-            (None, _) => Keyspace { engine: Arc::new(Memory::new()), kind: EngineKind::Memory, files: None },
+            (None, _) => Keyspace::new(Arc::new(Memory::new()), EngineKind::Memory, None),
             (Some(_), EngineKind::Memory) => {
                 return Err(TxnError::Unsupported(
                     "the memory engine is only available in in-memory databases (open \":memory:\"); \
@@ -210,14 +245,15 @@ impl Keyspaces {
             (Some(disk), EngineKind::BTree) => {
                 let path = disk.dir.join(file_name(id, kind));
                 let tree = BTree::open(&path, disk.pool.clone())?;
-                Keyspace { engine: Arc::new(tree.clone()), kind, files: Some(Files::BTree(tree, path)) }
+                Keyspace::new(Arc::new(tree.clone()), kind, Some(Files::BTree(tree, path)))
             }
             (Some(disk), EngineKind::Lsm(compaction)) => {
                 let path = disk.dir.join(file_name(id, kind));
                 let tree =
                     Lsm::open(&path, LsmOptions { compaction, ..LsmOptions::default() }, disk.cache.clone())?;
+                tree.set_compaction_filter(Some(crate::gc::compaction_filter(self.horizon.clone())));
                 let kind = EngineKind::Lsm(tree.compaction());
-                Keyspace { engine: Arc::new(tree), kind, files: Some(Files::Lsm(path)) }
+                Keyspace::new(Arc::new(tree), kind, Some(Files::Lsm(path)))
             }
         };
         Ok(engines.entry(id).or_insert(keyspace).engine.clone())

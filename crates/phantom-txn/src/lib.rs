@@ -46,6 +46,7 @@
 
 pub mod checkpoint;
 pub mod error;
+pub mod gc;
 pub mod keyspace;
 pub mod locks;
 pub mod oracle;
@@ -57,6 +58,7 @@ pub mod version;
 
 pub use checkpoint::{CheckpointOptions, CheckpointStats};
 pub use error::{Result, TxnError};
+pub use gc::VacuumStats;
 pub use keyspace::{EngineKind, KeyspaceId};
 pub use locks::{LockMode, TxnId};
 pub use phantom_storage::lsm::Compaction;

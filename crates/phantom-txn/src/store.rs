@@ -34,7 +34,7 @@ use crate::oracle::Oracle;
 use crate::record::{CommitRecord, Write};
 use crate::ssi::Ssi;
 use crate::transaction::{Inner, Transaction, TxnOptions};
-use crate::{Result, Timestamp, version};
+use crate::{Result, Timestamp, VacuumStats, version};
 
 /// How to open a store.
 #[derive(Clone, Debug)]
@@ -78,6 +78,7 @@ pub(crate) struct Shared {
     checkpointer: Option<Arc<Checkpointer>>,
     /// Declared before the lock: stops (joins) the thread before the directory unlocks.
     background: Mutex<Option<Background>>,
+    collector: Mutex<Option<crate::gc::Collector>>,
     next_txn_id: AtomicU64,
     /// Keyspaces dropped by committed transactions, with the commit timestamp: they are
     /// removed once no snapshot older than that timestamp is live.
@@ -146,6 +147,7 @@ impl MvccStore {
             manifest,
         ));
         let background = Background::start(checkpointer.clone(), Duration::from_millis(100))?;
+        let collector = crate::gc::Collector::start(keyspaces.clone(), oracle.clone())?;
         Ok(MvccStore {
             shared: Arc::new(Shared {
                 keyspaces,
@@ -157,6 +159,7 @@ impl MvccStore {
                 lsns,
                 checkpointer: Some(checkpointer),
                 background: Mutex::new(Some(background)),
+                collector: Mutex::new(Some(collector)),
                 next_txn_id: AtomicU64::new(1),
                 pending_drops: Mutex::new(Vec::new()),
                 path: Some(dir.to_path_buf()),
@@ -167,10 +170,16 @@ impl MvccStore {
 
     /// A store that lives in memory only and is gone when dropped.
     pub fn memory() -> MvccStore {
+        let keyspaces = Arc::new(Keyspaces::memory());
+        let oracle = Arc::new(Oracle::new(0));
+        // Without a thread the collector only runs on VACUUM; a memory database still works.
+        let collector = crate::gc::Collector::start(keyspaces.clone(), oracle.clone())
+            .map_err(|e| tracing::warn!(error = %e, "no background garbage collection"))
+            .ok();
         MvccStore {
             shared: Arc::new(Shared {
-                keyspaces: Arc::new(Keyspaces::memory()),
-                oracle: Arc::new(Oracle::new(0)),
+                keyspaces,
+                oracle,
                 locks: LockManager::new(),
                 ssi: Ssi::default(),
                 writers: Mutex::new(HashMap::new()),
@@ -178,6 +187,7 @@ impl MvccStore {
                 lsns: Arc::new(AppliedLsns::new(0)),
                 checkpointer: None,
                 background: Mutex::new(None),
+                collector: Mutex::new(collector),
                 next_txn_id: AtomicU64::new(1),
                 pending_drops: Mutex::new(Vec::new()),
                 path: None,
@@ -256,6 +266,25 @@ impl MvccStore {
         self.shared.oracle.watermark()
     }
 
+    /// Removes the versions no live snapshot can see from keyspace `id` (every keyspace
+    /// when `None`) now, whatever its engine.
+    pub fn vacuum(&self, id: Option<KeyspaceId>) -> Result<VacuumStats> {
+        let horizon = self.shared.oracle.oldest_snapshot();
+        self.shared.keyspaces.set_gc_horizon(horizon);
+        let mut total = VacuumStats::default();
+        for (keyspace, engine, _, written) in self.shared.keyspaces.vacuum_candidates() {
+            if id.is_some_and(|id| id != keyspace) {
+                continue;
+            }
+            let new = written.load(Ordering::Relaxed);
+            let stats = crate::gc::vacuum(engine.as_ref(), horizon)?;
+            written.fetch_sub(new, Ordering::Relaxed);
+            total.scanned += stats.scanned;
+            total.removed += stats.removed;
+        }
+        Ok(total)
+    }
+
     /// Runs a checkpoint now (a no-op in memory); returns the LSN it covers.
     pub fn checkpoint(&self) -> Result<Lsn> {
         match &self.shared.checkpointer {
@@ -280,6 +309,7 @@ impl Drop for Shared {
     /// A clean close: stop the background thread, then checkpoint so the next open has
     /// little log to replay. Errors are only logged: everything is in the log anyway.
     fn drop(&mut self) {
+        drop(self.collector.lock().take());
         drop(self.background.lock().take());
         if let Some(checkpointer) = &self.checkpointer
             && let Err(e) = checkpointer.run()
@@ -367,6 +397,7 @@ fn apply_record(keyspaces: &Keyspaces, record: CommitRecord, lsn: Lsn, recoverin
         batch.put(version::into_key(key, ts), version::into_value(value));
     }
     for (keyspace, batch) in batches {
+        keyspaces.note_written(keyspace, batch.len() as u64);
         match keyspaces.get(keyspace) {
             Ok(engine) if recovering && engine.persisted_lsn() >= lsn => {}
             Ok(engine) => engine.apply(batch, lsn)?,

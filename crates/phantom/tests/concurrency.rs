@@ -118,7 +118,8 @@ fn a_second_writer_waits_then_rechecks_or_fails_by_level() {
     first.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)").expect("create");
     first.execute("INSERT INTO t VALUES (1, 0)").expect("insert");
 
-    for (level, expect_conflict) in [("READ COMMITTED", false), ("REPEATABLE READ", true), ("SNAPSHOT", true)] {
+    for (level, expect_conflict) in [("READ COMMITTED", false), ("REPEATABLE READ", true), ("SNAPSHOT", true)]
+    {
         first.execute("UPDATE t SET v = 0 WHERE id = 1").expect("reset");
         first.execute("BEGIN").expect("begin");
         first.execute("UPDATE t SET v = v + 1 WHERE id = 1").expect("first writer");

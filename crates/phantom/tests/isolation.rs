@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use phantom::{Database, Output, Value};
 
-const LEVELS: [&str; 5] = ["read uncommitted", "read committed", "repeatable read", "snapshot", "serializable"];
+const LEVELS: [&str; 5] =
+    ["read uncommitted", "read committed", "repeatable read", "snapshot", "serializable"];
 
 /// What a step returned: rows as (id, value) pairs, a command tag, or a SQLSTATE.
 #[derive(Clone, Debug, PartialEq)]
@@ -367,10 +368,13 @@ const EXPECTED: [(&str, [bool; 5]); 13] = [
 ];
 
 fn markdown(observed: &[(&str, [bool; 5])]) -> String {
-    let mut out = String::from("| anomaly | read uncommitted | read committed | repeatable read | snapshot | serializable |\n");
+    let mut out = String::from(
+        "| anomaly | read uncommitted | read committed | repeatable read | snapshot | serializable |\n",
+    );
     out.push_str("|---|---|---|---|---|---|\n");
     for (name, row) in observed {
-        let cells: Vec<&str> = row.iter().map(|&shown| if shown { "possible" } else { "prevented" }).collect();
+        let cells: Vec<&str> =
+            row.iter().map(|&shown| if shown { "possible" } else { "prevented" }).collect();
         out.push_str(&format!("| {name} | {} |\n", cells.join(" | ")));
     }
     out

@@ -455,7 +455,9 @@ fn parent_row_exists(
     // The parent row is locked in share mode, as PostgreSQL's FOR KEY SHARE: it cannot be
     // deleted or re-keyed until this transaction ends, and the newest version decides.
     if primary_key_is(parent, &fk.parent_columns) {
-        return Ok(txn.get_locked(parent.keyspace, &encode(&parent.primary_key), LockMode::Shared)?.is_some());
+        return Ok(txn
+            .get_locked(parent.keyspace, &encode(&parent.primary_key), LockMode::Shared)?
+            .is_some());
     }
     let Some(ix) =
         parent.indexes.iter().find(|ix| ix.unique && same_columns(&ix.columns, &fk.parent_columns))

@@ -16,9 +16,9 @@ use crate::encoding;
 use crate::error::{Error, Result, SqlState};
 use crate::index;
 use crate::planner::{Expr, Plan};
-use phantom_txn::{LockMode, RowLock};
 use crate::types::Value;
 use crate::types::cast::{self, CastKind};
+use phantom_txn::{LockMode, RowLock};
 
 /// Runs a data-changing plan; returns the number of rows changed.
 pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
@@ -57,7 +57,8 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
             for row in execute(*source, cx)? {
                 let row = row?;
                 let old_key = stored_key(&table, &row)?;
-                let Some(row) = lock_newest(cx, &table, row, &old_key, LockMode::Exclusive, recheck.as_ref())?
+                let Some(row) =
+                    lock_newest(cx, &table, row, &old_key, LockMode::Exclusive, recheck.as_ref())?
                 else {
                     continue;
                 };
@@ -89,7 +90,8 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
             for row in execute(*source, cx)? {
                 let row = row?;
                 let key = stored_key(&table, &row)?;
-                let Some(row) = lock_newest(cx, &table, row, &key, LockMode::Exclusive, recheck.as_ref())? else {
+                let Some(row) = lock_newest(cx, &table, row, &key, LockMode::Exclusive, recheck.as_ref())?
+                else {
                     continue;
                 };
                 index::delete(&cx.txn, &table, &row[..table.columns.len()], &key)?;

@@ -376,7 +376,9 @@ impl Plan {
             Plan::Update { table, source, assignments, recheck } => {
                 Plan::Update { table, source: child(source)?, assignments, recheck }
             }
-            Plan::Delete { table, source, recheck } => Plan::Delete { table, source: child(source)?, recheck },
+            Plan::Delete { table, source, recheck } => {
+                Plan::Delete { table, source: child(source)?, recheck }
+            }
             Plan::LockRows { input, table, mode, recheck } => {
                 Plan::LockRows { input: child(input)?, table, mode, recheck }
             }
@@ -452,7 +454,9 @@ impl Plan {
                 assignments: assignments.into_iter().map(|(i, e)| Ok((i, f(e)?))).collect::<Result<_>>()?,
                 recheck: opt(recheck, f)?,
             },
-            Plan::Delete { table, source, recheck } => Plan::Delete { table, source, recheck: opt(recheck, f)? },
+            Plan::Delete { table, source, recheck } => {
+                Plan::Delete { table, source, recheck: opt(recheck, f)? }
+            }
             Plan::LockRows { input, table, mode, recheck } => {
                 Plan::LockRows { input, table, mode, recheck: opt(recheck, f)? }
             }

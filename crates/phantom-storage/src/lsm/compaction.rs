@@ -164,7 +164,7 @@ impl Inner {
 
     fn run(&self, task: &Task) -> Result<()> {
         let seq = task.inputs.iter().map(|r| r.record.seq).max().unwrap_or(0);
-        let filter = self.filter.read().clone();
+        let mut filter = self.filter.read().clone().map(|start| start(task.bottom));
         let mut iters: Vec<_> = task.inputs.iter().map(|r| r.table.iter(&self.cache).peekable()).collect();
         let mut heap = BinaryHeap::new();
         for (i, it) in iters.iter_mut().enumerate() {
@@ -193,7 +193,7 @@ impl Inner {
             if slot.is_none() && task.bottom {
                 continue;
             }
-            if let Some(keep) = &filter
+            if let Some(keep) = filter.as_mut()
                 && !keep(&key, &slot)
             {
                 continue;

@@ -74,9 +74,12 @@ pub enum Compaction {
     Tiered,
 }
 
-/// Decides, per entry, whether compaction keeps it (`true`) or drops it. The transaction
-/// layer will use this to drop MVCC versions no snapshot can see.
-pub type CompactionFilter = Arc<dyn Fn(&[u8], &Slot) -> bool + Send + Sync>;
+/// Decides, per entry, whether a compaction keeps it (`true`) or drops it. Called once per
+/// compaction with `bottom` (true when nothing older lies below the output, so dropping a
+/// deletion marker cannot bring an older value back); the function it returns then sees
+/// the merged entries in key order and may keep state across them. The transaction layer
+/// uses this to drop MVCC versions no snapshot can see.
+pub type CompactionFilter = Arc<dyn Fn(bool) -> Box<dyn FnMut(&[u8], &Slot) -> bool + Send> + Send + Sync>;
 
 /// Tuning of one tree.
 #[derive(Clone, Debug)]

@@ -217,7 +217,9 @@ fn tiered_compaction_merges_runs_of_similar_size() {
 fn the_compaction_filter_drops_what_it_rejects() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tree = open(dir.path(), Compaction::Leveled);
-    tree.set_compaction_filter(Some(Arc::new(|key: &[u8], _: &Slot| !key.ends_with(b"7"))));
+    tree.set_compaction_filter(Some(Arc::new(|_bottom: bool| {
+        Box::new(|key: &[u8], _: &Slot| !key.ends_with(b"7")) as Box<dyn FnMut(&[u8], &Slot) -> bool + Send>
+    })));
     load(&tree, 2000);
     tree.compact_fully().expect("compact");
     assert_eq!(tree.get(b"k00000017").expect("get"), None);
