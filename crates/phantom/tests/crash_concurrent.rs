@@ -1,0 +1,159 @@
+//! Crash test with concurrent transactions: a child process (this test binary, re-run
+//! with `PHANTOM_CRASH_CHILD` set) runs four sessions that move money between accounts and
+//! log each transfer in the same transaction, printing a transfer's id only after its
+//! COMMIT returned. The parent kills the child with SIGKILL at a random moment, reopens the
+//! database and checks that
+//!
+//! - every transfer whose id was printed is in the log;
+//! - the money adds up, and every account's balance is exactly what the logged transfers
+//!   say: no transaction is there in part, none is there twice;
+//!
+//! then starts the child again on the same directory, for several rounds.
+//! `PHANTOM_CRASH_ROUNDS` raises the number of rounds (default 5).
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use phantom::{Database, Session, SqlState};
+
+const ACCOUNTS: i64 = 8;
+const START: i64 = 1_000;
+const SESSIONS: i64 = 4;
+
+fn scalar(session: &mut Session, sql: &str) -> i64 {
+    let rows = session.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.rows[0].get(0).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The child: transfers forever (until killed).
+fn child(dir: &Path) {
+    let db = Database::open(dir).expect("open");
+    {
+        let mut s = db.session();
+        if s.execute("CREATE TABLE acct (id INT PRIMARY KEY, balance BIGINT NOT NULL)").is_ok() {
+            let values: Vec<String> = (0..ACCOUNTS).map(|i| format!("({i}, {START})")).collect();
+            s.execute(&format!("INSERT INTO acct VALUES {}", values.join(", "))).expect("accounts");
+            s.execute("CREATE TABLE transfer (id BIGINT PRIMARY KEY, src INT, dst INT, amount BIGINT)")
+                .expect("log");
+        }
+    }
+    let mut s = db.session();
+    let base = scalar(&mut s, "SELECT coalesce(max(id), 0) FROM transfer") + 1;
+    let threads: Vec<_> = (0..SESSIONS)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut s = db.session();
+                let mut x = (base as u64 + t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let mut n = 0i64;
+                loop {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let (src, dst, amount) = ((x % 8) as i64, ((x >> 8) % 8) as i64, ((x >> 16) % 50) as i64);
+                    let id = base + n * SESSIONS + t;
+                    n += 1;
+                    let work = |s: &mut Session| -> phantom::Result<()> {
+                        s.execute("BEGIN ISOLATION LEVEL SNAPSHOT")?;
+                        s.execute(&format!("UPDATE acct SET balance = balance - {amount} WHERE id = {src}"))?;
+                        s.execute(&format!("UPDATE acct SET balance = balance + {amount} WHERE id = {dst}"))?;
+                        s.execute(&format!("INSERT INTO transfer VALUES ({id}, {src}, {dst}, {amount})"))?;
+                        s.execute("COMMIT")?;
+                        Ok(())
+                    };
+                    match work(&mut s) {
+                        Ok(()) => {
+                            let mut out = std::io::stdout().lock();
+                            let _ = writeln!(out, "{id}");
+                            let _ = out.flush();
+                        }
+                        Err(e)
+                            if matches!(
+                                e.state,
+                                SqlState::SerializationFailure | SqlState::DeadlockDetected
+                            ) =>
+                        {
+                            let _ = s.execute("ROLLBACK");
+                        }
+                        Err(e) => panic!("child: {e}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+#[test]
+fn crash_child_entry() {
+    if let Ok(dir) = std::env::var("PHANTOM_CRASH_CHILD") {
+        child(Path::new(&dir));
+    }
+}
+
+#[test]
+fn sigkill_amid_concurrent_transactions_keeps_exactly_the_committed_ones() {
+    let rounds: usize = std::env::var("PHANTOM_CRASH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1;
+    eprintln!("seed {seed}");
+    let mut acknowledged: BTreeSet<i64> = BTreeSet::new();
+    for round in 0..rounds {
+        let mut child = Command::new(std::env::current_exe().expect("test binary"))
+            .args(["--exact", "crash_child_entry", "--nocapture", "--test-threads", "1"])
+            .env("PHANTOM_CRASH_CHILD", dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn child");
+        let stdout = child.stdout.take().expect("stdout");
+        let reader = std::thread::spawn(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| l.trim().parse::<i64>().ok())
+                .collect::<Vec<_>>()
+        });
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(300 + seed % 700));
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let printed = reader.join().expect("reader");
+        acknowledged.extend(printed);
+
+        let db = Database::open(dir.path()).expect("reopen after SIGKILL");
+        let mut s = db.session();
+        let logged: BTreeSet<i64> = s
+            .query("SELECT id FROM transfer")
+            .expect("log")
+            .rows
+            .iter()
+            .map(|r| r.get::<i64>(0).expect("id"))
+            .collect();
+        let lost: Vec<_> = acknowledged.difference(&logged).collect();
+        assert!(lost.is_empty(), "round {round}: committed transfers lost: {lost:?}");
+        assert_eq!(scalar(&mut s, "SELECT sum(balance) FROM acct"), ACCOUNTS * START, "round {round}");
+        for account in 0..ACCOUNTS {
+            let expected = START
+                - scalar(
+                    &mut s,
+                    &format!("SELECT coalesce(sum(amount), 0) FROM transfer WHERE src = {account}"),
+                )
+                + scalar(
+                    &mut s,
+                    &format!("SELECT coalesce(sum(amount), 0) FROM transfer WHERE dst = {account}"),
+                );
+            let balance = scalar(&mut s, &format!("SELECT balance FROM acct WHERE id = {account}"));
+            assert_eq!(balance, expected, "round {round}: account {account} disagrees with the log");
+        }
+        eprintln!("round {round}: {} transfers logged, {} acknowledged", logged.len(), acknowledged.len());
+    }
+    assert!(!acknowledged.is_empty(), "the child never committed anything");
+}

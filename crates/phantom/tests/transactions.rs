@@ -1,0 +1,321 @@
+//! Transactions under concurrency: deadlocks, lock timeouts, money transfers at every
+//! snapshot level, write skew under SERIALIZABLE, big rollbacks, garbage collection and
+//! the write-set limit.
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use phantom::{Database, Session, SqlState};
+
+fn scalar(session: &mut Session, sql: &str) -> i64 {
+    let rows = session.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.rows[0].get(0).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+fn retryable(e: &phantom::Error) -> bool {
+    matches!(e.state, SqlState::SerializationFailure | SqlState::DeadlockDetected)
+}
+
+/// Runs `body` in a transaction at `level`, retrying serialization failures and deadlocks
+/// the way an application must; returns the number of failed attempts.
+fn with_retry(
+    session: &mut Session,
+    level: &str,
+    mut body: impl FnMut(&mut Session) -> phantom::Result<()>,
+) -> u64 {
+    let mut failures = 0;
+    loop {
+        session.execute(&format!("BEGIN ISOLATION LEVEL {level}")).expect("begin");
+        match body(session).and_then(|()| session.execute("COMMIT").map(drop)) {
+            Ok(()) => return failures,
+            Err(e) if retryable(&e) => {
+                failures += 1;
+                if session.in_transaction() {
+                    session.execute("ROLLBACK").expect("rollback");
+                }
+            }
+            Err(e) => panic!("unexpected error at {level}: {e}"),
+        }
+    }
+}
+
+fn table(db: &Database, ddl: &str, rows: &str) {
+    let mut s = db.session();
+    s.execute(ddl).expect("create");
+    s.execute(rows).expect("insert");
+}
+
+/// `n` sessions each lock their own row, then each wants the next one's: a cycle of `n`.
+/// Exactly one is chosen as victim (40P01) quickly; the others finish.
+fn deadlock_cycle(n: i64) {
+    let db = Database::memory();
+    let values: Vec<String> = (0..n).map(|i| format!("({i}, 0)")).collect();
+    table(
+        &db,
+        "CREATE TABLE r (id INT PRIMARY KEY, v INT)",
+        &format!("INSERT INTO r VALUES {}", values.join(", ")),
+    );
+    let barrier = Arc::new(Barrier::new(n as usize));
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let (db, barrier) = (db.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut s = db.session();
+                s.execute("BEGIN").expect("begin");
+                s.execute(&format!("UPDATE r SET v = 1 WHERE id = {i}")).expect("own row");
+                barrier.wait();
+                // Stagger so the cycle closes with the last one.
+                std::thread::sleep(Duration::from_millis(20 * i as u64));
+                let started = Instant::now();
+                let result = s.execute(&format!("UPDATE r SET v = 2 WHERE id = {}", (i + 1) % n));
+                let waited = started.elapsed();
+                let outcome = match result {
+                    Ok(_) => {
+                        s.execute("COMMIT").expect("commit");
+                        None
+                    }
+                    Err(e) => {
+                        s.execute("ROLLBACK").expect("rollback");
+                        Some((e, waited))
+                    }
+                };
+                (i, outcome)
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = threads.into_iter().map(|t| t.join().expect("thread")).collect();
+    let victims: Vec<_> = outcomes.iter().filter_map(|(i, o)| o.as_ref().map(|o| (*i, o))).collect();
+    assert_eq!(victims.len(), 1, "exactly one victim: {victims:?}");
+    let (_, (error, waited)) = &victims[0];
+    assert_eq!(error.sqlstate(), "40P01", "{error}");
+    assert!(error.message.contains("deadlock detected"), "{error}");
+    // Found when the cycle closed, not by a timer: generous bound for a loaded machine.
+    assert!(*waited < Duration::from_secs(1), "deadlock found after {waited:?}");
+    let mut s = db.session();
+    assert_eq!(scalar(&mut s, "SELECT count(*) FROM r WHERE v = 2"), n - 1);
+}
+
+#[test]
+fn a_two_way_deadlock_has_exactly_one_victim() {
+    deadlock_cycle(2);
+}
+
+#[test]
+fn a_three_way_deadlock_has_exactly_one_victim() {
+    deadlock_cycle(3);
+}
+
+#[test]
+fn lock_timeout_ends_a_wait_with_55p03() {
+    let db = Database::memory();
+    table(&db, "CREATE TABLE r (id INT PRIMARY KEY, v INT)", "INSERT INTO r VALUES (1, 0)");
+    let mut holder = db.session();
+    holder.execute("BEGIN").expect("begin");
+    holder.execute("UPDATE r SET v = 1 WHERE id = 1").expect("lock");
+    let mut waiter = db.session();
+    waiter.execute("SET lock_timeout = '50ms'").expect("set");
+    let err = waiter.execute("UPDATE r SET v = 2 WHERE id = 1").expect_err("times out");
+    assert_eq!(err.sqlstate(), "55P03", "{err}");
+    holder.execute("COMMIT").expect("commit");
+    waiter.execute("UPDATE r SET v = 2 WHERE id = 1").expect("free now");
+}
+
+/// Many threads move money between accounts; the total never changes, and every reader
+/// sees it whole.
+fn transfers(level: &'static str) {
+    const ACCOUNTS: i64 = 10;
+    const THREADS: u64 = 6;
+    const TRANSFERS: usize = 60;
+    let db = Database::memory();
+    let values: Vec<String> = (0..ACCOUNTS).map(|i| format!("({i}, 1000)")).collect();
+    table(
+        &db,
+        "CREATE TABLE acct (id INT PRIMARY KEY, balance BIGINT NOT NULL)",
+        &format!("INSERT INTO acct VALUES {}", values.join(", ")),
+    );
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut s = db.session();
+                let mut x = (t + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let mut failures = 0;
+                for _ in 0..TRANSFERS {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let (from, to, amount) = (x % 10, (x >> 8) % 10, (x >> 16) % 20 + 1);
+                    failures += with_retry(&mut s, level, |s| {
+                        // Read, then write what was read: the pattern that loses updates
+                        // when isolation is too weak.
+                        let balance = scalar(s, &format!("SELECT balance FROM acct WHERE id = {from}"));
+                        s.execute(&format!(
+                            "UPDATE acct SET balance = {} WHERE id = {from}",
+                            balance - amount as i64
+                        ))?;
+                        let balance = s.query(&format!("SELECT balance FROM acct WHERE id = {to}"))?.rows[0]
+                            .get::<i64>(0)?;
+                        s.execute(&format!(
+                            "UPDATE acct SET balance = {} WHERE id = {to}",
+                            balance + amount as i64
+                        ))?;
+                        Ok(())
+                    });
+                    let total = scalar(&mut s, "SELECT sum(balance) FROM acct");
+                    assert_eq!(total, ACCOUNTS * 1000, "{level}: a reader saw a partial transfer");
+                }
+                failures
+            })
+        })
+        .collect();
+    let failures: u64 = threads.into_iter().map(|t| t.join().expect("thread")).sum();
+    eprintln!("{level}: {failures} retried attempts");
+    let mut s = db.session();
+    assert_eq!(
+        scalar(&mut s, "SELECT sum(balance) FROM acct"),
+        ACCOUNTS * 1000,
+        "{level}: money appeared or vanished"
+    );
+}
+
+#[test]
+fn transfers_keep_the_total_under_snapshot() {
+    transfers("SNAPSHOT");
+}
+
+#[test]
+fn transfers_keep_the_total_under_repeatable_read() {
+    transfers("REPEATABLE READ");
+}
+
+#[test]
+fn transfers_keep_the_total_under_serializable() {
+    transfers("SERIALIZABLE");
+}
+
+/// Doctors on call: each goes off call if at least one other doctor is still on. Under
+/// SERIALIZABLE the shift always keeps someone on call; SNAPSHOT lets write skew empty it.
+fn on_call_after_rounds(level: &'static str, rounds: usize) -> Vec<i64> {
+    let mut remaining = Vec::new();
+    for _ in 0..rounds {
+        let db = Database::memory();
+        table(
+            &db,
+            "CREATE TABLE doctors (name TEXT PRIMARY KEY, on_call BOOLEAN NOT NULL)",
+            "INSERT INTO doctors VALUES ('alice', true), ('bob', true)",
+        );
+        let barrier = Arc::new(Barrier::new(2));
+        let threads: Vec<_> = ["alice", "bob"]
+            .into_iter()
+            .map(|name| {
+                let (db, barrier) = (db.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut s = db.session();
+                    s.execute(&format!("BEGIN ISOLATION LEVEL {level}")).expect("begin");
+                    let on = scalar(&mut s, "SELECT count(*) FROM doctors WHERE on_call");
+                    barrier.wait();
+                    let result = if on >= 2 {
+                        s.execute(&format!("UPDATE doctors SET on_call = false WHERE name = '{name}'"))
+                            .and_then(|_| s.execute("COMMIT"))
+                    } else {
+                        s.execute("COMMIT")
+                    };
+                    match result {
+                        Ok(_) => {}
+                        Err(e) if retryable(&e) => {
+                            if s.in_transaction() {
+                                s.execute("ROLLBACK").expect("rollback");
+                            }
+                        }
+                        Err(e) => panic!("{level}: {e}"),
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let mut s = db.session();
+        remaining.push(scalar(&mut s, "SELECT count(*) FROM doctors WHERE on_call"));
+    }
+    remaining
+}
+
+#[test]
+fn serializable_never_leaves_the_shift_without_a_doctor() {
+    let remaining = on_call_after_rounds("SERIALIZABLE", 30);
+    assert!(remaining.iter().all(|&n| n >= 1), "write skew got through: {remaining:?}");
+}
+
+#[test]
+fn snapshot_isolation_allows_the_write_skew() {
+    // The barrier makes both read before either writes: every round is a write skew.
+    let remaining = on_call_after_rounds("SNAPSHOT", 5);
+    assert!(remaining.contains(&0), "snapshot isolation should show write skew: {remaining:?}");
+}
+
+#[test]
+fn rolling_back_ten_thousand_rows_leaves_nothing_and_frees_the_locks() {
+    let db = Database::memory();
+    table(&db, "CREATE TABLE big (id INT PRIMARY KEY, v INT)", "INSERT INTO big VALUES (0, 0)");
+    let mut s = db.session();
+    s.execute("BEGIN").expect("begin");
+    let values: Vec<String> = (1..=10_000).map(|i| format!("({i}, {i})")).collect();
+    s.execute(&format!("INSERT INTO big VALUES {}", values.join(", "))).expect("insert");
+    s.execute("UPDATE big SET v = -1 WHERE id = 0").expect("update");
+    s.execute("ROLLBACK").expect("rollback");
+    assert_eq!(scalar(&mut s, "SELECT count(*) FROM big"), 1);
+    // Every lock went with the rollback: another session writes the same rows at once.
+    let mut other = db.session();
+    other.execute("SET lock_timeout = '100ms'").expect("set");
+    other.execute("UPDATE big SET v = 7 WHERE id = 0").expect("row 0 is free");
+    other.execute("INSERT INTO big VALUES (5000, 1)").expect("key 5000 is free");
+}
+
+#[test]
+fn garbage_collection_bounds_a_hot_row_and_keeps_what_old_snapshots_need() {
+    let db = Database::memory();
+    table(&db, "CREATE TABLE hot (id INT PRIMARY KEY, v INT)", "INSERT INTO hot VALUES (1, 0), (2, 0)");
+    let mut old = db.session();
+    old.execute("BEGIN ISOLATION LEVEL SNAPSHOT").expect("begin");
+    assert_eq!(scalar(&mut old, "SELECT v FROM hot WHERE id = 1"), 0);
+    let mut s = db.session();
+    for i in 1..=2_000 {
+        s.execute(&format!("UPDATE hot SET v = {i} WHERE id = 1")).expect("update");
+    }
+    s.execute("VACUUM hot").expect("vacuum");
+    // The old snapshot still reads its version: versions it can see are kept.
+    assert_eq!(scalar(&mut old, "SELECT v FROM hot WHERE id = 1"), 0);
+    old.execute("COMMIT").expect("commit");
+    s.execute("VACUUM hot").expect("vacuum");
+    let versions = scalar(&mut s, "SELECT sum(keys) FROM phantom_storage_stats WHERE table_name = 'hot'");
+    assert!(versions <= 4, "2,000 updates left {versions} versions after VACUUM");
+    assert_eq!(scalar(&mut s, "SELECT v FROM hot WHERE id = 1"), 2_000);
+    // Deleted rows go entirely once nobody can see them.
+    s.execute("DELETE FROM hot WHERE id = 2").expect("delete");
+    s.execute("VACUUM").expect("vacuum");
+    let versions = scalar(&mut s, "SELECT sum(keys) FROM phantom_storage_stats WHERE table_name = 'hot'");
+    assert_eq!(versions, 1, "one live version of row 1 remains");
+}
+
+#[test]
+fn a_write_set_over_its_limit_fails_with_54000() {
+    let db = Database::memory();
+    table(&db, "CREATE TABLE w (id INT PRIMARY KEY, pad TEXT)", "INSERT INTO w VALUES (0, '')");
+    let mut s = db.session();
+    s.execute("SET phantom.write_set_limit = 100000").expect("set");
+    s.execute("BEGIN").expect("begin");
+    let pad = "x".repeat(1000);
+    let mut failed = None;
+    for i in 1..=1000 {
+        if let Err(e) = s.execute(&format!("INSERT INTO w VALUES ({i}, '{pad}')")) {
+            failed = Some((i, e));
+            break;
+        }
+    }
+    let (at, err) = failed.expect("the limit must stop the transaction");
+    assert_eq!(err.sqlstate(), "54000", "{err}");
+    assert!(at > 50 && at < 150, "failed at row {at}");
+    s.execute("ROLLBACK").expect("rollback");
+    assert_eq!(scalar(&mut s, "SELECT count(*) FROM w"), 1);
+}
