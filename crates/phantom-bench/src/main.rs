@@ -125,6 +125,13 @@ enum Workload {
         #[arg(long, value_enum, value_delimiter = ',', default_value = "full,normal")]
         sync: Vec<workloads::tpcb::Durability>,
     },
+    /// One row updated many times (garbage collection of versions) and a 10,000-row
+    /// rollback, against SQLite.
+    Versions {
+        /// Updates of the hot row, one transaction each.
+        #[arg(long, default_value_t = 1_000_000)]
+        updates: u64,
+    },
     /// Every workload with its defaults.
     All,
 }
@@ -160,6 +167,7 @@ fn main() {
             let config = workloads::tpcb::Config { scale, clients, seconds, levels, durability: sync };
             workloads::tpcb::run(&base, &args.results, &config)
         }
+        Workload::Versions { updates } => workloads::versions::run(&base, &args.results, updates),
         Workload::All => workloads::insert::run(&base, &args.results, 100_000, 2_000)
             .and_then(|()| workloads::point_select::run(&base, &args.results, 100_000, 100_000)),
     };

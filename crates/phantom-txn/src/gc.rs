@@ -39,7 +39,7 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 use phantom_storage::{Engine, StorageError, WriteBatch};
 
-use crate::keyspace::{EngineKind, Keyspaces};
+use crate::keyspace::{EngineKind, Keyspaces, VacuumCandidate};
 use crate::oracle::Oracle;
 use crate::{Result, Timestamp, version};
 
@@ -142,20 +142,37 @@ pub fn vacuum(engine: &dyn Engine, horizon: Timestamp) -> Result<VacuumStats> {
 /// One pass of the background collector: publish the horizon to LSM compactions and
 /// vacuum the B+tree and memory keyspaces that gained enough versions.
 pub fn collect(keyspaces: &Keyspaces, oracle: &Oracle) -> Result<VacuumStats> {
+    vacuum_where(keyspaces, oracle, |c| {
+        let new = c.written.load(Ordering::Relaxed);
+        !matches!(c.kind, EngineKind::Lsm(_))
+            && new >= VACUUM_MIN_VERSIONS
+            && new.saturating_mul(VACUUM_FRACTION) >= c.engine.stats().keys
+    })
+}
+
+/// Vacuums, at the current horizon, every keyspace `due` picks.
+pub fn vacuum_where(
+    keyspaces: &Keyspaces,
+    oracle: &Oracle,
+    due: impl Fn(&VacuumCandidate) -> bool,
+) -> Result<VacuumStats> {
     let horizon = oracle.oldest_snapshot();
     keyspaces.set_gc_horizon(horizon);
     let mut total = VacuumStats::default();
-    for (id, engine, kind, written) in keyspaces.vacuum_candidates() {
-        let new = written.load(Ordering::Relaxed);
-        let due = !matches!(kind, EngineKind::Lsm(_))
-            && new >= VACUUM_MIN_VERSIONS
-            && new.saturating_mul(VACUUM_FRACTION) >= engine.stats().keys;
-        if !due {
+    for candidate in keyspaces.vacuum_candidates() {
+        if !due(&candidate) {
             continue;
         }
-        let stats = vacuum(engine.as_ref(), horizon)?;
-        written.fetch_sub(new, Ordering::Relaxed);
-        tracing::debug!(keyspace = id, scanned = stats.scanned, removed = stats.removed, horizon, "vacuumed");
+        let new = candidate.written.load(Ordering::Relaxed);
+        let stats = vacuum(candidate.engine.as_ref(), horizon)?;
+        candidate.written.fetch_sub(new, Ordering::Relaxed);
+        tracing::debug!(
+            keyspace = candidate.id,
+            scanned = stats.scanned,
+            removed = stats.removed,
+            horizon,
+            "vacuumed"
+        );
         total.scanned += stats.scanned;
         total.removed += stats.removed;
     }

@@ -92,6 +92,15 @@ impl EngineKind {
     }
 }
 
+/// A keyspace as garbage collection sees it.
+pub struct VacuumCandidate {
+    pub id: KeyspaceId,
+    pub engine: Arc<dyn Engine>,
+    pub kind: EngineKind,
+    /// Versions written since the last vacuum; the collector subtracts what it covered.
+    pub written: Arc<AtomicU64>,
+}
+
 /// An open keyspace.
 #[derive(Clone, Debug)]
 struct Keyspace {
@@ -199,13 +208,19 @@ impl Keyspaces {
         }
     }
 
-    /// Every keyspace with its kind and its count of versions written since the last
-    /// vacuum (which the caller may reset by subtracting what it vacuumed).
-    pub fn vacuum_candidates(&self) -> Vec<(KeyspaceId, Arc<dyn Engine>, EngineKind, Arc<AtomicU64>)> {
+    /// Every keyspace, for garbage collection.
+    pub fn vacuum_candidates(&self) -> Vec<VacuumCandidate> {
         let engines = self.engines.read();
-        let mut all: Vec<_> =
-            engines.iter().map(|(&id, k)| (id, k.engine.clone(), k.kind, k.written.clone())).collect();
-        all.sort_by_key(|c| c.0);
+        let mut all: Vec<_> = engines
+            .iter()
+            .map(|(&id, k)| VacuumCandidate {
+                id,
+                engine: k.engine.clone(),
+                kind: k.kind,
+                written: k.written.clone(),
+            })
+            .collect();
+        all.sort_by_key(|c| c.id);
         all
     }
 

@@ -269,20 +269,8 @@ impl MvccStore {
     /// Removes the versions no live snapshot can see from keyspace `id` (every keyspace
     /// when `None`) now, whatever its engine.
     pub fn vacuum(&self, id: Option<KeyspaceId>) -> Result<VacuumStats> {
-        let horizon = self.shared.oracle.oldest_snapshot();
-        self.shared.keyspaces.set_gc_horizon(horizon);
-        let mut total = VacuumStats::default();
-        for (keyspace, engine, _, written) in self.shared.keyspaces.vacuum_candidates() {
-            if id.is_some_and(|id| id != keyspace) {
-                continue;
-            }
-            let new = written.load(Ordering::Relaxed);
-            let stats = crate::gc::vacuum(engine.as_ref(), horizon)?;
-            written.fetch_sub(new, Ordering::Relaxed);
-            total.scanned += stats.scanned;
-            total.removed += stats.removed;
-        }
-        Ok(total)
+        let shared = &self.shared;
+        crate::gc::vacuum_where(&shared.keyspaces, &shared.oracle, |c| id.is_none_or(|id| id == c.id))
     }
 
     /// Runs a checkpoint now (a no-op in memory); returns the LSN it covers.

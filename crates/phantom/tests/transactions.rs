@@ -148,7 +148,9 @@ fn transfers(level: &'static str) {
                     failures += with_retry(&mut s, level, |s| {
                         // Read, then write what was read: the pattern that loses updates
                         // when isolation is too weak.
-                        let balance = scalar(s, &format!("SELECT balance FROM acct WHERE id = {from}"));
+                        let balance = s.query(&format!("SELECT balance FROM acct WHERE id = {from}"))?.rows
+                            [0]
+                        .get::<i64>(0)?;
                         s.execute(&format!(
                             "UPDATE acct SET balance = {} WHERE id = {from}",
                             balance - amount as i64

@@ -5,6 +5,7 @@ pub mod insert;
 pub mod point_select;
 pub mod storage;
 pub mod tpcb;
+pub mod versions;
 
 use std::path::Path;
 
