@@ -172,6 +172,10 @@ struct State {
     active: bool,
     /// Registered as a writer, so READ UNCOMMITTED readers can see the write set.
     registered: bool,
+    /// The keyspace the current UPDATE or DELETE changes: REPEATABLE READ takes no shared
+    /// locks on it, since every row it changes is locked exclusively right away (a shared
+    /// lock first would make two updaters of a row deadlock on the upgrade).
+    write_target: Option<KeyspaceId>,
 }
 
 #[derive(Debug)]
@@ -236,7 +240,11 @@ impl Transaction {
     /// Starts the next statement: from now on, reads see every write made so far, and at
     /// READ COMMITTED and weaker, every commit made so far.
     pub fn next_command(&self) {
-        self.inner.state.lock().command += 1;
+        {
+            let mut state = self.inner.state.lock();
+            state.command += 1;
+            state.write_target = None;
+        }
         if self.inner.options.isolation.statement_snapshots() {
             let oracle = &self.inner.shared.oracle;
             let fresh = oracle.begin_snapshot();
@@ -245,8 +253,15 @@ impl Transaction {
         }
     }
 
+    /// Declares the keyspace the current statement updates or deletes from (see
+    /// `write_target` in the state); cleared by the next statement.
+    pub fn set_write_target(&self, keyspace: KeyspaceId) {
+        self.inner.state.lock().write_target = Some(keyspace);
+    }
+
     /// The value of `key` as the current statement sees it.
     pub fn get(&self, keyspace: KeyspaceId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let target;
         {
             let state = self.active_state()?;
             if let Some(entry) = state.writes.get(&(keyspace, key.to_vec()))
@@ -254,6 +269,7 @@ impl Transaction {
             {
                 return Ok(own.clone());
             }
+            target = state.write_target == Some(keyspace);
         }
         match self.inner.options.isolation {
             Isolation::ReadUncommitted => {
@@ -261,7 +277,7 @@ impl Transaction {
                     return Ok(dirty.1);
                 }
             }
-            Isolation::RepeatableRead => {
+            Isolation::RepeatableRead if !target => {
                 self.lock(keyspace, key, LockMode::Shared)?;
             }
             Isolation::Serializable => self.inner.shared.ssi.read(self.inner.id, keyspace, key)?,
@@ -368,7 +384,7 @@ impl Transaction {
         if isolation == Isolation::ReadUncommitted {
             overlay.extend(self.dirty_writes(keyspace, &range));
         }
-        {
+        let target = {
             let state = self.active_state()?;
             let command = state.command;
             overlay.extend(
@@ -377,7 +393,8 @@ impl Transaction {
                     .range(keyspace_range(keyspace, &range))
                     .filter_map(|((_, k), e)| e.visible_at(command).map(|v| (k.clone(), v.clone()))),
             );
-        }
+            state.write_target == Some(keyspace)
+        };
         if isolation == Isolation::Serializable {
             self.inner.shared.ssi.scan(self.inner.id, keyspace, &range)?;
         }
@@ -394,7 +411,8 @@ impl Transaction {
         if reverse {
             own.reverse();
         }
-        let read_locks = (isolation == Isolation::RepeatableRead).then(|| (self.clone(), keyspace));
+        let read_locks =
+            (isolation == Isolation::RepeatableRead && !target).then(|| (self.clone(), keyspace));
         Ok(Scan { committed: committed.peekable(), own: own.into_iter().peekable(), reverse, read_locks })
     }
 
@@ -587,7 +605,7 @@ impl Transaction {
             self.rollback()?;
             return Err(e);
         }
-        let (writes, created, dropped, locks) = {
+        let (writes, created, dropped, locks, registered) = {
             let mut state = self.active_state()?;
             state.active = false;
             (
@@ -595,11 +613,12 @@ impl Transaction {
                 std::mem::take(&mut state.created),
                 std::mem::take(&mut state.dropped),
                 std::mem::take(&mut state.locks),
+                state.registered,
             )
         };
         let snapshot = self.snapshot();
         if writes.is_empty() && created.is_empty() && dropped.is_empty() {
-            inner.finish(&locks, None);
+            inner.finish(&locks, registered, None);
             shared.oracle.end_snapshot(snapshot);
             return Ok(snapshot);
         }
@@ -620,7 +639,7 @@ impl Transaction {
         }
         // Locks go only now that the versions are applied: a waiter that gets one will
         // find the new version.
-        inner.finish(&locks, result.as_ref().ok().map(|_| ts));
+        inner.finish(&locks, registered, result.as_ref().ok().map(|_| ts));
         shared.oracle.end_snapshot(snapshot);
         result?;
         shared.drop_keyspaces_after(dropped, ts);
@@ -643,9 +662,11 @@ impl Transaction {
 impl Inner {
     /// Releases the locks and forgets the transaction in the shared registries;
     /// `committed` is its commit timestamp, `None` if it wrote nothing or failed.
-    fn finish(&self, locks: &[WriteKey], committed: Option<Timestamp>) {
+    fn finish(&self, locks: &[WriteKey], registered: bool, committed: Option<Timestamp>) {
         self.shared.locks.release(self.id, locks.iter().map(|(ks, k)| (*ks, k.as_slice())));
-        self.shared.writers.lock().remove(&self.id);
+        if registered {
+            self.shared.writers.lock().remove(&self.id);
+        }
         if self.options.isolation == Isolation::Serializable {
             // A transaction without writes still counts as committed now, after every
             // commit handed out so far: later writers of what it read must see the edge.
@@ -659,7 +680,9 @@ impl Inner {
         state.writes.clear();
         let locks = std::mem::take(&mut state.locks);
         self.shared.locks.release(self.id, locks.iter().map(|(ks, k)| (*ks, k.as_slice())));
-        self.shared.writers.lock().remove(&self.id);
+        if state.registered {
+            self.shared.writers.lock().remove(&self.id);
+        }
         if self.options.isolation == Isolation::Serializable {
             self.shared.ssi.aborted(self.id);
         }

@@ -52,6 +52,7 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
             Ok(count)
         }
         Plan::Update { table, source, assignments, recheck } => {
+            cx.txn.set_write_target(table.keyspace);
             let mut constraints = Constraints::new(cx);
             let mut count = 0;
             for row in execute(*source, cx)? {
@@ -85,6 +86,7 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
             Ok(count)
         }
         Plan::Delete { table, source, recheck } => {
+            cx.txn.set_write_target(table.keyspace);
             let mut constraints = Constraints::new(cx);
             let mut count = 0;
             for row in execute(*source, cx)? {
