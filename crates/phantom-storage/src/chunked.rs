@@ -13,11 +13,23 @@ use std::ops::{Bound, RangeBounds};
 use crate::Result;
 use crate::engine::KeyValue;
 
+/// Entries in a scan's first chunk: many scans only want their first entry (the newest
+/// version of a key is the first of its versions), so the first chunk is small ...
+const FIRST_CHUNK: usize = 4;
+/// ... and each next one larger, up to this.
+const MAX_CHUNK: usize = 256;
+
 /// Where a [`ChunkedScan`] gets its entries.
 pub trait ChunkSource: Send {
-    /// The next entries of `range`, in scan order: from its start, or from its end when
-    /// `back` is set. An empty chunk means the range holds nothing more.
-    fn chunk(&mut self, range: (Bound<&[u8]>, Bound<&[u8]>), back: bool) -> Result<Vec<KeyValue>>;
+    /// The next entries of `range` (at most `limit`, at least one unless the range is
+    /// exhausted), in scan order: from its start, or from its end when `back` is set. An
+    /// empty chunk means the range holds nothing more.
+    fn chunk(
+        &mut self,
+        range: (Bound<&[u8]>, Bound<&[u8]>),
+        back: bool,
+        limit: usize,
+    ) -> Result<Vec<KeyValue>>;
 }
 
 /// A double-ended scan over a source, chunk by chunk.
@@ -29,6 +41,9 @@ pub struct ChunkedScan<S> {
     back: Bound<Vec<u8>>,
     front_buf: VecDeque<KeyValue>,
     back_buf: VecDeque<KeyValue>,
+    /// The size of the next chunk from each end.
+    front_limit: usize,
+    back_limit: usize,
     done: bool,
 }
 
@@ -40,6 +55,8 @@ impl<S: ChunkSource> ChunkedScan<S> {
             back,
             front_buf: VecDeque::new(),
             back_buf: VecDeque::new(),
+            front_limit: FIRST_CHUNK,
+            back_limit: FIRST_CHUNK,
             done: false,
         }
     }
@@ -60,7 +77,10 @@ impl<S: ChunkSource> ChunkedScan<S> {
         }
         if empty {
             let range = (self.front.as_ref().map(Vec::as_slice), self.back.as_ref().map(Vec::as_slice));
-            match self.source.chunk(range, back) {
+            let limit = if back { &mut self.back_limit } else { &mut self.front_limit };
+            let size = *limit;
+            *limit = (size * 8).min(MAX_CHUNK);
+            match self.source.chunk(range, back, size) {
                 Ok(entries) => {
                     let buf = if back { &mut self.back_buf } else { &mut self.front_buf };
                     buf.extend(entries);

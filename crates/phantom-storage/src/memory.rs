@@ -96,14 +96,20 @@ struct MapChunks {
 }
 
 impl ChunkSource for MapChunks {
-    fn chunk(&mut self, range: (Bound<&[u8]>, Bound<&[u8]>), back: bool) -> Result<Vec<KeyValue>> {
+    fn chunk(
+        &mut self,
+        range: (Bound<&[u8]>, Bound<&[u8]>),
+        back: bool,
+        limit: usize,
+    ) -> Result<Vec<KeyValue>> {
         let state = self.state.read();
+        let limit = limit.min(CHUNK);
         let entries = state.map.range::<[u8], _>(range);
         let copy = |(k, v): (&Vec<u8>, &Vec<u8>)| (k.clone(), v.clone());
         Ok(if back {
-            entries.rev().take(CHUNK).map(copy).collect()
+            entries.rev().take(limit).map(copy).collect()
         } else {
-            entries.take(CHUNK).map(copy).collect()
+            entries.take(limit).map(copy).collect()
         })
     }
 }

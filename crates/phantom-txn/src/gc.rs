@@ -273,4 +273,37 @@ mod tests {
         assert!(filter.keep(&version::encode_key(b"k", 7), &tomb));
         assert!(!filter.keep(&version::encode_key(b"k", 2), &version::encode_value(Some(b"v"))));
     }
+
+    #[test]
+    fn lsm_compaction_drops_what_the_horizon_allows() {
+        use phantom_storage::Lsm;
+        use phantom_storage::lsm::{BlockCache, LsmOptions};
+        use std::sync::atomic::AtomicU64;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tree = Lsm::open(dir.path(), LsmOptions::default(), BlockCache::new(1 << 20)).expect("open");
+        let horizon = Arc::new(AtomicU64::new(60));
+        tree.set_compaction_filter(Some(compaction_filter(horizon)));
+        // Four flushed tables of 20 versions each: the fourth triggers a compaction into
+        // level 1, the bottom of this tree.
+        for flush in 0..4u64 {
+            for ts in flush * 20 + 1..=flush * 20 + 20 {
+                let mut batch = WriteBatch::new();
+                put(&mut batch, "hot", ts, Some("v"));
+                match ts {
+                    10 => put(&mut batch, "gone", ts, Some("old")),
+                    50 => put(&mut batch, "gone", ts, None),
+                    _ => {}
+                }
+                tree.apply(batch, ts).expect("apply");
+            }
+            tree.compact_fully().expect("flush and compact");
+        }
+        assert_eq!(tree.tables_per_level().first(), Some(&0), "level 0 was compacted");
+        let left = versions(&tree);
+        // hot: 61..=80 above the horizon, plus 60, the newest at or below it. gone: a
+        // tombstone at or below the horizon with nothing older left: removed entirely.
+        assert_eq!(left.len(), 21, "{left:?}");
+        assert!(left.iter().all(|(k, ts)| k == "hot" && *ts >= 60));
+    }
 }

@@ -1,6 +1,7 @@
 //! Range scans over the linked leaves, in both directions, a chunk at a time (see
 //! [`crate::chunked`]): each chunk takes the read lock, descends to the cursor, walks the
-//! linked leaves copying up to [`CHUNK`] entries, and lets go.
+//! linked leaves copying as many entries as the cursor asks for (few at first, more as the
+//! scan goes on), and lets go.
 
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
@@ -12,15 +13,18 @@ use crate::chunked::{ChunkSource, within_end, within_start};
 use crate::engine::KeyValue;
 
 /// Entries copied per visit to the tree.
-const CHUNK: usize = 256;
-
 /// Reads chunks of a tree for a [`ChunkedScan`].
 pub struct TreeChunks {
     pub tree: Arc<Inner>,
 }
 
 impl ChunkSource for TreeChunks {
-    fn chunk(&mut self, range: (Bound<&[u8]>, Bound<&[u8]>), back: bool) -> Result<Vec<KeyValue>> {
+    fn chunk(
+        &mut self,
+        range: (Bound<&[u8]>, Bound<&[u8]>),
+        back: bool,
+        limit: usize,
+    ) -> Result<Vec<KeyValue>> {
         let inside = |k: &[u8]| range.contains(k);
         let tree = self.tree.clone();
         let state = tree.state.read();
@@ -54,7 +58,7 @@ impl ChunkSource for TreeChunks {
                     return Ok(out);
                 }
                 out.push((key.clone(), tree.resolve(&state, &leaf.values[i])?));
-                if out.len() >= CHUNK {
+                if out.len() >= limit {
                     return Ok(out);
                 }
             }

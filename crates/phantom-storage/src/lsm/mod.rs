@@ -604,9 +604,6 @@ impl Engine for Lsm {
     }
 }
 
-/// Entries copied per visit.
-const CHUNK: usize = 256;
-
 /// Reads chunks of an LSM tree for a [`ChunkedScan`]: each chunk merges the next entries
 /// of every source.
 struct TreeChunks {
@@ -614,12 +611,17 @@ struct TreeChunks {
 }
 
 impl ChunkSource for TreeChunks {
-    fn chunk(&mut self, range: (Bound<&[u8]>, Bound<&[u8]>), back: bool) -> Result<Vec<KeyValue>> {
+    fn chunk(
+        &mut self,
+        range: (Bound<&[u8]>, Bound<&[u8]>),
+        back: bool,
+        limit: usize,
+    ) -> Result<Vec<KeyValue>> {
         let snapshot = self.tree.snapshot();
         let mut range = (range.0.map(<[u8]>::to_vec), range.1.map(<[u8]>::to_vec));
         loop {
             let bounds = (range.0.as_ref().map(Vec::as_slice), range.1.as_ref().map(Vec::as_slice));
-            let (entries, cut) = self.tree.collect(&snapshot, bounds, back, CHUNK)?;
+            let (entries, cut) = self.tree.collect(&snapshot, bounds, back, limit)?;
             let Some(cut) = cut.filter(|_| entries.is_empty()) else { return Ok(entries) };
             // Only tombstones up to the cut: continue past it.
             if back {
