@@ -8,7 +8,9 @@
 
 use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
 use crate::error::{Error, Position, Result, SqlState};
 
@@ -27,11 +29,42 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         ));
     }
     let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| syntax_error(ParserError::TokenizerError(e.to_string())))?;
     Parser::new(&dialect)
         .with_recursion_limit(MAX_NESTING)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_statements())
+        .with_tokens_with_locations(fill_empty_in_lists(tokens))
+        .parse_statements()
         .map_err(syntax_error)
+}
+
+/// `x IN ()` is not SQL-92 and PostgreSQL refuses it, but SQLite accepts it (false, and
+/// NOT IN () true, whatever x is) and its test suite expects every engine but MySQL, SQL
+/// Server and Oracle to. The parser does not take an empty list, so the tokens become
+/// `x IN (SELECT NULL WHERE FALSE)`, an empty set with exactly that meaning.
+fn fill_empty_in_lists(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant = |t: &TokenWithSpan| !matches!(t.token, Token::Whitespace(_));
+    let mut i = 0;
+    while i < tokens.len() {
+        let is_in = matches!(&tokens[i].token, Token::Word(w) if w.keyword == Keyword::IN);
+        let next = |from: usize| (from..tokens.len()).find(|&j| significant(&tokens[j]));
+        if is_in
+            && let Some(open) = next(i + 1)
+            && tokens[open].token == Token::LParen
+            && let Some(close) = next(open + 1)
+            && tokens[close].token == Token::RParen
+        {
+            let span = tokens[open].span;
+            let filler = ["SELECT", "NULL", "WHERE", "FALSE"]
+                .into_iter()
+                .flat_map(|w| [Token::Whitespace(Whitespace::Space), Token::make_keyword(w)])
+                .map(|token| TokenWithSpan { token, span });
+            tokens.splice(open + 1..open + 1, filler);
+        }
+        i += 1;
+    }
+    tokens
 }
 
 /// Parses exactly one statement.

@@ -484,6 +484,7 @@ fn execute_statement(
     match bound {
         BoundStatement::Query(plan) => {
             let plan = optimizer::optimize(bind_parameters(plan, params, &types)?)?;
+            let plan = exec::prepare_subqueries(plan, &cx)?;
             let columns = plan.columns();
             let visible: Vec<usize> = (0..columns.len()).filter(|&i| !columns[i].hidden).collect();
             let mut rows = Vec::new();
@@ -507,6 +508,7 @@ fn execute_statement(
                 _ => "DELETE",
             };
             let plan = optimizer::optimize(bind_parameters(plan, params, &types)?)?;
+            let plan = exec::prepare_subqueries(plan, &cx)?;
             let rows = exec::modify(plan, &cx)?;
             Ok(Output::Modified { command, rows })
         }
@@ -534,6 +536,33 @@ fn execute_statement(
             Ok(Output::Command("DROP TABLE".into()))
         }
         BoundStatement::CreateIndex(new) => create_index(instance, txn, new),
+        BoundStatement::CreateView { view, or_replace, if_not_exists } => {
+            let exists = instance.catalog.view(txn, &view.name)?.is_some();
+            if instance.catalog.table(txn, &view.name)?.is_some() || (exists && !or_replace) {
+                if if_not_exists {
+                    return Ok(Output::Command("CREATE VIEW".into()));
+                }
+                return Err(Error::new(
+                    SqlState::DuplicateTable,
+                    format!("relation \"{}\" already exists", view.name),
+                ));
+            }
+            instance.catalog.put_view(txn, &view)?;
+            Ok(Output::Command("CREATE VIEW".into()))
+        }
+        BoundStatement::DropView { names, if_exists } => {
+            for name in names {
+                if instance.catalog.view(txn, &name)?.is_some() {
+                    instance.catalog.delete_view(txn, &name)?;
+                } else if !if_exists {
+                    return Err(Error::new(
+                        SqlState::UndefinedTable,
+                        format!("view \"{name}\" does not exist"),
+                    ));
+                }
+            }
+            Ok(Output::Command("DROP VIEW".into()))
+        }
         BoundStatement::DropIndex { names, if_exists } => {
             for name in names {
                 match instance.catalog.index_owner(txn, &name)? {
@@ -618,11 +647,25 @@ fn bind_parameters(plan: Plan, params: &[Value], types: &[DataType]) -> Result<P
         .zip(types)
         .map(|(v, ty)| cast::cast(v.clone(), *ty, CastKind::Assignment))
         .collect::<Result<_>>()?;
+    substitute_parameters(plan, &values)
+}
+
+/// Replaces `$n` with `values[n - 1]`, inside subqueries too.
+fn substitute_parameters(plan: Plan, values: &[Value]) -> Result<Plan> {
     plan.map_exprs(&mut |e| {
-        Ok(e.transform(&mut |x| match x {
+        let mut failed = None;
+        let e = e.transform(&mut |x| match x {
             Expr::Parameter(i) => Expr::Constant(values.get(i).cloned().unwrap_or(Value::Null)),
+            Expr::Subquery(mut q) => {
+                match substitute_parameters((*q.plan).clone(), values) {
+                    Ok(plan) => q.plan = Arc::new(plan),
+                    Err(e) => failed = Some(e),
+                }
+                Expr::Subquery(q)
+            }
             x => x,
-        }))
+        });
+        failed.map_or(Ok(e), Err)
     })
 }
 

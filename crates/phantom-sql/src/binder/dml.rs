@@ -221,12 +221,9 @@ impl Binder<'_> {
                     format!("column \"{name}\" of relation \"{}\" does not exist", table.name),
                 )
             })?;
-            if assignments.iter().any(|(c, _)| *c == i) {
-                return Err(Error::new(
-                    SqlState::SyntaxError,
-                    format!("multiple assignments to same column \"{name}\""),
-                ));
-            }
+            // A column assigned twice takes the rightmost value, as SQLite and MySQL do
+            // (PostgreSQL refuses; SQLite's test suite expects this of every engine).
+            assignments.retain(|(c, _)| *c != i);
             let value = if is_default_keyword(&a.value) {
                 self.column_default(&table, i)?
             } else {

@@ -15,7 +15,7 @@ use sqlparser::ast::{self, BinaryOperator, UnaryOperator};
 use super::scope::Scope;
 use super::{Binder, ident_name, object_name};
 use crate::error::{Error, Position, Result, SqlState};
-use crate::planner::expr::{ArithOp, CmpOp, Expr, Function};
+use crate::planner::expr::{ArithOp, CmpOp, Expr, Function, Subquery, SubqueryKind};
 use crate::planner::{Aggregate, AggregateFunction};
 use crate::types::cast::{self, CastKind};
 use crate::types::{DataType, Value};
@@ -265,8 +265,7 @@ impl Binder<'_> {
         match e {
             E::Identifier(ident) => {
                 let name = ident_name(ident);
-                let i = cx.scope.resolve(None, &name).map_err(|err| with_position(err, &ident.span))?;
-                Ok(Typed::new(Expr::Column(i), cx.scope.columns[i].data_type))
+                self.column(cx, None, &name).map_err(|err| with_position(err, &ident.span))
             }
             E::CompoundIdentifier(parts) => {
                 let names: Vec<String> = parts.iter().map(ident_name).collect();
@@ -280,8 +279,7 @@ impl Binder<'_> {
                     }
                 };
                 let span = parts.last().map(|p| p.span).unwrap_or(sqlparser::tokenizer::Span::empty());
-                let i = cx.scope.resolve(Some(table), column).map_err(|err| with_position(err, &span))?;
-                Ok(Typed::new(Expr::Column(i), cx.scope.columns[i].data_type))
+                self.column(cx, Some(table), column).map_err(|err| with_position(err, &span))
             }
             E::Value(v) => self.literal(&v.value),
             E::Nested(inner) => self.expr(inner, cx),
@@ -421,13 +419,90 @@ impl Binder<'_> {
             E::Floor { expr, field: ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime) } => {
                 self.scalar_call(Function::Floor, std::slice::from_ref(expr.as_ref()), cx)
             }
-            E::Subquery(_) | E::Exists { .. } | E::In { .. } | E::AnyOp { .. } | E::AllOp { .. } => {
-                Err(Error::new(SqlState::FeatureNotSupported, "subqueries are not supported yet"))
+            E::Subquery(q) => self.subquery(q, SubqueryKind::Scalar, None, cx),
+            E::Exists { subquery, negated } => {
+                let exists = self.subquery(subquery, SubqueryKind::Exists, None, cx)?;
+                Ok(if *negated {
+                    Typed::new(Expr::Not(exists.expr.boxed()), DataType::Boolean)
+                } else {
+                    exists
+                })
+            }
+            E::In { expr, target: ast::InTarget::Subquery(q), negated, .. } => {
+                let operand = self.expr(expr, cx)?.expr;
+                let found = self.subquery(q, SubqueryKind::In, Some(operand), cx)?;
+                Ok(if *negated {
+                    Typed::new(Expr::Not(found.expr.boxed()), DataType::Boolean)
+                } else {
+                    found
+                })
+            }
+            E::AnyOp { left, compare_op, right, .. } | E::AllOp { left, compare_op, right } => {
+                let all = matches!(e, E::AllOp { .. });
+                let (E::Subquery(q), Some(op)) = (right.as_ref(), comparison(compare_op)) else {
+                    return Err(Error::new(
+                        SqlState::FeatureNotSupported,
+                        "ANY and ALL are supported with a comparison and a subquery",
+                    ));
+                };
+                let operand = self.expr(left, cx)?.expr;
+                self.subquery(q, SubqueryKind::Quantified(op, all), Some(operand), cx)
+            }
+            E::In { .. } => {
+                Err(Error::new(SqlState::FeatureNotSupported, format!("expression not supported: {e}")))
             }
             other => {
                 Err(Error::new(SqlState::FeatureNotSupported, format!("expression not supported: {other}")))
             }
         }
+    }
+
+    /// A column reference: of the current scope, or else, inside a subquery, of the
+    /// enclosing query (then captured as one of the subquery's arguments).
+    fn column(&mut self, cx: &Cx<'_>, table: Option<&str>, name: &str) -> Result<Typed> {
+        let err = match cx.scope.resolve(table, name) {
+            Ok(i) => return Ok(Typed::new(Expr::Column(i), cx.scope.columns[i].data_type)),
+            Err(e) => e,
+        };
+        let unknown = matches!(err.state, SqlState::UndefinedColumn | SqlState::UndefinedTable);
+        let (Some(outer), true) = (self.outer.last(), unknown) else { return Err(err) };
+        let Ok(i) = outer.resolve(table, name) else { return Err(err) };
+        let ty = outer.columns[i].data_type;
+        let captures = self.captures.last_mut().ok_or(err)?;
+        let k = match captures.iter().position(|c| *c == Expr::Column(i)) {
+            Some(k) => k,
+            None => {
+                captures.push(Expr::Column(i));
+                captures.len() - 1
+            }
+        };
+        Ok(Typed::new(Expr::Outer(k), ty))
+    }
+
+    /// Binds a subquery used in an expression. Its plan sees the enclosing columns
+    /// through [`Binder::column`] (not in aggregate context, where rows are groups).
+    fn subquery(
+        &mut self,
+        query: &ast::Query,
+        kind: SubqueryKind,
+        operand: Option<Expr>,
+        cx: &Cx<'_>,
+    ) -> Result<Typed> {
+        let outer = if cx.agg.is_some() { Scope::default() } else { cx.scope.clone() };
+        self.outer.push(outer);
+        self.captures.push(Vec::new());
+        let plan = self.query(query);
+        let args = self.captures.pop().unwrap_or_default();
+        self.outer.pop();
+        let plan = plan?;
+        let visible: Vec<DataType> =
+            plan.columns().iter().filter(|c| !c.hidden).map(|c| c.data_type).collect();
+        if kind != SubqueryKind::Exists && visible.len() != 1 {
+            return Err(Error::new(SqlState::SyntaxError, "subquery must return only one column"));
+        }
+        let ty = if kind == SubqueryKind::Scalar { visible[0] } else { DataType::Boolean };
+        let subquery = Subquery { kind, plan: std::sync::Arc::new(plan), args, operand, runner: None };
+        Ok(Typed::new(Expr::Subquery(Box::new(subquery)), ty))
     }
 
     fn literal(&mut self, v: &ast::Value) -> Result<Typed> {
@@ -660,16 +735,7 @@ impl Binder<'_> {
         cx: &mut Cx<'_>,
     ) -> Result<Typed> {
         use BinaryOperator as B;
-        let cmp = match op {
-            B::Eq => Some(CmpOp::Eq),
-            B::NotEq => Some(CmpOp::NotEq),
-            B::Lt => Some(CmpOp::Lt),
-            B::LtEq => Some(CmpOp::LtEq),
-            B::Gt => Some(CmpOp::Gt),
-            B::GtEq => Some(CmpOp::GtEq),
-            _ => None,
-        };
-        if let Some(cmp) = cmp {
+        if let Some(cmp) = comparison(op) {
             let (a, b) = self.comparable(l, r, cmp.symbol(), cx)?;
             return Ok(Typed::new(Expr::Compare(cmp, a.boxed(), b.boxed()), DataType::Boolean));
         }
@@ -1146,4 +1212,18 @@ fn number_literal(s: &str) -> Result<Typed> {
         return Err(Error::new(SqlState::NumericValueOutOfRange, format!("number {s} is out of range")));
     }
     Ok(Typed::new(Expr::Constant(Value::Float(v)), DataType::Double))
+}
+
+/// The comparison a binary operator stands for, if it is one.
+fn comparison(op: &BinaryOperator) -> Option<CmpOp> {
+    use BinaryOperator as B;
+    match op {
+        B::Eq => Some(CmpOp::Eq),
+        B::NotEq => Some(CmpOp::NotEq),
+        B::Lt => Some(CmpOp::Lt),
+        B::LtEq => Some(CmpOp::LtEq),
+        B::Gt => Some(CmpOp::Gt),
+        B::GtEq => Some(CmpOp::GtEq),
+        _ => None,
+    }
 }

@@ -49,6 +49,22 @@ pub enum BoundStatement {
         /// IF EXISTS.
         if_exists: bool,
     },
+    /// CREATE VIEW.
+    CreateView {
+        /// The definition to store.
+        view: crate::catalog::ViewDef,
+        /// OR REPLACE.
+        or_replace: bool,
+        /// IF NOT EXISTS.
+        if_not_exists: bool,
+    },
+    /// DROP VIEW.
+    DropView {
+        /// The views to drop.
+        names: Vec<String>,
+        /// IF EXISTS.
+        if_exists: bool,
+    },
     /// EXPLAIN of a query or data change.
     Explain(Box<BoundStatement>),
 }
@@ -64,12 +80,25 @@ pub struct Binder<'a> {
     depth: usize,
     /// `FOR UPDATE / FOR SHARE` of the query being bound, for its SELECT to apply.
     row_lock: Option<phantom_txn::LockMode>,
+    /// While binding a subquery: the enclosing query's columns, innermost last.
+    outer: Vec<scope::Scope>,
+    /// While binding a subquery: the enclosing columns it refers to (its `args`).
+    captures: Vec<Vec<crate::planner::Expr>>,
 }
 
 impl<'a> Binder<'a> {
     /// A binder reading the catalog through `txn`.
     pub fn new(catalog: &'a Catalog, txn: &'a Transaction) -> Self {
-        Binder { catalog, txn, store: None, params: Vec::new(), depth: 0, row_lock: None }
+        Binder {
+            catalog,
+            txn,
+            store: None,
+            params: Vec::new(),
+            depth: 0,
+            row_lock: None,
+            outer: Vec::new(),
+            captures: Vec::new(),
+        }
     }
 
     /// Makes system views (e.g. `phantom_storage_stats`) of `store` visible.
@@ -99,6 +128,38 @@ impl<'a> Binder<'a> {
             Statement::Drop { object_type: ast::ObjectType::Index, if_exists, names, .. } => {
                 let names = names.iter().map(table_name).collect::<Result<Vec<_>>>()?;
                 Ok(BoundStatement::DropIndex { names, if_exists: *if_exists })
+            }
+            Statement::CreateView(create) => {
+                if create.materialized {
+                    return Err(Error::new(
+                        SqlState::FeatureNotSupported,
+                        "materialized views are not supported",
+                    ));
+                }
+                let name = table_name(&create.name)?;
+                // Bound now so that a view that cannot work is refused when it is created.
+                let plan = self.query(&create.query)?;
+                let columns: Vec<String> = create.columns.iter().map(|c| ident_name(&c.name)).collect();
+                let visible = plan.columns().iter().filter(|c| !c.hidden).count();
+                if columns.len() > visible {
+                    return Err(Error::new(
+                        SqlState::InvalidColumnReference,
+                        format!(
+                            "CREATE VIEW specifies more column names ({}) than the query has ({visible})",
+                            columns.len()
+                        ),
+                    ));
+                }
+                let view = crate::catalog::ViewDef { name, columns, sql: create.query.to_string() };
+                Ok(BoundStatement::CreateView {
+                    view,
+                    or_replace: create.or_replace,
+                    if_not_exists: create.if_not_exists,
+                })
+            }
+            Statement::Drop { object_type: ast::ObjectType::View, if_exists, names, .. } => {
+                let names = names.iter().map(table_name).collect::<Result<Vec<_>>>()?;
+                Ok(BoundStatement::DropView { names, if_exists: *if_exists })
             }
             Statement::Explain { statement, analyze: false, .. } => {
                 Ok(BoundStatement::Explain(Box::new(self.statement(statement)?)))

@@ -465,6 +465,14 @@ impl Binder<'_> {
                         _ => Ok(plan),
                     };
                 }
+                if let Some(view) = self.view(&table_name)? {
+                    let alias_name = alias.as_ref().map_or(table_name, |a| ident_name(&a.name));
+                    let plan = self.view_plan(&view)?;
+                    return match alias {
+                        Some(a) if !a.columns.is_empty() => rename(plan, Some(alias_name), &a.columns),
+                        _ => rename(plan, Some(alias_name), &quoted(&view.columns)),
+                    };
+                }
                 let table = self.catalog.require_table(self.txn, &table_name).map_err(|mut e| {
                     if let Some(span) = name.0.first().and_then(|p| p.as_ident()).map(|i| i.span)
                         && span.start.line > 0
@@ -748,6 +756,39 @@ fn system_view_plan(view: system::SystemView, alias: &str) -> Plan {
         .collect();
     let rows = view.rows.into_iter().map(|row| row.into_iter().map(Expr::Constant).collect()).collect();
     Plan::Values { rows, columns }
+}
+
+/// Column names as alias columns, kept exactly as stored.
+fn quoted(names: &[String]) -> Vec<ast::TableAliasColumnDef> {
+    names
+        .iter()
+        .map(|n| ast::TableAliasColumnDef { name: ast::Ident::with_quote('"', n), data_type: None })
+        .collect()
+}
+
+impl Binder<'_> {
+    /// The view called `name`, unless a table has that name.
+    fn view(&mut self, name: &str) -> Result<Option<crate::catalog::ViewDef>> {
+        if self.catalog.table(self.txn, name)?.is_some() {
+            return Ok(None);
+        }
+        self.catalog.view(self.txn, name)
+    }
+
+    /// A view's query, bound as a derived table; the enclosing query's columns are not
+    /// visible inside it.
+    fn view_plan(&mut self, view: &crate::catalog::ViewDef) -> Result<Plan> {
+        let ast::Statement::Query(query) = crate::parser::parse_one(&view.sql)? else {
+            return Err(Error::new(
+                SqlState::DataCorrupted,
+                format!("view \"{}\" is not a query", view.name),
+            ));
+        };
+        let outer = std::mem::take(&mut self.outer);
+        let plan = self.query(&query);
+        self.outer = outer;
+        plan
+    }
 }
 
 fn rename(plan: Plan, table: Option<String>, names: &[ast::TableAliasColumnDef]) -> Result<Plan> {

@@ -5,16 +5,18 @@
 //! back never existed), survives restarts through the WAL like any other commit, and a
 //! concurrent transaction keeps seeing the schema of its own snapshot.
 //!
-//! Keys are `[kind byte][keycode(name)]`, so each kind of object (tables now; views and
-//! schemas later) is a contiguous range. A table's secondary indexes are part of its
+//! Keys are `[kind byte][keycode(name)]`, so each kind of object (tables, views; schemas
+//! later) is a contiguous range. A table's secondary indexes are part of its
 //! entry, so every statement that reads the table definition has them at hand. Values are JSON: readable in a dump,
 //! easy to extend with defaulted fields, and decoded at most once per distinct definition
 //! thanks to a small cache keyed by the stored bytes.
 
 pub mod system;
 mod table;
+mod view;
 
 pub use table::{CheckDef, ColumnDef, ForeignKeyDef, IndexDef, ReferentialAction, TableDef};
+pub use view::ViewDef;
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -29,6 +31,8 @@ use crate::error::{Error, Result, SqlState};
 
 /// Kind byte of table entries.
 const TABLE: u8 = 1;
+/// Kind byte of view entries.
+const VIEW: u8 = 2;
 
 /// Reads and writes catalog entries.
 #[derive(Debug, Default)]
@@ -38,7 +42,11 @@ pub struct Catalog {
 }
 
 fn table_key(name: &str) -> Vec<u8> {
-    let mut key = vec![TABLE];
+    entry_key(TABLE, name)
+}
+
+fn entry_key(kind: u8, name: &str) -> Vec<u8> {
+    let mut key = vec![kind];
     keycode::encode_str(&mut key, name, Order::ASC);
     key
 }
@@ -97,6 +105,31 @@ impl Catalog {
     /// Removes a table definition.
     pub fn delete_table(&self, txn: &Transaction, name: &str) -> Result<()> {
         txn.delete(CATALOG_KEYSPACE, &table_key(name))?;
+        Ok(())
+    }
+
+    /// The view called `name` as `txn` sees it.
+    pub fn view(&self, txn: &Transaction, name: &str) -> Result<Option<ViewDef>> {
+        match txn.get(CATALOG_KEYSPACE, &entry_key(VIEW, name))? {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Error::new(SqlState::DataCorrupted, format!("corrupt view definition in the catalog: {e}"))
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a new or replaced view definition.
+    pub fn put_view(&self, txn: &Transaction, view: &ViewDef) -> Result<()> {
+        let bytes = serde_json::to_vec(view).map_err(|e| {
+            Error::new(SqlState::InternalError, format!("cannot encode view definition: {e}"))
+        })?;
+        txn.put(CATALOG_KEYSPACE, &entry_key(VIEW, &view.name), bytes)?;
+        Ok(())
+    }
+
+    /// Removes a view definition.
+    pub fn delete_view(&self, txn: &Transaction, name: &str) -> Result<()> {
+        txn.delete(CATALOG_KEYSPACE, &entry_key(VIEW, name))?;
         Ok(())
     }
 

@@ -21,11 +21,13 @@ mod project;
 mod scan;
 mod sequences;
 mod sort;
+mod subquery;
 mod values;
 mod write;
 
 pub use scan::decode as decode_row;
 pub use sequences::Sequences;
+pub use subquery::prepare_subqueries;
 
 use std::sync::Arc;
 

@@ -235,6 +235,67 @@ pub enum Expr {
     },
     /// A scalar function call with its result type.
     Call(Function, Vec<Expr>, DataType),
+    /// A subquery: scalar, EXISTS, IN or a quantified comparison.
+    Subquery(Box<Subquery>),
+    /// Inside a subquery's plan: the value of the enclosing row's `args[k]` (see
+    /// [`Subquery`]). Replaced by a constant before the subquery runs.
+    Outer(usize),
+}
+
+/// What a subquery expression yields.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SubqueryKind {
+    /// `(SELECT ...)`: the single value of the single row (NULL for none; 21000 for more).
+    Scalar,
+    /// `EXISTS (SELECT ...)`.
+    Exists,
+    /// `operand IN (SELECT ...)`, with SQL's NULL rules.
+    In,
+    /// `operand op ANY/ALL (SELECT ...)`: the operator, and true for ALL.
+    Quantified(CmpOp, bool),
+}
+
+/// Runs a subquery's plan for given values of its outer references. The executor
+/// provides it (it needs the transaction); the planner only carries it.
+pub trait SubqueryRunner: Send + Sync {
+    /// The rows of `plan` with `Expr::Outer(k)` bound to `args[k]`.
+    fn rows(&self, plan: &super::Plan, args: &[Value]) -> crate::error::Result<Vec<Vec<Value>>>;
+}
+
+/// A subquery inside an expression. It is *correlated* when its plan refers to the
+/// enclosing row: those references are `Expr::Outer(k)` inside the plan and ordinary
+/// expressions over the enclosing row in `args`, so that the optimizer, which rewrites the
+/// enclosing plan's column positions, keeps them right without looking inside the plan.
+#[derive(Clone)]
+pub struct Subquery {
+    pub kind: SubqueryKind,
+    pub plan: std::sync::Arc<super::Plan>,
+    /// Values of the enclosing row the plan refers to.
+    pub args: Vec<Expr>,
+    /// The left side of IN and of quantified comparisons.
+    pub operand: Option<Expr>,
+    /// Set by the executor just before the statement runs.
+    pub runner: Option<std::sync::Arc<dyn SubqueryRunner>>,
+}
+
+impl fmt::Debug for Subquery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subquery")
+            .field("kind", &self.kind)
+            .field("plan", &self.plan)
+            .field("args", &self.args)
+            .field("operand", &self.operand)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Subquery {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && std::sync::Arc::ptr_eq(&self.plan, &other.plan)
+            && self.args == other.args
+            && self.operand == other.operand
+    }
 }
 
 impl Expr {
@@ -280,7 +341,13 @@ impl Expr {
 
     fn for_each_child(&self, mut f: impl FnMut(&Expr)) {
         match self {
-            Expr::Constant(_) | Expr::Column(_) | Expr::Parameter(_) => {}
+            Expr::Constant(_) | Expr::Column(_) | Expr::Parameter(_) | Expr::Outer(_) => {}
+            Expr::Subquery(q) => {
+                q.args.iter().for_each(&mut f);
+                if let Some(o) = &q.operand {
+                    f(o);
+                }
+            }
             Expr::Not(e)
             | Expr::Negate(e, _)
             | Expr::IsNull(e, _)
@@ -328,7 +395,12 @@ impl Expr {
             e
         }
         let node = match self {
-            e @ (Expr::Constant(_) | Expr::Column(_) | Expr::Parameter(_)) => e,
+            e @ (Expr::Constant(_) | Expr::Column(_) | Expr::Parameter(_) | Expr::Outer(_)) => e,
+            Expr::Subquery(mut q) => {
+                q.args = std::mem::take(&mut q.args).into_iter().map(|e| e.transform(f)).collect();
+                q.operand = q.operand.take().map(|e| e.transform(f));
+                Expr::Subquery(q)
+            }
             Expr::Not(e) => Expr::Not(t(e, f)),
             Expr::Negate(e, ty) => Expr::Negate(t(e, f), ty),
             Expr::IsNull(e, n) => Expr::IsNull(t(e, f), n),
@@ -389,9 +461,12 @@ impl Expr {
         })
     }
 
-    /// True if the expression references no column and no parameter.
+    /// True if the expression references no column and no parameter (and holds no
+    /// subquery, which only runs with the statement).
     pub fn is_constant(&self) -> bool {
-        !self.any(&mut |e| matches!(e, Expr::Column(_) | Expr::Parameter(_)))
+        !self.any(&mut |e| {
+            matches!(e, Expr::Column(_) | Expr::Parameter(_) | Expr::Outer(_) | Expr::Subquery(_))
+        })
     }
 }
 
@@ -488,6 +563,20 @@ impl fmt::Display for Named<'_> {
                     write!(f, "{}", n(a))?;
                 }
                 f.write_str(")")
+            }
+            Expr::Outer(k) => write!(f, "$outer{k}"),
+            Expr::Subquery(q) => {
+                if let Some(o) = &q.operand {
+                    write!(f, "{} ", n(o))?;
+                }
+                match q.kind {
+                    SubqueryKind::Scalar => f.write_str("(SubPlan)"),
+                    SubqueryKind::Exists => f.write_str("EXISTS(SubPlan)"),
+                    SubqueryKind::In => f.write_str("IN (SubPlan)"),
+                    SubqueryKind::Quantified(op, all) => {
+                        write!(f, "{} {} (SubPlan)", op.symbol(), if all { "ALL" } else { "ANY" })
+                    }
+                }
             }
         }
     }

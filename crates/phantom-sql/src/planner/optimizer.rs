@@ -40,7 +40,7 @@ pub fn optimize(plan: Plan) -> Result<Plan> {
 pub fn fold_constants(expr: Expr) -> Expr {
     expr.transform(&mut |e| {
         match e {
-            Expr::Constant(_) | Expr::Column(_) | Expr::Parameter(_) => return e,
+            Expr::Constant(_) | Expr::Column(_) | Expr::Parameter(_) | Expr::Outer(_) => return e,
             Expr::And(a, b) => match (*a, *b) {
                 (Expr::Constant(Value::Boolean(false)), _) | (_, Expr::Constant(Value::Boolean(false))) => {
                     return Expr::Constant(Value::Boolean(false));

@@ -1,0 +1,71 @@
+//! Running subqueries inside expressions.
+//!
+//! A subquery's plan is bound and optimized with the statement, but it can only run with
+//! the statement's transaction, so just before execution [`prepare_subqueries`] gives each
+//! subquery expression a runner holding the execution context. The runner executes the
+//! plan once per distinct use: an uncorrelated subquery runs once per statement (its rows
+//! are cached); a correlated one runs for each enclosing row, with its outer references
+//! replaced by that row's values and the plan optimized again for them (so a correlated
+//! equality becomes a key lookup). Decorrelation into joins would be faster for large
+//! inputs and is left for later.
+
+use std::sync::{Arc, OnceLock};
+
+use super::{Context, Row, execute};
+use crate::error::Result;
+use crate::planner::expr::{Subquery, SubqueryRunner};
+use crate::planner::{Expr, Plan, optimizer};
+use crate::types::Value;
+
+struct Runner {
+    cx: Context,
+    /// The rows of an uncorrelated subquery, computed on first use.
+    cached: OnceLock<Vec<Row>>,
+}
+
+impl SubqueryRunner for Runner {
+    fn rows(&self, plan: &Plan, args: &[Value]) -> Result<Vec<Row>> {
+        if args.is_empty() {
+            if let Some(rows) = self.cached.get() {
+                return Ok(rows.clone());
+            }
+            let rows = run(plan.clone(), &self.cx)?;
+            return Ok(self.cached.get_or_init(|| rows).clone());
+        }
+        let bound = plan.clone().map_exprs(&mut |e| {
+            Ok(e.transform(&mut |x| match x {
+                Expr::Outer(k) => Expr::Constant(args.get(k).cloned().unwrap_or(Value::Null)),
+                x => x,
+            }))
+        })?;
+        run(optimizer::optimize(bound)?, &self.cx)
+    }
+}
+
+fn run(plan: Plan, cx: &Context) -> Result<Vec<Row>> {
+    let width = plan.columns().iter().filter(|c| !c.hidden).count();
+    let plan = prepare_subqueries(plan, cx)?;
+    execute(plan, cx)?
+        .map(|row| {
+            row.map(|mut r| {
+                r.truncate(width.max(1));
+                r
+            })
+        })
+        .collect()
+}
+
+/// Gives every subquery expression in `plan` (not inside other subqueries: those are
+/// prepared when their enclosing subquery runs) a runner over `cx`.
+pub fn prepare_subqueries(plan: Plan, cx: &Context) -> Result<Plan> {
+    plan.map_exprs(&mut |e| {
+        Ok(e.transform(&mut |x| match x {
+            Expr::Subquery(q) if q.runner.is_none() => {
+                let runner: Arc<dyn SubqueryRunner> =
+                    Arc::new(Runner { cx: cx.clone(), cached: OnceLock::new() });
+                Expr::Subquery(Box::new(Subquery { runner: Some(runner), ..*q }))
+            }
+            x => x,
+        }))
+    })
+}
