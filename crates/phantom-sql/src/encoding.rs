@@ -15,6 +15,7 @@
 //!     4 float:   8 bytes, little-endian IEEE 754
 //!     5 text:    varint length, UTF-8 bytes
 //!     6 in key:  the value is the primary-key column at this position
+//!     7 bytes:   varint length, the bytes
 //! ```
 //!
 //! Values carry their own tags, so a row written before `ALTER TABLE ... ADD COLUMN` simply
@@ -32,6 +33,7 @@ const TRUE: u8 = 2;
 const INT: u8 = 3;
 const FLOAT: u8 = 4;
 const TEXT: u8 = 5;
+const BYTES: u8 = 7;
 /// The value is the primary-key column of this position: read it from the key.
 const IN_KEY: u8 = 6;
 
@@ -61,6 +63,11 @@ pub fn encode_row(values: &[Value], in_key: &[usize]) -> Vec<u8> {
                 out.push(TEXT);
                 put_varint(&mut out, s.len() as u64);
                 out.extend_from_slice(s.as_bytes());
+            }
+            Value::Bytes(b) => {
+                out.push(BYTES);
+                put_varint(&mut out, b.len() as u64);
+                out.extend_from_slice(b);
             }
         }
     }
@@ -107,6 +114,13 @@ pub fn decode_row_into(bytes: &[u8], width: usize, out: &mut Vec<Value>) -> Resu
                 let s = std::str::from_utf8(raw).map_err(|_| corrupt("text is not UTF-8"))?;
                 Value::Text(s.to_string())
             }
+            BYTES => {
+                let len = get_varint(bytes, &mut pos)? as usize;
+                let end = pos.checked_add(len).ok_or_else(|| corrupt("bad byte string length"))?;
+                let raw = bytes.get(pos..end).ok_or_else(|| corrupt("row ends early"))?;
+                pos = end;
+                Value::Bytes(raw.to_vec())
+            }
             _ => return Err(corrupt("unknown value tag")),
         };
         out.push(value);
@@ -135,6 +149,7 @@ pub fn encode_key_value(out: &mut Vec<u8>, value: &Value, order: Order) {
         Value::Int(i) => keycode::encode_i64(out, *i, order),
         Value::Float(f) => keycode::encode_f64(out, *f, order),
         Value::Text(s) => keycode::encode_str(out, s, order),
+        Value::Bytes(b) => keycode::encode_bytes(out, b, order),
     }
 }
 
@@ -177,6 +192,7 @@ pub fn split_key<'a>(key: &'a [u8], types: &[DataType]) -> Result<(Vec<Value>, &
             DataType::Boolean => reader.read_bool(Order::ASC).map(|v| v.map(Value::Boolean)),
             t if t.is_integer() => reader.read_i64(Order::ASC).map(|v| v.map(Value::Int)),
             t if t.is_float() => reader.read_f64(Order::ASC).map(|v| v.map(Value::Float)),
+            DataType::Bytea => reader.read_bytes(Order::ASC).map(|v| v.map(Value::Bytes)),
             _ => reader.read_str(Order::ASC).map(|v| v.map(Value::Text)),
         }
         .map_err(|e| corrupt(&e.to_string()))?;

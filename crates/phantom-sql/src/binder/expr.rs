@@ -508,6 +508,15 @@ impl Binder<'_> {
     fn literal(&mut self, v: &ast::Value) -> Result<Typed> {
         Ok(match v {
             ast::Value::Number(s, _) => number_literal(s)?,
+            ast::Value::HexStringLiteral(hex) => {
+                let bytes = cast::decode_hex(hex).ok_or_else(|| {
+                    Error::new(
+                        SqlState::InvalidTextRepresentation,
+                        format!("invalid hexadecimal data: \"{hex}\""),
+                    )
+                })?;
+                Typed::new(Expr::Constant(Value::Bytes(bytes)), DataType::Bytea)
+            }
             ast::Value::SingleQuotedString(s)
             | ast::Value::EscapedStringLiteral(s)
             | ast::Value::NationalStringLiteral(s) => {
@@ -1141,6 +1150,7 @@ impl Binder<'_> {
             },
             T::Boolean | T::Bool => DataType::Boolean,
             T::Text | T::String(None) => DataType::Text,
+            T::Bytea | T::Blob(_) => DataType::Bytea,
             T::Varchar(l) | T::CharacterVarying(l) | T::CharVarying(l) => DataType::Varchar(length(l)?),
             T::Char(l) | T::Character(l) => DataType::Char(length(l)?.unwrap_or(1)),
             T::Custom(name, _) => match object_name(name)?.as_str() {

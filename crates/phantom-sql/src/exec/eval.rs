@@ -338,6 +338,45 @@ fn call(func: Function, args: &[Expr], row: &[Value], ty: DataType) -> Result<Va
     crate::exec::functions::apply(func, values, ty)
 }
 
+/// Evaluates a subquery expression for the enclosing `row`.
+fn subquery(q: &Subquery, row: &[Value]) -> Result<Value> {
+    let Some(runner) = &q.runner else {
+        return Err(Error::new(SqlState::InternalError, "subquery was not prepared for execution"));
+    };
+    let args: Vec<Value> = q.args.iter().map(|a| a.eval(row)).collect::<Result<_>>()?;
+    let rows = runner.rows(&q.plan, &args)?;
+    let operand = q.operand.as_ref().map(|o| o.eval(row)).transpose()?;
+    Ok(match q.kind {
+        SubqueryKind::Exists => Value::Boolean(!rows.is_empty()),
+        SubqueryKind::Scalar => match rows.as_slice() {
+            [] => Value::Null,
+            [only] => only.first().cloned().unwrap_or(Value::Null),
+            _ => {
+                return Err(Error::new(
+                    SqlState::CardinalityViolation,
+                    "more than one row returned by a subquery used as an expression",
+                ));
+            }
+        },
+        SubqueryKind::In => quantified(CmpOp::Eq, false, &operand.unwrap_or(Value::Null), &rows),
+        SubqueryKind::Quantified(op, all) => quantified(op, all, &operand.unwrap_or(Value::Null), &rows),
+    })
+}
+
+/// `x op ANY (rows)` (IN is `= ANY`) or `x op ALL (rows)`, with SQL's NULL rules: a
+/// decisive comparison wins; otherwise an unknown one makes the answer unknown.
+fn quantified(op: CmpOp, all: bool, x: &Value, rows: &[Vec<Value>]) -> Value {
+    let mut unknown = false;
+    for r in rows {
+        match compare(op, x, r.first().unwrap_or(&Value::Null)) {
+            Value::Boolean(b) if b != all => return Value::Boolean(b),
+            Value::Boolean(_) => {}
+            _ => unknown = true,
+        }
+    }
+    if unknown { Value::Null } else { Value::Boolean(all) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,43 +480,4 @@ mod tests {
             SqlState::InvalidParameterValue
         );
     }
-}
-
-/// Evaluates a subquery expression for the enclosing `row`.
-fn subquery(q: &Subquery, row: &[Value]) -> Result<Value> {
-    let Some(runner) = &q.runner else {
-        return Err(Error::new(SqlState::InternalError, "subquery was not prepared for execution"));
-    };
-    let args: Vec<Value> = q.args.iter().map(|a| a.eval(row)).collect::<Result<_>>()?;
-    let rows = runner.rows(&q.plan, &args)?;
-    let operand = q.operand.as_ref().map(|o| o.eval(row)).transpose()?;
-    Ok(match q.kind {
-        SubqueryKind::Exists => Value::Boolean(!rows.is_empty()),
-        SubqueryKind::Scalar => match rows.as_slice() {
-            [] => Value::Null,
-            [only] => only.first().cloned().unwrap_or(Value::Null),
-            _ => {
-                return Err(Error::new(
-                    SqlState::CardinalityViolation,
-                    "more than one row returned by a subquery used as an expression",
-                ));
-            }
-        },
-        SubqueryKind::In => quantified(CmpOp::Eq, false, &operand.unwrap_or(Value::Null), &rows),
-        SubqueryKind::Quantified(op, all) => quantified(op, all, &operand.unwrap_or(Value::Null), &rows),
-    })
-}
-
-/// `x op ANY (rows)` (IN is `= ANY`) or `x op ALL (rows)`, with SQL's NULL rules: a
-/// decisive comparison wins; otherwise an unknown one makes the answer unknown.
-fn quantified(op: CmpOp, all: bool, x: &Value, rows: &[Vec<Value>]) -> Value {
-    let mut unknown = false;
-    for r in rows {
-        match compare(op, x, r.first().unwrap_or(&Value::Null)) {
-            Value::Boolean(b) if b != all => return Value::Boolean(b),
-            Value::Boolean(_) => {}
-            _ => unknown = true,
-        }
-    }
-    if unknown { Value::Null } else { Value::Boolean(all) }
 }

@@ -75,6 +75,8 @@ pub fn cast(value: Value, ty: DataType, kind: CastKind) -> Result<Value> {
             }
             check_integer(r as i64, t)
         }
+        (Value::Bytes(b), DataType::Bytea) => Ok(Value::Bytes(b)),
+        (Value::Text(s), DataType::Bytea) => parse_bytea(&s),
         (Value::Text(s), t) if t.is_string() => fit_string(s, t, kind),
         (v, t) if t.is_string() => fit_string(to_text(&v), t, kind),
         (Value::Text(s), t) => parse_text(&s, t),
@@ -82,6 +84,28 @@ pub fn cast(value: Value, ty: DataType, kind: CastKind) -> Result<Value> {
             Err(Error::new(SqlState::DatatypeMismatch, format!("cannot cast type {} to {t}", v.data_type())))
         }
     }
+}
+
+/// Text as BYTEA input: `\x` and hex digits, or else the text's own bytes (PostgreSQL's
+/// escape format, without its backslash escapes).
+fn parse_bytea(s: &str) -> Result<Value> {
+    let Some(hex) = s.strip_prefix("\\x") else { return Ok(Value::Bytes(s.as_bytes().to_vec())) };
+    decode_hex(hex).map(Value::Bytes).ok_or_else(|| invalid_input(DataType::Bytea, s))
+}
+
+/// Decodes hex digits (an even number of them), `None` if they are not.
+pub fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let text = std::str::from_utf8(pair).ok()?;
+            u8::from_str_radix(text, 16).ok()
+        })
+        .collect()
 }
 
 /// The text form of a value, as `CAST(v AS TEXT)` produces it.

@@ -25,6 +25,8 @@ pub enum DataType {
     Varchar(Option<u32>),
     /// CHAR(n), blank-padded to n characters
     Char(u32),
+    /// BYTEA (BLOB): a byte string
+    Bytea,
     /// The type of a bare NULL literal before context gives it one. Never a column type.
     Null,
 }
@@ -79,6 +81,7 @@ impl fmt::Display for DataType {
             DataType::Varchar(None) => f.write_str("character varying"),
             DataType::Varchar(Some(n)) => write!(f, "character varying({n})"),
             DataType::Char(n) => write!(f, "character({n})"),
+            DataType::Bytea => f.write_str("bytea"),
             DataType::Null => f.write_str("unknown"),
         }
     }

@@ -20,6 +20,8 @@ pub enum Value {
     Float(f64),
     /// Any string type (TEXT, VARCHAR, CHAR).
     Text(String),
+    /// BYTEA: a byte string.
+    Bytes(Vec<u8>),
 }
 
 impl Value {
@@ -36,6 +38,7 @@ impl Value {
             Value::Int(_) => DataType::BigInt,
             Value::Float(_) => DataType::Double,
             Value::Text(_) => DataType::Text,
+            Value::Bytes(_) => DataType::Bytea,
         }
     }
 
@@ -63,6 +66,7 @@ impl Value {
             (Int(a), Float(b)) => float_cmp(*a as f64, *b).then_with(|| int_float_tie(*a, *b)),
             (Float(a), Int(b)) => float_cmp(*a, *b as f64).then_with(|| int_float_tie(*b, *a).reverse()),
             (Text(a), Text(b)) => a.cmp(b),
+            (Bytes(a), Bytes(b)) => a.cmp(b),
             (a, b) => a.rank().cmp(&b.rank()),
         }
     }
@@ -72,7 +76,8 @@ impl Value {
             Value::Boolean(_) => 0,
             Value::Int(_) | Value::Float(_) => 1,
             Value::Text(_) => 2,
-            Value::Null => 3,
+            Value::Bytes(_) => 3,
+            Value::Null => 4,
         }
     }
 }
@@ -141,6 +146,10 @@ impl Hash for Value {
                     f.to_bits().hash(state);
                 }
             }
+            Value::Bytes(b) => {
+                4u8.hash(state);
+                b.hash(state);
+            }
             Value::Text(s) => {
                 3u8.hash(state);
                 s.hash(state);
@@ -159,6 +168,11 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::Float(x) => f.write_str(&format_float(*x)),
             Value::Text(s) => f.write_str(s),
+            // PostgreSQL's hex output format.
+            Value::Bytes(b) => {
+                f.write_str("\\x")?;
+                b.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+            }
         }
     }
 }
