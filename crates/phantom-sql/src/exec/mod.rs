@@ -20,6 +20,7 @@ mod nested_loop_join;
 mod project;
 mod scan;
 mod sequences;
+mod set_op;
 mod sort;
 mod subquery;
 mod values;
@@ -107,6 +108,9 @@ pub fn execute(plan: Plan, cx: &Context) -> Result<Rows> {
         Plan::Sort { input, keys } => sort::sort(execute(*input, cx)?, keys)?,
         Plan::Limit { input, limit, offset } => limit::limit(execute(*input, cx)?, limit, offset)?,
         Plan::Distinct { input } => distinct::distinct(execute(*input, cx)?),
+        Plan::SetOp { op, all, left, right, .. } => {
+            set_op::set_op(op, all, execute(*left, cx)?, execute(*right, cx)?)?
+        }
         plan @ (Plan::Insert { .. } | Plan::Update { .. } | Plan::Delete { .. }) => {
             let count = write::modify(plan, cx)?;
             Box::new(std::iter::once(Ok(vec![Value::Int(count as i64)])))

@@ -184,6 +184,11 @@ fn render(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             out.push(line);
             render(input, depth + 1, out);
         }
+        Plan::SetOp { op, all, left, right, .. } => {
+            out.push(format!("{pad}{}{}", op.keyword(), if *all { " ALL" } else { "" }));
+            render(left, depth + 1, out);
+            render(right, depth + 1, out);
+        }
         Plan::Distinct { input } => {
             out.push(format!("{pad}Distinct"));
             render(input, depth + 1, out);

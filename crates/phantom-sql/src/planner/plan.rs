@@ -223,6 +223,16 @@ pub enum Plan {
         /// The input.
         input: Box<Plan>,
     },
+    /// UNION, INTERSECT or EXCEPT of two inputs with the same column types.
+    SetOp {
+        op: SetOpKind,
+        /// ALL: keep duplicates (by their counts).
+        all: bool,
+        left: Box<Plan>,
+        right: Box<Plan>,
+        /// The output columns (named after the left input's).
+        columns: Vec<OutputColumn>,
+    },
     /// INSERT: writes each source row. Outputs nothing; the executor counts rows.
     Insert {
         /// The target table.
@@ -265,6 +275,25 @@ pub enum Plan {
     },
 }
 
+/// The set operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOpKind {
+    Union,
+    Intersect,
+    Except,
+}
+
+impl SetOpKind {
+    /// The SQL keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            SetOpKind::Union => "UNION",
+            SetOpKind::Intersect => "INTERSECT",
+            SetOpKind::Except => "EXCEPT",
+        }
+    }
+}
+
 impl Plan {
     /// The columns this node outputs.
     pub fn columns(&self) -> Vec<OutputColumn> {
@@ -275,6 +304,7 @@ impl Plan {
             Plan::Values { columns, .. }
             | Plan::Nothing { columns }
             | Plan::Project { columns, .. }
+            | Plan::SetOp { columns, .. }
             | Plan::Aggregate { columns, .. } => columns.clone(),
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
@@ -299,6 +329,7 @@ impl Plan {
             Plan::Values { columns, .. }
             | Plan::Nothing { columns }
             | Plan::Project { columns, .. }
+            | Plan::SetOp { columns, .. }
             | Plan::Aggregate { columns, .. } => columns.len(),
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
@@ -370,6 +401,9 @@ impl Plan {
             Plan::Sort { input, keys } => Plan::Sort { input: child(input)?, keys },
             Plan::Limit { input, limit, offset } => Plan::Limit { input: child(input)?, limit, offset },
             Plan::Distinct { input } => Plan::Distinct { input: child(input)? },
+            Plan::SetOp { op, all, left, right, columns } => {
+                Plan::SetOp { op, all, left: child(left)?, right: child(right)?, columns }
+            }
             Plan::Insert { table, source, targets, defaults } => {
                 Plan::Insert { table, source: child(source)?, targets, defaults }
             }
@@ -460,7 +494,7 @@ impl Plan {
             Plan::LockRows { input, table, mode, recheck } => {
                 Plan::LockRows { input, table, mode, recheck: opt(recheck, f)? }
             }
-            p @ (Plan::Nothing { .. } | Plan::Distinct { .. }) => p,
+            p @ (Plan::Nothing { .. } | Plan::Distinct { .. } | Plan::SetOp { .. }) => p,
         })
     }
 }
