@@ -143,11 +143,12 @@ fn parse_duration(value: &str) -> Result<Option<Duration>> {
     };
     let n: u64 = number.parse().map_err(|_| bad())?;
     let ms = match unit.trim() {
-        "" | "ms" => n,
-        "s" => n * 1000,
-        "min" => n * 60_000,
+        "" | "ms" => Some(n),
+        "s" => n.checked_mul(1000),
+        "min" => n.checked_mul(60_000),
         _ => return Err(bad()),
-    };
+    }
+    .ok_or_else(bad)?;
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
@@ -267,6 +268,7 @@ mod tests {
         assert_eq!(parse_duration("250").ok(), Some(Some(Duration::from_millis(250))));
         assert_eq!(parse_duration("2s").ok(), Some(Some(Duration::from_secs(2))));
         assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("18446744073709551615min").is_err(), "overflows a u64 of milliseconds");
         assert_eq!(parse_isolation("REPEATABLE READ").ok(), Some(Isolation::RepeatableRead));
         assert_eq!(parse_isolation("read_committed").ok(), Some(Isolation::ReadCommitted));
         assert!(parse_isolation("chaos").is_err());

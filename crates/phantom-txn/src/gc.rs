@@ -16,7 +16,9 @@
 //!
 //! Two collectors apply the same rule ([`VersionFilter`]):
 //! - LSM trees run it inside compaction (the compaction filter hook); a tombstone is only
-//!   dropped when the compaction writes the bottom of the tree.
+//!   dropped when the compaction's inputs hold everything older in the tree (the bottom of
+//!   the tree is not enough: the key's older versions sort after the tombstone and may sit
+//!   in a file that does not overlap the compaction).
 //! - B+trees (and the memory engine) are *vacuumed*: a scan finds the removable versions
 //!   and deletes them in batches. A background pass vacuums a keyspace after enough new
 //!   versions arrived in it; `VACUUM [table]` runs it on demand.
@@ -58,7 +60,7 @@ const BATCH: usize = 1024;
 pub struct VersionFilter {
     horizon: Timestamp,
     /// True when nothing older than the entries seen lies elsewhere (a full scan, or an
-    /// LSM compaction into the bottom level): tombstones may go.
+    /// LSM compaction of everything older): tombstones may go.
     complete: bool,
     current: Option<Vec<u8>>,
     /// The current key already has a version at or below the horizon.
@@ -96,8 +98,8 @@ impl VersionFilter {
 pub fn compaction_filter(
     horizon: Arc<std::sync::atomic::AtomicU64>,
 ) -> phantom_storage::lsm::CompactionFilter {
-    Arc::new(move |bottom: bool| {
-        let mut filter = VersionFilter::new(horizon.load(std::sync::atomic::Ordering::Acquire), bottom);
+    Arc::new(move |complete: bool| {
+        let mut filter = VersionFilter::new(horizon.load(std::sync::atomic::Ordering::Acquire), complete);
         Box::new(move |key: &[u8], slot: &Option<Vec<u8>>| match slot {
             Some(value) => filter.keep(key, value),
             // An engine-level deletion marker (from a vacuum): the engine's own rules.
@@ -272,6 +274,33 @@ mod tests {
         let tomb = version::encode_value(None);
         assert!(filter.keep(&version::encode_key(b"k", 7), &tomb));
         assert!(!filter.keep(&version::encode_key(b"k", 2), &version::encode_value(Some(b"v"))));
+    }
+
+    #[test]
+    fn a_leveled_compaction_keeps_a_tombstone_whose_older_versions_lie_outside_it() {
+        use phantom_storage::Lsm;
+        use phantom_storage::lsm::{BlockCache, LsmOptions};
+        use std::sync::atomic::AtomicU64;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = LsmOptions { merge_trigger: 1, ..LsmOptions::default() };
+        let tree = Lsm::open(dir.path(), options, BlockCache::new(1 << 20)).expect("open");
+        tree.set_compaction_filter(Some(compaction_filter(Arc::new(AtomicU64::new(100)))));
+        let mut batch = WriteBatch::new();
+        put(&mut batch, "k", 1, Some("old"));
+        tree.apply(batch, 1).expect("apply");
+        tree.compact_fully().expect("k@1 into level 1");
+        let mut batch = WriteBatch::new();
+        put(&mut batch, "k", 5, None);
+        tree.apply(batch, 2).expect("apply");
+        // k@5 sorts before k@1, so level 1's table holding k@1 does not overlap the
+        // compaction of k@5 into level 1, which is nonetheless the bottom of the tree.
+        tree.compact_fully().expect("k@5 into level 1");
+        let seen = tree.scan(version::visible_range(b"k", 10)).next().map(|e| {
+            let (_, value) = e.expect("scan");
+            version::decode_value(&value).expect("decode").map(<[u8]>::to_vec)
+        });
+        assert_eq!(seen.flatten(), None, "a snapshot at 10 must find k deleted: {:?}", versions(&tree));
     }
 
     #[test]

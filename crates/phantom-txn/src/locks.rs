@@ -246,7 +246,8 @@ impl LockManager {
             }
             parker
         };
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout past what the clock can represent never expires (`+` would panic).
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let result = self.wait(shard, &lock_key, txn, mode, &parker, deadline);
         self.graph.lock().remove(&txn);
         result
@@ -491,6 +492,19 @@ mod tests {
         assert!(matches!(second.join().ok(), Some(Ok(_))));
         locks.release(2, [(1, &b"b"[..]), (1, &b"c"[..])]);
         assert!(matches!(first.join().ok(), Some(Ok(_))));
+    }
+
+    #[test]
+    fn a_timeout_too_long_for_the_clock_means_no_timeout() {
+        let locks = manager();
+        locks.acquire(1, 1, b"k", LockMode::Exclusive, None).ok();
+        let waiter = {
+            let locks = locks.clone();
+            std::thread::spawn(move || locks.acquire(2, 1, b"k", LockMode::Exclusive, Some(Duration::MAX)))
+        };
+        std::thread::sleep(Duration::from_millis(30));
+        locks.release(1, [(1, &b"k"[..])]);
+        assert!(matches!(waiter.join().ok(), Some(Ok(Acquired::New))));
     }
 
     #[test]

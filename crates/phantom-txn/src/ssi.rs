@@ -22,8 +22,9 @@
 //!
 //! We do not check whether the third transaction committed first (PostgreSQL does), so
 //! some harmless structures abort too: the price of a rule that is easy to see is right.
-//! Records of committed transactions stay until no transaction concurrent with them is
-//! left, because later edges may still point at them. Only SERIALIZABLE transactions take
+//! Records of committed transactions stay until no running transaction concurrent with them
+//! is left, because later edges may still point at them; the edges of committed
+//! transactions still tracked outlive those records. Only SERIALIZABLE transactions take
 //! part; the catalog keyspace is left out (DDL is rare and would make everyone conflict).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -231,8 +232,12 @@ impl Ssi {
             })
             .map(|(id, _)| *id)
             .collect();
+        // Only the record goes, not the edges others have to it: a committed transaction
+        // still tracked may have an rw-edge out to it (it read what the pruned one wrote),
+        // and that edge makes it a pivot as soon as a running transaction reads past its
+        // writes (the read-only anomaly). Unlike an abort, the edges really happened.
         for id in gone {
-            forget(txns, id);
+            txns.remove(&id);
         }
     }
 
@@ -356,6 +361,28 @@ mod tests {
         assert!(ssi.prepare_commit(2).is_ok());
         ssi.committed(2, 12);
         assert_eq!(ssi.tracked(), 0);
+    }
+
+    #[test]
+    fn pruning_a_committed_transaction_keeps_the_edges_others_have_to_it() {
+        // The read-only anomaly: 2 reads x, 1 overwrites x and commits (2 -> 1), 3 begins
+        // and sees 1's x, 2 writes y and commits, then 3 reads y without 2's write
+        // (3 -> 2). No serial order explains it: 2 before 1 before 3 before 2. When 2
+        // commits, 3 is the oldest running transaction and 1 committed at or below its
+        // snapshot, so 1 may be forgotten; 2's edge to it may not.
+        let ssi = Ssi::default();
+        ssi.register(1, 10);
+        ssi.register(2, 10);
+        assert!(ssi.read(2, 5, b"x").is_ok());
+        assert!(ssi.write(1, 5, b"x").is_ok()); // 2 -> 1
+        assert!(ssi.prepare_commit(1).is_ok());
+        ssi.committed(1, 11);
+        assert!(ssi.write(2, 5, b"y").is_ok());
+        ssi.register(3, 11);
+        assert!(ssi.prepare_commit(2).is_ok());
+        ssi.committed(2, 12);
+        assert!(ssi.read(3, 5, b"x").is_ok(), "3 sees 1's write: no edge");
+        assert!(matches!(ssi.read(3, 5, b"y"), Err(TxnError::Serialization(_))), "3 -> 2 -> 1");
     }
 
     #[test]

@@ -153,6 +153,9 @@ type WriteKey = (KeyspaceId, Vec<u8>);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Savepoint {
     undo: usize,
+    /// The write set's byte count, restored as is: it counts every write made (an
+    /// overwrite adds to it), so it cannot be recomputed from the entries undone.
+    write_bytes: usize,
     locks: usize,
     created: usize,
     dropped: usize,
@@ -547,6 +550,7 @@ impl Transaction {
         let undo = state.undo.get_or_insert_with(Vec::new).len();
         Ok(Savepoint {
             undo,
+            write_bytes: state.write_bytes,
             locks: state.locks.len(),
             created: state.created.len(),
             dropped: state.dropped.len(),
@@ -563,11 +567,8 @@ impl Transaction {
                 _ => Vec::new(),
             };
             for (key, previous) in undone {
-                let size = state.writes.get(&key).map_or(0, |e| Entry::size(&key.1, &e.value));
-                state.write_bytes = state.write_bytes.saturating_sub(size);
                 match previous {
                     Some(entry) => {
-                        state.write_bytes += Entry::size(&key.1, &entry.value);
                         state.writes.insert(key, entry);
                     }
                     None => {
@@ -575,6 +576,7 @@ impl Transaction {
                     }
                 }
             }
+            state.write_bytes = savepoint.write_bytes;
             state.dropped.truncate(savepoint.dropped);
             let keep_created = savepoint.created.min(state.created.len());
             let created = state.created.split_off(keep_created);

@@ -355,3 +355,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn rolling_back_to_a_savepoint_gives_back_the_write_set_bytes() {
+    // SAVEPOINT / UPDATE / ROLLBACK TO in a loop over one row: the write set is the same
+    // after every round, so it must never reach its limit.
+    let store = MvccStore::memory();
+    let ks = new_keyspace(&store);
+    let options =
+        TxnOptions { isolation: Isolation::ReadCommitted, write_set_limit: 1000, ..TxnOptions::default() };
+    let txn = store.begin_with(options);
+    txn.put(ks, b"k", vec![0; 100]).expect("put");
+    for round in 0..20 {
+        txn.next_command();
+        let savepoint = txn.savepoint().expect("savepoint");
+        if let Err(e) = txn.put(ks, b"k", vec![1; 100]) {
+            panic!("round {round}: {e}");
+        }
+        txn.rollback_to(savepoint).expect("rollback to");
+    }
+    txn.next_command();
+    assert_eq!(txn.get(ks, b"k").expect("get"), Some(vec![0; 100]));
+    txn.commit().expect("commit");
+}

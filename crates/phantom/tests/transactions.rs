@@ -325,3 +325,28 @@ fn a_write_set_over_its_limit_fails_with_54000() {
     s.execute("ROLLBACK").expect("rollback");
     assert_eq!(scalar(&mut s, "SELECT count(*) FROM w"), 1);
 }
+
+#[test]
+fn serializable_prevents_the_read_only_anomaly() {
+    // Fekete, O'Neil and O'Neil's batch example, by hand: the batch reader (t3) sees the
+    // receipt (t1, committed) but not the deposit (t2) made at the snapshot t1 came after.
+    let db = Database::memory();
+    table(&db, "CREATE TABLE acct (id INT PRIMARY KEY, v INT)", "INSERT INTO acct VALUES (1, 0), (2, 0)");
+    let (mut t1, mut t2, mut t3) = (db.session(), db.session(), db.session());
+    let begin = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+    t2.execute(begin).expect("begin t2");
+    assert_eq!(scalar(&mut t2, "SELECT v FROM acct WHERE id = 1"), 0);
+    t1.execute(begin).expect("begin t1");
+    t1.execute("UPDATE acct SET v = 1 WHERE id = 1").expect("t1 update");
+    t1.execute("COMMIT").expect("t1 commit"); // t2 -rw-> t1
+    t3.execute(begin).expect("begin t3");
+    assert_eq!(scalar(&mut t3, "SELECT v FROM acct WHERE id = 1"), 1, "t3 sees t1");
+    t2.execute("UPDATE acct SET v = 10 WHERE id = 2").expect("t2 update");
+    t2.execute("COMMIT").expect("t2 commit");
+    // t3 -rw-> t2 -rw-> t1 -wr-> t3: a cycle, whatever t3 does next.
+    let read = t3.query("SELECT v FROM acct WHERE id = 2").and_then(|_| t3.execute("COMMIT"));
+    match read {
+        Err(e) => assert_eq!(e.sqlstate(), "40001", "{e}"),
+        Ok(_) => panic!("t3 committed a view no serial order explains"),
+    }
+}

@@ -43,6 +43,9 @@ struct Task {
     output_level: usize,
     /// The output is the oldest data in its key range: tombstones can go.
     bottom: bool,
+    /// Nothing older than the inputs lies outside them, whatever the key: what the
+    /// compaction filter is told (see [`super::CompactionFilter`]).
+    complete: bool,
     /// Move the input files to the output level without rewriting them.
     trivial: bool,
 }
@@ -98,11 +101,15 @@ fn pick_leveled(version: &Version, options: &LsmOptions, allow_moves: bool) -> O
     // down as they are, without being rewritten. Not while a compaction filter is set: it
     // must see every entry eventually.
     if allow_moves && below_inputs.is_empty() && !pairwise_overlap(&inputs) {
-        return Some(Task { inputs, output_level: level + 1, bottom: false, trivial: true });
+        return Some(Task { inputs, output_level: level + 1, bottom: false, complete: false, trivial: true });
     }
     inputs.extend(below_inputs);
     let bottom = levels.iter().skip(level + 2).all(Vec::is_empty);
-    Some(Task { inputs, output_level: level + 1, bottom, trivial: false })
+    // The files of these levels that do not overlap the inputs, and the levels above,
+    // may hold older entries next to the inputs' keys (an older version of a row sorts
+    // after its newer ones): only a merge of every table leaves nothing older outside.
+    let complete = bottom && inputs.len() == levels.iter().map(Vec::len).sum::<usize>();
+    Some(Task { inputs, output_level: level + 1, bottom, complete, trivial: false })
 }
 
 /// True if any two runs' key ranges overlap.
@@ -143,6 +150,8 @@ fn pick_tiered(version: &Version, options: &LsmOptions) -> Option<Task> {
         inputs: runs[start..end].to_vec(),
         output_level: 0,
         bottom: end == runs.len(),
+        // Runs are ordered by age: every run after the window is newer than all of it.
+        complete: end == runs.len(),
         trivial: false,
     })
 }
@@ -164,7 +173,7 @@ impl Inner {
 
     fn run(&self, task: &Task) -> Result<()> {
         let seq = task.inputs.iter().map(|r| r.record.seq).max().unwrap_or(0);
-        let mut filter = self.filter.read().clone().map(|start| start(task.bottom));
+        let mut filter = self.filter.read().clone().map(|start| start(task.complete));
         let mut iters: Vec<_> = task.inputs.iter().map(|r| r.table.iter(&self.cache).peekable()).collect();
         let mut heap = BinaryHeap::new();
         for (i, it) in iters.iter_mut().enumerate() {

@@ -75,8 +75,11 @@ pub enum Compaction {
 }
 
 /// Decides, per entry, whether a compaction keeps it (`true`) or drops it. Called once per
-/// compaction with `bottom` (true when nothing older lies below the output, so dropping a
-/// deletion marker cannot bring an older value back); the function it returns then sees
+/// compaction with `complete`: true when nothing older than the compaction's inputs lies
+/// outside them, whatever its key, so dropping an entry that marks a deletion cannot bring
+/// back an older entry the caller relates to it, even under a neighbouring key (a row's
+/// older versions, say). Being the bottom of the tree is not enough for that: files that
+/// do not overlap the inputs are left out. The function it returns then sees
 /// the merged entries in key order and may keep state across them. The transaction layer
 /// uses this to drop MVCC versions no snapshot can see.
 pub type CompactionFilter = Arc<dyn Fn(bool) -> Box<dyn FnMut(&[u8], &Slot) -> bool + Send> + Send + Sync>;
