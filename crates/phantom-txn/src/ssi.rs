@@ -116,7 +116,17 @@ fn failure() -> TxnError {
 impl Ssi {
     /// Starts tracking a serializable transaction.
     pub fn register(&self, txn: TxnId, snapshot: Timestamp) {
-        self.txns.lock().insert(
+        self.register_with(txn, || snapshot);
+    }
+
+    /// Takes the transaction's snapshot with `take` while holding the tracker's lock, and
+    /// starts tracking it. A commit that finishes between taking a snapshot and
+    /// registering could otherwise be pruned while the new transaction cannot see it, and
+    /// a conflict between the two would go unseen.
+    pub fn register_with(&self, txn: TxnId, take: impl FnOnce() -> Timestamp) -> Timestamp {
+        let mut txns = self.txns.lock();
+        let snapshot = take();
+        txns.insert(
             txn,
             SerialTxn {
                 snapshot,
@@ -129,6 +139,7 @@ impl Ssi {
                 doomed: false,
             },
         );
+        snapshot
     }
 
     /// Records a read of `key`.

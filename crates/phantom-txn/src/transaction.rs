@@ -199,10 +199,12 @@ pub struct Transaction {
 
 impl Transaction {
     pub(crate) fn new(shared: Arc<Shared>, id: TxnId, options: TxnOptions) -> Transaction {
-        let snapshot = shared.oracle.begin_snapshot();
-        if options.isolation == Isolation::Serializable {
-            shared.ssi.register(id, snapshot);
-        }
+        let snapshot = if options.isolation == Isolation::Serializable {
+            // Lock order: the SSI tracker, then the oracle (nothing takes them the other way).
+            shared.ssi.register_with(id, || shared.oracle.begin_snapshot())
+        } else {
+            shared.oracle.begin_snapshot()
+        };
         Transaction {
             inner: Arc::new(Inner {
                 shared,
