@@ -13,12 +13,13 @@
 
 use sqlparser::ast::{self, SelectItem, SetExpr};
 
-use super::expr::{AggState, Cx, Typed, contains_aggregate};
+use super::expr::{AggState, Cx, Typed, common_type, contains_aggregate};
 use super::scope::Scope;
 use super::{Binder, ident_name, table_name};
 use crate::catalog::system;
 use crate::error::{Error, Position, Result, SqlState};
 use crate::planner::expr::{CmpOp, Expr, Function};
+use crate::planner::plan::SetOpKind;
 use crate::planner::{JoinKind, OutputColumn, Plan, SortKey};
 use crate::types::DataType;
 
@@ -62,11 +63,77 @@ impl Binder<'_> {
             SetExpr::Select(select) => self.select(select, &[]),
             SetExpr::Query(q) => self.query(q),
             SetExpr::Values(values) => self.values(values),
-            SetExpr::SetOperation { .. } => Err(unsupported("UNION, INTERSECT and EXCEPT")),
+            SetExpr::SetOperation { left, op, set_quantifier, right } => {
+                self.set_operation(left, *op, *set_quantifier, right)
+            }
             other => {
                 Err(Error::new(SqlState::FeatureNotSupported, format!("query form not supported: {other}")))
             }
         }
+    }
+
+    /// UNION / INTERSECT / EXCEPT: both sides must have as many columns, of types with a
+    /// common type (each side is cast to it); the result is named after the left side.
+    fn set_operation(
+        &mut self,
+        left: &SetExpr,
+        op: ast::SetOperator,
+        quantifier: ast::SetQuantifier,
+        right: &SetExpr,
+    ) -> Result<Plan> {
+        let op = match op {
+            ast::SetOperator::Union => SetOpKind::Union,
+            ast::SetOperator::Intersect => SetOpKind::Intersect,
+            ast::SetOperator::Except | ast::SetOperator::Minus => SetOpKind::Except,
+        };
+        let all = match quantifier {
+            ast::SetQuantifier::All => true,
+            ast::SetQuantifier::Distinct | ast::SetQuantifier::None => false,
+            _ => return Err(unsupported("UNION BY NAME")),
+        };
+        let left = self.set_expr(left)?;
+        let right = self.set_expr(right)?;
+        let visible = |p: &Plan| p.columns().into_iter().filter(|c| !c.hidden).collect::<Vec<_>>();
+        let (lcols, rcols) = (visible(&left), visible(&right));
+        if lcols.len() != rcols.len() {
+            return Err(Error::new(
+                SqlState::SyntaxError,
+                format!("each {} query must have the same number of columns", op.keyword()),
+            ));
+        }
+        let mut types = Vec::with_capacity(lcols.len());
+        for (l, r) in lcols.iter().zip(&rcols) {
+            let ty = common_type(l.data_type, r.data_type).ok_or_else(|| {
+                Error::new(
+                    SqlState::DatatypeMismatch,
+                    format!("{} types {} and {} cannot be matched", op.keyword(), l.data_type, r.data_type),
+                )
+            })?;
+            types.push(if ty == DataType::Null { DataType::Text } else { ty });
+        }
+        let columns: Vec<OutputColumn> = lcols
+            .iter()
+            .zip(&types)
+            .map(|(c, ty)| OutputColumn { table: None, name: c.name.clone(), data_type: *ty, hidden: false })
+            .collect();
+        let conform = |plan: Plan, cols: &[OutputColumn]| {
+            let exprs = cols
+                .iter()
+                .enumerate()
+                .zip(&types)
+                .map(|((i, c), ty)| {
+                    if c.data_type == *ty {
+                        Expr::Column(i)
+                    } else {
+                        Expr::Cast(Expr::Column(i).boxed(), *ty)
+                    }
+                })
+                .collect();
+            Plan::Project { input: plan.boxed(), exprs, columns: columns.clone() }
+        };
+        let left = conform(left, &lcols);
+        let right = conform(right, &rcols);
+        Ok(Plan::SetOp { op, all, left: left.boxed(), right: right.boxed(), columns })
     }
 
     fn limit(&mut self, plan: Plan, clause: Option<&ast::LimitClause>) -> Result<Plan> {
