@@ -477,6 +477,7 @@ fn execute_statement(
     let bound = binder.statement(statement)?;
     let types = binder.parameter_types();
     let cx = Context {
+        work_tables: Default::default(),
         txn: txn.clone(),
         sequences: instance.sequences.clone(),
         catalog: instance.catalog.clone(),

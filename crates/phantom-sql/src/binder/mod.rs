@@ -84,6 +84,10 @@ pub struct Binder<'a> {
     outer: Vec<scope::Scope>,
     /// While binding a subquery: the enclosing columns it refers to (its `args`).
     captures: Vec<Vec<crate::planner::Expr>>,
+    /// Common table expressions in scope, innermost last: name and plan.
+    ctes: Vec<(String, Plan)>,
+    /// Ids for recursive CTEs' work tables.
+    next_work_table: usize,
 }
 
 impl<'a> Binder<'a> {
@@ -98,6 +102,8 @@ impl<'a> Binder<'a> {
             row_lock: None,
             outer: Vec::new(),
             captures: Vec::new(),
+            ctes: Vec::new(),
+            next_work_table: 0,
         }
     }
 

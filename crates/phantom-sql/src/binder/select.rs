@@ -32,9 +32,87 @@ struct Projected {
 impl Binder<'_> {
     /// Binds a query (SELECT, VALUES, ...) with its ORDER BY, LIMIT and OFFSET.
     pub fn query(&mut self, q: &ast::Query) -> Result<Plan> {
-        if q.with.is_some() {
-            return Err(unsupported("WITH queries"));
+        // CTEs are visible in this query (and its subqueries) only.
+        let mark = self.ctes.len();
+        let result = self.with(q.with.as_ref()).and_then(|()| self.query_body(q));
+        self.ctes.truncate(mark);
+        result
+    }
+
+    /// Binds `WITH` definitions in order, each seeing the ones before it.
+    fn with(&mut self, with: Option<&ast::With>) -> Result<()> {
+        let Some(with) = with else { return Ok(()) };
+        for cte in &with.cte_tables {
+            let name = ident_name(&cte.alias.name);
+            let plan = match (with.recursive, cte.query.body.as_ref()) {
+                (
+                    true,
+                    SetExpr::SetOperation { left, op: ast::SetOperator::Union, set_quantifier, right },
+                ) => {
+                    let all = matches!(set_quantifier, ast::SetQuantifier::All);
+                    self.recursive_cte(&name, &cte.alias.columns, left, right, all)?
+                }
+                _ => rename(self.query(&cte.query)?, Some(name.clone()), &cte.alias.columns)?,
+            };
+            self.ctes.push((name, plan));
         }
+        Ok(())
+    }
+
+    /// `name AS (anchor UNION [ALL] step)`, where the step may read `name`: the rows the
+    /// previous round added.
+    fn recursive_cte(
+        &mut self,
+        name: &str,
+        aliases: &[ast::TableAliasColumnDef],
+        anchor: &SetExpr,
+        step: &SetExpr,
+        all: bool,
+    ) -> Result<Plan> {
+        let anchor = rename(self.set_expr(anchor)?, Some(name.to_string()), aliases)?;
+        let columns: Vec<OutputColumn> = anchor.columns().into_iter().filter(|c| !c.hidden).collect();
+        let id = self.next_work_table;
+        self.next_work_table += 1;
+        self.ctes.push((name.to_string(), Plan::WorkTable { id, columns: columns.clone() }));
+        let step = self.set_expr(step);
+        self.ctes.pop();
+        let step = step?;
+        let step_columns: Vec<OutputColumn> = step.columns().into_iter().filter(|c| !c.hidden).collect();
+        if step_columns.len() != columns.len() {
+            return Err(Error::new(
+                SqlState::SyntaxError,
+                format!(
+                    "each UNION query of recursive query \"{name}\" must have the same number of columns"
+                ),
+            ));
+        }
+        let mut exprs = Vec::with_capacity(columns.len());
+        for (i, (c, s)) in columns.iter().zip(&step_columns).enumerate() {
+            // The anchor decides the types; the step's values must fit them.
+            let fits = c.data_type == s.data_type
+                || s.data_type == DataType::Null
+                || common_type(c.data_type, s.data_type) == Some(c.data_type);
+            if fits {
+                exprs.push(Expr::Cast(Expr::Column(i).boxed(), c.data_type));
+            } else {
+                return Err(Error::new(
+                    SqlState::DatatypeMismatch,
+                    format!(
+                        "recursive query \"{name}\" column {} has type {} in its non-recursive term but type {} overall",
+                        i + 1,
+                        c.data_type,
+                        s.data_type
+                    ),
+                ));
+            }
+        }
+        let step = Plan::Project { input: step.boxed(), exprs, columns: columns.clone() };
+        let anchor_exprs = (0..columns.len()).map(Expr::Column).collect();
+        let anchor = Plan::Project { input: anchor.boxed(), exprs: anchor_exprs, columns: columns.clone() };
+        Ok(Plan::RecursiveCte { id, anchor: anchor.boxed(), step: step.boxed(), all, columns })
+    }
+
+    fn query_body(&mut self, q: &ast::Query) -> Result<Plan> {
         if q.fetch.is_some() || q.for_clause.is_some() {
             return Err(unsupported("FETCH and FOR clauses"));
         }
@@ -521,6 +599,14 @@ impl Binder<'_> {
                 ..
             } if with_hints.is_empty() && partitions.is_empty() => {
                 let table_name = table_name(name)?;
+                if name.0.len() == 1
+                    && let Some((_, plan)) = self.ctes.iter().rev().find(|(n, _)| *n == table_name)
+                {
+                    let plan = plan.clone();
+                    let alias_name = alias.as_ref().map_or(table_name, |a| ident_name(&a.name));
+                    let names = alias.as_ref().map_or(&[][..], |a| &a.columns[..]);
+                    return rename(plan, Some(alias_name), names);
+                }
                 if self.catalog.table(self.txn, &table_name)?.is_none()
                     && let Some(store) = self.store
                     && let Some(view) = system::view(&table_name, self.catalog, store, self.txn)?

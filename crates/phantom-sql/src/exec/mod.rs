@@ -18,6 +18,7 @@ mod hash_join;
 mod limit;
 mod nested_loop_join;
 mod project;
+mod recursive;
 mod scan;
 mod sequences;
 mod set_op;
@@ -54,6 +55,8 @@ pub struct Context {
     pub sequences: Arc<Sequences>,
     /// The catalog, for constraints that involve other tables.
     pub catalog: Arc<Catalog>,
+    /// The rows each running recursive CTE's step reads (see [`recursive`]).
+    pub work_tables: recursive::WorkTables,
 }
 
 /// Builds the iterator tree for a query plan.
@@ -108,6 +111,8 @@ pub fn execute(plan: Plan, cx: &Context) -> Result<Rows> {
         Plan::Sort { input, keys } => sort::sort(execute(*input, cx)?, keys)?,
         Plan::Limit { input, limit, offset } => limit::limit(execute(*input, cx)?, limit, offset)?,
         Plan::Distinct { input } => distinct::distinct(execute(*input, cx)?),
+        Plan::RecursiveCte { id, anchor, step, all, .. } => recursive::run(id, *anchor, *step, all, cx)?,
+        Plan::WorkTable { id, .. } => recursive::work_table(id, cx)?,
         Plan::SetOp { op, all, left, right, .. } => {
             set_op::set_op(op, all, execute(*left, cx)?, execute(*right, cx)?)?
         }

@@ -184,6 +184,12 @@ fn render(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             out.push(line);
             render(input, depth + 1, out);
         }
+        Plan::RecursiveCte { id, anchor, step, all, .. } => {
+            out.push(format!("{pad}Recursive Union{} (work table {id})", if *all { " All" } else { "" }));
+            render(anchor, depth + 1, out);
+            render(step, depth + 1, out);
+        }
+        Plan::WorkTable { id, .. } => out.push(format!("{pad}WorkTable Scan (work table {id})")),
         Plan::SetOp { op, all, left, right, .. } => {
             out.push(format!("{pad}{}{}", op.keyword(), if *all { " ALL" } else { "" }));
             render(left, depth + 1, out);

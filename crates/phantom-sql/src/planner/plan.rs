@@ -223,6 +223,12 @@ pub enum Plan {
         /// The input.
         input: Box<Plan>,
     },
+    /// `WITH RECURSIVE`: the anchor's rows, then the step's rows run again and again over
+    /// the rows the previous round added (the step reads them as `WorkTable { id }`),
+    /// until a round adds nothing. Without ALL, rows already produced are not added again.
+    RecursiveCte { id: usize, anchor: Box<Plan>, step: Box<Plan>, all: bool, columns: Vec<OutputColumn> },
+    /// Inside a recursive CTE's step: the rows the previous round added.
+    WorkTable { id: usize, columns: Vec<OutputColumn> },
     /// UNION, INTERSECT or EXCEPT of two inputs with the same column types.
     SetOp {
         op: SetOpKind,
@@ -305,6 +311,8 @@ impl Plan {
             | Plan::Nothing { columns }
             | Plan::Project { columns, .. }
             | Plan::SetOp { columns, .. }
+            | Plan::RecursiveCte { columns, .. }
+            | Plan::WorkTable { columns, .. }
             | Plan::Aggregate { columns, .. } => columns.clone(),
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
@@ -330,6 +338,8 @@ impl Plan {
             | Plan::Nothing { columns }
             | Plan::Project { columns, .. }
             | Plan::SetOp { columns, .. }
+            | Plan::RecursiveCte { columns, .. }
+            | Plan::WorkTable { columns, .. }
             | Plan::Aggregate { columns, .. } => columns.len(),
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
@@ -381,7 +391,11 @@ impl Plan {
             | Plan::KeyLookup { .. }
             | Plan::IndexScan { .. }
             | Plan::Values { .. }
+            | Plan::WorkTable { .. }
             | Plan::Nothing { .. }) => p,
+            Plan::RecursiveCte { id, anchor, step, all, columns } => {
+                Plan::RecursiveCte { id, anchor: child(anchor)?, step: child(step)?, all, columns }
+            }
             Plan::Filter { input, predicate } => Plan::Filter { input: child(input)?, predicate },
             Plan::Project { input, exprs, columns } => Plan::Project { input: child(input)?, exprs, columns },
             Plan::NestedLoopJoin { left, right, kind, on } => {
@@ -494,7 +508,11 @@ impl Plan {
             Plan::LockRows { input, table, mode, recheck } => {
                 Plan::LockRows { input, table, mode, recheck: opt(recheck, f)? }
             }
-            p @ (Plan::Nothing { .. } | Plan::Distinct { .. } | Plan::SetOp { .. }) => p,
+            p @ (Plan::Nothing { .. }
+            | Plan::Distinct { .. }
+            | Plan::SetOp { .. }
+            | Plan::RecursiveCte { .. }
+            | Plan::WorkTable { .. }) => p,
         })
     }
 }
