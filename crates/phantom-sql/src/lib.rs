@@ -29,6 +29,7 @@ pub mod parser;
 pub mod planner;
 pub mod result;
 pub mod session;
+pub mod truncate;
 pub mod types;
 
 pub use error::{Error, Result, SqlState};

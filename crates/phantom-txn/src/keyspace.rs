@@ -80,6 +80,15 @@ impl EngineKind {
         }
     }
 
+    /// The kind [`EngineKind::description`] describes.
+    pub fn from_description(text: &str) -> Option<EngineKind> {
+        match text {
+            "lsm (leveled)" => Some(EngineKind::Lsm(Compaction::Leveled)),
+            "lsm (tiered)" => Some(EngineKind::Lsm(Compaction::Tiered)),
+            other => EngineKind::from_name(other),
+        }
+    }
+
     /// The kind for a user-written engine name (an LSM tree compacts leveled unless
     /// told otherwise).
     pub fn from_name(name: &str) -> Option<EngineKind> {

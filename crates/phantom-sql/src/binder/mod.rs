@@ -49,6 +49,11 @@ pub enum BoundStatement {
         /// IF EXISTS.
         if_exists: bool,
     },
+    /// TRUNCATE.
+    Truncate {
+        /// The tables to empty.
+        names: Vec<String>,
+    },
     /// CREATE VIEW.
     CreateView {
         /// The definition to store.
@@ -134,6 +139,11 @@ impl<'a> Binder<'a> {
             Statement::Drop { object_type: ast::ObjectType::Index, if_exists, names, .. } => {
                 let names = names.iter().map(table_name).collect::<Result<Vec<_>>>()?;
                 Ok(BoundStatement::DropIndex { names, if_exists: *if_exists })
+            }
+            Statement::Truncate(truncate) => {
+                let names =
+                    truncate.table_names.iter().map(|t| table_name(&t.name)).collect::<Result<Vec<_>>>()?;
+                Ok(BoundStatement::Truncate { names })
             }
             Statement::CreateView(create) => {
                 if create.materialized {

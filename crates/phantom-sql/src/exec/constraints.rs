@@ -379,7 +379,7 @@ impl<'a> Constraints<'a> {
 }
 
 /// Every foreign key (with its table) that references table `name`.
-fn referencing(catalog: &Catalog, txn: &Transaction, name: &str) -> Result<Incoming> {
+pub(crate) fn referencing(catalog: &Catalog, txn: &Transaction, name: &str) -> Result<Incoming> {
     let mut found = Vec::new();
     for table in catalog.tables(txn)? {
         for fk in table.foreign_keys.iter().filter(|fk| fk.parent == name) {
