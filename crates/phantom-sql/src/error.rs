@@ -60,6 +60,10 @@ pub enum SqlState {
     SerializationFailure,
     /// 40P01
     DeadlockDetected,
+    /// 26000
+    InvalidSqlStatementName,
+    /// 42P05
+    DuplicatePreparedStatement,
     /// 55P03
     LockNotAvailable,
     /// 3B001
@@ -145,6 +149,8 @@ impl SqlState {
             InFailedSqlTransaction => "25P02",
             SerializationFailure => "40001",
             DeadlockDetected => "40P01",
+            InvalidSqlStatementName => "26000",
+            DuplicatePreparedStatement => "42P05",
             LockNotAvailable => "55P03",
             InvalidSavepointSpecification => "3B001",
             SyntaxError => "42601",

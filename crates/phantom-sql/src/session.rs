@@ -69,18 +69,21 @@ pub struct Prepared {
     pub parameter_types: Vec<DataType>,
 }
 
-/// A connection's state: its settings and open transaction block, if any.
+/// A connection's state: its settings, open transaction block and SQL-level prepared
+/// statements.
 pub struct Session {
     instance: Arc<Instance>,
     /// The explicit transaction block, if one is open.
     block: Option<Block>,
     settings: Settings,
+    /// `PREPARE name AS ...` statements, by name.
+    prepared: std::collections::HashMap<String, Prepared>,
 }
 
 impl Session {
     /// A new session on `instance`.
     pub fn new(instance: Arc<Instance>) -> Session {
-        Session { instance, block: None, settings: Settings::default() }
+        Session { instance, block: None, settings: Settings::default(), prepared: Default::default() }
     }
 
     /// True inside `BEGIN ... COMMIT`.
@@ -128,6 +131,10 @@ impl Session {
     /// Parses and checks a statement with `$1`, `$2`, ... parameters.
     pub fn prepare(&mut self, sql: &str) -> Result<Prepared> {
         let statement = self.parse(parser::parse_one(sql))?;
+        self.prepare_statement(statement)
+    }
+
+    fn prepare_statement(&mut self, statement: Ast) -> Result<Prepared> {
         let parameter_types = match &statement {
             Ast::Query(_) | Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
                 let open = self.block.as_ref().map(|b| b.txn.clone()).filter(Transaction::is_active);
@@ -278,6 +285,25 @@ impl Session {
                 Ok(Output::Command("RELEASE".into()))
             }
             Ast::Vacuum(vacuum) => self.vacuum(vacuum.table_name.as_ref()),
+            Ast::Prepare { name, statement, .. } => {
+                let result = self.sql_prepare(ident(name), (**statement).clone());
+                self.fail_on_error(result)?;
+                Ok(Output::Command("PREPARE".into()))
+            }
+            Ast::Execute { name: Some(name), parameters, .. } => {
+                let name = name.to_string().to_ascii_lowercase();
+                let result = self.sql_execute(&name, parameters);
+                self.fail_on_error(result)
+            }
+            Ast::Deallocate { name, .. } => {
+                let name = ident(name);
+                if name == "all" {
+                    self.prepared.clear();
+                } else if self.prepared.remove(&name).is_none() {
+                    return Err(no_prepared_statement(&name));
+                }
+                Ok(Output::Command("DEALLOCATE".into()))
+            }
             Ast::Set(set) => {
                 let result = self.set(set);
                 self.fail_on_error(result)?;
@@ -309,6 +335,32 @@ impl Session {
                 self.in_transaction_block(|instance, txn| execute_statement(instance, txn, statement, params))
             }
         }
+    }
+
+    /// `PREPARE name AS statement`.
+    fn sql_prepare(&mut self, name: String, statement: Ast) -> Result<()> {
+        if let Some(block) = &self.block {
+            block.refuse_if_failed()?;
+        }
+        if self.prepared.contains_key(&name) {
+            return Err(Error::new(
+                SqlState::DuplicatePreparedStatement,
+                format!("prepared statement \"{name}\" already exists"),
+            ));
+        }
+        let prepared = self.prepare_statement(statement)?;
+        self.prepared.insert(name, prepared);
+        Ok(())
+    }
+
+    /// `EXECUTE name [(values)]`.
+    fn sql_execute(&mut self, name: &str, parameters: &[ast::Expr]) -> Result<Output> {
+        let prepared = self.prepared.get(name).cloned().ok_or_else(|| no_prepared_statement(name))?;
+        let values = self.read(|instance, txn| {
+            let mut binder = Binder::new(&instance.catalog, txn);
+            parameters.iter().map(|p| binder.constant(p)).collect::<Result<Vec<_>>>()
+        })?;
+        self.execute_prepared(&prepared, &values)
     }
 
     /// `VACUUM [table]`: removes the versions no live snapshot can see, now.
@@ -449,6 +501,10 @@ impl Session {
             }
         }
     }
+}
+
+fn no_prepared_statement(name: &str) -> Error {
+    Error::new(SqlState::InvalidSqlStatementName, format!("prepared statement \"{name}\" does not exist"))
 }
 
 fn ident(name: &ast::Ident) -> String {

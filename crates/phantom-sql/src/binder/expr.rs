@@ -457,6 +457,17 @@ impl Binder<'_> {
         }
     }
 
+    /// The value of a constant expression (an EXECUTE argument): no columns, no
+    /// parameters.
+    pub fn constant(&mut self, e: &ast::Expr) -> Result<Value> {
+        let empty = Scope::default();
+        let bound = self.expr(e, &mut Cx::new(&empty, "EXECUTE"))?;
+        if !bound.expr.is_constant() {
+            return Err(Error::new(SqlState::FeatureNotSupported, format!("not a constant: {e}")));
+        }
+        bound.expr.eval(&[])
+    }
+
     /// A column reference: of the current scope, or else, inside a subquery, of the
     /// enclosing query (then captured as one of the subquery's arguments).
     fn column(&mut self, cx: &Cx<'_>, table: Option<&str>, name: &str) -> Result<Typed> {
