@@ -350,3 +350,26 @@ fn serializable_prevents_the_read_only_anomaly() {
         Ok(_) => panic!("t3 committed a view no serial order explains"),
     }
 }
+
+#[test]
+fn a_child_insert_and_its_parents_delete_never_both_commit() {
+    let db = Database::memory();
+    let mut s = db.session();
+    s.execute("CREATE TABLE parent (id INT PRIMARY KEY)").expect("parent");
+    s.execute("CREATE TABLE child (id INT PRIMARY KEY, p INT REFERENCES parent)").expect("child");
+    s.execute("INSERT INTO parent VALUES (1)").expect("insert");
+    let mut inserter = db.session();
+    inserter.execute("BEGIN").expect("begin");
+    inserter.execute("INSERT INTO child VALUES (1, 1)").expect("child row: parent 1 exists");
+    let deleter = {
+        let db = db.clone();
+        std::thread::spawn(move || db.session().execute("DELETE FROM parent WHERE id = 1").map(drop))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!deleter.is_finished(), "the delete must wait for the inserter's lock on the parent row");
+    inserter.execute("COMMIT").expect("commit");
+    let deleted = deleter.join().expect("deleter");
+    let err = deleted.expect_err("the parent is referenced now");
+    assert_eq!(err.sqlstate(), "23503", "{err}");
+    assert_eq!(scalar(&mut s, "SELECT count(*) FROM parent"), 1);
+}
