@@ -1055,9 +1055,18 @@ impl Binder<'_> {
         function: AggregateFunction,
         agg: &mut AggState,
     ) -> Result<Typed> {
-        if f.filter.is_some() {
-            return Err(Error::new(SqlState::FeatureNotSupported, "aggregate FILTER is not supported yet"));
-        }
+        let filter = match &f.filter {
+            None => None,
+            Some(w) => {
+                if contains_aggregate(w) {
+                    return Err(Error::new(
+                        SqlState::GroupingError,
+                        "aggregate functions are not allowed in FILTER",
+                    ));
+                }
+                Some(self.predicate(w, &mut Cx::new(&agg.input, "FILTER"))?)
+            }
+        };
         let (args, distinct, star) = match &f.args {
             ast::FunctionArguments::List(list) => {
                 let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
@@ -1121,7 +1130,7 @@ impl Binder<'_> {
             };
             (function, Some(x), result)
         };
-        let aggregate = Aggregate { function, arg, distinct, data_type: ty };
+        let aggregate = Aggregate { function, arg, distinct, filter, data_type: ty };
         let index = match agg.aggregates.iter().position(|a| *a == aggregate) {
             Some(i) => i,
             None => {

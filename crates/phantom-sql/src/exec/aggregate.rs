@@ -124,6 +124,11 @@ impl Group {
 
     fn add(&mut self, aggregates: &[Aggregate], row: &Row) -> Result<()> {
         for (i, a) in aggregates.iter().enumerate() {
+            if let Some(filter) = &a.filter
+                && !filter.eval_predicate(row)?
+            {
+                continue;
+            }
             let v = match &a.arg {
                 None => Value::Boolean(true), // count(*) counts rows, NULL or not
                 Some(e) => e.eval(row)?,

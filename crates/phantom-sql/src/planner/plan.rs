@@ -76,6 +76,8 @@ pub struct Aggregate {
     pub arg: Option<Expr>,
     /// `DISTINCT` inside the call.
     pub distinct: bool,
+    /// `FILTER (WHERE ...)`: only rows for which it is TRUE are aggregated.
+    pub filter: Option<Expr>,
     /// The result type.
     pub data_type: DataType,
 }
@@ -476,7 +478,7 @@ impl Plan {
                 group_by: group_by.into_iter().map(&mut *f).collect::<Result<_>>()?,
                 aggregates: aggregates
                     .into_iter()
-                    .map(|a| Ok(Aggregate { arg: opt(a.arg, f)?, ..a }))
+                    .map(|a| Ok(Aggregate { arg: opt(a.arg, f)?, filter: opt(a.filter, f)?, ..a }))
                     .collect::<Result<_>>()?,
                 columns,
             },
