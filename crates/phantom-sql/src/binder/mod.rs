@@ -213,6 +213,8 @@ pub fn object_name(name: &ast::ObjectName) -> Result<String> {
     match parts.as_slice() {
         [n] => Ok(n.clone()),
         [schema, n] if schema == "public" || schema == "pg_catalog" => Ok(n.clone()),
+        // System views of the standard's schema keep it in their name.
+        [schema, n] if schema == "information_schema" => Ok(format!("{schema}.{n}")),
         [schema, _] => {
             Err(Error::new(SqlState::FeatureNotSupported, format!("schema \"{schema}\" does not exist")))
         }

@@ -118,6 +118,19 @@ impl Catalog {
         }
     }
 
+    /// Every view `txn` sees, by name.
+    pub fn views(&self, txn: &Transaction) -> Result<Vec<ViewDef>> {
+        let range = (Bound::Included(vec![VIEW]), Bound::Excluded(vec![VIEW + 1]));
+        let mut views = Vec::new();
+        for entry in txn.scan(CATALOG_KEYSPACE, range, false)? {
+            let (_, bytes) = entry?;
+            views.push(serde_json::from_slice(&bytes).map_err(|e| {
+                Error::new(SqlState::DataCorrupted, format!("corrupt view definition in the catalog: {e}"))
+            })?);
+        }
+        Ok(views)
+    }
+
     /// Stores a new or replaced view definition.
     pub fn put_view(&self, txn: &Transaction, view: &ViewDef) -> Result<()> {
         let bytes = serde_json::to_vec(view).map_err(|e| {

@@ -9,6 +9,9 @@
 //! FROM phantom_storage_stats;
 //! ```
 //!
+//! `information_schema.tables` and `information_schema.columns` describe the user's tables
+//! and views as the SQL standard (and PostgreSQL) lay them out, for tools that ask.
+//!
 //! A user table of the same name takes precedence.
 
 use std::collections::HashMap;
@@ -19,6 +22,7 @@ use phantom_txn::{MvccStore, Transaction};
 
 use super::Catalog;
 use crate::error::Result;
+use crate::types::DataType::{Integer, Text};
 use crate::types::{DataType, Value};
 
 /// The rows of a system view, with column names and types.
@@ -36,8 +40,68 @@ pub fn view(
 ) -> Result<Option<SystemView>> {
     match name {
         "phantom_storage_stats" => storage_stats(catalog, store, txn).map(Some),
+        "information_schema.tables" => information_tables(catalog, txn).map(Some),
+        "information_schema.columns" => information_columns(catalog, txn).map(Some),
         _ => Ok(None),
     }
+}
+
+/// The catalog (database) name the information schema reports.
+const DATABASE: &str = "phantom";
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+fn information_tables(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
+    let columns =
+        vec![("table_catalog", Text), ("table_schema", Text), ("table_name", Text), ("table_type", Text)];
+    let mut rows: Vec<Vec<Value>> = catalog
+        .tables(txn)?
+        .iter()
+        .map(|t| vec![text(DATABASE), text("public"), text(&t.name), text("BASE TABLE")])
+        .collect();
+    rows.extend(
+        catalog.views(txn)?.iter().map(|v| vec![text(DATABASE), text("public"), text(&v.name), text("VIEW")]),
+    );
+    rows.sort_by(|a, b| a[2].cmp(&b[2]));
+    Ok(SystemView { columns, rows })
+}
+
+fn information_columns(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
+    let columns = vec![
+        ("table_catalog", Text),
+        ("table_schema", Text),
+        ("table_name", Text),
+        ("column_name", Text),
+        ("ordinal_position", Integer),
+        ("column_default", Text),
+        ("is_nullable", Text),
+        ("data_type", Text),
+        ("character_maximum_length", Integer),
+    ];
+    let mut rows = Vec::new();
+    for table in catalog.tables(txn)? {
+        for (i, c) in table.columns.iter().enumerate() {
+            let (data_type, length) = match c.data_type {
+                DataType::Varchar(n) => ("character varying".to_string(), n.map(|n| Value::Int(n.into()))),
+                DataType::Char(n) => ("character".to_string(), Some(Value::Int(n.into()))),
+                other => (other.to_string(), None),
+            };
+            rows.push(vec![
+                text(DATABASE),
+                text("public"),
+                text(&table.name),
+                text(&c.name),
+                Value::Int(i as i64 + 1),
+                c.default.as_deref().map_or(Value::Null, text),
+                text(if c.nullable { "YES" } else { "NO" }),
+                Value::Text(data_type),
+                length.unwrap_or(Value::Null),
+            ]);
+        }
+    }
+    Ok(SystemView { columns, rows })
 }
 
 fn int(v: u64) -> Value {
