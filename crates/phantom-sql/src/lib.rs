@@ -17,6 +17,7 @@
 //!
 //! Every error is an [`error::Error`] with a SQLSTATE.
 
+pub mod alter;
 pub mod binder;
 pub mod block;
 pub mod catalog;

@@ -195,11 +195,7 @@ impl Binder<'_> {
                 match &option.option {
                     ast::ColumnOption::Null => def.nullable = true,
                     ast::ColumnOption::NotNull => def.nullable = false,
-                    ast::ColumnOption::Default(e) => {
-                        let x = self.expr(e, &mut Cx::new(&Scope::default(), "DEFAULT expressions"))?;
-                        self.assignable(x, def.data_type, &def.name)?;
-                        def.default = Some(e.to_string());
-                    }
+                    ast::ColumnOption::Default(e) => self.set_default(&mut def, e)?,
                     ast::ColumnOption::PrimaryKey(_) => set_primary_key(vec![position], &name)?,
                     ast::ColumnOption::Unique(u) => {
                         immediate(&u.characteristics)?;
@@ -406,6 +402,14 @@ impl Binder<'_> {
                 new.checks.push(CheckDef { name, expr: expr.to_string() });
             }
         }
+        Ok(())
+    }
+
+    /// Checks a column's DEFAULT expression against its type and keeps its text.
+    pub(super) fn set_default(&mut self, def: &mut ColumnDef, e: &ast::Expr) -> Result<()> {
+        let x = self.expr(e, &mut Cx::new(&Scope::default(), "DEFAULT expressions"))?;
+        self.assignable(x, def.data_type, &def.name)?;
+        def.default = Some(e.to_string());
         Ok(())
     }
 

@@ -6,12 +6,14 @@
 //! user can get wrong in a statement (unknown names, type mismatches, misuse of aggregates)
 //! is reported here, before any row is touched.
 
+mod alter;
 mod ddl;
 mod dml;
 mod expr;
 mod scope;
 mod select;
 
+pub use alter::{AlterOp, AlterTable};
 pub use ddl::{NewIndex, NewTable};
 pub use expr::{AggState, Cx, Typed};
 pub use scope::Scope;
@@ -49,6 +51,8 @@ pub enum BoundStatement {
         /// IF EXISTS.
         if_exists: bool,
     },
+    /// ALTER TABLE.
+    AlterTable(alter::AlterTable),
     /// TRUNCATE.
     Truncate {
         /// The tables to empty.
@@ -140,6 +144,7 @@ impl<'a> Binder<'a> {
                 let names = names.iter().map(table_name).collect::<Result<Vec<_>>>()?;
                 Ok(BoundStatement::DropIndex { names, if_exists: *if_exists })
             }
+            Statement::AlterTable(alter) => Ok(BoundStatement::AlterTable(self.alter_table(alter)?)),
             Statement::Truncate(truncate) => {
                 let names =
                     truncate.table_names.iter().map(|t| table_name(&t.name)).collect::<Result<Vec<_>>>()?;

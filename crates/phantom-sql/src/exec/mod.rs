@@ -19,6 +19,7 @@ mod limit;
 mod nested_loop_join;
 mod project;
 mod recursive;
+pub mod rewrite;
 mod scan;
 mod sequences;
 mod set_op;

@@ -37,15 +37,7 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
                 }
                 let values = fit(&table, values)?;
                 constraints.inserting(&table, &values)?;
-                let key = match row_key(&table, &values)? {
-                    Some(key) => {
-                        check_unique(cx, &table, &key, &values)?;
-                        key
-                    }
-                    None => encoding::row_id_key(cx.sequences.next(table.keyspace)?),
-                };
-                index::insert(&cx.txn, &table, &values, &key)?;
-                cx.txn.put(table.keyspace, &key, encoding::encode_row(&values, &table.primary_key))?;
+                store_new_row(cx, &table, &values)?;
                 count += 1;
             }
             constraints.finish()?;
@@ -136,6 +128,21 @@ pub(super) fn lock_newest(
             }
         }
     }
+}
+
+/// Stores a new row that already fits its table: under its primary key (23505 if taken)
+/// or a fresh row id, with its index entries.
+pub(super) fn store_new_row(cx: &Context, table: &Arc<TableDef>, values: &[Value]) -> Result<()> {
+    let key = match row_key(table, values)? {
+        Some(key) => {
+            check_unique(cx, table, &key, values)?;
+            key
+        }
+        None => encoding::row_id_key(cx.sequences.next(table.keyspace)?),
+    };
+    index::insert(&cx.txn, table, values, &key)?;
+    cx.txn.put(table.keyspace, &key, encoding::encode_row(values, &table.primary_key))?;
+    Ok(())
 }
 
 /// Casts each value to its column's type and checks NOT NULL.
