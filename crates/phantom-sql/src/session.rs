@@ -569,7 +569,13 @@ fn execute_statement(
             let rows = exec::modify(plan, &cx)?;
             Ok(Output::Modified { command, rows })
         }
-        BoundStatement::CreateTable(new) => create_table(instance, txn, new),
+        BoundStatement::CreateTable(mut new) => {
+            let source = new.source.take();
+            match (create_table(instance, txn, new)?, source) {
+                (Some(table), Some(source)) => fill_table(&cx, table, source),
+                _ => Ok(Output::Command("CREATE TABLE".into())),
+            }
+        }
         BoundStatement::DropTable { names, if_exists } => {
             exec::constraints::check_drop_tables(&instance.catalog, txn, &names)?;
             for name in names {
@@ -658,10 +664,11 @@ fn execute_statement(
     }
 }
 
-fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result<Output> {
+/// Creates a table; `None` if it existed and IF NOT EXISTS said that is fine.
+fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result<Option<TableDef>> {
     if instance.catalog.table(txn, &new.name)?.is_some() {
         if new.if_not_exists {
-            return Ok(Output::Command("CREATE TABLE".into()));
+            return Ok(None);
         }
         return Err(Error::new(
             SqlState::DuplicateTable,
@@ -686,7 +693,18 @@ fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result
         foreign_keys: new.foreign_keys,
     };
     instance.catalog.put_table(txn, &table)?;
-    Ok(Output::Command("CREATE TABLE".into()))
+    Ok(Some(table))
+}
+
+/// Fills the table `CREATE TABLE ... AS` just created with its query's rows. Its tag is
+/// `SELECT n`, as PostgreSQL reports it.
+fn fill_table(cx: &Context, table: TableDef, source: Plan) -> Result<Output> {
+    let targets = (0..table.columns.len()).collect();
+    let insert =
+        Plan::Insert { table: Arc::new(table), source: source.boxed(), targets, defaults: Vec::new() };
+    let plan = exec::prepare_subqueries(optimizer::optimize(insert)?, cx)?;
+    let rows = exec::modify(plan, cx)?;
+    Ok(Output::Command(format!("SELECT {rows}")))
 }
 
 /// Replaces `$n` placeholders with the given values, converted to the types the statement

@@ -36,6 +36,8 @@ pub struct NewTable {
     pub uniques: Vec<(String, Vec<usize>)>,
     /// FOREIGN KEY constraints, resolved and named.
     pub foreign_keys: Vec<ForeignKeyDef>,
+    /// `CREATE TABLE ... AS query`: the rows to fill it with.
+    pub source: Option<crate::planner::Plan>,
 }
 
 /// A constraint of a CREATE TABLE, collected before all columns are known.
@@ -157,15 +159,13 @@ impl Binder<'_> {
 
     /// Binds CREATE TABLE.
     pub fn create_table(&mut self, create: &ast::CreateTable) -> Result<NewTable> {
-        if create.or_replace
-            || create.external
-            || create.query.is_some()
-            || create.like.is_some()
-            || create.clone.is_some()
-        {
+        if create.or_replace || create.external || create.like.is_some() || create.clone.is_some() {
             return Err(not_yet("CREATE TABLE AS, LIKE, CLONE and OR REPLACE"));
         }
         let name = table_name(&create.name)?;
+        if let Some(query) = &create.query {
+            return self.create_table_as(name, query, create);
+        }
         let mut columns: Vec<ColumnDef> = Vec::with_capacity(create.columns.len());
         let mut pending: Vec<Pending> = Vec::new();
         let mut primary_key: Option<Vec<usize>> = None;
@@ -322,6 +322,7 @@ impl Binder<'_> {
             checks: Vec::new(),
             uniques: Vec::new(),
             foreign_keys: Vec::new(),
+            source: None,
         };
         self.table_constraints(&mut new, pending)?;
         Ok(new)
@@ -403,6 +404,42 @@ impl Binder<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `CREATE TABLE name AS query`: the query's columns (a bare NULL column becomes TEXT),
+    /// filled with its rows.
+    fn create_table_as(
+        &mut self,
+        name: String,
+        query: &ast::Query,
+        create: &ast::CreateTable,
+    ) -> Result<NewTable> {
+        if !create.columns.is_empty() || !create.constraints.is_empty() {
+            return Err(not_yet("column lists and constraints in CREATE TABLE AS"));
+        }
+        let plan = self.query(query)?;
+        let mut columns: Vec<ColumnDef> = Vec::new();
+        for c in plan.columns().into_iter().filter(|c| !c.hidden) {
+            if columns.iter().any(|d| d.name == c.name) {
+                return Err(Error::new(
+                    SqlState::DuplicateColumn,
+                    format!("column \"{}\" specified more than once", c.name),
+                ));
+            }
+            let data_type = if c.data_type == DataType::Null { DataType::Text } else { c.data_type };
+            columns.push(ColumnDef { name: c.name, data_type, nullable: true, default: None });
+        }
+        Ok(NewTable {
+            name,
+            columns,
+            primary_key: Vec::new(),
+            engine: self.engine_option(&create.table_options)?,
+            if_not_exists: create.if_not_exists,
+            checks: Vec::new(),
+            uniques: Vec::new(),
+            foreign_keys: Vec::new(),
+            source: Some(plan),
+        })
     }
 
     /// Checks a column's DEFAULT expression against its type and keeps its text.
