@@ -105,8 +105,13 @@ fn json_value(value: &Value) -> serde_json::Value {
         Value::Float(x) => serde_json::Number::from_f64(*x)
             .map_or_else(|| serde_json::Value::String(value.to_string()), serde_json::Value::Number),
         Value::Text(s) => serde_json::Value::String(s.clone()),
-        // As PostgreSQL's JSON functions do: the hex text form.
-        Value::Bytes(_) => serde_json::Value::String(value.to_string()),
+        // As PostgreSQL's JSON functions do: their text form (hex for bytes).
+        Value::Bytes(_)
+        | Value::Date(_)
+        | Value::Time(_)
+        | Value::Timestamp(_)
+        | Value::TimestampTz(_)
+        | Value::Interval(_) => serde_json::Value::String(value.to_string()),
     }
 }
 

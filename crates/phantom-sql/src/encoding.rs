@@ -16,6 +16,8 @@
 //!     5 text:    varint length, UTF-8 bytes
 //!     6 in key:  the value is the primary-key column at this position
 //!     7 bytes:   varint length, the bytes
+//!     8 date | 9 time | 10 timestamp | 11 timestamptz: zigzag varint
+//!    12 interval: zigzag varints of months, days, microseconds
 //! ```
 //!
 //! Values carry their own tags, so a row written before `ALTER TABLE ... ADD COLUMN` simply
@@ -25,6 +27,7 @@ use phantom_storage::keycode::{self, KeyReader, Order};
 use phantom_storage::varint;
 
 use crate::error::{Error, Result, SqlState};
+use crate::types::datetime::Interval;
 use crate::types::{DataType, Value};
 
 const NULL: u8 = 0;
@@ -34,6 +37,11 @@ const INT: u8 = 3;
 const FLOAT: u8 = 4;
 const TEXT: u8 = 5;
 const BYTES: u8 = 7;
+const DATE: u8 = 8;
+const TIME: u8 = 9;
+const TIMESTAMP: u8 = 10;
+const TIMESTAMPTZ: u8 = 11;
+const INTERVAL: u8 = 12;
 /// The value is the primary-key column of this position: read it from the key.
 const IN_KEY: u8 = 6;
 
@@ -68,6 +76,21 @@ pub fn encode_row(values: &[Value], in_key: &[usize]) -> Vec<u8> {
                 out.push(BYTES);
                 put_varint(&mut out, b.len() as u64);
                 out.extend_from_slice(b);
+            }
+            Value::Date(v) | Value::Time(v) | Value::Timestamp(v) | Value::TimestampTz(v) => {
+                out.push(match value {
+                    Value::Date(_) => DATE,
+                    Value::Time(_) => TIME,
+                    Value::Timestamp(_) => TIMESTAMP,
+                    _ => TIMESTAMPTZ,
+                });
+                put_zigzag(&mut out, *v);
+            }
+            Value::Interval(i) => {
+                out.push(INTERVAL);
+                put_zigzag(&mut out, i.months.into());
+                put_zigzag(&mut out, i.days.into());
+                put_zigzag(&mut out, i.micros);
             }
         }
     }
@@ -114,6 +137,17 @@ pub fn decode_row_into(bytes: &[u8], width: usize, out: &mut Vec<Value>) -> Resu
                 let s = std::str::from_utf8(raw).map_err(|_| corrupt("text is not UTF-8"))?;
                 Value::Text(s.to_string())
             }
+            DATE => Value::Date(get_zigzag(bytes, &mut pos)?),
+            TIME => Value::Time(get_zigzag(bytes, &mut pos)?),
+            TIMESTAMP => Value::Timestamp(get_zigzag(bytes, &mut pos)?),
+            TIMESTAMPTZ => Value::TimestampTz(get_zigzag(bytes, &mut pos)?),
+            INTERVAL => {
+                let months = get_zigzag(bytes, &mut pos)?;
+                let days = get_zigzag(bytes, &mut pos)?;
+                let micros = get_zigzag(bytes, &mut pos)?;
+                let narrow = |v: i64| i32::try_from(v).map_err(|_| corrupt("interval field out of range"));
+                Value::Interval(Interval { months: narrow(months)?, days: narrow(days)?, micros })
+            }
             BYTES => {
                 let len = get_varint(bytes, &mut pos)? as usize;
                 let end = pos.checked_add(len).ok_or_else(|| corrupt("bad byte string length"))?;
@@ -150,6 +184,14 @@ pub fn encode_key_value(out: &mut Vec<u8>, value: &Value, order: Order) {
         Value::Float(f) => keycode::encode_f64(out, *f, order),
         Value::Text(s) => keycode::encode_str(out, s, order),
         Value::Bytes(b) => keycode::encode_bytes(out, b, order),
+        Value::Date(v) | Value::Time(v) | Value::Timestamp(v) | Value::TimestampTz(v) => {
+            keycode::encode_i64(out, *v, order)
+        }
+        // Intervals order by their length with a month of 30 days, as they compare.
+        Value::Interval(i) => {
+            let micros = i.approximate_micros().clamp(i64::MIN.into(), i64::MAX.into()) as i64;
+            keycode::encode_i64(out, micros, order)
+        }
     }
 }
 
@@ -193,12 +235,28 @@ pub fn split_key<'a>(key: &'a [u8], types: &[DataType]) -> Result<(Vec<Value>, &
             t if t.is_integer() => reader.read_i64(Order::ASC).map(|v| v.map(Value::Int)),
             t if t.is_float() => reader.read_f64(Order::ASC).map(|v| v.map(Value::Float)),
             DataType::Bytea => reader.read_bytes(Order::ASC).map(|v| v.map(Value::Bytes)),
+            DataType::Date => reader.read_i64(Order::ASC).map(|v| v.map(Value::Date)),
+            DataType::Time => reader.read_i64(Order::ASC).map(|v| v.map(Value::Time)),
+            DataType::Timestamp => reader.read_i64(Order::ASC).map(|v| v.map(Value::Timestamp)),
+            DataType::TimestampTz => reader.read_i64(Order::ASC).map(|v| v.map(Value::TimestampTz)),
+            DataType::Interval => reader
+                .read_i64(Order::ASC)
+                .map(|v| v.map(|micros| Value::Interval(Interval { months: 0, days: 0, micros }))),
             _ => reader.read_str(Order::ASC).map(|v| v.map(Value::Text)),
         }
         .map_err(|e| corrupt(&e.to_string()))?;
         values.push(v.unwrap_or(Value::Null));
     }
     Ok((values, reader.remaining()))
+}
+
+fn put_zigzag(out: &mut Vec<u8>, v: i64) {
+    put_varint(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+fn get_zigzag(bytes: &[u8], pos: &mut usize) -> Result<i64> {
+    let v = get_varint(bytes, pos)?;
+    Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
 }
 
 fn put_varint(out: &mut Vec<u8>, v: u64) {

@@ -60,6 +60,8 @@ pub enum SqlState {
     SerializationFailure,
     /// 40P01
     DeadlockDetected,
+    /// 22008
+    DatetimeFieldOverflow,
     /// 26000
     InvalidSqlStatementName,
     /// 42P05
@@ -149,6 +151,7 @@ impl SqlState {
             InFailedSqlTransaction => "25P02",
             SerializationFailure => "40001",
             DeadlockDetected => "40P01",
+            DatetimeFieldOverflow => "22008",
             InvalidSqlStatementName => "26000",
             DuplicatePreparedStatement => "42P05",
             LockNotAvailable => "55P03",

@@ -212,6 +212,10 @@ pub fn common_type(a: DataType, b: DataType) -> Option<DataType> {
         (x, y) if x == y => Some(x),
         (x, y) if x.is_numeric() && y.is_numeric() => Some(numeric_result(x, y)),
         (x, y) if x.is_string() && y.is_string() => Some(Text),
+        (Timestamp, TimestampTz) | (TimestampTz, Timestamp) | (Date, TimestampTz) | (TimestampTz, Date) => {
+            Some(TimestampTz)
+        }
+        (Date, Timestamp) | (Timestamp, Date) => Some(Timestamp),
         _ => None,
     }
 }
@@ -375,6 +379,30 @@ impl Binder<'_> {
                 let target = self.data_type(data_type)?;
                 let x = self.expr(expr, cx)?;
                 self.cast(x, target)
+            }
+            E::Extract { field, expr, .. } => {
+                let field =
+                    ast::Expr::value(ast::Value::SingleQuotedString(field.to_string().to_lowercase()));
+                self.scalar_call(Function::DatePart, &[field, expr.as_ref().clone()], cx)
+            }
+            E::Interval(interval) => {
+                let text = match interval.value.as_ref() {
+                    E::Value(v) => match &v.value {
+                        ast::Value::SingleQuotedString(s) => s.clone(),
+                        ast::Value::Number(n, _) => n.clone(),
+                        other => other.to_string(),
+                    },
+                    other => {
+                        return Err(Error::new(SqlState::FeatureNotSupported, format!("INTERVAL {other}")));
+                    }
+                };
+                // `INTERVAL '3' DAY` means 3 days.
+                let text = match &interval.leading_field {
+                    Some(unit) if !text.contains(char::is_alphabetic) => format!("{text} {unit}"),
+                    _ => text,
+                };
+                let value = crate::types::cast::parse_text(&text, DataType::Interval)?;
+                Ok(Typed::new(Expr::Constant(value), DataType::Interval))
             }
             E::TypedString(ts) => {
                 let target = self.data_type(&ts.data_type)?;
@@ -654,7 +682,8 @@ impl Binder<'_> {
                     || target.is_string()
                     || (x.ty.is_numeric() && target.is_numeric())
                     || (x.ty.is_integer() && target == DataType::Boolean)
-                    || (x.ty == DataType::Boolean && target.is_integer());
+                    || (x.ty == DataType::Boolean && target.is_integer())
+                    || datetime_cast(x.ty, target);
                 if !allowed {
                     return Err(Error::new(
                         SqlState::DatatypeMismatch,
@@ -807,6 +836,21 @@ impl Binder<'_> {
     }
 
     fn arithmetic(&mut self, op: ArithOp, a: Typed, b: Typed) -> Result<Typed> {
+        if let Some(ty) = datetime_arith(op, &a, &b) {
+            if ty == DataType::Null {
+                return Err(Error::new(
+                    SqlState::UndefinedFunction,
+                    format!("operator does not exist: {} {} {}", a.ty, op.symbol(), b.ty),
+                ));
+            }
+            // A string literal beside a date or timestamp is an interval ('1 day').
+            let interval_literal = |b: &mut Self, t: Typed| {
+                if t.literal { b.coerce(t, DataType::Interval, op.symbol()) } else { Ok(t.expr) }
+            };
+            let a = interval_literal(self, a)?;
+            let b = interval_literal(self, b)?;
+            return Ok(Typed::new(Expr::Arith(op, a.boxed(), b.boxed(), ty), ty));
+        }
         // An untyped literal takes the other side's type (or becomes a number).
         let a_ty = if a.literal { if b.ty.is_numeric() { b.ty } else { DataType::Double } } else { a.ty };
         let b_ty = if b.literal { if a_ty.is_numeric() { a_ty } else { DataType::Double } } else { b.ty };
@@ -931,6 +975,14 @@ impl Binder<'_> {
             "right" => Function::Right,
             "repeat" => Function::Repeat,
             "reverse" => Function::Reverse,
+            "now"
+            | "current_timestamp"
+            | "transaction_timestamp"
+            | "statement_timestamp"
+            | "localtimestamp" => Function::Now,
+            "current_date" => Function::CurrentDate,
+            "date_part" => Function::DatePart,
+            "date_trunc" => Function::DateTrunc,
             _ => {
                 return Err(Error::new(
                     SqlState::UndefinedFunction,
@@ -945,6 +997,8 @@ impl Binder<'_> {
         use Function::*;
         let (min, max) = match func {
             Coalesce | Greatest | Least | Concat => (1, usize::MAX),
+            Now | CurrentDate => (0, 0),
+            DatePart | DateTrunc => (2, 2),
             NullIf | Power | Mod | StrPos | Left | Right | Repeat => (2, 2),
             Round | LTrim | RTrim | Trim => (1, 2),
             Substring => (2, 3),
@@ -1044,6 +1098,41 @@ impl Binder<'_> {
                     exprs.push(self.string_arg(t, func.name())?);
                 }
                 (exprs, DataType::Text)
+            }
+            Now => (Vec::new(), DataType::TimestampTz),
+            CurrentDate => (Vec::new(), DataType::Date),
+            DatePart | DateTrunc => {
+                let mut typed = typed.into_iter();
+                let (Some(field), Some(x)) = (typed.next(), typed.next()) else {
+                    return Err(Error::new(
+                        SqlState::UndefinedFunction,
+                        format!("{}() needs two arguments", func.name()),
+                    ));
+                };
+                let field = self.string_arg(field, func.name())?;
+                let x_ty = if x.literal { DataType::Timestamp } else { x.ty };
+                let x = if x.literal { self.coerce(x, DataType::Timestamp, func.name())? } else { x.expr };
+                let datetime = matches!(
+                    x_ty,
+                    DataType::Date
+                        | DataType::Time
+                        | DataType::Timestamp
+                        | DataType::TimestampTz
+                        | DataType::Interval
+                        | DataType::Null
+                );
+                if !datetime || (func == DateTrunc && matches!(x_ty, DataType::Time | DataType::Interval)) {
+                    return Err(Error::new(
+                        SqlState::UndefinedFunction,
+                        format!("function {}(text, {x_ty}) does not exist", func.name()),
+                    ));
+                }
+                let ty = match (func, x_ty) {
+                    (DatePart, _) => DataType::Double,
+                    (_, DataType::TimestampTz) => DataType::TimestampTz,
+                    _ => DataType::Timestamp,
+                };
+                (vec![field, x], ty)
             }
         };
         Ok(Typed::new(Expr::Call(func, exprs, ty), ty))
@@ -1171,6 +1260,12 @@ impl Binder<'_> {
             T::Boolean | T::Bool => DataType::Boolean,
             T::Text | T::String(None) => DataType::Text,
             T::Bytea | T::Blob(_) => DataType::Bytea,
+            T::Date => DataType::Date,
+            T::Time(_, ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone) => DataType::Time,
+            T::Timestamp(_, ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone)
+            | T::Datetime(_) => DataType::Timestamp,
+            T::Timestamp(_, ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz) => DataType::TimestampTz,
+            T::Interval { .. } => DataType::Interval,
             T::Varchar(l) | T::CharacterVarying(l) | T::CharVarying(l) => DataType::Varchar(length(l)?),
             T::Char(l) | T::Character(l) => DataType::Char(length(l)?.unwrap_or(1)),
             T::Custom(name, _) => match object_name(name)?.as_str() {
@@ -1256,4 +1351,45 @@ fn comparison(op: &BinaryOperator) -> Option<CmpOp> {
         B::GtEq => Some(CmpOp::GtEq),
         _ => None,
     }
+}
+
+/// The result type of date and time arithmetic, `None` when neither side is a date or
+/// time type (ordinary numeric arithmetic then applies). A string literal beside a
+/// date or timestamp counts as an interval.
+fn datetime_arith(op: ArithOp, a: &Typed, b: &Typed) -> Option<DataType> {
+    use DataType::*;
+    let kind = |t: &Typed, other: &Typed| {
+        if t.literal && matches!(other.ty, Date | Timestamp | TimestampTz | Time) { Interval } else { t.ty }
+    };
+    let (x, y) = (kind(a, b), kind(b, a));
+    let is_time = |t: DataType| matches!(t, Date | Time | Timestamp | TimestampTz | Interval);
+    if !is_time(x) && !is_time(y) {
+        return None;
+    }
+    Some(match (op, x, y) {
+        (ArithOp::Add, Date, t) | (ArithOp::Add, t, Date) | (ArithOp::Sub, Date, t) if t.is_integer() => Date,
+        (ArithOp::Sub, Date, Date) => Integer,
+        (ArithOp::Add, Date | Timestamp, Interval) | (ArithOp::Add, Interval, Date | Timestamp) => Timestamp,
+        (ArithOp::Sub, Date | Timestamp, Interval) => Timestamp,
+        (ArithOp::Add, TimestampTz, Interval) | (ArithOp::Add, Interval, TimestampTz) => TimestampTz,
+        (ArithOp::Sub, TimestampTz, Interval) => TimestampTz,
+        (ArithOp::Sub, Timestamp | TimestampTz, Timestamp | TimestampTz) => Interval,
+        (ArithOp::Add | ArithOp::Sub, Interval, Interval) => Interval,
+        (ArithOp::Add | ArithOp::Sub, Time, Interval) | (ArithOp::Add, Interval, Time) => Time,
+        (ArithOp::Sub, Time, Time) => Interval,
+        // Anything else with a date or time type has no operator; let the numeric rules
+        // say so with their error.
+        _ => return Some(Null),
+    })
+}
+
+/// The casts between date and time types.
+fn datetime_cast(from: DataType, to: DataType) -> bool {
+    use DataType::*;
+    matches!(
+        (from, to),
+        (Date, Timestamp | TimestampTz)
+            | (Timestamp | TimestampTz, Date | Time | Timestamp | TimestampTz)
+            | (Time, Interval)
+    )
 }

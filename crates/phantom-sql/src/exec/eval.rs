@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use crate::error::{Error, Result, SqlState};
 use crate::planner::expr::{ArithOp, CmpOp, Expr, Function, Subquery, SubqueryKind};
 use crate::types::cast::{self, CastKind, check_float, check_integer, out_of_range};
-use crate::types::{DataType, Value};
+use crate::types::{DataType, Value, datetime};
 
 impl Expr {
     /// Evaluates the expression with `row` as its input.
@@ -164,6 +164,62 @@ pub fn compare(op: CmpOp, a: &Value, b: &Value) -> Value {
     }
 }
 
+/// Date and time arithmetic, with the result type the binder chose.
+fn datetime_arith(op: ArithOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
+    use Value::*;
+    let overflow = || Error::new(SqlState::DatetimeFieldOverflow, "date/time value out of range");
+    let negate =
+        |i: datetime::Interval| datetime::Interval { months: -i.months, days: -i.days, micros: -i.micros };
+    let instant = |v: &Value| match v {
+        Date(d) => Some(d * datetime::DAY),
+        Timestamp(t) | TimestampTz(t) => Some(*t),
+        _ => None,
+    };
+    let wrap =
+        |micros: i64| if ty == DataType::TimestampTz { TimestampTz(micros) } else { Timestamp(micros) };
+    Ok(match (op, a, b) {
+        (ArithOp::Add, Date(d), Int(n)) | (ArithOp::Add, Int(n), Date(d)) => {
+            Date(d.checked_add(n).ok_or_else(overflow)?)
+        }
+        (ArithOp::Sub, Date(d), Int(n)) => Date(d.checked_sub(n).ok_or_else(overflow)?),
+        (ArithOp::Sub, Date(a), Date(b)) => Int(a - b),
+        (ArithOp::Add, t, Interval(i)) | (ArithOp::Add, Interval(i), t) if instant(&t).is_some() => {
+            wrap(datetime::add_interval(instant(&t).unwrap_or(0), &i).ok_or_else(overflow)?)
+        }
+        (ArithOp::Sub, t, Interval(i)) if instant(&t).is_some() => {
+            wrap(datetime::add_interval(instant(&t).unwrap_or(0), &negate(i)).ok_or_else(overflow)?)
+        }
+        (ArithOp::Sub, a, b) if instant(&a).is_some() && instant(&b).is_some() => {
+            let diff = instant(&a).unwrap_or(0) - instant(&b).unwrap_or(0);
+            let days = i32::try_from(diff / datetime::DAY).map_err(|_| overflow())?;
+            Interval(datetime::Interval { months: 0, days, micros: diff % datetime::DAY })
+        }
+        (ArithOp::Add, Interval(a), Interval(b)) => Interval(datetime::Interval {
+            months: a.months.checked_add(b.months).ok_or_else(overflow)?,
+            days: a.days.checked_add(b.days).ok_or_else(overflow)?,
+            micros: a.micros.checked_add(b.micros).ok_or_else(overflow)?,
+        }),
+        (ArithOp::Sub, Interval(a), Interval(b)) => Interval(datetime::Interval {
+            months: a.months.checked_sub(b.months).ok_or_else(overflow)?,
+            days: a.days.checked_sub(b.days).ok_or_else(overflow)?,
+            micros: a.micros.checked_sub(b.micros).ok_or_else(overflow)?,
+        }),
+        (ArithOp::Add, Time(t), Interval(i)) | (ArithOp::Add, Interval(i), Time(t)) => {
+            Time((t + i.micros).rem_euclid(datetime::DAY))
+        }
+        (ArithOp::Sub, Time(t), Interval(i)) => Time((t - i.micros).rem_euclid(datetime::DAY)),
+        (ArithOp::Sub, Time(a), Time(b)) => {
+            Interval(datetime::Interval { months: 0, days: 0, micros: a - b })
+        }
+        (op, a, b) => {
+            return Err(Error::new(
+                SqlState::UndefinedFunction,
+                format!("operator does not exist: {} {} {}", a.data_type(), op.symbol(), b.data_type()),
+            ));
+        }
+    })
+}
+
 fn division_by_zero() -> Error {
     Error::new(SqlState::DivisionByZero, "division by zero")
 }
@@ -172,6 +228,22 @@ fn division_by_zero() -> Error {
 pub fn arith(op: ArithOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
     match (a, b) {
         (Value::Null, _) | (_, Value::Null) => Ok(Value::Null),
+        (
+            a @ (Value::Date(_)
+            | Value::Time(_)
+            | Value::Timestamp(_)
+            | Value::TimestampTz(_)
+            | Value::Interval(_)),
+            b,
+        )
+        | (
+            a,
+            b @ (Value::Date(_)
+            | Value::Time(_)
+            | Value::Timestamp(_)
+            | Value::TimestampTz(_)
+            | Value::Interval(_)),
+        ) => datetime_arith(op, a, b, ty),
         (Value::Int(a), Value::Int(b)) if ty.is_integer() => {
             let r = match op {
                 ArithOp::Add => a.checked_add(b),

@@ -139,6 +139,14 @@ pub enum Function {
     Repeat,
     /// `reverse(s)`
     Reverse,
+    /// `now()`, `current_timestamp`: the time the transaction's statement runs
+    Now,
+    /// `current_date`
+    CurrentDate,
+    /// `date_part(field, x)` and `EXTRACT(field FROM x)`
+    DatePart,
+    /// `date_trunc(field, x)`
+    DateTrunc,
 }
 
 impl Function {
@@ -174,6 +182,10 @@ impl Function {
             Right => "right",
             Repeat => "repeat",
             Reverse => "reverse",
+            Now => "now",
+            CurrentDate => "current_date",
+            DatePart => "date_part",
+            DateTrunc => "date_trunc",
         }
     }
 }

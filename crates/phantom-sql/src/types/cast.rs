@@ -5,6 +5,7 @@
 //! lose characters and fails with 22001 instead. Both fail with 22003 when a number does
 //! not fit and 22P02 when a string does not parse.
 
+use super::datetime;
 use super::value::format_float;
 use super::{DataType, Value};
 use crate::error::{Error, Result, SqlState};
@@ -76,6 +77,22 @@ pub fn cast(value: Value, ty: DataType, kind: CastKind) -> Result<Value> {
             check_integer(r as i64, t)
         }
         (Value::Bytes(b), DataType::Bytea) => Ok(Value::Bytes(b)),
+        (Value::Date(d), DataType::Date) => Ok(Value::Date(d)),
+        (Value::Date(d), DataType::Timestamp) => Ok(Value::Timestamp(d * datetime::DAY)),
+        (Value::Date(d), DataType::TimestampTz) => Ok(Value::TimestampTz(d * datetime::DAY)),
+        (Value::Timestamp(t) | Value::TimestampTz(t), DataType::Date) => {
+            Ok(Value::Date(t.div_euclid(datetime::DAY)))
+        }
+        (Value::Timestamp(t) | Value::TimestampTz(t), DataType::Time) => {
+            Ok(Value::Time(t.rem_euclid(datetime::DAY)))
+        }
+        (Value::Timestamp(t) | Value::TimestampTz(t), DataType::Timestamp) => Ok(Value::Timestamp(t)),
+        (Value::Timestamp(t) | Value::TimestampTz(t), DataType::TimestampTz) => Ok(Value::TimestampTz(t)),
+        (Value::Time(t), DataType::Time) => Ok(Value::Time(t)),
+        (Value::Time(t), DataType::Interval) => {
+            Ok(Value::Interval(datetime::Interval { months: 0, days: 0, micros: t }))
+        }
+        (Value::Interval(i), DataType::Interval) => Ok(Value::Interval(i)),
         (Value::Text(s), DataType::Bytea) => parse_bytea(&s),
         (Value::Text(s), t) if t.is_string() => fit_string(s, t, kind),
         (v, t) if t.is_string() => fit_string(to_text(&v), t, kind),
@@ -173,6 +190,17 @@ pub fn parse_text(s: &str, ty: DataType) -> Result<Value> {
             }
             Err(_) => Err(invalid_input(ty, s)),
         },
+        DataType::Date => datetime::parse_date(t).map(Value::Date).ok_or_else(|| invalid_input(ty, s)),
+        DataType::Time => datetime::parse_time(t).map(Value::Time).ok_or_else(|| invalid_input(ty, s)),
+        DataType::Timestamp => {
+            datetime::parse_timestamp(t).map(Value::Timestamp).ok_or_else(|| invalid_input(ty, s))
+        }
+        DataType::TimestampTz => {
+            datetime::parse_timestamp(t).map(Value::TimestampTz).ok_or_else(|| invalid_input(ty, s))
+        }
+        DataType::Interval => {
+            datetime::parse_interval(t).map(Value::Interval).ok_or_else(|| invalid_input(ty, s))
+        }
         ty if ty.is_float() => {
             let v = match t.to_ascii_lowercase().as_str() {
                 "nan" => f64::NAN,

@@ -27,6 +27,16 @@ pub enum DataType {
     Char(u32),
     /// BYTEA (BLOB): a byte string
     Bytea,
+    /// DATE
+    Date,
+    /// TIME (without time zone)
+    Time,
+    /// TIMESTAMP (without time zone)
+    Timestamp,
+    /// TIMESTAMP WITH TIME ZONE
+    TimestampTz,
+    /// INTERVAL
+    Interval,
     /// The type of a bare NULL literal before context gives it one. Never a column type.
     Null,
 }
@@ -82,6 +92,11 @@ impl fmt::Display for DataType {
             DataType::Varchar(Some(n)) => write!(f, "character varying({n})"),
             DataType::Char(n) => write!(f, "character({n})"),
             DataType::Bytea => f.write_str("bytea"),
+            DataType::Date => f.write_str("date"),
+            DataType::Time => f.write_str("time without time zone"),
+            DataType::Timestamp => f.write_str("timestamp without time zone"),
+            DataType::TimestampTz => f.write_str("timestamp with time zone"),
+            DataType::Interval => f.write_str("interval"),
             DataType::Null => f.write_str("unknown"),
         }
     }

@@ -8,6 +8,7 @@
 
 pub mod cast;
 mod datatype;
+pub mod datetime;
 mod value;
 
 pub use datatype::DataType;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use super::DataType;
+use super::datetime::{self, Interval};
 
 /// One SQL datum.
 #[derive(Clone, Debug, Default)]
@@ -22,6 +23,16 @@ pub enum Value {
     Text(String),
     /// BYTEA: a byte string.
     Bytes(Vec<u8>),
+    /// DATE: days since 1970-01-01.
+    Date(i64),
+    /// TIME: microseconds since midnight.
+    Time(i64),
+    /// TIMESTAMP: microseconds since 1970-01-01 00:00:00.
+    Timestamp(i64),
+    /// TIMESTAMP WITH TIME ZONE: microseconds since 1970-01-01 00:00:00 UTC.
+    TimestampTz(i64),
+    /// INTERVAL.
+    Interval(Interval),
 }
 
 impl Value {
@@ -39,6 +50,11 @@ impl Value {
             Value::Float(_) => DataType::Double,
             Value::Text(_) => DataType::Text,
             Value::Bytes(_) => DataType::Bytea,
+            Value::Date(_) => DataType::Date,
+            Value::Time(_) => DataType::Time,
+            Value::Timestamp(_) => DataType::Timestamp,
+            Value::TimestampTz(_) => DataType::TimestampTz,
+            Value::Interval(_) => DataType::Interval,
         }
     }
 
@@ -67,6 +83,12 @@ impl Value {
             (Float(a), Int(b)) => float_cmp(*a, *b as f64).then_with(|| int_float_tie(*b, *a).reverse()),
             (Text(a), Text(b)) => a.cmp(b),
             (Bytes(a), Bytes(b)) => a.cmp(b),
+            (Date(a), Date(b)) | (Time(a), Time(b)) => a.cmp(b),
+            (Timestamp(a) | TimestampTz(a), Timestamp(b) | TimestampTz(b)) => a.cmp(b),
+            // A date is midnight of its day when compared with a timestamp.
+            (Date(a), Timestamp(b) | TimestampTz(b)) => (a * datetime::DAY).cmp(b),
+            (Timestamp(a) | TimestampTz(a), Date(b)) => a.cmp(&(b * datetime::DAY)),
+            (Interval(a), Interval(b)) => a.approximate_micros().cmp(&b.approximate_micros()),
             (a, b) => a.rank().cmp(&b.rank()),
         }
     }
@@ -77,7 +99,10 @@ impl Value {
             Value::Int(_) | Value::Float(_) => 1,
             Value::Text(_) => 2,
             Value::Bytes(_) => 3,
-            Value::Null => 4,
+            Value::Date(_) | Value::Timestamp(_) | Value::TimestampTz(_) => 4,
+            Value::Time(_) => 5,
+            Value::Interval(_) => 6,
+            Value::Null => 7,
         }
     }
 }
@@ -122,6 +147,20 @@ impl Ord for Value {
     }
 }
 
+impl Value {
+    /// What a date or time value compares by: equal keys for equal values (a DATE equals
+    /// the TIMESTAMP of its midnight; intervals compare by length).
+    fn temporal_key(&self) -> Option<(u8, i128)> {
+        Some(match self {
+            Value::Date(d) => (5, i128::from(*d) * i128::from(datetime::DAY)),
+            Value::Timestamp(t) | Value::TimestampTz(t) => (5, i128::from(*t)),
+            Value::Time(t) => (6, i128::from(*t)),
+            Value::Interval(i) => (7, i.approximate_micros()),
+            _ => return None,
+        })
+    }
+}
+
 impl Hash for Value {
     fn hash<H: Hasher>(&self, state: &mut H) {
         // Equal values must hash equally, so numbers hash by their value whether they are
@@ -150,6 +189,13 @@ impl Hash for Value {
                 4u8.hash(state);
                 b.hash(state);
             }
+            Value::Date(_)
+            | Value::Timestamp(_)
+            | Value::TimestampTz(_)
+            | Value::Time(_)
+            | Value::Interval(_) => {
+                self.temporal_key().hash(state);
+            }
             Value::Text(s) => {
                 3u8.hash(state);
                 s.hash(state);
@@ -168,6 +214,11 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::Float(x) => f.write_str(&format_float(*x)),
             Value::Text(s) => f.write_str(s),
+            Value::Date(d) => f.write_str(&datetime::format_date(*d)),
+            Value::Time(t) => f.write_str(&datetime::format_time(*t)),
+            Value::Timestamp(t) => f.write_str(&datetime::format_timestamp(*t)),
+            Value::TimestampTz(t) => write!(f, "{}+00", datetime::format_timestamp(*t)),
+            Value::Interval(i) => f.write_str(&datetime::format_interval(i)),
             // PostgreSQL's hex output format.
             Value::Bytes(b) => {
                 f.write_str("\\x")?;
