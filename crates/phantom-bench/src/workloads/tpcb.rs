@@ -26,10 +26,10 @@
 //! After every run the money must add up: sum(abalance) = sum(tbalance) = sum(bbalance) =
 //! sum(delta) over the history, which must hold one row per committed transaction.
 //!
-//! Differences from pgbench: Phantom-DB has no TIMESTAMP type or CURRENT_TIMESTAMP yet, so
-//! `mtime` is a BIGINT of microseconds since the Unix epoch, taken by the client; the key
-//! columns are declared INTEGER (PostgreSQL's `int`) so that SQLite keeps them as its rowid.
-//! Both databases get the same DDL and statements.
+//! Differences from pgbench: `mtime` is taken by the client (a TIMESTAMP for Phantom-DB,
+//! microseconds since the Unix epoch for SQLite, which has no timestamp type) instead of
+//! `CURRENT_TIMESTAMP`; the key columns are declared INTEGER (PostgreSQL's `int`) so that
+//! SQLite keeps them as its rowid. Both databases get the same DDL and statements.
 
 mod driver;
 mod phantom_db;
@@ -50,7 +50,7 @@ pub const SCHEMA: [&str; 4] = [
     "CREATE TABLE pgbench_branches (bid INTEGER PRIMARY KEY, bbalance INTEGER, filler CHAR(88))",
     "CREATE TABLE pgbench_tellers (tid INTEGER PRIMARY KEY, bid INTEGER, tbalance INTEGER, filler CHAR(84))",
     "CREATE TABLE pgbench_accounts (aid INTEGER PRIMARY KEY, bid INTEGER, abalance INTEGER, filler CHAR(84))",
-    "CREATE TABLE pgbench_history (tid INTEGER, bid INTEGER, aid INTEGER, delta INTEGER, mtime BIGINT, \
+    "CREATE TABLE pgbench_history (tid INTEGER, bid INTEGER, aid INTEGER, delta INTEGER, mtime TIMESTAMP, \
      filler CHAR(22))",
 ];
 
@@ -212,8 +212,8 @@ fn setup(config: &Config) -> String {
          prepared statements; every run is checked for consistency (balances = history). Phantom-DB \
          embedded; SQLite in WAL mode with `BEGIN IMMEDIATE` and a 10 s busy timeout, at the same \
          `synchronous` setting. Aborted attempts (40001/40P01; SQLite: busy) are retried with new values; \
-         latency is per committed transaction including its retries. `mtime` is a BIGINT \
-         (microseconds since 1970): Phantom-DB has no TIMESTAMP type yet. {env}",
+         latency is per committed transaction including its retries. `mtime` is a TIMESTAMP \
+         taken by the client (SQLite stores it as an integer of microseconds). {env}",
         scale = config.scale,
         accounts = driver::ACCOUNTS * config.scale,
         tellers = driver::TELLERS * config.scale,

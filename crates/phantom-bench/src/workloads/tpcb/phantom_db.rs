@@ -123,7 +123,7 @@ impl PhantomClient {
         }
         s.execute_prepared(&self.update_teller, &[delta.clone(), tid.clone()])?;
         s.execute_prepared(&self.update_branch, &[delta.clone(), bid.clone()])?;
-        s.execute_prepared(&self.insert_history, &[tid, bid, aid, delta, Value::Int(i.mtime)])?;
+        s.execute_prepared(&self.insert_history, &[tid, bid, aid, delta, Value::Timestamp(i.mtime)])?;
         s.execute_prepared(&self.end, &[])?;
         Ok(())
     }
