@@ -79,6 +79,7 @@ pub fn alter_table(instance: &Instance, cx: &Context, alter: AlterTable) -> Resu
                     .iter()
                     .map(|c| table.column_index(c).ok_or_else(|| no_column(c, &table.name)))
                     .collect::<Result<Vec<_>>>()?;
+                crate::binder::check_key_types(&table.columns, &positions)?;
                 let mut new = (*table).clone();
                 for &p in &positions {
                     new.columns[p].nullable = false;

@@ -64,6 +64,18 @@ pub struct NewIndex {
     pub if_not_exists: bool,
 }
 
+/// Key columns are stored only in the key, which holds an INTERVAL as its length: the
+/// months and days it was written with could not be read back.
+pub(crate) fn check_key_types(columns: &[ColumnDef], key: &[usize]) -> Result<()> {
+    match key.iter().find(|&&i| columns[i].data_type == DataType::Interval) {
+        Some(&i) => Err(Error::new(
+            SqlState::FeatureNotSupported,
+            format!("column \"{}\" of type interval cannot be in a primary key", columns[i].name),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn not_yet(what: &str) -> Error {
     Error::new(SqlState::FeatureNotSupported, format!("{what} are not supported yet"))
 }
@@ -309,6 +321,7 @@ impl Binder<'_> {
             }
         }
         let primary_key = primary_key.unwrap_or_default();
+        check_key_types(&columns, &primary_key)?;
         for &p in &primary_key {
             columns[p].nullable = false;
         }

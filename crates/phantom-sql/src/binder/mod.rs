@@ -14,6 +14,7 @@ mod scope;
 mod select;
 
 pub use alter::{AlterOp, AlterTable};
+pub(crate) use ddl::check_key_types;
 pub use ddl::{NewIndex, NewTable};
 pub use expr::{AggState, Cx, Typed};
 pub use scope::Scope;
