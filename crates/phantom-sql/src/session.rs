@@ -655,7 +655,12 @@ fn execute_statement(
                 _ => return Err(Error::new(SqlState::FeatureNotSupported, "EXPLAIN of this statement")),
             };
             let plan = optimizer::optimize(bind_parameters(plan, params, &types)?)?;
-            let rows = explain::explain(&plan).into_iter().map(|l| Row(vec![Value::Text(l)])).collect();
+            let store = &instance.store;
+            let table_rows = |t: &TableDef| store.keyspace_stats(t.keyspace).map_or(0, |s| s.keys);
+            let rows = explain::explain_with_estimates(&plan, &table_rows)
+                .into_iter()
+                .map(|l| Row(vec![Value::Text(l)]))
+                .collect();
             Ok(Output::Rows(Rows {
                 columns: vec![Column { name: "QUERY PLAN".into(), data_type: DataType::Text }],
                 rows,

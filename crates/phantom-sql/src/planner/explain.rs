@@ -11,6 +11,7 @@
 
 use std::ops::Bound;
 
+use crate::catalog::TableDef;
 use crate::planner::expr::Expr;
 use crate::planner::plan::{OutputColumn, Plan};
 use crate::types::Value;
@@ -18,8 +19,87 @@ use crate::types::Value;
 /// Renders a plan, one line per output row of EXPLAIN.
 pub fn explain(plan: &Plan) -> Vec<String> {
     let mut lines = Vec::new();
-    render(plan, 0, &mut lines);
+    render(plan, 0, &mut lines, None);
     lines
+}
+
+/// How many rows a table holds, as far as the storage knows without reading it.
+pub type TableRows<'a> = &'a dyn Fn(&TableDef) -> u64;
+
+/// [`explain`] with each node's estimated output rows, `(rows=N)`.
+///
+/// There are no statistics yet (no ANALYZE), so the estimates are rough, fixed rules: a
+/// table has as many rows as its storage holds entries (versions not yet collected
+/// count too); each filter condition keeps a third of the rows, an index equality a
+/// tenth (one row when a unique index matches fully); a join with a condition keeps a
+/// tenth of the pairs, a hash join about the larger side; a grouping yields a tenth of
+/// its input, and an aggregate without GROUP BY one row.
+pub fn explain_with_estimates(plan: &Plan, table_rows: TableRows<'_>) -> Vec<String> {
+    let mut lines = Vec::new();
+    render(plan, 0, &mut lines, Some(table_rows));
+    lines
+}
+
+fn selectivity(filter: Option<&Expr>) -> f64 {
+    filter.map_or(1.0, |f| (1.0f64 / 3.0).powi(f.clone().into_conjuncts().len() as i32))
+}
+
+/// The estimated number of rows `plan` produces (see [`explain_with_estimates`]).
+pub fn estimate(plan: &Plan, table_rows: TableRows<'_>) -> f64 {
+    let e = |p: &Plan| estimate(p, table_rows);
+    let at_least_one = |n: f64, input: f64| if input > 0.0 { n.max(1.0) } else { 0.0 };
+    match plan {
+        Plan::Scan { table, range, filter, .. } => {
+            let n = table_rows(table) as f64;
+            let ranged = if range.is_some() { n / 3.0 } else { n };
+            at_least_one(ranged * selectivity(filter.as_ref()), n)
+        }
+        // The filter of a key lookup is mostly the key condition itself.
+        Plan::KeyLookup { keys, .. } => keys.len() as f64,
+        Plan::IndexScan { table, index, prefix, range, filter, .. } => {
+            let n = table_rows(table) as f64;
+            let ix = &table.indexes[*index];
+            let matched = if ix.unique && prefix.len() == ix.columns.len() {
+                1.0
+            } else {
+                n * 0.1f64.powi(prefix.len() as i32) * if range.is_some() { 1.0 / 3.0 } else { 1.0 }
+            };
+            at_least_one(matched * selectivity(filter.as_ref()), n)
+        }
+        Plan::Values { rows, .. } => rows.len() as f64,
+        Plan::Nothing { .. } => 0.0,
+        Plan::Filter { input, predicate } => {
+            let n = e(input);
+            at_least_one(n * selectivity(Some(predicate)), n)
+        }
+        Plan::Project { input, .. } | Plan::Sort { input, .. } | Plan::LockRows { input, .. } => e(input),
+        Plan::Distinct { input } => e(input) / 2.0,
+        Plan::Limit { input, limit, .. } => match limit {
+            Some(Expr::Constant(Value::Int(n))) => e(input).min(*n as f64),
+            _ => e(input),
+        },
+        Plan::Aggregate { input, group_by, .. } => {
+            if group_by.is_empty() {
+                1.0
+            } else {
+                let n = e(input);
+                at_least_one(n / 10.0, n)
+            }
+        }
+        Plan::NestedLoopJoin { left, right, on, .. } => {
+            let pairs = e(left) * e(right);
+            if on.is_some() { at_least_one(pairs / 10.0, pairs) } else { pairs }
+        }
+        Plan::HashJoin { left, right, .. } => e(left).max(e(right)),
+        Plan::SetOp { op, left, right, .. } => match op {
+            crate::planner::plan::SetOpKind::Union => e(left) + e(right),
+            crate::planner::plan::SetOpKind::Intersect => e(left).min(e(right)),
+            crate::planner::plan::SetOpKind::Except => e(left),
+        },
+        Plan::RecursiveCte { anchor, .. } => e(anchor) * 10.0,
+        Plan::WorkTable { .. } => 10.0,
+        Plan::Insert { source, .. } | Plan::Update { source, .. } | Plan::Delete { source, .. } => e(source),
+    }
 }
 
 fn indent(depth: usize) -> String {
@@ -46,9 +126,19 @@ fn bound(b: &Bound<Value>) -> String {
     }
 }
 
-fn render(plan: &Plan, depth: usize, out: &mut Vec<String>) {
+fn render(plan: &Plan, depth: usize, out: &mut Vec<String>, table_rows: Option<TableRows<'_>>) {
+    let header = out.len();
+    render_node(plan, depth, out, table_rows);
+    // The node's own line is the first it rendered.
+    if let (Some(rows), Some(line)) = (table_rows, out.get_mut(header)) {
+        line.push_str(&format!("  (rows={})", estimate(plan, rows).round() as u64));
+    }
+}
+
+fn render_node(plan: &Plan, depth: usize, out: &mut Vec<String>, table_rows: Option<TableRows<'_>>) {
     let pad = indent(depth);
     let more = detail(depth);
+    let render = |p: &Plan, d: usize, out: &mut Vec<String>| render(p, d, out, table_rows);
     match plan {
         Plan::Scan { table, alias, range, filter } => {
             let columns = plan.columns();
