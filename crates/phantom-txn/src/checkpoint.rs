@@ -32,15 +32,15 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use phantom_storage::wal::Lsn;
 use phantom_storage::{StorageError, Wal};
 
 use crate::keyspace::{KeyspaceId, Keyspaces};
 use crate::oracle::Oracle;
+use crate::periodic::Periodic;
 use crate::{Result, Timestamp};
 
 /// When checkpoints run and where old log segments go.
@@ -260,50 +260,16 @@ impl Checkpointer {
     }
 }
 
-/// The background checkpoint thread; stops (and waits for the thread) when dropped.
-#[derive(Debug)]
-pub struct Background {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Background {
-    /// Starts checking every `tick` whether a checkpoint is due.
-    pub fn start(checkpointer: Arc<Checkpointer>, tick: Duration) -> Result<Background> {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let signal = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("phantom-checkpoint".into())
-            .spawn(move || {
-                let (lock, condvar) = &*signal;
-                let mut stopped = lock.lock();
-                while !*stopped {
-                    condvar.wait_for(&mut stopped, tick);
-                    if *stopped {
-                        break;
-                    }
-                    drop(stopped);
-                    if checkpointer.due()
-                        && let Err(e) = checkpointer.run()
-                    {
-                        tracing::error!(error = %e, "checkpoint failed");
-                    }
-                    stopped = lock.lock();
-                }
-            })
-            .map_err(|e| StorageError::io("phantom-checkpoint thread", e))?;
-        Ok(Background { stop, handle: Some(handle) })
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        *self.stop.0.lock() = true;
-        self.stop.1.notify_all();
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
+/// Starts the background checkpoint thread: every `tick` it checks whether a checkpoint
+/// is due and runs it. The thread stops (and is joined) when the handle is dropped.
+pub fn start_background(checkpointer: Arc<Checkpointer>, tick: Duration) -> Result<Periodic> {
+    Periodic::start("phantom-checkpoint", tick, move || {
+        if checkpointer.due()
+            && let Err(e) = checkpointer.run()
+        {
+            tracing::error!(error = %e, "checkpoint failed");
         }
-    }
+    })
 }
 
 #[cfg(test)]

@@ -35,14 +35,13 @@
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use parking_lot::{Condvar, Mutex};
-use phantom_storage::{Engine, StorageError, WriteBatch};
+use phantom_storage::{Engine, WriteBatch};
 
 use crate::keyspace::{EngineKind, Keyspaces, VacuumCandidate};
 use crate::oracle::Oracle;
+use crate::periodic::Periodic;
 use crate::{Result, Timestamp, version};
 
 /// How often the background collector looks for work.
@@ -181,49 +180,14 @@ pub fn vacuum_where(
     Ok(total)
 }
 
-/// The background collector thread; stopped and joined on drop.
-#[derive(Debug)]
-pub struct Collector {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Collector {
-    /// Starts collecting every [`TICK`].
-    pub fn start(keyspaces: Arc<Keyspaces>, oracle: Arc<Oracle>) -> Result<Collector> {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let signal = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("phantom-gc".into())
-            .spawn(move || {
-                let (lock, wake) = &*signal;
-                let mut stopped = lock.lock();
-                while !*stopped {
-                    wake.wait_for(&mut stopped, TICK);
-                    if *stopped {
-                        break;
-                    }
-                    drop(stopped);
-                    if let Err(e) = collect(&keyspaces, &oracle) {
-                        tracing::warn!(error = %e, "garbage collection failed; retrying later");
-                    }
-                    stopped = lock.lock();
-                }
-            })
-            .map_err(|e| StorageError::Failed { path: "<gc thread>".into(), reason: e.to_string() })?;
-        Ok(Collector { stop, handle: Some(handle) })
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let (lock, wake) = &*self.stop;
-        *lock.lock() = true;
-        wake.notify_all();
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
+/// Starts the background collector: [`collect`] every [`TICK`], until the handle is
+/// dropped.
+pub fn start_collector(keyspaces: Arc<Keyspaces>, oracle: Arc<Oracle>) -> Result<Periodic> {
+    Periodic::start("phantom-gc", TICK, move || {
+        if let Err(e) = collect(&keyspaces, &oracle) {
+            tracing::warn!(error = %e, "garbage collection failed; retrying later");
         }
-    }
+    })
 }
 
 #[cfg(test)]

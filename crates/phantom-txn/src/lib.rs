@@ -50,6 +50,7 @@ pub mod gc;
 pub mod keyspace;
 pub mod locks;
 pub mod oracle;
+pub mod periodic;
 pub mod record;
 pub mod ssi;
 pub mod store;

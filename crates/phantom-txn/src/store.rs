@@ -26,11 +26,12 @@ use phantom_storage::wal::{Lsn, SyncMode, Wal, WalOptions};
 use phantom_storage::{EngineStats, WriteBatch};
 
 use crate::checkpoint::{
-    AppliedLsns, Background, CheckpointOptions, CheckpointStats, Checkpointer, Manifest,
+    AppliedLsns, CheckpointOptions, CheckpointStats, Checkpointer, Manifest, start_background,
 };
 use crate::keyspace::{CATALOG_KEYSPACE, KeyspaceId, Keyspaces};
 use crate::locks::{LockManager, TxnId};
 use crate::oracle::Oracle;
+use crate::periodic::Periodic;
 use crate::record::{CommitRecord, Write};
 use crate::ssi::Ssi;
 use crate::transaction::{Inner, Transaction, TxnOptions};
@@ -77,8 +78,8 @@ pub(crate) struct Shared {
     lsns: Arc<AppliedLsns>,
     checkpointer: Option<Arc<Checkpointer>>,
     /// Declared before the lock: stops (joins) the thread before the directory unlocks.
-    background: Mutex<Option<Background>>,
-    collector: Mutex<Option<crate::gc::Collector>>,
+    background: Mutex<Option<Periodic>>,
+    collector: Mutex<Option<Periodic>>,
     next_txn_id: AtomicU64,
     /// Keyspaces dropped by committed transactions, with the commit timestamp: they are
     /// removed once no snapshot older than that timestamp is live.
@@ -146,8 +147,8 @@ impl MvccStore {
             options.checkpoint.clone(),
             manifest,
         ));
-        let background = Background::start(checkpointer.clone(), Duration::from_millis(100))?;
-        let collector = crate::gc::Collector::start(keyspaces.clone(), oracle.clone())?;
+        let background = start_background(checkpointer.clone(), Duration::from_millis(100))?;
+        let collector = crate::gc::start_collector(keyspaces.clone(), oracle.clone())?;
         Ok(MvccStore {
             shared: Arc::new(Shared {
                 keyspaces,
@@ -173,7 +174,7 @@ impl MvccStore {
         let keyspaces = Arc::new(Keyspaces::memory());
         let oracle = Arc::new(Oracle::new(0));
         // Without a thread the collector only runs on VACUUM; a memory database still works.
-        let collector = crate::gc::Collector::start(keyspaces.clone(), oracle.clone())
+        let collector = crate::gc::start_collector(keyspaces.clone(), oracle.clone())
             .map_err(|e| tracing::warn!(error = %e, "no background garbage collection"))
             .ok();
         MvccStore {
