@@ -101,6 +101,13 @@ fn in_range(range: &KeyRange, key: &[u8]) -> bool {
     above && below
 }
 
+/// Which end of an rw-edge an access is: a reader points at the writers of what it read.
+#[derive(Clone, Copy)]
+enum Side {
+    Reader,
+    Writer,
+}
+
 /// The rw-conflict tracker shared by all serializable transactions.
 #[derive(Debug, Default)]
 pub struct Ssi {
@@ -144,59 +151,70 @@ impl Ssi {
 
     /// Records a read of `key`.
     pub fn read(&self, txn: TxnId, keyspace: KeyspaceId, key: &[u8]) -> Result<()> {
-        if keyspace == CATALOG_KEYSPACE {
-            return Ok(());
-        }
-        let mut txns = self.txns.lock();
-        let me = check_alive(&txns, txn)?;
-        let snapshot = me.snapshot;
-        let writers: Vec<TxnId> = txns
-            .iter()
-            .filter(|(id, t)| {
-                **id != txn && concurrent(t, snapshot) && t.writes.contains(&(keyspace, key.to_vec()))
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        if let Some(me) = txns.get_mut(&txn) {
-            me.reads.insert((keyspace, key.to_vec()));
-        }
-        add_edges(&mut txns, txn, writers.into_iter().map(|w| (txn, w)))
+        let key = (keyspace, key.to_vec());
+        self.record(
+            txn,
+            keyspace,
+            Side::Reader,
+            |t| t.writes.contains(&key),
+            |me| {
+                me.reads.insert(key.clone());
+            },
+        )
     }
 
     /// Records a scan of `range`.
     pub fn scan(&self, txn: TxnId, keyspace: KeyspaceId, range: &KeyRange) -> Result<()> {
-        if keyspace == CATALOG_KEYSPACE {
-            return Ok(());
-        }
-        let mut txns = self.txns.lock();
-        let snapshot = check_alive(&txns, txn)?.snapshot;
-        let writers: Vec<TxnId> = txns
-            .iter()
-            .filter(|(id, t)| **id != txn && concurrent(t, snapshot) && t.wrote_in(keyspace, range))
-            .map(|(id, _)| *id)
-            .collect();
-        if let Some(me) = txns.get_mut(&txn) {
-            me.ranges.push((keyspace, range.clone()));
-        }
-        add_edges(&mut txns, txn, writers.into_iter().map(|w| (txn, w)))
+        self.record(
+            txn,
+            keyspace,
+            Side::Reader,
+            |t| t.wrote_in(keyspace, range),
+            |me| me.ranges.push((keyspace, range.clone())),
+        )
     }
 
     /// Records a write of `key`.
     pub fn write(&self, txn: TxnId, keyspace: KeyspaceId, key: &[u8]) -> Result<()> {
+        self.record(
+            txn,
+            keyspace,
+            Side::Writer,
+            |t| t.read_covers(keyspace, key),
+            |me| {
+                me.writes.insert((keyspace, key.to_vec()));
+            },
+        )
+    }
+
+    /// Records an access of `txn` (`note` adds it to the transaction's record) and adds
+    /// an rw-edge to or from every concurrent transaction whose record `conflicts` with it.
+    fn record(
+        &self,
+        txn: TxnId,
+        keyspace: KeyspaceId,
+        side: Side,
+        conflicts: impl Fn(&SerialTxn) -> bool,
+        note: impl FnOnce(&mut SerialTxn),
+    ) -> Result<()> {
         if keyspace == CATALOG_KEYSPACE {
             return Ok(());
         }
         let mut txns = self.txns.lock();
         let snapshot = check_alive(&txns, txn)?.snapshot;
-        let readers: Vec<TxnId> = txns
+        let others: Vec<TxnId> = txns
             .iter()
-            .filter(|(id, t)| **id != txn && concurrent(t, snapshot) && t.read_covers(keyspace, key))
+            .filter(|(id, t)| **id != txn && concurrent(t, snapshot) && conflicts(t))
             .map(|(id, _)| *id)
             .collect();
         if let Some(me) = txns.get_mut(&txn) {
-            me.writes.insert((keyspace, key.to_vec()));
+            note(me);
         }
-        add_edges(&mut txns, txn, readers.into_iter().map(|r| (r, txn)))
+        let edges = others.into_iter().map(|other| match side {
+            Side::Reader => (txn, other),
+            Side::Writer => (other, txn),
+        });
+        add_edges(&mut txns, txn, edges)
     }
 
     /// The commit check: fails if the transaction is doomed or is a pivot. On success the
