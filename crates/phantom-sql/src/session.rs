@@ -599,7 +599,7 @@ fn execute_statement(
             Ok(Output::Command("DROP TABLE".into()))
         }
         BoundStatement::CreateIndex(new) => create_index(instance, txn, new),
-        BoundStatement::Truncate { names } => crate::truncate::truncate(instance, txn, &names),
+        BoundStatement::Truncate { names } => crate::truncate::truncate(instance, &cx, &names),
         BoundStatement::AlterTable(alter) => crate::alter::alter_table(instance, &cx, alter),
         BoundStatement::CreateView { view, or_replace, if_not_exists } => {
             let exists = instance.catalog.view(txn, &view.name)?.is_some();

@@ -6,14 +6,14 @@
 //! row, and a snapshot older than the commit still reads the old rows until it ends (the
 //! store removes dropped keyspaces only once no snapshot can see them).
 
-use phantom_txn::{EngineKind, Transaction};
-
 use crate::error::{Error, Result, SqlState};
+use crate::exec::{Context, rewrite};
 use crate::instance::Instance;
 use crate::result::Output;
 
 /// Empties the tables called `names`.
-pub fn truncate(instance: &Instance, txn: &Transaction, names: &[String]) -> Result<Output> {
+pub fn truncate(instance: &Instance, cx: &Context, names: &[String]) -> Result<Output> {
+    let txn = &cx.txn;
     let mut tables = Vec::with_capacity(names.len());
     for name in names {
         tables.push(instance.catalog.require_table(txn, name)?);
@@ -32,16 +32,9 @@ pub fn truncate(instance: &Instance, txn: &Transaction, names: &[String]) -> Res
         }
     }
     for table in tables {
-        let mut fresh = (*table).clone();
-        fresh.keyspace = txn.create_keyspace(EngineKind::from_description(&table.engine))?.0;
-        for index in &mut fresh.indexes {
-            index.keyspace = txn.create_keyspace(EngineKind::from_description(&index.engine))?.0;
-        }
+        let fresh = rewrite::in_fresh_keyspaces(cx, (*table).clone())?;
         instance.catalog.put_table(txn, &fresh)?;
-        for keyspace in table.keyspaces() {
-            txn.drop_keyspace(keyspace)?;
-        }
-        instance.sequences.forget(table.keyspace);
+        rewrite::retire(cx, &table)?;
     }
     Ok(Output::Command("TRUNCATE TABLE".into()))
 }

@@ -22,14 +22,10 @@ use crate::planner::Plan;
 pub fn rewrite(
     cx: &Context,
     old: &Arc<TableDef>,
-    mut new: TableDef,
+    new: TableDef,
     map: impl Fn(Row) -> Result<Row>,
 ) -> Result<TableDef> {
-    new.keyspace = cx.txn.create_keyspace(EngineKind::from_description(&old.engine))?.0;
-    for index in &mut new.indexes {
-        index.keyspace = cx.txn.create_keyspace(EngineKind::from_description(&index.engine))?.0;
-    }
-    let new = Arc::new(new);
+    let new = Arc::new(in_fresh_keyspaces(cx, new)?);
     let scan = Plan::Scan { table: old.clone(), alias: old.name.clone(), range: None, filter: None };
     for row in execute(scan, cx)? {
         let mut row = row?;
@@ -37,9 +33,24 @@ pub fn rewrite(
         let values = fit(&new, map(row)?)?;
         store_new_row(cx, &new, &values)?;
     }
+    retire(cx, old)?;
+    Ok(Arc::unwrap_or_clone(new))
+}
+
+/// `table` with new, empty keyspaces (of the same engines) for its rows and indexes.
+pub fn in_fresh_keyspaces(cx: &Context, mut table: TableDef) -> Result<TableDef> {
+    table.keyspace = cx.txn.create_keyspace(EngineKind::from_description(&table.engine))?.0;
+    for index in &mut table.indexes {
+        index.keyspace = cx.txn.create_keyspace(EngineKind::from_description(&index.engine))?.0;
+    }
+    Ok(table)
+}
+
+/// Drops a replaced table's keyspaces at commit and forgets its row-id sequence.
+pub fn retire(cx: &Context, old: &TableDef) -> Result<()> {
     for keyspace in old.keyspaces() {
         cx.txn.drop_keyspace(keyspace)?;
     }
     cx.sequences.forget(old.keyspace);
-    Ok(Arc::unwrap_or_clone(new))
+    Ok(())
 }
