@@ -496,30 +496,49 @@ impl Binder<'_> {
         bound.expr.eval(&[])
     }
 
-    /// A column reference: of the current scope, or else, inside a subquery, of the
-    /// enclosing query (then captured as one of the subquery's arguments).
+    /// A column reference: of the current scope, or else, inside a subquery, of an
+    /// enclosing query, the nearest one that has the name.
     fn column(&mut self, cx: &Cx<'_>, table: Option<&str>, name: &str) -> Result<Typed> {
         let err = match cx.scope.resolve(table, name) {
             Ok(i) => return Ok(Typed::new(Expr::Column(i), cx.scope.columns[i].data_type)),
             Err(e) => e,
         };
-        let unknown = matches!(err.state, SqlState::UndefinedColumn | SqlState::UndefinedTable);
-        let (Some(outer), true) = (self.outer.last(), unknown) else { return Err(err) };
-        let Ok(i) = outer.resolve(table, name) else { return Err(err) };
-        let ty = outer.columns[i].data_type;
-        let captures = self.captures.last_mut().ok_or(err)?;
-        let k = match captures.iter().position(|c| *c == Expr::Column(i)) {
-            Some(k) => k,
-            None => {
-                captures.push(Expr::Column(i));
-                captures.len() - 1
+        if !matches!(err.state, SqlState::UndefinedColumn | SqlState::UndefinedTable) {
+            return Err(err);
+        }
+        for level in (0..self.outer.len()).rev() {
+            match self.outer[level].resolve(table, name) {
+                Ok(i) => {
+                    let ty = self.outer[level].columns[i].data_type;
+                    return Ok(Typed::new(self.capture(level, Expr::Column(i)), ty));
+                }
+                Err(e) if matches!(e.state, SqlState::UndefinedColumn | SqlState::UndefinedTable) => {}
+                Err(e) => return Err(e),
             }
-        };
-        Ok(Typed::new(Expr::Outer(k), ty))
+        }
+        Err(err)
+    }
+
+    /// Makes `column`, an expression over the enclosing scope `outer[level]`, visible to
+    /// the subquery being bound. Each subquery between that level and the innermost one
+    /// passes it on as one of its arguments, so a reference two levels out becomes an
+    /// argument of the middle subquery that is in turn an argument of the inner one.
+    fn capture(&mut self, level: usize, column: Expr) -> Expr {
+        let mut expr = column;
+        for captures in &mut self.captures[level..] {
+            let k = captures.iter().position(|c| *c == expr).unwrap_or_else(|| {
+                captures.push(expr.clone());
+                captures.len() - 1
+            });
+            expr = Expr::Outer(k);
+        }
+        expr
     }
 
     /// Binds a subquery used in an expression. Its plan sees the enclosing columns
-    /// through [`Binder::column`] (not in aggregate context, where rows are groups).
+    /// through [`Binder::column`]. Above a GROUP BY the enclosing rows are groups: the
+    /// subquery is bound over the rows below the aggregation, and each column it takes
+    /// from them must be a GROUP BY expression, which it then takes from the group.
     fn subquery(
         &mut self,
         query: &ast::Query,
@@ -527,13 +546,19 @@ impl Binder<'_> {
         operand: Option<Expr>,
         cx: &Cx<'_>,
     ) -> Result<Typed> {
-        let outer = if cx.agg.is_some() { Scope::default() } else { cx.scope.clone() };
+        let outer = match &cx.agg {
+            Some(agg) => agg.input.clone(),
+            None => cx.scope.clone(),
+        };
         self.outer.push(outer);
         self.captures.push(Vec::new());
         let plan = self.query(query);
-        let args = self.captures.pop().unwrap_or_default();
+        let mut args = self.captures.pop().unwrap_or_default();
         self.outer.pop();
         let plan = plan?;
+        if let Some(agg) = &cx.agg {
+            args = args.into_iter().map(|arg| grouped_argument(arg, agg)).collect::<Result<_>>()?;
+        }
         let visible: Vec<DataType> =
             plan.columns().iter().filter(|c| !c.hidden).map(|c| c.data_type).collect();
         if kind != SubqueryKind::Exists && visible.len() != 1 {
@@ -1392,4 +1417,27 @@ fn datetime_cast(from: DataType, to: DataType) -> bool {
             | (Timestamp | TimestampTz, Date | Time | Timestamp | TimestampTz)
             | (Time, Interval)
     )
+}
+
+/// A subquery argument taken from the rows below a GROUP BY, as the same value taken from
+/// the group: a GROUP BY expression becomes its group column; a reference further out
+/// stays as it is; anything else varies within a group and is an error, as in PostgreSQL.
+fn grouped_argument(arg: Expr, agg: &AggState) -> Result<Expr> {
+    if let Some(g) = agg.group_by.iter().position(|g| *g == arg) {
+        return Ok(Expr::Column(g));
+    }
+    if !arg.any(&mut |x| matches!(x, Expr::Column(_))) {
+        return Ok(arg);
+    }
+    let name = match arg {
+        Expr::Column(i) => agg.input.columns.get(i).map_or_else(String::new, |c| match &c.table {
+            Some(t) => format!("{t}.{}", c.name),
+            None => c.name.clone(),
+        }),
+        _ => String::new(),
+    };
+    Err(Error::new(
+        SqlState::GroupingError,
+        format!("subquery uses ungrouped column \"{name}\" from outer query"),
+    ))
 }

@@ -938,8 +938,10 @@ impl Binder<'_> {
             ));
         };
         let outer = std::mem::take(&mut self.outer);
+        let captures = std::mem::take(&mut self.captures);
         let plan = self.query(&query);
         self.outer = outer;
+        self.captures = captures;
         plan
     }
 }
