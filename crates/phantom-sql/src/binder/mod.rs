@@ -10,6 +10,7 @@ mod alter;
 mod ddl;
 mod dml;
 mod expr;
+mod lateral;
 mod pg;
 mod scope;
 mod select;

@@ -42,6 +42,9 @@ enum Reg {
 
 /// The `oid` / `reg*` type a cast names, if it does.
 fn reg_type(t: &ast::DataType) -> Option<Reg> {
+    if let ast::DataType::Regclass = t {
+        return Some(Reg::Class);
+    }
     let ast::DataType::Custom(name, _) = t else { return None };
     Some(match object_name(name).ok()?.as_str() {
         "oid" | "xid" | "cid" => Reg::Oid,
@@ -640,8 +643,8 @@ impl Binder<'_> {
         let table: Vec<(Vec<Value>, Value)> = match reg {
             Reg::Oid => return Ok(typed(Expr::Cast(oid.boxed(), DataType::Text), DataType::Text)),
             Reg::Type => {
-                let null = Expr::Constant(Value::Null);
-                return Ok(pg(PgFunction::FormatType, vec![oid, null], DataType::Text));
+                let none = Expr::Constant(Value::Int(-1));
+                return Ok(pg(PgFunction::FormatType, vec![oid, none], DataType::Text));
             }
             Reg::Namespace => return Ok(pg(PgFunction::NamespaceName, vec![oid], DataType::Text)),
             Reg::Role => return Ok(pg(PgFunction::UserName, vec![oid], DataType::Text)),

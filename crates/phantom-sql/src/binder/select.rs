@@ -583,6 +583,10 @@ impl Binder<'_> {
     fn table_with_joins(&mut self, item: &ast::TableWithJoins) -> Result<Plan> {
         let mut plan = self.table_factor(&item.relation)?;
         for join in &item.joins {
+            if let Some(projected) = self.lateral_projection(&plan, join)? {
+                plan = projected;
+                continue;
+            }
             let right = self.table_factor(&join.relation)?;
             plan = self.join(plan, right, &join.join_operator)?;
         }
