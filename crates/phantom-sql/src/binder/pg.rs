@@ -29,6 +29,9 @@ use crate::planner::expr::{CmpOp, Expr, Function, Subquery, SubqueryKind};
 use crate::planner::{OutputColumn, Plan};
 use crate::types::{DataType, Value};
 
+/// `format_type`'s type modifier when none is given (NULL).
+pub const NO_TYPMOD: i64 = i64::MIN;
+
 /// The OID types PostgreSQL shows by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reg {
@@ -234,11 +237,12 @@ impl Binder<'_> {
                 arity(2, 2)?;
                 let oid = self.oid_argument(args.remove(0), name)?;
                 let typmod = self.coerce(args.remove(0), DataType::Integer, name)?;
-                // A NULL type modifier means "none", unlike most functions' NULLs.
+                // A NULL type modifier is an answer of its own ("character", where -1
+                // gives "bpchar"), not a NULL result: it travels as a marker.
                 let typmod = Expr::Call(
                     Function::Coalesce,
-                    vec![typmod, Expr::Constant(Value::Int(-1))],
-                    DataType::Integer,
+                    vec![typmod, Expr::Constant(Value::Int(NO_TYPMOD))],
+                    DataType::BigInt,
                 );
                 pg(PgFunction::FormatType, vec![oid, typmod], DataType::Text)
             }
@@ -643,7 +647,7 @@ impl Binder<'_> {
         let table: Vec<(Vec<Value>, Value)> = match reg {
             Reg::Oid => return Ok(typed(Expr::Cast(oid.boxed(), DataType::Text), DataType::Text)),
             Reg::Type => {
-                let none = Expr::Constant(Value::Int(-1));
+                let none = Expr::Constant(Value::Int(NO_TYPMOD));
                 return Ok(pg(PgFunction::FormatType, vec![oid, none], DataType::Text));
             }
             Reg::Namespace => return Ok(pg(PgFunction::NamespaceName, vec![oid], DataType::Text)),

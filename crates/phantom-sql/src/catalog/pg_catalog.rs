@@ -207,6 +207,7 @@ pub fn format_type(oid: i64, typmod: Option<i64>) -> Option<String> {
         23 => "integer".into(),
         700 => "real".into(),
         701 => "double precision".into(),
+        1042 if typmod == Some(-1) => "bpchar".into(),
         1042 => with_length("character"),
         1043 => with_length("character varying"),
         1083 => "time without time zone".into(),
@@ -1416,6 +1417,8 @@ mod tests {
         assert_eq!(type_oid(DataType::Varchar(Some(3))), 1043);
         assert_eq!(format_type(1043, Some(44)).as_deref(), Some("character varying(40)"));
         assert_eq!(format_type(1042, Some(7)).as_deref(), Some("character(3)"));
+        assert_eq!(format_type(1042, Some(-1)).as_deref(), Some("bpchar"));
+        assert_eq!(format_type(1042, None).as_deref(), Some("character"));
         assert_eq!(format_type(1114, Some(-1)).as_deref(), Some("timestamp without time zone"));
         assert_eq!(format_type(1007, None).as_deref(), Some("integer[]"));
         assert_eq!(format_type(18, None).as_deref(), Some("\"char\""));

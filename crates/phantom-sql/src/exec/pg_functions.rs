@@ -157,7 +157,7 @@ pub fn apply(f: PgFunction, args: Vec<Value>) -> Result<Value> {
     let a = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
     Ok(match f {
         FormatType => {
-            let typmod = args.get(1).map(int).transpose()?;
+            let typmod = args.get(1).map(int).transpose()?.filter(|&m| m != crate::binder::NO_TYPMOD);
             Value::Text(pg_catalog::format_type(int(&a(0))?, typmod).unwrap_or_else(|| "???".to_string()))
         }
         RegexMatch { case_insensitive } => {
