@@ -582,9 +582,13 @@ impl Binder<'_> {
     }
 
     /// A select-list item that is a `reg*` cast shows the name, as PostgreSQL's output
-    /// function would.
+    /// function would; only in the statement's own result, since inside a subquery the
+    /// value is compared with OIDs.
     pub(super) fn pg_select_item(&mut self, e: &ast::Expr, cx: &mut Cx<'_>) -> Result<Option<Typed>> {
         let Some((inner, reg)) = reg_cast(e) else { return Ok(None) };
+        if !self.outer.is_empty() {
+            return Ok(None);
+        }
         let x = self.expr(inner, cx)?;
         let oid = self.reg_input(x, reg)?;
         self.reg_output(oid.expr, reg).map(Some)
@@ -592,7 +596,8 @@ impl Binder<'_> {
 
     /// `x::oid` and `x::reg*`: an OID (names are looked up).
     fn reg_input(&mut self, x: Typed, reg: Reg) -> Result<Typed> {
-        if x.ty.is_integer() || x.ty == DataType::Null {
+        // (An untyped parameter is a NULL-typed literal: it is text, a name.)
+        if x.ty.is_integer() || (x.ty == DataType::Null && !x.literal) {
             return Ok(typed(x.expr, DataType::BigInt));
         }
         if !(x.literal || x.ty.is_string()) {
