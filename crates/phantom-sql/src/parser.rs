@@ -83,8 +83,7 @@ fn vacuum_without_options(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> 
         let is_vacuum = matches!(&tokens[i].token, Token::Word(w) if w.keyword == Keyword::VACUUM);
         if statement_start && is_vacuum {
             let mut j = i + 1;
-            loop {
-                let Some(k) = (j..tokens.len()).find(|&k| significant(&tokens[k])) else { break };
+            while let Some(k) = (j..tokens.len()).find(|&k| significant(&tokens[k])) {
                 let option = matches!(
                     &tokens[k].token,
                     Token::Word(w) if matches!(
