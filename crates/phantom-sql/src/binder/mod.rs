@@ -20,7 +20,7 @@ pub use alter::{AlterOp, AlterTable};
 pub(crate) use ddl::check_key_types;
 pub use ddl::{NewIndex, NewTable};
 pub use expr::{AggState, Cx, Typed};
-pub use pg::{NO_TYPMOD, quote_element};
+pub use pg::FUNCTIONS;
 pub use scope::Scope;
 
 use phantom_txn::Transaction;

@@ -24,13 +24,67 @@ use super::expr::{Cx, Typed, plain_args};
 use super::{Binder, object_name};
 use crate::catalog::pg_catalog;
 use crate::error::{Error, Result, SqlState};
-use crate::exec::pg_functions::{FUNCTION_NAMES, PgFunction};
+use crate::exec::pg_functions::{NO_TYPMOD, PgFunction, quote_element};
 use crate::planner::expr::{CmpOp, Expr, Function, Subquery, SubqueryKind};
 use crate::planner::{OutputColumn, Plan};
 use crate::types::{DataType, Value};
 
-/// `format_type`'s type modifier when none is given (NULL).
-pub const NO_TYPMOD: i64 = i64::MIN;
+/// The compatibility functions [`Binder::pg_function`] binds (`pg_proc` lists them).
+pub const FUNCTIONS: &[&str] = &[
+    "version",
+    "current_database",
+    "current_catalog",
+    "current_schema",
+    "current_schemas",
+    "current_user",
+    "session_user",
+    "user",
+    "current_role",
+    "pg_table_is_visible",
+    "pg_type_is_visible",
+    "pg_function_is_visible",
+    "has_table_privilege",
+    "has_schema_privilege",
+    "has_database_privilege",
+    "has_column_privilege",
+    "has_any_column_privilege",
+    "pg_has_role",
+    "format_type",
+    "pg_get_userbyid",
+    "pg_get_expr",
+    "pg_size_pretty",
+    "obj_description",
+    "col_description",
+    "shobj_description",
+    "pg_get_statisticsobjdef_columns",
+    "pg_get_triggerdef",
+    "pg_get_function_result",
+    "pg_get_function_arguments",
+    "pg_get_partkeydef",
+    "pg_relation_is_publishable",
+    "pg_encoding_to_char",
+    "pg_backend_pid",
+    "pg_postmaster_start_time",
+    "txid_current",
+    "pg_current_xact_id",
+    "quote_ident",
+    "array_to_string",
+    "array_position",
+    "array_upper",
+    "array_length",
+    "array_lower",
+    "current_setting",
+    "to_regtype",
+    "to_regclass",
+    "pg_get_indexdef",
+    "pg_get_constraintdef",
+    "pg_get_viewdef",
+    "pg_relation_size",
+    "pg_table_size",
+    "pg_total_relation_size",
+    "pg_indexes_size",
+    "pg_partition_ancestors",
+];
 
 /// The OID types PostgreSQL shows by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,62 +171,7 @@ impl Binder<'_> {
         {
             return self.array_subquery(q, cx).map(Some);
         }
-        let known = matches!(
-            name,
-            "version"
-                | "current_database"
-                | "current_catalog"
-                | "current_schema"
-                | "current_schemas"
-                | "current_user"
-                | "session_user"
-                | "user"
-                | "current_role"
-                | "pg_table_is_visible"
-                | "pg_type_is_visible"
-                | "pg_function_is_visible"
-                | "has_table_privilege"
-                | "has_schema_privilege"
-                | "has_database_privilege"
-                | "has_column_privilege"
-                | "has_any_column_privilege"
-                | "pg_has_role"
-                | "format_type"
-                | "pg_get_userbyid"
-                | "pg_get_expr"
-                | "pg_size_pretty"
-                | "obj_description"
-                | "col_description"
-                | "shobj_description"
-                | "pg_get_statisticsobjdef_columns"
-                | "pg_get_triggerdef"
-                | "pg_get_function_result"
-                | "pg_get_function_arguments"
-                | "pg_get_partkeydef"
-                | "pg_relation_is_publishable"
-                | "pg_encoding_to_char"
-                | "pg_backend_pid"
-                | "pg_postmaster_start_time"
-                | "txid_current"
-                | "pg_current_xact_id"
-                | "quote_ident"
-                | "array_to_string"
-                | "array_position"
-                | "array_upper"
-                | "array_length"
-                | "array_lower"
-                | "current_setting"
-                | "to_regtype"
-                | "to_regclass"
-                | "pg_get_indexdef"
-                | "pg_get_constraintdef"
-                | "pg_get_viewdef"
-                | "pg_relation_size"
-                | "pg_table_size"
-                | "pg_total_relation_size"
-                | "pg_indexes_size"
-                | "pg_partition_ancestors"
-        );
+        let known = FUNCTIONS.contains(&name);
         if !known {
             return Ok(None);
         }
@@ -638,10 +637,11 @@ impl Binder<'_> {
                     ));
                 };
                 let wanted = s.trim_start_matches("pg_catalog.");
-                let position = FUNCTION_NAMES.iter().position(|(n, _, _)| *n == wanted).ok_or_else(|| {
+                let oid = pg_catalog::functions().into_iter().find(|f| f.name == wanted).map(|f| f.oid);
+                let oid = oid.ok_or_else(|| {
                     Error::new(SqlState::UndefinedFunction, format!("function \"{s}\" does not exist"))
                 })?;
-                Ok(typed(Expr::Constant(Value::Int(20_000 + position as i64)), DataType::BigInt))
+                Ok(typed(Expr::Constant(Value::Int(oid)), DataType::BigInt))
             }
         }
     }
@@ -661,10 +661,9 @@ impl Binder<'_> {
                 .into_iter()
                 .map(|r| shown(Value::Int(r.oid), pg_catalog::quote_ident(&r.name)))
                 .collect(),
-            Reg::Proc => FUNCTION_NAMES
-                .iter()
-                .enumerate()
-                .map(|(i, (n, _, _))| shown(Value::Int(20_000 + i as i64), n.to_string()))
+            Reg::Proc => pg_catalog::functions()
+                .into_iter()
+                .map(|f| shown(Value::Int(f.oid), f.name.to_string()))
                 .collect(),
         };
         let name = self.lookup(vec![oid.clone()], table, DataType::Text);
@@ -811,14 +810,6 @@ impl Binder<'_> {
     }
 }
 
-/// An array element in the text form, quoted when it must be.
-pub fn quote_element(s: &str) -> String {
-    let plain = !s.is_empty()
-        && !s.eq_ignore_ascii_case("null")
-        && !s.chars().any(|c| matches!(c, ',' | '{' | '}' | '"' | '\\') || c.is_whitespace());
-    if plain { s.to_string() } else { format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")) }
-}
-
 /// When this process started, for `pg_postmaster_start_time()`: the first time anyone
 /// asked (close enough for the uptime clients show).
 fn process_start_micros() -> i64 {
@@ -839,14 +830,5 @@ mod tests {
         assert_eq!(relation_name("Accounts"), "accounts");
         assert_eq!(relation_name("public.t"), "t");
         assert_eq!(relation_name("\"Mixed\"\"Case\""), "Mixed\"Case");
-    }
-
-    #[test]
-    fn array_elements_are_quoted_when_needed() {
-        assert_eq!(quote_element("abc"), "abc");
-        assert_eq!(quote_element("a b"), "\"a b\"");
-        assert_eq!(quote_element("NULL"), "\"NULL\"");
-        assert_eq!(quote_element(""), "\"\"");
-        assert_eq!(quote_element("x\"y"), "\"x\\\"y\"");
     }
 }

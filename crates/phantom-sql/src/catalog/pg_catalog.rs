@@ -1375,8 +1375,31 @@ fn pg_tablespace() -> SystemView {
     SystemView { columns, rows }
 }
 
-/// `pg_proc`: the built-in functions by name only (argument and result types are not
-/// described), enough for tools that check a function exists.
+/// A function as `pg_proc` lists it.
+pub struct PgProc {
+    pub oid: i64,
+    pub name: &'static str,
+    /// `f` (function) or `a` (aggregate).
+    pub kind: &'static str,
+    /// Returns a set.
+    pub set: bool,
+}
+
+/// The built-in functions clients look for: the compatibility functions, the
+/// set-returning ones and `string_agg`, numbered from 20000.
+pub fn functions() -> Vec<PgProc> {
+    let scalar = crate::binder::FUNCTIONS.iter().map(|&name| (name, "f", false));
+    let others =
+        [("generate_series", "f", true), ("pg_partition_ancestors", "f", true), ("string_agg", "a", false)];
+    scalar
+        .chain(others)
+        .enumerate()
+        .map(|(i, (name, kind, set))| PgProc { oid: 20_000 + i as i64, name, kind, set })
+        .collect()
+}
+
+/// `pg_proc`: those functions by name only (argument and result types are not described),
+/// enough for tools that check a function exists.
 fn pg_proc() -> SystemView {
     let columns = vec![
         ("oid", BigInt),
@@ -1388,17 +1411,16 @@ fn pg_proc() -> SystemView {
         ("pronargs", SmallInt),
         ("prorettype", BigInt),
     ];
-    let rows = crate::exec::pg_functions::FUNCTION_NAMES
-        .iter()
-        .enumerate()
-        .map(|(i, (name, kind, set))| {
+    let rows = functions()
+        .into_iter()
+        .map(|f| {
             vec![
-                int(20_000 + i as i64),
-                text(name),
+                int(f.oid),
+                text(f.name),
                 int(PG_CATALOG_NAMESPACE),
                 int(OWNER),
-                text(kind),
-                bool(*set),
+                text(f.kind),
+                bool(f.set),
                 int(0),
                 int(0),
             ]

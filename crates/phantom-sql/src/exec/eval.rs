@@ -433,7 +433,7 @@ fn subquery(q: &Subquery, row: &[Value]) -> Result<Value> {
         SubqueryKind::In => quantified(CmpOp::Eq, false, &operand.unwrap_or(Value::Null), &rows),
         SubqueryKind::Array => crate::catalog::pg_catalog::array_text(rows.iter().map(|r| match r.first() {
             None | Some(Value::Null) => "NULL".to_string(),
-            Some(v) => crate::binder::quote_element(&cast::to_text(v)),
+            Some(v) => crate::exec::pg_functions::quote_element(&cast::to_text(v)),
         })),
         SubqueryKind::Quantified(op, all) => quantified(op, all, &operand.unwrap_or(Value::Null), &rows),
     })

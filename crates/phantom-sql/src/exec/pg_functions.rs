@@ -100,42 +100,9 @@ impl PgFunction {
     }
 }
 
-/// Every compatibility function by name, with its `pg_proc.prokind` and whether it
-/// returns a set, for `pg_proc`.
-pub const FUNCTION_NAMES: &[(&str, &str, bool)] = &[
-    ("array_position", "f", false),
-    ("array_to_string", "f", false),
-    ("array_upper", "f", false),
-    ("col_description", "f", false),
-    ("current_database", "f", false),
-    ("current_schema", "f", false),
-    ("current_schemas", "f", false),
-    ("current_setting", "f", false),
-    ("format_type", "f", false),
-    ("generate_series", "f", true),
-    ("has_database_privilege", "f", false),
-    ("has_schema_privilege", "f", false),
-    ("has_table_privilege", "f", false),
-    ("obj_description", "f", false),
-    ("pg_backend_pid", "f", false),
-    ("pg_encoding_to_char", "f", false),
-    ("pg_get_constraintdef", "f", false),
-    ("pg_get_expr", "f", false),
-    ("pg_get_indexdef", "f", false),
-    ("pg_get_userbyid", "f", false),
-    ("pg_relation_size", "f", false),
-    ("pg_size_pretty", "f", false),
-    ("pg_table_is_visible", "f", false),
-    ("pg_table_size", "f", false),
-    ("pg_total_relation_size", "f", false),
-    ("pg_type_is_visible", "f", false),
-    ("quote_ident", "f", false),
-    ("shobj_description", "f", false),
-    ("string_agg", "a", false),
-    ("to_regtype", "f", false),
-    ("txid_current", "f", false),
-    ("version", "f", false),
-];
+/// `format_type`'s type modifier when none is given (NULL, which is an answer of its
+/// own: `character` where -1 gives `bpchar`).
+pub const NO_TYPMOD: i64 = i64::MIN;
 
 fn text(v: &Value) -> String {
     cast::to_text(v)
@@ -157,7 +124,7 @@ pub fn apply(f: PgFunction, args: Vec<Value>) -> Result<Value> {
     let a = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
     Ok(match f {
         FormatType => {
-            let typmod = args.get(1).map(int).transpose()?.filter(|&m| m != crate::binder::NO_TYPMOD);
+            let typmod = args.get(1).map(int).transpose()?.filter(|&m| m != NO_TYPMOD);
             Value::Text(pg_catalog::format_type(int(&a(0))?, typmod).unwrap_or_else(|| "???".to_string()))
         }
         RegexMatch { case_insensitive } => {
@@ -325,6 +292,14 @@ thread_local! {
     static PATTERNS: RefCell<HashMap<(String, bool), regex::Regex>> = RefCell::new(HashMap::new());
 }
 
+/// An array element in the text form, quoted when it must be.
+pub fn quote_element(s: &str) -> String {
+    let plain = !s.is_empty()
+        && !s.eq_ignore_ascii_case("null")
+        && !s.chars().any(|c| matches!(c, ',' | '{' | '}' | '"' | '\\') || c.is_whitespace());
+    if plain { s.to_string() } else { format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")) }
+}
+
 /// PostgreSQL's `~` (a search, not an anchored match).
 pub fn regex_match(s: &str, pattern: &str, case_insensitive: bool) -> Result<bool> {
     PATTERNS.with(|cache| {
@@ -368,6 +343,15 @@ mod tests {
         );
         assert!(parse_array("1,2").is_err());
         assert!(parse_array("{1,{2}}").is_err());
+    }
+
+    #[test]
+    fn array_elements_are_quoted_when_needed() {
+        assert_eq!(quote_element("abc"), "abc");
+        assert_eq!(quote_element("a b"), "\"a b\"");
+        assert_eq!(quote_element("NULL"), "\"NULL\"");
+        assert_eq!(quote_element(""), "\"\"");
+        assert_eq!(quote_element("x\"y"), "\"x\\\"y\"");
     }
 
     #[test]
