@@ -177,16 +177,23 @@ fn visit(e: &ast::Expr, f: &mut impl FnMut(&ast::Expr)) {
 
 /// The aggregate a function call names, if it is one.
 pub fn aggregate_function(f: &ast::Function) -> Option<AggregateFunction> {
-    if f.over.is_some() || f.name.0.len() != 1 {
+    if f.over.is_some() {
         return None;
     }
-    let name = f.name.0[0].as_ident().map(ident_name)?;
+    let name = match f.name.0.as_slice() {
+        [name] => name.as_ident().map(ident_name)?,
+        [schema, name] if schema.as_ident().map(ident_name).as_deref() == Some("pg_catalog") => {
+            name.as_ident().map(ident_name)?
+        }
+        _ => return None,
+    };
     Some(match name.as_str() {
         "count" => AggregateFunction::Count,
         "sum" => AggregateFunction::Sum,
         "avg" => AggregateFunction::Avg,
         "min" => AggregateFunction::Min,
         "max" => AggregateFunction::Max,
+        "string_agg" => AggregateFunction::StringAgg,
         _ => return None,
     })
 }
@@ -269,7 +276,12 @@ impl Binder<'_> {
         match e {
             E::Identifier(ident) => {
                 let name = ident_name(ident);
-                self.column(cx, None, &name).map_err(|err| with_position(err, &ident.span))
+                match self.column(cx, None, &name) {
+                    Err(err) if err.state == SqlState::UndefinedColumn && ident.quote_style.is_none() => {
+                        super::pg::keyword_value(&name).ok_or_else(|| with_position(err, &ident.span))
+                    }
+                    result => result.map_err(|err| with_position(err, &ident.span)),
+                }
             }
             E::CompoundIdentifier(parts) => {
                 let names: Vec<String> = parts.iter().map(ident_name).collect();
@@ -376,6 +388,9 @@ impl Binder<'_> {
                 self.case(operand, conditions, else_result, cx)
             }
             E::Cast { expr, data_type, .. } => {
+                if let Some(x) = self.pg_cast(expr, data_type, cx)? {
+                    return Ok(x);
+                }
                 let target = self.data_type(data_type)?;
                 let x = self.expr(expr, cx)?;
                 self.cast(x, target)
@@ -467,6 +482,10 @@ impl Binder<'_> {
             }
             E::AnyOp { left, compare_op, right, .. } | E::AllOp { left, compare_op, right } => {
                 let all = matches!(e, E::AllOp { .. });
+                if let (false, Some(op)) = (matches!(right.as_ref(), E::Subquery(_)), comparison(compare_op))
+                {
+                    return self.pg_any(left, op, right, all, cx);
+                }
                 let (E::Subquery(q), Some(op)) = (right.as_ref(), comparison(compare_op)) else {
                     return Err(Error::new(
                         SqlState::FeatureNotSupported,
@@ -479,9 +498,7 @@ impl Binder<'_> {
             E::In { .. } => {
                 Err(Error::new(SqlState::FeatureNotSupported, format!("expression not supported: {e}")))
             }
-            other => {
-                Err(Error::new(SqlState::FeatureNotSupported, format!("expression not supported: {other}")))
-            }
+            other => self.pg_expr(other, cx),
         }
     }
 
@@ -539,7 +556,7 @@ impl Binder<'_> {
     /// through [`Binder::column`]. Above a GROUP BY the enclosing rows are groups: the
     /// subquery is bound over the rows below the aggregation, and each column it takes
     /// from them must be a GROUP BY expression, which it then takes from the group.
-    fn subquery(
+    pub(super) fn subquery(
         &mut self,
         query: &ast::Query,
         kind: SubqueryKind,
@@ -564,7 +581,11 @@ impl Binder<'_> {
         if kind != SubqueryKind::Exists && visible.len() != 1 {
             return Err(Error::new(SqlState::SyntaxError, "subquery must return only one column"));
         }
-        let ty = if kind == SubqueryKind::Scalar { visible[0] } else { DataType::Boolean };
+        let ty = match kind {
+            SubqueryKind::Scalar => visible[0],
+            SubqueryKind::Array => DataType::Text,
+            _ => DataType::Boolean,
+        };
         let subquery = Subquery { kind, plan: std::sync::Arc::new(plan), args, operand, runner: None };
         Ok(Typed::new(Expr::Subquery(Box::new(subquery)), ty))
     }
@@ -629,6 +650,8 @@ impl Binder<'_> {
             }
             Expr::Constant(Value::Null) => Ok(Expr::Constant(Value::Null)),
             Expr::Constant(v) if x.literal => Ok(Expr::Constant(cast::cast(v, target, CastKind::Explicit)?)),
+            // Untyped text computed at run time (an array element) converts when read.
+            e if x.literal => Ok(Expr::Cast(e.boxed(), target)),
             e if x.ty.is_numeric() && target.is_numeric() => Ok(e),
             e if x.ty.is_string() && target.is_string() => Ok(e),
             _ => Err(Error::new(
@@ -694,7 +717,7 @@ impl Binder<'_> {
         Err(Error::new(SqlState::UndefinedFunction, format!("operator does not exist: {} {what} text", x.ty)))
     }
 
-    fn cast(&mut self, x: Typed, target: DataType) -> Result<Typed> {
+    pub(super) fn cast(&mut self, x: Typed, target: DataType) -> Result<Typed> {
         let expr = match x.expr {
             Expr::Constant(v) => Expr::Constant(cast::cast(v, target, CastKind::Explicit)?),
             Expr::Parameter(i) if x.literal => {
@@ -854,9 +877,12 @@ impl Binder<'_> {
                 let b = if b.literal { self.coerce(b, DataType::Text, "||")? } else { text_operand(b) };
                 Ok(Typed::new(Expr::Concat(a.boxed(), b.boxed()), DataType::Text))
             }
-            other => {
-                Err(Error::new(SqlState::FeatureNotSupported, format!("operator not supported: {other}")))
-            }
+            other => match self.pg_binary(l, other, r, cx)? {
+                Some(x) => Ok(x),
+                None => {
+                    Err(Error::new(SqlState::FeatureNotSupported, format!("operator not supported: {other}")))
+                }
+            },
         }
     }
 
@@ -970,6 +996,9 @@ impl Binder<'_> {
             return Err(Error::new(SqlState::FeatureNotSupported, "window functions are not supported yet"));
         }
         let name = object_name(&f.name)?;
+        if let Some(x) = self.pg_function(&name, f, cx)? {
+            return Ok(x);
+        }
         let args = plain_args(f)?;
         let func = match name.as_str() {
             "abs" => Function::Abs,
@@ -1124,6 +1153,10 @@ impl Binder<'_> {
                 }
                 (exprs, DataType::Text)
             }
+            // Compatibility functions are bound by `pg_function` and never come here.
+            Pg(f) => {
+                return Err(Error::new(SqlState::InternalError, format!("{} is bound elsewhere", f.name())));
+            }
             Now => (Vec::new(), DataType::TimestampTz),
             CurrentDate => (Vec::new(), DataType::Date),
             DatePart | DateTrunc => {
@@ -1202,6 +1235,7 @@ impl Binder<'_> {
                 return Err(Error::new(SqlState::FeatureNotSupported, "subqueries are not supported yet"));
             }
         };
+        let mut separator = None;
         let (function, arg, ty) = if star {
             if function != AggregateFunction::Count {
                 return Err(Error::new(
@@ -1211,11 +1245,17 @@ impl Binder<'_> {
             }
             (AggregateFunction::CountStar, None, DataType::BigInt)
         } else {
-            if args.len() != 1 {
+            let wanted = if function == AggregateFunction::StringAgg { 2 } else { 1 };
+            if args.len() != wanted {
                 return Err(Error::new(
                     SqlState::UndefinedFunction,
-                    format!("function {}() takes exactly one argument", function.name()),
+                    format!("function {}() takes exactly {wanted} argument(s)", function.name()),
                 ));
+            }
+            if function == AggregateFunction::StringAgg {
+                let mut inner = Cx::new(&agg.input, "aggregate arguments");
+                let x = self.expr(&args[1], &mut inner)?;
+                separator = Some(self.string_arg(x, "string_agg")?);
             }
             if contains_aggregate(&args[0]) {
                 return Err(Error::new(SqlState::GroupingError, "aggregate function calls cannot be nested"));
@@ -1240,11 +1280,12 @@ impl Binder<'_> {
                 AggregateFunction::Sum if ty.is_integer() || ty == DataType::Null => DataType::BigInt,
                 AggregateFunction::Sum => ty,
                 AggregateFunction::Avg => DataType::Double,
+                AggregateFunction::StringAgg => DataType::Text,
                 _ => ty,
             };
             (function, Some(x), result)
         };
-        let aggregate = Aggregate { function, arg, distinct, filter, data_type: ty };
+        let aggregate = Aggregate { function, arg, distinct, filter, data_type: ty, separator };
         let index = match agg.aggregates.iter().position(|a| *a == aggregate) {
             Some(i) => i,
             None => {
@@ -1328,7 +1369,7 @@ fn text_operand(x: Typed) -> Expr {
 }
 
 /// The unnamed, plain expression arguments of a function call.
-fn plain_args(f: &ast::Function) -> Result<Vec<ast::Expr>> {
+pub(super) fn plain_args(f: &ast::Function) -> Result<Vec<ast::Expr>> {
     match &f.args {
         ast::FunctionArguments::None => Ok(Vec::new()),
         ast::FunctionArguments::List(list) => list
