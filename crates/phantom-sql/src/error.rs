@@ -122,6 +122,14 @@ pub enum SqlState {
     ReadOnlySqlTransaction,
     /// 55006: the data directory is held by another process.
     ObjectInUse,
+    /// 3F000
+    InvalidSchemaName,
+    /// 42P06
+    DuplicateSchema,
+    /// 42809
+    WrongObjectType,
+    /// 42939
+    ReservedName,
 }
 
 impl SqlState {
@@ -182,6 +190,10 @@ impl SqlState {
             QueryCanceled => "57014",
             ReadOnlySqlTransaction => "25006",
             ObjectInUse => "55006",
+            InvalidSchemaName => "3F000",
+            DuplicateSchema => "42P06",
+            WrongObjectType => "42809",
+            ReservedName => "42939",
         }
     }
 }
