@@ -53,7 +53,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use phantom_storage::keycode;
-use phantom_txn::{LockMode, Transaction};
+use phantom_txn::{KeyspaceId, LockMode, Transaction};
 
 use super::eval::truth;
 use super::write::{check_unique, fit, row_key};
@@ -112,8 +112,9 @@ struct RemovedKey {
 /// The constraint work of one data-changing statement.
 pub struct Constraints<'a> {
     cx: &'a Context,
-    rules: HashMap<QualifiedName, Rc<Rules>>,
-    incoming: HashMap<QualifiedName, Rc<Incoming>>,
+    /// By the table's keyspace, which names it within a statement without allocating.
+    rules: HashMap<KeyspaceId, Rc<Rules>>,
+    incoming: HashMap<KeyspaceId, Rc<Incoming>>,
     changes: VecDeque<KeyChange>,
     child_checks: Vec<ChildCheck>,
     removed: Vec<RemovedKey>,
@@ -322,7 +323,7 @@ impl<'a> Constraints<'a> {
 
     /// The table's rules, prepared (CHECKs bound, parents looked up) on first use.
     fn rules(&mut self, table: &Arc<TableDef>) -> Result<Rc<Rules>> {
-        if let Some(rules) = self.rules.get(&table.qualified()) {
+        if let Some(rules) = self.rules.get(&table.keyspace) {
             return Ok(rules.clone());
         }
         let checks = bind_checks(self.cx, table)?;
@@ -337,18 +338,17 @@ impl<'a> Constraints<'a> {
         key_columns.sort_unstable();
         key_columns.dedup();
         let rules = Rc::new(Rules { table: table.clone(), checks, outgoing, key_columns });
-        self.rules.insert(table.qualified(), rules.clone());
+        self.rules.insert(table.keyspace, rules.clone());
         Ok(rules)
     }
 
     /// The foreign keys that reference `table`, found on first use.
     fn incoming(&mut self, table: &TableDef) -> Result<Rc<Incoming>> {
-        let name = table.qualified();
-        if let Some(found) = self.incoming.get(&name) {
+        if let Some(found) = self.incoming.get(&table.keyspace) {
             return Ok(found.clone());
         }
-        let found = Rc::new(referencing(&self.cx.catalog, &self.cx.txn, &name)?);
-        self.incoming.insert(name, found.clone());
+        let found = Rc::new(referencing(&self.cx.catalog, &self.cx.txn, &table.qualified())?);
+        self.incoming.insert(table.keyspace, found.clone());
         Ok(found)
     }
 }
