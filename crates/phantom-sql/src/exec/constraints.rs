@@ -10,7 +10,7 @@
 //! is a violation (23514); TRUE and NULL pass, as in PostgreSQL.
 //!
 //! **FOREIGN KEY.** A foreign key is stored with the *referencing* (child) table only:
-//! its columns, the referenced (parent) table by name, the referenced columns, and the
+//! its columns, the referenced (parent) table by schema and name, the referenced columns, and the
 //! ON DELETE / ON UPDATE actions. Who references a table is found by scanning the
 //! catalog's table list for foreign keys that name it. The catalog is small and its entries
 //! are decoded once and cached, the scan happens at most once per statement and table, and
