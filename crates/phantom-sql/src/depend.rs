@@ -82,3 +82,36 @@ fn bound<T>(result: Result<T>) -> Result<Option<T>> {
         Err(_) => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::{PUBLIC, ViewDef};
+    use crate::{Instance, Session};
+
+    fn state(session: &mut Session, sql: &str) -> &'static str {
+        session.execute(sql).map(|_| "ok").unwrap_or_else(|e| e.sqlstate())
+    }
+
+    /// A view stored reading itself (SQL refuses to create one) fails to bind with 42P17
+    /// instead of expanding forever, and depends on nothing.
+    #[test]
+    fn a_view_reading_itself_fails_instead_of_recursing() {
+        let instance = Instance::memory();
+        let mut session = Session::new(instance.clone());
+        session.execute("CREATE TABLE t (a INT); CREATE VIEW ok AS SELECT a FROM t").expect("setup");
+        let txn = instance.store.begin();
+        let cyclic = ViewDef {
+            schema: PUBLIC.into(),
+            name: "loop".into(),
+            columns: Vec::new(),
+            sql: "SELECT a FROM loop".into(),
+            search_path: vec![PUBLIC.into()],
+        };
+        instance.catalog.put_view(&txn, &cyclic).expect("put");
+        txn.commit().expect("commit");
+        assert_eq!(state(&mut session, "SELECT * FROM loop"), "42P17");
+        assert_eq!(state(&mut session, "DROP TABLE t"), "2BP01", "ok still depends on t");
+        assert_eq!(state(&mut session, "DROP VIEW ok"), "ok");
+        assert_eq!(state(&mut session, "DROP TABLE t"), "ok", "loop depends on nothing");
+    }
+}

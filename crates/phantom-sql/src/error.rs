@@ -130,6 +130,8 @@ pub enum SqlState {
     WrongObjectType,
     /// 42939
     ReservedName,
+    /// 42P17
+    InvalidObjectDefinition,
 }
 
 impl SqlState {
@@ -194,6 +196,7 @@ impl SqlState {
             DuplicateSchema => "42P06",
             WrongObjectType => "42809",
             ReservedName => "42939",
+            InvalidObjectDefinition => "42P17",
         }
     }
 }

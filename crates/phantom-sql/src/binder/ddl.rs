@@ -546,9 +546,16 @@ impl Binder<'_> {
         }
         immediate(&fk.characteristics)?;
         let parent_ref = name_ref(&fk.foreign_table)?;
-        // The table itself, named with or without its schema, is its own parent.
-        let itself = parent_ref.name == new.name
-            && parent_ref.schema.as_ref().is_none_or(|schema| *schema == new.schema);
+        // The name is looked up as in any statement; the table being created, not in the
+        // catalog yet, is found by its own name when nothing else is.
+        let this = QualifiedName::new(&new.schema, &new.name);
+        let found = self.find_relation(&parent_ref)?;
+        let itself = match &found {
+            Some(relation) => relation.qualified() == this,
+            None => {
+                parent_ref.name == new.name && parent_ref.schema.as_ref().is_none_or(|s| *s == new.schema)
+            }
+        };
         // The parent's name, columns, primary key and unique column sets.
         let (parent, parent_columns, parent_pk, parent_uniques): (
             QualifiedName,
@@ -557,10 +564,9 @@ impl Binder<'_> {
             Vec<Vec<usize>>,
         ) = if itself {
             let uniques = new.uniques.iter().map(|(_, c)| c.clone()).collect();
-            let name = QualifiedName::new(&new.schema, &new.name);
-            (name, new.columns.clone(), new.primary_key.clone(), uniques)
+            (this, new.columns.clone(), new.primary_key.clone(), uniques)
         } else {
-            let parent = match self.find_relation(&parent_ref)? {
+            let parent = match found {
                 Some(Relation::Table(table)) => table,
                 Some(Relation::View(_)) => return Err(wrong_kind(&parent_ref, "a table")),
                 None => return Err(no_relation(&parent_ref)),

@@ -121,6 +121,12 @@ impl Binder<'_> {
         }
         let name = self.new_relation_name(&create.name)?;
         let plan = self.query(&create.query)?;
+        if self.used.contains(&name) {
+            return Err(Error::new(
+                SqlState::InvalidObjectDefinition,
+                format!("view \"{}\" cannot read itself", name.name),
+            ));
+        }
         let columns: Vec<String> = create.columns.iter().map(|c| ident_name(&c.name)).collect();
         let visible = plan.columns().iter().filter(|c| !c.hidden).count();
         if columns.len() > visible {

@@ -121,6 +121,9 @@ pub struct Binder<'a> {
     search_path: Vec<String>,
     /// The tables and views read so far, views' own tables included.
     used: Vec<QualifiedName>,
+    /// The views being expanded, outermost first (a view that reads itself is an error,
+    /// not an endless expansion).
+    expanding: Vec<QualifiedName>,
 }
 
 impl<'a> Binder<'a> {
@@ -139,6 +142,7 @@ impl<'a> Binder<'a> {
             next_work_table: 0,
             search_path: vec![PUBLIC.to_string()],
             used: Vec::new(),
+            expanding: Vec::new(),
         }
     }
 

@@ -956,6 +956,14 @@ impl Binder<'_> {
                 format!("view \"{}\" is not a query", view.name),
             ));
         };
+        let name = view.qualified();
+        if self.expanding.contains(&name) {
+            return Err(Error::new(
+                SqlState::InvalidObjectDefinition,
+                format!("infinite recursion detected in view \"{}\": it reads itself", view.name),
+            ));
+        }
+        self.expanding.push(name);
         let outer = std::mem::take(&mut self.outer);
         let ctes = std::mem::take(&mut self.ctes);
         let path = std::mem::replace(&mut self.search_path, view.search_path.clone());
@@ -963,6 +971,7 @@ impl Binder<'_> {
         self.outer = outer;
         self.ctes = ctes;
         self.search_path = path;
+        self.expanding.pop();
         plan
     }
 

@@ -143,7 +143,10 @@ fn storage_stats(catalog: &Catalog, store: &MvccStore, txn: &Transaction) -> Res
         ("last_checkpoint_lsn", BigInt),
         ("last_checkpoint_at", Text),
     ];
-    let names: HashMap<_, _> = catalog.tables(txn)?.iter().map(|t| (t.keyspace, t.name.clone())).collect();
+    let name = |t: &super::TableDef| {
+        if t.schema == super::PUBLIC { t.name.clone() } else { t.qualified().to_string() }
+    };
+    let names: HashMap<_, _> = catalog.tables(txn)?.iter().map(|t| (t.keyspace, name(t))).collect();
     let stats = store.storage_stats();
     let pool = stats.pool.unwrap_or_default();
     let last_at = stats
