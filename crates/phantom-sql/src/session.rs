@@ -42,7 +42,7 @@ pub struct ColumnDescription {
 /// A table, as `\d` shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableDescription {
-    /// The table's name.
+    /// The table's name, qualified with its schema unless the search path finds it bare.
     pub name: String,
     /// Its columns.
     pub columns: Vec<ColumnDescription>,
@@ -177,9 +177,7 @@ impl Session {
         self.read(|instance, txn| {
             let mut names = Vec::new();
             for t in instance.catalog.tables(txn)? {
-                let found = instance.catalog.find_relation(txn, &path, None, &t.name)?;
-                let visible = found.is_some_and(|r| r.qualified() == t.qualified());
-                names.push(if visible { t.name.clone() } else { t.qualified().to_string() });
+                names.push(display_name(instance, txn, &path, &t)?);
             }
             names.sort();
             Ok(names)
@@ -205,7 +203,7 @@ impl Session {
                 }
             };
             Ok(TableDescription {
-                name: t.name.clone(),
+                name: display_name(instance, txn, &path, &t)?,
                 columns: t
                     .columns
                     .iter()
@@ -539,6 +537,14 @@ impl Session {
             }
         }
     }
+}
+
+/// A table's name as the search path `path` lets a user write it: bare when the path
+/// finds this table by it, else `schema.table`.
+fn display_name(instance: &Instance, txn: &Transaction, path: &[String], table: &TableDef) -> Result<String> {
+    let found = instance.catalog.find_relation(txn, path, None, &table.name)?;
+    let visible = found.is_some_and(|r| r.qualified() == table.qualified());
+    Ok(if visible { table.name.clone() } else { table.qualified().to_string() })
 }
 
 fn no_prepared_statement(name: &str) -> Error {

@@ -1,10 +1,14 @@
-//! Binding DDL: CREATE TABLE (with its constraints), CREATE INDEX.
+//! Binding DDL: CREATE TABLE (with its constraints), CREATE INDEX, and the constraints
+//! ALTER TABLE ... ADD CONSTRAINT adds.
 //!
-//! Constraints of a new table are validated and named here: CHECK expressions are bound
-//! once against the new columns (and stored as text), UNIQUE constraints become unique
-//! indexes named as PostgreSQL names them, and FOREIGN KEYs are resolved against the
-//! referenced table (or the new table itself for a self-reference). Enforcement is in
-//! [`crate::exec::constraints`].
+//! Constraints are validated and named here, the same way for a new table and for one
+//! being altered (which is treated as a new table that already has its columns and
+//! constraints): CHECK expressions are bound once against the columns (and stored as
+//! text), UNIQUE constraints become unique indexes named as PostgreSQL names them, and
+//! FOREIGN KEYs are resolved against the referenced table, found through the search path
+//! (or the new table itself for a self-reference). Enforcement is in
+//! [`crate::exec::constraints`]; checking an altered table's existing rows in
+//! [`crate::alter`].
 
 use phantom_txn::{Compaction, EngineKind};
 use sqlparser::ast;

@@ -923,9 +923,10 @@ fn quoted(names: &[String]) -> Vec<ast::TableAliasColumnDef> {
         .collect()
 }
 
-/// The system view a name refers to: `information_schema.x` and `pg_catalog.x` by their
-/// qualified names; an unqualified name by itself or in `pg_catalog` (which PostgreSQL
-/// searches first, before the path).
+/// The system view a name refers to, once no table or view of the user's took it:
+/// `information_schema.x` and `pg_catalog.x` by their qualified names, an unqualified
+/// name by itself or as a `pg_catalog` view. (PostgreSQL searches `pg_catalog` before
+/// the path; here a user's table keeps its name.)
 fn system_view(
     name: &NameRef,
     catalog: &crate::catalog::Catalog,
