@@ -100,8 +100,7 @@ impl Change<'_> {
 
     /// Applies one change and stores the result, visible to the changes after it.
     fn apply(&mut self, table: Arc<TableDef>, op: AlterOp) -> Result<Arc<TableDef>> {
-        let txn = &self.cx.txn;
-        let mut table = match op {
+        let table = match op {
             AlterOp::RenameTable { new } => self.rename_table(&table, new)?,
             AlterOp::RenameColumn { old, new } => self.rename_column(&table, &old, new)?,
             AlterOp::AddColumn { column, if_not_exists, constraints } => {
@@ -153,12 +152,11 @@ impl Change<'_> {
             }
         };
         self.store(&table)?;
-        // Later changes read the catalog and the rows as this one left them.
-        txn.next_command();
-        table = self.instance.catalog.require_table(txn, &table.qualified())?;
         Ok(table)
     }
 
+    /// Stores `table`'s definition; later changes read the catalog and the rows as this
+    /// one left them.
     fn store(&self, table: &TableDef) -> Result<()> {
         self.instance.catalog.put_table(&self.cx.txn, table)?;
         self.cx.txn.next_command();
