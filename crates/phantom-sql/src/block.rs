@@ -12,7 +12,8 @@
 //! - `SET TRANSACTION ISOLATION LEVEL` is allowed only before the block's first query.
 //!
 //! [`Settings`] are the session's `SET` parameters; the ones that matter here are
-//! `default_transaction_isolation` and `lock_timeout`. Others that PostgreSQL clients
+//! `default_transaction_isolation`, `lock_timeout` and `search_path` (where unqualified
+//! names are looked up, see [`crate::catalog`]). Others that PostgreSQL clients
 //! commonly send are accepted and shown back, unknown ones fail with 42704.
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use phantom_txn::{Isolation, MvccStore, Savepoint, Transaction, TxnOptions};
 use sqlparser::ast::{TransactionAccessMode, TransactionIsolationLevel, TransactionMode};
 
+use crate::catalog;
 use crate::error::{Error, Result, SqlState};
 
 /// Parameters that are accepted and remembered, but change nothing.
@@ -31,7 +33,6 @@ const PASSIVE: &[(&str, &str)] = &[
     ("datestyle", "ISO, MDY"),
     ("extra_float_digits", "1"),
     ("intervalstyle", "postgres"),
-    ("search_path", "\"$user\", public"),
     ("server_encoding", "UTF8"),
     ("standard_conforming_strings", "on"),
     ("statement_timeout", "0"),
@@ -45,6 +46,8 @@ pub struct Settings {
     pub lock_timeout: Option<Duration>,
     /// The write-set limit of each transaction, in bytes.
     pub write_set_limit: usize,
+    /// Where unqualified table names are looked up, in order.
+    pub search_path: Vec<String>,
     passive: BTreeMap<String, String>,
 }
 
@@ -54,6 +57,7 @@ impl Default for Settings {
             default_isolation: Isolation::ReadCommitted,
             lock_timeout: None,
             write_set_limit: TxnOptions::default().write_set_limit,
+            search_path: catalog::default_search_path(),
             passive: PASSIVE.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }
     }
@@ -87,6 +91,10 @@ impl Settings {
                     )
                 })?
             }
+            "search_path" if value.trim().eq_ignore_ascii_case("default") => {
+                self.search_path = catalog::default_search_path()
+            }
+            "search_path" => self.search_path = catalog::parse_search_path(value)?,
             _ if self.passive.contains_key(name) => {
                 self.passive.insert(name.to_string(), value.to_string());
             }
@@ -107,6 +115,7 @@ impl Settings {
                 Some(d) => format!("{}ms", d.as_millis()),
             },
             "phantom.write_set_limit" => self.write_set_limit.to_string(),
+            "search_path" => catalog::format_search_path(&self.search_path),
             _ => match self.passive.get(name) {
                 Some(value) => value.clone(),
                 None => crate::catalog::pg_catalog::read_only_setting(name).ok_or_else(|| unknown(name))?,
@@ -301,5 +310,11 @@ mod tests {
         assert!(s.set("application_name", "psql").is_ok());
         assert_eq!(s.show("application_name", None).ok().as_deref(), Some("psql"));
         assert_eq!(s.set("no_such_thing", "1").map_err(|e| e.sqlstate()), Err("42704"));
+        assert_eq!(s.show("search_path", None).ok().as_deref(), Some("\"$user\", public"));
+        assert!(s.set("search_path", "App, \"Odd\"").is_ok());
+        assert_eq!(s.search_path, ["app", "Odd"]);
+        assert_eq!(s.show("search_path", None).ok().as_deref(), Some("app, \"Odd\""));
+        assert!(s.set("search_path", "DEFAULT").is_ok());
+        assert_eq!(s.search_path, ["$user", "public"]);
     }
 }

@@ -126,6 +126,14 @@ pub enum SqlState {
     ReadOnlySqlTransaction,
     /// 55006: the data directory is held by another process.
     ObjectInUse,
+    /// 42P06
+    DuplicateSchema,
+    /// 42809
+    WrongObjectType,
+    /// 42939
+    ReservedName,
+    /// 42P17
+    InvalidObjectDefinition,
 }
 
 impl SqlState {
@@ -188,6 +196,10 @@ impl SqlState {
             QueryCanceled => "57014",
             ReadOnlySqlTransaction => "25006",
             ObjectInUse => "55006",
+            DuplicateSchema => "42P06",
+            WrongObjectType => "42809",
+            ReservedName => "42939",
+            InvalidObjectDefinition => "42P17",
         }
     }
 }

@@ -19,7 +19,7 @@
 use std::ops::Bound;
 
 use phantom_storage::keycode;
-use phantom_txn::Transaction;
+use phantom_txn::{EngineKind, Transaction};
 
 use crate::catalog::{IndexDef, TableDef};
 use crate::encoding;
@@ -149,6 +149,26 @@ pub fn key_range(prefix: &[Value], range: Option<KeyBounds>) -> (Bound<Vec<u8>>,
         Bound::Unbounded => after(base.clone()),
     };
     (start, end)
+}
+
+/// `table` with a new index on `columns`: a fresh keyspace filled from the table's rows
+/// (23505 if a unique one finds two rows with the same values). The caller stores the
+/// returned definition.
+pub fn create(
+    txn: &Transaction,
+    table: &TableDef,
+    name: String,
+    columns: Vec<usize>,
+    unique: bool,
+    engine: Option<EngineKind>,
+) -> Result<TableDef> {
+    let (keyspace, engine) = txn.create_keyspace(engine)?;
+    let oid = crate::catalog::pg_catalog::oid_for_keyspace(keyspace);
+    let index = IndexDef { name, keyspace, engine: engine.description(), columns, unique, oid };
+    build(txn, table, &index)?;
+    let mut table = table.clone();
+    table.indexes.push(index);
+    Ok(table)
 }
 
 /// Adds entries for every existing row of `table` to `index` (CREATE INDEX on a table

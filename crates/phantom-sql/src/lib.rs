@@ -21,6 +21,8 @@ pub mod alter;
 pub mod binder;
 pub mod block;
 pub mod catalog;
+pub mod ddl;
+pub mod depend;
 pub mod encoding;
 pub mod error;
 pub mod exec;

@@ -42,7 +42,7 @@ pub struct ColumnDescription {
 /// A table, as `\d` shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableDescription {
-    /// The table's name.
+    /// The table's name, qualified with its schema unless the search path finds it bare.
     pub name: String,
     /// Its columns.
     pub columns: Vec<ColumnDescription>,
@@ -141,7 +141,8 @@ impl Session {
                 let txn = open.clone().unwrap_or_else(|| self.settings.begin(&self.instance.store, None));
                 let mut binder = Binder::new(&self.instance.catalog, &txn)
                     .with_system_views(&self.instance.store)
-                    .with_settings(&self.settings);
+                    .with_settings(&self.settings)
+                    .with_search_path(&self.settings.search_path);
                 let bound = binder.statement(&statement);
                 let types = binder.parameter_types();
                 if open.is_none() {
@@ -170,17 +171,40 @@ impl Session {
         self.run(&prepared.statement, params)
     }
 
-    /// The names of all tables.
+    /// The names of all tables, sorted: unqualified where the search path finds the table
+    /// by its name alone, else as `schema.table`.
     pub fn tables(&mut self) -> Result<Vec<String>> {
-        self.read(|instance, txn| Ok(instance.catalog.tables(txn)?.iter().map(|t| t.name.clone()).collect()))
+        let path = self.settings.search_path.clone();
+        self.read(|instance, txn| {
+            let mut names = Vec::new();
+            for t in instance.catalog.tables(txn)? {
+                names.push(display_name(instance, txn, &path, &t)?);
+            }
+            names.sort();
+            Ok(names)
+        })
     }
 
-    /// Describes table `name`.
+    /// Describes table `name` (`table` or `schema.table`, as stored: no case folding),
+    /// found through the search path like a name in a query.
     pub fn describe(&mut self, name: &str) -> Result<TableDescription> {
+        let path = self.settings.search_path.clone();
         self.read(|instance, txn| {
-            let t = instance.catalog.require_table(txn, name)?;
+            let (schema, table) = match name.split_once('.') {
+                Some((schema, table)) => (Some(schema), table),
+                None => (None, name),
+            };
+            let t = match instance.catalog.find_relation(txn, &path, schema, table)? {
+                Some(crate::catalog::Relation::Table(t)) => t,
+                _ => {
+                    return Err(Error::new(
+                        SqlState::UndefinedTable,
+                        format!("relation \"{name}\" does not exist"),
+                    ));
+                }
+            };
             Ok(TableDescription {
-                name: t.name.clone(),
+                name: display_name(instance, txn, &path, &t)?,
                 columns: t
                     .columns
                     .iter()
@@ -377,15 +401,20 @@ impl Session {
             return self.fail_on_error(result);
         }
         // `VACUUM ANALYZE` parses as a table called "analyze": statistics are not kept yet.
-        let name = table.map(|t| t.to_string().to_ascii_lowercase()).filter(|n| n != "analyze");
+        let table = table.filter(|t| !t.to_string().eq_ignore_ascii_case("analyze"));
         let store = self.instance.store.clone();
-        match name {
+        let path = self.settings.search_path.clone();
+        match table {
             None => {
                 store.vacuum(None)?;
             }
             Some(name) => {
                 let keyspaces: Vec<_> = self.read(|instance, txn| {
-                    Ok(instance.catalog.require_table(txn, &name)?.keyspaces().collect())
+                    let binder = Binder::new(&instance.catalog, txn).with_search_path(&path);
+                    match binder.ddl_table(name, false)? {
+                        Some(table) => Ok(table.keyspaces().collect()),
+                        None => Ok(Vec::new()),
+                    }
                 })?;
                 for keyspace in keyspaces {
                     store.vacuum(Some(keyspace))?;
@@ -439,7 +468,11 @@ impl Session {
             }
             ast::Set::SingleAssignment { variable, values, .. } => {
                 let name = variable.to_string().to_ascii_lowercase();
-                let value = values.iter().map(setting_value).collect::<Vec<_>>().join(", ");
+                let value = if name == "search_path" {
+                    values.iter().map(search_path_element).collect::<Vec<_>>().join(", ")
+                } else {
+                    values.iter().map(setting_value).collect::<Vec<_>>().join(", ")
+                };
                 if name == "transaction_isolation" {
                     return self.set_block_isolation(Some(block::parse_isolation(&value)?));
                 }
@@ -507,6 +540,14 @@ impl Session {
     }
 }
 
+/// A table's name as the search path `path` lets a user write it: bare when the path
+/// finds this table by it, else `schema.table`.
+fn display_name(instance: &Instance, txn: &Transaction, path: &[String], table: &TableDef) -> Result<String> {
+    let found = instance.catalog.find_relation(txn, path, None, &table.name)?;
+    let visible = found.is_some_and(|r| r.qualified() == table.qualified());
+    Ok(if visible { table.name.clone() } else { table.qualified().to_string() })
+}
+
 fn no_prepared_statement(name: &str) -> Error {
     Error::new(SqlState::InvalidSqlStatementName, format!("prepared statement \"{name}\" does not exist"))
 }
@@ -527,6 +568,21 @@ fn setting_value(value: &ast::Expr) -> String {
     }
 }
 
+/// One element of `SET search_path TO ...` in the list syntax the setting parses: an
+/// unquoted name as written (folded later), a quoted name or a string as one exact name.
+fn search_path_element(value: &ast::Expr) -> String {
+    let exact = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    match value {
+        ast::Expr::Identifier(i) if i.quote_style.is_none() => i.value.clone(),
+        ast::Expr::Identifier(i) => exact(&i.value),
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => exact(s),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
 fn execute_statement(
     instance: &Instance,
     txn: &Transaction,
@@ -535,7 +591,10 @@ fn execute_statement(
     params: &[Value],
 ) -> Result<Output> {
     let mut binder =
-        Binder::new(&instance.catalog, txn).with_system_views(&instance.store).with_settings(settings);
+        Binder::new(&instance.catalog, txn)
+            .with_system_views(&instance.store)
+            .with_settings(settings)
+            .with_search_path(&settings.search_path);
     let bound = binder.statement(statement)?;
     let types = binder.parameter_types();
     let cx = Context {
@@ -582,79 +641,26 @@ fn execute_statement(
                 _ => Ok(Output::Command("CREATE TABLE".into())),
             }
         }
-        BoundStatement::DropTable { names, if_exists } => {
-            exec::constraints::check_drop_tables(&instance.catalog, txn, &names)?;
-            for name in names {
-                match instance.catalog.table(txn, &name)? {
-                    Some(table) => {
-                        instance.catalog.delete_table(txn, &name)?;
-                        for keyspace in table.keyspaces() {
-                            txn.drop_keyspace(keyspace)?;
-                        }
-                        instance.sequences.forget(table.keyspace);
-                    }
-                    None if if_exists => {}
-                    None => {
-                        return Err(Error::new(
-                            SqlState::UndefinedTable,
-                            format!("table \"{name}\" does not exist"),
-                        ));
-                    }
-                }
-            }
-            Ok(Output::Command("DROP TABLE".into()))
+        BoundStatement::DropTable { tables, cascade } => {
+            crate::ddl::drop_tables(instance, &cx, &tables, cascade)
+        }
+        BoundStatement::DropView { views, cascade } => crate::ddl::drop_views(instance, &cx, &views, cascade),
+        BoundStatement::DropIndex { indexes, cascade } => {
+            crate::ddl::drop_indexes(instance, &cx, &indexes, cascade)
+        }
+        BoundStatement::CreateSchema { name, if_not_exists } => {
+            crate::ddl::create_schema(instance, &cx, name, if_not_exists)
+        }
+        BoundStatement::DropSchema { schemas, cascade } => {
+            crate::ddl::drop_schemas(instance, &cx, &schemas, cascade)
         }
         BoundStatement::CreateIndex(new) => create_index(instance, txn, new),
-        BoundStatement::Truncate { names } => crate::truncate::truncate(instance, &cx, &names),
+        BoundStatement::Truncate { tables } => crate::truncate::truncate(instance, &cx, &tables),
         BoundStatement::AlterTable(alter) => crate::alter::alter_table(instance, &cx, alter),
         BoundStatement::CreateView { view, or_replace, if_not_exists } => {
-            let exists = instance.catalog.view(txn, &view.name)?.is_some();
-            if instance.catalog.table(txn, &view.name)?.is_some() || (exists && !or_replace) {
-                if if_not_exists {
-                    return Ok(Output::Command("CREATE VIEW".into()));
-                }
-                return Err(Error::new(
-                    SqlState::DuplicateTable,
-                    format!("relation \"{}\" already exists", view.name),
-                ));
-            }
-            instance.catalog.put_view(txn, &view)?;
-            Ok(Output::Command("CREATE VIEW".into()))
+            crate::ddl::create_view(instance, &cx, view, or_replace, if_not_exists)
         }
-        BoundStatement::DropView { names, if_exists } => {
-            for name in names {
-                if instance.catalog.view(txn, &name)?.is_some() {
-                    instance.catalog.delete_view(txn, &name)?;
-                } else if !if_exists {
-                    return Err(Error::new(
-                        SqlState::UndefinedTable,
-                        format!("view \"{name}\" does not exist"),
-                    ));
-                }
-            }
-            Ok(Output::Command("DROP VIEW".into()))
-        }
-        BoundStatement::DropIndex { names, if_exists } => {
-            for name in names {
-                match instance.catalog.index_owner(txn, &name)? {
-                    Some((table, position)) => {
-                        exec::constraints::check_drop_index(&instance.catalog, txn, &table, position)?;
-                        let mut table = (*table).clone();
-                        let index = table.indexes.remove(position);
-                        instance.catalog.put_table(txn, &table)?;
-                        txn.drop_keyspace(index.keyspace)?;
-                    }
-                    None if if_exists => {}
-                    None => {
-                        return Err(Error::new(
-                            SqlState::UndefinedObject,
-                            format!("index \"{name}\" does not exist"),
-                        ));
-                    }
-                }
-            }
-            Ok(Output::Command("DROP INDEX".into()))
-        }
+        BoundStatement::Skip(tag) => Ok(Output::Command(tag.into())),
         BoundStatement::Explain(inner) => {
             let plan = match *inner {
                 BoundStatement::Query(plan) | BoundStatement::Modify(plan) => plan,
@@ -677,7 +683,7 @@ fn execute_statement(
 
 /// Creates a table; `None` if it existed and IF NOT EXISTS said that is fine.
 fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result<Option<TableDef>> {
-    if instance.catalog.table(txn, &new.name)?.is_some() {
+    if instance.catalog.relation_exists(txn, &new.schema, &new.name)? {
         if new.if_not_exists {
             return Ok(None);
         }
@@ -695,11 +701,13 @@ fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result
         indexes.push(IndexDef { name, keyspace, engine: engine.description(), columns, unique: true, oid });
     }
     let table = TableDef {
+        schema: new.schema,
         name: new.name,
         keyspace,
         engine: engine.description(),
         columns: new.columns,
         primary_key: new.primary_key,
+        primary_key_name: new.primary_key_name,
         indexes,
         checks: new.checks,
         foreign_keys: new.foreign_keys,
@@ -761,30 +769,14 @@ fn substitute_parameters(plan: Plan, values: &[Value]) -> Result<Plan> {
 
 /// Creates an index and fills it from the table's rows.
 fn create_index(instance: &Instance, txn: &Transaction, new: NewIndex) -> Result<Output> {
-    let taken = instance.catalog.table(txn, &new.name)?.is_some()
-        || instance.catalog.index_owner(txn, &new.name)?.is_some();
-    if taken {
-        if new.if_not_exists {
-            return Ok(Output::Command("CREATE INDEX".into()));
-        }
+    if instance.catalog.relation_exists(txn, &new.table.schema, &new.name)? {
         return Err(Error::new(
             SqlState::DuplicateTable,
             format!("relation \"{}\" already exists", new.name),
         ));
     }
     let table = instance.catalog.require_table(txn, &new.table)?;
-    let (keyspace, engine) = txn.create_keyspace(new.engine)?;
-    let index = IndexDef {
-        name: new.name,
-        keyspace,
-        engine: engine.description(),
-        columns: new.columns,
-        unique: new.unique,
-        oid: pg_catalog::oid_for_keyspace(keyspace),
-    };
-    let mut table = (*table).clone();
-    table.indexes.push(index.clone());
-    crate::index::build(txn, &table, &index)?;
+    let table = crate::index::create(txn, &table, new.name, new.columns, new.unique, new.engine)?;
     instance.catalog.put_table(txn, &table)?;
     Ok(Output::Command("CREATE INDEX".into()))
 }

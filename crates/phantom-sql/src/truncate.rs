@@ -6,21 +6,22 @@
 //! row, and a snapshot older than the commit still reads the old rows until it ends (the
 //! store removes dropped keyspaces only once no snapshot can see them).
 
+use crate::catalog::QualifiedName;
 use crate::error::{Error, Result, SqlState};
 use crate::exec::{Context, rewrite};
 use crate::instance::Instance;
 use crate::result::Output;
 
 /// Empties the tables called `names`.
-pub fn truncate(instance: &Instance, cx: &Context, names: &[String]) -> Result<Output> {
+pub fn truncate(instance: &Instance, cx: &Context, names: &[QualifiedName]) -> Result<Output> {
     let txn = &cx.txn;
     let mut tables = Vec::with_capacity(names.len());
     for name in names {
         tables.push(instance.catalog.require_table(txn, name)?);
     }
     for table in &tables {
-        let references = crate::exec::constraints::referencing(&instance.catalog, txn, &table.name)?;
-        if let Some((child, fk)) = references.iter().find(|(child, _)| !names.contains(&child.name)) {
+        let references = crate::exec::constraints::referencing(&instance.catalog, txn, &table.qualified())?;
+        if let Some((child, fk)) = references.iter().find(|(child, _)| !names.contains(&child.qualified())) {
             return Err(Error::new(
                 SqlState::FeatureNotSupported,
                 "cannot truncate a table referenced in a foreign key constraint",

@@ -1,87 +1,213 @@
-//! Binding ALTER TABLE: which changes, in order, with their columns bound.
+//! Binding ALTER TABLE: which table, and which changes in order.
+//!
+//! Only the table is resolved here. Each change is checked against the table as the
+//! changes before it in the same statement left it, so expressions (CHECK, DEFAULT,
+//! USING) and constraints are kept as syntax and bound when applied ([`crate::alter`]),
+//! with the session's search path carried along for the names they mention.
 
 use sqlparser::ast;
 
-use super::{Binder, ident_name, table_name};
-use crate::catalog::ColumnDef;
+use super::names::name_ref;
+use super::{Binder, ident_name};
+use crate::catalog::{ColumnDef, QualifiedName};
 use crate::error::{Error, Result, SqlState};
+use crate::types::DataType;
 
 /// One change of an ALTER TABLE.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AlterOp {
-    /// `ADD [COLUMN] [IF NOT EXISTS] name type [NOT NULL] [DEFAULT e]`
-    AddColumn { column: ColumnDef, if_not_exists: bool },
-    /// `DROP [COLUMN] [IF EXISTS] name`
-    DropColumn { name: String, if_exists: bool },
+    /// `ADD [COLUMN] [IF NOT EXISTS] name type [NOT NULL] [DEFAULT e] [constraints]`: the
+    /// column's constraints are changes applied after it is added (and skipped with it).
+    AddColumn { column: ColumnDef, if_not_exists: bool, constraints: Vec<AlterOp> },
+    /// `DROP [COLUMN] [IF EXISTS] name [CASCADE]`
+    DropColumn { name: String, if_exists: bool, cascade: bool },
     /// `RENAME [COLUMN] old TO new`
     RenameColumn { old: String, new: String },
     /// `RENAME TO new`
     RenameTable { new: String },
     /// `ADD [CONSTRAINT name] PRIMARY KEY (cols)`
-    AddPrimaryKey { columns: Vec<String> },
+    AddPrimaryKey { columns: Vec<String>, name: Option<String> },
+    /// `ADD [CONSTRAINT name] CHECK (...) | UNIQUE (...) | FOREIGN KEY ...`
+    AddConstraint(ast::TableConstraint),
+    /// `DROP CONSTRAINT [IF EXISTS] name [CASCADE]`
+    DropConstraint { name: String, if_exists: bool, cascade: bool },
+    /// `ALTER [COLUMN] name ...`
+    AlterColumn { column: String, change: ColumnChange },
+}
+
+/// What `ALTER [COLUMN] c` changes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnChange {
+    /// `SET DEFAULT e`
+    SetDefault(ast::Expr),
+    /// `DROP DEFAULT`
+    DropDefault,
+    /// `SET NOT NULL`
+    SetNotNull,
+    /// `DROP NOT NULL`
+    DropNotNull,
+    /// `[SET DATA] TYPE t [USING e]`
+    SetType { data_type: DataType, using: Option<ast::Expr> },
 }
 
 /// A bound ALTER TABLE.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlterTable {
-    pub table: String,
-    pub if_exists: bool,
+    /// The table, which exists.
+    pub table: QualifiedName,
+    /// The changes, in order.
     pub ops: Vec<AlterOp>,
+    /// The session's search path, for names in the changes (a foreign key's parent).
+    pub search_path: Vec<String>,
 }
 
 fn unsupported(what: impl std::fmt::Display) -> Error {
     Error::new(SqlState::FeatureNotSupported, format!("ALTER TABLE {what} is not supported yet"))
 }
 
+fn cascade(behavior: &Option<ast::DropBehavior>) -> bool {
+    matches!(behavior, Some(ast::DropBehavior::Cascade))
+}
+
 impl Binder<'_> {
-    /// Binds ALTER TABLE.
-    pub fn alter_table(&mut self, alter: &ast::AlterTable) -> Result<AlterTable> {
+    /// Binds ALTER TABLE; `None` when IF EXISTS finds no table.
+    pub fn alter_table(&mut self, alter: &ast::AlterTable) -> Result<Option<AlterTable>> {
+        let Some(table) = self.ddl_table(&alter.name, alter.if_exists)? else {
+            return Ok(None);
+        };
         let mut ops = Vec::with_capacity(alter.operations.len());
         for op in &alter.operations {
             use ast::AlterTableOperation as A;
-            ops.push(match op {
+            match op {
                 A::AddColumn { if_not_exists, column_def, column_position: None, .. } => {
-                    AlterOp::AddColumn { column: self.new_column(column_def)?, if_not_exists: *if_not_exists }
+                    self.add_column(column_def, *if_not_exists, &mut ops)?;
                 }
-                A::DropColumn { column_names, if_exists, .. } if column_names.len() == 1 => {
-                    AlterOp::DropColumn { name: ident_name(&column_names[0]), if_exists: *if_exists }
+                A::DropColumn { column_names, if_exists, drop_behavior, .. } => {
+                    for name in column_names {
+                        ops.push(AlterOp::DropColumn {
+                            name: ident_name(name),
+                            if_exists: *if_exists,
+                            cascade: cascade(drop_behavior),
+                        });
+                    }
                 }
-                A::RenameColumn { old_column_name, new_column_name } => AlterOp::RenameColumn {
+                A::RenameColumn { old_column_name, new_column_name } => ops.push(AlterOp::RenameColumn {
                     old: ident_name(old_column_name),
                     new: ident_name(new_column_name),
-                },
+                }),
                 A::RenameTable {
                     table_name: ast::RenameTableNameKind::To(name) | ast::RenameTableNameKind::As(name),
-                } => AlterOp::RenameTable { new: table_name(name)? },
-                A::AddConstraint { constraint: ast::TableConstraint::PrimaryKey(pk), .. } => {
-                    let columns = pk
-                        .columns
-                        .iter()
-                        .map(|c| match &c.column.expr {
-                            ast::Expr::Identifier(i) => Ok(ident_name(i)),
-                            other => Err(unsupported(format!("PRIMARY KEY on the expression {other}"))),
-                        })
-                        .collect::<Result<Vec<_>>>()?;
-                    AlterOp::AddPrimaryKey { columns }
+                } => {
+                    let new = name_ref(name)?;
+                    if new.schema.as_ref().is_some_and(|s| *s != table.schema) {
+                        return Err(unsupported("moving a table to another schema (SET SCHEMA)"));
+                    }
+                    ops.push(AlterOp::RenameTable { new: new.name });
+                }
+                A::AddConstraint { constraint: ast::TableConstraint::PrimaryKey(pk), not_valid: false } => {
+                    ops.push(AlterOp::AddPrimaryKey {
+                        columns: pk_columns(&pk.columns)?,
+                        name: pk.name.as_ref().map(ident_name),
+                    });
+                }
+                A::AddConstraint { constraint, not_valid: false } => {
+                    ops.push(AlterOp::AddConstraint(constraint.clone()));
+                }
+                A::DropConstraint { if_exists, name, drop_behavior } => ops.push(AlterOp::DropConstraint {
+                    name: ident_name(name),
+                    if_exists: *if_exists,
+                    cascade: cascade(drop_behavior),
+                }),
+                A::AlterColumn { column_name, op } => {
+                    let change = match op {
+                        ast::AlterColumnOperation::SetDefault { value } => {
+                            ColumnChange::SetDefault(value.clone())
+                        }
+                        ast::AlterColumnOperation::DropDefault => ColumnChange::DropDefault,
+                        ast::AlterColumnOperation::SetNotNull => ColumnChange::SetNotNull,
+                        ast::AlterColumnOperation::DropNotNull => ColumnChange::DropNotNull,
+                        ast::AlterColumnOperation::SetDataType { data_type, using, .. } => {
+                            ColumnChange::SetType {
+                                data_type: self.data_type(data_type)?,
+                                using: using.clone(),
+                            }
+                        }
+                        other => return Err(unsupported(format!("ALTER COLUMN ... {other}"))),
+                    };
+                    ops.push(AlterOp::AlterColumn { column: ident_name(column_name), change });
                 }
                 other => return Err(unsupported(other)),
-            });
+            }
         }
-        Ok(AlterTable { table: table_name(&alter.name)?, if_exists: alter.if_exists, ops })
+        Ok(Some(AlterTable { table: table.qualified(), ops, search_path: self.search_path.clone() }))
     }
 
-    /// A column added by ALTER TABLE: its type, NULL / NOT NULL and DEFAULT.
-    fn new_column(&mut self, column: &ast::ColumnDef) -> Result<ColumnDef> {
+    /// `ADD COLUMN`: the column with its type, NULL / NOT NULL and DEFAULT, then its
+    /// constraints (PRIMARY KEY, UNIQUE, CHECK, REFERENCES) as changes of their own.
+    fn add_column(
+        &mut self,
+        column: &ast::ColumnDef,
+        if_not_exists: bool,
+        ops: &mut Vec<AlterOp>,
+    ) -> Result<()> {
         let data_type = self.data_type(&column.data_type)?;
-        let mut def = ColumnDef { name: ident_name(&column.name), data_type, nullable: true, default: None };
+        let name = ident_name(&column.name);
+        let mut def = ColumnDef { name: name.clone(), data_type, nullable: true, default: None };
+        let mut constraints = Vec::new();
+        let key = || vec![index_column(&column.name)];
         for option in &column.options {
+            let named = |inner: &Option<ast::Ident>| option.name.clone().or_else(|| inner.clone());
             match &option.option {
                 ast::ColumnOption::Null => def.nullable = true,
                 ast::ColumnOption::NotNull => def.nullable = false,
                 ast::ColumnOption::Default(e) => self.set_default(&mut def, e)?,
+                ast::ColumnOption::PrimaryKey(pk) => constraints.push(AlterOp::AddPrimaryKey {
+                    columns: vec![name.clone()],
+                    name: named(&pk.name).as_ref().map(ident_name),
+                }),
+                ast::ColumnOption::Unique(u) => {
+                    let unique = ast::UniqueConstraint { name: named(&u.name), columns: key(), ..u.clone() };
+                    constraints.push(AlterOp::AddConstraint(ast::TableConstraint::Unique(unique)));
+                }
+                ast::ColumnOption::Check(c) => {
+                    let check = ast::CheckConstraint { name: named(&c.name), ..c.clone() };
+                    constraints.push(AlterOp::AddConstraint(ast::TableConstraint::Check(check)));
+                }
+                ast::ColumnOption::ForeignKey(fk) => {
+                    let fk = ast::ForeignKeyConstraint {
+                        name: named(&fk.name),
+                        columns: vec![column.name.clone()],
+                        ..fk.clone()
+                    };
+                    constraints.push(AlterOp::AddConstraint(ast::TableConstraint::ForeignKey(fk)));
+                }
                 other => return Err(unsupported(format!("ADD COLUMN with {other}"))),
             }
         }
-        Ok(def)
+        ops.push(AlterOp::AddColumn { column: def, if_not_exists, constraints });
+        Ok(())
+    }
+}
+
+/// The column names of a PRIMARY KEY constraint.
+fn pk_columns(columns: &[ast::IndexColumn]) -> Result<Vec<String>> {
+    columns
+        .iter()
+        .map(|c| match &c.column.expr {
+            ast::Expr::Identifier(i) => Ok(ident_name(i)),
+            other => Err(unsupported(format!("PRIMARY KEY on the expression {other}"))),
+        })
+        .collect()
+}
+
+/// A plain column as a key column of a constraint.
+fn index_column(name: &ast::Ident) -> ast::IndexColumn {
+    ast::IndexColumn {
+        column: ast::OrderByExpr {
+            expr: ast::Expr::Identifier(name.clone()),
+            options: ast::OrderByOptions { sort: None, nulls_first: None },
+            with_fill: None,
+        },
+        operator_class: None,
     }
 }

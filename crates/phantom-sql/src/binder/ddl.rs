@@ -1,18 +1,25 @@
-//! Binding DDL: CREATE TABLE (with its constraints), CREATE INDEX.
+//! Binding DDL: CREATE TABLE (with its constraints), CREATE INDEX, and the constraints
+//! ALTER TABLE ... ADD CONSTRAINT adds.
 //!
-//! Constraints of a new table are validated and named here: CHECK expressions are bound
-//! once against the new columns (and stored as text), UNIQUE constraints become unique
-//! indexes named as PostgreSQL names them, and FOREIGN KEYs are resolved against the
-//! referenced table (or the new table itself for a self-reference). Enforcement is in
-//! [`crate::exec::constraints`].
+//! Constraints are validated and named here, the same way for a new table and for one
+//! being altered (which is treated as a new table that already has its columns and
+//! constraints): CHECK expressions are bound once against the columns (and stored as
+//! text), UNIQUE constraints become unique indexes named as PostgreSQL names them, and
+//! FOREIGN KEYs are resolved against the referenced table, found through the search path
+//! (or the new table itself for a self-reference). Enforcement is in
+//! [`crate::exec::constraints`]; checking an altered table's existing rows in
+//! [`crate::alter`].
 
 use phantom_txn::{Compaction, EngineKind};
 use sqlparser::ast;
 
 use super::expr::{Cx, contains_aggregate};
+use super::names::{name_ref, no_relation, wrong_kind};
 use super::scope::Scope;
-use super::{Binder, ident_name, table_name};
-use crate::catalog::{CheckDef, ColumnDef, ForeignKeyDef, ReferentialAction};
+use super::{Binder, ident_name, object_name};
+use crate::catalog::{
+    CheckDef, ColumnDef, ForeignKeyDef, QualifiedName, ReferentialAction, Relation, TableDef,
+};
 use crate::error::{Error, Result, SqlState};
 use crate::planner::{Expr, OutputColumn};
 use crate::types::DataType;
@@ -20,12 +27,16 @@ use crate::types::DataType;
 /// A validated CREATE TABLE.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewTable {
+    /// The table's schema.
+    pub schema: String,
     /// The table's name.
     pub name: String,
     /// Its columns.
     pub columns: Vec<ColumnDef>,
     /// Positions of the primary-key columns (empty: hidden row id).
     pub primary_key: Vec<usize>,
+    /// The primary-key constraint's name, when one was given.
+    pub primary_key_name: Option<String>,
     /// The storage engine for its rows (`None`: the database's default).
     pub engine: Option<EngineKind>,
     /// IF NOT EXISTS.
@@ -40,8 +51,9 @@ pub struct NewTable {
     pub source: Option<crate::planner::Plan>,
 }
 
-/// A constraint of a CREATE TABLE, collected before all columns are known.
-enum Pending<'a> {
+/// A constraint of a CREATE TABLE (collected before all columns are known) or of an
+/// ALTER TABLE ... ADD CONSTRAINT.
+pub(super) enum Pending<'a> {
     Check { name: Option<String>, expr: &'a ast::Expr },
     Unique { name: Option<String>, columns: Vec<usize> },
     ForeignKey { name: Option<String>, columns: Vec<usize>, fk: &'a ast::ForeignKeyConstraint },
@@ -50,18 +62,16 @@ enum Pending<'a> {
 /// A validated CREATE INDEX.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewIndex {
-    /// The index's name.
+    /// The index's name (in the table's schema).
     pub name: String,
     /// The table it indexes.
-    pub table: String,
+    pub table: QualifiedName,
     /// Positions of the indexed columns in the table.
     pub columns: Vec<usize>,
     /// UNIQUE.
     pub unique: bool,
     /// `USING btree | lsm` (`None`: the database's default).
     pub engine: Option<EngineKind>,
-    /// IF NOT EXISTS.
-    pub if_not_exists: bool,
 }
 
 /// Key columns are stored only in the key, which holds an INTERVAL as its length: the
@@ -103,7 +113,7 @@ fn key_column(columns: &[ColumnDef], name: &str, what: &str) -> Result<usize> {
 }
 
 /// True if values of the two types compare as keys (their stored values share a form).
-fn key_types_compatible(a: DataType, b: DataType) -> bool {
+pub(crate) fn key_types_compatible(a: DataType, b: DataType) -> bool {
     (a.is_integer() && b.is_integer())
         || (a.is_float() && b.is_float())
         || (a.is_string() && b.is_string())
@@ -120,13 +130,71 @@ fn action(a: Option<ast::ReferentialAction>) -> ReferentialAction {
     }
 }
 
+/// Positions of the columns a key constraint names: 42703 for an unknown one, 42701 for
+/// one named twice; expressions are not supported.
+fn key_columns(columns: &[ColumnDef], names: &[ast::IndexColumn], what: &str) -> Result<Vec<usize>> {
+    let mut positions = Vec::with_capacity(names.len());
+    for c in names {
+        let ast::Expr::Identifier(ident) = &c.column.expr else {
+            return Err(not_yet(&format!("{what} constraints on expressions")));
+        };
+        let p = key_column(columns, &ident_name(ident), "named in key")?;
+        if positions.contains(&p) {
+            return Err(Error::new(
+                SqlState::DuplicateColumn,
+                format!("column \"{}\" appears twice in {what} constraint", columns[p].name),
+            ));
+        }
+        positions.push(p);
+    }
+    Ok(positions)
+}
+
+/// A table constraint other than PRIMARY KEY, checked against the table's columns.
+pub(super) fn pending_constraint<'a>(
+    columns: &[ColumnDef],
+    constraint: &'a ast::TableConstraint,
+) -> Result<Pending<'a>> {
+    match constraint {
+        ast::TableConstraint::Unique(u) => {
+            immediate(&u.characteristics)?;
+            if !u.include.is_empty() || u.index_name.is_some() {
+                return Err(not_yet("UNIQUE constraints with INCLUDE or an index name"));
+            }
+            let positions = key_columns(columns, &u.columns, "unique")?;
+            Ok(Pending::Unique { name: u.name.as_ref().map(ident_name), columns: positions })
+        }
+        ast::TableConstraint::Check(c) => {
+            enforced(c.enforced)?;
+            Ok(Pending::Check { name: c.name.as_ref().map(ident_name), expr: &c.expr })
+        }
+        ast::TableConstraint::ForeignKey(fk) => {
+            let mut positions = Vec::with_capacity(fk.columns.len());
+            for ident in &fk.columns {
+                let p = key_column(columns, &ident_name(ident), "referenced in foreign key constraint")?;
+                if positions.contains(&p) {
+                    return Err(Error::new(
+                        SqlState::DuplicateColumn,
+                        format!("column \"{}\" appears twice in foreign key constraint", columns[p].name),
+                    ));
+                }
+                positions.push(p);
+            }
+            Ok(Pending::ForeignKey { name: fk.name.as_ref().map(ident_name), columns: positions, fk })
+        }
+        other => Err(Error::new(SqlState::FeatureNotSupported, format!("constraint not supported: {other}"))),
+    }
+}
+
 impl Binder<'_> {
-    /// Binds CREATE INDEX.
-    pub fn create_index(&mut self, create: &ast::CreateIndex) -> Result<NewIndex> {
+    /// Binds CREATE INDEX; `None` when IF NOT EXISTS finds the name taken.
+    pub fn create_index(&mut self, create: &ast::CreateIndex) -> Result<Option<NewIndex>> {
         if create.predicate.is_some() || !create.include.is_empty() || create.concurrently {
             return Err(not_yet("partial, covering and concurrent indexes"));
         }
-        let table = self.catalog.require_table(self.txn, &table_name(&create.table_name)?)?;
+        let Some(table) = self.ddl_table(&create.table_name, false)? else {
+            return Err(no_relation(&name_ref(&create.table_name)?));
+        };
         let mut columns = Vec::with_capacity(create.columns.len());
         for column in &create.columns {
             let ast::Expr::Identifier(ident) = &column.column.expr else {
@@ -153,42 +221,50 @@ impl Binder<'_> {
             Some(other) => return Err(not_yet(&format!("{other} indexes"))),
         };
         let name = match &create.name {
-            Some(name) => table_name(name)?,
+            Some(name) => {
+                let name = name_ref(name)?;
+                if name.schema.as_ref().is_some_and(|s| *s != table.schema) {
+                    return Err(Error::new(
+                        SqlState::SyntaxError,
+                        format!("index \"{name}\" must be in the schema of its table (\"{}\")", table.schema),
+                    ));
+                }
+                name.name
+            }
             None => {
                 let parts: Vec<&str> = columns.iter().map(|&c| table.columns[c].name.as_str()).collect();
                 format!("{}_{}_{}", table.name, parts.join("_"), if create.unique { "key" } else { "idx" })
             }
         };
-        Ok(NewIndex {
-            name,
-            table: table.name.clone(),
-            columns,
-            unique: create.unique,
-            engine,
-            if_not_exists: create.if_not_exists,
-        })
+        if create.if_not_exists && self.catalog.relation_exists(self.txn, &table.schema, &name)? {
+            return Ok(None);
+        }
+        Ok(Some(NewIndex { name, table: table.qualified(), columns, unique: create.unique, engine }))
     }
 
-    /// Binds CREATE TABLE.
-    pub fn create_table(&mut self, create: &ast::CreateTable) -> Result<NewTable> {
+    /// Binds CREATE TABLE; `None` when IF NOT EXISTS finds the name taken.
+    pub fn create_table(&mut self, create: &ast::CreateTable) -> Result<Option<NewTable>> {
         if create.or_replace || create.external || create.like.is_some() || create.clone.is_some() {
             return Err(not_yet("CREATE TABLE AS, LIKE, CLONE and OR REPLACE"));
         }
-        let name = table_name(&create.name)?;
+        let name = self.new_relation_name(&create.name)?;
+        if create.if_not_exists && self.catalog.relation_exists(self.txn, &name.schema, &name.name)? {
+            return Ok(None);
+        }
         if let Some(query) = &create.query {
-            return self.create_table_as(name, query, create);
+            return self.create_table_as(name, query, create).map(Some);
         }
         let mut columns: Vec<ColumnDef> = Vec::with_capacity(create.columns.len());
         let mut pending: Vec<Pending> = Vec::new();
-        let mut primary_key: Option<Vec<usize>> = None;
-        let mut set_primary_key = |pk: Vec<usize>, table: &str| -> Result<()> {
+        let mut primary_key: Option<(Vec<usize>, Option<String>)> = None;
+        let mut set_primary_key = |pk: Vec<usize>, constraint: Option<String>| -> Result<()> {
             if primary_key.is_some() {
                 return Err(Error::new(
                     SqlState::InvalidTableDefinition,
-                    format!("multiple primary keys for table \"{table}\" are not allowed"),
+                    format!("multiple primary keys for table \"{}\" are not allowed", name.name),
                 ));
             }
-            primary_key = Some(pk);
+            primary_key = Some((pk, constraint));
             Ok(())
         };
         for (position, column) in create.columns.iter().enumerate() {
@@ -208,7 +284,7 @@ impl Binder<'_> {
                     ast::ColumnOption::Null => def.nullable = true,
                     ast::ColumnOption::NotNull => def.nullable = false,
                     ast::ColumnOption::Default(e) => self.set_default(&mut def, e)?,
-                    ast::ColumnOption::PrimaryKey(_) => set_primary_key(vec![position], &name)?,
+                    ast::ColumnOption::PrimaryKey(pk) => set_primary_key(vec![position], named(&pk.name))?,
                     ast::ColumnOption::Unique(u) => {
                         immediate(&u.characteristics)?;
                         pending.push(Pending::Unique { name: named(&u.name), columns: vec![position] });
@@ -237,99 +313,24 @@ impl Binder<'_> {
         for constraint in &create.constraints {
             match constraint {
                 ast::TableConstraint::PrimaryKey(pk) => {
-                    let mut positions = Vec::with_capacity(pk.columns.len());
-                    for c in &pk.columns {
-                        let column_name = match &c.column.expr {
-                            ast::Expr::Identifier(i) => ident_name(i),
-                            other => {
-                                return Err(Error::new(
-                                    SqlState::FeatureNotSupported,
-                                    format!("primary key on expression {other} is not supported"),
-                                ));
-                            }
-                        };
-                        let p = columns.iter().position(|c| c.name == column_name).ok_or_else(|| {
-                            Error::new(
-                                SqlState::UndefinedColumn,
-                                format!("column \"{column_name}\" named in key does not exist"),
-                            )
-                        })?;
-                        if positions.contains(&p) {
-                            return Err(Error::new(
-                                SqlState::DuplicateColumn,
-                                format!("column \"{column_name}\" appears twice in primary key constraint"),
-                            ));
-                        }
-                        positions.push(p);
-                    }
-                    set_primary_key(positions, &name)?;
+                    let positions = key_columns(&columns, &pk.columns, "primary key")?;
+                    set_primary_key(positions, pk.name.as_ref().map(ident_name))?;
                 }
-                ast::TableConstraint::Unique(u) => {
-                    immediate(&u.characteristics)?;
-                    if !u.include.is_empty() || u.index_name.is_some() {
-                        return Err(not_yet("UNIQUE constraints with INCLUDE or an index name"));
-                    }
-                    let mut positions = Vec::with_capacity(u.columns.len());
-                    for c in &u.columns {
-                        let ast::Expr::Identifier(ident) = &c.column.expr else {
-                            return Err(not_yet("UNIQUE constraints on expressions"));
-                        };
-                        let p = key_column(&columns, &ident_name(ident), "named in key")?;
-                        if positions.contains(&p) {
-                            return Err(Error::new(
-                                SqlState::DuplicateColumn,
-                                format!("column \"{}\" appears twice in unique constraint", columns[p].name),
-                            ));
-                        }
-                        positions.push(p);
-                    }
-                    pending
-                        .push(Pending::Unique { name: u.name.as_ref().map(ident_name), columns: positions });
-                }
-                ast::TableConstraint::Check(c) => {
-                    enforced(c.enforced)?;
-                    pending.push(Pending::Check { name: c.name.as_ref().map(ident_name), expr: &c.expr });
-                }
-                ast::TableConstraint::ForeignKey(fk) => {
-                    let mut positions = Vec::with_capacity(fk.columns.len());
-                    for ident in &fk.columns {
-                        let p =
-                            key_column(&columns, &ident_name(ident), "referenced in foreign key constraint")?;
-                        if positions.contains(&p) {
-                            return Err(Error::new(
-                                SqlState::DuplicateColumn,
-                                format!(
-                                    "column \"{}\" appears twice in foreign key constraint",
-                                    columns[p].name
-                                ),
-                            ));
-                        }
-                        positions.push(p);
-                    }
-                    pending.push(Pending::ForeignKey {
-                        name: fk.name.as_ref().map(ident_name),
-                        columns: positions,
-                        fk,
-                    });
-                }
-                other => {
-                    return Err(Error::new(
-                        SqlState::FeatureNotSupported,
-                        format!("constraint not supported: {other}"),
-                    ));
-                }
+                other => pending.push(pending_constraint(&columns, other)?),
             }
         }
-        let primary_key = primary_key.unwrap_or_default();
+        let (primary_key, primary_key_name) = primary_key.unwrap_or_default();
         check_key_types(&columns, &primary_key)?;
         for &p in &primary_key {
             columns[p].nullable = false;
         }
         let engine = self.engine_option(&create.table_options)?;
         let mut new = NewTable {
-            name,
+            schema: name.schema,
+            name: name.name,
             columns,
             primary_key,
+            primary_key_name,
             engine,
             if_not_exists: create.if_not_exists,
             checks: Vec::new(),
@@ -338,17 +339,51 @@ impl Binder<'_> {
             source: None,
         };
         self.table_constraints(&mut new, pending)?;
+        Ok(Some(new))
+    }
+
+    /// `table` with `constraint` added, validated and named like those of CREATE TABLE
+    /// (for ALTER TABLE ... ADD CONSTRAINT; not for PRIMARY KEY). The new constraint is the
+    /// last of its kind in the result; its rows are not checked here.
+    pub fn add_constraint(
+        &mut self,
+        table: &TableDef,
+        constraint: &ast::TableConstraint,
+    ) -> Result<NewTable> {
+        let pending = pending_constraint(&table.columns, constraint)?;
+        let mut new = NewTable {
+            schema: table.schema.clone(),
+            name: table.name.clone(),
+            columns: table.columns.clone(),
+            primary_key: table.primary_key.clone(),
+            primary_key_name: table.primary_key_name.clone(),
+            engine: None,
+            if_not_exists: false,
+            checks: table.checks.clone(),
+            uniques: table
+                .indexes
+                .iter()
+                .filter(|ix| ix.unique)
+                .map(|ix| (ix.name.clone(), ix.columns.clone()))
+                .collect(),
+            foreign_keys: table.foreign_keys.clone(),
+            source: None,
+        };
+        self.table_constraints(&mut new, vec![pending])?;
         Ok(new)
     }
 
     /// Validates and names the constraints of a new table, in PostgreSQL's order: unique
     /// indexes, then foreign keys (which may reference those indexes), then CHECKs.
     fn table_constraints(&mut self, new: &mut NewTable, pending: Vec<Pending>) -> Result<()> {
-        if new.if_not_exists && self.catalog.table(self.txn, &new.name)?.is_some() {
-            return Ok(()); // Nothing will be created.
-        }
         let table = new.name.clone();
-        let mut taken: Vec<String> = vec![format!("{table}_pkey")];
+        let schema = new.schema.clone();
+        // Names in use: the primary key's and the constraints the table already has.
+        let mut taken: Vec<String> =
+            vec![new.primary_key_name.clone().unwrap_or_else(|| format!("{table}_pkey"))];
+        taken.extend(new.uniques.iter().map(|(name, _)| name.clone()));
+        taken.extend(new.checks.iter().map(|c| c.name.clone()));
+        taken.extend(new.foreign_keys.iter().map(|fk| fk.name.clone()));
         // A given name must be free; a default one gets a number appended until it is.
         let claim = |name: Option<String>, default: String, taken: &mut Vec<String>| -> Result<String> {
             let name = match name {
@@ -374,12 +409,14 @@ impl Binder<'_> {
                 // An index is a relation: its name must be free among tables and indexes.
                 let mut free = default.clone();
                 let mut n = 0;
-                while name.is_none() && (self.relation_exists(&free, &table)? || taken.contains(&free)) {
+                while name.is_none()
+                    && (self.relation_exists(&schema, &free, &table)? || taken.contains(&free))
+                {
                     n += 1;
                     free = format!("{default}{n}");
                 }
                 let chosen = claim(name.clone(), free, &mut taken)?;
-                if name.is_some() && self.relation_exists(&chosen, &table)? {
+                if name.is_some() && self.relation_exists(&schema, &chosen, &table)? {
                     return Err(Error::new(
                         SqlState::DuplicateTable,
                         format!("relation \"{chosen}\" already exists"),
@@ -423,7 +460,7 @@ impl Binder<'_> {
     /// filled with its rows.
     fn create_table_as(
         &mut self,
-        name: String,
+        name: QualifiedName,
         query: &ast::Query,
         create: &ast::CreateTable,
     ) -> Result<NewTable> {
@@ -443,9 +480,11 @@ impl Binder<'_> {
             columns.push(ColumnDef { name: c.name, data_type, nullable: true, default: None });
         }
         Ok(NewTable {
-            name,
+            schema: name.schema,
+            name: name.name,
             columns,
             primary_key: Vec::new(),
+            primary_key_name: None,
             engine: self.engine_option(&create.table_options)?,
             if_not_exists: create.if_not_exists,
             checks: Vec::new(),
@@ -456,18 +495,17 @@ impl Binder<'_> {
     }
 
     /// Checks a column's DEFAULT expression against its type and keeps its text.
-    pub(super) fn set_default(&mut self, def: &mut ColumnDef, e: &ast::Expr) -> Result<()> {
+    pub(crate) fn set_default(&mut self, def: &mut ColumnDef, e: &ast::Expr) -> Result<()> {
         let x = self.expr(e, &mut Cx::new(&Scope::default(), "DEFAULT expressions"))?;
         self.assignable(x, def.data_type, &def.name)?;
         def.default = Some(e.to_string());
         Ok(())
     }
 
-    /// True if a table or index called `name` exists (or is the table being created).
-    fn relation_exists(&self, name: &str, creating: &str) -> Result<bool> {
-        Ok(name == creating
-            || self.catalog.table(self.txn, name)?.is_some()
-            || self.catalog.index_owner(self.txn, name)?.is_some())
+    /// True if a table, view or index called `name` exists in `schema` (or is the table
+    /// being created).
+    fn relation_exists(&self, schema: &str, name: &str, creating: &str) -> Result<bool> {
+        Ok(name == creating || self.catalog.relation_exists(self.txn, schema, name)?)
     }
 
     /// Binds a CHECK expression over a table's columns: a boolean, without aggregates,
@@ -511,18 +549,36 @@ impl Binder<'_> {
             return Err(not_yet("MATCH FULL and MATCH PARTIAL foreign keys"));
         }
         immediate(&fk.characteristics)?;
-        let parent_name = table_name(&fk.foreign_table)?;
-        // The parent's columns, primary key and unique column sets.
-        let (parent_columns, parent_pk, parent_uniques): (Vec<ColumnDef>, Vec<usize>, Vec<Vec<usize>>) =
-            if parent_name == new.name {
-                let uniques = new.uniques.iter().map(|(_, c)| c.clone()).collect();
-                (new.columns.clone(), new.primary_key.clone(), uniques)
-            } else {
-                let parent = self.catalog.require_table(self.txn, &parent_name)?;
-                let uniques =
-                    parent.indexes.iter().filter(|ix| ix.unique).map(|ix| ix.columns.clone()).collect();
-                (parent.columns.clone(), parent.primary_key.clone(), uniques)
+        let parent_ref = name_ref(&fk.foreign_table)?;
+        // The name is looked up as in any statement; the table being created, not in the
+        // catalog yet, is found by its own name when nothing else is.
+        let this = QualifiedName::new(&new.schema, &new.name);
+        let found = self.find_relation(&parent_ref)?;
+        let itself = match &found {
+            Some(relation) => relation.qualified() == this,
+            None => {
+                parent_ref.name == new.name && parent_ref.schema.as_ref().is_none_or(|s| *s == new.schema)
+            }
+        };
+        // The parent's name, columns, primary key and unique column sets.
+        let (parent, parent_columns, parent_pk, parent_uniques): (
+            QualifiedName,
+            Vec<ColumnDef>,
+            Vec<usize>,
+            Vec<Vec<usize>>,
+        ) = if itself {
+            let uniques = new.uniques.iter().map(|(_, c)| c.clone()).collect();
+            (this, new.columns.clone(), new.primary_key.clone(), uniques)
+        } else {
+            let parent = match found {
+                Some(Relation::Table(table)) => table,
+                Some(Relation::View(_)) => return Err(wrong_kind(&parent_ref, "a table")),
+                None => return Err(no_relation(&parent_ref)),
             };
+            let uniques = parent.indexes.iter().filter(|ix| ix.unique).map(|ix| ix.columns.clone()).collect();
+            (parent.qualified(), parent.columns.clone(), parent.primary_key.clone(), uniques)
+        };
+        let parent_name = &parent.name;
         let referenced: Vec<usize> = if fk.referred_columns.is_empty() {
             if parent_pk.is_empty() {
                 return Err(Error::new(
@@ -586,7 +642,8 @@ impl Binder<'_> {
         Ok(ForeignKeyDef {
             name: String::new(),
             columns,
-            parent: parent_name,
+            parent_schema: parent.schema.clone(),
+            parent: parent.name.clone(),
             parent_columns: referenced,
             on_delete: action(fk.on_delete),
             on_update: action(fk.on_update),
@@ -607,7 +664,7 @@ impl Binder<'_> {
             let ast::SqlOption::KeyValue { key, value } = option else {
                 return Err(Error::new(SqlState::SyntaxError, format!("invalid table option {option}")));
             };
-            let key = table_name(key)?;
+            let key = object_name(key)?;
             let text = match value {
                 ast::Expr::Value(v) => match &v.value {
                     ast::Value::SingleQuotedString(s) | ast::Value::Number(s, _) => s.clone(),

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use sqlparser::ast;
 
 use super::expr::Cx;
+use super::names::{name_ref, no_relation};
 use super::scope::Scope;
-use super::{Binder, ident_name, table_name};
-use crate::catalog::TableDef;
+use super::{Binder, ident_name, object_name};
+use crate::catalog::{Relation, TableDef};
 use crate::error::{Error, Result, SqlState};
 use crate::parser::parse_expr;
 use crate::planner::expr::Expr;
@@ -39,8 +40,15 @@ impl Binder<'_> {
     }
 
     fn target_table(&mut self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
-        let name = table_name(name)?;
-        self.catalog.require_table(self.txn, &name)
+        let name = name_ref(name)?;
+        match self.find_relation(&name)? {
+            Some(Relation::Table(table)) => Ok(table),
+            Some(Relation::View(_)) => Err(Error::new(
+                SqlState::FeatureNotSupported,
+                format!("cannot change rows of view \"{name}\": views are read-only"),
+            )),
+            None => Err(no_relation(&name)),
+        }
     }
 
     /// Binds INSERT.
@@ -72,7 +80,7 @@ impl Binder<'_> {
         let explicit_columns = !insert.columns.is_empty();
         let mut targets = Vec::with_capacity(insert.columns.len());
         for name in &insert.columns {
-            let name = table_name(name)?;
+            let name = object_name(name)?;
             let i = table.column_index(&name).ok_or_else(|| {
                 Error::new(
                     SqlState::UndefinedColumn,

@@ -9,24 +9,27 @@
 mod alter;
 mod ddl;
 mod dml;
+mod drop;
 mod expr;
 mod lateral;
 mod pg;
+mod names;
 mod scope;
 mod select;
 mod table_function;
 
-pub use alter::{AlterOp, AlterTable};
-pub(crate) use ddl::check_key_types;
+pub use alter::{AlterOp, AlterTable, ColumnChange};
 pub use ddl::{NewIndex, NewTable};
+pub(crate) use ddl::{check_key_types, key_types_compatible};
 pub use expr::{AggState, Cx, Typed};
 pub use pg::FUNCTIONS;
+pub use names::{NameRef, name_ref};
 pub use scope::Scope;
 
 use phantom_txn::Transaction;
 use sqlparser::ast::{self, Statement};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, PUBLIC, QualifiedName};
 use crate::error::{Error, Result, SqlState};
 use crate::planner::Plan;
 use crate::types::DataType;
@@ -42,26 +45,47 @@ pub enum BoundStatement {
     CreateTable(NewTable),
     /// CREATE INDEX.
     CreateIndex(NewIndex),
-    /// DROP INDEX.
+    /// DROP INDEX of existing indexes (IF EXISTS left out the missing ones).
     DropIndex {
         /// The indexes to drop.
-        names: Vec<String>,
-        /// IF EXISTS.
-        if_exists: bool,
+        indexes: Vec<QualifiedName>,
+        /// CASCADE: drop the foreign keys that need them too.
+        cascade: bool,
     },
-    /// DROP TABLE.
+    /// DROP TABLE of existing tables.
     DropTable {
         /// The tables to drop.
-        names: Vec<String>,
-        /// IF EXISTS.
-        if_exists: bool,
+        tables: Vec<QualifiedName>,
+        /// CASCADE: drop the views and foreign keys that depend on them too.
+        cascade: bool,
+    },
+    /// DROP VIEW of existing views.
+    DropView {
+        /// The views to drop.
+        views: Vec<QualifiedName>,
+        /// CASCADE: drop the views that depend on them too.
+        cascade: bool,
+    },
+    /// CREATE SCHEMA.
+    CreateSchema {
+        /// The new schema's name.
+        name: String,
+        /// IF NOT EXISTS.
+        if_not_exists: bool,
+    },
+    /// DROP SCHEMA of existing schemas.
+    DropSchema {
+        /// The schemas to drop.
+        schemas: Vec<String>,
+        /// CASCADE: drop their tables and views (and what depends on those) too.
+        cascade: bool,
     },
     /// ALTER TABLE.
     AlterTable(alter::AlterTable),
     /// TRUNCATE.
     Truncate {
         /// The tables to empty.
-        names: Vec<String>,
+        tables: Vec<QualifiedName>,
     },
     /// CREATE VIEW.
     CreateView {
@@ -72,15 +96,10 @@ pub enum BoundStatement {
         /// IF NOT EXISTS.
         if_not_exists: bool,
     },
-    /// DROP VIEW.
-    DropView {
-        /// The views to drop.
-        names: Vec<String>,
-        /// IF EXISTS.
-        if_exists: bool,
-    },
     /// EXPLAIN of a query or data change.
     Explain(Box<BoundStatement>),
+    /// A statement IF [NOT] EXISTS made a no-op; its command tag.
+    Skip(&'static str),
 }
 
 /// Binds statements against the catalog as one transaction sees it.
@@ -104,6 +123,13 @@ pub struct Binder<'a> {
     ctes: Vec<(String, Plan)>,
     /// Ids for recursive CTEs' work tables.
     next_work_table: usize,
+    /// Where unqualified table names are looked up (the session's `search_path`).
+    search_path: Vec<String>,
+    /// The tables and views read so far, views' own tables included.
+    used: Vec<QualifiedName>,
+    /// The views being expanded, outermost first (a view that reads itself is an error,
+    /// not an endless expansion).
+    expanding: Vec<QualifiedName>,
 }
 
 impl<'a> Binder<'a> {
@@ -121,7 +147,16 @@ impl<'a> Binder<'a> {
             captures: Vec::new(),
             ctes: Vec::new(),
             next_work_table: 0,
+            search_path: vec![PUBLIC.to_string()],
+            used: Vec::new(),
+            expanding: Vec::new(),
         }
+    }
+
+    /// Looks unqualified names up through `path` (a session's `search_path`).
+    pub fn with_search_path(mut self, path: &[String]) -> Self {
+        self.search_path = path.to_vec();
+        self
     }
 
     /// Makes system views (e.g. `phantom_storage_stats`) of `store` visible.
@@ -148,54 +183,39 @@ impl<'a> Binder<'a> {
             Statement::Insert(insert) => Ok(BoundStatement::Modify(self.insert(insert)?)),
             Statement::Update(update) => Ok(BoundStatement::Modify(self.update(update)?)),
             Statement::Delete(delete) => Ok(BoundStatement::Modify(self.delete(delete)?)),
-            Statement::CreateTable(create) => Ok(BoundStatement::CreateTable(self.create_table(create)?)),
-            Statement::Drop { object_type: ast::ObjectType::Table, if_exists, names, .. } => {
-                let names = names.iter().map(table_name).collect::<Result<Vec<_>>>()?;
-                Ok(BoundStatement::DropTable { names, if_exists: *if_exists })
-            }
-            Statement::CreateIndex(create) => Ok(BoundStatement::CreateIndex(self.create_index(create)?)),
-            Statement::Drop { object_type: ast::ObjectType::Index, if_exists, names, .. } => {
-                let names = names.iter().map(table_name).collect::<Result<Vec<_>>>()?;
-                Ok(BoundStatement::DropIndex { names, if_exists: *if_exists })
-            }
-            Statement::AlterTable(alter) => Ok(BoundStatement::AlterTable(self.alter_table(alter)?)),
-            Statement::Truncate(truncate) => {
-                let names =
-                    truncate.table_names.iter().map(|t| table_name(&t.name)).collect::<Result<Vec<_>>>()?;
-                Ok(BoundStatement::Truncate { names })
-            }
-            Statement::CreateView(create) => {
-                if create.materialized {
-                    return Err(Error::new(
-                        SqlState::FeatureNotSupported,
-                        "materialized views are not supported",
-                    ));
+            Statement::CreateTable(create) => match self.create_table(create)? {
+                Some(new) => Ok(BoundStatement::CreateTable(new)),
+                None => Ok(BoundStatement::Skip("CREATE TABLE")),
+            },
+            Statement::Drop {
+                object_type, if_exists, names, cascade, temporary: false, table: None, ..
+            } => self.drop(*object_type, *if_exists, names, *cascade),
+            Statement::CreateIndex(create) => match self.create_index(create)? {
+                Some(new) => Ok(BoundStatement::CreateIndex(new)),
+                None => Ok(BoundStatement::Skip("CREATE INDEX")),
+            },
+            Statement::AlterTable(alter) => match self.alter_table(alter)? {
+                Some(alter) => Ok(BoundStatement::AlterTable(alter)),
+                None => Ok(BoundStatement::Skip("ALTER TABLE")),
+            },
+            Statement::Truncate(truncate) => self.truncate(truncate),
+            Statement::CreateSchema { schema_name, if_not_exists, or_replace: false, .. } => {
+                let name = match schema_name {
+                    ast::SchemaName::Simple(name) => name,
+                    _ => {
+                        return Err(Error::new(
+                            SqlState::FeatureNotSupported,
+                            "CREATE SCHEMA ... AUTHORIZATION is not supported (there are no roles yet)",
+                        ));
+                    }
+                };
+                let name = name_ref(name)?;
+                if name.schema.is_some() {
+                    return Err(Error::new(SqlState::SyntaxError, format!("improper schema name: {name}")));
                 }
-                let name = table_name(&create.name)?;
-                // Bound now so that a view that cannot work is refused when it is created.
-                let plan = self.query(&create.query)?;
-                let columns: Vec<String> = create.columns.iter().map(|c| ident_name(&c.name)).collect();
-                let visible = plan.columns().iter().filter(|c| !c.hidden).count();
-                if columns.len() > visible {
-                    return Err(Error::new(
-                        SqlState::InvalidColumnReference,
-                        format!(
-                            "CREATE VIEW specifies more column names ({}) than the query has ({visible})",
-                            columns.len()
-                        ),
-                    ));
-                }
-                let view = crate::catalog::ViewDef { name, columns, sql: create.query.to_string() };
-                Ok(BoundStatement::CreateView {
-                    view,
-                    or_replace: create.or_replace,
-                    if_not_exists: create.if_not_exists,
-                })
+                Ok(BoundStatement::CreateSchema { name: name.name, if_not_exists: *if_not_exists })
             }
-            Statement::Drop { object_type: ast::ObjectType::View, if_exists, names, .. } => {
-                let names = names.iter().map(table_name).collect::<Result<Vec<_>>>()?;
-                Ok(BoundStatement::DropView { names, if_exists: *if_exists })
-            }
+            Statement::CreateView(create) => self.create_view(create),
             Statement::Explain { statement, analyze: false, .. } => {
                 Ok(BoundStatement::Explain(Box::new(self.statement(statement)?)))
             }
@@ -217,8 +237,9 @@ pub fn ident_name(ident: &ast::Ident) -> String {
     if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() }
 }
 
-/// A possibly qualified object name, as a single name (the schema, which must be `public`
-/// or `pg_catalog`, is dropped).
+/// A possibly qualified name of something other than a table, view or index (a function,
+/// a type), as a single name: the schema, which must be `public` or `pg_catalog`, is
+/// dropped.
 pub fn object_name(name: &ast::ObjectName) -> Result<String> {
     let parts: Vec<String> = name
         .0
@@ -232,16 +253,7 @@ pub fn object_name(name: &ast::ObjectName) -> Result<String> {
     match parts.as_slice() {
         [n] => Ok(n.clone()),
         [schema, n] if schema == "public" || schema == "pg_catalog" => Ok(n.clone()),
-        // System views of the standard's schema keep it in their name.
-        [schema, n] if schema == "information_schema" => Ok(format!("{schema}.{n}")),
-        [schema, _] => {
-            Err(Error::new(SqlState::FeatureNotSupported, format!("schema \"{schema}\" does not exist")))
-        }
+        [schema, _] => Err(crate::catalog::no_schema(schema)),
         _ => Err(Error::new(SqlState::SyntaxError, format!("improper qualified name: {name}"))),
     }
-}
-
-/// A table name.
-pub fn table_name(name: &ast::ObjectName) -> Result<String> {
-    object_name(name)
 }

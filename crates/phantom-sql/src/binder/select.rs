@@ -14,9 +14,10 @@
 use sqlparser::ast::{self, SelectItem, SetExpr};
 
 use super::expr::{AggState, Cx, Typed, common_type, contains_aggregate};
+use super::names::{NameRef, name_ref, no_relation};
 use super::scope::Scope;
-use super::{Binder, ident_name, table_name};
-use crate::catalog::system;
+use super::{Binder, ident_name, object_name};
+use crate::catalog::{Relation, system};
 use crate::error::{Error, Position, Result, SqlState};
 use crate::planner::expr::{CmpOp, Expr, Function};
 use crate::planner::plan::SetOpKind;
@@ -468,7 +469,7 @@ impl Binder<'_> {
                 }
                 let table = match item {
                     SelectItem::QualifiedWildcard(ast::SelectItemQualifiedWildcardKind::ObjectName(n), _) => {
-                        Some(table_name(n)?)
+                        Some(name_ref(n)?.name)
                     }
                     SelectItem::QualifiedWildcard(..) => return Err(unsupported("this wildcard")),
                     _ => None,
@@ -605,49 +606,51 @@ impl Binder<'_> {
                 sample: None,
                 ..
             } if with_hints.is_empty() && partitions.is_empty() => {
-                let table_name = table_name(name)?;
-                if name.0.len() == 1
-                    && let Some((_, plan)) = self.ctes.iter().rev().find(|(n, _)| *n == table_name)
+                let name_ref = name_ref(name)?;
+                let alias_name =
+                    alias.as_ref().map_or_else(|| name_ref.name.clone(), |a| ident_name(&a.name));
+                let alias_columns = alias.as_ref().map_or(&[][..], |a| &a.columns[..]);
+                if name_ref.schema.is_none()
+                    && let Some((_, plan)) = self.ctes.iter().rev().find(|(n, _)| *n == name_ref.name)
                 {
                     let plan = plan.clone();
-                    let alias_name = alias.as_ref().map_or(table_name, |a| ident_name(&a.name));
-                    let names = alias.as_ref().map_or(&[][..], |a| &a.columns[..]);
-                    return rename(plan, Some(alias_name), names);
+                    return rename(plan, Some(alias_name), alias_columns);
                 }
-                if self.catalog.table(self.txn, &table_name)?.is_none()
-                    && let Some(store) = self.store
-                    && let Some(view) =
-                        system::view(&table_name, self.catalog, store, self.txn, self.settings)?
-                {
-                    let alias_name = alias.as_ref().map_or(table_name, |a| ident_name(&a.name));
-                    let plan = system_view_plan(view, &alias_name);
-                    return match alias {
-                        Some(a) if !a.columns.is_empty() => rename(plan, Some(alias_name), &a.columns),
-                        _ => Ok(plan),
-                    };
-                }
-                if let Some(view) = self.view(&table_name)? {
-                    let alias_name = alias.as_ref().map_or(table_name, |a| ident_name(&a.name));
-                    let plan = self.view_plan(&view)?;
-                    return match alias {
-                        Some(a) if !a.columns.is_empty() => rename(plan, Some(alias_name), &a.columns),
-                        _ => rename(plan, Some(alias_name), &quoted(&view.columns)),
-                    };
-                }
-                let table = self.catalog.require_table(self.txn, &table_name).map_err(|mut e| {
-                    if let Some(span) = name.0.first().and_then(|p| p.as_ident()).map(|i| i.span)
-                        && span.start.line > 0
-                    {
-                        e.position = Some(Position { line: span.start.line, column: span.start.column });
+                match self.find_relation(&name_ref)? {
+                    Some(Relation::Table(table)) => {
+                        self.record_use(table.qualified());
+                        let plan = Plan::Scan { table, alias: alias_name.clone(), range: None, filter: None };
+                        if alias_columns.is_empty() {
+                            return Ok(plan);
+                        }
+                        return rename(plan, Some(alias_name), alias_columns);
                     }
-                    e
-                })?;
-                let alias_name = alias.as_ref().map_or(table_name, |a| ident_name(&a.name));
-                let plan = Plan::Scan { table, alias: alias_name.clone(), range: None, filter: None };
-                match alias {
-                    Some(a) if !a.columns.is_empty() => rename(plan, Some(alias_name), &a.columns),
-                    _ => Ok(plan),
+                    Some(Relation::View(view)) => {
+                        self.record_use(view.qualified());
+                        let plan = self.view_plan(&view)?;
+                        if alias_columns.is_empty() {
+                            return rename(plan, Some(alias_name), &quoted(&view.columns));
+                        }
+                        return rename(plan, Some(alias_name), alias_columns);
+                    }
+                    None => {}
                 }
+                if let Some(store) = self.store
+                    && let Some(view) = system_view(&name_ref, self.catalog, store, self.txn, self.settings)?
+                {
+                    let plan = system_view_plan(view, &alias_name);
+                    if alias_columns.is_empty() {
+                        return Ok(plan);
+                    }
+                    return rename(plan, Some(alias_name), alias_columns);
+                }
+                let mut e = no_relation(&name_ref);
+                if let Some(span) = name.0.first().and_then(|p| p.as_ident()).map(|i| i.span)
+                    && span.start.line > 0
+                {
+                    e.position = Some(Position { line: span.start.line, column: span.start.column });
+                }
+                Err(e)
             }
             ast::TableFactor::Table { name, alias, args: Some(args), with_ordinality, .. } => {
                 self.table_function(name, args, alias.as_ref(), *with_ordinality)
@@ -703,7 +706,7 @@ impl Binder<'_> {
                     on: Some(on),
                 });
             }
-            ast::JoinConstraint::Using(names) => names.iter().map(table_name).collect::<Result<_>>()?,
+            ast::JoinConstraint::Using(names) => names.iter().map(object_name).collect::<Result<_>>()?,
             ast::JoinConstraint::Natural => left_columns
                 .iter()
                 .filter(|l| !l.hidden && right_columns.iter().any(|r| !r.hidden && r.name == l.name))
@@ -930,30 +933,67 @@ fn quoted(names: &[String]) -> Vec<ast::TableAliasColumnDef> {
         .collect()
 }
 
-impl Binder<'_> {
-    /// The view called `name`, unless a table has that name.
-    fn view(&mut self, name: &str) -> Result<Option<crate::catalog::ViewDef>> {
-        if self.catalog.table(self.txn, name)?.is_some() {
-            return Ok(None);
+/// The system view a name refers to, once no table or view of the user's took it:
+/// `information_schema.x` and `pg_catalog.x` by their qualified names, an unqualified
+/// name by itself or as a `pg_catalog` view. (PostgreSQL searches `pg_catalog` before
+/// the path; here a user's table keeps its name.)
+fn system_view(
+    name: &NameRef,
+    catalog: &crate::catalog::Catalog,
+    store: &phantom_txn::MvccStore,
+    txn: &phantom_txn::Transaction,
+    settings: Option<&crate::block::Settings>,
+) -> Result<Option<system::SystemView>> {
+    let candidates = match name.schema.as_deref() {
+        None => vec![name.name.clone(), format!("pg_catalog.{}", name.name)],
+        Some("pg_catalog") => vec![format!("pg_catalog.{}", name.name), name.name.clone()],
+        Some("information_schema") => vec![format!("information_schema.{}", name.name)],
+        Some(_) => return Ok(None),
+    };
+    for candidate in candidates {
+        if let Some(view) = system::view(&candidate, catalog, store, txn, settings)? {
+            return Ok(Some(view));
         }
-        self.catalog.view(self.txn, name)
     }
+    Ok(None)
+}
 
-    /// A view's query, bound as a derived table; the enclosing query's columns are not
-    /// visible inside it.
-    fn view_plan(&mut self, view: &crate::catalog::ViewDef) -> Result<Plan> {
+impl Binder<'_> {
+    /// A view's query, bound as a derived table: through the search path the view was
+    /// created with, without the enclosing query's columns or CTEs.
+    pub(crate) fn view_plan(&mut self, view: &crate::catalog::ViewDef) -> Result<Plan> {
         let ast::Statement::Query(query) = crate::parser::parse_one(&view.sql)? else {
             return Err(Error::new(
                 SqlState::DataCorrupted,
                 format!("view \"{}\" is not a query", view.name),
             ));
         };
+        let name = view.qualified();
+        if self.expanding.contains(&name) {
+            return Err(Error::new(
+                SqlState::InvalidObjectDefinition,
+                format!("infinite recursion detected in view \"{}\": it reads itself", view.name),
+            ));
+        }
+        self.expanding.push(name);
         let outer = std::mem::take(&mut self.outer);
         let captures = std::mem::take(&mut self.captures);
+        let ctes = std::mem::take(&mut self.ctes);
+        let path = std::mem::replace(&mut self.search_path, view.search_path.clone());
         let plan = self.query(&query);
         self.outer = outer;
         self.captures = captures;
+        self.ctes = ctes;
+        self.search_path = path;
+        self.expanding.pop();
         plan
+    }
+
+    /// A view as a name in FROM reads it: its query with the view's column names.
+    pub fn bind_view(&mut self, view: &crate::catalog::ViewDef) -> Result<Plan> {
+        self.record_use(view.qualified());
+        let plan = self.view_plan(view)?;
+        rename(plan, Some(view.name.clone()), &quoted(&view.columns))
     }
 }
 

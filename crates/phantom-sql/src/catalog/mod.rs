@@ -1,21 +1,30 @@
-//! The system catalog: table definitions, stored in the database itself.
+//! The system catalog: schemas, tables and views, stored in the database itself.
 //!
 //! The catalog lives in keyspace 0 and is read and written through the same transactions
 //! as user data, so DDL is transactional (a `CREATE TABLE` inside a transaction that rolls
 //! back never existed), survives restarts through the WAL like any other commit, and a
 //! concurrent transaction keeps seeing the schema of its own snapshot.
 //!
-//! Keys are `[kind byte][keycode(name)]`, so each kind of object (tables, views; schemas
-//! later) is a contiguous range. A table's secondary indexes are part of its
-//! entry, so every statement that reads the table definition has them at hand. Values are JSON: readable in a dump,
-//! easy to extend with defaulted fields, and decoded at most once per distinct definition
-//! thanks to a small cache keyed by the stored bytes.
+//! Keys are `[kind byte][keycode(name)]`, so each kind of object (tables, views, schemas)
+//! is a contiguous range. A table or view outside `public` has `[keycode(schema)]` after
+//! its name: the entries of databases created before schemas existed are exactly the
+//! `public` ones, and keep their keys, so such a database opens without any conversion
+//! (see [`namespace`] for schemas and how names are looked up). A table's secondary
+//! indexes are part of its entry, so every statement that reads the table definition has
+//! them at hand. Values are JSON: readable in a dump, easy to extend with defaulted
+//! fields (a missing `schema` means `public`), and decoded at most once per distinct
+//! definition thanks to a small cache keyed by the stored bytes.
 
+mod namespace;
 pub mod pg_catalog;
 pub mod system;
 mod table;
 mod view;
 
+pub use namespace::{
+    PUBLIC, QualifiedName, Relation, SYSTEM_SCHEMAS, SchemaDef, default_search_path, format_search_path,
+    is_system_schema, lookup_schemas, no_schema, parse_search_path,
+};
 pub use table::{CheckDef, ColumnDef, ForeignKeyDef, IndexDef, ReferentialAction, TableDef};
 pub use view::ViewDef;
 
@@ -34,6 +43,10 @@ use crate::error::{Error, Result, SqlState};
 const TABLE: u8 = 1;
 /// Kind byte of view entries.
 const VIEW: u8 = 2;
+/// Kind byte of schema entries.
+const SCHEMA: u8 = 3;
+/// Kind byte of facts about the catalog itself (today: that `public` was dropped).
+const META: u8 = 4;
 
 /// Reads and writes catalog entries.
 #[derive(Debug, Default)]
@@ -42,14 +55,23 @@ pub struct Catalog {
     cache: Mutex<HashMap<Vec<u8>, Arc<TableDef>>>,
 }
 
-fn table_key(name: &str) -> Vec<u8> {
-    entry_key(TABLE, name)
-}
-
-fn entry_key(kind: u8, name: &str) -> Vec<u8> {
+/// The key of an object of `kind` called `name` in `schema`.
+fn entry_key(kind: u8, schema: &str, name: &str) -> Vec<u8> {
     let mut key = vec![kind];
     keycode::encode_str(&mut key, name, Order::ASC);
+    if schema != PUBLIC {
+        keycode::encode_str(&mut key, schema, Order::ASC);
+    }
     key
+}
+
+/// The marker whose presence says `DROP SCHEMA public` happened.
+fn public_dropped_key() -> Vec<u8> {
+    entry_key(META, PUBLIC, "public dropped")
+}
+
+fn require<T>(found: Option<T>, name: &str) -> Result<T> {
+    found.ok_or_else(|| Error::new(SqlState::UndefinedTable, format!("relation \"{name}\" does not exist")))
 }
 
 impl Catalog {
@@ -58,22 +80,20 @@ impl Catalog {
         Self::default()
     }
 
-    /// The table called `name` as `txn` sees it.
-    pub fn table(&self, txn: &Transaction, name: &str) -> Result<Option<Arc<TableDef>>> {
-        match txn.get(CATALOG_KEYSPACE, &table_key(name))? {
+    /// The table called `name` in `schema` as `txn` sees it.
+    pub fn table(&self, txn: &Transaction, schema: &str, name: &str) -> Result<Option<Arc<TableDef>>> {
+        match txn.get(CATALOG_KEYSPACE, &entry_key(TABLE, schema, name))? {
             Some(bytes) => self.decode(bytes).map(Some),
             None => Ok(None),
         }
     }
 
     /// The table called `name`, or the PostgreSQL error for a missing relation.
-    pub fn require_table(&self, txn: &Transaction, name: &str) -> Result<Arc<TableDef>> {
-        self.table(txn, name)?.ok_or_else(|| {
-            Error::new(SqlState::UndefinedTable, format!("relation \"{name}\" does not exist"))
-        })
+    pub fn require_table(&self, txn: &Transaction, name: &QualifiedName) -> Result<Arc<TableDef>> {
+        require(self.table(txn, &name.schema, &name.name)?, &name.name)
     }
 
-    /// Every table `txn` sees, by name.
+    /// Every table `txn` sees, by name (then schema).
     pub fn tables(&self, txn: &Transaction) -> Result<Vec<Arc<TableDef>>> {
         let range = (Bound::Included(vec![TABLE]), Bound::Excluded(vec![TABLE + 1]));
         let mut tables = Vec::new();
@@ -84,9 +104,20 @@ impl Catalog {
         Ok(tables)
     }
 
-    /// The table that has the index called `name`, with the index's position in it.
-    pub fn index_owner(&self, txn: &Transaction, name: &str) -> Result<Option<(Arc<TableDef>, usize)>> {
-        for table in self.tables(txn)? {
+    /// Every table of `schema`.
+    pub fn tables_in(&self, txn: &Transaction, schema: &str) -> Result<Vec<Arc<TableDef>>> {
+        Ok(self.tables(txn)?.into_iter().filter(|t| t.schema == schema).collect())
+    }
+
+    /// The table that has the index called `name` in `schema`, with the index's position
+    /// in it.
+    pub fn index_owner(
+        &self,
+        txn: &Transaction,
+        schema: &str,
+        name: &str,
+    ) -> Result<Option<(Arc<TableDef>, usize)>> {
+        for table in self.tables_in(txn, schema)? {
             if let Some(i) = table.indexes.iter().position(|ix| ix.name == name) {
                 return Ok(Some((table, i)));
             }
@@ -99,19 +130,19 @@ impl Catalog {
         let bytes = serde_json::to_vec(table).map_err(|e| {
             Error::new(SqlState::InternalError, format!("cannot encode table definition: {e}"))
         })?;
-        txn.put(CATALOG_KEYSPACE, &table_key(&table.name), bytes)?;
+        txn.put(CATALOG_KEYSPACE, &entry_key(TABLE, &table.schema, &table.name), bytes)?;
         Ok(())
     }
 
     /// Removes a table definition.
-    pub fn delete_table(&self, txn: &Transaction, name: &str) -> Result<()> {
-        txn.delete(CATALOG_KEYSPACE, &table_key(name))?;
+    pub fn delete_table(&self, txn: &Transaction, name: &QualifiedName) -> Result<()> {
+        txn.delete(CATALOG_KEYSPACE, &entry_key(TABLE, &name.schema, &name.name))?;
         Ok(())
     }
 
-    /// The view called `name` as `txn` sees it.
-    pub fn view(&self, txn: &Transaction, name: &str) -> Result<Option<ViewDef>> {
-        match txn.get(CATALOG_KEYSPACE, &entry_key(VIEW, name))? {
+    /// The view called `name` in `schema` as `txn` sees it.
+    pub fn view(&self, txn: &Transaction, schema: &str, name: &str) -> Result<Option<ViewDef>> {
+        match txn.get(CATALOG_KEYSPACE, &entry_key(VIEW, schema, name))? {
             Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
                 Error::new(SqlState::DataCorrupted, format!("corrupt view definition in the catalog: {e}"))
             }),
@@ -119,7 +150,7 @@ impl Catalog {
         }
     }
 
-    /// Every view `txn` sees, by name.
+    /// Every view `txn` sees, by name (then schema).
     pub fn views(&self, txn: &Transaction) -> Result<Vec<ViewDef>> {
         let range = (Bound::Included(vec![VIEW]), Bound::Excluded(vec![VIEW + 1]));
         let mut views = Vec::new();
@@ -137,13 +168,13 @@ impl Catalog {
         let bytes = serde_json::to_vec(view).map_err(|e| {
             Error::new(SqlState::InternalError, format!("cannot encode view definition: {e}"))
         })?;
-        txn.put(CATALOG_KEYSPACE, &entry_key(VIEW, &view.name), bytes)?;
+        txn.put(CATALOG_KEYSPACE, &entry_key(VIEW, &view.schema, &view.name), bytes)?;
         Ok(())
     }
 
     /// Removes a view definition.
-    pub fn delete_view(&self, txn: &Transaction, name: &str) -> Result<()> {
-        txn.delete(CATALOG_KEYSPACE, &entry_key(VIEW, name))?;
+    pub fn delete_view(&self, txn: &Transaction, name: &QualifiedName) -> Result<()> {
+        txn.delete(CATALOG_KEYSPACE, &entry_key(VIEW, &name.schema, &name.name))?;
         Ok(())
     }
 
@@ -162,5 +193,68 @@ impl Catalog {
         }
         cache.insert(bytes, table.clone());
         Ok(table)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use phantom_txn::MvccStore;
+
+    use super::*;
+
+    /// Entries written before schemas existed (no schema in the key or the value) are the
+    /// tables and views of `public`, found by their old keys; a table of the same name in
+    /// another schema is a different entry.
+    #[test]
+    fn entries_from_before_schemas_are_public_ones() {
+        let store = MvccStore::memory();
+        let txn = store.begin();
+        let mut old_key = vec![TABLE];
+        keycode::encode_str(&mut old_key, "t", Order::ASC);
+        let old = br#"{"name":"t","keyspace":7,"engine":"btree","columns":[{"name":"a","data_type":"Integer","nullable":false}],"primary_key":[0]}"#;
+        txn.put(CATALOG_KEYSPACE, &old_key, old.to_vec()).expect("put");
+        let mut old_view = vec![VIEW];
+        keycode::encode_str(&mut old_view, "v", Order::ASC);
+        txn.put(CATALOG_KEYSPACE, &old_view, br#"{"name":"v","sql":"SELECT a FROM t"}"#.to_vec())
+            .expect("put");
+        txn.next_command();
+
+        let catalog = Catalog::new();
+        let t = catalog.table(&txn, PUBLIC, "t").expect("read").expect("found");
+        assert_eq!((t.schema.as_str(), t.keyspace), (PUBLIC, 7));
+        assert!(catalog.view(&txn, PUBLIC, "v").expect("read").is_some());
+        assert!(catalog.table(&txn, "s", "t").expect("read").is_none());
+
+        let mut other = (*t).clone();
+        other.schema = "s".into();
+        other.keyspace = 8;
+        catalog.put_table(&txn, &other).expect("put");
+        txn.next_command();
+        assert_eq!(catalog.table(&txn, "s", "t").expect("read").expect("found").keyspace, 8);
+        assert_eq!(catalog.table(&txn, PUBLIC, "t").expect("read").expect("found").keyspace, 7);
+        assert_eq!(catalog.tables(&txn).expect("scan").len(), 2);
+        assert_eq!(catalog.tables_in(&txn, "s").expect("scan").len(), 1);
+        txn.rollback().expect("rollback");
+    }
+
+    /// `public` exists without an entry until dropped, and comes back when created.
+    #[test]
+    fn public_exists_until_dropped() {
+        let store = MvccStore::memory();
+        let txn = store.begin();
+        let catalog = Catalog::new();
+        let names = |txn: &Transaction| -> Vec<String> {
+            catalog.schemas(txn).expect("schemas").into_iter().map(|s| s.name).collect()
+        };
+        assert_eq!(names(&txn), ["public"]);
+        catalog.put_schema(&txn, &SchemaDef { name: "app".into() }).expect("put");
+        catalog.delete_schema(&txn, PUBLIC).expect("drop public");
+        txn.next_command();
+        assert_eq!(names(&txn), ["app"]);
+        assert!(catalog.schema_exists(&txn, "pg_catalog").expect("system"));
+        catalog.put_schema(&txn, &SchemaDef { name: PUBLIC.into() }).expect("create public");
+        txn.next_command();
+        assert_eq!(names(&txn), ["app", "public"]);
+        txn.rollback().expect("rollback");
     }
 }

@@ -87,12 +87,7 @@ pub fn index_oid(index: &IndexDef) -> i64 {
 
 /// A view's OID: a hash of its name, above every keyspace-derived OID.
 pub fn view_oid(view: &ViewDef) -> i64 {
-    // FNV-1a: stable across runs and builds, unlike std's hasher.
-    let mut hash: u32 = 0x811c_9dc5;
-    for b in view.name.bytes() {
-        hash = (hash ^ u32::from(b)).wrapping_mul(0x0100_0193);
-    }
-    (1 << 32) + i64::from(hash)
+    (1 << 32) + i64::from(fnv1a(&view.name))
 }
 
 /// The OID of a table's `k`-th CHECK constraint, or (with `foreign`) foreign key.
@@ -276,7 +271,22 @@ pub fn namespace_name(oid: i64) -> Option<&'static str> {
     }
 }
 
-/// A namespace's OID.
+/// The OID of schema `name`: PostgreSQL's for the built-in ones, else a hash of the name
+/// (stable, and above every keyspace-derived and view OID).
+pub fn schema_oid(name: &str) -> i64 {
+    namespace_oid(name).unwrap_or_else(|| (1 << 33) + i64::from(fnv1a(name)))
+}
+
+/// FNV-1a of `name`: stable across runs and builds, unlike std's hasher.
+fn fnv1a(name: &str) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in name.bytes() {
+        hash = (hash ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    hash
+}
+
+/// A built-in namespace's OID.
 pub fn namespace_oid(name: &str) -> Option<i64> {
     [PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE, INFORMATION_SCHEMA_NAMESPACE]
         .into_iter()
@@ -305,6 +315,8 @@ impl RelKind {
 pub struct Relation {
     pub oid: i64,
     pub name: String,
+    /// Its schema's OID.
+    pub namespace: i64,
     pub kind: RelKind,
     /// Its columns: name, type, NOT NULL, default.
     pub columns: Vec<(String, DataType, bool, Option<String>)>,
@@ -336,6 +348,7 @@ pub fn relations(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Relation>> 
     let mut out = Vec::new();
     for table in catalog.tables(txn)? {
         let oid = table_oid(&table);
+        let namespace = schema_oid(&table.schema);
         let columns = table
             .columns
             .iter()
@@ -349,6 +362,7 @@ pub fn relations(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Relation>> 
         };
         if !table.primary_key.is_empty() {
             out.push(Relation {
+                namespace,
                 oid: pkey_oid(&table),
                 name: pkey_name(&table),
                 kind: RelKind::Index,
@@ -375,6 +389,7 @@ pub fn relations(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Relation>> 
         for ix in &table.indexes {
             let method = if ix.engine.contains("lsm") { "lsm" } else { "btree" };
             out.push(Relation {
+                namespace,
                 oid: index_oid(ix),
                 name: ix.name.clone(),
                 kind: RelKind::Index,
@@ -393,6 +408,7 @@ pub fn relations(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Relation>> 
             });
         }
         out.push(Relation {
+            namespace,
             oid,
             name: table.name.clone(),
             kind: RelKind::Table,
@@ -404,6 +420,7 @@ pub fn relations(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Relation>> 
         });
     }
     for view in catalog.views(txn)? {
+        let namespace = schema_oid(&view.schema);
         // The view's columns come from binding its query; one that no longer binds (a
         // table it reads was dropped) is listed without columns.
         let mut binder = crate::binder::Binder::new(catalog, txn);
@@ -420,6 +437,7 @@ pub fn relations(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Relation>> 
             .map(|c| (names.next().cloned().unwrap_or(c.name), c.data_type, false, None))
             .collect();
         out.push(Relation {
+            namespace,
             oid: view_oid(&view),
             name: view.name.clone(),
             kind: RelKind::View,
@@ -517,6 +535,8 @@ fn is_reserved(word: &str) -> bool {
 pub struct Constraint {
     pub oid: i64,
     pub name: String,
+    /// Its table's schema's OID.
+    pub namespace: i64,
     /// `p`, `u`, `f` or `c`.
     pub kind: &'static str,
     pub table: i64,
@@ -545,7 +565,8 @@ fn action_code(a: ReferentialAction) -> &'static str {
 /// Every constraint of every table.
 pub fn constraints(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Constraint>> {
     let tables = catalog.tables(txn)?;
-    let by_name: BTreeMap<&str, &TableDef> = tables.iter().map(|t| (t.name.as_str(), t.as_ref())).collect();
+    let by_name: BTreeMap<(&str, &str), &TableDef> =
+        tables.iter().map(|t| ((t.schema.as_str(), t.name.as_str()), t.as_ref())).collect();
     let mut out = Vec::new();
     for table in &tables {
         let oid = table_oid(table);
@@ -560,6 +581,7 @@ pub fn constraints(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Constrain
         let base = |name: String, kind, definition| Constraint {
             oid: 0,
             name,
+            namespace: schema_oid(&table.schema),
             kind,
             table: oid,
             index: 0,
@@ -597,7 +619,7 @@ pub fn constraints(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Constrain
             });
         }
         for (k, fk) in table.foreign_keys.iter().enumerate() {
-            let Some(parent) = by_name.get(fk.parent.as_str()) else { continue };
+            let Some(parent) = by_name.get(&(fk.parent_schema.as_str(), fk.parent.as_str())) else { continue };
             let mut definition = format!(
                 "FOREIGN KEY ({}) REFERENCES {}({})",
                 names(&fk.columns, table),
@@ -669,7 +691,7 @@ pub fn view(
     settings: &[(String, String)],
 ) -> Result<Option<SystemView>> {
     Ok(Some(match name {
-        "pg_namespace" => pg_namespace(),
+        "pg_namespace" => pg_namespace(catalog, txn)?,
         "pg_class" => pg_class(catalog, store, txn)?,
         "pg_attribute" => pg_attribute(catalog, txn)?,
         "pg_attrdef" => pg_attrdef(catalog, txn)?,
@@ -787,13 +809,12 @@ pub fn view(
     }))
 }
 
-fn pg_namespace() -> SystemView {
+fn pg_namespace(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
     let columns = vec![("oid", BigInt), ("nspname", Text), ("nspowner", BigInt), ("nspacl", Text)];
-    let rows = [PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE, INFORMATION_SCHEMA_NAMESPACE]
-        .into_iter()
-        .map(|oid| vec![int(oid), text(namespace_name(oid).unwrap_or("")), int(OWNER), Value::Null])
-        .collect();
-    SystemView { columns, rows }
+    let mut names: Vec<String> = crate::catalog::SYSTEM_SCHEMAS.iter().map(|s| s.to_string()).collect();
+    names.extend(catalog.schemas(txn)?.into_iter().map(|s| s.name));
+    let rows = names.iter().map(|name| vec![int(schema_oid(name)), text(name), int(OWNER), Value::Null]).collect();
+    Ok(SystemView { columns, rows })
 }
 
 /// Bytes on disk of `keyspaces`, from the storage statistics.
@@ -870,7 +891,7 @@ fn pg_class(catalog: &Catalog, store: &MvccStore, txn: &Transaction) -> Result<S
         rows.push(vec![
             int(r.oid),
             text(&r.name),
-            int(PUBLIC_NAMESPACE),
+            int(r.namespace),
             int(0),
             int(0),
             int(OWNER),
@@ -1074,7 +1095,7 @@ fn pg_constraint(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
             vec![
                 int(c.oid),
                 text(&c.name),
-                int(PUBLIC_NAMESPACE),
+                int(c.namespace),
                 text(c.kind),
                 bool(false),
                 bool(false),

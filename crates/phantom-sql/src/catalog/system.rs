@@ -10,7 +10,8 @@
 //! ```
 //!
 //! `information_schema.tables` and `information_schema.columns` describe the user's tables
-//! and views as the SQL standard (and PostgreSQL) lay them out, for tools that ask.
+//! and views as the SQL standard (and PostgreSQL) lay them out, for tools that ask;
+//! `information_schema.schemata` lists the schemas.
 //!
 //! The PostgreSQL catalogs (`pg_class`, ...) are in [`super::pg_catalog`].
 //!
@@ -45,6 +46,7 @@ pub fn view(
         "phantom_storage_stats" => storage_stats(catalog, store, txn).map(Some),
         "information_schema.tables" => information_tables(catalog, txn).map(Some),
         "information_schema.columns" => information_columns(catalog, txn).map(Some),
+        "information_schema.schemata" => information_schemata(catalog, txn).map(Some),
         _ => {
             let settings = settings.map(crate::block::Settings::all).unwrap_or_default();
             super::pg_catalog::view(name, catalog, store, txn, &settings)
@@ -53,7 +55,7 @@ pub fn view(
 }
 
 /// The catalog (database) name the information schema reports.
-const DATABASE: &str = "phantom";
+pub const DATABASE: &str = "phantom";
 
 fn text(s: &str) -> Value {
     Value::Text(s.to_string())
@@ -65,10 +67,13 @@ fn information_tables(catalog: &Catalog, txn: &Transaction) -> Result<SystemView
     let mut rows: Vec<Vec<Value>> = catalog
         .tables(txn)?
         .iter()
-        .map(|t| vec![text(DATABASE), text("public"), text(&t.name), text("BASE TABLE")])
+        .map(|t| vec![text(DATABASE), text(&t.schema), text(&t.name), text("BASE TABLE")])
         .collect();
     rows.extend(
-        catalog.views(txn)?.iter().map(|v| vec![text(DATABASE), text("public"), text(&v.name), text("VIEW")]),
+        catalog
+            .views(txn)?
+            .iter()
+            .map(|v| vec![text(DATABASE), text(&v.schema), text(&v.name), text("VIEW")]),
     );
     rows.sort_by(|a, b| a[2].cmp(&b[2]));
     Ok(SystemView { columns, rows })
@@ -96,7 +101,7 @@ fn information_columns(catalog: &Catalog, txn: &Transaction) -> Result<SystemVie
             };
             rows.push(vec![
                 text(DATABASE),
-                text("public"),
+                text(&table.schema),
                 text(&table.name),
                 text(&c.name),
                 Value::Int(i as i64 + 1),
@@ -107,6 +112,15 @@ fn information_columns(catalog: &Catalog, txn: &Transaction) -> Result<SystemVie
             ]);
         }
     }
+    Ok(SystemView { columns, rows })
+}
+
+fn information_schemata(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
+    let columns = vec![("catalog_name", Text), ("schema_name", Text), ("schema_owner", Text)];
+    let mut names: Vec<String> = catalog.schemas(txn)?.into_iter().map(|s| s.name).collect();
+    names.extend(super::SYSTEM_SCHEMAS.iter().map(|s| s.to_string()));
+    names.sort();
+    let rows = names.iter().map(|name| vec![text(DATABASE), text(name), text(DATABASE)]).collect();
     Ok(SystemView { columns, rows })
 }
 
@@ -135,7 +149,10 @@ fn storage_stats(catalog: &Catalog, store: &MvccStore, txn: &Transaction) -> Res
         ("last_checkpoint_lsn", BigInt),
         ("last_checkpoint_at", Text),
     ];
-    let names: HashMap<_, _> = catalog.tables(txn)?.iter().map(|t| (t.keyspace, t.name.clone())).collect();
+    let name = |t: &super::TableDef| {
+        if t.schema == super::PUBLIC { t.name.clone() } else { t.qualified().to_string() }
+    };
+    let names: HashMap<_, _> = catalog.tables(txn)?.iter().map(|t| (t.keyspace, name(t))).collect();
     let stats = store.storage_stats();
     let pool = stats.pool.unwrap_or_default();
     let last_at = stats

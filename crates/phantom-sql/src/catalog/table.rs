@@ -3,6 +3,7 @@
 use phantom_txn::{EngineKind, KeyspaceId};
 use serde::{Deserialize, Serialize};
 
+use super::{PUBLIC, QualifiedName};
 use crate::types::DataType;
 
 /// A column of a table.
@@ -22,7 +23,10 @@ pub struct ColumnDef {
 /// A table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TableDef {
-    /// The table's name.
+    /// The schema the table lives in (`public` for tables created before schemas existed).
+    #[serde(default = "public")]
+    pub schema: String,
+    /// The table's name, unique in its schema among tables, views and indexes.
     pub name: String,
     /// The keyspace holding its rows.
     pub keyspace: KeyspaceId,
@@ -34,6 +38,9 @@ pub struct TableDef {
     /// Indexes into `columns` of the primary key, in key order. Empty when the table has
     /// no primary key: rows are then keyed by a hidden, increasing row id.
     pub primary_key: Vec<usize>,
+    /// The primary-key constraint's name when one was given (`<table>_pkey` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_key_name: Option<String>,
     /// Secondary indexes, maintained with every change to the table's rows.
     #[serde(default)]
     pub indexes: Vec<IndexDef>,
@@ -98,7 +105,10 @@ pub struct ForeignKeyDef {
     pub name: String,
     /// Indexes into this table's columns, in constraint order.
     pub columns: Vec<usize>,
-    /// The referenced (parent) table; may be this table itself.
+    /// The referenced (parent) table's schema.
+    #[serde(default = "public")]
+    pub parent_schema: String,
+    /// The referenced (parent) table's name; may be this table itself.
     pub parent: String,
     /// Indexes into the parent's columns, matching `columns` one for one. As a set they are
     /// the parent's primary key or the columns of one of its unique indexes.
@@ -131,7 +141,33 @@ fn default_engine() -> String {
     EngineKind::Memory.name().to_string()
 }
 
+fn public() -> String {
+    PUBLIC.to_string()
+}
+
+impl ForeignKeyDef {
+    /// The referenced table's qualified name.
+    pub fn parent_name(&self) -> QualifiedName {
+        QualifiedName::new(&self.parent_schema, &self.parent)
+    }
+
+    /// True if this constraint references the table called `name`.
+    pub fn references(&self, name: &QualifiedName) -> bool {
+        self.parent == name.name && self.parent_schema == name.schema
+    }
+}
+
 impl TableDef {
+    /// The table's qualified name.
+    pub fn qualified(&self) -> QualifiedName {
+        QualifiedName::new(&self.schema, &self.name)
+    }
+
+    /// The name of the primary-key constraint (and of the unique index it stands for).
+    pub fn primary_key_constraint(&self) -> String {
+        self.primary_key_name.clone().unwrap_or_else(|| format!("{}_pkey", self.name))
+    }
+
     /// The position of the column called `name`.
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
@@ -164,8 +200,18 @@ mod tests {
         let json = r#"{"name":"t","keyspace":7,"engine":"btree","columns":[{"name":"a","data_type":"Integer","nullable":false}],"primary_key":[0]}"#;
         let table: TableDef = serde_json::from_str(json).expect("decode");
         assert!(table.checks.is_empty() && table.foreign_keys.is_empty() && table.indexes.is_empty());
+        assert_eq!(table.schema, "public", "tables from before schemas live in public");
         let again: TableDef =
             serde_json::from_slice(&serde_json::to_vec(&table).expect("encode")).expect("decode");
         assert_eq!(again, table);
+    }
+
+    /// A foreign key stored before schemas existed references a table in public.
+    #[test]
+    fn old_foreign_keys_reference_public_tables() {
+        let json = r#"{"name":"c_p_fkey","columns":[0],"parent":"p","parent_columns":[0],"on_delete":"Cascade","on_update":"NoAction"}"#;
+        let fk: ForeignKeyDef = serde_json::from_str(json).expect("decode");
+        assert!(fk.references(&QualifiedName::new("public", "p")));
+        assert!(!fk.references(&QualifiedName::new("other", "p")));
     }
 }

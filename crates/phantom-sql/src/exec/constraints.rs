@@ -10,7 +10,7 @@
 //! is a violation (23514); TRUE and NULL pass, as in PostgreSQL.
 //!
 //! **FOREIGN KEY.** A foreign key is stored with the *referencing* (child) table only:
-//! its columns, the referenced (parent) table by name, the referenced columns, and the
+//! its columns, the referenced (parent) table by schema and name, the referenced columns, and the
 //! ON DELETE / ON UPDATE actions. Who references a table is found by scanning the
 //! catalog's table list for foreign keys that name it. The catalog is small and its entries
 //! are decoded once and cached, the scan happens at most once per statement and table, and
@@ -53,18 +53,18 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use phantom_storage::keycode;
-use phantom_txn::{LockMode, Transaction};
+use phantom_txn::{KeyspaceId, LockMode, Transaction};
 
 use super::eval::truth;
 use super::write::{check_unique, fit, row_key};
 use super::{Context, Row};
 use crate::binder::Binder;
-use crate::catalog::{Catalog, ForeignKeyDef, ReferentialAction, TableDef};
+use crate::catalog::{Catalog, ForeignKeyDef, QualifiedName, ReferentialAction, TableDef};
 use crate::encoding;
 use crate::error::{Error, Result, SqlState};
 use crate::index;
 use crate::parser::parse_expr;
-use crate::planner::Expr;
+use crate::planner::{Expr, Plan};
 use crate::types::Value;
 use crate::types::cast::{self, CastKind};
 
@@ -112,8 +112,9 @@ struct RemovedKey {
 /// The constraint work of one data-changing statement.
 pub struct Constraints<'a> {
     cx: &'a Context,
-    rules: HashMap<String, Rc<Rules>>,
-    incoming: HashMap<String, Rc<Incoming>>,
+    /// By the table's keyspace, which names it within a statement without allocating.
+    rules: HashMap<KeyspaceId, Rc<Rules>>,
+    incoming: HashMap<KeyspaceId, Rc<Incoming>>,
     changes: VecDeque<KeyChange>,
     child_checks: Vec<ChildCheck>,
     removed: Vec<RemovedKey>,
@@ -155,7 +156,7 @@ impl<'a> Constraints<'a> {
                 self.child_check(table, fk, parent, new);
             }
         }
-        if rules.key_columns.iter().any(|&c| old[c] != new[c]) && !self.incoming(&table.name)?.is_empty() {
+        if rules.key_columns.iter().any(|&c| old[c] != new[c]) && !self.incoming(table)?.is_empty() {
             self.changes.push_back(KeyChange {
                 table: table.clone(),
                 old: old.to_vec(),
@@ -167,7 +168,7 @@ impl<'a> Constraints<'a> {
 
     /// A row (its columns) was deleted.
     pub fn deleted(&mut self, table: &Arc<TableDef>, old: &[Value]) -> Result<()> {
-        if !self.incoming(&table.name)?.is_empty() {
+        if !self.incoming(table)?.is_empty() {
             self.changes.push_back(KeyChange { table: table.clone(), old: old.to_vec(), new: None });
         }
         Ok(())
@@ -180,7 +181,7 @@ impl<'a> Constraints<'a> {
             return Ok(());
         }
         while let Some(change) = self.changes.pop_front() {
-            let incoming = self.incoming(&change.table.name)?;
+            let incoming = self.incoming(&change.table)?;
             for (child, fk) in incoming.iter() {
                 self.key_changed(&change, child, fk)?;
             }
@@ -211,21 +212,7 @@ impl<'a> Constraints<'a> {
         }
         for c in &self.child_checks {
             if !parent_row_exists(txn, &c.parent, &c.fk, &c.values)? {
-                let names: Vec<&str> =
-                    c.fk.columns.iter().map(|&i| c.child.columns[i].name.as_str()).collect();
-                return Err(Error::new(
-                    SqlState::ForeignKeyViolation,
-                    format!(
-                        "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
-                        c.child.name, c.fk.name
-                    ),
-                )
-                .with_detail(format!(
-                    "Key ({})=({}) is not present in table \"{}\".",
-                    names.join(", "),
-                    show(&c.values),
-                    c.parent.name
-                )));
+                return Err(missing_parent(&c.child, &c.parent, &c.fk, &c.values));
             }
         }
         Ok(())
@@ -336,25 +323,13 @@ impl<'a> Constraints<'a> {
 
     /// The table's rules, prepared (CHECKs bound, parents looked up) on first use.
     fn rules(&mut self, table: &Arc<TableDef>) -> Result<Rc<Rules>> {
-        if let Some(rules) = self.rules.get(&table.name) {
+        if let Some(rules) = self.rules.get(&table.keyspace) {
             return Ok(rules.clone());
         }
-        let mut binder = Binder::new(&self.cx.catalog, &self.cx.txn);
-        let mut checks = Vec::with_capacity(table.checks.len());
-        for check in &table.checks {
-            let ast = parse_expr(&check.expr)?;
-            checks.push((check.name.clone(), binder.check_constraint(&table.name, &table.columns, &ast)?));
-        }
-        // PostgreSQL applies CHECKs in name order, which decides which one a row fails.
-        checks.sort_by(|a, b| a.0.cmp(&b.0));
+        let checks = bind_checks(self.cx, table)?;
         let mut outgoing = Vec::with_capacity(table.foreign_keys.len());
         for fk in &table.foreign_keys {
-            let parent = if fk.parent == table.name {
-                table.clone()
-            } else {
-                self.cx.catalog.require_table(&self.cx.txn, &fk.parent)?
-            };
-            outgoing.push((fk.clone(), parent));
+            outgoing.push((fk.clone(), parent_of(self.cx, table, fk)?));
         }
         let mut key_columns = table.primary_key.clone();
         for ix in table.indexes.iter().filter(|ix| ix.unique) {
@@ -363,30 +338,113 @@ impl<'a> Constraints<'a> {
         key_columns.sort_unstable();
         key_columns.dedup();
         let rules = Rc::new(Rules { table: table.clone(), checks, outgoing, key_columns });
-        self.rules.insert(table.name.clone(), rules.clone());
+        self.rules.insert(table.keyspace, rules.clone());
         Ok(rules)
     }
 
-    /// The foreign keys that reference table `name`, found on first use.
-    fn incoming(&mut self, name: &str) -> Result<Rc<Incoming>> {
-        if let Some(found) = self.incoming.get(name) {
+    /// The foreign keys that reference `table`, found on first use.
+    fn incoming(&mut self, table: &TableDef) -> Result<Rc<Incoming>> {
+        if let Some(found) = self.incoming.get(&table.keyspace) {
             return Ok(found.clone());
         }
-        let found = Rc::new(referencing(&self.cx.catalog, &self.cx.txn, name)?);
-        self.incoming.insert(name.to_string(), found.clone());
+        let found = Rc::new(referencing(&self.cx.catalog, &self.cx.txn, &table.qualified())?);
+        self.incoming.insert(table.keyspace, found.clone());
         Ok(found)
     }
 }
 
-/// Every foreign key (with its table) that references table `name`.
-pub(crate) fn referencing(catalog: &Catalog, txn: &Transaction, name: &str) -> Result<Incoming> {
+/// `table`'s CHECK constraints bound against its columns, in the order PostgreSQL applies
+/// them (by name, which decides which one a row fails).
+fn bind_checks(cx: &Context, table: &TableDef) -> Result<Vec<(String, Expr)>> {
+    let mut binder = Binder::new(&cx.catalog, &cx.txn);
+    let mut checks = Vec::with_capacity(table.checks.len());
+    for check in &table.checks {
+        let ast = parse_expr(&check.expr)?;
+        checks.push((check.name.clone(), binder.check_constraint(&table.name, &table.columns, &ast)?));
+    }
+    checks.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(checks)
+}
+
+/// The table `fk` (a foreign key of `table`) references.
+fn parent_of(cx: &Context, table: &Arc<TableDef>, fk: &ForeignKeyDef) -> Result<Arc<TableDef>> {
+    if fk.references(&table.qualified()) {
+        Ok(table.clone())
+    } else {
+        cx.catalog.require_table(&cx.txn, &fk.parent_name())
+    }
+}
+
+/// Every foreign key (with its table) that references the table called `name`.
+pub(crate) fn referencing(catalog: &Catalog, txn: &Transaction, name: &QualifiedName) -> Result<Incoming> {
     let mut found = Vec::new();
     for table in catalog.tables(txn)? {
-        for fk in table.foreign_keys.iter().filter(|fk| fk.parent == name) {
+        for fk in table.foreign_keys.iter().filter(|fk| fk.references(name)) {
             found.push((table.clone(), fk.clone()));
         }
     }
     Ok(found)
+}
+
+/// 23503 for a referencing row whose key `values` is not in the parent.
+fn missing_parent(child: &TableDef, parent: &TableDef, fk: &ForeignKeyDef, values: &[Value]) -> Error {
+    let names: Vec<&str> = fk.columns.iter().map(|&i| child.columns[i].name.as_str()).collect();
+    Error::new(
+        SqlState::ForeignKeyViolation,
+        format!(
+            "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+            child.name, fk.name
+        ),
+    )
+    .with_detail(format!(
+        "Key ({})=({}) is not present in table \"{}\".",
+        names.join(", "),
+        show(values),
+        parent.name
+    ))
+}
+
+/// Checks the rows `table` holds against its CHECK constraints (those named in `only`,
+/// or all), as ALTER TABLE must when it adds a constraint or changes a column: 23514 if a
+/// row makes one FALSE.
+pub fn validate_checks(cx: &Context, table: &Arc<TableDef>, only: Option<&str>) -> Result<()> {
+    let checks: Vec<(String, Expr)> =
+        bind_checks(cx, table)?.into_iter().filter(|(name, _)| only.is_none_or(|o| o == name)).collect();
+    if checks.is_empty() {
+        return Ok(());
+    }
+    let scan = Plan::Scan { table: table.clone(), alias: table.name.clone(), range: None, filter: None };
+    for row in super::execute(scan, cx)? {
+        let row = row?;
+        for (name, expr) in &checks {
+            if truth(expr.eval(&row)?) == Some(false) {
+                return Err(Error::new(
+                    SqlState::CheckViolation,
+                    format!(
+                        "check constraint \"{name}\" of relation \"{}\" is violated by some row",
+                        table.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every row of `table` with a complete key for `fk` (one of its foreign keys)
+/// finds its parent row, as ALTER TABLE must when it adds the constraint: 23503 if not.
+pub fn validate_foreign_key(cx: &Context, table: &Arc<TableDef>, fk: &ForeignKeyDef) -> Result<()> {
+    let parent = parent_of(cx, table, fk)?;
+    cx.txn.next_command();
+    let scan = Plan::Scan { table: table.clone(), alias: table.name.clone(), range: None, filter: None };
+    for row in super::execute(scan, cx)? {
+        let row = row?;
+        let values: Vec<Value> = fk.columns.iter().map(|&c| row[c].clone()).collect();
+        if !values.iter().any(Value::is_null) && !parent_row_exists(&cx.txn, &parent, fk, &values)? {
+            return Err(missing_parent(table, &parent, fk, &values));
+        }
+    }
+    Ok(())
 }
 
 /// Fails with 23514 if a CHECK of the table is FALSE for `row`.
@@ -540,59 +598,68 @@ fn child_rows(
     Ok(out)
 }
 
-/// DROP TABLE of `names`: fails with 2BP01 if a table not among them references one of
-/// them.
-pub fn check_drop_tables(catalog: &Catalog, txn: &Transaction, names: &[String]) -> Result<()> {
+/// The foreign keys of tables outside `tables` that reference one of `tables` (which
+/// DROP TABLE must refuse, or drop with CASCADE).
+pub fn references_from_outside(
+    catalog: &Catalog,
+    txn: &Transaction,
+    tables: &[QualifiedName],
+) -> Result<Incoming> {
+    let mut found = Vec::new();
     for table in catalog.tables(txn)? {
-        if names.contains(&table.name) {
+        if tables.contains(&table.qualified()) {
             continue;
         }
-        if let Some(fk) = table.foreign_keys.iter().find(|fk| names.contains(&fk.parent)) {
-            return Err(Error::new(
-                SqlState::DependentObjectsStillExist,
-                format!("cannot drop table {} because other objects depend on it", fk.parent),
-            )
-            .with_detail(format!(
-                "constraint {} on table {} depends on table {}",
-                fk.name, table.name, fk.parent
-            )));
+        for fk in table.foreign_keys.iter().filter(|fk| tables.iter().any(|t| fk.references(t))) {
+            found.push((table.clone(), fk.clone()));
         }
     }
-    Ok(())
+    Ok(found)
 }
 
-/// DROP INDEX of `table.indexes[position]`: fails with 2BP01 if a foreign key needs it to
-/// find parent rows (it is the unique index on the referenced columns and the primary key
-/// is not).
-pub fn check_drop_index(
+/// 2BP01 for dropping `what` (e.g. `table p`) while `child`'s foreign key `fk` needs it.
+pub fn still_referenced(what: &str, child: &TableDef, fk: &ForeignKeyDef) -> Error {
+    Error::new(
+        SqlState::DependentObjectsStillExist,
+        format!("cannot drop {what} because other objects depend on it"),
+    )
+    .with_detail(format!("constraint {} on table {} depends on {what}", fk.name, child.name))
+}
+
+/// The foreign keys that need `table.indexes[position]` to find their parent rows (it is
+/// the unique index on their referenced columns and neither the primary key nor another
+/// unique index is): DROP INDEX refuses while there are any (2BP01), or drops them with
+/// CASCADE.
+pub fn needing_index(
     catalog: &Catalog,
     txn: &Transaction,
     table: &TableDef,
     position: usize,
-) -> Result<()> {
+) -> Result<Incoming> {
     let Some(ix) = table.indexes.get(position) else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     if !ix.unique {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    for (child, fk) in referencing(catalog, txn, &table.name)? {
-        let needed = same_columns(&ix.columns, &fk.parent_columns)
+    let needs = |fk: &ForeignKeyDef| {
+        same_columns(&ix.columns, &fk.parent_columns)
             && !primary_key_is(table, &fk.parent_columns)
             && !table.indexes.iter().enumerate().any(|(i, other)| {
                 i != position && other.unique && same_columns(&other.columns, &fk.parent_columns)
-            });
-        if needed {
-            return Err(Error::new(
-                SqlState::DependentObjectsStillExist,
-                format!(
-                    "cannot drop index {} because constraint {} on table {} requires it",
-                    ix.name, fk.name, child.name
-                ),
-            ));
-        }
-    }
-    Ok(())
+            })
+    };
+    Ok(referencing(catalog, txn, &table.qualified())?.into_iter().filter(|(_, fk)| needs(fk)).collect())
+}
+
+/// The foreign keys that reference `table`'s primary key (which DROP CONSTRAINT of the
+/// primary key must refuse, or drop with CASCADE), unless a unique index serves them too.
+pub fn needing_primary_key(catalog: &Catalog, txn: &Transaction, table: &TableDef) -> Result<Incoming> {
+    let needs = |fk: &ForeignKeyDef| {
+        primary_key_is(table, &fk.parent_columns)
+            && !table.indexes.iter().any(|ix| ix.unique && same_columns(&ix.columns, &fk.parent_columns))
+    };
+    Ok(referencing(catalog, txn, &table.qualified())?.into_iter().filter(|(_, fk)| needs(fk)).collect())
 }
 
 /// A foreign key of `table` as `\d` shows it:
@@ -603,7 +670,7 @@ pub fn describe_foreign_key(
     table: &TableDef,
     fk: &ForeignKeyDef,
 ) -> Result<String> {
-    let parent = catalog.require_table(txn, &fk.parent)?;
+    let parent = catalog.require_table(txn, &fk.parent_name())?;
     let names = |t: &TableDef, columns: &[usize]| {
         columns.iter().map(|&c| t.columns[c].name.as_str()).collect::<Vec<_>>().join(", ")
     };
@@ -611,7 +678,7 @@ pub fn describe_foreign_key(
         "{} FOREIGN KEY ({}) REFERENCES {} ({})",
         fk.name,
         names(table, &fk.columns),
-        parent.name,
+        name_from(&parent, &table.schema),
         names(&parent, &fk.parent_columns)
     );
     for (event, action) in [("UPDATE", fk.on_update), ("DELETE", fk.on_delete)] {
@@ -624,12 +691,18 @@ pub fn describe_foreign_key(
 
 /// The foreign keys referencing `table`, as `\d` lists them under "Referenced by".
 pub fn referenced_by(catalog: &Catalog, txn: &Transaction, table: &TableDef) -> Result<Vec<String>> {
-    referencing(catalog, txn, &table.name)?
+    referencing(catalog, txn, &table.qualified())?
         .iter()
         .map(|(child, fk)| {
-            Ok(format!("TABLE {} CONSTRAINT {}", child.name, describe_foreign_key(catalog, txn, child, fk)?))
+            let name = name_from(child, &table.schema);
+            Ok(format!("TABLE {name} CONSTRAINT {}", describe_foreign_key(catalog, txn, child, fk)?))
         })
         .collect()
+}
+
+/// `table`'s name as seen from `schema`: qualified when it lives elsewhere.
+fn name_from(table: &TableDef, schema: &str) -> String {
+    if table.schema == schema { table.name.clone() } else { table.qualified().to_string() }
 }
 
 #[cfg(test)]
@@ -671,7 +744,8 @@ mod tests {
         );
         let txn = instance.store.begin();
         let count = |table: &str, key: &[Value]| {
-            let child = instance.catalog.require_table(&txn, table).expect("table");
+            let child =
+                instance.catalog.require_table(&txn, &QualifiedName::new("public", table)).expect("table");
             let fk = &child.foreign_keys[0];
             // The key comes in constraint order: by_scan's constraint is (b, a).
             let key = if table == "by_scan" { vec![key[1].clone(), key[0].clone()] } else { key.to_vec() };
@@ -696,8 +770,8 @@ mod tests {
              INSERT INTO p VALUES (1, 10, 'ten'), (2, 20, NULL);",
         );
         let txn = instance.store.begin();
-        let parent = instance.catalog.require_table(&txn, "p").expect("p");
-        let child = instance.catalog.require_table(&txn, "c").expect("c");
+        let parent = instance.catalog.require_table(&txn, &QualifiedName::new("public", "p")).expect("p");
+        let child = instance.catalog.require_table(&txn, &QualifiedName::new("public", "c")).expect("c");
         let by_pk = child.foreign_keys.iter().find(|fk| fk.columns == [2]).expect("pk fk");
         let by_unique = child.foreign_keys.iter().find(|fk| fk.columns == [0, 1]).expect("unique fk");
         let exists = |fk, values: &[Value]| parent_row_exists(&txn, &parent, fk, values).expect("read");

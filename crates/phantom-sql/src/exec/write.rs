@@ -193,7 +193,7 @@ pub(super) fn check_unique(cx: &Context, table: &Arc<TableDef>, key: &[u8], valu
     let shown: Vec<String> = table.primary_key.iter().map(|&i| values[i].to_string()).collect();
     Err(Error::new(
         SqlState::UniqueViolation,
-        format!("duplicate key value violates unique constraint \"{}_pkey\"", table.name),
+        format!("duplicate key value violates unique constraint \"{}\"", table.primary_key_constraint()),
     )
     .with_detail(format!("Key ({})=({}) already exists.", names.join(", "), shown.join(", "))))
 }

@@ -1,0 +1,154 @@
+//! Binding DROP, TRUNCATE and CREATE VIEW: which existing objects they name.
+//!
+//! Names are resolved here, through the session's search path, so the executor works on
+//! qualified names only. `IF EXISTS` drops the names that find nothing (a statement
+//! left with nothing to do becomes [`BoundStatement::Skip`]); a name that finds an object
+//! of another kind (`DROP TABLE` of a view) is 42809, as in PostgreSQL.
+
+use sqlparser::ast;
+
+use super::names::{name_ref, wrong_kind};
+use super::{Binder, BoundStatement, ident_name};
+use crate::catalog::{QualifiedName, ViewDef, is_system_schema, no_schema};
+use crate::error::{Error, Result, SqlState};
+
+impl Binder<'_> {
+    /// Binds `DROP TABLE | VIEW | INDEX | SCHEMA [IF EXISTS] name [, ...] [CASCADE]`.
+    pub(super) fn drop(
+        &mut self,
+        kind: ast::ObjectType,
+        if_exists: bool,
+        names: &[ast::ObjectName],
+        cascade: bool,
+    ) -> Result<BoundStatement> {
+        let mut found: Vec<QualifiedName> = Vec::new();
+        let mut schemas: Vec<String> = Vec::new();
+        for name in names {
+            let target = match kind {
+                ast::ObjectType::Table => self.ddl_table(name, if_exists)?.map(|t| t.qualified()),
+                ast::ObjectType::View => self.ddl_view(name, if_exists)?.map(|v| v.qualified()),
+                ast::ObjectType::Index => self.existing_index(name, if_exists)?,
+                ast::ObjectType::Schema => {
+                    if let Some(schema) = self.existing_schema(name, if_exists)?
+                        && !schemas.contains(&schema)
+                    {
+                        schemas.push(schema);
+                    }
+                    continue;
+                }
+                other => {
+                    return Err(Error::new(
+                        SqlState::FeatureNotSupported,
+                        format!("DROP {other} is not supported"),
+                    ));
+                }
+            };
+            if let Some(target) = target
+                && !found.contains(&target)
+            {
+                found.push(target);
+            }
+        }
+        Ok(match kind {
+            ast::ObjectType::Schema if schemas.is_empty() => BoundStatement::Skip("DROP SCHEMA"),
+            ast::ObjectType::Schema => BoundStatement::DropSchema { schemas, cascade },
+            ast::ObjectType::Table if found.is_empty() => BoundStatement::Skip("DROP TABLE"),
+            ast::ObjectType::Table => BoundStatement::DropTable { tables: found, cascade },
+            ast::ObjectType::View if found.is_empty() => BoundStatement::Skip("DROP VIEW"),
+            ast::ObjectType::View => BoundStatement::DropView { views: found, cascade },
+            _ if found.is_empty() => BoundStatement::Skip("DROP INDEX"),
+            _ => BoundStatement::DropIndex { indexes: found, cascade },
+        })
+    }
+
+    /// The index `name` refers to, as the qualified name of the index.
+    fn existing_index(&self, name: &ast::ObjectName, missing_ok: bool) -> Result<Option<QualifiedName>> {
+        let name = name_ref(name)?;
+        if !self.schema_of_existing(&name, missing_ok)? {
+            return Ok(None);
+        }
+        let found =
+            self.catalog.find_index(self.txn, &self.search_path, name.schema.as_deref(), &name.name)?;
+        match found {
+            Some((table, _)) => Ok(Some(QualifiedName::new(&table.schema, &name.name))),
+            None if self.find_relation(&name)?.is_some() => Err(wrong_kind(&name, "an index")),
+            None if missing_ok => Ok(None),
+            None => Err(Error::new(SqlState::UndefinedObject, format!("index \"{name}\" does not exist"))),
+        }
+    }
+
+    /// The schema `name` refers to, for DROP SCHEMA.
+    fn existing_schema(&self, name: &ast::ObjectName, missing_ok: bool) -> Result<Option<String>> {
+        let name = name_ref(name)?;
+        if name.schema.is_some() {
+            return Err(Error::new(SqlState::SyntaxError, format!("improper schema name: {name}")));
+        }
+        if is_system_schema(&name.name) {
+            return Err(Error::new(
+                SqlState::DependentObjectsStillExist,
+                format!("cannot drop schema {} because it is required by the database system", name.name),
+            ));
+        }
+        match self.catalog.schema(self.txn, &name.name)? {
+            Some(schema) => Ok(Some(schema.name)),
+            None if missing_ok => Ok(None),
+            None => Err(no_schema(&name.name)),
+        }
+    }
+
+    /// Binds `TRUNCATE [TABLE] t [, ...]`.
+    pub(super) fn truncate(&mut self, truncate: &ast::Truncate) -> Result<BoundStatement> {
+        let mut tables: Vec<QualifiedName> = Vec::new();
+        for target in &truncate.table_names {
+            if let Some(table) = self.ddl_table(&target.name, truncate.if_exists)? {
+                let name = table.qualified();
+                if !tables.contains(&name) {
+                    tables.push(name);
+                }
+            }
+        }
+        if tables.is_empty() {
+            return Ok(BoundStatement::Skip("TRUNCATE TABLE"));
+        }
+        Ok(BoundStatement::Truncate { tables })
+    }
+
+    /// Binds `CREATE [OR REPLACE] VIEW v [(cols)] AS query`: the query is bound now, so
+    /// that a view that cannot work is refused when it is created.
+    pub(super) fn create_view(&mut self, create: &ast::CreateView) -> Result<BoundStatement> {
+        if create.materialized {
+            return Err(Error::new(SqlState::FeatureNotSupported, "materialized views are not supported"));
+        }
+        let name = self.new_relation_name(&create.name)?;
+        let plan = self.query(&create.query)?;
+        if self.used.contains(&name) {
+            return Err(Error::new(
+                SqlState::InvalidObjectDefinition,
+                format!("view \"{}\" cannot read itself", name.name),
+            ));
+        }
+        let columns: Vec<String> = create.columns.iter().map(|c| ident_name(&c.name)).collect();
+        let visible = plan.columns().iter().filter(|c| !c.hidden).count();
+        if columns.len() > visible {
+            return Err(Error::new(
+                SqlState::InvalidColumnReference,
+                format!(
+                    "CREATE VIEW specifies more column names ({}) than the query has ({visible})",
+                    columns.len()
+                ),
+            ));
+        }
+        let view = ViewDef {
+            schema: name.schema,
+            name: name.name,
+            columns,
+            sql: create.query.to_string(),
+            search_path: self.search_path.clone(),
+        };
+        Ok(BoundStatement::CreateView {
+            view,
+            or_replace: create.or_replace,
+            if_not_exists: create.if_not_exists,
+        })
+    }
+}
