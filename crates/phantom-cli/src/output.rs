@@ -104,6 +104,14 @@ fn json_value(value: &Value) -> serde_json::Value {
         // JSON has no NaN or infinity; those travel as their SQL text.
         Value::Float(x) => serde_json::Number::from_f64(*x)
             .map_or_else(|| serde_json::Value::String(value.to_string()), serde_json::Value::Number),
+        // A NUMERIC is a JSON number when a double holds it without loss (JSON readers
+        // parse numbers as doubles), else its exact text.
+        Value::Numeric(d) => match d.to_i64_exact() {
+            Some(i) => serde_json::Value::from(i),
+            None => serde_json::Number::from_f64(d.to_f64())
+                .filter(|n| n.to_string().parse::<phantom::Decimal>().is_ok_and(|back| back == *d))
+                .map_or_else(|| serde_json::Value::String(d.to_string()), serde_json::Value::Number),
+        },
         Value::Text(s) => serde_json::Value::String(s.clone()),
         // As PostgreSQL's JSON functions do: their text form (hex for bytes).
         Value::Bytes(_)
