@@ -162,6 +162,25 @@ mod tests {
     }
 
     #[test]
+    fn json_numerics_are_numbers_when_a_double_holds_them_exactly() {
+        let num = |s: &str| Value::Numeric(s.parse().expect("decimal"));
+        let output = Output::Rows(Rows {
+            columns: vec![Column { name: "n".into(), data_type: DataType::Numeric(None) }],
+            rows: vec![
+                Row(vec![num("1.50")]),
+                Row(vec![num("-42")]),
+                Row(vec![num("0.1")]),
+                Row(vec![num("12345678901234567890.12345")]),
+            ],
+        });
+        assert_eq!(
+            render(&output, Format::Json),
+            "[{\"n\":1.5},{\"n\":-42},{\"n\":0.1},{\"n\":\"12345678901234567890.12345\"}]\n"
+        );
+        assert_eq!(render(&output, Format::Csv), "n\n1.50\n-42\n0.1\n12345678901234567890.12345\n");
+    }
+
+    #[test]
     fn table_shows_values_and_row_count() {
         let text = render(&sample(), Format::Table);
         assert!(text.contains("x,\"y\""), "{text}");

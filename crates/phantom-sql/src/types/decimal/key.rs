@@ -127,6 +127,17 @@ mod tests {
         }
 
         #[test]
+        fn key_order_holds_for_shared_digit_prefixes(a in decimal(), digit in 0i128..10) {
+            // b continues a's digits by one more (-0.12 and -0.123): the longer digit
+            // string is the larger magnitude, the case a terminator must get right.
+            let extended = a.coefficient().checked_mul(10).map(|c| c + a.coefficient().signum() * digit);
+            if let Some(b) = extended.and_then(|c| Decimal::new(c, a.scale() + 1).ok()) {
+                prop_assert_eq!(key(&a, Order::ASC).cmp(&key(&b, Order::ASC)), a.cmp(&b));
+                prop_assert_eq!(key(&a, Order::DESC).cmp(&key(&b, Order::DESC)), b.cmp(&a));
+            }
+        }
+
+        #[test]
         fn keys_decode_to_the_value(a in decimal()) {
             let decoded = Decimal::from_key_bytes(&a.to_key_bytes());
             prop_assert_eq!(decoded, Some(a));
