@@ -33,6 +33,23 @@ fn values_read_as_strings_floats_integers_and_decimals() {
 }
 
 #[test]
+fn types_are_named_as_postgres_names_them() {
+    let db = Database::memory();
+    let mut session = db.session();
+    session
+        .execute("CREATE TABLE d (a NUMERIC, b NUMERIC(10,2), c DECIMAL(5), e DEC(38, 38))")
+        .expect("create");
+    let described = session.describe("d").expect("describe");
+    let types: Vec<String> = described.columns.iter().map(|c| c.data_type.to_string()).collect();
+    assert_eq!(types, ["numeric", "numeric(10,2)", "numeric(5,0)", "numeric(38,38)"]);
+    let rows = session.query("SELECT b * 2, b::numeric(4,1) FROM d").expect("query");
+    let types: Vec<String> = rows.columns.iter().map(|c| c.data_type.to_string()).collect();
+    assert_eq!(types, ["numeric", "numeric(4,1)"]);
+    let err = session.execute("CREATE TABLE bad (x NUMERIC(0))").expect_err("precision");
+    assert_eq!(err.state, SqlState::InvalidParameterValue);
+}
+
+#[test]
 fn parameters_take_numeric_values_and_the_columns_typmod() {
     let db = Database::memory();
     let mut session = db.session();
