@@ -292,3 +292,50 @@ proptest! {
         }
     }
 }
+
+/// Decimals over the whole range: any coefficient and scale the type allows.
+fn any_decimal() -> impl Strategy<Value = Decimal> {
+    (any::<i128>(), 0u8..=38, prop_oneof![Just(0u32), 0u32..38, Just(37)]).prop_map(|(c, s, digits)| {
+        // Vary the number of digits too, so that small and full-width values both occur.
+        let bound = 10i128.pow(digits.max(1));
+        Decimal::new(c % bound, s).expect("in range")
+    })
+}
+
+proptest! {
+    /// No operation panics (debug builds trap integer overflow), whatever the operands;
+    /// results that exist are well formed and agree with each other where they must.
+    #[test]
+    fn operations_never_panic(a in any_decimal(), b in any_decimal(), n in any::<i32>(), f in any::<f64>(), p in 1u8..=38) {
+        for r in [a.checked_add(b), a.checked_sub(b), a.checked_mul(b), a.checked_div(b), a.checked_rem(b)] {
+            if let Ok(v) = r {
+                prop_assert!(v.coefficient().unsigned_abs() < LIMIT && v.scale() <= MAX_DIGITS);
+            }
+        }
+        if let Ok(sum) = a.checked_add(b) {
+            prop_assert_eq!(sum.checked_sub(b).expect("back"), a);
+        }
+        if let Ok(q) = a.checked_div(b) {
+            // The quotient is within half a unit of its last digit of a / b: checked where
+            // q * b is computed exactly (its scale is the sum of the scales).
+            let unit = Decimal::new(1, q.scale()).expect("unit");
+            let product = q.checked_mul(b).ok().filter(|x| x.scale() == q.scale() + b.scale());
+            if let (Some(product), Ok(bound)) = (product, unit.checked_mul(b.abs())) {
+                let diff = product.checked_sub(a).expect("close to a").abs();
+                if let Ok(twice) = diff.checked_add(diff) {
+                    prop_assert!(twice <= bound, "{a} / {b} = {q}");
+                }
+            }
+        }
+        for mode in [Rounding::HalfAwayFromZero, Rounding::TowardZero, Rounding::Floor, Rounding::Ceiling] {
+            let _ = a.round_to(n, mode);
+        }
+        let _ = a.apply_typmod(p, p / 2);
+        let _ = a.cmp_f64(f);
+        let _ = a.to_f64();
+        let _ = a.exact_f64();
+        let _ = a.to_i64_rounded();
+        let _ = Decimal::from_f64(f);
+        prop_assert_eq!(Decimal::from_key_bytes(&a.to_key_bytes()), Some(a));
+    }
+}
