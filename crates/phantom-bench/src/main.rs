@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 pub type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 #[derive(Parser)]
-#[command(name = "phantom-bench", about = "Benchmarks Phantom-DB against SQLite", version)]
+#[command(name = "phantom-bench", about = "Benchmarks Phantom-DB against SQLite and PostgreSQL", version)]
 struct Args {
     #[command(subcommand)]
     workload: Workload,
@@ -132,6 +132,23 @@ enum Workload {
         #[arg(long, default_value_t = 1_000_000)]
         updates: u64,
     },
+    /// pgbench (TPC-B-like and select-only) against `phantom serve` and a throwaway
+    /// PostgreSQL cluster, over loopback. Needs Debian's postgresql-15 package and
+    /// `cargo build --release -p phantom-cli`.
+    Pgbench {
+        /// pgbench's scale factor.
+        #[arg(long, default_value_t = 10)]
+        scale: u64,
+        /// Client counts, one run of each script per count (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+        clients: Vec<usize>,
+        /// Seconds per run.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// pgbench's query protocol (`-M`): simple, extended or prepared.
+        #[arg(long, default_value = "simple")]
+        protocol: String,
+    },
     /// Every workload with its defaults.
     All,
 }
@@ -166,6 +183,10 @@ fn main() {
         Workload::Tpcb { scale, clients, seconds, levels, sync } => {
             let config = workloads::tpcb::Config { scale, clients, seconds, levels, durability: sync };
             workloads::tpcb::run(&base, &args.results, &config)
+        }
+        Workload::Pgbench { scale, clients, seconds, protocol } => {
+            let config = workloads::pgbench::Config { scale, clients, seconds, protocol };
+            workloads::pgbench::run(&base, &args.results, &config)
         }
         Workload::Versions { updates } => workloads::versions::run(&base, &args.results, updates),
         Workload::All => workloads::insert::run(&base, &args.results, 100_000, 2_000)

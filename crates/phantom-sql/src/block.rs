@@ -107,8 +107,21 @@ impl Settings {
                 Some(d) => format!("{}ms", d.as_millis()),
             },
             "phantom.write_set_limit" => self.write_set_limit.to_string(),
-            _ => self.passive.get(name).cloned().ok_or_else(|| unknown(name))?,
+            _ => match self.passive.get(name) {
+                Some(value) => value.clone(),
+                None => crate::catalog::pg_catalog::read_only_setting(name).ok_or_else(|| unknown(name))?,
+            },
         })
+    }
+
+    /// Every setting with its value, by name (for `pg_settings`).
+    pub fn all(&self) -> Vec<(String, String)> {
+        let mut names: Vec<&str> =
+            vec!["default_transaction_isolation", "lock_timeout", "phantom.write_set_limit"];
+        names.extend(self.passive.keys().map(String::as_str));
+        names.extend(crate::catalog::pg_catalog::READ_ONLY_SETTINGS);
+        names.sort_unstable();
+        names.iter().filter_map(|n| self.show(n, None).ok().map(|v| (n.to_string(), v))).collect()
     }
 }
 

@@ -34,6 +34,10 @@ pub enum SqlState {
     InvalidRowCountInLimitClause,
     /// 2201X
     InvalidRowCountInResultOffsetClause,
+    /// 2201B
+    InvalidRegularExpression,
+    /// 3F000
+    InvalidSchemaName,
     /// 22000
     DataException,
     /// 23502
@@ -138,6 +142,8 @@ impl SqlState {
             InvalidTextRepresentation => "22P02",
             InvalidRowCountInLimitClause => "2201W",
             InvalidRowCountInResultOffsetClause => "2201X",
+            InvalidRegularExpression => "2201B",
+            InvalidSchemaName => "3F000",
             DataException => "22000",
             NotNullViolation => "23502",
             UniqueViolation => "23505",

@@ -34,7 +34,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         .map_err(|e| syntax_error(ParserError::TokenizerError(e.to_string())))?;
     Parser::new(&dialect)
         .with_recursion_limit(MAX_NESTING)
-        .with_tokens_with_locations(fill_empty_in_lists(tokens))
+        .with_tokens_with_locations(vacuum_without_options(fill_empty_in_lists(tokens)))
         .parse_statements()
         .map_err(syntax_error)
 }
@@ -62,6 +62,49 @@ fn fill_empty_in_lists(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
                 .map(|token| TokenWithSpan { token, span });
             tokens.splice(open + 1..open + 1, filler);
         }
+        i += 1;
+    }
+    tokens
+}
+
+/// `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [table]` and `VACUUM (options) [table]`:
+/// the parser takes only `VACUUM [table]`, so the options (which change nothing here: a
+/// vacuum always removes every version no snapshot can see, and no statistics are kept)
+/// are dropped from the tokens. pgbench sends `vacuum analyze pgbench_branches`.
+fn vacuum_without_options(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant = |t: &TokenWithSpan| !matches!(t.token, Token::Whitespace(_));
+    let mut statement_start = true;
+    let mut i = 0;
+    while i < tokens.len() {
+        if !significant(&tokens[i]) {
+            i += 1;
+            continue;
+        }
+        let is_vacuum = matches!(&tokens[i].token, Token::Word(w) if w.keyword == Keyword::VACUUM);
+        if statement_start && is_vacuum {
+            let mut j = i + 1;
+            while let Some(k) = (j..tokens.len()).find(|&k| significant(&tokens[k])) {
+                let option = matches!(
+                    &tokens[k].token,
+                    Token::Word(w) if matches!(
+                        w.keyword,
+                        Keyword::FULL | Keyword::FREEZE | Keyword::VERBOSE | Keyword::ANALYZE
+                    )
+                );
+                if option {
+                    tokens.remove(k);
+                    j = k;
+                } else if tokens[k].token == Token::LParen {
+                    let close = (k..tokens.len()).find(|&c| tokens[c].token == Token::RParen);
+                    let Some(close) = close else { break };
+                    tokens.drain(k..=close);
+                    j = k;
+                } else {
+                    break;
+                }
+            }
+        }
+        statement_start = tokens.get(i).is_some_and(|t| t.token == Token::SemiColon);
         i += 1;
     }
     tokens

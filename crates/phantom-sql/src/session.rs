@@ -16,7 +16,7 @@ use sqlparser::ast::{self, Statement as Ast};
 
 use crate::binder::{Binder, BoundStatement, NewIndex, NewTable};
 use crate::block::{self, Block, Settings};
-use crate::catalog::{IndexDef, TableDef};
+use crate::catalog::{IndexDef, TableDef, pg_catalog};
 use crate::error::{Error, Result, SqlState};
 use crate::exec::{self, Context};
 use crate::instance::Instance;
@@ -139,8 +139,9 @@ impl Session {
             Ast::Query(_) | Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
                 let open = self.block.as_ref().map(|b| b.txn.clone()).filter(Transaction::is_active);
                 let txn = open.clone().unwrap_or_else(|| self.settings.begin(&self.instance.store, None));
-                let mut binder =
-                    Binder::new(&self.instance.catalog, &txn).with_system_views(&self.instance.store);
+                let mut binder = Binder::new(&self.instance.catalog, &txn)
+                    .with_system_views(&self.instance.store)
+                    .with_settings(&self.settings);
                 let bound = binder.statement(&statement);
                 let types = binder.parameter_types();
                 if open.is_none() {
@@ -332,7 +333,10 @@ impl Session {
                     ));
                     return self.fail_on_error(result);
                 }
-                self.in_transaction_block(|instance, txn| execute_statement(instance, txn, statement, params))
+                let settings = self.settings.clone();
+                self.in_transaction_block(|instance, txn| {
+                    execute_statement(instance, txn, &settings, statement, params)
+                })
             }
         }
     }
@@ -526,10 +530,12 @@ fn setting_value(value: &ast::Expr) -> String {
 fn execute_statement(
     instance: &Instance,
     txn: &Transaction,
+    settings: &Settings,
     statement: &Ast,
     params: &[Value],
 ) -> Result<Output> {
-    let mut binder = Binder::new(&instance.catalog, txn).with_system_views(&instance.store);
+    let mut binder =
+        Binder::new(&instance.catalog, txn).with_system_views(&instance.store).with_settings(settings);
     let bound = binder.statement(statement)?;
     let types = binder.parameter_types();
     let cx = Context {
@@ -685,7 +691,8 @@ fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result
     let mut indexes = Vec::with_capacity(new.uniques.len());
     for (name, columns) in new.uniques {
         let (keyspace, engine) = txn.create_keyspace(None)?;
-        indexes.push(IndexDef { name, keyspace, engine: engine.description(), columns, unique: true });
+        let oid = pg_catalog::oid_for_keyspace(keyspace);
+        indexes.push(IndexDef { name, keyspace, engine: engine.description(), columns, unique: true, oid });
     }
     let table = TableDef {
         name: new.name,
@@ -696,6 +703,7 @@ fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result
         indexes,
         checks: new.checks,
         foreign_keys: new.foreign_keys,
+        oid: pg_catalog::oid_for_keyspace(keyspace),
     };
     instance.catalog.put_table(txn, &table)?;
     Ok(Some(table))
@@ -772,6 +780,7 @@ fn create_index(instance: &Instance, txn: &Transaction, new: NewIndex) -> Result
         engine: engine.description(),
         columns: new.columns,
         unique: new.unique,
+        oid: pg_catalog::oid_for_keyspace(keyspace),
     };
     let mut table = (*table).clone();
     table.indexes.push(index.clone());

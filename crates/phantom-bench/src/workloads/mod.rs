@@ -2,6 +2,7 @@
 
 pub mod engines;
 pub mod insert;
+pub mod pgbench;
 pub mod point_select;
 pub mod storage;
 pub mod tpcb;

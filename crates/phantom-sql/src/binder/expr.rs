@@ -181,16 +181,23 @@ fn visit(e: &ast::Expr, f: &mut impl FnMut(&ast::Expr)) {
 
 /// The aggregate a function call names, if it is one.
 pub fn aggregate_function(f: &ast::Function) -> Option<AggregateFunction> {
-    if f.over.is_some() || f.name.0.len() != 1 {
+    if f.over.is_some() {
         return None;
     }
-    let name = f.name.0[0].as_ident().map(ident_name)?;
+    let name = match f.name.0.as_slice() {
+        [name] => name.as_ident().map(ident_name)?,
+        [schema, name] if schema.as_ident().map(ident_name).as_deref() == Some("pg_catalog") => {
+            name.as_ident().map(ident_name)?
+        }
+        _ => return None,
+    };
     Some(match name.as_str() {
         "count" => AggregateFunction::Count,
         "sum" => AggregateFunction::Sum,
         "avg" => AggregateFunction::Avg,
         "min" => AggregateFunction::Min,
         "max" => AggregateFunction::Max,
+        "string_agg" => AggregateFunction::StringAgg,
         _ => return None,
     })
 }
@@ -276,7 +283,12 @@ impl Binder<'_> {
         match e {
             E::Identifier(ident) => {
                 let name = ident_name(ident);
-                self.column(cx, None, &name).map_err(|err| with_position(err, &ident.span))
+                match self.column(cx, None, &name) {
+                    Err(err) if err.state == SqlState::UndefinedColumn && ident.quote_style.is_none() => {
+                        super::pg::keyword_value(&name).ok_or_else(|| with_position(err, &ident.span))
+                    }
+                    result => result.map_err(|err| with_position(err, &ident.span)),
+                }
             }
             E::CompoundIdentifier(parts) => {
                 let names: Vec<String> = parts.iter().map(ident_name).collect();
@@ -383,6 +395,9 @@ impl Binder<'_> {
                 self.case(operand, conditions, else_result, cx)
             }
             E::Cast { expr, data_type, .. } => {
+                if let Some(x) = self.pg_cast(expr, data_type, cx)? {
+                    return Ok(x);
+                }
                 let target = self.data_type(data_type)?;
                 let x = self.expr(expr, cx)?;
                 self.cast(x, target)
@@ -474,6 +489,10 @@ impl Binder<'_> {
             }
             E::AnyOp { left, compare_op, right, .. } | E::AllOp { left, compare_op, right } => {
                 let all = matches!(e, E::AllOp { .. });
+                if let (false, Some(op)) = (matches!(right.as_ref(), E::Subquery(_)), comparison(compare_op))
+                {
+                    return self.pg_any(left, op, right, all, cx);
+                }
                 let (E::Subquery(q), Some(op)) = (right.as_ref(), comparison(compare_op)) else {
                     return Err(Error::new(
                         SqlState::FeatureNotSupported,
@@ -486,9 +505,7 @@ impl Binder<'_> {
             E::In { .. } => {
                 Err(Error::new(SqlState::FeatureNotSupported, format!("expression not supported: {e}")))
             }
-            other => {
-                Err(Error::new(SqlState::FeatureNotSupported, format!("expression not supported: {other}")))
-            }
+            other => self.pg_expr(other, cx),
         }
     }
 
@@ -503,50 +520,79 @@ impl Binder<'_> {
         bound.expr.eval(&[])
     }
 
-    /// A column reference: of the current scope, or else, inside a subquery, of the
-    /// enclosing query (then captured as one of the subquery's arguments).
+    /// A column reference: of the current scope, or else, inside a subquery, of an
+    /// enclosing query, the nearest one that has the name.
     fn column(&mut self, cx: &Cx<'_>, table: Option<&str>, name: &str) -> Result<Typed> {
         let err = match cx.scope.resolve(table, name) {
             Ok(i) => return Ok(Typed::new(Expr::Column(i), cx.scope.columns[i].data_type)),
             Err(e) => e,
         };
-        let unknown = matches!(err.state, SqlState::UndefinedColumn | SqlState::UndefinedTable);
-        let (Some(outer), true) = (self.outer.last(), unknown) else { return Err(err) };
-        let Ok(i) = outer.resolve(table, name) else { return Err(err) };
-        let ty = outer.columns[i].data_type;
-        let captures = self.captures.last_mut().ok_or(err)?;
-        let k = match captures.iter().position(|c| *c == Expr::Column(i)) {
-            Some(k) => k,
-            None => {
-                captures.push(Expr::Column(i));
-                captures.len() - 1
+        if !matches!(err.state, SqlState::UndefinedColumn | SqlState::UndefinedTable) {
+            return Err(err);
+        }
+        for level in (0..self.outer.len()).rev() {
+            match self.outer[level].resolve(table, name) {
+                Ok(i) => {
+                    let ty = self.outer[level].columns[i].data_type;
+                    return Ok(Typed::new(self.capture(level, Expr::Column(i)), ty));
+                }
+                Err(e) if matches!(e.state, SqlState::UndefinedColumn | SqlState::UndefinedTable) => {}
+                Err(e) => return Err(e),
             }
-        };
-        Ok(Typed::new(Expr::Outer(k), ty))
+        }
+        Err(err)
+    }
+
+    /// Makes `column`, an expression over the enclosing scope `outer[level]`, visible to
+    /// the subquery being bound. Each subquery between that level and the innermost one
+    /// passes it on as one of its arguments, so a reference two levels out becomes an
+    /// argument of the middle subquery that is in turn an argument of the inner one.
+    fn capture(&mut self, level: usize, column: Expr) -> Expr {
+        let mut expr = column;
+        for captures in &mut self.captures[level..] {
+            let k = captures.iter().position(|c| *c == expr).unwrap_or_else(|| {
+                captures.push(expr.clone());
+                captures.len() - 1
+            });
+            expr = Expr::Outer(k);
+        }
+        expr
     }
 
     /// Binds a subquery used in an expression. Its plan sees the enclosing columns
-    /// through [`Binder::column`] (not in aggregate context, where rows are groups).
-    fn subquery(
+    /// through [`Binder::column`]. Above a GROUP BY the enclosing rows are groups: the
+    /// subquery is bound over the rows below the aggregation, and each column it takes
+    /// from them must be a GROUP BY expression, which it then takes from the group.
+    pub(super) fn subquery(
         &mut self,
         query: &ast::Query,
         kind: SubqueryKind,
         operand: Option<Expr>,
         cx: &Cx<'_>,
     ) -> Result<Typed> {
-        let outer = if cx.agg.is_some() { Scope::default() } else { cx.scope.clone() };
+        let outer = match &cx.agg {
+            Some(agg) => agg.input.clone(),
+            None => cx.scope.clone(),
+        };
         self.outer.push(outer);
         self.captures.push(Vec::new());
         let plan = self.query(query);
-        let args = self.captures.pop().unwrap_or_default();
+        let mut args = self.captures.pop().unwrap_or_default();
         self.outer.pop();
         let plan = plan?;
+        if let Some(agg) = &cx.agg {
+            args = args.into_iter().map(|arg| grouped_argument(arg, agg)).collect::<Result<_>>()?;
+        }
         let visible: Vec<DataType> =
             plan.columns().iter().filter(|c| !c.hidden).map(|c| c.data_type).collect();
         if kind != SubqueryKind::Exists && visible.len() != 1 {
             return Err(Error::new(SqlState::SyntaxError, "subquery must return only one column"));
         }
-        let ty = if kind == SubqueryKind::Scalar { visible[0] } else { DataType::Boolean };
+        let ty = match kind {
+            SubqueryKind::Scalar => visible[0],
+            SubqueryKind::Array => DataType::Text,
+            _ => DataType::Boolean,
+        };
         let subquery = Subquery { kind, plan: std::sync::Arc::new(plan), args, operand, runner: None };
         Ok(Typed::new(Expr::Subquery(Box::new(subquery)), ty))
     }
@@ -611,6 +657,8 @@ impl Binder<'_> {
             }
             Expr::Constant(Value::Null) => Ok(Expr::Constant(Value::Null)),
             Expr::Constant(v) if x.literal => Ok(Expr::Constant(cast::cast(v, target, CastKind::Explicit)?)),
+            // Untyped text computed at run time (an array element) converts when read.
+            e if x.literal => Ok(Expr::Cast(e.boxed(), target)),
             // Integers and floats share their run-time forms loosely, but a NUMERIC is a
             // different value (and prints differently), so crossing into or out of it casts.
             e if x.ty.is_numeric() && target.is_numeric() => {
@@ -682,7 +730,7 @@ impl Binder<'_> {
         Err(Error::new(SqlState::UndefinedFunction, format!("operator does not exist: {} {what} text", x.ty)))
     }
 
-    fn cast(&mut self, x: Typed, target: DataType) -> Result<Typed> {
+    pub(super) fn cast(&mut self, x: Typed, target: DataType) -> Result<Typed> {
         let expr = match x.expr {
             Expr::Constant(v) => Expr::Constant(cast::cast(v, target, CastKind::Explicit)?),
             Expr::Parameter(i) if x.literal => {
@@ -851,9 +899,12 @@ impl Binder<'_> {
                 let b = if b.literal { self.coerce(b, DataType::Text, "||")? } else { text_operand(b) };
                 Ok(Typed::new(Expr::Concat(a.boxed(), b.boxed()), DataType::Text))
             }
-            other => {
-                Err(Error::new(SqlState::FeatureNotSupported, format!("operator not supported: {other}")))
-            }
+            other => match self.pg_binary(l, other, r, cx)? {
+                Some(x) => Ok(x),
+                None => {
+                    Err(Error::new(SqlState::FeatureNotSupported, format!("operator not supported: {other}")))
+                }
+            },
         }
     }
 
@@ -975,6 +1026,9 @@ impl Binder<'_> {
             return Err(Error::new(SqlState::FeatureNotSupported, "window functions are not supported yet"));
         }
         let name = object_name(&f.name)?;
+        if let Some(x) = self.pg_function(&name, f, cx)? {
+            return Ok(x);
+        }
         let args = plain_args(f)?;
         let func = match name.as_str() {
             "abs" => Function::Abs,
@@ -1135,6 +1189,10 @@ impl Binder<'_> {
                 }
                 (exprs, DataType::Text)
             }
+            // Compatibility functions are bound by `pg_function` and never come here.
+            Pg(f) => {
+                return Err(Error::new(SqlState::InternalError, format!("{} is bound elsewhere", f.name())));
+            }
             Now => (Vec::new(), DataType::TimestampTz),
             CurrentDate => (Vec::new(), DataType::Date),
             DatePart | DateTrunc => {
@@ -1213,6 +1271,7 @@ impl Binder<'_> {
                 return Err(Error::new(SqlState::FeatureNotSupported, "subqueries are not supported yet"));
             }
         };
+        let mut separator = None;
         let (function, arg, ty) = if star {
             if function != AggregateFunction::Count {
                 return Err(Error::new(
@@ -1222,11 +1281,17 @@ impl Binder<'_> {
             }
             (AggregateFunction::CountStar, None, DataType::BigInt)
         } else {
-            if args.len() != 1 {
+            let wanted = if function == AggregateFunction::StringAgg { 2 } else { 1 };
+            if args.len() != wanted {
                 return Err(Error::new(
                     SqlState::UndefinedFunction,
-                    format!("function {}() takes exactly one argument", function.name()),
+                    format!("function {}() takes exactly {wanted} argument(s)", function.name()),
                 ));
+            }
+            if function == AggregateFunction::StringAgg {
+                let mut inner = Cx::new(&agg.input, "aggregate arguments");
+                let x = self.expr(&args[1], &mut inner)?;
+                separator = Some(self.string_arg(x, "string_agg")?);
             }
             if contains_aggregate(&args[0]) {
                 return Err(Error::new(SqlState::GroupingError, "aggregate function calls cannot be nested"));
@@ -1261,11 +1326,12 @@ impl Binder<'_> {
                 }
                 AggregateFunction::Sum => ty,
                 AggregateFunction::Avg => DataType::Double,
+                AggregateFunction::StringAgg => DataType::Text,
                 _ => ty,
             };
             (function, Some(x), result)
         };
-        let aggregate = Aggregate { function, arg, distinct, filter, data_type: ty };
+        let aggregate = Aggregate { function, arg, distinct, filter, data_type: ty, separator };
         let index = match agg.aggregates.iter().position(|a| *a == aggregate) {
             Some(i) => i,
             None => {
@@ -1375,7 +1441,7 @@ fn text_operand(x: Typed) -> Expr {
 }
 
 /// The unnamed, plain expression arguments of a function call.
-fn plain_args(f: &ast::Function) -> Result<Vec<ast::Expr>> {
+pub(super) fn plain_args(f: &ast::Function) -> Result<Vec<ast::Expr>> {
     match &f.args {
         ast::FunctionArguments::None => Ok(Vec::new()),
         ast::FunctionArguments::List(list) => list
@@ -1470,4 +1536,27 @@ fn datetime_cast(from: DataType, to: DataType) -> bool {
             | (Timestamp | TimestampTz, Date | Time | Timestamp | TimestampTz)
             | (Time, Interval)
     )
+}
+
+/// A subquery argument taken from the rows below a GROUP BY, as the same value taken from
+/// the group: a GROUP BY expression becomes its group column; a reference further out
+/// stays as it is; anything else varies within a group and is an error, as in PostgreSQL.
+fn grouped_argument(arg: Expr, agg: &AggState) -> Result<Expr> {
+    if let Some(g) = agg.group_by.iter().position(|g| *g == arg) {
+        return Ok(Expr::Column(g));
+    }
+    if !arg.any(&mut |x| matches!(x, Expr::Column(_))) {
+        return Ok(arg);
+    }
+    let name = match arg {
+        Expr::Column(i) => agg.input.columns.get(i).map_or_else(String::new, |c| match &c.table {
+            Some(t) => format!("{t}.{}", c.name),
+            None => c.name.clone(),
+        }),
+        _ => String::new(),
+    };
+    Err(Error::new(
+        SqlState::GroupingError,
+        format!("subquery uses ungrouped column \"{name}\" from outer query"),
+    ))
 }

@@ -10,13 +10,17 @@ mod alter;
 mod ddl;
 mod dml;
 mod expr;
+mod lateral;
+mod pg;
 mod scope;
 mod select;
+mod table_function;
 
 pub use alter::{AlterOp, AlterTable};
 pub(crate) use ddl::check_key_types;
 pub use ddl::{NewIndex, NewTable};
 pub use expr::{AggState, Cx, Typed};
+pub use pg::FUNCTIONS;
 pub use scope::Scope;
 
 use phantom_txn::Transaction;
@@ -85,6 +89,8 @@ pub struct Binder<'a> {
     txn: &'a Transaction,
     /// For system views; `None` where they are not available.
     store: Option<&'a phantom_txn::MvccStore>,
+    /// The session's settings, for `current_setting()` and `pg_settings`.
+    settings: Option<&'a crate::block::Settings>,
     /// Types of `$n` parameters, as far as the context has decided them.
     params: Vec<Option<DataType>>,
     depth: usize,
@@ -107,6 +113,7 @@ impl<'a> Binder<'a> {
             catalog,
             txn,
             store: None,
+            settings: None,
             params: Vec::new(),
             depth: 0,
             row_lock: None,
@@ -120,6 +127,12 @@ impl<'a> Binder<'a> {
     /// Makes system views (e.g. `phantom_storage_stats`) of `store` visible.
     pub fn with_system_views(mut self, store: &'a phantom_txn::MvccStore) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Makes the session's settings visible to `current_setting()` and `pg_settings`.
+    pub fn with_settings(mut self, settings: &'a crate::block::Settings) -> Self {
+        self.settings = Some(settings);
         self
     }
 

@@ -504,7 +504,10 @@ impl Binder<'_> {
             }
             SelectItem::ExprWithAliases { .. } => return Err(unsupported("multiple aliases")),
         };
-        let x = self.expr(e, cx)?;
+        let x = match self.pg_select_item(e, cx)? {
+            Some(x) => x,
+            None => self.expr(e, cx)?,
+        };
         let (expr, ty) = if x.literal {
             (self.coerce(x, DataType::Text, "SELECT")?, DataType::Text)
         } else {
@@ -580,6 +583,10 @@ impl Binder<'_> {
     fn table_with_joins(&mut self, item: &ast::TableWithJoins) -> Result<Plan> {
         let mut plan = self.table_factor(&item.relation)?;
         for join in &item.joins {
+            if let Some(projected) = self.lateral_projection(&plan, join)? {
+                plan = projected;
+                continue;
+            }
             let right = self.table_factor(&join.relation)?;
             plan = self.join(plan, right, &join.join_operator)?;
         }
@@ -609,7 +616,8 @@ impl Binder<'_> {
                 }
                 if self.catalog.table(self.txn, &table_name)?.is_none()
                     && let Some(store) = self.store
-                    && let Some(view) = system::view(&table_name, self.catalog, store, self.txn)?
+                    && let Some(view) =
+                        system::view(&table_name, self.catalog, store, self.txn, self.settings)?
                 {
                     let alias_name = alias.as_ref().map_or(table_name, |a| ident_name(&a.name));
                     let plan = system_view_plan(view, &alias_name);
@@ -640,6 +648,9 @@ impl Binder<'_> {
                     Some(a) if !a.columns.is_empty() => rename(plan, Some(alias_name), &a.columns),
                     _ => Ok(plan),
                 }
+            }
+            ast::TableFactor::Table { name, alias, args: Some(args), with_ordinality, .. } => {
+                self.table_function(name, args, alias.as_ref(), *with_ordinality)
             }
             ast::TableFactor::Derived { lateral: false, subquery, alias, sample: None } => {
                 let plan = self.query(subquery)?;
@@ -939,13 +950,15 @@ impl Binder<'_> {
             ));
         };
         let outer = std::mem::take(&mut self.outer);
+        let captures = std::mem::take(&mut self.captures);
         let plan = self.query(&query);
         self.outer = outer;
+        self.captures = captures;
         plan
     }
 }
 
-fn rename(plan: Plan, table: Option<String>, names: &[ast::TableAliasColumnDef]) -> Result<Plan> {
+pub(super) fn rename(plan: Plan, table: Option<String>, names: &[ast::TableAliasColumnDef]) -> Result<Plan> {
     let columns = plan.columns();
     let visible = columns.iter().filter(|c| !c.hidden).count();
     if names.len() > visible {

@@ -11,6 +11,7 @@
 //! easy to extend with defaulted fields, and decoded at most once per distinct definition
 //! thanks to a small cache keyed by the stored bytes.
 
+pub mod pg_catalog;
 pub mod system;
 mod table;
 mod view;

@@ -12,6 +12,8 @@
 //! `information_schema.tables` and `information_schema.columns` describe the user's tables
 //! and views as the SQL standard (and PostgreSQL) lay them out, for tools that ask.
 //!
+//! The PostgreSQL catalogs (`pg_class`, ...) are in [`super::pg_catalog`].
+//!
 //! A user table of the same name takes precedence.
 
 use std::collections::HashMap;
@@ -37,12 +39,16 @@ pub fn view(
     catalog: &Catalog,
     store: &MvccStore,
     txn: &Transaction,
+    settings: Option<&crate::block::Settings>,
 ) -> Result<Option<SystemView>> {
     match name {
         "phantom_storage_stats" => storage_stats(catalog, store, txn).map(Some),
         "information_schema.tables" => information_tables(catalog, txn).map(Some),
         "information_schema.columns" => information_columns(catalog, txn).map(Some),
-        _ => Ok(None),
+        _ => {
+            let settings = settings.map(crate::block::Settings::all).unwrap_or_default();
+            super::pg_catalog::view(name, catalog, store, txn, &settings)
+        }
     }
 }
 

@@ -44,6 +44,11 @@ pub struct TableDef {
     /// table does not list them: see [`crate::exec::constraints`].
     #[serde(default)]
     pub foreign_keys: Vec<ForeignKeyDef>,
+    /// The OID the `pg_catalog` views show, fixed at creation so that it outlives the
+    /// keyspace changes of TRUNCATE and rewrites; 0 for definitions stored before OIDs
+    /// existed (see [`super::pg_catalog`]).
+    #[serde(default)]
+    pub oid: i64,
 }
 
 /// A CHECK constraint.
@@ -117,6 +122,9 @@ pub struct IndexDef {
     pub columns: Vec<usize>,
     /// UNIQUE: no two rows with the same non-NULL values.
     pub unique: bool,
+    /// The OID the `pg_catalog` views show, as for tables.
+    #[serde(default)]
+    pub oid: i64,
 }
 
 fn default_engine() -> String {

@@ -27,10 +27,18 @@ enum Accumulator {
     SumInt(Option<i128>),
     SumDecimal(Option<Decimal>),
     SumFloat(Option<f64>),
-    AvgDecimal { sum: Decimal, count: i64 },
-    AvgFloat { sum: f64, count: i64 },
+    AvgDecimal {
+        sum: Decimal,
+        count: i64,
+    },
+    AvgFloat {
+        sum: f64,
+        count: i64,
+    },
     Min(Option<Value>),
     Max(Option<Value>),
+    /// The values so far, each after its row's separator.
+    StringAgg(Option<String>),
 }
 
 impl Accumulator {
@@ -46,14 +54,28 @@ impl Accumulator {
             AggregateFunction::Avg => Accumulator::AvgFloat { sum: 0.0, count: 0 },
             AggregateFunction::Min => Accumulator::Min(None),
             AggregateFunction::Max => Accumulator::Max(None),
+            AggregateFunction::StringAgg => Accumulator::StringAgg(None),
         }
     }
 
-    fn add(&mut self, v: Value) -> Result<()> {
+    fn add(&mut self, v: Value, separator: Option<Value>) -> Result<()> {
         if v.is_null() {
             return Ok(());
         }
         match self {
+            Accumulator::StringAgg(s) => {
+                let v = crate::types::cast::to_text(&v);
+                match s {
+                    None => *s = Some(v),
+                    Some(s) => {
+                        // A NULL separator adds nothing between values, as in PostgreSQL.
+                        if let Some(sep) = separator.filter(|sep| !sep.is_null()) {
+                            s.push_str(&crate::types::cast::to_text(&sep));
+                        }
+                        s.push_str(&v);
+                    }
+                }
+            }
             Accumulator::Count(n) => *n += 1,
             Accumulator::SumInt(s) => {
                 let i = match v {
@@ -104,6 +126,7 @@ impl Accumulator {
             Accumulator::AvgDecimal { sum, count } => Value::Numeric(sum.checked_div(Decimal::from(count))?),
             Accumulator::AvgFloat { sum, count } => Value::Float(sum / count as f64),
             Accumulator::Min(m) | Accumulator::Max(m) => m.unwrap_or(Value::Null),
+            Accumulator::StringAgg(s) => s.map_or(Value::Null, Value::Text),
         })
     }
 }
@@ -142,7 +165,8 @@ impl Group {
             {
                 continue;
             }
-            self.accumulators[i].add(v)?;
+            let separator = a.separator.as_ref().map(|e| e.eval(row)).transpose()?;
+            self.accumulators[i].add(v, separator)?;
         }
         Ok(())
     }

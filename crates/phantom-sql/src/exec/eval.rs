@@ -457,13 +457,17 @@ fn subquery(q: &Subquery, row: &[Value]) -> Result<Value> {
             }
         },
         SubqueryKind::In => quantified(CmpOp::Eq, false, &operand.unwrap_or(Value::Null), &rows),
+        SubqueryKind::Array => crate::catalog::pg_catalog::array_text(rows.iter().map(|r| match r.first() {
+            None | Some(Value::Null) => "NULL".to_string(),
+            Some(v) => crate::exec::pg_functions::quote_element(&cast::to_text(v)),
+        })),
         SubqueryKind::Quantified(op, all) => quantified(op, all, &operand.unwrap_or(Value::Null), &rows),
     })
 }
 
 /// `x op ANY (rows)` (IN is `= ANY`) or `x op ALL (rows)`, with SQL's NULL rules: a
 /// decisive comparison wins; otherwise an unknown one makes the answer unknown.
-fn quantified(op: CmpOp, all: bool, x: &Value, rows: &[Vec<Value>]) -> Value {
+pub(crate) fn quantified(op: CmpOp, all: bool, x: &Value, rows: &[Vec<Value>]) -> Value {
     let mut unknown = false;
     for r in rows {
         match compare(op, x, r.first().unwrap_or(&Value::Null)) {

@@ -216,6 +216,7 @@ pub fn apply(func: Function, args: Vec<Value>, ty: DataType) -> Result<Value> {
             let t = datetime::trunc_timestamp(&field, micros).ok_or_else(unknown)?;
             if tz { Value::TimestampTz(t) } else { Value::Timestamp(t) }
         }
+        Pg(f) => return super::pg_functions::apply(f, args),
         Coalesce | NullIf | Greatest | Least | Concat => {
             return Err(Error::new(SqlState::InternalError, format!("{} is evaluated by eval", func.name())));
         }

@@ -17,6 +17,7 @@ pub mod functions;
 mod hash_join;
 mod limit;
 mod nested_loop_join;
+pub mod pg_functions;
 mod project;
 mod recursive;
 pub mod rewrite;
@@ -25,6 +26,7 @@ mod sequences;
 mod set_op;
 mod sort;
 mod subquery;
+pub mod table_function;
 mod values;
 mod write;
 
@@ -69,6 +71,9 @@ pub fn execute(plan: Plan, cx: &Context) -> Result<Rows> {
             scan::index_scan(cx, table, index, &prefix, range, filter)?
         }
         Plan::Values { rows, .. } => values::values(rows),
+        Plan::TableFunction { function, args, ordinality, .. } => {
+            table_function::rows(function, &args, ordinality)?
+        }
         Plan::Nothing { .. } => Box::new(std::iter::empty()),
         Plan::Filter { input, predicate } => filter::filter(execute(*input, cx)?, predicate),
         Plan::LockRows { input, table, mode, recheck } => {

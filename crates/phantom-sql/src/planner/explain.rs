@@ -67,6 +67,8 @@ pub fn estimate(plan: &Plan, table_rows: TableRows<'_>) -> f64 {
             at_least_one(matched * selectivity(filter.as_ref()), n)
         }
         Plan::Values { rows, .. } => rows.len() as f64,
+        // PostgreSQL's guess for a set-returning function.
+        Plan::TableFunction { .. } => 1000.0,
         Plan::Nothing { .. } => 0.0,
         Plan::Filter { input, predicate } => {
             let n = e(input);
@@ -191,6 +193,9 @@ fn render_node(plan: &Plan, depth: usize, out: &mut Vec<String>, table_rows: Opt
         }
         Plan::Values { rows, .. } => {
             out.push(format!("{pad}Values ({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" }))
+        }
+        Plan::TableFunction { function, .. } => {
+            out.push(format!("{pad}Function Scan on {}", function.name()))
         }
         Plan::Nothing { .. } => out.push(format!("{pad}Nothing (no rows can match)")),
         Plan::Filter { input, predicate } => {

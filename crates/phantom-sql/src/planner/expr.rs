@@ -147,6 +147,8 @@ pub enum Function {
     DatePart,
     /// `date_trunc(field, x)`
     DateTrunc,
+    /// A PostgreSQL compatibility function (`format_type`, `~`, ...).
+    Pg(crate::exec::pg_functions::PgFunction),
 }
 
 impl Function {
@@ -186,6 +188,7 @@ impl Function {
             CurrentDate => "current_date",
             DatePart => "date_part",
             DateTrunc => "date_trunc",
+            Pg(f) => f.name(),
         }
     }
 }
@@ -265,6 +268,8 @@ pub enum SubqueryKind {
     In,
     /// `operand op ANY/ALL (SELECT ...)`: the operator, and true for ALL.
     Quantified(CmpOp, bool),
+    /// `ARRAY(SELECT ...)`: the values as an array (in its text form).
+    Array,
 }
 
 /// Runs a subquery's plan for given values of its outer references. The executor
@@ -584,6 +589,7 @@ impl fmt::Display for Named<'_> {
                 match q.kind {
                     SubqueryKind::Scalar => f.write_str("(SubPlan)"),
                     SubqueryKind::Exists => f.write_str("EXISTS(SubPlan)"),
+                    SubqueryKind::Array => f.write_str("ARRAY(SubPlan)"),
                     SubqueryKind::In => f.write_str("IN (SubPlan)"),
                     SubqueryKind::Quantified(op, all) => {
                         write!(f, "{} {} (SubPlan)", op.symbol(), if all { "ALL" } else { "ANY" })

@@ -52,6 +52,8 @@ pub enum AggregateFunction {
     Min,
     /// `max(x)`
     Max,
+    /// `string_agg(x, separator)`
+    StringAgg,
 }
 
 impl AggregateFunction {
@@ -63,6 +65,7 @@ impl AggregateFunction {
             AggregateFunction::Avg => "avg",
             AggregateFunction::Min => "min",
             AggregateFunction::Max => "max",
+            AggregateFunction::StringAgg => "string_agg",
         }
     }
 }
@@ -80,6 +83,8 @@ pub struct Aggregate {
     pub filter: Option<Expr>,
     /// The result type.
     pub data_type: DataType,
+    /// `string_agg`'s separator, evaluated per row like the argument.
+    pub separator: Option<Expr>,
 }
 
 /// An ORDER BY key.
@@ -143,6 +148,17 @@ pub enum Plan {
     Values {
         /// The rows' expressions (evaluated against an empty row).
         rows: Vec<Vec<Expr>>,
+        /// The output columns.
+        columns: Vec<OutputColumn>,
+    },
+    /// The rows of a set-returning function in FROM (`generate_series(1, 10)`).
+    TableFunction {
+        /// The function.
+        function: crate::exec::table_function::TableFunction,
+        /// Its arguments, evaluated once when the rows are produced.
+        args: Vec<Expr>,
+        /// WITH ORDINALITY: a row-number column follows the value.
+        ordinality: bool,
         /// The output columns.
         columns: Vec<OutputColumn>,
     },
@@ -310,6 +326,7 @@ impl Plan {
             | Plan::KeyLookup { table, alias, .. }
             | Plan::IndexScan { table, alias, .. } => scan_columns(table, alias),
             Plan::Values { columns, .. }
+            | Plan::TableFunction { columns, .. }
             | Plan::Nothing { columns }
             | Plan::Project { columns, .. }
             | Plan::SetOp { columns, .. }
@@ -337,6 +354,7 @@ impl Plan {
                 table.scan_width()
             }
             Plan::Values { columns, .. }
+            | Plan::TableFunction { columns, .. }
             | Plan::Nothing { columns }
             | Plan::Project { columns, .. }
             | Plan::SetOp { columns, .. }
@@ -393,6 +411,7 @@ impl Plan {
             | Plan::KeyLookup { .. }
             | Plan::IndexScan { .. }
             | Plan::Values { .. }
+            | Plan::TableFunction { .. }
             | Plan::WorkTable { .. }
             | Plan::Nothing { .. }) => p,
             Plan::RecursiveCte { id, anchor, step, all, columns } => {
@@ -456,6 +475,12 @@ impl Plan {
                     .collect::<Result<_>>()?,
                 columns,
             },
+            Plan::TableFunction { function, args, ordinality, columns } => Plan::TableFunction {
+                function,
+                args: args.into_iter().map(&mut *f).collect::<Result<_>>()?,
+                ordinality,
+                columns,
+            },
             Plan::Filter { input, predicate } => Plan::Filter { input, predicate: f(predicate)? },
             Plan::Project { input, exprs, columns } => Plan::Project {
                 input,
@@ -478,7 +503,14 @@ impl Plan {
                 group_by: group_by.into_iter().map(&mut *f).collect::<Result<_>>()?,
                 aggregates: aggregates
                     .into_iter()
-                    .map(|a| Ok(Aggregate { arg: opt(a.arg, f)?, filter: opt(a.filter, f)?, ..a }))
+                    .map(|a| {
+                        Ok(Aggregate {
+                            arg: opt(a.arg, f)?,
+                            filter: opt(a.filter, f)?,
+                            separator: opt(a.separator, f)?,
+                            ..a
+                        })
+                    })
                     .collect::<Result<_>>()?,
                 columns,
             },

@@ -1,0 +1,376 @@
+//! PostgreSQL compatibility functions that need no catalog access at run time:
+//! `format_type`, the regular-expression operators, the array helpers psql uses,
+//! `quote_ident`, `pg_size_pretty`, ...
+//!
+//! Functions whose answer depends on the catalog (`pg_get_indexdef`, `'t'::regclass`,
+//! `pg_relation_size`, ...) are resolved by the binder instead (see `binder/pg.rs`),
+//! because the catalog is only at hand while binding.
+//!
+//! **Arrays** are not a Phantom-DB type. The catalog columns PostgreSQL declares as
+//! arrays (`pg_constraint.conkey`, `pg_policy.polroles`, ...) and functions returning
+//! arrays (`current_schemas(true)`) carry the array's text form, `{a,b}`; the functions
+//! here parse that form. It is enough for the catalog queries clients send, and an
+//! honest text value when shown.
+//!
+//! Regular expressions use the `regex` crate, whose syntax covers what clients send
+//! (`^(t)$`, `^pg_toast`); patterns are compiled once per thread and cached.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::catalog::pg_catalog;
+use crate::error::{Error, Result, SqlState};
+use crate::planner::expr::CmpOp;
+use crate::types::cast::{self, CastKind};
+use crate::types::{DataType, Value};
+
+/// The compatibility functions evaluated at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PgFunction {
+    /// `format_type(type_oid, typmod)`
+    FormatType,
+    /// `s ~ pattern` (`~*` when case-insensitive)
+    RegexMatch {
+        /// `~*`
+        case_insensitive: bool,
+    },
+    /// `x op ANY (array)` / `x op ALL (array)`; the array's elements are read as `element`.
+    ArrayAny { op: CmpOp, all: bool, element: DataType },
+    /// `array_to_string(array, separator [, null_string])`
+    ArrayToString,
+    /// `array_position(array, element)`
+    ArrayPosition,
+    /// `array_upper(array, 1)` (also `array_length`)
+    ArrayUpper,
+    /// `array_lower(array, 1)`
+    ArrayLower,
+    /// `array[i]`: the element as untyped text
+    Subscript,
+    /// `quote_ident(s)`
+    QuoteIdent,
+    /// `pg_size_pretty(bytes)`
+    SizePretty,
+    /// `pg_encoding_to_char(encoding)`
+    EncodingToChar,
+    /// `pg_get_userbyid(role_oid)` and `regrole` output
+    UserName,
+    /// Functions answering with their first argument (`pg_get_expr(text, oid)`).
+    First,
+    /// `pg_table_is_visible(oid)` and friends, `has_*_privilege(...)`: true (for
+    /// non-NULL arguments): everything is in the search path and the one role may do
+    /// anything.
+    True,
+    /// `to_regtype(name)`: the type's OID or NULL
+    ToRegType,
+    /// `name::regtype`: the type's OID, or an error
+    RegTypeIn,
+    /// `regnamespace` output
+    NamespaceName,
+    /// `name::regnamespace`
+    NamespaceIn,
+    /// `current_schemas(include_implicit)`
+    CurrentSchemas,
+}
+
+impl PgFunction {
+    /// The SQL name.
+    pub fn name(self) -> &'static str {
+        use PgFunction::*;
+        match self {
+            FormatType => "format_type",
+            RegexMatch { .. } => "textregexeq",
+            ArrayAny { .. } => "any",
+            ArrayToString => "array_to_string",
+            ArrayPosition => "array_position",
+            ArrayUpper => "array_upper",
+            ArrayLower => "array_lower",
+            Subscript => "subscript",
+            QuoteIdent => "quote_ident",
+            SizePretty => "pg_size_pretty",
+            EncodingToChar => "pg_encoding_to_char",
+            UserName => "pg_get_userbyid",
+            First => "pg_get_expr",
+            True => "pg_table_is_visible",
+            ToRegType => "to_regtype",
+            RegTypeIn => "regtypein",
+            NamespaceName => "regnamespaceout",
+            NamespaceIn => "regnamespacein",
+            CurrentSchemas => "current_schemas",
+        }
+    }
+}
+
+/// `format_type`'s type modifier when none is given (NULL, which is an answer of its
+/// own: `character` where -1 gives `bpchar`).
+pub const NO_TYPMOD: i64 = i64::MIN;
+
+fn text(v: &Value) -> String {
+    cast::to_text(v)
+}
+
+fn int(v: &Value) -> Result<i64> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        other => cast::cast(other.clone(), DataType::BigInt, CastKind::Explicit).and_then(|v| match v {
+            Value::Int(i) => Ok(i),
+            _ => Err(Error::new(SqlState::DatatypeMismatch, format!("expected an integer, found {other}"))),
+        }),
+    }
+}
+
+/// Applies `f` to non-NULL `args`.
+pub fn apply(f: PgFunction, args: Vec<Value>) -> Result<Value> {
+    use PgFunction::*;
+    let a = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
+    Ok(match f {
+        FormatType => {
+            let typmod = args.get(1).map(int).transpose()?.filter(|&m| m != NO_TYPMOD);
+            Value::Text(pg_catalog::format_type(int(&a(0))?, typmod).unwrap_or_else(|| "???".to_string()))
+        }
+        RegexMatch { case_insensitive } => {
+            Value::Boolean(regex_match(&text(&a(0)), &text(&a(1)), case_insensitive)?)
+        }
+        ArrayAny { op, all, element } => {
+            let x = a(0);
+            let rows = parse_array(&text(&a(1)))?
+                .into_iter()
+                .map(|item| match item {
+                    None => Ok(vec![Value::Null]),
+                    Some(s) => cast::cast(Value::Text(s), element, CastKind::Explicit).map(|v| vec![v]),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            super::eval::quantified(op, all, &x, &rows)
+        }
+        ArrayToString => {
+            let separator = text(&a(1));
+            let null = args.get(2).map(text);
+            let items: Vec<String> = parse_array(&text(&a(0)))?
+                .into_iter()
+                .filter_map(|item| item.or_else(|| null.clone()))
+                .collect();
+            Value::Text(items.join(&separator))
+        }
+        ArrayPosition => {
+            let wanted = text(&a(1));
+            let items = parse_array(&text(&a(0)))?;
+            match items.iter().position(|item| item.as_deref() == Some(wanted.as_str())) {
+                Some(i) => Value::Int(i as i64 + 1),
+                None => Value::Null,
+            }
+        }
+        ArrayUpper | ArrayLower => {
+            let items = parse_array(&text(&a(0)))?;
+            match (int(&a(1))?, items.len()) {
+                (1, n) if n > 0 => Value::Int(if f == ArrayUpper { n as i64 } else { 1 }),
+                _ => Value::Null,
+            }
+        }
+        Subscript => {
+            let items = parse_array(&text(&a(0)))?;
+            let i = int(&a(1))?;
+            match usize::try_from(i).ok().and_then(|i| i.checked_sub(1)).and_then(|i| items.get(i)) {
+                Some(Some(s)) => Value::Text(s.clone()),
+                _ => Value::Null,
+            }
+        }
+        QuoteIdent => Value::Text(pg_catalog::quote_ident(&text(&a(0)))),
+        SizePretty => Value::Text(size_pretty(int(&a(0))?)),
+        EncodingToChar => Value::Text(
+            match int(&a(0))? {
+                0 => "SQL_ASCII",
+                6 => "UTF8",
+                _ => "",
+            }
+            .to_string(),
+        ),
+        UserName => {
+            let oid = int(&a(0))?;
+            Value::Text(if oid == pg_catalog::OWNER {
+                pg_catalog::OWNER_NAME.to_string()
+            } else {
+                format!("unknown (OID={oid})")
+            })
+        }
+        First => a(0),
+        True => Value::Boolean(true),
+        ToRegType => pg_catalog::type_by_name(&text(&a(0))).map_or(Value::Null, Value::Int),
+        RegTypeIn => {
+            let name = text(&a(0));
+            match name.trim().parse::<i64>() {
+                Ok(oid) => Value::Int(oid),
+                Err(_) => Value::Int(pg_catalog::type_by_name(&name).ok_or_else(|| {
+                    Error::new(SqlState::UndefinedObject, format!("type \"{name}\" does not exist"))
+                })?),
+            }
+        }
+        NamespaceName => {
+            let oid = int(&a(0))?;
+            Value::Text(pg_catalog::namespace_name(oid).map_or_else(|| oid.to_string(), str::to_string))
+        }
+        NamespaceIn => {
+            let name = text(&a(0));
+            match name.trim().parse::<i64>() {
+                Ok(oid) => Value::Int(oid),
+                Err(_) => Value::Int(pg_catalog::namespace_oid(name.trim()).ok_or_else(|| {
+                    Error::new(SqlState::InvalidSchemaName, format!("schema \"{name}\" does not exist"))
+                })?),
+            }
+        }
+        CurrentSchemas => {
+            let implicit = matches!(a(0), Value::Boolean(true));
+            let schemas = if implicit { vec!["pg_catalog", "public"] } else { vec!["public"] };
+            pg_catalog::array_text(schemas.into_iter().map(str::to_string))
+        }
+    })
+}
+
+/// The elements of an array's text form (`{a,"b c",NULL}`); `None` for NULL elements.
+/// Only one-dimensional arrays are read.
+pub fn parse_array(s: &str) -> Result<Vec<Option<String>>> {
+    let malformed =
+        || Error::new(SqlState::InvalidTextRepresentation, format!("malformed array literal: \"{s}\""));
+    let inner = s.trim().strip_prefix('{').and_then(|r| r.strip_suffix('}')).ok_or_else(malformed)?;
+    let mut items = Vec::new();
+    if inner.trim().is_empty() {
+        return Ok(items);
+    }
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut item = String::new();
+        let quoted = chars.next_if_eq(&'"').is_some();
+        if quoted {
+            loop {
+                match chars.next().ok_or_else(malformed)? {
+                    '"' => break,
+                    '\\' => item.push(chars.next().ok_or_else(malformed)?),
+                    c => item.push(c),
+                }
+            }
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        } else {
+            while let Some(c) = chars.next_if(|&c| c != ',') {
+                if c == '{' || c == '"' {
+                    return Err(malformed());
+                }
+                item.push(c);
+            }
+            item = item.trim().to_string();
+        }
+        items.push(if !quoted && item.eq_ignore_ascii_case("null") { None } else { Some(item) });
+        match chars.next() {
+            None => return Ok(items),
+            Some(',') => {}
+            Some(_) => return Err(malformed()),
+        }
+    }
+}
+
+/// `pg_size_pretty`: bytes, kB, MB, GB, TB with PostgreSQL's rounding (a unit is used
+/// from 10240 of the one below; halves round up).
+fn size_pretty(bytes: i64) -> String {
+    let mut size = bytes;
+    let sign = if size < 0 { "-" } else { "" };
+    size = size.saturating_abs();
+    if size < 10 * 1024 {
+        return format!("{bytes} bytes");
+    }
+    for unit in ["kB", "MB", "GB", "TB", "PB"] {
+        // Halve, round, halve again: the last bit decides rounding.
+        let half = size / 512;
+        let value = (half + 1) / 2;
+        if half < 20 * 1024 - 1 || unit == "PB" {
+            return format!("{sign}{value} {unit}");
+        }
+        size /= 1024;
+    }
+    format!("{bytes} bytes")
+}
+
+thread_local! {
+    /// Compiled patterns, by pattern and case-insensitivity.
+    static PATTERNS: RefCell<HashMap<(String, bool), regex::Regex>> = RefCell::new(HashMap::new());
+}
+
+/// An array element in the text form, quoted when it must be.
+pub fn quote_element(s: &str) -> String {
+    let plain = !s.is_empty()
+        && !s.eq_ignore_ascii_case("null")
+        && !s.chars().any(|c| matches!(c, ',' | '{' | '}' | '"' | '\\') || c.is_whitespace());
+    if plain { s.to_string() } else { format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")) }
+}
+
+/// PostgreSQL's `~` (a search, not an anchored match).
+pub fn regex_match(s: &str, pattern: &str, case_insensitive: bool) -> Result<bool> {
+    PATTERNS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let key = (pattern.to_string(), case_insensitive);
+        if let Some(re) = cache.get(&key) {
+            return Ok(re.is_match(s));
+        }
+        let re = regex::RegexBuilder::new(pattern)
+            .case_insensitive(case_insensitive)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| {
+                Error::new(
+                    SqlState::InvalidRegularExpression,
+                    format!("invalid regular expression: {}", e.to_string().lines().last().unwrap_or("")),
+                )
+            })?;
+        let matched = re.is_match(s);
+        // A bound keeps a stream of distinct patterns from growing the cache forever.
+        if cache.len() >= 256 {
+            cache.clear();
+        }
+        cache.insert(key, re);
+        Ok(matched)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_text_forms_parse() {
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(parse_array("{}").ok(), Some(vec![]));
+        assert_eq!(parse_array("{1, 2}").ok(), Some(vec![s("1"), s("2")]));
+        assert_eq!(
+            parse_array(r#"{"a,b",NULL,"NULL","q\"x"}"#).ok(),
+            Some(vec![s("a,b"), None, s("NULL"), s("q\"x")])
+        );
+        assert!(parse_array("1,2").is_err());
+        assert!(parse_array("{1,{2}}").is_err());
+    }
+
+    #[test]
+    fn array_elements_are_quoted_when_needed() {
+        assert_eq!(quote_element("abc"), "abc");
+        assert_eq!(quote_element("a b"), "\"a b\"");
+        assert_eq!(quote_element("NULL"), "\"NULL\"");
+        assert_eq!(quote_element(""), "\"\"");
+        assert_eq!(quote_element("x\"y"), "\"x\\\"y\"");
+    }
+
+    #[test]
+    fn sizes_print_like_postgres() {
+        assert_eq!(size_pretty(0), "0 bytes");
+        assert_eq!(size_pretty(10_239), "10239 bytes");
+        assert_eq!(size_pretty(10_240), "10 kB");
+        assert_eq!(size_pretty(8_192 * 1024), "8192 kB");
+        assert_eq!(size_pretty(20 * 1024 * 1024), "20 MB");
+        assert_eq!(size_pretty(-20 * 1024 * 1024), "-20 MB");
+    }
+
+    #[test]
+    fn regexes_search_and_report_bad_patterns() {
+        assert_eq!(regex_match("accounts", "^(accounts)$", false).ok(), Some(true));
+        assert_eq!(regex_match("pg_toast_1", "^pg_toast", false).ok(), Some(true));
+        assert_eq!(regex_match("Accounts", "^acc", false).ok(), Some(false));
+        assert_eq!(regex_match("Accounts", "^acc", true).ok(), Some(true));
+        let e = regex_match("x", "(", false).err();
+        assert_eq!(e.map(|e| e.state), Some(SqlState::InvalidRegularExpression));
+    }
+}
