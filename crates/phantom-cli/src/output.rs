@@ -104,6 +104,14 @@ fn json_value(value: &Value) -> serde_json::Value {
         // JSON has no NaN or infinity; those travel as their SQL text.
         Value::Float(x) => serde_json::Number::from_f64(*x)
             .map_or_else(|| serde_json::Value::String(value.to_string()), serde_json::Value::Number),
+        // A NUMERIC is a JSON number when a double holds it without loss (JSON readers
+        // parse numbers as doubles), else its exact text.
+        Value::Numeric(d) => match d.to_i64_exact() {
+            Some(i) => serde_json::Value::from(i),
+            None => serde_json::Number::from_f64(d.to_f64())
+                .filter(|n| n.to_string().parse::<phantom::Decimal>().is_ok_and(|back| back == *d))
+                .map_or_else(|| serde_json::Value::String(d.to_string()), serde_json::Value::Number),
+        },
         Value::Text(s) => serde_json::Value::String(s.clone()),
         // As PostgreSQL's JSON functions do: their text form (hex for bytes).
         Value::Bytes(_)
@@ -151,6 +159,25 @@ mod tests {
             render(&sample(), Format::Json),
             "[{\"a\":1,\"b\":\"x,\\\"y\\\"\"},{\"a\":null,\"b\":\"\"}]\n"
         );
+    }
+
+    #[test]
+    fn json_numerics_are_numbers_when_a_double_holds_them_exactly() {
+        let num = |s: &str| Value::Numeric(s.parse().expect("decimal"));
+        let output = Output::Rows(Rows {
+            columns: vec![Column { name: "n".into(), data_type: DataType::Numeric(None) }],
+            rows: vec![
+                Row(vec![num("1.50")]),
+                Row(vec![num("-42")]),
+                Row(vec![num("0.1")]),
+                Row(vec![num("12345678901234567890.12345")]),
+            ],
+        });
+        assert_eq!(
+            render(&output, Format::Json),
+            "[{\"n\":1.5},{\"n\":-42},{\"n\":0.1},{\"n\":\"12345678901234567890.12345\"}]\n"
+        );
+        assert_eq!(render(&output, Format::Csv), "n\n1.50\n-42\n0.1\n12345678901234567890.12345\n");
     }
 
     #[test]

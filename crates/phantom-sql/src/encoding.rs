@@ -5,7 +5,9 @@
 //! primary key uses a hidden row id (an increasing `u64`) as its key.
 //!
 //! The row itself is a compact self-describing record (primary-key columns are stored only
-//! in the key; the row marks their place with tag 6):
+//! in the key, where the row marks their place with tag 6, unless the key cannot give the
+//! value back exactly: a NUMERIC key holds the value without its display scale, so
+//! NUMERIC key columns are stored in the row as well):
 //!
 //! ```text
 //!   varint   number of values
@@ -18,7 +20,12 @@
 //!     7 bytes:   varint length, the bytes
 //!     8 date | 9 time | 10 timestamp | 11 timestamptz: zigzag varint
 //!    12 interval: zigzag varints of months, days, microseconds
+//!    13 numeric: the scale (one byte), then the coefficient as a zigzag 128-bit varint
 //! ```
+//!
+//! In keys, a NUMERIC is a byte-string component holding the order-preserving form of its
+//! value ([`Decimal::to_key_bytes`]): 1.5 and 1.50 are the same key, and the key of an
+//! integer written into a NUMERIC column is that of the same decimal.
 //!
 //! Values carry their own tags, so a row written before `ALTER TABLE ... ADD COLUMN` simply
 //! has fewer values; readers fill the missing trailing columns with NULL.
@@ -28,7 +35,7 @@ use phantom_storage::varint;
 
 use crate::error::{Error, Result, SqlState};
 use crate::types::datetime::Interval;
-use crate::types::{DataType, Value};
+use crate::types::{DataType, Decimal, Value};
 
 const NULL: u8 = 0;
 const FALSE: u8 = 1;
@@ -42,11 +49,13 @@ const TIME: u8 = 9;
 const TIMESTAMP: u8 = 10;
 const TIMESTAMPTZ: u8 = 11;
 const INTERVAL: u8 = 12;
+const NUMERIC: u8 = 13;
 /// The value is the primary-key column of this position: read it from the key.
 const IN_KEY: u8 = 6;
 
-/// Encodes a row's values. The columns listed in `in_key` (the primary key) are stored
-/// once, in the key; the row only marks their place.
+/// Encodes a row's values. The columns listed in `in_key` (the primary-key columns the key
+/// restores exactly, `TableDef::key_only_columns`) are stored once, in the key; the row
+/// only marks their place.
 pub fn encode_row(values: &[Value], in_key: &[usize]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + values.len() * 9);
     put_varint(&mut out, values.len() as u64);
@@ -66,6 +75,12 @@ pub fn encode_row(values: &[Value], in_key: &[usize]) -> Vec<u8> {
             Value::Float(f) => {
                 out.push(FLOAT);
                 out.extend_from_slice(&f.to_le_bytes());
+            }
+            Value::Numeric(d) => {
+                out.push(NUMERIC);
+                out.push(d.scale());
+                let c = d.coefficient();
+                put_varint128(&mut out, ((c << 1) ^ (c >> 127)) as u128);
             }
             Value::Text(s) => {
                 out.push(TEXT);
@@ -122,6 +137,13 @@ pub fn decode_row_into(bytes: &[u8], width: usize, out: &mut Vec<Value>) -> Resu
                 let z = get_varint(bytes, &mut pos)?;
                 Value::Int(((z >> 1) as i64) ^ -((z & 1) as i64))
             }
+            NUMERIC => {
+                let scale = *bytes.get(pos).ok_or_else(|| corrupt("row ends early"))?;
+                pos += 1;
+                let z = get_varint128(bytes, &mut pos)?;
+                let coefficient = ((z >> 1) as i128) ^ -((z & 1) as i128);
+                Value::Numeric(Decimal::new(coefficient, scale).map_err(|_| corrupt("numeric out of range"))?)
+            }
             FLOAT => {
                 let raw = bytes.get(pos..pos + 8).ok_or_else(|| corrupt("row ends early"))?;
                 pos += 8;
@@ -165,10 +187,13 @@ pub fn decode_row_into(bytes: &[u8], width: usize, out: &mut Vec<Value>) -> Resu
     Ok(in_key)
 }
 
-/// Puts the primary-key values decoded from `key` into their columns of `row`.
+/// Puts the primary-key values decoded from `key` into their columns of `row`; columns
+/// whose type the key does not restore exactly were stored in the row and stay as read.
 pub fn fill_from_key(row: &mut [Value], key: &[u8], columns: &[usize], types: &[DataType]) -> Result<()> {
-    for (value, &column) in decode_key(key, types)?.into_iter().zip(columns) {
-        if let Some(slot) = row.get_mut(column) {
+    for ((value, &column), ty) in decode_key(key, types)?.into_iter().zip(columns).zip(types) {
+        if let Some(slot) = row.get_mut(column)
+            && ty.key_restores_value()
+        {
             *slot = value;
         }
     }
@@ -182,6 +207,7 @@ pub fn encode_key_value(out: &mut Vec<u8>, value: &Value, order: Order) {
         Value::Boolean(b) => keycode::encode_bool(out, *b, order),
         Value::Int(i) => keycode::encode_i64(out, *i, order),
         Value::Float(f) => keycode::encode_f64(out, *f, order),
+        Value::Numeric(d) => keycode::encode_bytes(out, &d.to_key_bytes(), order),
         Value::Text(s) => keycode::encode_str(out, s, order),
         Value::Bytes(b) => keycode::encode_bytes(out, b, order),
         Value::Date(v) | Value::Time(v) | Value::Timestamp(v) | Value::TimestampTz(v) => {
@@ -234,6 +260,18 @@ pub fn split_key<'a>(key: &'a [u8], types: &[DataType]) -> Result<(Vec<Value>, &
             DataType::Boolean => reader.read_bool(Order::ASC).map(|v| v.map(Value::Boolean)),
             t if t.is_integer() => reader.read_i64(Order::ASC).map(|v| v.map(Value::Int)),
             t if t.is_float() => reader.read_f64(Order::ASC).map(|v| v.map(Value::Float)),
+            DataType::Numeric(_) => {
+                let bytes = reader.read_bytes(Order::ASC).map_err(|e| corrupt(&e.to_string()))?;
+                let value = match bytes {
+                    None => Value::Null,
+                    Some(b) => {
+                        let d = Decimal::from_key_bytes(&b).ok_or_else(|| corrupt("bad numeric key"))?;
+                        crate::types::cast::check_decimal(d, *ty)?
+                    }
+                };
+                values.push(value);
+                continue;
+            }
             DataType::Bytea => reader.read_bytes(Order::ASC).map(|v| v.map(Value::Bytes)),
             DataType::Date => reader.read_i64(Order::ASC).map(|v| v.map(Value::Date)),
             DataType::Time => reader.read_i64(Order::ASC).map(|v| v.map(Value::Time)),
@@ -263,6 +301,32 @@ fn put_varint(out: &mut Vec<u8>, v: u64) {
     varint::put(out, v);
 }
 
+/// A 128-bit LEB128 varint (for NUMERIC coefficients; `varint` stops at 64 bits).
+fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint128(bytes: &[u8], pos: &mut usize) -> Result<u128> {
+    let mut v: u128 = 0;
+    for shift in (0..128).step_by(7) {
+        let byte = *bytes.get(*pos).ok_or_else(|| corrupt("row ends early"))?;
+        *pos += 1;
+        let bits = u128::from(byte & 0x7f);
+        if shift == 126 && bits > 3 {
+            return Err(corrupt("varint too long"));
+        }
+        v |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(corrupt("varint too long"))
+}
+
 fn get_varint(bytes: &[u8], pos: &mut usize) -> Result<u64> {
     varint::get(bytes, pos).ok_or_else(|| corrupt("bad or truncated varint"))
 }
@@ -282,6 +346,9 @@ mod tests {
             any::<bool>().prop_map(Value::Boolean),
             any::<i64>().prop_map(Value::Int),
             any::<f64>().prop_filter("NaN != NaN", |f| !f.is_nan()).prop_map(Value::Float),
+            (any::<i128>(), 0u8..=38).prop_filter_map("38 digits", |(c, s)| {
+                Decimal::new(c % 10i128.pow(38), s).ok().map(Value::Numeric)
+            }),
             ".{0,20}".prop_map(Value::Text),
         ]
     }
@@ -309,6 +376,16 @@ mod tests {
             prop_assert_eq!(&row[1], &Value::Text(b));
             fill_from_key(&mut row, &key, &[2, 0], &[DataType::BigInt, DataType::BigInt]).expect("fill");
             prop_assert_eq!(row, values);
+        }
+
+        #[test]
+        fn numerics_keep_their_scale_in_rows(c in any::<i64>(), s in 0u8..=38) {
+            let d = Decimal::new(i128::from(c), s).expect("fits");
+            let decoded = decode_row(&encode_row(&[Value::Numeric(d)], &[]), 1).expect("decode");
+            match &decoded[0] {
+                Value::Numeric(back) => prop_assert_eq!((back.coefficient(), back.scale()), (d.coefficient(), d.scale())),
+                other => prop_assert!(false, "decoded {other:?}"),
+            }
         }
 
         #[test]

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result, SqlState};
-use crate::types::{DataType, Value};
+use crate::types::{DataType, Decimal, Value};
 
 /// A result column: its name and type.
 #[derive(Clone, Debug, PartialEq)]
@@ -146,10 +146,13 @@ impl FromValue for Value {
     }
 }
 
+/// Integers read integers, and NUMERIC values that are whole numbers (`sum` of a BIGINT
+/// column is a NUMERIC, as in PostgreSQL).
 impl FromValue for i64 {
     fn from_value(value: &Value) -> Result<Self> {
         match value {
             Value::Int(i) => Ok(*i),
+            Value::Numeric(d) => d.to_i64_exact().ok_or_else(|| mismatch(value, "i64")),
             _ => Err(mismatch(value, "i64")),
         }
     }
@@ -157,19 +160,30 @@ impl FromValue for i64 {
 
 impl FromValue for i32 {
     fn from_value(value: &Value) -> Result<Self> {
-        match value {
-            Value::Int(i) => i32::try_from(*i).map_err(|_| mismatch(value, "i32")),
-            _ => Err(mismatch(value, "i32")),
-        }
+        let wide = i64::from_value(value).map_err(|_| mismatch(value, "i32"))?;
+        i32::try_from(wide).map_err(|_| mismatch(value, "i32"))
     }
 }
 
+/// Any number, a NUMERIC rounded to the nearest double.
 impl FromValue for f64 {
     fn from_value(value: &Value) -> Result<Self> {
         match value {
             Value::Float(x) => Ok(*x),
             Value::Int(i) => Ok(*i as f64),
+            Value::Numeric(d) => Ok(d.to_f64()),
             _ => Err(mismatch(value, "f64")),
+        }
+    }
+}
+
+/// A NUMERIC exactly, or an integer as one.
+impl FromValue for Decimal {
+    fn from_value(value: &Value) -> Result<Self> {
+        match value {
+            Value::Numeric(d) => Ok(*d),
+            Value::Int(i) => Ok(Decimal::from(*i)),
+            _ => Err(mismatch(value, "Decimal")),
         }
     }
 }

@@ -27,6 +27,6 @@ pub use phantom_sql::error::{Error, Position, Result, SqlState};
 pub use phantom_sql::parser::{is_blank, split_statements};
 pub use phantom_sql::result::{Column, FromValue, Output, Row, Rows};
 pub use phantom_sql::session::{ColumnDescription, TableDescription};
-pub use phantom_sql::types::{DataType, Value};
+pub use phantom_sql::types::{DataType, Decimal, Value};
 pub use phantom_storage::SyncMode;
 pub use session::{Session, Statement};

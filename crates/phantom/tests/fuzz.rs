@@ -92,6 +92,13 @@ const TOKENS: &[&str] = &[
     "9223372036854775807",
     "1e308",
     "0.5",
+    "99999999999999999999999999999999999999.9",
+    ".000000000000000000000000000000000000001",
+    "NUMERIC",
+    "NUMERIC(5,2)",
+    "ROUND",
+    "/",
+    "%",
     "'x'",
     "''",
     "'%'",
@@ -153,6 +160,7 @@ const VALID: &[&str] = &[
     "ALTER TABLE u ADD COLUMN e INT DEFAULT 7, RENAME COLUMN d TO dd",
     "BEGIN ISOLATION LEVEL SERIALIZABLE; SAVEPOINT s; UPDATE t SET c = 0; ROLLBACK TO s; COMMIT",
     "SELECT a FROM t WHERE a = 1 FOR UPDATE",
+    "SELECT ROUND(c::NUMERIC(10,2) / 3.0, 4), SUM(a * 1.25) % 0.7, AVG(c::NUMERIC) FROM t GROUP BY a",
 ];
 
 /// A valid statement with a random byte range cut out or duplicated.

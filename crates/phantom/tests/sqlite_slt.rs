@@ -75,6 +75,10 @@ fn render(v: &Value, letter: Option<char>) -> String {
         (Value::Int(i), Some('R')) => format!("{:.3}", *i as f64),
         (Value::Float(f), Some('R')) => format!("{f:.3}"),
         (Value::Float(f), Some('I')) => format!("{}", *f as i64),
+        // A NUMERIC (PostgreSQL's avg of integers, say) as the reference driver renders a
+        // real value: three decimals for R, truncated toward zero for I.
+        (Value::Numeric(d), Some('R')) => format!("{:.3}", d.to_f64()),
+        (Value::Numeric(d), Some('I')) => format!("{}", d.to_f64() as i64),
         (Value::Text(s), Some('I')) => leading_integer(s).to_string(),
         (Value::Text(s), Some('R')) => format!("{:.3}", s.trim().parse::<f64>().unwrap_or(0.0)),
         (Value::Float(f), _) => format!("{f:.3}"),

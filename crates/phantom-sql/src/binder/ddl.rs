@@ -116,6 +116,7 @@ fn key_column(columns: &[ColumnDef], name: &str, what: &str) -> Result<usize> {
 pub(crate) fn key_types_compatible(a: DataType, b: DataType) -> bool {
     (a.is_integer() && b.is_integer())
         || (a.is_float() && b.is_float())
+        || (a.is_decimal() && b.is_decimal())
         || (a.is_string() && b.is_string())
         || (a == DataType::Boolean && b == DataType::Boolean)
 }

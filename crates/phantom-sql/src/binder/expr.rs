@@ -5,6 +5,10 @@
 //! [`Binder::coerce`] can convert them to whatever the context needs, at bind time (a bad
 //! literal is reported before any row is read).
 //!
+//! Numbers follow PostgreSQL's implicit casts: an integer meeting a NUMERIC becomes NUMERIC
+//! (exact), a NUMERIC meeting a float becomes DOUBLE PRECISION, both in arithmetic and in
+//! comparisons. A literal with a decimal point is NUMERIC, one with an exponent DOUBLE.
+//!
 //! After GROUP BY, expressions are bound in *aggregate mode* ([`AggState`]): an expression
 //! equal to a GROUP BY expression becomes a reference to that group column, an aggregate
 //! call becomes a reference to its result, and a bare column that is neither is the
@@ -198,13 +202,16 @@ pub fn aggregate_function(f: &ast::Function) -> Option<AggregateFunction> {
     })
 }
 
-/// The widest of two numeric types, by PostgreSQL's promotion rules.
+/// The widest of two numeric types, by PostgreSQL's promotion rules: integers widen to
+/// NUMERIC, anything with a float to DOUBLE PRECISION. NUMERIC(p, s) loses its precision
+/// and scale in expressions.
 pub fn numeric_result(a: DataType, b: DataType) -> DataType {
     use DataType::*;
-    match (a, b) {
+    match (a.without_modifier(), b.without_modifier()) {
         (Null, t) | (t, Null) => t,
         (Real, Real) => Real,
         (x, y) if x.is_float() || y.is_float() => Double,
+        (Numeric(_), _) | (_, Numeric(_)) => Numeric(None),
         (BigInt, _) | (_, BigInt) => BigInt,
         (Integer, _) | (_, Integer) => Integer,
         _ => SmallInt,
@@ -652,7 +659,13 @@ impl Binder<'_> {
             Expr::Constant(v) if x.literal => Ok(Expr::Constant(cast::cast(v, target, CastKind::Explicit)?)),
             // Untyped text computed at run time (an array element) converts when read.
             e if x.literal => Ok(Expr::Cast(e.boxed(), target)),
-            e if x.ty.is_numeric() && target.is_numeric() => Ok(e),
+            // Integers and floats share their run-time forms loosely, but a NUMERIC is a
+            // different value (and prints differently), so crossing into or out of it casts.
+            e if x.ty.is_numeric() && target.is_numeric() => {
+                let converts = x.ty.is_decimal() != target.is_decimal()
+                    || (target.is_decimal() && target != DataType::Numeric(None));
+                Ok(if converts { Expr::Cast(e.boxed(), target) } else { e })
+            }
             e if x.ty.is_string() && target.is_string() => Ok(e),
             _ => Err(Error::new(
                 SqlState::DatatypeMismatch,
@@ -760,11 +773,11 @@ impl Binder<'_> {
     fn unify(&mut self, a: Typed, b: Typed, op: &str) -> Result<(Expr, Expr)> {
         match (a.literal, b.literal) {
             (true, false) if b.ty != DataType::Null => {
-                let ty = b.ty;
+                let ty = b.ty.without_modifier();
                 return Ok((self.coerce(a, ty, op)?, b.expr));
             }
             (false, true) if a.ty != DataType::Null => {
-                let ty = a.ty;
+                let ty = a.ty.without_modifier();
                 return Ok((a.expr, self.coerce(b, ty, op)?));
             }
             (true, true) => {
@@ -780,7 +793,16 @@ impl Binder<'_> {
                 format!("operator does not exist: {} {op} {}", a.ty, b.ty),
             ));
         }
-        Ok((a.expr, b.expr))
+        // NUMERIC against a float compares as floats, as in PostgreSQL (0.1 = 0.1::float8).
+        let as_double = |x: Typed, other: DataType| {
+            if x.ty.is_decimal() && other.is_float() {
+                Expr::Cast(x.expr.boxed(), DataType::Double)
+            } else {
+                x.expr
+            }
+        };
+        let (a_ty, b_ty) = (a.ty, b.ty);
+        Ok((as_double(a, b_ty), as_double(b, a_ty)))
     }
 
     fn unary(&mut self, op: UnaryOperator, x: &ast::Expr, cx: &mut Cx<'_>) -> Result<Typed> {
@@ -903,8 +925,16 @@ impl Binder<'_> {
             return Ok(Typed::new(Expr::Arith(op, a.boxed(), b.boxed(), ty), ty));
         }
         // An untyped literal takes the other side's type (or becomes a number).
-        let a_ty = if a.literal { if b.ty.is_numeric() { b.ty } else { DataType::Double } } else { a.ty };
-        let b_ty = if b.literal { if a_ty.is_numeric() { a_ty } else { DataType::Double } } else { b.ty };
+        let a_ty = if a.literal {
+            if b.ty.is_numeric() { b.ty.without_modifier() } else { DataType::Double }
+        } else {
+            a.ty
+        };
+        let b_ty = if b.literal {
+            if a_ty.is_numeric() { a_ty.without_modifier() } else { DataType::Double }
+        } else {
+            b.ty
+        };
         let a = if a.literal { self.coerce(a, a_ty, op.symbol())? } else { a.expr };
         let b = if b.literal { self.coerce(b, b_ty, op.symbol())? } else { b.expr };
         let ok = |t: DataType| t.is_numeric() || t == DataType::Null;
@@ -1054,7 +1084,7 @@ impl Binder<'_> {
             Now | CurrentDate => (0, 0),
             DatePart | DateTrunc => (2, 2),
             NullIf | Power | Mod | StrPos | Left | Right | Repeat => (2, 2),
-            Round | LTrim | RTrim | Trim => (1, 2),
+            Round | Trunc | LTrim | RTrim | Trim => (1, 2),
             Substring => (2, 3),
             Replace => (3, 3),
             _ => (1, 1),
@@ -1086,16 +1116,22 @@ impl Binder<'_> {
                 let mut exprs = Vec::new();
                 let mut first = DataType::Null;
                 for (i, t) in typed.into_iter().enumerate() {
-                    let (e, ty) = numeric(self, t)?;
                     if i == 0 {
+                        let (e, ty) = numeric(self, t)?;
                         first = ty;
+                        exprs.push(e);
+                    } else {
+                        exprs.push(self.coerce(t, DataType::Integer, func.name())?);
                     }
-                    exprs.push(e);
                 }
                 let ty = match func {
-                    Abs | Sign => first,
                     Sqrt => DataType::Double,
-                    Round if exprs.len() > 1 => DataType::Double,
+                    _ if first.is_decimal() => DataType::Numeric(None),
+                    // round(x, n) and trunc(x, n) are NUMERIC functions: an integer x
+                    // becomes NUMERIC (round(5, 2) is 5.00).
+                    Round | Trunc if exprs.len() > 1 && first.is_integer() => DataType::Numeric(None),
+                    Round | Trunc if exprs.len() > 1 => DataType::Double,
+                    Abs | Sign => first,
                     _ if first.is_integer() => first,
                     _ => DataType::Double,
                 };
@@ -1277,7 +1313,17 @@ impl Binder<'_> {
                         format!("function {}({ty}) does not exist", function.name()),
                     ));
                 }
-                AggregateFunction::Sum if ty.is_integer() || ty == DataType::Null => DataType::BigInt,
+                // PostgreSQL's result types: sum(smallint | integer) is bigint, sum(bigint)
+                // and sum(numeric) are numeric (exact, no overflow at 2^63), avg of any
+                // integer or numeric is numeric; floats stay floats.
+                AggregateFunction::Sum
+                    if matches!(ty, DataType::SmallInt | DataType::Integer | DataType::Null) =>
+                {
+                    DataType::BigInt
+                }
+                AggregateFunction::Sum | AggregateFunction::Avg if ty.is_integer() || ty.is_decimal() => {
+                    DataType::Numeric(None)
+                }
                 AggregateFunction::Sum => ty,
                 AggregateFunction::Avg => DataType::Double,
                 AggregateFunction::StringAgg => DataType::Text,
@@ -1323,6 +1369,7 @@ impl Binder<'_> {
                 ast::ExactNumberInfo::Precision(p) if *p <= 24 => DataType::Real,
                 _ => DataType::Double,
             },
+            T::Numeric(info) | T::Decimal(info) | T::Dec(info) => DataType::Numeric(numeric_typmod(info)?),
             T::Boolean | T::Bool => DataType::Boolean,
             T::Text | T::String(None) => DataType::Text,
             T::Bytea | T::Blob(_) => DataType::Bytea,
@@ -1341,6 +1388,7 @@ impl Binder<'_> {
                 "float4" => DataType::Real,
                 "float8" => DataType::Double,
                 "bpchar" => DataType::Char(1),
+                "numeric" | "decimal" => DataType::Numeric(None),
                 other => {
                     return Err(Error::new(
                         SqlState::UndefinedObject,
@@ -1356,6 +1404,30 @@ impl Binder<'_> {
             }
         })
     }
+}
+
+/// The precision and scale of NUMERIC(p [, s]): 1 <= p <= 38 and 0 <= s <= p (22023
+/// otherwise; PostgreSQL's own limit is 1000 digits).
+fn numeric_typmod(info: &ast::ExactNumberInfo) -> Result<Option<(u8, u8)>> {
+    let (precision, scale) = match info {
+        ast::ExactNumberInfo::None => return Ok(None),
+        ast::ExactNumberInfo::Precision(p) => (*p, 0),
+        ast::ExactNumberInfo::PrecisionAndScale(p, s) => (*p, *s),
+    };
+    let max = crate::types::decimal::MAX_DIGITS;
+    let precision = u8::try_from(precision).ok().filter(|p| (1..=max).contains(p)).ok_or_else(|| {
+        Error::new(
+            SqlState::InvalidParameterValue,
+            format!("NUMERIC precision {precision} must be between 1 and {max}"),
+        )
+    })?;
+    let scale = u8::try_from(scale).ok().filter(|s| *s <= precision).ok_or_else(|| {
+        Error::new(
+            SqlState::InvalidParameterValue,
+            format!("NUMERIC scale {scale} must be between 0 and precision {precision}"),
+        )
+    })?;
+    Ok(Some((precision, scale)))
 }
 
 /// CHAR(n) values become text without their padding, as PostgreSQL's bpchar-to-text
@@ -1389,12 +1461,18 @@ pub(super) fn plain_args(f: &ast::Function) -> Result<Vec<ast::Expr>> {
     }
 }
 
-/// Types a numeric literal: INTEGER if it fits, then BIGINT, else DOUBLE PRECISION.
+/// Types a numeric literal as PostgreSQL does: INTEGER if it fits, then BIGINT, then
+/// NUMERIC (also for any literal with a decimal point), and DOUBLE PRECISION for one with
+/// an exponent.
 fn number_literal(s: &str) -> Result<Typed> {
-    if !s.contains(['.', 'e', 'E'])
-        && let Ok(v) = s.parse::<i64>()
-    {
-        return Ok(Typed::new(Expr::Constant(Value::Int(v)), int_literal_type(v)));
+    if !s.contains(['e', 'E']) {
+        if !s.contains('.')
+            && let Ok(v) = s.parse::<i64>()
+        {
+            return Ok(Typed::new(Expr::Constant(Value::Int(v)), int_literal_type(v)));
+        }
+        let d = crate::types::Decimal::parse(s)?;
+        return Ok(Typed::new(Expr::Constant(Value::Numeric(d)), DataType::Numeric(None)));
     }
     let v: f64 = s.parse().map_err(|_| {
         Error::new(SqlState::InvalidTextRepresentation, format!("invalid number literal {s}"))

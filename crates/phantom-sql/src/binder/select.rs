@@ -899,6 +899,7 @@ fn cast_type_name(t: &ast::DataType) -> String {
         T::BigInt(_) | T::Int8(_) => "int8",
         T::Real | T::Float4 => "float4",
         T::Double(_) | T::DoublePrecision | T::Float8 => "float8",
+        T::Numeric(_) | T::Decimal(_) | T::Dec(_) => "numeric",
         T::Boolean | T::Bool => "bool",
         T::Text => "text",
         T::Varchar(_) | T::CharacterVarying(_) | T::CharVarying(_) => "varchar",

@@ -174,6 +174,7 @@ pub fn type_oid(t: DataType) -> i64 {
         DataType::Timestamp => 1114,
         DataType::TimestampTz => 1184,
         DataType::Interval => 1186,
+        DataType::Numeric(_) => 1700,
         DataType::Null => 705,
     }
 }
@@ -182,6 +183,8 @@ pub fn type_oid(t: DataType) -> i64 {
 pub fn type_modifier(t: DataType) -> i64 {
     match t {
         DataType::Varchar(Some(n)) | DataType::Char(n) => i64::from(n) + 4,
+        // PostgreSQL packs NUMERIC(p, s) as ((p << 16) | s) + 4.
+        DataType::Numeric(Some((p, s))) => ((i64::from(p) << 16) | i64::from(s)) + 4,
         _ => -1,
     }
 }
@@ -1466,6 +1469,12 @@ mod tests {
         assert_eq!(format_type(1007, None).as_deref(), Some("integer[]"));
         assert_eq!(format_type(18, None).as_deref(), Some("\"char\""));
         assert_eq!(format_type(99_999, None), None);
+        let numeric = DataType::Numeric(Some((10, 2)));
+        assert_eq!(type_oid(numeric), 1700);
+        assert_eq!(type_modifier(numeric), 655_366);
+        assert_eq!(format_type(1700, Some(type_modifier(numeric))).as_deref(), Some("numeric(10,2)"));
+        assert_eq!(type_modifier(DataType::Numeric(None)), -1);
+        assert_eq!(format_type(1700, Some(-1)).as_deref(), Some("numeric"));
         assert_eq!(type_by_name("int4"), Some(23));
         assert_eq!(type_by_name("integer"), Some(23));
         assert_eq!(type_by_name("character varying"), Some(1043));

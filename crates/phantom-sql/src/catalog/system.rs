@@ -90,6 +90,9 @@ fn information_columns(catalog: &Catalog, txn: &Transaction) -> Result<SystemVie
         ("is_nullable", Text),
         ("data_type", Text),
         ("character_maximum_length", Integer),
+        ("numeric_precision", Integer),
+        ("numeric_precision_radix", Integer),
+        ("numeric_scale", Integer),
     ];
     let mut rows = Vec::new();
     for table in catalog.tables(txn)? {
@@ -97,8 +100,20 @@ fn information_columns(catalog: &Catalog, txn: &Transaction) -> Result<SystemVie
             let (data_type, length) = match c.data_type {
                 DataType::Varchar(n) => ("character varying".to_string(), n.map(|n| Value::Int(n.into()))),
                 DataType::Char(n) => ("character".to_string(), Some(Value::Int(n.into()))),
-                other => (other.to_string(), None),
+                other => (other.without_modifier().to_string(), None),
             };
+            // As PostgreSQL reports them: bits for binary types, digits for NUMERIC.
+            let (precision, radix, scale) = match c.data_type {
+                DataType::SmallInt => (Some(16), Some(2), Some(0)),
+                DataType::Integer => (Some(32), Some(2), Some(0)),
+                DataType::BigInt => (Some(64), Some(2), Some(0)),
+                DataType::Real => (Some(24), Some(2), None),
+                DataType::Double => (Some(53), Some(2), None),
+                DataType::Numeric(None) => (None, Some(10), None),
+                DataType::Numeric(Some((p, s))) => (Some(p.into()), Some(10), Some(s.into())),
+                _ => (None, None, None),
+            };
+            let int_or_null = |v: Option<i64>| v.map_or(Value::Null, Value::Int);
             rows.push(vec![
                 text(DATABASE),
                 text(&table.schema),
@@ -109,6 +124,9 @@ fn information_columns(catalog: &Catalog, txn: &Transaction) -> Result<SystemVie
                 text(if c.nullable { "YES" } else { "NO" }),
                 Value::Text(data_type),
                 length.unwrap_or(Value::Null),
+                int_or_null(precision),
+                int_or_null(radix),
+                int_or_null(scale),
             ]);
         }
     }

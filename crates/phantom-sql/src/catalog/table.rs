@@ -173,6 +173,12 @@ impl TableDef {
         self.columns.iter().position(|c| c.name == name)
     }
 
+    /// The primary-key columns stored only in the key (the row marks their place): those
+    /// whose value the key gives back exactly. See `encoding`.
+    pub fn key_only_columns(&self) -> Vec<usize> {
+        self.primary_key.iter().copied().filter(|&c| self.columns[c].data_type.key_restores_value()).collect()
+    }
+
     /// True when rows are keyed by a hidden row id.
     pub fn has_row_id(&self) -> bool {
         self.primary_key.is_empty()

@@ -3,26 +3,36 @@
 //! Groups are kept in a hash map from the group-key values to one accumulator per
 //! aggregate. Without GROUP BY there is exactly one group, even over no rows, which is why
 //! `SELECT count(*) FROM empty` returns 0 and `SELECT sum(x) FROM empty` returns NULL.
-//! Integer sums are exact (128-bit) and fail with 22003 if the result leaves BIGINT.
+//!
+//! Sums and averages are exact wherever the type allows, with PostgreSQL's result types
+//! (chosen by the binder): `sum` of SMALLINT or INTEGER is a BIGINT (summed in 128 bits,
+//! 22003 if the total leaves BIGINT); `sum` of BIGINT or NUMERIC is a NUMERIC; `avg` of any
+//! integer or NUMERIC is the exact sum divided by the count with NUMERIC division (so
+//! `avg` of 1 and 2 is 1.5000000000000000, as PostgreSQL prints it); float sums and
+//! averages are doubles.
 
 use std::collections::{HashMap, HashSet};
 
 use super::{Row, Rows};
 use crate::error::{Error, Result, SqlState};
+use crate::exec::eval::{as_decimal, as_f64};
 use crate::planner::{Aggregate, AggregateFunction, Expr};
 use crate::types::cast::check_float;
-use crate::types::{DataType, Value};
+use crate::types::{DataType, Decimal, Value};
 
 /// The running state of one aggregate in one group.
 #[derive(Clone, Debug)]
 enum Accumulator {
     Count(i64),
     SumInt(Option<i128>),
+    SumDecimal(Option<Decimal>),
     SumFloat(Option<f64>),
-    /// Integers are summed exactly, floats as floats; the mean is taken at the end.
-    Avg {
-        integers: i128,
-        floats: f64,
+    AvgDecimal {
+        sum: Decimal,
+        count: i64,
+    },
+    AvgFloat {
+        sum: f64,
         count: i64,
     },
     Min(Option<Value>),
@@ -36,8 +46,12 @@ impl Accumulator {
         match a.function {
             AggregateFunction::CountStar | AggregateFunction::Count => Accumulator::Count(0),
             AggregateFunction::Sum if a.data_type.is_integer() => Accumulator::SumInt(None),
+            AggregateFunction::Sum if a.data_type.is_decimal() => Accumulator::SumDecimal(None),
             AggregateFunction::Sum => Accumulator::SumFloat(None),
-            AggregateFunction::Avg => Accumulator::Avg { integers: 0, floats: 0.0, count: 0 },
+            AggregateFunction::Avg if a.data_type.is_decimal() => {
+                Accumulator::AvgDecimal { sum: Decimal::default(), count: 0 }
+            }
+            AggregateFunction::Avg => Accumulator::AvgFloat { sum: 0.0, count: 0 },
             AggregateFunction::Min => Accumulator::Min(None),
             AggregateFunction::Max => Accumulator::Max(None),
             AggregateFunction::StringAgg => Accumulator::StringAgg(None),
@@ -70,12 +84,14 @@ impl Accumulator {
                 };
                 *s = Some(s.unwrap_or(0) + i128::from(i));
             }
+            Accumulator::SumDecimal(s) => *s = Some(s.unwrap_or_default().checked_add(as_decimal(&v)?)?),
             Accumulator::SumFloat(s) => *s = Some(s.unwrap_or(0.0) + as_f64(&v)?),
-            Accumulator::Avg { integers, floats, count } => {
-                match v {
-                    Value::Int(i) => *integers += i128::from(i),
-                    other => *floats += as_f64(&other)?,
-                }
+            Accumulator::AvgDecimal { sum, count } => {
+                *sum = sum.checked_add(as_decimal(&v)?)?;
+                *count += 1;
+            }
+            Accumulator::AvgFloat { sum, count } => {
+                *sum += as_f64(&v)?;
                 *count += 1;
             }
             Accumulator::Min(m) => {
@@ -95,29 +111,23 @@ impl Accumulator {
     fn finish(self, ty: DataType) -> Result<Value> {
         Ok(match self {
             Accumulator::Count(n) => Value::Int(n),
-            Accumulator::SumInt(None) | Accumulator::SumFloat(None) => Value::Null,
+            Accumulator::SumInt(None) | Accumulator::SumDecimal(None) | Accumulator::SumFloat(None) => {
+                Value::Null
+            }
             Accumulator::SumInt(Some(s)) => Value::Int(
                 i64::try_from(s)
                     .map_err(|_| Error::new(SqlState::NumericValueOutOfRange, "bigint out of range"))?,
             ),
+            Accumulator::SumDecimal(Some(s)) => Value::Numeric(s),
             Accumulator::SumFloat(Some(s)) => {
                 check_float(s, if ty.is_float() { ty } else { DataType::Double })?
             }
-            Accumulator::Avg { count: 0, .. } => Value::Null,
-            Accumulator::Avg { integers, floats, count } => {
-                Value::Float((integers as f64 + floats) / count as f64)
-            }
+            Accumulator::AvgDecimal { count: 0, .. } | Accumulator::AvgFloat { count: 0, .. } => Value::Null,
+            Accumulator::AvgDecimal { sum, count } => Value::Numeric(sum.checked_div(Decimal::from(count))?),
+            Accumulator::AvgFloat { sum, count } => Value::Float(sum / count as f64),
             Accumulator::Min(m) | Accumulator::Max(m) => m.unwrap_or(Value::Null),
             Accumulator::StringAgg(s) => s.map_or(Value::Null, Value::Text),
         })
-    }
-}
-
-fn as_f64(v: &Value) -> Result<f64> {
-    match v {
-        Value::Int(i) => Ok(*i as f64),
-        Value::Float(f) => Ok(*f),
-        other => Err(not_a_number(other)),
     }
 }
 

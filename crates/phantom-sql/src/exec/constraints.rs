@@ -297,7 +297,7 @@ impl<'a> Constraints<'a> {
             txn.delete(table.keyspace, old_key)?;
         }
         index::update(txn, table, (old, old_key), (&new, &new_key))?;
-        txn.put(table.keyspace, &new_key, encoding::encode_row(&new, &table.primary_key))?;
+        txn.put(table.keyspace, &new_key, encoding::encode_row(&new, &table.key_only_columns()))?;
         Ok(())
     }
 
@@ -479,12 +479,17 @@ fn primary_key_is(table: &TableDef, columns: &[usize]) -> bool {
 }
 
 /// `values` (one per `columns`, in that order) cast to the types of those columns of
-/// `table`, or `None` if one does not fit (then no row of `table` can hold them).
+/// `table`, or `None` if one does not fit (then no row of `table` can hold them). A
+/// NUMERIC(p, s) column rounds, and a value it would round holds no row either.
 fn cast_to(table: &TableDef, columns: &[usize], values: &[Value]) -> Option<Vec<Value>> {
     columns
         .iter()
         .zip(values)
-        .map(|(&c, v)| cast::cast(v.clone(), table.columns[c].data_type, CastKind::Assignment).ok())
+        .map(|(&c, v)| {
+            let ty = table.columns[c].data_type;
+            let cast = cast::cast(v.clone(), ty, CastKind::Assignment).ok()?;
+            (!ty.is_decimal() || cast == *v).then_some(cast)
+        })
         .collect()
 }
 

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use crate::error::{Error, Result, SqlState};
 use crate::planner::expr::{ArithOp, CmpOp, Expr, Function, Subquery, SubqueryKind};
 use crate::types::cast::{self, CastKind, check_float, check_integer, out_of_range};
-use crate::types::{DataType, Value, datetime};
+use crate::types::{DataType, Decimal, Value, datetime};
 
 impl Expr {
     /// Evaluates the expression with `row` as its input.
@@ -33,6 +33,7 @@ impl Expr {
             Expr::Negate(e, ty) => match e.eval(row)? {
                 Value::Int(i) => check_integer(i.checked_neg().ok_or_else(|| out_of_range(*ty))?, *ty)?,
                 Value::Float(f) => Value::Float(-f),
+                Value::Numeric(d) => Value::Numeric(-d),
                 _ => Value::Null,
             },
             Expr::And(a, b) => {
@@ -224,7 +225,9 @@ fn division_by_zero() -> Error {
     Error::new(SqlState::DivisionByZero, "division by zero")
 }
 
-/// Applies an arithmetic operator with the result type `ty`.
+/// Applies an arithmetic operator with the result type `ty`: integer arithmetic for an
+/// integer type, exact decimal arithmetic for NUMERIC (integer operands included), double
+/// arithmetic otherwise.
 pub fn arith(op: ArithOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
     match (a, b) {
         (Value::Null, _) | (_, Value::Null) => Ok(Value::Null),
@@ -257,6 +260,16 @@ pub fn arith(op: ArithOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
             };
             check_integer(r.ok_or_else(|| out_of_range(ty))?, ty)
         }
+        (a, b) if ty.is_decimal() => {
+            let (x, y) = (as_decimal(&a)?, as_decimal(&b)?);
+            Ok(Value::Numeric(match op {
+                ArithOp::Add => x.checked_add(y)?,
+                ArithOp::Sub => x.checked_sub(y)?,
+                ArithOp::Mul => x.checked_mul(y)?,
+                ArithOp::Div => x.checked_div(y)?,
+                ArithOp::Mod => x.checked_rem(y)?,
+            }))
+        }
         (a, b) => {
             let (x, y) = (as_f64(&a)?, as_f64(&b)?);
             let r = match op {
@@ -277,15 +290,28 @@ pub fn arith(op: ArithOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
     }
 }
 
-fn as_f64(v: &Value) -> Result<f64> {
+/// A number as a double (for float arithmetic and functions).
+pub fn as_f64(v: &Value) -> Result<f64> {
     match v {
         Value::Int(i) => Ok(*i as f64),
         Value::Float(f) => Ok(*f),
-        other => Err(Error::new(
-            SqlState::DatatypeMismatch,
-            format!("cannot use {} as a number", other.data_type()),
-        )),
+        Value::Numeric(d) => Ok(d.to_f64()),
+        other => Err(not_a_number(other)),
     }
+}
+
+/// A number as an exact decimal (for NUMERIC arithmetic and functions).
+pub fn as_decimal(v: &Value) -> Result<Decimal> {
+    match v {
+        Value::Int(i) => Ok(Decimal::from(*i)),
+        Value::Numeric(d) => Ok(*d),
+        Value::Float(f) => Decimal::from_f64(*f),
+        other => Err(not_a_number(other)),
+    }
+}
+
+fn not_a_number(v: &Value) -> Error {
+    Error::new(SqlState::DatatypeMismatch, format!("cannot use {} as a number", v.data_type()))
 }
 
 /// SQL LIKE: `%` matches any run of characters, `_` any one character, and the escape
@@ -516,6 +542,28 @@ mod tests {
             Value::Int(-3)
         );
         assert_eq!(arith(ArithOp::Add, N, Value::Int(1), DataType::Integer).expect("null"), N);
+    }
+
+    #[test]
+    fn numeric_arithmetic_is_exact_and_takes_integers_along() {
+        let num = |s: &str| Value::Numeric(s.parse().expect("decimal"));
+        let numeric = DataType::Numeric(None);
+        let show =
+            |r: Result<Value>| r.map(|v| v.to_string()).unwrap_or_else(|e| format!("ERROR {}", e.sqlstate()));
+        assert_eq!(show(arith(ArithOp::Add, num("0.1"), num("0.2"), numeric)), "0.3");
+        assert_eq!(show(arith(ArithOp::Div, Value::Int(10), num("4"), numeric)), "2.5000000000000000");
+        assert_eq!(
+            show(arith(ArithOp::Div, Value::Int(1), Value::Int(3), numeric)),
+            "0.33333333333333333333"
+        );
+        assert_eq!(show(arith(ArithOp::Mul, Value::Int(3), num("1.50"), numeric)), "4.50");
+        assert_eq!(show(arith(ArithOp::Mod, num("7.5"), Value::Int(2), numeric)), "1.5");
+        assert_eq!(show(arith(ArithOp::Div, num("1.5"), Value::Int(0), numeric)), "ERROR 22012");
+        assert_eq!(show(arith(ArithOp::Mod, num("1.5"), num("0.0"), numeric)), "ERROR 22012");
+        // numeric op double is double.
+        assert_eq!(show(arith(ArithOp::Add, num("0.5"), Value::Float(0.25), DataType::Double)), "0.75");
+        let neg = Expr::Negate(c(num("1.50")), numeric).eval(&[]).expect("negate");
+        assert_eq!(neg.to_string(), "-1.50");
     }
 
     #[test]

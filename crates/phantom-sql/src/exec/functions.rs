@@ -1,35 +1,52 @@
 //! Scalar functions over non-NULL arguments (NULL handling happens in `eval`).
+//!
+//! The numeric functions (`abs`, `sign`, `round`, `trunc`, `floor`, `ceil`) work on the
+//! type the binder chose: exactly on a NUMERIC (rounding half away from zero, keeping
+//! PostgreSQL's display scales), as integers, or as doubles.
 
 use crate::error::{Error, Result, SqlState};
+use crate::exec::eval::{as_decimal, as_f64};
 use crate::planner::expr::Function;
 use crate::types::cast::{self, check_float, check_integer, out_of_range};
-use crate::types::{DataType, Value, datetime};
+use crate::types::decimal::Rounding;
+use crate::types::{DataType, Decimal, Value, datetime};
 
 fn text(v: &Value) -> String {
     cast::to_text(v)
 }
 
 fn int(v: &Value) -> Result<i64> {
-    match v {
-        Value::Int(i) => Ok(*i),
-        Value::Float(f) if f.fract() == 0.0 => Ok(*f as i64),
-        other => Err(Error::new(SqlState::DatatypeMismatch, format!("expected an integer, found {other}"))),
-    }
+    let whole = match v {
+        Value::Int(i) => Some(*i),
+        Value::Float(f) if f.fract() == 0.0 => Some(*f as i64),
+        Value::Numeric(d) => d.to_i64_exact(),
+        _ => None,
+    };
+    whole.ok_or_else(|| Error::new(SqlState::DatatypeMismatch, format!("expected an integer, found {v}")))
 }
 
 fn float(v: &Value) -> Result<f64> {
-    match v {
-        Value::Int(i) => Ok(*i as f64),
-        Value::Float(f) => Ok(*f),
-        other => Err(Error::new(SqlState::DatatypeMismatch, format!("expected a number, found {other}"))),
-    }
+    as_f64(v)
+}
+
+/// `round`, `trunc`, `floor` and `ceil` of a NUMERIC to `digits` places.
+fn round_decimal(v: &Value, digits: i64, mode: Rounding) -> Result<Value> {
+    let digits = i32::try_from(digits).unwrap_or(if digits < 0 { i32::MIN } else { i32::MAX });
+    Ok(Value::Numeric(as_decimal(v)?.round_to(digits, mode)?))
 }
 
 /// Applies `func` to non-NULL `args`; `ty` is the result type the binder worked out.
 pub fn apply(func: Function, args: Vec<Value>, ty: DataType) -> Result<Value> {
     use Function::*;
     let a = |i: usize| &args[i];
+    let digits = || if args.len() > 1 { int(a(1)) } else { Ok(0) };
     Ok(match func {
+        Abs if ty.is_decimal() => Value::Numeric(as_decimal(a(0))?.abs()),
+        Sign if ty.is_decimal() => Value::Numeric(Decimal::from(as_decimal(a(0))?.signum())),
+        Round if ty.is_decimal() => round_decimal(a(0), digits()?, Rounding::HalfAwayFromZero)?,
+        Trunc if ty.is_decimal() => round_decimal(a(0), digits()?, Rounding::TowardZero)?,
+        Floor if ty.is_decimal() => round_decimal(a(0), 0, Rounding::Floor)?,
+        Ceil if ty.is_decimal() => round_decimal(a(0), 0, Rounding::Ceiling)?,
         Abs => match a(0) {
             Value::Int(i) => check_integer(i.checked_abs().ok_or_else(|| out_of_range(ty))?, ty)?,
             v => Value::Float(float(v)?.abs()),
@@ -43,9 +60,14 @@ pub fn apply(func: Function, args: Vec<Value>, ty: DataType) -> Result<Value> {
         Upper => Value::Text(text(a(0)).to_uppercase()),
         Lower => Value::Text(text(a(0)).to_lowercase()),
         Round => {
-            let digits = if args.len() > 1 { int(a(1))? } else { 0 };
+            let digits = digits()?;
             match a(0) {
                 Value::Int(i) if digits >= 0 => Value::Int(*i),
+                // round(double precision) is rint: half to even.
+                v if args.len() == 1 => check_float(
+                    float(v)?.round_ties_even(),
+                    if ty.is_float() { ty } else { DataType::Double },
+                )?,
                 v => {
                     let x = float(v)?;
                     let scale = 10f64.powi(digits.clamp(-300, 300) as i32);
@@ -59,7 +81,10 @@ pub fn apply(func: Function, args: Vec<Value>, ty: DataType) -> Result<Value> {
         }
         Trunc => match a(0) {
             Value::Int(i) => Value::Int(*i),
-            v => Value::Float(float(v)?.trunc()),
+            v => {
+                let scale = 10f64.powi(digits()?.clamp(-300, 300) as i32);
+                Value::Float((float(v)? * scale).trunc() / scale)
+            }
         },
         Floor => match a(0) {
             Value::Int(i) => Value::Int(*i),
@@ -237,9 +262,36 @@ mod tests {
     }
 
     #[test]
-    fn round_is_half_away_from_zero() {
+    fn numeric_functions_keep_postgres_scales() {
+        let num = |s: &str| Value::Numeric(s.parse().expect("decimal"));
+        let numeric = DataType::Numeric(None);
+        let f = |func: Function, args: Vec<Value>| {
+            apply(func, args, numeric)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|e| format!("ERROR {}", e.sqlstate()))
+        };
+        assert_eq!(f(Function::Round, vec![num("2.5")]), "3");
+        assert_eq!(f(Function::Round, vec![num("-2.5")]), "-3");
+        assert_eq!(f(Function::Round, vec![num("1.2345"), Value::Int(2)]), "1.23");
+        assert_eq!(f(Function::Round, vec![Value::Int(5), Value::Int(2)]), "5.00");
+        assert_eq!(f(Function::Round, vec![num("1234.5"), Value::Int(-2)]), "1200");
+        assert_eq!(f(Function::Trunc, vec![num("-1.99"), Value::Int(1)]), "-1.9");
+        assert_eq!(f(Function::Trunc, vec![num("-1.99")]), "-1");
+        assert_eq!(f(Function::Floor, vec![num("-1.5")]), "-2");
+        assert_eq!(f(Function::Ceil, vec![num("1.2")]), "2");
+        assert_eq!(f(Function::Abs, vec![num("-1.50")]), "1.50");
+        assert_eq!(f(Function::Sign, vec![num("-0.5")]), "-1");
+        assert_eq!(f(Function::Sign, vec![num("0.00")]), "0");
+        assert_eq!(f(Function::Mod, vec![num("7.5"), num("2")]), "1.5");
+        assert_eq!(f(Function::Mod, vec![num("7.5"), Value::Int(0)]), "ERROR 22012");
+    }
+
+    #[test]
+    fn round_of_a_double_is_half_to_even() {
         let r = |x: f64| apply(Function::Round, vec![Value::Float(x)], DataType::Double).ok();
-        assert_eq!(r(2.5), Some(Value::Float(3.0)));
-        assert_eq!(r(-2.5), Some(Value::Float(-3.0)));
+        assert_eq!(r(2.5), Some(Value::Float(2.0)));
+        assert_eq!(r(3.5), Some(Value::Float(4.0)));
+        assert_eq!(r(-2.5), Some(Value::Float(-2.0)));
+        assert_eq!(r(2.6), Some(Value::Float(3.0)));
     }
 }

@@ -71,7 +71,11 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
                 }
                 let old = &row[..table.columns.len()];
                 index::update(&cx.txn, &table, (old, &old_key), (&values, &new_key))?;
-                cx.txn.put(table.keyspace, &new_key, encoding::encode_row(&values, &table.primary_key))?;
+                cx.txn.put(
+                    table.keyspace,
+                    &new_key,
+                    encoding::encode_row(&values, &table.key_only_columns()),
+                )?;
                 count += 1;
             }
             constraints.finish()?;
@@ -141,7 +145,7 @@ pub(super) fn store_new_row(cx: &Context, table: &Arc<TableDef>, values: &[Value
         None => encoding::row_id_key(cx.sequences.next(table.keyspace)?),
     };
     index::insert(&cx.txn, table, values, &key)?;
-    cx.txn.put(table.keyspace, &key, encoding::encode_row(values, &table.primary_key))?;
+    cx.txn.put(table.keyspace, &key, encoding::encode_row(values, &table.key_only_columns()))?;
     Ok(())
 }
 

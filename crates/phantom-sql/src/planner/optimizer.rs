@@ -21,7 +21,7 @@ use crate::catalog::TableDef;
 use crate::error::Result;
 use crate::planner::expr::{CmpOp, Expr};
 use crate::planner::plan::{JoinKind, KeyBounds, Plan};
-use crate::types::{DataType, Value};
+use crate::types::{DataType, Decimal, Value};
 use std::sync::Arc;
 
 /// Key lookups are used for at most this many keys (an IN list, or a product of several).
@@ -235,6 +235,10 @@ fn key_value(v: &Value, ty: DataType) -> Option<Value> {
         }
         (Value::Int(i), t) if t.is_float() => Some(Value::Float(*i as f64)),
         (Value::Float(f), t) if t.is_float() && !f.is_nan() => Some(Value::Float(*f)),
+        // NUMERIC keys are encoded from the decimal's value, whatever its scale.
+        (Value::Int(i), t) if t.is_decimal() => Some(Value::Numeric(Decimal::from(*i))),
+        (Value::Numeric(d), t) if t.is_decimal() => Some(Value::Numeric(*d)),
+        (Value::Numeric(d), t) if t.is_integer() => key_value(&Value::Int(d.to_i64_exact()?), t),
         (Value::Text(s), t) if t.is_string() => Some(Value::Text(s.clone())),
         (Value::Boolean(b), DataType::Boolean) => Some(Value::Boolean(*b)),
         _ => None,

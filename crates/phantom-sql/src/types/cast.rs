@@ -4,10 +4,15 @@
 //! truncate a string to a `VARCHAR(n)`; an *assignment* (storing into a column) must not
 //! lose characters and fails with 22001 instead. Both fail with 22003 when a number does
 //! not fit and 22P02 when a string does not parse.
+//!
+//! Numbers convert as PostgreSQL converts them: a NUMERIC becomes an integer rounded half
+//! away from zero (a double rounds half to even), a double becomes a NUMERIC through its
+//! 15 significant digits, and NUMERIC(p, s) rounds to s digits and then checks the
+//! precision ([`Decimal::apply_typmod`]).
 
 use super::datetime;
 use super::value::format_float;
-use super::{DataType, Value};
+use super::{DataType, Decimal, Value};
 use crate::error::{Error, Result, SqlState};
 
 /// How strict a cast is.
@@ -46,16 +51,28 @@ pub fn check_integer(v: i64, ty: DataType) -> Result<Value> {
     }
 }
 
-/// Rounds a double to `ty` (REAL loses precision), failing on overflow.
+/// Rounds a double to `ty` (REAL loses precision), failing on overflow and, like
+/// PostgreSQL, on a non-zero value that becomes zero as a REAL.
 pub fn check_float(v: f64, ty: DataType) -> Result<Value> {
     if ty == DataType::Real {
         let r = v as f32;
         if r.is_infinite() && v.is_finite() {
             return Err(out_of_range(ty));
         }
+        if r == 0.0 && v != 0.0 {
+            return Err(Error::new(SqlState::NumericValueOutOfRange, "value out of range: underflow"));
+        }
         return Ok(Value::Float(f64::from(r)));
     }
     Ok(Value::Float(v))
+}
+
+/// Gives a decimal the precision and scale of `ty` (NUMERIC(p, s)), if it has them.
+pub fn check_decimal(d: Decimal, ty: DataType) -> Result<Value> {
+    match ty {
+        DataType::Numeric(Some((precision, scale))) => d.apply_typmod(precision, scale).map(Value::Numeric),
+        _ => Ok(Value::Numeric(d)),
+    }
 }
 
 /// Converts `value` to `ty`. NULL stays NULL.
@@ -68,6 +85,14 @@ pub fn cast(value: Value, ty: DataType, kind: CastKind) -> Result<Value> {
         (Value::Int(i), t) if t.is_float() => check_float(i as f64, t),
         (Value::Int(i), DataType::Boolean) => Ok(Value::Boolean(i != 0)),
         (Value::Float(f), t) if t.is_float() => check_float(f, t),
+        (Value::Numeric(d), t) if t.is_decimal() => check_decimal(d, t),
+        (Value::Int(i), t) if t.is_decimal() => check_decimal(Decimal::from(i), t),
+        (Value::Float(f), t) if t.is_decimal() => check_decimal(Decimal::from_f64(f)?, t),
+        (Value::Numeric(d), t) if t.is_integer() => match d.to_i64_rounded() {
+            Some(i) => check_integer(i, t),
+            None => Err(out_of_range(t)),
+        },
+        (Value::Numeric(d), t) if t.is_float() => check_float(d.to_f64(), t),
         (Value::Float(f), t) if t.is_integer() => {
             // PostgreSQL rounds half to even (rint) when converting floats to integers.
             let r = f.round_ties_even();
@@ -201,6 +226,7 @@ pub fn parse_text(s: &str, ty: DataType) -> Result<Value> {
         DataType::Interval => {
             datetime::parse_interval(t).map(Value::Interval).ok_or_else(|| invalid_input(ty, s))
         }
+        DataType::Numeric(_) => check_decimal(Decimal::parse(t)?, ty),
         ty if ty.is_float() => {
             let v = match t.to_ascii_lowercase().as_str() {
                 "nan" => f64::NAN,
@@ -240,6 +266,47 @@ mod tests {
         assert_eq!(cast(Value::Float(2.5), DataType::Integer, CastKind::Explicit).ok(), Some(Value::Int(2)));
         assert_eq!(cast(Value::Float(3.5), DataType::Integer, CastKind::Explicit).ok(), Some(Value::Int(4)));
         assert!(cast(Value::Float(f64::NAN), DataType::Integer, CastKind::Explicit).is_err());
+    }
+
+    #[test]
+    fn numerics_convert_like_postgres() {
+        let num = |s: &str| Value::Numeric(s.parse().expect("decimal"));
+        let cast_text = |v: Value, ty: DataType| match cast(v, ty, CastKind::Explicit) {
+            Ok(v) => to_text(&v),
+            Err(e) => format!("ERROR {}", e.sqlstate()),
+        };
+        let n10_2 = DataType::Numeric(Some((10, 2)));
+        assert_eq!(cast_text(num("2.5"), DataType::Integer), "3");
+        assert_eq!(cast_text(num("-2.5"), DataType::SmallInt), "-3");
+        assert_eq!(cast_text(num("32767.5"), DataType::SmallInt), "ERROR 22003");
+        assert_eq!(cast_text(num("1.25"), DataType::Double), "1.25");
+        assert_eq!(cast_text(num("1.5"), n10_2), "1.50");
+        assert_eq!(cast_text(num("1.555"), n10_2), "1.56");
+        assert_eq!(cast_text(num("123456789.1"), n10_2), "ERROR 22003");
+        assert_eq!(cast_text(Value::Int(7), DataType::Numeric(None)), "7");
+        assert_eq!(cast_text(Value::Int(7), DataType::Numeric(Some((3, 1)))), "7.0");
+        assert_eq!(cast_text(Value::Float(0.1), DataType::Numeric(None)), "0.1");
+        assert_eq!(cast_text(Value::Float(f64::NAN), DataType::Numeric(None)), "ERROR 0A000");
+        assert_eq!(cast_text(Value::Text(" 1.50 ".into()), DataType::Numeric(None)), "1.50");
+        assert_eq!(cast_text(Value::Text("abc".into()), DataType::Numeric(None)), "ERROR 22P02");
+        assert_eq!(cast_text(Value::Text("1.5".into()), DataType::Numeric(Some((1, 0)))), "2");
+        assert_eq!(cast_text(num("1.50"), DataType::Text), "1.50");
+        assert_eq!(cast_text(num("1"), DataType::Boolean), "ERROR 42804");
+    }
+
+    #[test]
+    fn reals_overflow_and_underflow() {
+        let real = |v: f64| {
+            cast(Value::Float(v), DataType::Real, CastKind::Explicit).map_err(|e| e.sqlstate().to_string())
+        };
+        assert_eq!(real(1e39).err().as_deref(), Some("22003"));
+        assert_eq!(real(1e-50).err().as_deref(), Some("22003"));
+        assert_eq!(real(0.0).ok(), Some(Value::Float(0.0)));
+        assert_eq!(real(f64::INFINITY).ok(), Some(Value::Float(f64::INFINITY)));
+        let e = cast(Value::Text("1e-50".into()), DataType::Real, CastKind::Explicit).err();
+        assert_eq!(e.map(|e| e.state), Some(SqlState::NumericValueOutOfRange));
+        let e = cast(Value::Int(70000), DataType::SmallInt, CastKind::Explicit).err();
+        assert_eq!(e.map(|e| e.message), Some("smallint out of range".to_string()));
     }
 
     #[test]

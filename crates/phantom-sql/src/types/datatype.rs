@@ -19,6 +19,9 @@ pub enum DataType {
     Real,
     /// DOUBLE PRECISION (64-bit float)
     Double,
+    /// NUMERIC / DECIMAL: exact decimal, at most 38 digits. `Some((precision, scale))`
+    /// for NUMERIC(p, s) (NUMERIC(p) is scale 0), `None` when unconstrained.
+    Numeric(Option<(u8, u8)>),
     /// TEXT (unbounded)
     Text,
     /// VARCHAR(n); `None` when no length was given
@@ -52,14 +55,35 @@ impl DataType {
         matches!(self, DataType::Real | DataType::Double)
     }
 
+    /// True for NUMERIC, with or without precision and scale.
+    pub fn is_decimal(self) -> bool {
+        matches!(self, DataType::Numeric(_))
+    }
+
     /// True for any number type.
     pub fn is_numeric(self) -> bool {
-        self.is_integer() || self.is_float()
+        self.is_integer() || self.is_float() || self.is_decimal()
+    }
+
+    /// The type without its length, precision or scale: what a value of this type is
+    /// compared and computed as (PostgreSQL drops typmods in expressions).
+    pub fn without_modifier(self) -> DataType {
+        match self {
+            DataType::Numeric(_) => DataType::Numeric(None),
+            t => t,
+        }
     }
 
     /// True for TEXT, VARCHAR and CHAR.
     pub fn is_string(self) -> bool {
         matches!(self, DataType::Text | DataType::Varchar(_) | DataType::Char(_))
+    }
+
+    /// True when a key column of this type can be read back from the key alone. A NUMERIC
+    /// key holds the value but not its display scale (1.50 and 1.5 are one key), so the
+    /// row keeps NUMERIC key columns too.
+    pub fn key_restores_value(self) -> bool {
+        !self.is_decimal()
     }
 
     /// The range of values an integer type holds.
@@ -87,6 +111,8 @@ impl fmt::Display for DataType {
             DataType::BigInt => f.write_str("bigint"),
             DataType::Real => f.write_str("real"),
             DataType::Double => f.write_str("double precision"),
+            DataType::Numeric(None) => f.write_str("numeric"),
+            DataType::Numeric(Some((p, s))) => write!(f, "numeric({p},{s})"),
             DataType::Text => f.write_str("text"),
             DataType::Varchar(None) => f.write_str("character varying"),
             DataType::Varchar(Some(n)) => write!(f, "character varying({n})"),

@@ -4,8 +4,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use super::DataType;
 use super::datetime::{self, Interval};
+use super::{DataType, Decimal};
 
 /// One SQL datum.
 #[derive(Clone, Debug, Default)]
@@ -19,6 +19,8 @@ pub enum Value {
     Int(i64),
     /// Any float type (REAL, DOUBLE PRECISION).
     Float(f64),
+    /// NUMERIC: an exact decimal with its display scale.
+    Numeric(Decimal),
     /// Any string type (TEXT, VARCHAR, CHAR).
     Text(String),
     /// BYTEA: a byte string.
@@ -48,6 +50,7 @@ impl Value {
             Value::Boolean(_) => DataType::Boolean,
             Value::Int(_) => DataType::BigInt,
             Value::Float(_) => DataType::Double,
+            Value::Numeric(_) => DataType::Numeric(None),
             Value::Text(_) => DataType::Text,
             Value::Bytes(_) => DataType::Bytea,
             Value::Date(_) => DataType::Date,
@@ -58,9 +61,9 @@ impl Value {
         }
     }
 
-    /// SQL comparison: `None` if either side is NULL (the result is unknown). Integers and
-    /// floats compare numerically; NaN is equal to itself and greater than every other
-    /// number, as in PostgreSQL.
+    /// SQL comparison: `None` if either side is NULL (the result is unknown). Integers,
+    /// decimals and floats compare by their exact values (1 = 1.0, 1.5 = 1.50); NaN is
+    /// equal to itself and greater than every other number, as in PostgreSQL.
     pub fn sql_cmp(&self, other: &Value) -> Option<Ordering> {
         match (self, other) {
             (Value::Null, _) | (_, Value::Null) => None,
@@ -81,6 +84,11 @@ impl Value {
             (Float(a), Float(b)) => float_cmp(*a, *b),
             (Int(a), Float(b)) => float_cmp(*a as f64, *b).then_with(|| int_float_tie(*a, *b)),
             (Float(a), Int(b)) => float_cmp(*a, *b as f64).then_with(|| int_float_tie(*b, *a).reverse()),
+            (Numeric(a), Numeric(b)) => a.cmp(b),
+            (Numeric(a), Int(b)) => a.cmp(&Decimal::from(*b)),
+            (Int(a), Numeric(b)) => Decimal::from(*a).cmp(b),
+            (Numeric(a), Float(b)) => a.cmp_f64(*b),
+            (Float(a), Numeric(b)) => b.cmp_f64(*a).reverse(),
             (Text(a), Text(b)) => a.cmp(b),
             (Bytes(a), Bytes(b)) => a.cmp(b),
             (Date(a), Date(b)) | (Time(a), Time(b)) => a.cmp(b),
@@ -96,7 +104,7 @@ impl Value {
     fn rank(&self) -> u8 {
         match self {
             Value::Boolean(_) => 0,
-            Value::Int(_) | Value::Float(_) => 1,
+            Value::Int(_) | Value::Float(_) | Value::Numeric(_) => 1,
             Value::Text(_) => 2,
             Value::Bytes(_) => 3,
             Value::Date(_) | Value::Timestamp(_) | Value::TimestampTz(_) => 4,
@@ -119,12 +127,18 @@ fn float_cmp(a: f64, b: f64) -> Ordering {
 }
 
 /// Breaks a tie between an integer and a float that round to the same f64 (large integers
-/// lose precision when converted), so that the order stays exact.
+/// lose precision when converted), so that the order stays exact. Such a float is a whole
+/// number within ±2^63, so `f as i128` is exact.
 fn int_float_tie(i: i64, f: f64) -> Ordering {
-    if f.is_nan() || f.is_infinite() || f.fract() != 0.0 || f.abs() >= 9.2e18 {
+    if !f.is_finite() {
         return Ordering::Equal;
     }
-    i.cmp(&(f as i64))
+    i128::from(i).cmp(&(f as i128))
+}
+
+/// True if `f` is a whole number in the range of `i64` (so `f as i64` is exact).
+fn is_i64_valued(f: f64) -> bool {
+    f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f)
 }
 
 impl PartialEq for Value {
@@ -164,7 +178,9 @@ impl Value {
 impl Hash for Value {
     fn hash<H: Hasher>(&self, state: &mut H) {
         // Equal values must hash equally, so numbers hash by their value whether they are
-        // carried as Int or Float.
+        // carried as Int, Float or Numeric: a whole number in i64's range as that i64, any
+        // other value a double holds exactly as the double's bits, the rest (decimals no
+        // double equals) by their normalized digits.
         match self {
             Value::Null => 0u8.hash(state),
             Value::Boolean(b) => {
@@ -179,10 +195,20 @@ impl Hash for Value {
                 2u8.hash(state);
                 if f.is_nan() {
                     u64::MAX.hash(state);
-                } else if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                } else if is_i64_valued(*f) {
                     (*f as i64).hash(state);
                 } else {
                     f.to_bits().hash(state);
+                }
+            }
+            Value::Numeric(d) => {
+                2u8.hash(state);
+                if let Some(i) = d.to_i64_exact() {
+                    i.hash(state);
+                } else if let Some(f) = d.exact_f64() {
+                    f.to_bits().hash(state);
+                } else {
+                    d.hash(state);
                 }
             }
             Value::Bytes(b) => {
@@ -213,6 +239,7 @@ impl fmt::Display for Value {
             Value::Boolean(false) => f.write_str("f"),
             Value::Int(i) => write!(f, "{i}"),
             Value::Float(x) => f.write_str(&format_float(*x)),
+            Value::Numeric(d) => write!(f, "{d}"),
             Value::Text(s) => f.write_str(s),
             Value::Date(d) => f.write_str(&datetime::format_date(*d)),
             Value::Time(t) => f.write_str(&datetime::format_time(*t)),
@@ -281,6 +308,12 @@ impl From<f64> for Value {
     }
 }
 
+impl From<Decimal> for Value {
+    fn from(v: Decimal) -> Self {
+        Value::Numeric(v)
+    }
+}
+
 impl From<&str> for Value {
     fn from(v: &str) -> Self {
         Value::Text(v.to_string())
@@ -311,6 +344,43 @@ mod tests {
         assert!(Value::Float(f64::NAN) > Value::Float(f64::INFINITY));
         // 2^53 + 1 is not representable as f64; the tie-break keeps the order exact.
         assert!(Value::Int((1 << 53) + 1) > Value::Float((1u64 << 53) as f64));
+        assert!(Value::Int(i64::MAX) < Value::Float(9_223_372_036_854_775_808.0));
+    }
+
+    fn num(s: &str) -> Value {
+        Value::Numeric(s.parse().expect("decimal"))
+    }
+
+    fn hash_of(v: &Value) -> u64 {
+        use std::collections::hash_map::DefaultHasher;
+        let mut h = DefaultHasher::new();
+        v.hash(&mut h);
+        h.finish()
+    }
+
+    #[test]
+    fn decimals_equal_ints_and_floats_of_the_same_value_and_hash_alike() {
+        let groups = [
+            vec![num("1.5"), num("1.50"), Value::Float(1.5)],
+            vec![num("1"), num("1.000"), Value::Int(1), Value::Float(1.0)],
+            vec![num("0"), num("0.00"), Value::Int(0), Value::Float(-0.0)],
+            vec![num("-9223372036854775808"), Value::Int(i64::MIN), Value::Float(i64::MIN as f64)],
+            vec![num("100000000000000000000"), Value::Float(1e20)],
+            vec![num("0.1"), num("0.10")],
+        ];
+        for group in &groups {
+            for a in group {
+                for b in group {
+                    assert_eq!(a, b, "{a:?} = {b:?}");
+                    assert_eq!(hash_of(a), hash_of(b), "hash {a:?} = {b:?}");
+                }
+            }
+        }
+        assert_ne!(num("0.1"), Value::Float(0.1));
+        assert!(num("0.1") < Value::Float(0.1));
+        assert!(num("2.5") > Value::Int(2));
+        assert!(Value::Float(f64::NAN) > num("99999999999999999999999999999999999999"));
+        assert_eq!(num("1.50").to_string(), "1.50");
     }
 
     #[test]
