@@ -26,6 +26,7 @@ pub mod error;
 pub mod exec;
 pub mod index;
 pub mod instance;
+pub mod interrupt;
 pub mod parser;
 pub mod planner;
 pub mod result;

@@ -20,6 +20,7 @@ use crate::catalog::{IndexDef, TableDef};
 use crate::error::{Error, Result, SqlState};
 use crate::exec::{self, Context};
 use crate::instance::Instance;
+use crate::interrupt::Interrupt;
 use crate::parser;
 use crate::planner::{Expr, Plan, explain, optimizer};
 use crate::result::{Column, Output, Row, Rows};
@@ -78,12 +79,26 @@ pub struct Session {
     settings: Settings,
     /// `PREPARE name AS ...` statements, by name.
     prepared: std::collections::HashMap<String, Prepared>,
+    /// Raised by another thread to cancel the running statement.
+    interrupt: Interrupt,
 }
 
 impl Session {
     /// A new session on `instance`.
     pub fn new(instance: Arc<Instance>) -> Session {
-        Session { instance, block: None, settings: Settings::default(), prepared: Default::default() }
+        Session {
+            instance,
+            block: None,
+            settings: Settings::default(),
+            prepared: Default::default(),
+            interrupt: Interrupt::default(),
+        }
+    }
+
+    /// A handle another thread can use to cancel the statement this session is running
+    /// (57014). Each call that runs statements starts by clearing it.
+    pub fn interrupt_handle(&self) -> Interrupt {
+        self.interrupt.clone()
     }
 
     /// True inside `BEGIN ... COMMIT`.
@@ -108,6 +123,7 @@ impl Session {
 
     /// Runs every statement in `sql` and returns the last one's output.
     pub fn execute(&mut self, sql: &str) -> Result<Output> {
+        self.interrupt.clear();
         let statements = self.parse(parser::parse(sql))?;
         let mut last = Output::Command("EMPTY".into());
         for statement in &statements {
@@ -118,6 +134,7 @@ impl Session {
 
     /// Runs one query and returns its rows.
     pub fn query(&mut self, sql: &str) -> Result<Rows> {
+        self.interrupt.clear();
         let statement = self.parse(parser::parse_one(sql))?;
         match self.run(&statement, &[])? {
             Output::Rows(rows) => Ok(rows),
@@ -156,6 +173,7 @@ impl Session {
 
     /// Runs a prepared statement with `params` for its `$n` placeholders.
     pub fn execute_prepared(&mut self, prepared: &Prepared, params: &[Value]) -> Result<Output> {
+        self.interrupt.clear();
         if params.len() != prepared.parameter_types.len() {
             return Err(Error::new(
                 SqlState::SyntaxError,
@@ -332,7 +350,10 @@ impl Session {
                     ));
                     return self.fail_on_error(result);
                 }
-                self.in_transaction_block(|instance, txn| execute_statement(instance, txn, statement, params))
+                let interrupt = self.interrupt.clone();
+                self.in_transaction_block(|instance, txn| {
+                    execute_statement(instance, txn, &interrupt, statement, params)
+                })
             }
         }
     }
@@ -526,6 +547,7 @@ fn setting_value(value: &ast::Expr) -> String {
 fn execute_statement(
     instance: &Instance,
     txn: &Transaction,
+    interrupt: &Interrupt,
     statement: &Ast,
     params: &[Value],
 ) -> Result<Output> {
@@ -537,6 +559,7 @@ fn execute_statement(
         txn: txn.clone(),
         sequences: instance.sequences.clone(),
         catalog: instance.catalog.clone(),
+        interrupt: interrupt.clone(),
     };
     match bound {
         BoundStatement::Query(plan) => {

@@ -24,6 +24,7 @@ mod session;
 
 pub use database::{Database, Options};
 pub use phantom_sql::error::{Error, Position, Result, SqlState};
+pub use phantom_sql::interrupt::Interrupt;
 pub use phantom_sql::parser::{is_blank, split_statements};
 pub use phantom_sql::result::{Column, FromValue, Output, Row, Rows};
 pub use phantom_sql::session::{ColumnDescription, TableDescription};

@@ -60,6 +60,14 @@ impl Session {
         }
     }
 
+    /// A handle that cancels, from another thread, the statement this session is running:
+    /// it fails with 57014 (`query_canceled`) and its transaction is rolled back, or its
+    /// block failed, as after any other error. A request made while nothing runs is
+    /// forgotten when the next statement starts.
+    pub fn interrupt_handle(&self) -> crate::Interrupt {
+        self.inner.interrupt_handle()
+    }
+
     /// True inside `BEGIN ... COMMIT`.
     pub fn in_transaction(&self) -> bool {
         self.inner.in_transaction()
