@@ -36,6 +36,8 @@ pub enum SqlState {
     InvalidRowCountInResultOffsetClause,
     /// 22000
     DataException,
+    /// 22P04: COPY data that does not fit the table's columns.
+    BadCopyFileFormat,
     /// 23502
     NotNullViolation,
     /// 23505
@@ -139,6 +141,7 @@ impl SqlState {
             InvalidRowCountInLimitClause => "2201W",
             InvalidRowCountInResultOffsetClause => "2201X",
             DataException => "22000",
+            BadCopyFileFormat => "22P04",
             NotNullViolation => "23502",
             UniqueViolation => "23505",
             ForeignKeyViolation => "23503",

@@ -21,6 +21,7 @@ pub mod alter;
 pub mod binder;
 pub mod block;
 pub mod catalog;
+pub mod copy;
 pub mod encoding;
 pub mod error;
 pub mod exec;

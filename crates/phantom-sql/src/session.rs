@@ -9,6 +9,8 @@
 //! inside the transaction) -> parameters substituted -> [`optimizer::optimize`] ->
 //! [`exec::execute`] -> rows collected into an [`Output`].
 
+mod copy_in;
+
 use std::sync::Arc;
 
 use phantom_txn::{Isolation, Transaction};
@@ -23,9 +25,11 @@ use crate::instance::Instance;
 use crate::interrupt::Interrupt;
 use crate::parser;
 use crate::planner::{Expr, Plan, explain, optimizer};
-use crate::result::{Column, Output, Row, Rows};
+use crate::result::{Column, Output, Row, RowSink, Rows};
 use crate::types::cast::{self, CastKind};
 use crate::types::{DataType, Value};
+
+pub use copy_in::CopyIn;
 
 /// A column of a table, as `\d` shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +72,9 @@ pub struct Prepared {
     statement: Ast,
     /// The types of the parameters, as far as the statement's context decides them.
     pub parameter_types: Vec<DataType>,
+    /// The result columns of a statement that returns rows (a query, SHOW, EXPLAIN);
+    /// `None` for one that returns only a command tag.
+    pub columns: Option<Vec<Column>>,
 }
 
 /// A connection's state: its settings, open transaction block and SQL-level prepared
@@ -123,11 +130,20 @@ impl Session {
 
     /// Runs every statement in `sql` and returns the last one's output.
     pub fn execute(&mut self, sql: &str) -> Result<Output> {
+        let mut rows = Rows::default();
+        let output = self.execute_into(sql, &mut rows)?;
+        Ok(collected(output, rows))
+    }
+
+    /// Runs every statement in `sql`, handing the rows of each row-returning statement to
+    /// `sink` as they are produced. The returned output of such a statement is
+    /// `Output::Rows` with its columns and no rows (the sink has them).
+    pub fn execute_into(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<Output> {
         self.interrupt.clear();
         let statements = self.parse(parser::parse(sql))?;
         let mut last = Output::Command("EMPTY".into());
         for statement in &statements {
-            last = self.run(statement, &[])?;
+            last = self.run(statement, &[], sink)?;
         }
         Ok(last)
     }
@@ -136,8 +152,9 @@ impl Session {
     pub fn query(&mut self, sql: &str) -> Result<Rows> {
         self.interrupt.clear();
         let statement = self.parse(parser::parse_one(sql))?;
-        match self.run(&statement, &[])? {
-            Output::Rows(rows) => Ok(rows),
+        let mut rows = Rows::default();
+        match self.run(&statement, &[], &mut rows)? {
+            Output::Rows(_) => Ok(rows),
             other => Err(Error::new(
                 SqlState::InvalidParameterValue,
                 format!("statement returned no rows ({})", other.tag()),
@@ -152,7 +169,8 @@ impl Session {
     }
 
     fn prepare_statement(&mut self, statement: Ast) -> Result<Prepared> {
-        let parameter_types = match &statement {
+        let text = |name: String| Some(vec![Column { name, data_type: DataType::Text }]);
+        let (parameter_types, columns) = match &statement {
             Ast::Query(_) | Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
                 let open = self.block.as_ref().map(|b| b.txn.clone()).filter(Transaction::is_active);
                 let txn = open.clone().unwrap_or_else(|| self.settings.begin(&self.instance.store, None));
@@ -163,17 +181,50 @@ impl Session {
                 if open.is_none() {
                     txn.rollback()?;
                 }
-                bound?;
-                types
+                let columns = match bound? {
+                    BoundStatement::Query(plan) => Some(visible_columns(&plan)),
+                    _ => None,
+                };
+                (types, columns)
             }
-            _ => Vec::new(),
+            Ast::Explain { .. } => (Vec::new(), text("QUERY PLAN".into())),
+            Ast::ShowVariable { variable } => {
+                (Vec::new(), text(variable.last().map(ident).unwrap_or_default()))
+            }
+            Ast::Execute { name: Some(name), .. } => {
+                let name = name.to_string().to_ascii_lowercase();
+                (Vec::new(), self.prepared.get(&name).and_then(|p| p.columns.clone()))
+            }
+            _ => (Vec::new(), None),
         };
-        Ok(Prepared { statement, parameter_types })
+        Ok(Prepared { statement, parameter_types, columns })
     }
 
     /// Runs a prepared statement with `params` for its `$n` placeholders.
     pub fn execute_prepared(&mut self, prepared: &Prepared, params: &[Value]) -> Result<Output> {
+        let mut rows = Rows::default();
+        let output = self.execute_prepared_into(prepared, params, &mut rows)?;
+        Ok(collected(output, rows))
+    }
+
+    /// Runs a prepared statement, handing its rows (if it returns any) to `sink` as they
+    /// are produced, as [`Session::execute_into`] does.
+    pub fn execute_prepared_into(
+        &mut self,
+        prepared: &Prepared,
+        params: &[Value],
+        sink: &mut dyn RowSink,
+    ) -> Result<Output> {
         self.interrupt.clear();
+        self.run_prepared(prepared, params, sink)
+    }
+
+    fn run_prepared(
+        &mut self,
+        prepared: &Prepared,
+        params: &[Value],
+        sink: &mut dyn RowSink,
+    ) -> Result<Output> {
         if params.len() != prepared.parameter_types.len() {
             return Err(Error::new(
                 SqlState::SyntaxError,
@@ -184,7 +235,7 @@ impl Session {
                 ),
             ));
         }
-        self.run(&prepared.statement, params)
+        self.run(&prepared.statement, params, sink)
     }
 
     /// The names of all tables.
@@ -255,7 +306,7 @@ impl Session {
         parsed
     }
 
-    fn run(&mut self, statement: &Ast, params: &[Value]) -> Result<Output> {
+    fn run(&mut self, statement: &Ast, params: &[Value], sink: &mut dyn RowSink) -> Result<Output> {
         match statement {
             Ast::StartTransaction { modes, .. } => {
                 let (isolation, read_only) = block::modes(modes);
@@ -310,7 +361,7 @@ impl Session {
             }
             Ast::Execute { name: Some(name), parameters, .. } => {
                 let name = name.to_string().to_ascii_lowercase();
-                let result = self.sql_execute(&name, parameters);
+                let result = self.sql_execute(&name, parameters, sink);
                 self.fail_on_error(result)
             }
             Ast::Deallocate { name, .. } => {
@@ -336,10 +387,11 @@ impl Session {
                 let result = self.settings.show(&name, current);
                 let value = self.fail_on_error(result)?;
                 let column = variable.last().map_or(name.clone(), ident);
-                Ok(Output::Rows(Rows {
+                let rows = Rows {
                     columns: vec![Column { name: column, data_type: DataType::Text }],
                     rows: vec![Row(vec![Value::Text(value)])],
-                }))
+                };
+                deliver(rows, sink)
             }
             _ => {
                 let writes = !matches!(statement, Ast::Query(_) | Ast::Explain { .. });
@@ -352,7 +404,7 @@ impl Session {
                 }
                 let interrupt = self.interrupt.clone();
                 self.in_transaction_block(|instance, txn| {
-                    execute_statement(instance, txn, &interrupt, statement, params)
+                    execute_statement(instance, txn, &interrupt, statement, params, sink)
                 })
             }
         }
@@ -375,13 +427,18 @@ impl Session {
     }
 
     /// `EXECUTE name [(values)]`.
-    fn sql_execute(&mut self, name: &str, parameters: &[ast::Expr]) -> Result<Output> {
+    fn sql_execute(
+        &mut self,
+        name: &str,
+        parameters: &[ast::Expr],
+        sink: &mut dyn RowSink,
+    ) -> Result<Output> {
         let prepared = self.prepared.get(name).cloned().ok_or_else(|| no_prepared_statement(name))?;
         let values = self.read(|instance, txn| {
             let mut binder = Binder::new(&instance.catalog, txn);
             parameters.iter().map(|p| binder.constant(p)).collect::<Result<Vec<_>>>()
         })?;
-        self.execute_prepared(&prepared, &values)
+        self.run_prepared(&prepared, &values, sink)
     }
 
     /// `VACUUM [table]`: removes the versions no live snapshot can see, now.
@@ -524,6 +581,32 @@ impl Session {
     }
 }
 
+/// The columns a query plan shows (hidden row ids left out).
+fn visible_columns(plan: &Plan) -> Vec<Column> {
+    plan.columns()
+        .into_iter()
+        .filter(|c| !c.hidden)
+        .map(|c| Column { name: c.name, data_type: c.data_type })
+        .collect()
+}
+
+/// Hands already-computed rows (SHOW, EXPLAIN) to a sink, as a query's rows would go.
+fn deliver(rows: Rows, sink: &mut dyn RowSink) -> Result<Output> {
+    sink.columns(&rows.columns)?;
+    for row in rows.rows {
+        sink.row(row)?;
+    }
+    Ok(Output::Rows(Rows { columns: rows.columns, rows: Vec::new() }))
+}
+
+/// The output of a run whose rows went to the collecting sink `rows`.
+fn collected(output: Output, rows: Rows) -> Output {
+    match output {
+        Output::Rows(_) => Output::Rows(rows),
+        other => other,
+    }
+}
+
 fn no_prepared_statement(name: &str) -> Error {
     Error::new(SqlState::InvalidSqlStatementName, format!("prepared statement \"{name}\" does not exist"))
 }
@@ -550,6 +633,7 @@ fn execute_statement(
     interrupt: &Interrupt,
     statement: &Ast,
     params: &[Value],
+    sink: &mut dyn RowSink,
 ) -> Result<Output> {
     let mut binder = Binder::new(&instance.catalog, txn).with_system_views(&instance.store);
     let bound = binder.statement(statement)?;
@@ -565,21 +649,18 @@ fn execute_statement(
         BoundStatement::Query(plan) => {
             let plan = optimizer::optimize(bind_parameters(plan, params, &types)?)?;
             let plan = exec::prepare_subqueries(plan, &cx)?;
-            let columns = plan.columns();
-            let visible: Vec<usize> = (0..columns.len()).filter(|&i| !columns[i].hidden).collect();
-            let mut rows = Vec::new();
+            let all = plan.columns();
+            let visible: Vec<usize> = (0..all.len()).filter(|&i| !all[i].hidden).collect();
+            let columns = visible_columns(&plan);
+            sink.columns(&columns)?;
             for row in exec::execute(plan, &cx)? {
                 let mut row = row?;
                 if visible.len() != row.len() {
                     row = visible.iter().map(|&i| std::mem::take(&mut row[i])).collect();
                 }
-                rows.push(Row(row));
+                sink.row(Row(row))?;
             }
-            let columns = visible
-                .iter()
-                .map(|&i| Column { name: columns[i].name.clone(), data_type: columns[i].data_type })
-                .collect();
-            Ok(Output::Rows(Rows { columns, rows }))
+            Ok(Output::Rows(Rows { columns, rows: Vec::new() }))
         }
         BoundStatement::Modify(plan) => {
             let command = match &plan {
@@ -684,10 +765,9 @@ fn execute_statement(
                 .into_iter()
                 .map(|l| Row(vec![Value::Text(l)]))
                 .collect();
-            Ok(Output::Rows(Rows {
-                columns: vec![Column { name: "QUERY PLAN".into(), data_type: DataType::Text }],
-                rows,
-            }))
+            let rows =
+                Rows { columns: vec![Column { name: "QUERY PLAN".into(), data_type: DataType::Text }], rows };
+            deliver(rows, sink)
         }
     }
 }

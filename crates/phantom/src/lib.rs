@@ -23,11 +23,13 @@ mod database;
 mod session;
 
 pub use database::{Database, Options};
+pub use phantom_sql::copy;
 pub use phantom_sql::error::{Error, Position, Result, SqlState};
 pub use phantom_sql::interrupt::Interrupt;
 pub use phantom_sql::parser::{is_blank, split_statements};
-pub use phantom_sql::result::{Column, FromValue, Output, Row, Rows};
-pub use phantom_sql::session::{ColumnDescription, TableDescription};
-pub use phantom_sql::types::{DataType, Value};
+pub use phantom_sql::result::{Column, FromValue, Output, Row, RowSink, Rows};
+pub use phantom_sql::session::{ColumnDescription, CopyIn, TableDescription};
+pub use phantom_sql::types::datetime::Interval;
+pub use phantom_sql::types::{DataType, Value, format_float, format_real};
 pub use phantom_storage::SyncMode;
 pub use session::{Session, Statement};

@@ -31,6 +31,7 @@ mod write;
 pub use scan::decode as decode_row;
 pub use sequences::Sequences;
 pub use subquery::prepare_subqueries;
+pub use write::insert as insert_rows;
 
 use std::sync::Arc;
 

@@ -12,4 +12,4 @@ pub mod datetime;
 mod value;
 
 pub use datatype::DataType;
-pub use value::{Value, format_float};
+pub use value::{Value, format_float, format_real};
