@@ -11,9 +11,14 @@ use pgwire::error::ErrorInfo;
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::response::{ErrorResponse, NoticeResponse};
 
-/// One ErrorResponse (or NoticeResponse).
+/// One ErrorResponse (or NoticeResponse). Boxed: errors travel in `Result`s on hot
+/// paths, and a pointer keeps those small.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WireError {
+pub struct WireError(Box<Fields>);
+
+/// The fields of a [`WireError`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fields {
     /// ERROR, FATAL, WARNING ...
     pub severity: &'static str,
     /// The SQLSTATE.
@@ -30,7 +35,7 @@ pub struct WireError {
 impl WireError {
     /// An ERROR with a SQLSTATE and message.
     pub fn new(code: &str, message: impl Into<String>) -> WireError {
-        WireError {
+        WireError(Box::new(Fields {
             severity: "ERROR",
             code: code.to_string(),
             message: message.into(),
@@ -38,7 +43,7 @@ impl WireError {
             hint: None,
             position: None,
             context: None,
-        }
+        }))
     }
 
     /// 08P01 protocol_violation.
@@ -68,7 +73,9 @@ impl WireError {
     /// `statement_start` (0-based) of the query string.
     pub fn at_statement(e: phantom::Error, statement: &str, statement_start: usize) -> WireError {
         let position = e.position.map(|p| statement_start + char_offset(statement, p.line, p.column) + 1);
-        WireError { position, ..WireError::from(e) }
+        let mut error = WireError::from(e);
+        error.position = position;
+        error
     }
 
     /// The ErrorResponse message.
@@ -101,7 +108,22 @@ impl From<std::io::Error> for WireError {
 
 impl From<phantom::Error> for WireError {
     fn from(e: phantom::Error) -> WireError {
-        WireError { detail: e.detail, ..WireError::new(e.state.code(), e.message) }
+        let mut error = WireError::new(e.state.code(), e.message);
+        error.detail = e.detail;
+        error
+    }
+}
+
+impl std::ops::Deref for WireError {
+    type Target = Fields;
+    fn deref(&self) -> &Fields {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for WireError {
+    fn deref_mut(&mut self) -> &mut Fields {
+        &mut self.0
     }
 }
 

@@ -34,14 +34,22 @@ async fn count(client: &Client, table: &str) -> i64 {
 async fn copy_text_in_pieces_that_split_lines_and_back_out() {
     let server = start().await;
     let client = connect(&server).await;
-    client.batch_execute("CREATE TABLE t (id INT PRIMARY KEY, name TEXT, n INT DEFAULT 7)").await.expect("create");
-    let rows = copy_in(&client, "COPY t (id, name) FROM STDIN", &["1\tone\n2\t\\N\n3\ttab\\", "there\n4\tback\\\\sl", "ash\n"])
+    client
+        .batch_execute("CREATE TABLE t (id INT PRIMARY KEY, name TEXT, n INT DEFAULT 7)")
         .await
-        .expect("copy in");
+        .expect("create");
+    let rows = copy_in(
+        &client,
+        "COPY t (id, name) FROM STDIN",
+        &["1\tone\n2\t\\N\n3\ttab\\", "there\n4\tback\\\\sl", "ash\n"],
+    )
+    .await
+    .expect("copy in");
     assert_eq!(rows, 4);
     let text = copy_out(&client, "COPY t TO STDOUT").await;
     assert_eq!(text, "1\tone\t7\n2\t\\N\t7\n3\ttab\\there\t7\n4\tback\\\\slash\t7\n");
-    let text = copy_out(&client, "COPY (SELECT id * 10, name FROM t WHERE id < 3 ORDER BY id) TO STDOUT").await;
+    let text =
+        copy_out(&client, "COPY (SELECT id * 10, name FROM t WHERE id < 3 ORDER BY id) TO STDOUT").await;
     assert_eq!(text, "10\tone\n20\t\\N\n");
 }
 
@@ -51,7 +59,9 @@ async fn copy_csv_with_header_quotes_and_null_strings() {
     let client = connect(&server).await;
     client.batch_execute("CREATE TABLE c (id INT, note TEXT, d DATE)").await.expect("create");
     let data = ["id,note,d\n1,\"multi\nline, with \"\"quotes\"\"\",2024-01-01\n2,", ",NULL\n3,\"\",NULL\n"];
-    let rows = copy_in(&client, "COPY c FROM STDIN WITH (FORMAT csv, HEADER true, NULL 'NULL')", &data).await.expect("csv in");
+    let rows = copy_in(&client, "COPY c FROM STDIN WITH (FORMAT csv, HEADER true, NULL 'NULL')", &data)
+        .await
+        .expect("csv in");
     assert_eq!(rows, 3);
     let nulls: i64 = client.query_one("SELECT count(*) FROM c WHERE d IS NULL", &[]).await.expect("q").get(0);
     assert_eq!(nulls, 2);

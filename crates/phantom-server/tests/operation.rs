@@ -10,8 +10,7 @@ use phantom_server::ServerConfig;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-const COUNT_TO_TEN_MILLION: &str =
-    "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 10000000) SELECT count(*) FROM c";
+const COUNT_TO_TEN_MILLION: &str = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 10000000) SELECT count(*) FROM c";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_request_stops_a_long_query_with_57014() {
@@ -68,7 +67,10 @@ async fn a_cancel_request_with_a_wrong_key_does_nothing() {
 async fn a_client_that_disconnects_mid_transaction_releases_its_locks() {
     let server = start().await;
     let setup = connect(&server).await;
-    setup.batch_execute("CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 0)").await.expect("setup");
+    setup
+        .batch_execute("CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 0)")
+        .await
+        .expect("setup");
     let (holder, connection) = connect_with(&server).await;
     holder.batch_execute("BEGIN; UPDATE t SET v = 1 WHERE id = 1").await.expect("lock the row");
     let waiter = connect(&server).await;
@@ -104,7 +106,11 @@ async fn sixty_concurrent_clients() {
                 client.execute(&insert, &[&client_id, &n]).await.expect("insert");
             }
             client.execute("UPDATE counter SET total = total + 1 WHERE id = 1", &[]).await.expect("update");
-            let mine: i64 = client.query_one("SELECT count(*) FROM hits WHERE client = $1", &[&client_id]).await.expect("count").get(0);
+            let mine: i64 = client
+                .query_one("SELECT count(*) FROM hits WHERE client = $1", &[&client_id])
+                .await
+                .expect("count")
+                .get(0);
             assert_eq!(mine, 20);
         }));
     }
@@ -119,9 +125,16 @@ async fn sixty_concurrent_clients() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_truncated_messages_end_only_their_connection() {
-    let server = start_with(phantom::Database::memory(), ServerConfig { max_message_bytes: 1 << 20, ..ServerConfig::default() }).await;
+    let server = start_with(
+        phantom::Database::memory(),
+        ServerConfig { max_message_bytes: 1 << 20, ..ServerConfig::default() },
+    )
+    .await;
     let bystander = connect(&server).await;
-    bystander.batch_execute("CREATE TABLE t (a INT); BEGIN; INSERT INTO t VALUES (1)").await.expect("bystander");
+    bystander
+        .batch_execute("CREATE TABLE t (a INT); BEGIN; INSERT INTO t VALUES (1)")
+        .await
+        .expect("bystander");
 
     let hostile: Vec<(&str, Vec<u8>)> = vec![
         ("unknown message type", b"Z\0\0\0\x04".to_vec()),
@@ -163,7 +176,11 @@ async fn malformed_and_truncated_messages_end_only_their_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connection_limit_answers_53300() {
-    let server = start_with(phantom::Database::memory(), ServerConfig { max_connections: 2, ..ServerConfig::default() }).await;
+    let server = start_with(
+        phantom::Database::memory(),
+        ServerConfig { max_connections: 2, ..ServerConfig::default() },
+    )
+    .await;
     let first = connect(&server).await;
     let (second, second_connection) = connect_with(&server).await;
     let url = format!("host=127.0.0.1 port={} user=phantom", server.local_addr().port());

@@ -44,7 +44,10 @@ async fn an_error_stops_the_rest_and_a_multi_statement_query_is_one_transaction(
     let server = start().await;
     let client = connect(&server).await;
     client.simple_query("CREATE TABLE t (a INT PRIMARY KEY)").await.expect("create");
-    let err = client.simple_query("INSERT INTO t VALUES (1); INSERT INTO t VALUES (1); INSERT INTO t VALUES (3)").await.expect_err("duplicate");
+    let err = client
+        .simple_query("INSERT INTO t VALUES (1); INSERT INTO t VALUES (1); INSERT INTO t VALUES (3)")
+        .await
+        .expect_err("duplicate");
     assert_eq!(err.code(), Some(&SqlState::UNIQUE_VIOLATION));
     let db = err.as_db_error().expect("db error");
     assert_eq!(db.detail(), Some("Key (a)=(1) already exists."));
@@ -67,7 +70,9 @@ async fn errors_carry_sqlstate_and_a_position_in_the_whole_query_string() {
 
     let err = client.simple_query("SELECT 1 +* 2").await.expect_err("syntax");
     assert_eq!(err.code(), Some(&SqlState::SYNTAX_ERROR));
-    assert!(matches!(err.as_db_error().and_then(|d| d.position()), Some(ErrorPosition::Original(p)) if *p > 1));
+    assert!(
+        matches!(err.as_db_error().and_then(|d| d.position()), Some(ErrorPosition::Original(p)) if *p > 1)
+    );
 
     let err = client.query("SELECT 1 / $1::int", &[&0i32]).await.expect_err("division");
     assert_eq!(err.code(), Some(&SqlState::DIVISION_BY_ZERO));
@@ -126,7 +131,8 @@ async fn extended_protocol_infers_unspecified_parameter_types() {
         .await
         .expect("setup");
     // What pgbench -M extended/prepared sends: no parameter types at all.
-    let update = client.prepare("UPDATE acc SET abalance = abalance + $1 WHERE aid = $2").await.expect("prepare");
+    let update =
+        client.prepare("UPDATE acc SET abalance = abalance + $1 WHERE aid = $2").await.expect("prepare");
     assert_eq!(update.params(), [tokio_postgres::types::Type::INT4, tokio_postgres::types::Type::INT4]);
     assert_eq!(client.execute(&update, &[&-1477i32, &2i32]).await.expect("update"), 1);
     let select = client.prepare("SELECT abalance FROM acc WHERE aid = $1").await.expect("prepare");
@@ -150,7 +156,10 @@ async fn extended_protocol_infers_unspecified_parameter_types() {
     assert_eq!(client.query_one(&typed, &[&2i64]).await.expect("typed").get::<_, i32>(0), 2);
     // Parameters in text format (what pgbench and psql send) go through type input.
     let err = client.query("SELECT aid FROM acc WHERE aid = $1", &[&"x"]).await.expect_err("text for int");
-    assert!(err.to_string().contains("error serializing parameter 0"), "tokio-postgres refuses it client side: {err}");
+    assert!(
+        err.to_string().contains("error serializing parameter 0"),
+        "tokio-postgres refuses it client side: {err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,13 +57,28 @@ async fn text_results_are_postgres_text_output() {
     let rows: Vec<_> = out
         .iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect::<Vec<_>>()),
+            SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect::<Vec<_>>())
+            }
             _ => None,
         })
         .collect();
     let expected = [
-        "1", "t", "-32768", "2147483647", "-9223372036854775808", "0.1", "2.5", "héllo", "var", "ab  ", "\\x00ff10",
-        "2000-01-02", "13:45:30.5", "2024-02-29 23:59:59.999999", "1999-12-31 23:00:00+00",
+        "1",
+        "t",
+        "-32768",
+        "2147483647",
+        "-9223372036854775808",
+        "0.1",
+        "2.5",
+        "héllo",
+        "var",
+        "ab  ",
+        "\\x00ff10",
+        "2000-01-02",
+        "13:45:30.5",
+        "2024-02-29 23:59:59.999999",
+        "1999-12-31 23:00:00+00",
         "1 year 2 mons 3 days 04:05:06",
     ];
     let got: Vec<&str> = rows[0].iter().map(|v| v.as_deref().unwrap_or("NULL")).collect();
@@ -128,11 +143,45 @@ async fn binary_parameters_of_every_type_round_trip() {
     client
         .execute(
             &insert,
-            &[&7i32, &false, &7i16, &-7i32, &70_000_000_000i64, &1.5f32, &-0.25f64, &"ünï", &"vv", &"c", &bytes, &date, &time, &ts, &ts, &interval],
+            &[
+                &7i32,
+                &false,
+                &7i16,
+                &-7i32,
+                &70_000_000_000i64,
+                &1.5f32,
+                &-0.25f64,
+                &"ünï",
+                &"vv",
+                &"c",
+                &bytes,
+                &date,
+                &time,
+                &ts,
+                &ts,
+                &interval,
+            ],
         )
         .await
         .expect("insert");
-    let nulls: [&(dyn ToSql + Sync); 16] = [&8i32, &None::<bool>, &None::<i16>, &None::<i32>, &None::<i64>, &None::<f32>, &None::<f64>, &None::<String>, &None::<String>, &None::<String>, &None::<Vec<u8>>, &None::<RawParam>, &None::<RawParam>, &None::<SystemTime>, &None::<SystemTime>, &None::<RawParam>];
+    let nulls: [&(dyn ToSql + Sync); 16] = [
+        &8i32,
+        &None::<bool>,
+        &None::<i16>,
+        &None::<i32>,
+        &None::<i64>,
+        &None::<f32>,
+        &None::<f64>,
+        &None::<String>,
+        &None::<String>,
+        &None::<String>,
+        &None::<Vec<u8>>,
+        &None::<RawParam>,
+        &None::<RawParam>,
+        &None::<SystemTime>,
+        &None::<SystemTime>,
+        &None::<RawParam>,
+    ];
     client.execute(&insert, &nulls).await.expect("nulls");
     let out = client.simple_query("SELECT * FROM every ORDER BY id").await.expect("select");
     let SimpleQueryMessage::Row(row) = &out[1] else { panic!("{out:?}") };
@@ -140,8 +189,22 @@ async fn binary_parameters_of_every_type_round_trip() {
     assert_eq!(
         got,
         [
-            "7", "f", "7", "-7", "70000000000", "1.5", "-0.25", "ünï", "vv", "c   ", "\\x010203", "1999-12-31",
-            "00:00:01.000001", "2024-02-29 23:59:59.999999", "2024-02-29 23:59:59.999999+00", "1 mon -2 days 00:00:00.000007",
+            "7",
+            "f",
+            "7",
+            "-7",
+            "70000000000",
+            "1.5",
+            "-0.25",
+            "ünï",
+            "vv",
+            "c   ",
+            "\\x010203",
+            "1999-12-31",
+            "00:00:01.000001",
+            "2024-02-29 23:59:59.999999",
+            "2024-02-29 23:59:59.999999+00",
+            "1 mon -2 days 00:00:00.000007",
         ]
     );
     let SimpleQueryMessage::Row(row) = &out[2] else { panic!("{out:?}") };
@@ -159,8 +222,14 @@ async fn text_parameters_go_through_type_input() {
     // Parse with no types, Bind in text format: what pgbench and psql's \bind send.
     let sql = "INSERT INTO every (id, b, d, iv, by, f4) VALUES ($1, $2, $3, $4, $5, $6)";
     raw.send(b'P', &common::parse_body("", sql, &[])).await;
-    let params: [Option<&[u8]>; 6] =
-        [Some(b"3"), Some(b"yes"), Some(b"2024-01-31"), Some(b"1 day 00:00:01"), Some(b"\\x41"), Some(b"0.1")];
+    let params: [Option<&[u8]>; 6] = [
+        Some(b"3"),
+        Some(b"yes"),
+        Some(b"2024-01-31"),
+        Some(b"1 day 00:00:01"),
+        Some(b"\\x41"),
+        Some(b"0.1"),
+    ];
     raw.send(b'B', &common::bind_body("", "", &params, None)).await;
     raw.send(b'E', &common::execute_body("", 0)).await;
     raw.send(b'S', &[]).await;
@@ -175,7 +244,8 @@ async fn text_parameters_go_through_type_input() {
     // A text parameter that does not parse as its type: 22P02. (The Query above ended the
     // unnamed statement, as in PostgreSQL, so it is parsed again.)
     raw.send(b'P', &common::parse_body("", sql, &[])).await;
-    raw.send(b'B', &common::bind_body("", "", &[Some(b"4"), Some(b"maybe"), None, None, None, None], None)).await;
+    raw.send(b'B', &common::bind_body("", "", &[Some(b"4"), Some(b"maybe"), None, None, None, None], None))
+        .await;
     raw.send(b'E', &common::execute_body("", 0)).await;
     raw.send(b'S', &[]).await;
     let out = raw.until_ready().await;

@@ -42,7 +42,8 @@ enum Kind {
     /// An empty query string.
     Empty,
     Copy(CopyStatement),
-    Sql(Statement),
+    /// Boxed: a parsed statement is large.
+    Sql(Box<Statement>),
 }
 
 impl PreparedStatement {
@@ -115,7 +116,7 @@ impl Worker {
             match CopyStatement::parse(&sql) {
                 Ok(Some(copy)) => Kind::Copy(copy),
                 Ok(None) => match self.session.prepare(&sql) {
-                    Ok(statement) => Kind::Sql(statement),
+                    Ok(statement) => Kind::Sql(Box::new(statement)),
                     Err(e) => return Ok(Err(WireError::at_statement(e, &sql, 0))),
                 },
                 Err(e) => return Ok(Err(WireError::at_statement(e, &sql, 0))),

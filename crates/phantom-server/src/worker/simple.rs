@@ -155,8 +155,8 @@ mod tests {
 
     #[test]
     fn warnings_for_misplaced_transaction_control() {
-        assert_eq!(transaction_warning("begin", true).map(|w| w.code), Some("25001".into()));
-        assert_eq!(transaction_warning("COMMIT", false).map(|w| w.code), Some("25P01".into()));
+        assert_eq!(transaction_warning("begin", true).map(|w| w.code.clone()), Some("25001".into()));
+        assert_eq!(transaction_warning("COMMIT", false).map(|w| w.code.clone()), Some("25P01".into()));
         assert!(transaction_warning("ROLLBACK TO SAVEPOINT a", false).is_none());
         assert!(transaction_warning("COMMIT", true).is_none());
         assert!(runs_outside_blocks("  vacuum t"));

@@ -181,7 +181,12 @@ pub fn parse_body(name: &str, sql: &str, types: &[u32]) -> Vec<u8> {
     b.to_vec()
 }
 
-pub fn bind_body(portal: &str, statement: &str, params: &[Option<&[u8]>], result_format: Option<i16>) -> Vec<u8> {
+pub fn bind_body(
+    portal: &str,
+    statement: &str,
+    params: &[Option<&[u8]>],
+    result_format: Option<i16>,
+) -> Vec<u8> {
     let mut b = BytesMut::new();
     b.put_slice(portal.as_bytes());
     b.put_u8(0);

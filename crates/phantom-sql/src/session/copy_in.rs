@@ -81,14 +81,12 @@ impl Session {
     }
 }
 
+/// Where copied rows go: the table, the columns each row fills, the other columns' defaults.
+type Target = (Arc<TableDef>, Vec<usize>, Vec<(usize, Expr)>);
+
 /// Binds `INSERT INTO table (columns) SELECT columns FROM table WHERE false` for its
 /// target table, target columns and defaults (the SELECT is never run).
-fn bind_target(
-    session: &Session,
-    txn: &Transaction,
-    table: &str,
-    columns: &[String],
-) -> Result<(Arc<TableDef>, Vec<usize>, Vec<(usize, Expr)>)> {
+fn bind_target(session: &Session, txn: &Transaction, table: &str, columns: &[String]) -> Result<Target> {
     let sql = if columns.is_empty() {
         format!("INSERT INTO {table} SELECT * FROM {table} WHERE false")
     } else {
