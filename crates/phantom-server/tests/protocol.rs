@@ -204,6 +204,11 @@ async fn extended_protocol_by_hand_describe_errors_and_skip_to_sync() {
     let out = raw.until_ready().await;
     assert_eq!(kinds(&out), "EZ");
     assert_eq!(out[0].field(b'C').as_deref(), Some("26000"));
+    // A Query sent before the Sync is skipped too.
+    raw.send(b'B', &bind_body("", "nope", &[], None)).await;
+    raw.send(b'Q', b"SELECT 1\0").await;
+    raw.send(b'S', &[]).await;
+    assert_eq!(kinds(&raw.until_ready().await), "EZ");
     // Wrong parameter count.
     raw.send(b'B', &bind_body("", "s1", &[], None)).await;
     raw.send(b'S', &[]).await;

@@ -91,12 +91,14 @@ impl Worker {
             };
             let handled = match message {
                 Frontend::Terminate => return,
-                Frontend::Query(sql) => self.simple_query(&sql),
                 Frontend::Sync => self.sync(),
+                // After an extended-protocol error everything up to Sync is skipped, a
+                // Query too (PostgreSQL does the same).
+                _ if self.skipping => Ok(()),
+                Frontend::Query(sql) => self.simple_query(&sql),
                 Frontend::Flush => self.out.flush(),
                 // Left over from a COPY that failed: PostgreSQL ignores these too.
                 Frontend::CopyData(_) | Frontend::CopyDone | Frontend::CopyFail(_) => Ok(()),
-                _ if self.skipping => Ok(()),
                 extended => self.extended(extended).and_then(|result| match result {
                     Ok(()) => Ok(()),
                     Err(e) => {
