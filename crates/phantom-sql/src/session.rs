@@ -354,6 +354,15 @@ impl Session {
                 Ok(Output::Command("RELEASE".into()))
             }
             Ast::Vacuum(vacuum) => self.vacuum(vacuum.table_name.as_ref()),
+            Ast::Copy { .. } => {
+                // The data of COPY travels beside the statement; a plain execute has none.
+                let result = Err(Error::new(
+                    SqlState::FeatureNotSupported,
+                    "COPY needs a client that sends or receives its data: use it through the server, \
+                     or Session::copy_in and execute_into",
+                ));
+                self.fail_on_error(result)
+            }
             Ast::Prepare { name, statement, .. } => {
                 let result = self.sql_prepare(ident(name), (**statement).clone());
                 self.fail_on_error(result)?;
