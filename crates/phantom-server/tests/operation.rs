@@ -10,19 +10,28 @@ use phantom_server::ServerConfig;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-const COUNT_TO_TEN_MILLION: &str = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 10000000) SELECT count(*) FROM c";
+/// A table of 1024 rows, made by doubling.
+const BIG_TABLE: &str =
+    "CREATE TABLE big (a INT); INSERT INTO big VALUES (1), (2), (3), (4), (5), (6), (7), (8);
+    INSERT INTO big SELECT a FROM big; INSERT INTO big SELECT a FROM big; INSERT INTO big SELECT a FROM big;
+    INSERT INTO big SELECT a FROM big; INSERT INTO big SELECT a FROM big; INSERT INTO big SELECT a FROM big;
+    INSERT INTO big SELECT a FROM big";
+
+/// A billion row combinations: minutes of work even in a release build.
+const LONG_QUERY: &str = "SELECT count(*) FROM big x, big y, big z WHERE x.a + y.a + z.a < 0";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_request_stops_a_long_query_with_57014() {
     let server = start().await;
     let client = connect(&server).await;
+    client.batch_execute(BIG_TABLE).await.expect("big table");
     let token = client.cancel_token();
     let canceller = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
         token.cancel_query(NoTls).await.expect("cancel request sent");
     });
     let started = Instant::now();
-    let err = client.simple_query(COUNT_TO_TEN_MILLION).await.expect_err("canceled");
+    let err = client.simple_query(LONG_QUERY).await.expect_err("canceled");
     canceller.await.expect("canceller");
     assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err}");
     assert_eq!(err.as_db_error().map(|e| e.message()), Some("canceling statement due to user request"));
@@ -43,7 +52,8 @@ async fn a_cancel_request_with_a_wrong_key_does_nothing() {
     let key = startup.iter().find(|m| m.kind == b'K').expect("BackendKeyData");
     let pid = i32::from_be_bytes([key.body[0], key.body[1], key.body[2], key.body[3]]);
     let secret = i32::from_be_bytes([key.body[4], key.body[5], key.body[6], key.body[7]]);
-    victim.send(b'Q', format!("{COUNT_TO_TEN_MILLION}\0").as_bytes()).await;
+    victim.query(BIG_TABLE).await;
+    victim.send(b'Q', format!("{LONG_QUERY}\0").as_bytes()).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut wrong = Raw::connect_only(&server).await;
     let mut packet = Vec::new();
@@ -214,7 +224,8 @@ async fn shutdown_ends_sessions_rolls_back_and_checkpoints() {
     client.batch_execute("CREATE TABLE t (a INT); INSERT INTO t VALUES (1)").await.expect("committed");
     client.batch_execute("BEGIN; INSERT INTO t VALUES (2)").await.expect("open transaction");
     let mut raw = Raw::connect(&server).await;
-    raw.send(b'Q', format!("{COUNT_TO_TEN_MILLION}\0").as_bytes()).await;
+    raw.query(BIG_TABLE).await;
+    raw.send(b'Q', format!("{LONG_QUERY}\0").as_bytes()).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
     server.shutdown().await.expect("shutdown");
