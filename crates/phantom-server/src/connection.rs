@@ -1,7 +1,7 @@
 //! One client connection, from its first byte to its last.
 //!
 //! 1. Startup (pgwire): an SSLRequest is refused (no TLS here), a CancelRequest cancels
-//!    its target and closes, a StartupMessage goes to the [`TrustAuth`] handler unless the
+//!    its target and closes, a StartupMessage goes to the [`crate::auth::TrustAuth`] handler unless the
 //!    connection limit is reached (FATAL 53300). All of it must finish within the
 //!    startup timeout.
 //! 2. Then three parts run side by side: the *reader* task decodes client messages
