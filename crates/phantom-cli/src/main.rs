@@ -9,6 +9,9 @@
 //!   goes;
 //! - otherwise starts the interactive shell.
 //!
+//! `phantom serve [DB_DIR] [--listen ADDR]` instead runs the PostgreSQL wire-protocol
+//! server on the directory until SIGTERM or SIGINT (see the `phantom-server` crate).
+//!
 //! The non-interactive modes stop at the first error, print it on stderr and exit with
 //! status 1, so scripts can rely on `set -e`. The interactive shell reports errors and
 //! carries on.
@@ -17,6 +20,7 @@ mod meta;
 mod output;
 mod runner;
 mod script;
+mod serve;
 mod shell;
 
 use std::io::IsTerminal;
@@ -29,8 +33,11 @@ use crate::runner::Runner;
 
 /// Phantom-DB: a relational database in one directory.
 #[derive(Parser, Debug)]
-#[command(name = "phantom", version, about)]
+#[command(name = "phantom", version, about, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Data directory to open (created if missing), or `:memory:` for a throwaway database.
     #[arg(default_value = "./phantom-data", value_name = "DB_DIR")]
     database: String,
@@ -45,6 +52,12 @@ struct Args {
 
     #[command(flatten)]
     storage: StorageArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Serve the database over the PostgreSQL wire protocol (psql, pgbench, drivers).
+    Serve(serve::ServeArgs),
 }
 
 /// Storage settings (ignored for `:memory:`).
@@ -80,6 +93,15 @@ enum Synchronous {
 }
 
 impl StorageArgs {
+    /// Opens `database` (or a throwaway in-memory database for `:memory:`).
+    fn open(&self, database: &str) -> phantom::Result<phantom::Database> {
+        if database == ":memory:" {
+            Ok(phantom::Database::memory())
+        } else {
+            phantom::Database::open_with(database, self.options())
+        }
+    }
+
     fn options(&self) -> phantom::Options {
         phantom::Options {
             synchronous: match self.synchronous {
@@ -98,12 +120,10 @@ impl StorageArgs {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let opened = if args.database == ":memory:" {
-        Ok(phantom::Database::memory())
-    } else {
-        phantom::Database::open_with(&args.database, args.storage.options())
-    };
-    let db = match opened {
+    if let Some(Command::Serve(serve)) = &args.command {
+        return serve::run(serve);
+    }
+    let db = match args.storage.open(&args.database) {
         Ok(db) => db,
         Err(e) => {
             eprintln!("phantom: cannot open {}: {e}", args.database);

@@ -40,6 +40,8 @@ pub enum SqlState {
     InvalidSchemaName,
     /// 22000
     DataException,
+    /// 22P04: COPY data that does not fit the table's columns.
+    BadCopyFileFormat,
     /// 23502
     NotNullViolation,
     /// 23505
@@ -153,6 +155,7 @@ impl SqlState {
             InvalidRegularExpression => "2201B",
             InvalidSchemaName => "3F000",
             DataException => "22000",
+            BadCopyFileFormat => "22P04",
             NotNullViolation => "23502",
             UniqueViolation => "23505",
             ForeignKeyViolation => "23503",

@@ -22,6 +22,15 @@ pub const MAX_NESTING: usize = 200;
 
 /// Parses one or more statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+    parse_rewritten(sql, |tokens| tokens)
+}
+
+/// Parses after `rewrite` had a look at the tokens (COPY uses it to accept option
+/// spellings PostgreSQL takes and `sqlparser` does not).
+pub(crate) fn parse_rewritten(
+    sql: &str,
+    rewrite: impl FnOnce(Vec<TokenWithSpan>) -> Vec<TokenWithSpan>,
+) -> Result<Vec<Statement>> {
     if sql.len() > MAX_STATEMENT_BYTES {
         return Err(Error::new(
             SqlState::ProgramLimitExceeded,
@@ -34,7 +43,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         .map_err(|e| syntax_error(ParserError::TokenizerError(e.to_string())))?;
     Parser::new(&dialect)
         .with_recursion_limit(MAX_NESTING)
-        .with_tokens_with_locations(vacuum_without_options(fill_empty_in_lists(tokens)))
+        .with_tokens_with_locations(rewrite(vacuum_without_options(fill_empty_in_lists(tokens))))
         .parse_statements()
         .map_err(syntax_error)
 }

@@ -88,6 +88,28 @@ impl<'a> IntoIterator for &'a Rows {
     }
 }
 
+/// Where a query's rows go as they are produced. [`Rows`] collects them; a server sends
+/// each one to its client instead, so a large result is never held whole in memory.
+pub trait RowSink {
+    /// Called once per row-returning statement, before its rows, with its columns.
+    fn columns(&mut self, columns: &[Column]) -> Result<()>;
+    /// Called for each row in order. An error stops the statement (and fails it).
+    fn row(&mut self, row: Row) -> Result<()>;
+}
+
+impl RowSink for Rows {
+    fn columns(&mut self, columns: &[Column]) -> Result<()> {
+        self.columns = columns.to_vec();
+        self.rows.clear();
+        Ok(())
+    }
+
+    fn row(&mut self, row: Row) -> Result<()> {
+        self.rows.push(row);
+        Ok(())
+    }
+}
+
 /// The outcome of one statement.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {

@@ -9,6 +9,8 @@
 //! inside the transaction) -> parameters substituted -> [`optimizer::optimize`] ->
 //! [`exec::execute`] -> rows collected into an [`Output`].
 
+mod copy_in;
+
 use std::sync::Arc;
 
 use phantom_txn::{Isolation, Transaction};
@@ -20,11 +22,14 @@ use crate::catalog::{IndexDef, TableDef, pg_catalog};
 use crate::error::{Error, Result, SqlState};
 use crate::exec::{self, Context};
 use crate::instance::Instance;
+use crate::interrupt::Interrupt;
 use crate::parser;
 use crate::planner::{Expr, Plan, explain, optimizer};
-use crate::result::{Column, Output, Row, Rows};
+use crate::result::{Column, Output, Row, RowSink, Rows};
 use crate::types::cast::{self, CastKind};
 use crate::types::{DataType, Value};
+
+pub use copy_in::CopyIn;
 
 /// A column of a table, as `\d` shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -67,6 +72,9 @@ pub struct Prepared {
     statement: Ast,
     /// The types of the parameters, as far as the statement's context decides them.
     pub parameter_types: Vec<DataType>,
+    /// The result columns of a statement that returns rows (a query, SHOW, EXPLAIN);
+    /// `None` for one that returns only a command tag.
+    pub columns: Option<Vec<Column>>,
 }
 
 /// A connection's state: its settings, open transaction block and SQL-level prepared
@@ -78,12 +86,26 @@ pub struct Session {
     settings: Settings,
     /// `PREPARE name AS ...` statements, by name.
     prepared: std::collections::HashMap<String, Prepared>,
+    /// Raised by another thread to cancel the running statement.
+    interrupt: Interrupt,
 }
 
 impl Session {
     /// A new session on `instance`.
     pub fn new(instance: Arc<Instance>) -> Session {
-        Session { instance, block: None, settings: Settings::default(), prepared: Default::default() }
+        Session {
+            instance,
+            block: None,
+            settings: Settings::default(),
+            prepared: Default::default(),
+            interrupt: Interrupt::default(),
+        }
+    }
+
+    /// A handle another thread can use to cancel the statement this session is running
+    /// (57014). Each call that runs statements starts by clearing it.
+    pub fn interrupt_handle(&self) -> Interrupt {
+        self.interrupt.clone()
     }
 
     /// True inside `BEGIN ... COMMIT`.
@@ -108,19 +130,31 @@ impl Session {
 
     /// Runs every statement in `sql` and returns the last one's output.
     pub fn execute(&mut self, sql: &str) -> Result<Output> {
+        let mut rows = Rows::default();
+        let output = self.execute_into(sql, &mut rows)?;
+        Ok(collected(output, rows))
+    }
+
+    /// Runs every statement in `sql`, handing the rows of each row-returning statement to
+    /// `sink` as they are produced. The returned output of such a statement is
+    /// `Output::Rows` with its columns and no rows (the sink has them).
+    pub fn execute_into(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<Output> {
+        self.interrupt.clear();
         let statements = self.parse(parser::parse(sql))?;
         let mut last = Output::Command("EMPTY".into());
         for statement in &statements {
-            last = self.run(statement, &[])?;
+            last = self.run(statement, &[], sink)?;
         }
         Ok(last)
     }
 
     /// Runs one query and returns its rows.
     pub fn query(&mut self, sql: &str) -> Result<Rows> {
+        self.interrupt.clear();
         let statement = self.parse(parser::parse_one(sql))?;
-        match self.run(&statement, &[])? {
-            Output::Rows(rows) => Ok(rows),
+        let mut rows = Rows::default();
+        match self.run(&statement, &[], &mut rows)? {
+            Output::Rows(_) => Ok(rows),
             other => Err(Error::new(
                 SqlState::InvalidParameterValue,
                 format!("statement returned no rows ({})", other.tag()),
@@ -135,7 +169,8 @@ impl Session {
     }
 
     fn prepare_statement(&mut self, statement: Ast) -> Result<Prepared> {
-        let parameter_types = match &statement {
+        let text = |name: String| Some(vec![Column { name, data_type: DataType::Text }]);
+        let (parameter_types, columns) = match &statement {
             Ast::Query(_) | Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
                 let open = self.block.as_ref().map(|b| b.txn.clone()).filter(Transaction::is_active);
                 let txn = open.clone().unwrap_or_else(|| self.settings.begin(&self.instance.store, None));
@@ -148,16 +183,50 @@ impl Session {
                 if open.is_none() {
                     txn.rollback()?;
                 }
-                bound?;
-                types
+                let columns = match bound? {
+                    BoundStatement::Query(plan) => Some(visible_columns(&plan)),
+                    _ => None,
+                };
+                (types, columns)
             }
-            _ => Vec::new(),
+            Ast::Explain { .. } => (Vec::new(), text("QUERY PLAN".into())),
+            Ast::ShowVariable { variable } => {
+                (Vec::new(), text(variable.last().map(ident).unwrap_or_default()))
+            }
+            Ast::Execute { name: Some(name), .. } => {
+                let name = name.to_string().to_ascii_lowercase();
+                (Vec::new(), self.prepared.get(&name).and_then(|p| p.columns.clone()))
+            }
+            _ => (Vec::new(), None),
         };
-        Ok(Prepared { statement, parameter_types })
+        Ok(Prepared { statement, parameter_types, columns })
     }
 
     /// Runs a prepared statement with `params` for its `$n` placeholders.
     pub fn execute_prepared(&mut self, prepared: &Prepared, params: &[Value]) -> Result<Output> {
+        let mut rows = Rows::default();
+        let output = self.execute_prepared_into(prepared, params, &mut rows)?;
+        Ok(collected(output, rows))
+    }
+
+    /// Runs a prepared statement, handing its rows (if it returns any) to `sink` as they
+    /// are produced, as [`Session::execute_into`] does.
+    pub fn execute_prepared_into(
+        &mut self,
+        prepared: &Prepared,
+        params: &[Value],
+        sink: &mut dyn RowSink,
+    ) -> Result<Output> {
+        self.interrupt.clear();
+        self.run_prepared(prepared, params, sink)
+    }
+
+    fn run_prepared(
+        &mut self,
+        prepared: &Prepared,
+        params: &[Value],
+        sink: &mut dyn RowSink,
+    ) -> Result<Output> {
         if params.len() != prepared.parameter_types.len() {
             return Err(Error::new(
                 SqlState::SyntaxError,
@@ -168,7 +237,7 @@ impl Session {
                 ),
             ));
         }
-        self.run(&prepared.statement, params)
+        self.run(&prepared.statement, params, sink)
     }
 
     /// The names of all tables, sorted: unqualified where the search path finds the table
@@ -262,7 +331,7 @@ impl Session {
         parsed
     }
 
-    fn run(&mut self, statement: &Ast, params: &[Value]) -> Result<Output> {
+    fn run(&mut self, statement: &Ast, params: &[Value], sink: &mut dyn RowSink) -> Result<Output> {
         match statement {
             Ast::StartTransaction { modes, .. } => {
                 let (isolation, read_only) = block::modes(modes);
@@ -310,6 +379,15 @@ impl Session {
                 Ok(Output::Command("RELEASE".into()))
             }
             Ast::Vacuum(vacuum) => self.vacuum(vacuum.table_name.as_ref()),
+            Ast::Copy { .. } => {
+                // The data of COPY travels beside the statement; a plain execute has none.
+                let result = Err(Error::new(
+                    SqlState::FeatureNotSupported,
+                    "COPY needs a client that sends or receives its data: use it through the server, \
+                     or Session::copy_in and execute_into",
+                ));
+                self.fail_on_error(result)
+            }
             Ast::Prepare { name, statement, .. } => {
                 let result = self.sql_prepare(ident(name), (**statement).clone());
                 self.fail_on_error(result)?;
@@ -317,7 +395,7 @@ impl Session {
             }
             Ast::Execute { name: Some(name), parameters, .. } => {
                 let name = name.to_string().to_ascii_lowercase();
-                let result = self.sql_execute(&name, parameters);
+                let result = self.sql_execute(&name, parameters, sink);
                 self.fail_on_error(result)
             }
             Ast::Deallocate { name, .. } => {
@@ -343,10 +421,11 @@ impl Session {
                 let result = self.settings.show(&name, current);
                 let value = self.fail_on_error(result)?;
                 let column = variable.last().map_or(name.clone(), ident);
-                Ok(Output::Rows(Rows {
+                let rows = Rows {
                     columns: vec![Column { name: column, data_type: DataType::Text }],
                     rows: vec![Row(vec![Value::Text(value)])],
-                }))
+                };
+                deliver(rows, sink)
             }
             _ => {
                 let writes = !matches!(statement, Ast::Query(_) | Ast::Explain { .. });
@@ -358,8 +437,9 @@ impl Session {
                     return self.fail_on_error(result);
                 }
                 let settings = self.settings.clone();
+                let interrupt = self.interrupt.clone();
                 self.in_transaction_block(|instance, txn| {
-                    execute_statement(instance, txn, &settings, statement, params)
+                    execute_statement(instance, txn, &settings, &interrupt, statement, params, sink)
                 })
             }
         }
@@ -382,13 +462,18 @@ impl Session {
     }
 
     /// `EXECUTE name [(values)]`.
-    fn sql_execute(&mut self, name: &str, parameters: &[ast::Expr]) -> Result<Output> {
+    fn sql_execute(
+        &mut self,
+        name: &str,
+        parameters: &[ast::Expr],
+        sink: &mut dyn RowSink,
+    ) -> Result<Output> {
         let prepared = self.prepared.get(name).cloned().ok_or_else(|| no_prepared_statement(name))?;
         let values = self.read(|instance, txn| {
             let mut binder = Binder::new(&instance.catalog, txn);
             parameters.iter().map(|p| binder.constant(p)).collect::<Result<Vec<_>>>()
         })?;
-        self.execute_prepared(&prepared, &values)
+        self.run_prepared(&prepared, &values, sink)
     }
 
     /// `VACUUM [table]`: removes the versions no live snapshot can see, now.
@@ -548,6 +633,32 @@ fn display_name(instance: &Instance, txn: &Transaction, path: &[String], table: 
     Ok(if visible { table.name.clone() } else { table.qualified().to_string() })
 }
 
+/// The columns a query plan shows (hidden row ids left out).
+fn visible_columns(plan: &Plan) -> Vec<Column> {
+    plan.columns()
+        .into_iter()
+        .filter(|c| !c.hidden)
+        .map(|c| Column { name: c.name, data_type: c.data_type })
+        .collect()
+}
+
+/// Hands already-computed rows (SHOW, EXPLAIN) to a sink, as a query's rows would go.
+fn deliver(rows: Rows, sink: &mut dyn RowSink) -> Result<Output> {
+    sink.columns(&rows.columns)?;
+    for row in rows.rows {
+        sink.row(row)?;
+    }
+    Ok(Output::Rows(Rows { columns: rows.columns, rows: Vec::new() }))
+}
+
+/// The output of a run whose rows went to the collecting sink `rows`.
+fn collected(output: Output, rows: Rows) -> Output {
+    match output {
+        Output::Rows(_) => Output::Rows(rows),
+        other => other,
+    }
+}
+
 fn no_prepared_statement(name: &str) -> Error {
     Error::new(SqlState::InvalidSqlStatementName, format!("prepared statement \"{name}\" does not exist"))
 }
@@ -587,8 +698,10 @@ fn execute_statement(
     instance: &Instance,
     txn: &Transaction,
     settings: &Settings,
+    interrupt: &Interrupt,
     statement: &Ast,
     params: &[Value],
+    sink: &mut dyn RowSink,
 ) -> Result<Output> {
     let mut binder =
         Binder::new(&instance.catalog, txn)
@@ -602,26 +715,24 @@ fn execute_statement(
         txn: txn.clone(),
         sequences: instance.sequences.clone(),
         catalog: instance.catalog.clone(),
+        interrupt: interrupt.clone(),
     };
     match bound {
         BoundStatement::Query(plan) => {
             let plan = optimizer::optimize(bind_parameters(plan, params, &types)?)?;
             let plan = exec::prepare_subqueries(plan, &cx)?;
-            let columns = plan.columns();
-            let visible: Vec<usize> = (0..columns.len()).filter(|&i| !columns[i].hidden).collect();
-            let mut rows = Vec::new();
+            let all = plan.columns();
+            let visible: Vec<usize> = (0..all.len()).filter(|&i| !all[i].hidden).collect();
+            let columns = visible_columns(&plan);
+            sink.columns(&columns)?;
             for row in exec::execute(plan, &cx)? {
                 let mut row = row?;
                 if visible.len() != row.len() {
                     row = visible.iter().map(|&i| std::mem::take(&mut row[i])).collect();
                 }
-                rows.push(Row(row));
+                sink.row(Row(row))?;
             }
-            let columns = visible
-                .iter()
-                .map(|&i| Column { name: columns[i].name.clone(), data_type: columns[i].data_type })
-                .collect();
-            Ok(Output::Rows(Rows { columns, rows }))
+            Ok(Output::Rows(Rows { columns, rows: Vec::new() }))
         }
         BoundStatement::Modify(plan) => {
             let command = match &plan {
@@ -673,10 +784,9 @@ fn execute_statement(
                 .into_iter()
                 .map(|l| Row(vec![Value::Text(l)]))
                 .collect();
-            Ok(Output::Rows(Rows {
-                columns: vec![Column { name: "QUERY PLAN".into(), data_type: DataType::Text }],
-                rows,
-            }))
+            let rows =
+                Rows { columns: vec![Column { name: "QUERY PLAN".into(), data_type: DataType::Text }], rows };
+            deliver(rows, sink)
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use phantom_sql::session::Prepared;
 
-use crate::{Output, Result, Rows, TableDescription, Value};
+use crate::{Column, CopyIn, DataType, Output, Result, RowSink, Rows, TableDescription, Value};
 
 /// A statement prepared with [`Session::prepare`]: parsed and checked once, run many
 /// times with different parameters.
@@ -15,6 +15,18 @@ impl Statement {
     /// How many `$n` parameters the statement takes.
     pub fn parameter_count(&self) -> usize {
         self.prepared.parameter_types.len()
+    }
+
+    /// The type of each `$n` parameter, as the statement's context decides it (TEXT where
+    /// nothing does). Values given for them are converted to these types.
+    pub fn parameter_types(&self) -> &[DataType] {
+        &self.prepared.parameter_types
+    }
+
+    /// The result columns of a statement that returns rows; `None` for one that returns
+    /// only a command tag.
+    pub fn columns(&self) -> Option<&[Column]> {
+        self.prepared.columns.as_deref()
     }
 }
 
@@ -32,6 +44,32 @@ impl Session {
     /// Runs one or more statements separated by `;` and returns the last one's output.
     pub fn execute(&mut self, sql: &str) -> Result<Output> {
         self.inner.execute(sql)
+    }
+
+    /// Runs statements like [`Session::execute`], but hands the rows of each row-returning
+    /// statement to `sink` as they are produced instead of collecting them. The output of
+    /// such a statement is `Output::Rows` with its columns and no rows.
+    pub fn execute_into(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<Output> {
+        self.inner.execute_into(sql, sink)
+    }
+
+    /// Runs a prepared statement, handing its rows to `sink` (see [`Session::execute_into`]).
+    pub fn execute_prepared_into(
+        &mut self,
+        statement: &Statement,
+        params: &[Value],
+        sink: &mut dyn RowSink,
+    ) -> Result<Output> {
+        self.inner.execute_prepared_into(&statement.prepared, params, sink)
+    }
+
+    /// Starts a bulk insert into `table` (`COPY ... FROM`): `columns` are the columns each
+    /// row fills, in order (empty: all of them), as SQL identifiers. Write rows with
+    /// [`CopyIn::write`] (text values are parsed as the column types) and end with
+    /// [`CopyIn::finish`]. Outside a transaction block the copy commits on its own, all or
+    /// nothing; inside one it is part of the block.
+    pub fn copy_in(&mut self, table: &str, columns: &[String]) -> Result<CopyIn<'_>> {
+        self.inner.copy_in(table, columns)
     }
 
     /// Runs a query and returns its rows (an error if the statement returns none).
@@ -58,6 +96,14 @@ impl Session {
                 format!("statement returned no rows ({})", other.tag()),
             )),
         }
+    }
+
+    /// A handle that cancels, from another thread, the statement this session is running:
+    /// it fails with 57014 (`query_canceled`) and its transaction is rolled back, or its
+    /// block failed, as after any other error. A request made while nothing runs is
+    /// forgotten when the next statement starts.
+    pub fn interrupt_handle(&self) -> crate::Interrupt {
+        self.inner.interrupt_handle()
     }
 
     /// True inside `BEGIN ... COMMIT`.

@@ -33,6 +33,7 @@ mod write;
 pub use scan::decode as decode_row;
 pub use sequences::Sequences;
 pub use subquery::prepare_subqueries;
+pub use write::insert as insert_rows;
 
 use std::sync::Arc;
 
@@ -40,6 +41,7 @@ use phantom_txn::Transaction;
 
 use crate::catalog::Catalog;
 use crate::error::Result;
+use crate::interrupt::Interrupt;
 use crate::planner::Plan;
 use crate::types::Value;
 
@@ -60,10 +62,23 @@ pub struct Context {
     pub catalog: Arc<Catalog>,
     /// The rows each running recursive CTE's step reads (see [`recursive`]).
     pub work_tables: recursive::WorkTables,
+    /// Raised by another thread to cancel the statement (see [`crate::interrupt`]).
+    pub interrupt: Interrupt,
 }
 
-/// Builds the iterator tree for a query plan.
+/// Builds the iterator tree for a query plan. Every operator's output checks the
+/// statement's [`Interrupt`], so a cancel stops even a plan that only computes (a cross
+/// join, a recursive CTE) within a row or so.
 pub fn execute(plan: Plan, cx: &Context) -> Result<Rows> {
+    let rows = build(plan, cx)?;
+    let interrupt = cx.interrupt.clone();
+    Ok(Box::new(rows.map(move |row| {
+        interrupt.check()?;
+        row
+    })))
+}
+
+fn build(plan: Plan, cx: &Context) -> Result<Rows> {
     Ok(match plan {
         Plan::Scan { table, range, filter, .. } => scan::table_scan(cx, table, range, filter)?,
         Plan::KeyLookup { table, keys, filter, .. } => scan::key_lookup(cx, table, keys, filter)?,

@@ -57,7 +57,12 @@ pub fn table_scan(
     filter: Option<Expr>,
 ) -> Result<Rows> {
     let scan = cx.txn.scan(table.keyspace, key_range(range), false)?;
+    // Checked per entry, not per row returned: a filter may skip millions of them.
+    let interrupt = cx.interrupt.clone();
     Ok(Box::new(scan.filter_map(move |entry| {
+        if let Err(e) = interrupt.check() {
+            return Some(Err(e));
+        }
         let row = entry.map_err(Into::into).and_then(|(k, v)| decode(&table, &k, &v));
         match (row, &filter) {
             (Ok(row), Some(f)) => match f.eval_predicate(&row) {
@@ -105,7 +110,11 @@ pub fn index_scan(
     })?;
     let entries = cx.txn.scan(ix.keyspace, crate::index::key_range(prefix, range), false)?;
     let txn = cx.txn.clone();
+    let interrupt = cx.interrupt.clone();
     Ok(Box::new(entries.filter_map(move |entry| {
+        if let Err(e) = interrupt.check() {
+            return Some(Err(e));
+        }
         let fetched = entry.map_err(Into::into).and_then(|(key, value)| {
             let row_key = crate::index::row_key(&table, &ix, &key, value)?;
             match txn.get(table.keyspace, &row_key)? {

@@ -24,24 +24,7 @@ use phantom_txn::{LockMode, RowLock};
 pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
     match plan {
         Plan::Insert { table, source, targets, defaults } => {
-            let mut constraints = Constraints::new(cx);
-            let mut count = 0;
-            for row in execute(*source, cx)? {
-                let row = row?;
-                let mut values = vec![Value::Null; table.columns.len()];
-                for (i, e) in &defaults {
-                    values[*i] = e.eval(&[])?;
-                }
-                for (value, &target) in row.into_iter().zip(&targets) {
-                    values[target] = value;
-                }
-                let values = fit(&table, values)?;
-                constraints.inserting(&table, &values)?;
-                store_new_row(cx, &table, &values)?;
-                count += 1;
-            }
-            constraints.finish()?;
-            Ok(count)
+            insert(cx, &table, execute(*source, cx)?, &targets, &defaults)
         }
         Plan::Update { table, source, assignments, recheck } => {
             cx.txn.set_write_target(table.keyspace);
@@ -105,6 +88,36 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
             format!("not a data-changing plan: {}", crate::planner::explain::explain(&other).join(" ")),
         )),
     }
+}
+
+/// Inserts `rows` into `table`: each row's values fill the `targets` columns in order,
+/// the other columns get their `defaults`. Returns the number of rows written. INSERT and
+/// COPY FROM share it, so both check and store rows the same way.
+pub fn insert(
+    cx: &Context,
+    table: &Arc<TableDef>,
+    rows: impl Iterator<Item = Result<Row>>,
+    targets: &[usize],
+    defaults: &[(usize, Expr)],
+) -> Result<u64> {
+    let mut constraints = Constraints::new(cx);
+    let mut count = 0;
+    for row in rows {
+        let row = row?;
+        let mut values = vec![Value::Null; table.columns.len()];
+        for (i, e) in defaults {
+            values[*i] = e.eval(&[])?;
+        }
+        for (value, &target) in row.into_iter().zip(targets) {
+            values[target] = value;
+        }
+        let values = fit(table, values)?;
+        constraints.inserting(table, &values)?;
+        store_new_row(cx, table, &values)?;
+        count += 1;
+    }
+    constraints.finish()?;
+    Ok(count)
 }
 
 /// Locks a row the statement is about to change (or `FOR UPDATE` returns) and decides

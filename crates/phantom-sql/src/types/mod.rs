@@ -16,4 +16,4 @@ mod value;
 
 pub use datatype::DataType;
 pub use decimal::Decimal;
-pub use value::{Value, format_float};
+pub use value::{Value, format_float, format_real};

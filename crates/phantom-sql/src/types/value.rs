@@ -284,6 +284,36 @@ pub fn format_float(x: f64) -> String {
     }
 }
 
+/// Formats a REAL the way PostgreSQL prints one: the shortest digits that round-trip
+/// through its 32-bit value (0.1, not the 0.10000000149011612 of the double it is carried
+/// in), with exponent notation from 1e+06 up or below 1e-04.
+pub fn format_real(x: f64) -> String {
+    let r = x as f32;
+    if !r.is_finite() || r == 0.0 {
+        return format_float(x);
+    }
+    let scientific = format!("{r:e}");
+    let Some((mantissa, exp)) = scientific.split_once('e') else { return scientific };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..6).contains(&exp) {
+        format!("{r}")
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    }
+}
+
+impl Value {
+    /// PostgreSQL's text output of this value as a value of type `ty`: its `Display`,
+    /// except that a REAL prints as its 32-bit value does ([`format_real`]).
+    pub fn text_as(&self, ty: DataType) -> String {
+        match (self, ty) {
+            (Value::Float(x), DataType::Real) => format_real(*x),
+            (v, _) => v.to_string(),
+        }
+    }
+}
+
 impl From<bool> for Value {
     fn from(v: bool) -> Self {
         Value::Boolean(v)
@@ -390,5 +420,17 @@ mod tests {
         assert_eq!(format_float(1e20), "1e+20");
         assert_eq!(format_float(1.5e-7), "1.5e-07");
         assert_eq!(format_float(f64::NEG_INFINITY), "-Infinity");
+    }
+
+    #[test]
+    fn reals_print_their_32_bit_digits() {
+        assert_eq!(format_real(f64::from(0.1f32)), "0.1");
+        assert_eq!(format_real(f64::from(123456.0f32)), "123456");
+        assert_eq!(format_real(f64::from(1234567.0f32)), "1.234567e+06");
+        assert_eq!(format_real(f64::from(1.5e-5f32)), "1.5e-05");
+        assert_eq!(format_real(f64::from(-2.5f32)), "-2.5");
+        assert_eq!(format_real(f64::NAN), "NaN");
+        assert_eq!(Value::Float(f64::from(0.1f32)).text_as(DataType::Real), "0.1");
+        assert_eq!(Value::Float(0.1).text_as(DataType::Double), "0.1");
     }
 }

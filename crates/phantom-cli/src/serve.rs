@@ -1,0 +1,52 @@
+//! `phantom serve`: the PostgreSQL wire-protocol server on a data directory.
+
+use std::process::ExitCode;
+
+use crate::StorageArgs;
+
+/// Arguments of `phantom serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Data directory to serve (created if missing), or `:memory:`.
+    #[arg(default_value = "./phantom-data", value_name = "DB_DIR")]
+    database: String,
+
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5432")]
+    listen: String,
+
+    /// Log detail: error, warn, info, debug or trace.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    log_level: tracing::Level,
+
+    /// Most client sessions at once; one more is refused with SQLSTATE 53300.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    max_connections: usize,
+
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub fn run(args: &ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt().with_max_level(args.log_level).with_writer(std::io::stderr).init();
+    let db = match args.storage.open(&args.database) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("phantom: cannot open {}: {e}", args.database);
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = phantom_server::ServerConfig {
+        listen: args.listen.clone(),
+        max_connections: args.max_connections,
+        ..phantom_server::ServerConfig::default()
+    };
+    match phantom_server::serve(db, config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("phantom serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

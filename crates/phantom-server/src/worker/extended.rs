@@ -1,0 +1,316 @@
+//! The extended query protocol: Parse, Bind, Describe, Execute, Close, Sync.
+//!
+//! Parse prepares a statement in the session (so its parameter types are inferred from the
+//! statement: `aid = $1` makes `$1` the type of `aid`, which is what pgbench's unspecified
+//! parameter types need) unless the client declared them. Bind decodes the parameters
+//! (text or binary, per parameter) into a portal with per-column result formats. Execute
+//! streams the portal's rows; with a row limit it sends that many and PortalSuspended, and
+//! the next Execute continues. An error skips every message up to the next Sync, and Sync
+//! answers ReadyForQuery. Portals live until the transaction ends (checked at Sync), the
+//! unnamed ones until they are replaced.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::data::{NoData, ParameterDescription};
+use pgwire::messages::extendedquery::{BindComplete, CloseComplete, ParseComplete, PortalSuspended};
+use pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
+use phantom::copy::CopyStatement;
+use phantom::{Column, DataType, Row, Statement, Value, is_blank};
+
+use super::rows::{RowWriter, row_description};
+use super::simple::{command_complete, transaction_warning};
+use super::{Reply, Worker};
+use crate::error::WireError;
+use crate::frontend::{Frontend, Target};
+use crate::outbox::Gone;
+use crate::types::{self, Format};
+
+/// A statement made by Parse.
+pub struct PreparedStatement {
+    sql: String,
+    kind: Kind,
+    /// The type each parameter is read as: declared in Parse, else inferred.
+    param_types: Vec<DataType>,
+    /// The OIDs ParameterDescription reports (the declared ones where given).
+    param_oids: Vec<u32>,
+}
+
+enum Kind {
+    /// An empty query string.
+    Empty,
+    Copy(CopyStatement),
+    /// Boxed: a parsed statement is large.
+    Sql(Box<Statement>),
+}
+
+impl PreparedStatement {
+    fn columns(&self) -> Option<&[Column]> {
+        match &self.kind {
+            Kind::Sql(statement) => statement.columns(),
+            Kind::Empty | Kind::Copy(_) => None,
+        }
+    }
+}
+
+/// A statement bound to parameter values.
+pub struct Portal {
+    statement: Arc<PreparedStatement>,
+    params: Vec<Value>,
+    formats: Vec<Format>,
+    state: PortalState,
+}
+
+enum PortalState {
+    Ready,
+    /// Rows an Execute with a row limit did not send yet.
+    Suspended(VecDeque<Row>),
+    /// Run to the end: a new Execute sends this tag again, and no rows.
+    Done(String),
+}
+
+fn display(name: &str, what: &str) -> String {
+    if name.is_empty() { format!("unnamed {what}") } else { format!("{what} \"{name}\"") }
+}
+
+impl Worker {
+    /// Handles Parse, Bind, Describe, Execute or Close.
+    pub(super) fn extended(&mut self, message: Frontend) -> Reply {
+        match message {
+            Frontend::Parse { name, sql, types } => self.parse(name, sql, &types),
+            Frontend::Bind { portal, statement, param_formats, params, result_formats } => {
+                self.bind(portal, &statement, &param_formats, params, &result_formats)
+            }
+            Frontend::Describe { target, name } => self.describe(target, &name),
+            Frontend::Execute { portal, max_rows } => self.execute(&portal, max_rows),
+            Frontend::Close { target, name } => {
+                match target {
+                    Target::Statement => self.statements.remove(&name).map(drop),
+                    Target::Portal => self.portals.remove(&name).map(drop),
+                };
+                self.out.send(PgWireBackendMessage::CloseComplete(CloseComplete::new()))?;
+                Ok(Ok(()))
+            }
+            other => Ok(Err(WireError::protocol(format!("unexpected message {other:?}")))),
+        }
+    }
+
+    /// Sync: the end of an extended-protocol exchange.
+    pub(super) fn sync(&mut self) -> Result<(), Gone> {
+        self.skipping = false;
+        if !self.session.in_transaction() {
+            self.portals.clear();
+        }
+        self.ready()
+    }
+
+    fn parse(&mut self, name: String, sql: String, declared: &[u32]) -> Reply {
+        if !name.is_empty() && self.statements.contains_key(&name) {
+            return Ok(Err(WireError::new("42P05", format!("prepared statement \"{name}\" already exists"))));
+        }
+        let kind = if is_blank(&sql) {
+            Kind::Empty
+        } else {
+            match CopyStatement::parse(&sql) {
+                Ok(Some(copy)) => Kind::Copy(copy),
+                Ok(None) => match self.session.prepare(&sql) {
+                    Ok(statement) => Kind::Sql(Box::new(statement)),
+                    Err(e) => return Ok(Err(WireError::at_statement(e, &sql, 0))),
+                },
+                Err(e) => return Ok(Err(WireError::at_statement(e, &sql, 0))),
+            }
+        };
+        let inferred: &[DataType] = match &kind {
+            Kind::Sql(statement) => statement.parameter_types(),
+            _ => &[],
+        };
+        let count = inferred.len().max(declared.len());
+        let (mut param_types, mut param_oids) = (Vec::with_capacity(count), Vec::with_capacity(count));
+        for i in 0..count {
+            let own = inferred.get(i).copied().unwrap_or(DataType::Text);
+            match declared.get(i).copied().filter(|&oid| oid != 0) {
+                Some(oid) => {
+                    param_types.push(types::from_oid(oid).unwrap_or(own));
+                    param_oids.push(oid);
+                }
+                None => {
+                    param_types.push(own);
+                    param_oids.push(types::oid(own));
+                }
+            }
+        }
+        let statement = PreparedStatement { sql, kind, param_types, param_oids };
+        self.statements.insert(name, Arc::new(statement));
+        self.out.send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))?;
+        Ok(Ok(()))
+    }
+
+    fn bind(
+        &mut self,
+        portal: String,
+        statement_name: &str,
+        param_formats: &[i16],
+        params: Vec<Option<Bytes>>,
+        result_formats: &[i16],
+    ) -> Reply {
+        let Some(statement) = self.statements.get(statement_name).cloned() else {
+            let what = display(statement_name, "prepared statement");
+            return Ok(Err(WireError::new("26000", format!("{what} does not exist"))));
+        };
+        if params.len() != statement.param_types.len() {
+            return Ok(Err(WireError::protocol(format!(
+                "bind message supplies {} parameters, but {} requires {}",
+                params.len(),
+                display(statement_name, "prepared statement"),
+                statement.param_types.len()
+            ))));
+        }
+        if !portal.is_empty() && self.portals.contains_key(&portal) {
+            return Ok(Err(WireError::new("42P03", format!("cursor \"{portal}\" already exists"))));
+        }
+        let bound = Format::per_item(param_formats, params.len(), "parameter").and_then(|formats| {
+            let mut values = Vec::with_capacity(params.len());
+            for ((param, ty), format) in params.iter().zip(&statement.param_types).zip(formats) {
+                values.push(match param {
+                    None => Value::Null,
+                    Some(bytes) => types::decode_param(bytes, *ty, format)?,
+                });
+            }
+            let columns = statement.columns().map_or(0, <[Column]>::len);
+            let formats = if columns == 0 {
+                Vec::new()
+            } else {
+                Format::per_item(result_formats, columns, "result column")?
+            };
+            Ok((values, formats))
+        });
+        let (params, formats) = match bound {
+            Ok(bound) => bound,
+            Err(e) => return Ok(Err(e)),
+        };
+        self.portals.insert(portal, Portal { statement, params, formats, state: PortalState::Ready });
+        self.out.send(PgWireBackendMessage::BindComplete(BindComplete::new()))?;
+        Ok(Ok(()))
+    }
+
+    fn describe(&mut self, target: Target, name: &str) -> Reply {
+        let (message, parameters) = match target {
+            Target::Statement => {
+                let Some(statement) = self.statements.get(name) else {
+                    let what = display(name, "prepared statement");
+                    return Ok(Err(WireError::new("26000", format!("{what} does not exist"))));
+                };
+                let rows = statement.columns().map(|c| row_description(c, &[]));
+                (rows, Some(ParameterDescription::new(statement.param_oids.clone())))
+            }
+            Target::Portal => {
+                let Some(portal) = self.portals.get(name) else {
+                    return Ok(Err(WireError::new(
+                        "34000",
+                        format!("{} does not exist", display(name, "portal")),
+                    )));
+                };
+                (portal.statement.columns().map(|c| row_description(c, &portal.formats)), None)
+            }
+        };
+        if let Some(parameters) = parameters {
+            self.out.send(PgWireBackendMessage::ParameterDescription(parameters))?;
+        }
+        self.out.send(message.unwrap_or(PgWireBackendMessage::NoData(NoData::new())))?;
+        Ok(Ok(()))
+    }
+
+    fn execute(&mut self, name: &str, max_rows: i32) -> Reply {
+        let Some(portal) = self.portals.get_mut(name) else {
+            return Ok(Err(WireError::new("34000", format!("{} does not exist", display(name, "portal")))));
+        };
+        let limit = usize::try_from(max_rows).ok().filter(|&n| n > 0);
+        match std::mem::replace(&mut portal.state, PortalState::Ready) {
+            PortalState::Suspended(mut rows) => {
+                let take = limit.unwrap_or(rows.len()).min(rows.len());
+                let (types, formats) = match portal.statement.columns() {
+                    Some(columns) => {
+                        (columns.iter().map(|c| c.data_type).collect::<Vec<_>>(), portal.formats.clone())
+                    }
+                    None => (Vec::new(), Vec::new()),
+                };
+                for row in rows.drain(..take) {
+                    if let Err(e) = self.out.send_row(row.values(), &types, &formats)? {
+                        return Ok(Err(e));
+                    }
+                }
+                let portal = self.portals.get_mut(name).ok_or(Gone)?;
+                if rows.is_empty() {
+                    portal.state = PortalState::Done("SELECT 0".into());
+                    self.out.send(tag(format!("SELECT {take}")))?;
+                } else {
+                    portal.state = PortalState::Suspended(rows);
+                    self.out.send(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))?;
+                }
+                Ok(Ok(()))
+            }
+            PortalState::Done(again) => {
+                portal.state = PortalState::Done(again.clone());
+                self.out.send(tag(again))?;
+                Ok(Ok(()))
+            }
+            PortalState::Ready => {
+                let statement = portal.statement.clone();
+                let params = std::mem::take(&mut portal.params);
+                let formats = portal.formats.clone();
+                self.run_portal(name, &statement, &params, formats, limit)
+            }
+        }
+    }
+
+    /// Runs a portal's statement for the first time.
+    fn run_portal(
+        &mut self,
+        name: &str,
+        statement: &PreparedStatement,
+        params: &[Value],
+        formats: Vec<Format>,
+        limit: Option<usize>,
+    ) -> Reply {
+        let prepared = match &statement.kind {
+            Kind::Empty => {
+                self.out.send(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))?;
+                return Ok(Ok(()));
+            }
+            Kind::Copy(copy) => return self.copy(copy),
+            Kind::Sql(prepared) => prepared,
+        };
+        if let Some(warning) = transaction_warning(&statement.sql, self.session.in_transaction()) {
+            self.out.send(warning.to_notice())?;
+        }
+        // Declared parameters the statement does not use are not passed on.
+        let params = &params[..prepared.parameter_count().min(params.len())];
+        let mut rows = RowWriter::new(&mut self.out, false, formats, limit);
+        let result = self.session.execute_prepared_into(prepared, params, &mut rows);
+        let (sent, overflow, failure) = (rows.sent, std::mem::take(&mut rows.overflow), rows.failure.take());
+        let output = match (failure, result) {
+            (Some(Err(Gone)), _) => return Err(Gone),
+            (Some(Ok(e)), _) => return Ok(Err(e)),
+            (None, Err(e)) => return Ok(Err(WireError::at_statement(e, &statement.sql, 0))),
+            (None, Ok(output)) => output,
+        };
+        let done =
+            if matches!(output, phantom::Output::Rows(_)) { "SELECT 0".to_string() } else { output.tag() };
+        let suspended = !overflow.is_empty();
+        if let Some(portal) = self.portals.get_mut(name) {
+            portal.state = if suspended { PortalState::Suspended(overflow) } else { PortalState::Done(done) };
+        }
+        if suspended {
+            self.out.send(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))?;
+        } else {
+            self.out.send(command_complete(&output, sent))?;
+        }
+        Ok(Ok(()))
+    }
+}
+
+fn tag(tag: String) -> PgWireBackendMessage {
+    PgWireBackendMessage::CommandComplete(CommandComplete::new(tag))
+}

@@ -1,0 +1,146 @@
+//! The session's thread: one per connection, owning the connection's [`phantom::Session`]
+//! and everything the protocol remembers between messages (prepared statements, portals,
+//! whether an extended-protocol error is being skipped).
+//!
+//! A phantom session is synchronous and may block for long (a row-lock wait, an fsync, a
+//! big query), so it never runs on tokio's threads. The connection's reader task decodes
+//! messages and queues them here ([`Inbound`]); this thread handles them strictly in order,
+//! exactly as a PostgreSQL backend process does, and encodes its answers into the
+//! [`Outbox`], which the writer task puts on the socket. One thread per connection is
+//! PostgreSQL's process-per-connection model at a fraction of the cost; it bounds the
+//! number of connections to what threads allow (see `max_connections`).
+//!
+//! The thread ends when the client terminates or disconnects, on a fatal protocol error,
+//! or at server shutdown; dropping the session then rolls back any open transaction and
+//! releases its locks.
+
+mod copy;
+mod extended;
+mod rows;
+mod simple;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::response::{ReadyForQuery, TransactionStatus};
+use phantom::Session;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
+
+use crate::error::WireError;
+use crate::frontend::Frontend;
+use crate::outbox::{Gone, Outbox};
+
+/// What the reader task hands the worker.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A client message.
+    Message(Frontend),
+    /// The client sent something unreadable: answer with a FATAL error and end.
+    ProtocolError(WireError),
+    /// The server is shutting down: end the session.
+    Shutdown,
+}
+
+/// The outcome of handling one message: the client is gone, or the message failed with
+/// an error to report (and the session goes on).
+type Reply = Result<Result<(), WireError>, Gone>;
+
+/// Runs a connection's session until the connection ends. Call on a dedicated thread.
+pub fn run(session: Session, inbound: mpsc::Receiver<Inbound>, out: Outbox) {
+    let mut worker = Worker {
+        session,
+        inbound,
+        out,
+        statements: HashMap::new(),
+        portals: HashMap::new(),
+        skipping: false,
+    };
+    worker.serve();
+    // Fields drop in order: the session (rolling back an open transaction) before the
+    // outbox, whose channel closing tells the connection that the session is over.
+}
+
+struct Worker {
+    session: Session,
+    inbound: mpsc::Receiver<Inbound>,
+    out: Outbox,
+    /// Prepared statements by name ("" is the unnamed one).
+    statements: HashMap<String, Arc<extended::PreparedStatement>>,
+    /// Portals by name ("" is the unnamed one).
+    portals: HashMap<String, extended::Portal>,
+    /// After an error in the extended protocol, messages are skipped until Sync.
+    skipping: bool,
+}
+
+impl Worker {
+    fn serve(&mut self) {
+        while let Some(inbound) = next_inbound(&mut self.inbound, &mut self.out) {
+            let message = match inbound {
+                Inbound::Message(message) => message,
+                Inbound::ProtocolError(e) => {
+                    tracing::warn!("protocol error: {}", e.message);
+                    let _ = self.out.send(e.fatal().to_error_response()).and_then(|()| self.out.flush());
+                    return;
+                }
+                Inbound::Shutdown => {
+                    self.terminate_for_shutdown();
+                    return;
+                }
+            };
+            let handled = match message {
+                Frontend::Terminate => return,
+                Frontend::Sync => self.sync(),
+                // After an extended-protocol error everything up to Sync is skipped, a
+                // Query too (PostgreSQL does the same).
+                _ if self.skipping => Ok(()),
+                Frontend::Query(sql) => self.simple_query(&sql),
+                Frontend::Flush => self.out.flush(),
+                // Left over from a COPY that failed: PostgreSQL ignores these too.
+                Frontend::CopyData(_) | Frontend::CopyDone | Frontend::CopyFail(_) => Ok(()),
+                extended => self.extended(extended).and_then(|result| match result {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        self.skipping = true;
+                        self.out.send(e.to_error_response())
+                    }
+                }),
+            };
+            if handled.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// FATAL 57P01, as PostgreSQL's fast shutdown sends to each session.
+    fn terminate_for_shutdown(&mut self) {
+        let e = WireError::new("57P01", "terminating connection due to administrator command").fatal();
+        let _ = self.out.send(e.to_error_response()).and_then(|()| self.out.flush());
+    }
+
+    /// ReadyForQuery with the session's transaction status.
+    fn ready(&mut self) -> Result<(), Gone> {
+        let status = if self.session.transaction_failed() {
+            TransactionStatus::Error
+        } else if self.session.in_transaction() {
+            TransactionStatus::Transaction
+        } else {
+            TransactionStatus::Idle
+        };
+        self.out.send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status)))
+    }
+}
+
+/// The next message for the worker; `None` once the client is gone. Before waiting for
+/// one, everything queued is flushed to the client.
+fn next_inbound(inbound: &mut mpsc::Receiver<Inbound>, out: &mut Outbox) -> Option<Inbound> {
+    match inbound.try_recv() {
+        Ok(message) => Some(message),
+        Err(TryRecvError::Empty) => {
+            out.flush().ok()?;
+            inbound.blocking_recv()
+        }
+        Err(TryRecvError::Disconnected) => None,
+    }
+}

@@ -1,0 +1,234 @@
+//! The simple and extended query protocols, errors and transaction status, through
+//! tokio-postgres and a raw protocol client.
+
+mod common;
+
+use common::{Raw, bind_body, connect, describe_body, execute_body, kinds, parse_body, start, status, tags};
+use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::error::{ErrorPosition, SqlState};
+
+fn rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn completions(messages: &[SimpleQueryMessage]) -> Vec<u64> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::CommandComplete(n) => Some(*n),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simple_protocol_runs_every_statement_in_order() {
+    let server = start().await;
+    let client = connect(&server).await;
+    let out = client
+        .simple_query("CREATE TABLE t (a INT PRIMARY KEY, b TEXT); INSERT INTO t VALUES (1, 'x'), (2, NULL); SELECT a, b FROM t ORDER BY a; UPDATE t SET b = 'y' WHERE a = 2")
+        .await
+        .expect("query");
+    assert_eq!(completions(&out), [0, 2, 2, 1]);
+    assert_eq!(rows(&out), vec![vec![Some("1".into()), Some("x".into())], vec![Some("2".into()), None]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_stops_the_rest_and_a_multi_statement_query_is_one_transaction() {
+    let server = start().await;
+    let client = connect(&server).await;
+    client.simple_query("CREATE TABLE t (a INT PRIMARY KEY)").await.expect("create");
+    let err = client
+        .simple_query("INSERT INTO t VALUES (1); INSERT INTO t VALUES (1); INSERT INTO t VALUES (3)")
+        .await
+        .expect_err("duplicate");
+    assert_eq!(err.code(), Some(&SqlState::UNIQUE_VIOLATION));
+    let db = err.as_db_error().expect("db error");
+    assert_eq!(db.detail(), Some("Key (a)=(1) already exists."));
+    // The first INSERT was rolled back with the second, and the third never ran.
+    let out = client.simple_query("SELECT count(*) FROM t").await.expect("count");
+    assert_eq!(rows(&out), vec![vec![Some("0".into())]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_carry_sqlstate_and_a_position_in_the_whole_query_string() {
+    let server = start().await;
+    let client = connect(&server).await;
+    let err = client.simple_query("SELECT 1; SELECT * FROM nope").await.expect_err("no table");
+    let db = err.as_db_error().expect("db error");
+    assert_eq!(db.code(), &SqlState::UNDEFINED_TABLE);
+    assert_eq!(db.message(), "relation \"nope\" does not exist");
+    assert_eq!(db.severity(), "ERROR");
+    // "nope" is at character 25 of the string (1-based).
+    assert_eq!(db.position(), Some(&ErrorPosition::Original(25)));
+
+    let err = client.simple_query("SELECT 1 +* 2").await.expect_err("syntax");
+    assert_eq!(err.code(), Some(&SqlState::SYNTAX_ERROR));
+    assert!(
+        matches!(err.as_db_error().and_then(|d| d.position()), Some(ErrorPosition::Original(p)) if *p > 1)
+    );
+
+    let err = client.query("SELECT 1 / $1::int", &[&0i32]).await.expect_err("division");
+    assert_eq!(err.code(), Some(&SqlState::DIVISION_BY_ZERO));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_for_query_reports_idle_in_block_and_failed() {
+    let server = start().await;
+    let mut raw = Raw::connect(&server).await;
+    assert_eq!(status(&raw.query("SELECT 1").await), 'I');
+    assert_eq!(status(&raw.query("BEGIN").await), 'T');
+    assert_eq!(status(&raw.query("SELECT 1").await), 'T');
+    let failed = raw.query("SELECT * FROM nope").await;
+    assert_eq!(kinds(&failed), "EZ");
+    assert_eq!(status(&failed), 'E');
+    let refused = raw.query("SELECT 1").await;
+    assert_eq!(refused[0].field(b'C').as_deref(), Some("25P02"));
+    assert_eq!(status(&refused), 'E');
+    assert_eq!(tags(&raw.query("ROLLBACK").await), ["ROLLBACK"]);
+    // An error outside a block leaves the session idle.
+    assert_eq!(status(&raw.query("SELECT 1 / 0").await), 'I');
+    // The same through the extended protocol.
+    raw.send(b'P', &parse_body("", "BEGIN", &[])).await;
+    raw.send(b'B', &bind_body("", "", &[], None)).await;
+    raw.send(b'E', &execute_body("", 0)).await;
+    raw.send(b'S', &[]).await;
+    let out = raw.until_ready().await;
+    assert_eq!(kinds(&out), "12CZ");
+    assert_eq!(status(&out), 'T');
+    assert_eq!(status(&raw.query("COMMIT").await), 'I');
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_queries_tags_and_notices() {
+    let server = start().await;
+    let mut raw = Raw::connect(&server).await;
+    assert_eq!(kinds(&raw.query("").await), "IZ");
+    assert_eq!(kinds(&raw.query(" ; -- nothing\n").await), "IZ");
+    let out = raw.query("CREATE TABLE t (a INT); INSERT INTO t VALUES (1), (2); DELETE FROM t WHERE a = 1; SELECT * FROM t; DROP TABLE t").await;
+    assert_eq!(tags(&out), ["CREATE TABLE", "INSERT 0 2", "DELETE 1", "SELECT 1", "DROP TABLE"]);
+    let out = raw.query("BEGIN; BEGIN").await;
+    let notice = out.iter().find(|m| m.kind == b'N').expect("a notice for the second BEGIN");
+    assert_eq!(notice.field(b'C').as_deref(), Some("25001"));
+    assert_eq!(notice.field(b'S').as_deref(), Some("WARNING"));
+    raw.query("COMMIT").await;
+    let out = raw.query("COMMIT").await;
+    assert!(out.iter().any(|m| m.kind == b'N' && m.field(b'C').as_deref() == Some("25P01")), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extended_protocol_infers_unspecified_parameter_types() {
+    let server = start().await;
+    let client = connect(&server).await;
+    client
+        .batch_execute("CREATE TABLE acc (aid INT PRIMARY KEY, bid INT, abalance INT, filler CHAR(84)); INSERT INTO acc VALUES (1, 1, 0, ''), (2, 1, 0, '')")
+        .await
+        .expect("setup");
+    // What pgbench -M extended/prepared sends: no parameter types at all.
+    let update =
+        client.prepare("UPDATE acc SET abalance = abalance + $1 WHERE aid = $2").await.expect("prepare");
+    assert_eq!(update.params(), [tokio_postgres::types::Type::INT4, tokio_postgres::types::Type::INT4]);
+    assert_eq!(client.execute(&update, &[&-1477i32, &2i32]).await.expect("update"), 1);
+    let select = client.prepare("SELECT abalance FROM acc WHERE aid = $1").await.expect("prepare");
+    assert_eq!(select.columns()[0].type_(), &tokio_postgres::types::Type::INT4);
+    let row = client.query_one(&select, &[&2i32]).await.expect("select");
+    assert_eq!(row.get::<_, i32>(0), -1477);
+    // The same statement many times, and a named statement reused after others.
+    for i in 0..20 {
+        client.execute(&update, &[&1i32, &1i32]).await.expect("again");
+        if i % 5 == 0 {
+            client.query("SELECT 1", &[]).await.expect("other");
+        }
+    }
+    assert_eq!(client.query_one(&select, &[&1i32]).await.expect("select").get::<_, i32>(0), 20);
+    // Declared types win over inferred ones.
+    let typed = client
+        .prepare_typed("SELECT aid FROM acc WHERE aid = $1", &[tokio_postgres::types::Type::INT8])
+        .await
+        .expect("typed");
+    assert_eq!(typed.params(), [tokio_postgres::types::Type::INT8]);
+    assert_eq!(client.query_one(&typed, &[&2i64]).await.expect("typed").get::<_, i32>(0), 2);
+    // Parameters in text format (what pgbench and psql send) go through type input.
+    let err = client.query("SELECT aid FROM acc WHERE aid = $1", &[&"x"]).await.expect_err("text for int");
+    assert!(
+        err.to_string().contains("error serializing parameter 0"),
+        "tokio-postgres refuses it client side: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portals_with_row_limits_suspend_and_resume() {
+    let server = start().await;
+    let mut client = connect(&server).await;
+    client
+        .batch_execute("CREATE TABLE n (i INT PRIMARY KEY); INSERT INTO n SELECT * FROM (VALUES (1),(2),(3),(4),(5),(6),(7)) v")
+        .await
+        .expect("setup");
+    let txn = client.transaction().await.expect("begin");
+    let portal = txn.bind("SELECT i FROM n WHERE i > $1 ORDER BY i", &[&1i32]).await.expect("bind");
+    let mut seen = Vec::new();
+    loop {
+        let batch = txn.query_portal(&portal, 2).await.expect("fetch");
+        if batch.is_empty() {
+            break;
+        }
+        assert!(batch.len() <= 2);
+        seen.extend(batch.iter().map(|r| r.get::<_, i32>(0)));
+    }
+    assert_eq!(seen, [2, 3, 4, 5, 6, 7]);
+    txn.commit().await.expect("commit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extended_protocol_by_hand_describe_errors_and_skip_to_sync() {
+    let server = start().await;
+    let mut raw = Raw::connect(&server).await;
+    raw.query("CREATE TABLE t (a INT, b VARCHAR(10))").await;
+    raw.send(b'P', &parse_body("s1", "SELECT a, b FROM t WHERE a = $1", &[])).await;
+    raw.send(b'D', &describe_body(b'S', "s1")).await;
+    raw.send(b'S', &[]).await;
+    let out = raw.until_ready().await;
+    assert_eq!(kinds(&out), "1tTZ");
+    let types = &out[1].body;
+    assert_eq!(types, &[0, 1, 0, 0, 0, 23], "one parameter of type int4");
+    // After an error every message up to Sync is skipped: no BindComplete, no rows.
+    raw.send(b'B', &bind_body("", "nope", &[], None)).await;
+    raw.send(b'E', &execute_body("", 0)).await;
+    raw.send(b'S', &[]).await;
+    let out = raw.until_ready().await;
+    assert_eq!(kinds(&out), "EZ");
+    assert_eq!(out[0].field(b'C').as_deref(), Some("26000"));
+    // A Query sent before the Sync is skipped too.
+    raw.send(b'B', &bind_body("", "nope", &[], None)).await;
+    raw.send(b'Q', b"SELECT 1\0").await;
+    raw.send(b'S', &[]).await;
+    assert_eq!(kinds(&raw.until_ready().await), "EZ");
+    // Wrong parameter count.
+    raw.send(b'B', &bind_body("", "s1", &[], None)).await;
+    raw.send(b'S', &[]).await;
+    let out = raw.until_ready().await;
+    assert_eq!(out[0].field(b'C').as_deref(), Some("08P01"));
+    // A portal's description carries its result formats; an empty query is EmptyQueryResponse.
+    raw.send(b'B', &bind_body("p", "s1", &[Some(b"1")], Some(1))).await;
+    raw.send(b'D', &describe_body(b'P', "p")).await;
+    raw.send(b'E', &execute_body("p", 0)).await;
+    raw.send(b'P', &parse_body("", "  ", &[])).await;
+    raw.send(b'B', &bind_body("", "", &[], None)).await;
+    raw.send(b'E', &execute_body("", 0)).await;
+    raw.send(b'C', &describe_body(b'S', "s1")).await;
+    raw.send(b'S', &[]).await;
+    let out = raw.until_ready().await;
+    assert_eq!(kinds(&out), "2TC12I3Z");
+    let format_code = &out[1].body[out[1].body.len() - 2..];
+    assert_eq!(format_code, &[0, 1], "binary result format");
+    // The closed statement is gone.
+    raw.send(b'B', &bind_body("", "s1", &[Some(b"1")], None)).await;
+    raw.send(b'S', &[]).await;
+    assert_eq!(raw.until_ready().await[0].field(b'C').as_deref(), Some("26000"));
+}
