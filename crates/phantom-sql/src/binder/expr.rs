@@ -682,6 +682,9 @@ impl Binder<'_> {
             || x.ty == target
             || (x.ty.is_numeric() && target.is_numeric())
             || target.is_string();
+        if !ok && datetime_assignment(x.ty, target) {
+            return Ok(Expr::Cast(x.expr.boxed(), target));
+        }
         if !ok {
             return Err(Error::new(
                 SqlState::DatatypeMismatch,
@@ -1559,4 +1562,18 @@ fn grouped_argument(arg: Expr, agg: &AggState) -> Result<Expr> {
         SqlState::GroupingError,
         format!("subquery uses ungrouped column \"{name}\" from outer query"),
     ))
+}
+
+/// PostgreSQL's implicit and assignment casts between date/time types, which storing
+/// into a column may apply: `CURRENT_TIMESTAMP` (a TIMESTAMPTZ) into a TIMESTAMP column,
+/// a DATE into a TIMESTAMP, a TIMESTAMP into a DATE or TIME.
+fn datetime_assignment(from: DataType, to: DataType) -> bool {
+    use DataType::{Date, Interval, Time, Timestamp, TimestampTz};
+    matches!(
+        (from, to),
+        (Date | Timestamp | TimestampTz, Date | Timestamp | TimestampTz)
+            | (Timestamp | TimestampTz, Time)
+            | (Time, Interval)
+            | (Interval, Time)
+    )
 }
