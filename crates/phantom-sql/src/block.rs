@@ -14,7 +14,9 @@
 //! [`Settings`] are the session's `SET` parameters; the ones that matter here are
 //! `default_transaction_isolation`, `lock_timeout` and `search_path` (where unqualified
 //! names are looked up, see [`crate::catalog`]). Others that PostgreSQL clients
-//! commonly send are accepted and shown back, unknown ones fail with 42704.
+//! commonly send are accepted and shown back, unknown ones fail with 42704. The role the
+//! session runs as is kept here too (set when a server client logs in), since `SHOW
+//! session_authorization` and `is_superuser` report it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -48,6 +50,10 @@ pub struct Settings {
     pub write_set_limit: usize,
     /// Where unqualified table names are looked up, in order.
     pub search_path: Vec<String>,
+    /// The role the session runs as (`current_user`, `session_user`).
+    pub user: String,
+    /// Whether that role is a superuser (`SHOW is_superuser`).
+    pub superuser: bool,
     passive: BTreeMap<String, String>,
 }
 
@@ -58,6 +64,8 @@ impl Default for Settings {
             lock_timeout: None,
             write_set_limit: TxnOptions::default().write_set_limit,
             search_path: catalog::default_search_path(),
+            user: catalog::BOOTSTRAP_ROLE.to_string(),
+            superuser: true,
             passive: PASSIVE.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }
     }
@@ -116,6 +124,8 @@ impl Settings {
             },
             "phantom.write_set_limit" => self.write_set_limit.to_string(),
             "search_path" => catalog::format_search_path(&self.search_path),
+            "session_authorization" => self.user.clone(),
+            "is_superuser" => if self.superuser { "on" } else { "off" }.to_string(),
             _ => match self.passive.get(name) {
                 Some(value) => value.clone(),
                 None => crate::catalog::pg_catalog::read_only_setting(name).ok_or_else(|| unknown(name))?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use phantom_txn::{MvccStore, StoreOptions};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, RoleDef};
 use crate::error::Result;
 use crate::exec::Sequences;
 
@@ -49,6 +49,16 @@ impl Instance {
         txn.rollback()?;
         self.store.retain_keyspaces(&live);
         Ok(())
+    }
+
+    /// The role called `name` as the latest committed state has it (for logging in).
+    /// A plain snapshot read: it takes no locks, so it never waits for a session that
+    /// is changing roles.
+    pub fn role(&self, name: &str) -> Result<Option<RoleDef>> {
+        let txn = self.store.begin();
+        let role = self.catalog.role(&txn, name);
+        txn.rollback()?;
+        role
     }
 
     /// The underlying store.

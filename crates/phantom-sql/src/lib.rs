@@ -33,6 +33,8 @@ pub mod interrupt;
 pub mod parser;
 pub mod planner;
 pub mod result;
+pub mod role;
+pub mod scram;
 pub mod session;
 pub mod truncate;
 pub mod types;

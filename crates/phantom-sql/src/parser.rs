@@ -43,7 +43,9 @@ pub(crate) fn parse_rewritten(
         .map_err(|e| syntax_error(ParserError::TokenizerError(e.to_string())))?;
     Parser::new(&dialect)
         .with_recursion_limit(MAX_NESTING)
-        .with_tokens_with_locations(rewrite(vacuum_without_options(fill_empty_in_lists(tokens))))
+        .with_tokens_with_locations(rewrite(role_statements(vacuum_without_options(fill_empty_in_lists(
+            tokens,
+        )))))
         .parse_statements()
         .map_err(syntax_error)
 }
@@ -115,6 +117,56 @@ fn vacuum_without_options(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> 
         }
         statement_start = tokens.get(i).is_some_and(|t| t.token == Token::SemiColon);
         i += 1;
+    }
+    tokens
+}
+
+/// Role statements as PostgreSQL writes them, in the form the parser takes:
+///
+/// - `CREATE USER name ...` is `CREATE ROLE name ... LOGIN` (LOGIN is CREATE USER's
+///   default; an explicit LOGIN or NOLOGIN stays). The parser reads `CREATE USER` as
+///   another dialect's statement.
+/// - `ENCRYPTED PASSWORD` is `PASSWORD` (every password is stored encrypted anyway);
+///   `pg_dumpall` writes it.
+fn role_statements(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant = |t: &TokenWithSpan| !matches!(t.token, Token::Whitespace(_));
+    let keyword = |t: &TokenWithSpan| match &t.token {
+        Token::Word(w) if w.quote_style.is_none() => w.keyword,
+        _ => Keyword::NoKeyword,
+    };
+    let mut start = 0;
+    while start < tokens.len() {
+        let end =
+            (start..tokens.len()).find(|&i| tokens[i].token == Token::SemiColon).unwrap_or(tokens.len());
+        let words: Vec<usize> = (start..end).filter(|&i| significant(&tokens[i])).collect();
+        let head: Vec<Keyword> = words.iter().take(3).map(|&i| keyword(&tokens[i])).collect();
+        let mut end = end;
+        if let [Keyword::CREATE | Keyword::ALTER, Keyword::ROLE | Keyword::USER, ..] = head.as_slice() {
+            for pair in words.windows(2).rev() {
+                if keyword(&tokens[pair[0]]) == Keyword::ENCRYPTED
+                    && keyword(&tokens[pair[1]]) == Keyword::PASSWORD
+                {
+                    tokens.remove(pair[0]);
+                    end -= 1;
+                }
+            }
+        }
+        if let [Keyword::CREATE, Keyword::USER, next] = head.as_slice()
+            && *next != Keyword::MAPPING
+        {
+            let user = words[1];
+            tokens[user].token = Token::make_keyword("ROLE");
+            let has_login =
+                (user..end).any(|i| matches!(keyword(&tokens[i]), Keyword::LOGIN | Keyword::NOLOGIN));
+            if !has_login {
+                let span = tokens[end - 1].span;
+                let login = [Token::Whitespace(Whitespace::Space), Token::make_keyword("LOGIN")]
+                    .map(|token| TokenWithSpan { token, span });
+                tokens.splice(end..end, login);
+                end += 2;
+            }
+        }
+        start = end + 1;
     }
     tokens
 }
@@ -316,6 +368,36 @@ mod tests {
     fn syntax_errors_carry_position_and_state() {
         let err = parse("SELECT 1;\nSELEC 2").err().map(|e| (e.state, e.position));
         assert_eq!(err, Some((SqlState::SyntaxError, Some(Position { line: 2, column: 1 }))));
+    }
+
+    /// CREATE USER is CREATE ROLE with LOGIN unless the statement says otherwise;
+    /// ENCRYPTED before PASSWORD is dropped; CREATE USER MAPPING is left alone.
+    #[test]
+    fn role_statements_parse_as_create_role() {
+        let role = |sql: &str| match parse_one(sql) {
+            Ok(Statement::CreateRole(role)) => role,
+            other => panic!("{sql}: {other:?}"),
+        };
+        let user = role("CREATE USER alice WITH ENCRYPTED PASSWORD 'x'");
+        assert_eq!((user.login, user.names[0].to_string().as_str()), (Some(true), "alice"));
+        assert!(user.password.is_some());
+        assert_eq!(role("create user bob nologin").login, Some(false));
+        assert_eq!(role("CREATE USER \"login\"").login, Some(true));
+        assert_eq!(role("CREATE ROLE carol").login, None);
+        let many = parse("CREATE USER a; CREATE USER b LOGIN; CREATE ROLE c").expect("parse");
+        let logins: Vec<_> = many
+            .iter()
+            .map(|s| match s {
+                Statement::CreateRole(r) => r.login,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(logins, [Some(true), Some(true), None]);
+        assert!(matches!(
+            parse_one("ALTER USER alice ENCRYPTED PASSWORD 'y'"),
+            Ok(Statement::AlterRole { .. })
+        ));
+        assert!(!matches!(parse_one("CREATE USER MAPPING FOR alice SERVER s"), Ok(Statement::CreateRole(_))));
     }
 
     #[test]

@@ -128,6 +128,15 @@ impl Session {
         &mut self.settings
     }
 
+    /// Makes the session run as role `name` (`current_user`, `session_user`, `SHOW
+    /// is_superuser`). The server calls it once a client has logged in; the embedded
+    /// default is the bootstrap superuser `phantom`. Nothing is checked here: deciding
+    /// who may be whom is authentication's business.
+    pub fn set_user(&mut self, name: &str, superuser: bool) {
+        self.settings.user = name.to_string();
+        self.settings.superuser = superuser;
+    }
+
     /// Runs every statement in `sql` and returns the last one's output.
     pub fn execute(&mut self, sql: &str) -> Result<Output> {
         let mut rows = Rows::default();
@@ -703,11 +712,10 @@ fn execute_statement(
     params: &[Value],
     sink: &mut dyn RowSink,
 ) -> Result<Output> {
-    let mut binder =
-        Binder::new(&instance.catalog, txn)
-            .with_system_views(&instance.store)
-            .with_settings(settings)
-            .with_search_path(&settings.search_path);
+    let mut binder = Binder::new(&instance.catalog, txn)
+        .with_system_views(&instance.store)
+        .with_settings(settings)
+        .with_search_path(&settings.search_path);
     let bound = binder.statement(statement)?;
     let types = binder.parameter_types();
     let cx = Context {
@@ -764,6 +772,15 @@ fn execute_statement(
         }
         BoundStatement::DropSchema { schemas, cascade } => {
             crate::ddl::drop_schemas(instance, &cx, &schemas, cascade)
+        }
+        BoundStatement::CreateRole { name, options } => {
+            crate::role::create_role(instance, txn, name, options)
+        }
+        BoundStatement::AlterRole { name, change } => {
+            crate::role::alter_role(instance, txn, &settings.user, &name, change)
+        }
+        BoundStatement::DropRole { names, if_exists } => {
+            crate::role::drop_roles(instance, txn, &settings.user, &names, if_exists)
         }
         BoundStatement::CreateIndex(new) => create_index(instance, txn, new),
         BoundStatement::Truncate { tables } => crate::truncate::truncate(instance, &cx, &tables),

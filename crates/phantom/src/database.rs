@@ -7,7 +7,7 @@ use phantom_sql::Instance;
 use phantom_storage::SyncMode;
 use phantom_txn::{CheckpointOptions, StoreOptions};
 
-use crate::{Result, Session};
+use crate::{Result, Role, Session};
 
 /// How to open a database.
 #[derive(Clone, Debug)]
@@ -89,6 +89,12 @@ impl Database {
     /// background and when the database is closed; this is for tests and tools.
     pub fn checkpoint(&self) -> Result<()> {
         self.instance.store.checkpoint().map(drop).map_err(Into::into)
+    }
+
+    /// The role called `name`, if there is one: what the server checks a login against.
+    /// Its password, if any, is a SCRAM-SHA-256 verifier (see [`crate::scram`]).
+    pub fn role(&self, name: &str) -> Result<Option<Role>> {
+        self.instance.role(name)
     }
 
     /// Starts a session.

@@ -24,11 +24,13 @@ mod session;
 
 pub use database::{Database, Options};
 pub use phantom_sql::catalog::pg_catalog::{type_modifier as pg_type_modifier, type_oid as pg_type_oid};
+pub use phantom_sql::catalog::{BOOTSTRAP_ROLE, RoleDef as Role};
 pub use phantom_sql::copy;
 pub use phantom_sql::error::{Error, Position, Result, SqlState};
 pub use phantom_sql::interrupt::Interrupt;
 pub use phantom_sql::parser::{is_blank, split_statements};
 pub use phantom_sql::result::{Column, FromValue, Output, Row, RowSink, Rows};
+pub use phantom_sql::scram;
 pub use phantom_sql::session::{ColumnDescription, CopyIn, TableDescription};
 pub use phantom_sql::types::datetime::Interval;
 pub use phantom_sql::types::{DataType, Decimal, Value, format_float, format_real};

@@ -41,6 +41,14 @@ impl Session {
         Session { inner }
     }
 
+    /// Makes the session run as role `name`: what `current_user`, `session_user` and
+    /// `SHOW is_superuser` report, and the role DROP ROLE refuses to drop. The server
+    /// calls it after authenticating a client; embedded sessions run as `phantom`, the
+    /// bootstrap superuser. The role is not looked up or checked here.
+    pub fn set_user(&mut self, name: &str, superuser: bool) {
+        self.inner.set_user(name, superuser);
+    }
+
     /// Runs one or more statements separated by `;` and returns the last one's output.
     pub fn execute(&mut self, sql: &str) -> Result<Output> {
         self.inner.execute(sql)

@@ -285,7 +285,8 @@ impl Binder<'_> {
                 let name = ident_name(ident);
                 match self.column(cx, None, &name) {
                     Err(err) if err.state == SqlState::UndefinedColumn && ident.quote_style.is_none() => {
-                        super::pg::keyword_value(&name).ok_or_else(|| with_position(err, &ident.span))
+                        super::pg::keyword_value(&name, self.session_user())
+                            .ok_or_else(|| with_position(err, &ident.span))
                     }
                     result => result.map_err(|err| with_position(err, &ident.span)),
                 }

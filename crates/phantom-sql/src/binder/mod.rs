@@ -12,8 +12,9 @@ mod dml;
 mod drop;
 mod expr;
 mod lateral;
-mod pg;
 mod names;
+mod pg;
+mod role;
 mod scope;
 mod select;
 mod table_function;
@@ -22,8 +23,9 @@ pub use alter::{AlterOp, AlterTable, ColumnChange};
 pub use ddl::{NewIndex, NewTable};
 pub(crate) use ddl::{check_key_types, key_types_compatible};
 pub use expr::{AggState, Cx, Typed};
-pub use pg::FUNCTIONS;
 pub use names::{NameRef, name_ref};
+pub use pg::FUNCTIONS;
+pub use role::{RoleChange, RoleOptions};
 pub use scope::Scope;
 
 use phantom_txn::Transaction;
@@ -95,6 +97,27 @@ pub enum BoundStatement {
         or_replace: bool,
         /// IF NOT EXISTS.
         if_not_exists: bool,
+    },
+    /// CREATE ROLE (and CREATE USER).
+    CreateRole {
+        /// The new role's name.
+        name: String,
+        /// The attributes given.
+        options: RoleOptions,
+    },
+    /// ALTER ROLE.
+    AlterRole {
+        /// The role to change.
+        name: String,
+        /// The change.
+        change: RoleChange,
+    },
+    /// DROP ROLE.
+    DropRole {
+        /// The roles to drop.
+        names: Vec<String>,
+        /// IF EXISTS: names of no role are skipped.
+        if_exists: bool,
     },
     /// EXPLAIN of a query or data change.
     Explain(Box<BoundStatement>),
@@ -188,8 +211,18 @@ impl<'a> Binder<'a> {
                 None => Ok(BoundStatement::Skip("CREATE TABLE")),
             },
             Statement::Drop {
+                object_type: ast::ObjectType::Role | ast::ObjectType::User,
+                if_exists,
+                names,
+                cascade,
+                table: None,
+                ..
+            } => self.drop_roles(names, *if_exists, *cascade),
+            Statement::Drop {
                 object_type, if_exists, names, cascade, temporary: false, table: None, ..
             } => self.drop(*object_type, *if_exists, names, *cascade),
+            Statement::CreateRole(create) => self.create_role(create),
+            Statement::AlterRole { name, operation } => self.alter_role(name, operation),
             Statement::CreateIndex(create) => match self.create_index(create)? {
                 Some(new) => Ok(BoundStatement::CreateIndex(new)),
                 None => Ok(BoundStatement::Skip("CREATE INDEX")),
@@ -205,7 +238,7 @@ impl<'a> Binder<'a> {
                     _ => {
                         return Err(Error::new(
                             SqlState::FeatureNotSupported,
-                            "CREATE SCHEMA ... AUTHORIZATION is not supported (there are no roles yet)",
+                            "CREATE SCHEMA ... AUTHORIZATION is not supported (objects have no owners)",
                         ));
                     }
                 };

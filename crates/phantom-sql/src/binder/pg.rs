@@ -148,17 +148,38 @@ fn relation_name(s: &str) -> String {
     }
 }
 
-/// The value of a SQL keyword that reads like a column (`current_schema`, `user`).
-pub(super) fn keyword_value(name: &str) -> Option<Typed> {
+/// The value of a SQL keyword that reads like a column (`current_schema`, `user`), in a
+/// session running as role `user`.
+pub(super) fn keyword_value(name: &str, user: &str) -> Option<Typed> {
     Some(match name {
         "current_schema" => text("public"),
-        "current_user" | "session_user" | "user" | "current_role" => text(pg_catalog::OWNER_NAME),
+        "current_user" | "session_user" | "user" | "current_role" => text(user),
         "current_catalog" => text(pg_catalog::DATABASE_NAME),
         _ => return None,
     })
 }
 
 impl Binder<'_> {
+    /// The role the session runs as (the bootstrap superuser where no session settings
+    /// were given).
+    pub(super) fn session_user(&self) -> &str {
+        self.settings.map_or(pg_catalog::OWNER_NAME, |s| s.user.as_str())
+    }
+
+    /// The name of the role with OID `oid` (`pg_get_userbyid`, `::regrole` output):
+    /// looked up in the catalog's roles, or `unknown (OID=n)`.
+    fn role_name(&mut self, oid: Expr) -> Result<Typed> {
+        let table = self
+            .catalog
+            .roles(self.txn)?
+            .into_iter()
+            .map(|r| (vec![Value::Int(r.oid)], Value::Text(r.name)))
+            .collect();
+        let name = self.lookup(vec![oid.clone()], table, DataType::Text);
+        let unknown = Expr::Call(Function::Pg(PgFunction::UserName), vec![oid], DataType::Text);
+        Ok(typed(Expr::Call(Function::Coalesce, vec![name.expr, unknown], DataType::Text), DataType::Text))
+    }
+
     /// A compatibility function called `name`, or `None` if there is none by that name.
     pub(super) fn pg_function(
         &mut self,
@@ -210,7 +231,7 @@ impl Binder<'_> {
             }
             "current_user" | "session_user" | "user" | "current_role" => {
                 arity(0, 0)?;
-                text(pg_catalog::OWNER_NAME)
+                text(self.session_user())
             }
             "current_schemas" => {
                 arity(1, 1)?;
@@ -248,7 +269,7 @@ impl Binder<'_> {
             "pg_get_userbyid" => {
                 arity(1, 1)?;
                 let oid = self.oid_argument(args.remove(0), name)?;
-                pg(PgFunction::UserName, vec![oid], DataType::Text)
+                self.role_name(oid)?
             }
             "pg_get_expr" => {
                 arity(2, 3)?;
@@ -621,12 +642,10 @@ impl Binder<'_> {
             Reg::Type => Ok(pg(PgFunction::RegTypeIn, vec![name], DataType::BigInt)),
             Reg::Namespace => Ok(pg(PgFunction::NamespaceIn, vec![name], DataType::BigInt)),
             Reg::Role => match constant.as_deref() {
-                Some(pg_catalog::OWNER_NAME) => {
-                    Ok(typed(Expr::Constant(Value::Int(pg_catalog::OWNER)), DataType::BigInt))
-                }
-                Some(other) => {
-                    Err(Error::new(SqlState::UndefinedObject, format!("role \"{other}\" does not exist")))
-                }
+                Some(role) => match self.catalog.role(self.txn, role)? {
+                    Some(found) => Ok(typed(Expr::Constant(Value::Int(found.oid)), DataType::BigInt)),
+                    None => Err(crate::catalog::no_role(role)),
+                },
                 None => Err(Error::new(SqlState::FeatureNotSupported, "regrole input must be a constant")),
             },
             Reg::Proc => {
@@ -656,7 +675,7 @@ impl Binder<'_> {
                 return Ok(pg(PgFunction::FormatType, vec![oid, none], DataType::Text));
             }
             Reg::Namespace => return Ok(pg(PgFunction::NamespaceName, vec![oid], DataType::Text)),
-            Reg::Role => return Ok(pg(PgFunction::UserName, vec![oid], DataType::Text)),
+            Reg::Role => return self.role_name(oid),
             Reg::Class => pg_catalog::relations(self.catalog, self.txn)?
                 .into_iter()
                 .map(|r| shown(Value::Int(r.oid), pg_catalog::quote_ident(&r.name)))

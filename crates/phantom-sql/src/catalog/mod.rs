@@ -1,22 +1,23 @@
-//! The system catalog: schemas, tables and views, stored in the database itself.
+//! The system catalog: schemas, tables, views and roles, stored in the database itself.
 //!
 //! The catalog lives in keyspace 0 and is read and written through the same transactions
 //! as user data, so DDL is transactional (a `CREATE TABLE` inside a transaction that rolls
 //! back never existed), survives restarts through the WAL like any other commit, and a
 //! concurrent transaction keeps seeing the schema of its own snapshot.
 //!
-//! Keys are `[kind byte][keycode(name)]`, so each kind of object (tables, views, schemas)
-//! is a contiguous range. A table or view outside `public` has `[keycode(schema)]` after
-//! its name: the entries of databases created before schemas existed are exactly the
-//! `public` ones, and keep their keys, so such a database opens without any conversion
-//! (see [`namespace`] for schemas and how names are looked up). A table's secondary
-//! indexes are part of its entry, so every statement that reads the table definition has
-//! them at hand. Values are JSON: readable in a dump, easy to extend with defaulted
-//! fields (a missing `schema` means `public`), and decoded at most once per distinct
-//! definition thanks to a small cache keyed by the stored bytes.
+//! Keys are `[kind byte][keycode(name)]`, so each kind of object (tables, views, schemas,
+//! roles) is a contiguous range. A table or view outside `public` has `[keycode(schema)]`
+//! after its name: the entries of databases created before schemas existed are exactly
+//! the `public` ones, and keep their keys, so such a database opens without any
+//! conversion (see [`namespace`] for schemas and how names are looked up, [`role`] for
+//! roles). A table's secondary indexes are part of its entry, so every statement that
+//! reads the table definition has them at hand. Values are JSON: readable in a dump, easy
+//! to extend with defaulted fields (a missing `schema` means `public`), and decoded at
+//! most once per distinct definition thanks to a small cache keyed by the stored bytes.
 
 mod namespace;
 pub mod pg_catalog;
+mod role;
 pub mod system;
 mod table;
 mod view;
@@ -25,6 +26,7 @@ pub use namespace::{
     PUBLIC, QualifiedName, Relation, SYSTEM_SCHEMAS, SchemaDef, default_search_path, format_search_path,
     is_system_schema, lookup_schemas, no_schema, parse_search_path,
 };
+pub use role::{BOOTSTRAP_ROLE, RoleDef, no_role};
 pub use table::{CheckDef, ColumnDef, ForeignKeyDef, IndexDef, ReferentialAction, TableDef};
 pub use view::ViewDef;
 
@@ -47,6 +49,8 @@ const VIEW: u8 = 2;
 const SCHEMA: u8 = 3;
 /// Kind byte of facts about the catalog itself (today: that `public` was dropped).
 const META: u8 = 4;
+/// Kind byte of role entries.
+const ROLE: u8 = 5;
 
 /// Reads and writes catalog entries.
 #[derive(Debug, Default)]

@@ -20,6 +20,8 @@
 //! - a table's primary key has no index of its own here (rows are stored by it), so its
 //!   `_pkey` "index" is given the table's OID plus one;
 //! - views, which own no keyspace, get a hash of their name (views cannot be renamed);
+//! - the bootstrap role `phantom` is 10, as `postgres` is; another role gets a hash of
+//!   its name when it is created ([`RoleDef::oid`]), kept through renames;
 //! - constraint OIDs only need to be unique within `pg_constraint`: a primary key or
 //!   unique constraint shares its index's OID, checks and foreign keys are numbered
 //!   after their table's OID.
@@ -32,7 +34,7 @@ use std::collections::BTreeMap;
 use phantom_txn::{MvccStore, Transaction};
 
 use super::system::SystemView;
-use super::{Catalog, IndexDef, ReferentialAction, TableDef, ViewDef};
+use super::{Catalog, IndexDef, ReferentialAction, RoleDef, TableDef, ViewDef};
 use crate::error::Result;
 use crate::types::DataType::{self, BigInt, Boolean, Integer, Real, SmallInt, Text};
 use crate::types::Value;
@@ -43,10 +45,12 @@ pub const PG_CATALOG_NAMESPACE: i64 = 11;
 pub const PUBLIC_NAMESPACE: i64 = 2200;
 /// `information_schema`'s namespace OID.
 pub const INFORMATION_SCHEMA_NAMESPACE: i64 = 13_000;
-/// The one role, which owns everything.
+/// The bootstrap superuser's OID; it owns everything.
 pub const OWNER: i64 = 10;
 /// Its name.
 pub const OWNER_NAME: &str = "phantom";
+/// Role OIDs other than [`OWNER`] start here, above every table's and view's.
+const FIRST_ROLE_OID: i64 = 1 << 33;
 /// The database (one data directory is one database).
 pub const DATABASE_OID: i64 = 16_384;
 /// Its name.
@@ -88,6 +92,11 @@ pub fn index_oid(index: &IndexDef) -> i64 {
 /// A view's OID: a hash of its name, above every keyspace-derived OID.
 pub fn view_oid(view: &ViewDef) -> i64 {
     (1 << 32) + i64::from(fnv1a(&view.name))
+}
+
+/// The OID a new role called `name` is given unless another role has it already.
+pub fn role_oid_for(name: &str) -> i64 {
+    FIRST_ROLE_OID + i64::from(fnv1a(name))
 }
 
 /// The OID of a table's `k`-th CHECK constraint, or (with `foreign`) foreign key.
@@ -622,7 +631,9 @@ pub fn constraints(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Constrain
             });
         }
         for (k, fk) in table.foreign_keys.iter().enumerate() {
-            let Some(parent) = by_name.get(&(fk.parent_schema.as_str(), fk.parent.as_str())) else { continue };
+            let Some(parent) = by_name.get(&(fk.parent_schema.as_str(), fk.parent.as_str())) else {
+                continue;
+            };
             let mut definition = format!(
                 "FOREIGN KEY ({}) REFERENCES {}({})",
                 names(&fk.columns, table),
@@ -702,8 +713,16 @@ pub fn view(
         "pg_constraint" => pg_constraint(catalog, txn)?,
         "pg_type" => pg_type(),
         "pg_database" => pg_database(),
-        "pg_roles" => pg_roles(),
-        "pg_user" => pg_user(),
+        "pg_roles" => pg_roles(&catalog.roles(txn)?),
+        "pg_user" => pg_user(&catalog.roles(txn)?),
+        "pg_authid" => pg_authid(&catalog.roles(txn)?, settings)?,
+        "pg_auth_members" => empty(vec![
+            ("oid", BigInt),
+            ("roleid", BigInt),
+            ("member", BigInt),
+            ("grantor", BigInt),
+            ("admin_option", Boolean),
+        ]),
         "pg_settings" => pg_settings(settings),
         "pg_am" => pg_am(),
         "pg_collation" => pg_collation(),
@@ -816,7 +835,8 @@ fn pg_namespace(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
     let columns = vec![("oid", BigInt), ("nspname", Text), ("nspowner", BigInt), ("nspacl", Text)];
     let mut names: Vec<String> = crate::catalog::SYSTEM_SCHEMAS.iter().map(|s| s.to_string()).collect();
     names.extend(catalog.schemas(txn)?.into_iter().map(|s| s.name));
-    let rows = names.iter().map(|name| vec![int(schema_oid(name)), text(name), int(OWNER), Value::Null]).collect();
+    let rows =
+        names.iter().map(|name| vec![int(schema_oid(name)), text(name), int(OWNER), Value::Null]).collect();
     Ok(SystemView { columns, rows })
 }
 
@@ -1217,41 +1237,56 @@ fn pg_database() -> SystemView {
     SystemView { columns, rows }
 }
 
-fn pg_roles() -> SystemView {
-    let columns = vec![
-        ("oid", BigInt),
-        ("rolname", Text),
-        ("rolsuper", Boolean),
-        ("rolinherit", Boolean),
-        ("rolcreaterole", Boolean),
-        ("rolcreatedb", Boolean),
-        ("rolcanlogin", Boolean),
-        ("rolreplication", Boolean),
-        ("rolconnlimit", Integer),
-        ("rolpassword", Text),
-        ("rolvaliduntil", Text),
-        ("rolbypassrls", Boolean),
-        ("rolconfig", Text),
-    ];
-    let rows = vec![vec![
-        int(OWNER),
-        text(OWNER_NAME),
-        bool(true),
-        bool(true),
-        bool(true),
-        bool(true),
-        bool(true),
-        bool(false),
+/// What `pg_roles` and `pg_authid` show of a role, `password` aside.
+fn role_row(role: &RoleDef, password: Value) -> Vec<Value> {
+    vec![
+        int(role.oid),
+        text(&role.name),
+        bool(role.superuser),
+        bool(role.inherit),
+        bool(role.create_role),
+        bool(role.create_db),
+        bool(role.login),
+        bool(role.replication),
         int(-1),
-        text("********"),
+        password,
         Value::Null,
-        bool(true),
-        Value::Null,
-    ]];
+        bool(role.bypass_rls),
+    ]
+}
+
+const ROLE_COLUMNS: [(&str, DataType); 12] = [
+    ("oid", BigInt),
+    ("rolname", Text),
+    ("rolsuper", Boolean),
+    ("rolinherit", Boolean),
+    ("rolcreaterole", Boolean),
+    ("rolcreatedb", Boolean),
+    ("rolcanlogin", Boolean),
+    ("rolreplication", Boolean),
+    ("rolconnlimit", Integer),
+    ("rolpassword", Text),
+    ("rolvaliduntil", Text),
+    ("rolbypassrls", Boolean),
+];
+
+/// Every role, its password hidden as PostgreSQL hides it.
+fn pg_roles(roles: &[RoleDef]) -> SystemView {
+    let mut columns = ROLE_COLUMNS.to_vec();
+    columns.push(("rolconfig", Text));
+    let rows = roles
+        .iter()
+        .map(|r| {
+            let mut row = role_row(r, text("********"));
+            row.push(Value::Null);
+            row
+        })
+        .collect();
     SystemView { columns, rows }
 }
 
-fn pg_user() -> SystemView {
+/// The roles that can log in.
+fn pg_user(roles: &[RoleDef]) -> SystemView {
     let columns = vec![
         ("usename", Text),
         ("usesysid", BigInt),
@@ -1263,18 +1298,38 @@ fn pg_user() -> SystemView {
         ("valuntil", Text),
         ("useconfig", Text),
     ];
-    let rows = vec![vec![
-        text(OWNER_NAME),
-        int(OWNER),
-        bool(true),
-        bool(true),
-        bool(false),
-        bool(true),
-        text("********"),
-        Value::Null,
-        Value::Null,
-    ]];
+    let rows = roles
+        .iter()
+        .filter(|r| r.login)
+        .map(|r| {
+            vec![
+                text(&r.name),
+                int(r.oid),
+                bool(r.create_db),
+                bool(r.superuser),
+                bool(r.replication),
+                bool(r.bypass_rls),
+                text("********"),
+                Value::Null,
+                Value::Null,
+            ]
+        })
+        .collect();
     SystemView { columns, rows }
+}
+
+/// Every role with its password verifier: for superusers only, as in PostgreSQL (a
+/// verifier allows guessing the password offline).
+fn pg_authid(roles: &[RoleDef], settings: &[(String, String)]) -> Result<SystemView> {
+    let superuser = settings.iter().find(|(name, _)| name == "is_superuser").is_none_or(|(_, v)| v == "on");
+    if !superuser {
+        return Err(crate::error::Error::new(
+            crate::error::SqlState::InsufficientPrivilege,
+            "permission denied for table pg_authid",
+        ));
+    }
+    let rows = roles.iter().map(|r| role_row(r, r.password.as_deref().map_or(Value::Null, text))).collect();
+    Ok(SystemView { columns: ROLE_COLUMNS.to_vec(), rows })
 }
 
 fn pg_settings(settings: &[(String, String)]) -> SystemView {

@@ -52,12 +52,13 @@ pub enum PgFunction {
     SizePretty,
     /// `pg_encoding_to_char(encoding)`
     EncodingToChar,
-    /// `pg_get_userbyid(role_oid)` and `regrole` output
+    /// `pg_get_userbyid(role_oid)` and `regrole` output for an OID no role has (the
+    /// binder looks the roles up first)
     UserName,
     /// Functions answering with their first argument (`pg_get_expr(text, oid)`).
     First,
     /// `pg_table_is_visible(oid)` and friends, `has_*_privilege(...)`: true (for
-    /// non-NULL arguments): everything is in the search path and the one role may do
+    /// non-NULL arguments): everything is in the search path and every role may do
     /// anything.
     True,
     /// `to_regtype(name)`: the type's OID or NULL
@@ -183,14 +184,7 @@ pub fn apply(f: PgFunction, args: Vec<Value>) -> Result<Value> {
             }
             .to_string(),
         ),
-        UserName => {
-            let oid = int(&a(0))?;
-            Value::Text(if oid == pg_catalog::OWNER {
-                pg_catalog::OWNER_NAME.to_string()
-            } else {
-                format!("unknown (OID={oid})")
-            })
-        }
+        UserName => Value::Text(format!("unknown (OID={})", int(&a(0))?)),
         First => a(0),
         True => Value::Boolean(true),
         ToRegType => pg_catalog::type_by_name(&text(&a(0))).map_or(Value::Null, Value::Int),

@@ -1,0 +1,103 @@
+//! Roles across a restart, and the embedded API the server logs clients in with:
+//! `Database::role` (a role and its password verifier) and `Session::set_user`.
+
+use phantom::scram::Verifier;
+use phantom::{BOOTSTRAP_ROLE, Database};
+
+fn texts(session: &mut phantom::Session, sql: &str) -> Vec<String> {
+    let rows = session.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.rows.iter().map(|r| r.get::<String>(0).unwrap_or_else(|e| panic!("{sql}: {e}"))).collect()
+}
+
+fn sqlstate(session: &mut phantom::Session, sql: &str) -> String {
+    match session.execute(sql) {
+        Ok(_) => panic!("{sql}: expected an error"),
+        Err(e) => e.sqlstate().to_string(),
+    }
+}
+
+/// The password `role` was given, checked against its stored verifier.
+fn password_is(db: &Database, role: &str, password: &str) -> bool {
+    let role = db.role(role).expect("lookup").expect("role exists");
+    let verifier = Verifier::parse(role.password.as_deref().expect("a password")).expect("a verifier");
+    Verifier::with_salt(password, &verifier.salt, verifier.iterations) == verifier
+}
+
+#[test]
+fn roles_survive_a_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let oid_before;
+    {
+        let db = Database::open(dir.path()).expect("open");
+        let mut s = db.session();
+        s.execute(
+            "CREATE USER alice PASSWORD 'wonderland';
+             CREATE ROLE bob SUPERUSER;
+             CREATE ROLE carol LOGIN PASSWORD 'first';
+             ALTER ROLE carol PASSWORD 'second';
+             CREATE ROLE dave;
+             ALTER ROLE dave RENAME TO dan;
+             CREATE ROLE gone;
+             DROP ROLE gone;
+             ALTER ROLE phantom PASSWORD 'root';",
+        )
+        .expect("setup");
+        s.execute("BEGIN; CREATE ROLE never; ROLLBACK").expect("rolled back");
+        oid_before = texts(&mut s, "SELECT oid::text FROM pg_roles WHERE rolname = 'dan'");
+        assert!(password_is(&db, "carol", "second"));
+    }
+    let db = Database::open(dir.path()).expect("reopen");
+    let mut s = db.session();
+    assert_eq!(
+        texts(&mut s, "SELECT rolname FROM pg_roles ORDER BY rolname"),
+        ["alice", "bob", "carol", "dan", "phantom"]
+    );
+    assert_eq!(texts(&mut s, "SELECT oid::text FROM pg_roles WHERE rolname = 'dan'"), oid_before);
+    assert_eq!(
+        texts(&mut s, "SELECT rolname FROM pg_roles WHERE rolsuper ORDER BY rolname"),
+        ["bob", "phantom"]
+    );
+    assert_eq!(texts(&mut s, "SELECT usename FROM pg_user ORDER BY usename"), ["alice", "carol", "phantom"]);
+
+    let alice = db.role("alice").expect("lookup").expect("alice");
+    assert!(alice.login && !alice.superuser);
+    assert!(password_is(&db, "alice", "wonderland"));
+    assert!(!password_is(&db, "alice", "Wonderland"));
+    assert!(password_is(&db, "carol", "second"));
+    assert!(!password_is(&db, "carol", "first"));
+    assert!(password_is(&db, BOOTSTRAP_ROLE, "root"));
+    assert_eq!(db.role("dan").expect("lookup").map(|r| (r.login, r.password)), Some((false, None)));
+    for missing in ["dave", "gone", "never"] {
+        assert!(db.role(missing).expect("lookup").is_none(), "{missing}");
+    }
+    assert_eq!(sqlstate(&mut s, "CREATE ROLE alice"), "42710");
+}
+
+/// A session set to run as a role reports it everywhere PostgreSQL does, and may not
+/// drop or rename it; the bootstrap superuser stays protected from other roles too.
+#[test]
+fn sessions_run_as_the_role_they_are_given() {
+    let db = Database::memory();
+    let mut admin = db.session();
+    admin.execute("CREATE USER alice PASSWORD 'x'; CREATE ROLE bob").expect("setup");
+    let mut s = db.session();
+    s.set_user("alice", false);
+    assert_eq!(texts(&mut s, "SELECT current_user"), ["alice"]);
+    assert_eq!(texts(&mut s, "SELECT session_user"), ["alice"]);
+    assert_eq!(texts(&mut s, "SHOW session_authorization"), ["alice"]);
+    assert_eq!(texts(&mut s, "SHOW is_superuser"), ["off"]);
+    assert_eq!(texts(&mut s, "SELECT setting FROM pg_settings WHERE name = 'is_superuser'"), ["off"]);
+    // pg_authid holds the verifiers: superusers only.
+    assert_eq!(sqlstate(&mut s, "SELECT * FROM pg_authid"), "42501");
+    assert_eq!(texts(&mut admin, "SELECT rolname FROM pg_authid WHERE rolname = 'alice'"), ["alice"]);
+
+    assert_eq!(sqlstate(&mut s, "DROP ROLE alice"), "55006");
+    assert_eq!(sqlstate(&mut s, "ALTER ROLE alice RENAME TO alicia"), "0A000");
+    assert_eq!(sqlstate(&mut s, "DROP ROLE phantom"), "2BP01");
+    assert_eq!(sqlstate(&mut s, "ALTER ROLE phantom RENAME TO root"), "0A000");
+    s.execute("ALTER ROLE CURRENT_USER PASSWORD 'y'").expect("own password");
+    assert!(password_is(&db, "alice", "y"));
+    s.execute("DROP ROLE bob").expect("another role");
+    admin.execute("DROP ROLE alice").expect("dropped by someone else");
+    assert!(db.role("alice").expect("lookup").is_none());
+}
