@@ -23,6 +23,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 100)]
     max_connections: usize,
 
+    /// How clients authenticate: trust (no password) or scram (SCRAM-SHA-256 passwords).
+    /// Default: trust on a loopback address without --users, scram otherwise.
+    #[arg(long, value_name = "METHOD")]
+    auth: Option<phantom_server::auth::AuthMethod>,
+
+    /// A users file: one `name:password` (or `name:SCRAM-SHA-256$...` verifier) a line,
+    /// `#` comments. Its users may log in beside the database's roles.
+    #[arg(long, value_name = "FILE")]
+    users: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -40,6 +50,8 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     let config = phantom_server::ServerConfig {
         listen: args.listen.clone(),
         max_connections: args.max_connections,
+        auth: args.auth,
+        users_file: args.users.clone(),
         ..phantom_server::ServerConfig::default()
     };
     match phantom_server::serve(db, config) {

@@ -1,9 +1,10 @@
 //! One client connection, from its first byte to its last.
 //!
 //! 1. Startup (pgwire): an SSLRequest is refused (no TLS here), a CancelRequest cancels
-//!    its target and closes, a StartupMessage goes to the [`crate::auth::TrustAuth`] handler unless the
-//!    connection limit is reached (FATAL 53300). All of it must finish within the
-//!    startup timeout.
+//!    its target and closes, a StartupMessage and the password exchange go to the
+//!    [`crate::auth::Authenticator`] unless the connection limit is reached (FATAL
+//!    53300). All of it must finish within the startup timeout. The session then runs
+//!    as the role authentication settled on.
 //! 2. Then three parts run side by side: the *reader* task decodes client messages
 //!    ([`FrontendCodec`]) and queues them to the *worker* thread, which owns the session
 //!    (see [`crate::worker`]); the *writer* task puts the worker's output on the socket.
@@ -30,6 +31,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::codec::{Framed, FramedRead};
 
 use crate::Shared;
+use crate::auth::Login;
 use crate::error::WireError;
 use crate::frontend::{Frontend, FrontendCodec};
 use crate::outbox::Outbox;
@@ -149,13 +151,17 @@ async fn session(
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let (pid, secret) = socket.pid_and_secret_key();
+    let Some(login) = socket.session_extensions().get::<Login>() else {
+        return Err(io::Error::other("startup ended without a login"));
+    };
     let parts = socket.into_parts();
     let (read_half, mut write_half) = tokio::io::split(parts.io);
     write_half.write_all(&parts.write_buf).await?;
     let mut reader = FramedRead::new(read_half, FrontendCodec::new(shared.config.max_message_bytes));
     reader.read_buffer_mut().extend_from_slice(&parts.read_buf);
 
-    let session = shared.db.session();
+    let mut session = shared.db.session();
+    session.set_user(&login.role, login.superuser);
     let interrupt = session.interrupt_handle();
     let _registration = shared.cancels.register(pid, &secret, interrupt.clone());
     let (inbound, inbound_rx) = mpsc::channel::<Inbound>(64);

@@ -18,8 +18,9 @@
 //!   only move bytes, so one stuck session never delays another. It is PostgreSQL's
 //!   process-per-connection model with threads; `max_connections` bounds it.
 //! - **pgwire for the handshake and message types**: SSL refusal, the startup packet,
-//!   authentication (a pgwire `StartupHandler`, see [`auth`]; trust today, SCRAM can be
-//!   another handler), cancel requests, and the encoding of every backend message. The
+//!   authentication (a pgwire `StartupHandler`, see [`auth`]: trust, or SCRAM-SHA-256
+//!   passwords of the database's roles and of a [`users`] file), cancel requests, and
+//!   the encoding of every backend message. The
 //!   messages that follow startup are decoded here ([`frontend`]) with bounds checks on
 //!   every field, so hostile input is a protocol error and never a panic.
 //! - **The protocol's state lives on the worker thread**: prepared statements, portals,
@@ -42,10 +43,12 @@ pub mod error;
 pub mod frontend;
 pub mod outbox;
 pub mod types;
+pub mod users;
 pub mod worker;
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
@@ -69,6 +72,12 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// Stack size of each session's thread (deeply nested SQL needs room).
     pub session_stack_bytes: usize,
+    /// How clients authenticate; `None`: trust on a loopback address without a users
+    /// file, SCRAM-SHA-256 otherwise (see [`auth::AuthMethod::default_for`]).
+    pub auth: Option<auth::AuthMethod>,
+    /// A users file (`name:password` lines, see [`users`]) whose users may log in beside
+    /// the database's roles.
+    pub users_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +89,8 @@ impl Default for ServerConfig {
             startup_timeout: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(30),
             session_stack_bytes: 8 * 1024 * 1024,
+            auth: None,
+            users_file: None,
         }
     }
 }
@@ -88,7 +99,7 @@ impl Default for ServerConfig {
 pub struct Shared {
     db: phantom::Database,
     config: ServerConfig,
-    auth: auth::TrustAuth,
+    auth: auth::Authenticator,
     cancels: Arc<cancel::CancelRegistry>,
     /// Sessions past startup (and startups in progress), for the connection limit.
     sessions: AtomicUsize,
@@ -104,16 +115,28 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listening socket and starts accepting connections on the current tokio
-    /// runtime.
+    /// Loads the users file (if any), binds the listening socket and starts accepting
+    /// connections on the current tokio runtime.
     pub async fn start(db: phantom::Database, config: ServerConfig) -> io::Result<Server> {
+        let users = match &config.users_file {
+            Some(path) => users::Users::load(path)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
+            None => users::Users::default(),
+        };
         let listener = TcpListener::bind(&config.listen).await?;
         let local_addr = listener.local_addr()?;
+        let method = config
+            .auth
+            .unwrap_or_else(|| auth::AuthMethod::default_for(local_addr, config.users_file.is_some()));
+        if method == auth::AuthMethod::Trust && !users.is_empty() {
+            tracing::warn!("authentication is trust: the users file's passwords are not asked for");
+        }
+        tracing::info!("authentication: {method}");
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             db: db.clone(),
             config,
-            auth: auth::TrustAuth::default(),
+            auth: auth::Authenticator::new(method, db.clone(), users)?,
             cancels: Arc::default(),
             sessions: AtomicUsize::new(0),
         });

@@ -1373,6 +1373,9 @@ pub fn read_only_setting(name: &str) -> Option<String> {
         "server_version_num" => SERVER_VERSION_NUM.to_string(),
         "is_superuser" => "on".to_string(),
         "session_authorization" => OWNER_NAME.to_string(),
+        // The only kind of password verifier there is; clients read it before they
+        // compute one (psql's `\password`).
+        "password_encryption" => "scram-sha-256".to_string(),
         "integer_datetimes" => "on".to_string(),
         "max_identifier_length" => "63".to_string(),
         "block_size" => "8192".to_string(),
@@ -1388,6 +1391,7 @@ pub const READ_ONLY_SETTINGS: &[&str] = &[
     "server_version_num",
     "is_superuser",
     "session_authorization",
+    "password_encryption",
     "integer_datetimes",
     "max_identifier_length",
     "block_size",
