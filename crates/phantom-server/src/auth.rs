@@ -129,11 +129,6 @@ impl Authenticator {
         Ok(Authenticator { method, accounts, driver: AuthDriver::new(ServerParameters), scram })
     }
 
-    /// The method in use.
-    pub fn method(&self) -> AuthMethod {
-        self.method
-    }
-
     /// Ends startup as `login`: the final SCRAM message if any, then AuthenticationOk,
     /// parameters, BackendKeyData and ReadyForQuery.
     async fn complete<C>(
@@ -157,6 +152,7 @@ impl Authenticator {
         let found = match self.accounts.find(user).await? {
             Some(account) => account,
             None => {
+                tracing::debug!("user \"{user}\" is no role: the session runs as {DEFAULT_USER}");
                 self.accounts.find(DEFAULT_USER).await?.ok_or_else(|| lookup_failed("no bootstrap role"))?
             }
         };
