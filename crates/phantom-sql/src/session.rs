@@ -703,11 +703,10 @@ fn execute_statement(
     params: &[Value],
     sink: &mut dyn RowSink,
 ) -> Result<Output> {
-    let mut binder =
-        Binder::new(&instance.catalog, txn)
-            .with_system_views(&instance.store)
-            .with_settings(settings)
-            .with_search_path(&settings.search_path);
+    let mut binder = Binder::new(&instance.catalog, txn)
+        .with_system_views(&instance.store)
+        .with_settings(settings)
+        .with_search_path(&settings.search_path);
     let bound = binder.statement(statement)?;
     let types = binder.parameter_types();
     let cx = Context {
