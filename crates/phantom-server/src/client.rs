@@ -57,7 +57,7 @@ impl ClientReader {
     }
 
     /// The next message; `None` once the client is gone.
-    pub fn next(&mut self) -> Option<Inbound> {
+    pub fn next_message(&mut self) -> Option<Inbound> {
         loop {
             match self.codec.decode(&mut self.buf) {
                 Ok(Some(message)) => return Some(Inbound::Message(message)),

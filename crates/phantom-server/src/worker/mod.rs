@@ -136,5 +136,5 @@ fn next_inbound(inbound: &mut ClientReader, out: &mut Outbox) -> Option<Inbound>
     if !inbound.has_message() {
         out.flush().ok()?;
     }
-    inbound.next()
+    inbound.next_message()
 }
