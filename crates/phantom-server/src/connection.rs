@@ -5,19 +5,19 @@
 //!    [`crate::auth::Authenticator`] unless the connection limit is reached (FATAL
 //!    53300). All of it must finish within the startup timeout. The session then runs
 //!    as the role authentication settled on.
-//! 2. Then three parts run side by side: the *reader* task decodes client messages
-//!    ([`FrontendCodec`]) and queues them to the *worker* thread, which owns the session
-//!    (see [`crate::worker`]); the *writer* task puts the worker's output on the socket.
-//!    The reader also passes on server shutdown.
+//! 2. Then the socket goes to the session's own *worker* thread, which reads messages,
+//!    runs them and writes the replies with blocking I/O (see [`crate::client`] for why),
+//!    while this task waits for the thread to end or for server shutdown, which it passes
+//!    on by interrupting the running statement and waking the thread's read.
 //! 3. The connection is over when the worker is: after Terminate, a fatal error, the
-//!    client's disconnect (the reader stops, the worker drains what was queued and ends,
-//!    rolling back an open transaction), or shutdown.
+//!    client's disconnect (rolling back an open transaction), or shutdown.
 
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
+use std::sync::atomic::AtomicBool;
+
 use futures::{SinkExt, StreamExt};
 use pgwire::api::auth::StartupHandler;
 use pgwire::api::{
@@ -25,19 +25,23 @@ use pgwire::api::{
 };
 use pgwire::messages::PgWireFrontendMessage;
 use pgwire::tokio::server::{MaybeTls, PgWireMessageServerCodec, negotiate_tls};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
-use tokio_util::codec::{Framed, FramedRead};
+use tokio::sync::{oneshot, watch};
+use tokio_util::codec::Framed;
 
 use crate::Shared;
 use crate::auth::Login;
+use crate::client::{ClientReader, ClientWriter, ShutdownHandle};
 use crate::error::WireError;
-use crate::frontend::{Frontend, FrontendCodec};
+use crate::frontend::FrontendCodec;
 use crate::outbox::Outbox;
-use crate::worker::{self, Inbound};
+use crate::worker;
 
 type StartupSocket = Framed<MaybeTls, PgWireMessageServerCodec<()>>;
+
+/// How long a session may take to say goodbye at shutdown before its socket is closed
+/// under it (a client that stopped reading would otherwise hold it forever).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Serves one accepted connection until it ends.
 pub async fn serve(socket: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
@@ -144,7 +148,7 @@ async fn run_auth(
     Ok(())
 }
 
-/// The session phase: reader, worker thread, writer.
+/// The session phase: the worker thread owns the socket; this task passes on shutdown.
 async fn session(
     socket: StartupSocket,
     shared: &Arc<Shared>,
@@ -155,60 +159,41 @@ async fn session(
         return Err(io::Error::other("startup ended without a login"));
     };
     let parts = socket.into_parts();
-    let (read_half, mut write_half) = tokio::io::split(parts.io);
-    write_half.write_all(&parts.write_buf).await?;
-    let mut reader = FramedRead::new(read_half, FrontendCodec::new(shared.config.max_message_bytes));
-    reader.read_buffer_mut().extend_from_slice(&parts.read_buf);
+    let MaybeTls::Plain(tcp) = parts.io else {
+        return Err(io::Error::other("only plain TCP connections are served"));
+    };
+    let stream = tcp.into_std()?;
+    stream.set_nonblocking(false)?;
+    let mut writer = ClientWriter::new(stream.try_clone()?);
+    writer.write_all(&parts.write_buf)?;
+    let shutting_down = Arc::new(AtomicBool::new(false));
+    let stop = ShutdownHandle::new(stream.try_clone()?, shutting_down.clone());
+    let codec = FrontendCodec::new(shared.config.max_message_bytes);
+    let reader = ClientReader::new(stream, &parts.read_buf, codec, shutting_down);
 
     let mut session = shared.db.session();
     session.set_user(&login.role, login.superuser);
     let interrupt = session.interrupt_handle();
     let _registration = shared.cancels.register(pid, &secret, interrupt.clone());
-    let (inbound, inbound_rx) = mpsc::channel::<Inbound>(64);
-    let (outbound, mut outbound_rx) = mpsc::channel::<Bytes>(8);
+    let (ended, mut ended_rx) = oneshot::channel::<()>();
     std::thread::Builder::new()
         .name(format!("phantom-session-{pid}"))
         .stack_size(shared.config.session_stack_bytes)
-        .spawn(move || worker::run(session, inbound_rx, Outbox::new(outbound)))?;
-
-    let writer = async move {
-        while let Some(chunk) = outbound_rx.recv().await {
-            if write_half.write_all(&chunk).await.is_err() {
-                // Dropping the receiver tells the worker the client is gone.
-                return;
-            }
-        }
-        let _ = write_half.shutdown().await;
-    };
-    let reader = async move {
-        loop {
-            tokio::select! {
-                message = reader.next() => match message {
-                    Some(Ok(message)) => {
-                        let last = message == Frontend::Terminate;
-                        if inbound.send(Inbound::Message(message)).await.is_err() || last {
-                            return;
-                        }
-                    }
-                    Some(Err(e)) => {
-                        let _ = inbound.send(Inbound::ProtocolError(e)).await;
-                        return;
-                    }
-                    None => return,
-                },
-                _ = shutdown.changed() => {
-                    // Fast shutdown: stop the running statement, then end the session.
-                    interrupt.interrupt();
-                    let _ = inbound.send(Inbound::Shutdown).await;
-                    return;
-                }
-            }
-        }
-    };
-    tokio::pin!(writer);
+        .spawn(move || {
+            worker::run(session, reader, Outbox::new(writer));
+            let _ = ended.send(());
+        })?;
     tokio::select! {
-        () = &mut writer => {}
-        () = reader => writer.await,
+        _ = &mut ended_rx => {}
+        _ = shutdown.changed() => {
+            // Fast shutdown: stop the running statement, then end the session.
+            interrupt.interrupt();
+            stop.shut_down();
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut ended_rx).await.is_err() {
+                stop.close();
+                let _ = ended_rx.await;
+            }
+        }
     }
     Ok(())
 }

@@ -38,6 +38,7 @@
 
 pub mod auth;
 pub mod cancel;
+pub mod client;
 pub mod connection;
 pub mod error;
 pub mod frontend;

@@ -1,26 +1,25 @@
-//! The worker's side of the socket: backend messages are encoded into a buffer on the
-//! session's thread and handed to the connection's writer task in chunks.
+//! Backend messages on their way out: encoded into a buffer on the session's thread and
+//! written to the socket in chunks.
 //!
 //! A chunk goes out when the buffer passes [`FLUSH_BYTES`] (a large result streams with
 //! bounded memory), and whenever the worker is about to wait for the client's next message
 //! (see `worker::next_inbound`), so every reply is on the wire before the server waits —
-//! which is all that Sync, Flush and ReadyForQuery require, with no flush per message. The
-//! channel to the writer is bounded: a client that stops reading stops the worker when the
-//! socket's buffers and a few chunks are full, instead of the server buffering its results.
+//! which is all that Sync, Flush and ReadyForQuery require, with no flush per message. A
+//! client that stops reading blocks its own session's write once the socket's buffers are
+//! full, instead of the server buffering its results.
 
-use bytes::{Bytes, BytesMut};
+use crate::client::ClientWriter;
+use crate::error::WireError;
+use crate::types::{self, Format};
+use bytes::BytesMut;
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::data::DataRow;
 use phantom::{DataType, Value};
-use tokio::sync::mpsc;
-
-use crate::error::WireError;
-use crate::types::{self, Format};
 
 /// Hand the buffer to the writer once it holds this much.
 pub const FLUSH_BYTES: usize = 64 * 1024;
 
-/// The client is gone (the writer stopped): the session should end.
+/// The client is gone (writing to it failed): the session should end.
 #[derive(Debug)]
 pub struct Gone;
 
@@ -29,13 +28,13 @@ pub struct Outbox {
     buf: BytesMut,
     /// Scratch space for the fields of one DataRow.
     fields: BytesMut,
-    tx: mpsc::Sender<Bytes>,
+    client: ClientWriter,
 }
 
 impl Outbox {
-    /// An outbox writing to the connection's writer task.
-    pub fn new(tx: mpsc::Sender<Bytes>) -> Outbox {
-        Outbox { buf: BytesMut::with_capacity(FLUSH_BYTES), fields: BytesMut::new(), tx }
+    /// An outbox writing to `client`.
+    pub fn new(client: ClientWriter) -> Outbox {
+        Outbox { buf: BytesMut::with_capacity(FLUSH_BYTES), fields: BytesMut::new(), client }
     }
 
     /// Queues one message.
@@ -70,12 +69,13 @@ impl Outbox {
         Ok(Ok(()))
     }
 
-    /// Hands everything queued to the writer, waiting while the writer is behind.
+    /// Writes everything queued, waiting while the client is not reading.
     pub fn flush(&mut self) -> Result<(), Gone> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let chunk = self.buf.split().freeze();
-        self.tx.blocking_send(chunk).map_err(|_| Gone)
+        let written = self.client.write_all(&self.buf);
+        self.buf.clear();
+        written.map_err(|_| Gone)
     }
 }

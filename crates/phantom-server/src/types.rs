@@ -264,11 +264,8 @@ fn numeric_send(d: &Decimal, out: &mut BytesMut) {
     let scale = usize::from(d.scale());
     let digits = d.coefficient().unsigned_abs().to_string();
     // Split at the decimal point, then pad both sides to whole groups of four.
-    let (int_part, frac_part) = if digits.len() > scale {
-        digits.split_at(digits.len() - scale)
-    } else {
-        ("", digits.as_str())
-    };
+    let (int_part, frac_part) =
+        if digits.len() > scale { digits.split_at(digits.len() - scale) } else { ("", digits.as_str()) };
     let frac = format!("{}{frac_part}", "0".repeat(scale - frac_part.len()));
     let int = format!("{}{int_part}", "0".repeat((4 - int_part.len() % 4) % 4));
     let frac = format!("{frac}{}", "0".repeat((4 - frac.len() % 4) % 4));
@@ -379,7 +376,17 @@ mod tests {
         round_trip(Value::Timestamp(1_700_000_000_000_000), DataType::Timestamp);
         round_trip(Value::TimestampTz(-5), DataType::TimestampTz);
         round_trip(Value::Interval(Interval { months: 14, days: -3, micros: 7 }), DataType::Interval);
-        for text in ["0", "0.00", "1", "-1.5", "12345.6789", "0.0001", "100000000", "-0.000012", "99999999999999999999.999999"] {
+        for text in [
+            "0",
+            "0.00",
+            "1",
+            "-1.5",
+            "12345.6789",
+            "0.0001",
+            "100000000",
+            "-0.000012",
+            "99999999999999999999.999999",
+        ] {
             let d = Decimal::parse(text).expect("decimal");
             round_trip(Value::Numeric(d), DataType::Numeric(None));
         }

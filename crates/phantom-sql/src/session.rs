@@ -755,7 +755,7 @@ fn execute_statement(
         }
         BoundStatement::CreateTable(mut new) => {
             let source = new.source.take();
-            match (create_table(instance, txn, new)?, source) {
+            match (create_table(instance, txn, *new)?, source) {
                 (Some(table), Some(source)) => fill_table(&cx, table, source),
                 _ => Ok(Output::Command("CREATE TABLE".into())),
             }

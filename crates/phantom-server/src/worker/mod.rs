@@ -3,10 +3,10 @@
 //! whether an extended-protocol error is being skipped).
 //!
 //! A phantom session is synchronous and may block for long (a row-lock wait, an fsync, a
-//! big query), so it never runs on tokio's threads. The connection's reader task decodes
-//! messages and queues them here ([`Inbound`]); this thread handles them strictly in order,
-//! exactly as a PostgreSQL backend process does, and encodes its answers into the
-//! [`Outbox`], which the writer task puts on the socket. One thread per connection is
+//! big query), so it never runs on tokio's threads. This thread owns the socket after
+//! startup ([`crate::client`]): it reads messages ([`Inbound`]), handles them strictly in
+//! order, exactly as a PostgreSQL backend process does, and writes its answers through the
+//! [`Outbox`]. One thread per connection is
 //! PostgreSQL's process-per-connection model at a fraction of the cost; it bounds the
 //! number of connections to what threads allow (see `max_connections`).
 //!
@@ -25,14 +25,13 @@ use std::sync::Arc;
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::response::{ReadyForQuery, TransactionStatus};
 use phantom::Session;
-use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TryRecvError;
 
+use crate::client::ClientReader;
 use crate::error::WireError;
 use crate::frontend::Frontend;
 use crate::outbox::{Gone, Outbox};
 
-/// What the reader task hands the worker.
+/// What the worker reads from the client.
 #[derive(Debug)]
 pub enum Inbound {
     /// A client message.
@@ -48,7 +47,7 @@ pub enum Inbound {
 type Reply = Result<Result<(), WireError>, Gone>;
 
 /// Runs a connection's session until the connection ends. Call on a dedicated thread.
-pub fn run(session: Session, inbound: mpsc::Receiver<Inbound>, out: Outbox) {
+pub fn run(session: Session, inbound: ClientReader, out: Outbox) {
     let mut worker = Worker {
         session,
         inbound,
@@ -58,13 +57,12 @@ pub fn run(session: Session, inbound: mpsc::Receiver<Inbound>, out: Outbox) {
         skipping: false,
     };
     worker.serve();
-    // Fields drop in order: the session (rolling back an open transaction) before the
-    // outbox, whose channel closing tells the connection that the session is over.
+    // Dropping the session rolls back an open transaction and releases its locks.
 }
 
 struct Worker {
     session: Session,
-    inbound: mpsc::Receiver<Inbound>,
+    inbound: ClientReader,
     out: Outbox,
     /// Prepared statements by name ("" is the unnamed one).
     statements: HashMap<String, Arc<extended::PreparedStatement>>,
@@ -134,13 +132,9 @@ impl Worker {
 
 /// The next message for the worker; `None` once the client is gone. Before waiting for
 /// one, everything queued is flushed to the client.
-fn next_inbound(inbound: &mut mpsc::Receiver<Inbound>, out: &mut Outbox) -> Option<Inbound> {
-    match inbound.try_recv() {
-        Ok(message) => Some(message),
-        Err(TryRecvError::Empty) => {
-            out.flush().ok()?;
-            inbound.blocking_recv()
-        }
-        Err(TryRecvError::Disconnected) => None,
+fn next_inbound(inbound: &mut ClientReader, out: &mut Outbox) -> Option<Inbound> {
+    if !inbound.has_message() {
+        out.flush().ok()?;
     }
+    inbound.next_message()
 }

@@ -44,7 +44,7 @@ pub enum BoundStatement {
     /// INSERT, UPDATE or DELETE.
     Modify(Plan),
     /// CREATE TABLE.
-    CreateTable(NewTable),
+    CreateTable(Box<NewTable>),
     /// CREATE INDEX.
     CreateIndex(NewIndex),
     /// DROP INDEX of existing indexes (IF EXISTS left out the missing ones).
@@ -207,7 +207,7 @@ impl<'a> Binder<'a> {
             Statement::Update(update) => Ok(BoundStatement::Modify(self.update(update)?)),
             Statement::Delete(delete) => Ok(BoundStatement::Modify(self.delete(delete)?)),
             Statement::CreateTable(create) => match self.create_table(create)? {
-                Some(new) => Ok(BoundStatement::CreateTable(new)),
+                Some(new) => Ok(BoundStatement::CreateTable(Box::new(new))),
                 None => Ok(BoundStatement::Skip("CREATE TABLE")),
             },
             Statement::Drop {

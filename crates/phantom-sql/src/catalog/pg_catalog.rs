@@ -890,8 +890,14 @@ fn pg_class(catalog: &Catalog, store: &MvccStore, txn: &Transaction) -> Result<S
         ("relpartbound", Text),
     ];
     let stats = store.storage_stats();
+    let relations = relations(catalog, txn)?;
+    let referenced: std::collections::HashSet<(&str, &str)> = relations
+        .iter()
+        .filter_map(|r| r.table.as_ref())
+        .flat_map(|t| t.foreign_keys.iter().map(|fk| (fk.parent_schema.as_str(), fk.parent.as_str())))
+        .collect();
     let mut rows = Vec::new();
-    for r in relations(catalog, txn)? {
+    for r in &relations {
         let keys: u64 = stats
             .keyspaces
             .iter()
@@ -905,6 +911,11 @@ fn pg_class(catalog: &Catalog, store: &MvccStore, txn: &Transaction) -> Result<S
             .map(|(_, _, btree)| btree.as_ref().map_or(0, |b| b.file_pages))
             .sum();
         let has_index = r.table.as_ref().is_some_and(|t| !t.primary_key.is_empty() || !t.indexes.is_empty());
+        // PostgreSQL enforces foreign keys with triggers on both tables, and psql shows a
+        // table's foreign keys and "Referenced by" only when it has triggers.
+        let has_triggers = r.table.as_ref().is_some_and(|t| {
+            !t.foreign_keys.is_empty() || referenced.contains(&(t.schema.as_str(), t.name.as_str()))
+        });
         let checks = r.table.as_ref().map_or(0, |t| t.checks.len() as i64);
         let am = match (&r.index, r.kind) {
             (Some(ix), _) => ix.access_method,
@@ -933,7 +944,7 @@ fn pg_class(catalog: &Catalog, store: &MvccStore, txn: &Transaction) -> Result<S
             int(r.columns.len() as i64),
             int(checks),
             bool(r.kind == RelKind::View),
-            bool(false),
+            bool(has_triggers),
             bool(false),
             bool(false),
             bool(false),

@@ -94,7 +94,8 @@ fn bind_target(session: &Session, txn: &Transaction, table: &str, columns: &[Str
         format!("INSERT INTO {table} ({list}) SELECT {list} FROM {table} WHERE false")
     };
     let statement = parser::parse_one(&sql)?;
-    let mut binder = Binder::new(&session.instance.catalog, txn).with_search_path(&session.settings.search_path);
+    let mut binder =
+        Binder::new(&session.instance.catalog, txn).with_search_path(&session.settings.search_path);
     match binder.statement(&statement)? {
         BoundStatement::Modify(Plan::Insert { table, targets, defaults, .. }) => {
             Ok((table, targets, defaults))

