@@ -30,6 +30,9 @@ const READ_CHUNK: usize = 16 * 1024;
 pub struct ClientReader {
     stream: TcpStream,
     buf: BytesMut,
+    /// Where `read` puts bytes before they join `buf` (reused: no zeroing or allocation
+    /// per message).
+    chunk: Box<[u8]>,
     codec: FrontendCodec,
     shutting_down: Arc<AtomicBool>,
 }
@@ -44,7 +47,7 @@ impl ClientReader {
     ) -> Self {
         let mut buf = BytesMut::with_capacity(READ_CHUNK.max(buffered.len()));
         buf.extend_from_slice(buffered);
-        ClientReader { stream, buf, codec, shutting_down }
+        ClientReader { stream, buf, chunk: vec![0; READ_CHUNK].into_boxed_slice(), codec, shutting_down }
     }
 
     /// True if a whole message is already buffered (so replies need not be flushed
@@ -64,21 +67,16 @@ impl ClientReader {
                 Ok(None) => {}
                 Err(e) => return Some(Inbound::ProtocolError(e)),
             }
-            let start = self.buf.len();
-            self.buf.resize(start + READ_CHUNK, 0);
             let read = loop {
-                match self.stream.read(&mut self.buf[start..]) {
+                match self.stream.read(&mut self.chunk) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     other => break other,
                 }
             };
             match read {
-                Ok(n) if n > 0 => self.buf.truncate(start + n),
+                Ok(n) if n > 0 => self.buf.extend_from_slice(&self.chunk[..n]),
                 // End of file or a broken connection.
-                _ => {
-                    self.buf.truncate(start);
-                    return self.shutting_down.load(Ordering::Acquire).then_some(Inbound::Shutdown);
-                }
+                _ => return self.shutting_down.load(Ordering::Acquire).then_some(Inbound::Shutdown),
             }
         }
     }

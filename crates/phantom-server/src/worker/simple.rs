@@ -88,6 +88,17 @@ pub(super) fn command_complete(output: &Output, sent: u64) -> PgWireBackendMessa
 
 /// The statements of a query string with the character offset where each starts.
 fn split_with_offsets(sql: &str) -> Vec<(String, usize)> {
+    // Most Query messages hold one statement: with no `;` but a trailing one there is
+    // nothing to split, and the statement is not tokenized twice.
+    let body = sql.trim_end().trim_end_matches(';');
+    if !body.contains(';') {
+        let statement = body.trim_start();
+        if is_blank(statement) {
+            return Vec::new();
+        }
+        let offset = sql[..sql.len() - sql.trim_start().len()].chars().count();
+        return vec![(statement.to_string(), offset)];
+    }
     let (mut statements, rest) = split_statements(sql);
     if !is_blank(&rest) {
         statements.push(rest.trim().to_string());
@@ -151,6 +162,9 @@ mod tests {
         let parts = split_with_offsets(sql);
         assert_eq!(parts, vec![("SELECT 1".into(), 0), ("SELECT 'é;'".into(), 13), ("SELECT 3".into(), 26)]);
         assert!(split_with_offsets(" ; -- nothing\n").is_empty());
+        assert!(split_with_offsets("  -- only a comment").is_empty());
+        assert_eq!(split_with_offsets("  SELECT 'é' ;; \n"), vec![("SELECT 'é' ".into(), 2)]);
+        assert_eq!(split_with_offsets("\tSELECT 1 -- note"), vec![("SELECT 1 -- note".into(), 1)]);
     }
 
     #[test]
