@@ -274,19 +274,23 @@ pub fn ident_name(ident: &ast::Ident) -> String {
 /// a type), as a single name: the schema, which must be `public` or `pg_catalog`, is
 /// dropped.
 pub fn object_name(name: &ast::ObjectName) -> Result<String> {
-    let parts: Vec<String> = name
-        .0
-        .iter()
-        .map(|p| {
-            p.as_ident()
-                .map(ident_name)
-                .ok_or_else(|| Error::new(SqlState::SyntaxError, format!("invalid name: {name}")))
-        })
-        .collect::<Result<_>>()?;
+    let parts = name_parts(name)?;
     match parts.as_slice() {
         [n] => Ok(n.clone()),
         [schema, n] if schema == "public" || schema == "pg_catalog" => Ok(n.clone()),
         [schema, _] => Err(crate::catalog::no_schema(schema)),
         _ => Err(Error::new(SqlState::SyntaxError, format!("improper qualified name: {name}"))),
     }
+}
+
+/// The dotted parts of a name, each folded as PostgreSQL does.
+pub(crate) fn name_parts(name: &ast::ObjectName) -> Result<Vec<String>> {
+    name.0
+        .iter()
+        .map(|p| {
+            p.as_ident()
+                .map(ident_name)
+                .ok_or_else(|| Error::new(SqlState::SyntaxError, format!("invalid name: {name}")))
+        })
+        .collect()
 }

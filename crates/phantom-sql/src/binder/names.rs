@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use sqlparser::ast;
 
-use super::{Binder, ident_name};
+use super::Binder;
 use crate::catalog::{QualifiedName, Relation, TableDef, ViewDef, no_schema, system};
 use crate::error::{Error, Result, SqlState};
 
@@ -38,15 +38,7 @@ impl fmt::Display for NameRef {
 /// Splits `[database.][schema.]name`, folding each part as PostgreSQL does. A database
 /// part must name this database.
 pub fn name_ref(name: &ast::ObjectName) -> Result<NameRef> {
-    let parts: Vec<String> = name
-        .0
-        .iter()
-        .map(|p| {
-            p.as_ident()
-                .map(ident_name)
-                .ok_or_else(|| Error::new(SqlState::SyntaxError, format!("invalid name: {name}")))
-        })
-        .collect::<Result<_>>()?;
+    let parts = super::name_parts(name)?;
     match parts.as_slice() {
         [n] => Ok(NameRef { schema: None, name: n.clone() }),
         [s, n] => Ok(NameRef { schema: Some(s.clone()), name: n.clone() }),
