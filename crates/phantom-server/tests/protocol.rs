@@ -232,3 +232,25 @@ async fn extended_protocol_by_hand_describe_errors_and_skip_to_sync() {
     raw.send(b'S', &[]).await;
     assert_eq!(raw.until_ready().await[0].field(b'C').as_deref(), Some("26000"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_reported_settings_are_sent_as_parameter_status() {
+    let server = start().await;
+    let mut raw = Raw::connect(&server).await;
+    let parameter = |messages: &[common::Message], name: &str| -> Option<String> {
+        messages.iter().filter(|m| m.kind == b'S').find_map(|m| {
+            let mut parts = m.body.split(|&b| b == 0);
+            let key = String::from_utf8_lossy(parts.next()?).into_owned();
+            let value = String::from_utf8_lossy(parts.next()?).into_owned();
+            (key == name).then_some(value)
+        })
+    };
+    let out = raw.query("SET application_name = 'reporting'").await;
+    assert_eq!(kinds(&out), "CSZ", "{out:?}");
+    assert_eq!(parameter(&out, "application_name").as_deref(), Some("reporting"));
+    let out = raw.query("SET datestyle = 'ISO, DMY'").await;
+    assert_eq!(parameter(&out, "DateStyle").as_deref(), Some("ISO, DMY"), "{out:?}");
+    // Nothing changed, nothing sent.
+    let out = raw.query("SELECT 1").await;
+    assert!(out.iter().all(|m| m.kind != b'S'), "{out:?}");
+}

@@ -49,6 +49,12 @@ impl Session {
         self.inner.set_user(name, superuser);
     }
 
+    /// The value `SHOW name` would give (names are case-insensitive), or `None` for a
+    /// name the session does not know.
+    pub fn setting(&self, name: &str) -> Option<String> {
+        self.inner.settings().show(&name.to_ascii_lowercase(), None).ok()
+    }
+
     /// Runs one or more statements separated by `;` and returns the last one's output.
     pub fn execute(&mut self, sql: &str) -> Result<Output> {
         self.inner.execute(sql)

@@ -24,12 +24,25 @@ use std::sync::Arc;
 
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::response::{ReadyForQuery, TransactionStatus};
+use pgwire::messages::startup::ParameterStatus;
 use phantom::Session;
 
 use crate::client::ClientReader;
 use crate::error::WireError;
 use crate::frontend::Frontend;
 use crate::outbox::{Gone, Outbox};
+
+/// The settings whose changes clients hear about (PostgreSQL's GUC_REPORT ones).
+const REPORTED: [&str; 8] = [
+    "application_name",
+    "DateStyle",
+    "IntervalStyle",
+    "TimeZone",
+    "client_encoding",
+    "standard_conforming_strings",
+    "is_superuser",
+    "default_transaction_read_only",
+];
 
 /// What the worker reads from the client.
 #[derive(Debug)]
@@ -48,8 +61,10 @@ type Reply = Result<Result<(), WireError>, Gone>;
 
 /// Runs a connection's session until the connection ends. Call on a dedicated thread.
 pub fn run(session: Session, inbound: ClientReader, out: Outbox) {
+    let reported = REPORTED.iter().map(|&name| (name, session.setting(name))).collect();
     let mut worker = Worker {
         session,
+        reported,
         inbound,
         out,
         statements: HashMap::new(),
@@ -62,6 +77,8 @@ pub fn run(session: Session, inbound: ClientReader, out: Outbox) {
 
 struct Worker {
     session: Session,
+    /// The values of the [`REPORTED`] settings as the client last heard them.
+    reported: Vec<(&'static str, Option<String>)>,
     inbound: ClientReader,
     out: Outbox,
     /// Prepared statements by name ("" is the unnamed one).
@@ -117,8 +134,26 @@ impl Worker {
         let _ = self.out.send(e.to_error_response()).and_then(|()| self.out.flush());
     }
 
-    /// ReadyForQuery with the session's transaction status.
+    /// ParameterStatus for each reported setting a statement changed (`SET
+    /// application_name`, `SET DateStyle`, ...), as PostgreSQL sends them.
+    fn report_changed_settings(&mut self) -> Result<(), Gone> {
+        for (name, last) in &mut self.reported {
+            let now = self.session.setting(name);
+            if now != *last {
+                if let Some(value) = &now {
+                    let status = ParameterStatus::new(name.to_string(), value.clone());
+                    self.out.send(PgWireBackendMessage::ParameterStatus(status))?;
+                }
+                *last = now;
+            }
+        }
+        Ok(())
+    }
+
+    /// ReadyForQuery with the session's transaction status (after any settings the
+    /// statements before it changed).
     fn ready(&mut self) -> Result<(), Gone> {
+        self.report_changed_settings()?;
         let status = if self.session.transaction_failed() {
             TransactionStatus::Error
         } else if self.session.in_transaction() {
