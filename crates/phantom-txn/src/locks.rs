@@ -80,6 +80,9 @@ pub enum Acquired {
     Upgraded,
     /// It already held the key at this strength or stronger.
     Held,
+    /// No lock was needed: the key is in a keyspace its transaction created, which no
+    /// other transaction can see (returned by the transaction, never by the manager).
+    Private,
 }
 
 type LockKey = (KeyspaceId, Vec<u8>);

@@ -82,6 +82,30 @@ fn concurrent_writers_of_one_key_conflict() {
 }
 
 #[test]
+fn writes_to_a_keyspace_the_transaction_created_take_no_row_locks() {
+    let store = MvccStore::memory();
+    let options = TxnOptions { lock_timeout: Some(Duration::from_millis(50)), ..TxnOptions::default() };
+    let creator = store.begin_with(options.clone());
+    let fresh = creator.create_keyspace(None).expect("create").0;
+    creator.put(fresh, b"k", b"1".to_vec()).expect("put");
+    // Nobody else can name the keyspace before the commit; a transaction that does so
+    // anyway (only a test can) finds no lock to wait for, which shows none was taken.
+    let other = store.begin_with(options.clone());
+    other
+        .lock_row(fresh, b"k", phantom_txn::LockMode::Exclusive)
+        .expect("no lock held on a private keyspace");
+    other.rollback().expect("rollback");
+    creator.commit().expect("commit");
+    // Once committed the keyspace is shared, and its writes lock as usual.
+    let t1 = store.begin_with(options.clone());
+    let t2 = store.begin_with(options);
+    t1.put(fresh, b"k", b"2".to_vec()).expect("put");
+    assert!(matches!(t2.put(fresh, b"k", b"3".to_vec()), Err(TxnError::LockTimeout)));
+    t1.commit().expect("commit");
+    assert_eq!(store.begin().get(fresh, b"k").expect("get"), Some(b"2".to_vec()));
+}
+
+#[test]
 fn rollback_and_drop_discard_writes_and_release_keys() {
     let store = MvccStore::memory();
     let ks = new_keyspace(&store);
