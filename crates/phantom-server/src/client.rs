@@ -59,6 +59,11 @@ impl ClientReader {
         }
     }
 
+    /// True if the next message is already here and is a Sync.
+    pub fn next_is_sync(&self) -> bool {
+        self.has_message() && self.buf[0] == b'S'
+    }
+
     /// The next message; `None` once the client is gone.
     pub fn next_message(&mut self) -> Option<Inbound> {
         loop {

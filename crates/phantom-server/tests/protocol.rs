@@ -254,3 +254,34 @@ async fn changed_reported_settings_are_sent_as_parameter_status() {
     let out = raw.query("SELECT 1").await;
     assert!(out.iter().all(|m| m.kind != b'S'), "{out:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_before_one_sync_are_one_implicit_transaction() {
+    let server = start().await;
+    let mut raw = Raw::connect(&server).await;
+    raw.query("CREATE TABLE t (a INT PRIMARY KEY)").await;
+    // The second INSERT fails, so the first one is rolled back with it at Sync.
+    execute(&mut raw, "INSERT INTO t VALUES (1)").await;
+    execute(&mut raw, "INSERT INTO t VALUES (1)").await;
+    raw.send(b'S', &[]).await;
+    let out = raw.until_ready().await;
+    assert!(out.iter().any(|m| m.kind == b'E' && m.field(b'C').as_deref() == Some("23505")), "{out:?}");
+    assert_eq!(status(&out), 'I');
+    let count = raw.query("SELECT count(*) FROM t").await;
+    assert!(count.iter().any(|m| m.kind == b'D' && m.body.ends_with(b"0")), "{count:?}");
+    // Without an error, both are committed at Sync.
+    execute(&mut raw, "INSERT INTO t VALUES (2)").await;
+    execute(&mut raw, "INSERT INTO t VALUES (3)").await;
+    raw.send(b'S', &[]).await;
+    let out = raw.until_ready().await;
+    assert_eq!(status(&out), 'I', "{out:?}");
+    let count = raw.query("SELECT count(*) FROM t").await;
+    assert!(count.iter().any(|m| m.kind == b'D' && m.body.ends_with(b"2")), "{count:?}");
+}
+
+/// Parse, Bind and Execute of `sql` in the unnamed statement and portal, without Sync.
+async fn execute(raw: &mut Raw, sql: &str) {
+    raw.send(b'P', &parse_body("", sql, &[])).await;
+    raw.send(b'B', &bind_body("", "", &[], None)).await;
+    raw.send(b'E', &execute_body("", 0)).await;
+}

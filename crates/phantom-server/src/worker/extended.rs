@@ -21,7 +21,7 @@ use phantom::copy::CopyStatement;
 use phantom::{Column, DataType, Row, Statement, Value, is_blank};
 
 use super::rows::{RowWriter, row_description};
-use super::simple::{command_complete, transaction_warning};
+use super::simple::{command_complete, first_word, runs_outside_blocks, transaction_warning};
 use super::{Reply, Worker};
 use crate::error::WireError;
 use crate::frontend::{Frontend, Target};
@@ -100,6 +100,12 @@ impl Worker {
     /// Sync: the end of an extended-protocol exchange.
     pub(super) fn sync(&mut self) -> Result<(), Gone> {
         self.skipping = false;
+        if std::mem::take(&mut self.implicit) && self.session.in_transaction() {
+            let end = if self.session.transaction_failed() { "ROLLBACK" } else { "COMMIT" };
+            if let Err(e) = self.session.execute(end) {
+                self.out.send(WireError::from(e).to_error_response())?;
+            }
+        }
         if !self.session.in_transaction() {
             self.portals.clear();
         }
@@ -285,6 +291,7 @@ impl Worker {
         if let Some(warning) = transaction_warning(&statement.sql, self.session.in_transaction()) {
             self.out.send(warning.to_notice())?;
         }
+        self.enter_implicit_transaction(&statement.sql);
         // Declared parameters the statement does not use are not passed on.
         let params = &params[..prepared.parameter_count().min(params.len())];
         let mut rows = RowWriter::new(&mut self.out, false, formats, limit);
@@ -308,6 +315,29 @@ impl Worker {
             self.out.send(command_complete(&output, sent))?;
         }
         Ok(Ok(()))
+    }
+}
+
+impl Worker {
+    /// Before a statement of the extended protocol: PostgreSQL runs everything up to the
+    /// next Sync as one transaction. When the Sync is already buffered right behind this
+    /// Execute (what drivers send for one statement) the statement's own autocommit is
+    /// the same thing and costs nothing extra; otherwise an implicit block is opened,
+    /// ended by [`Worker::sync`]. A BEGIN inside it makes it the client's own block.
+    fn enter_implicit_transaction(&mut self, sql: &str) {
+        if self.implicit {
+            if matches!(first_word(sql).as_str(), "BEGIN" | "START") {
+                self.implicit = false;
+            }
+            return;
+        }
+        if self.session.in_transaction() || runs_outside_blocks(sql) || self.inbound.next_is_sync() {
+            return;
+        }
+        match self.session.execute("BEGIN") {
+            Ok(_) => self.implicit = true,
+            Err(e) => tracing::warn!("implicit BEGIN failed: {e}"),
+        }
     }
 }
 

@@ -70,6 +70,7 @@ pub fn run(session: Session, inbound: ClientReader, out: Outbox) {
         statements: HashMap::new(),
         portals: HashMap::new(),
         skipping: false,
+        implicit: false,
     };
     worker.serve();
     // Dropping the session rolls back an open transaction and releases its locks.
@@ -87,6 +88,9 @@ struct Worker {
     portals: HashMap<String, extended::Portal>,
     /// After an error in the extended protocol, messages are skipped until Sync.
     skipping: bool,
+    /// An implicit transaction is open: the extended-protocol statements up to the next
+    /// Sync run in one transaction, as in PostgreSQL.
+    implicit: bool,
 }
 
 impl Worker {

@@ -116,12 +116,12 @@ fn split_with_offsets(sql: &str) -> Vec<(String, usize)> {
 }
 
 /// The statement's first word, upper-cased.
-fn first_word(text: &str) -> String {
+pub(super) fn first_word(text: &str) -> String {
     text.trim_start().chars().take_while(|c| c.is_ascii_alphabetic()).collect::<String>().to_ascii_uppercase()
 }
 
 /// Statements that manage transactions themselves or refuse to run inside one.
-fn runs_outside_blocks(text: &str) -> bool {
+pub(super) fn runs_outside_blocks(text: &str) -> bool {
     matches!(
         first_word(text).as_str(),
         "BEGIN"
