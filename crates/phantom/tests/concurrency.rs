@@ -1,7 +1,10 @@
 //! Eight sessions in eight threads on one database, through the SQL layer.
 
+mod common;
+
 use std::collections::BTreeSet;
 
+use common::scalar;
 use phantom::{Database, SqlState};
 
 const ACCOUNTS: i64 = 20;
@@ -33,10 +36,6 @@ fn with_retry(
 }
 
 /// The single integer a query returns.
-fn scalar(session: &mut phantom::Session, sql: &str) -> i64 {
-    let rows = session.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.rows[0].get(0).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
 
 fn run(db: &Database) {
     let mut setup = db.session();

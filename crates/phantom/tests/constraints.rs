@@ -2,19 +2,10 @@
 //! FOREIGN KEY definitions come back from the catalog after a reopen and keep being
 //! enforced; a referential action's changes are part of the statement's transaction.
 
+mod common;
+
+use common::{scalar, sqlstate};
 use phantom::Database;
-
-fn scalar(session: &mut phantom::Session, sql: &str) -> i64 {
-    let rows = session.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.rows[0].get(0).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn sqlstate(session: &mut phantom::Session, sql: &str) -> String {
-    match session.execute(sql) {
-        Ok(_) => panic!("{sql}: expected an error"),
-        Err(e) => e.sqlstate().to_string(),
-    }
-}
 
 #[test]
 fn constraints_survive_a_reopen() {

@@ -1,13 +1,12 @@
 //! The embedded side of COPY: `Session::copy_in` (bulk insert), the COPY text/CSV
 //! decoder feeding it, and `execute_into` streaming rows to a sink.
 
+mod common;
+
+use common::scalar;
 use phantom::copy::format::{Decoder, Encoder};
 use phantom::copy::{CopyDirection, CopyStatement};
 use phantom::{Column, Database, Row, RowSink, SqlState, Value};
-
-fn scalar(session: &mut phantom::Session, sql: &str) -> i64 {
-    session.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}")).rows[0].get(0).expect("int")
-}
 
 fn text(s: &str) -> Value {
     Value::Text(s.into())

@@ -11,22 +11,20 @@
 //! then starts the child again on the same directory, for several rounds.
 //! `PHANTOM_CRASH_ROUNDS` raises the number of rounds (default 5).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::scalar;
 use phantom::{Database, Session, SqlState};
 
 const ACCOUNTS: i64 = 8;
 const START: i64 = 1_000;
 const SESSIONS: i64 = 4;
-
-fn scalar(session: &mut Session, sql: &str) -> i64 {
-    let rows = session.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.rows[0].get(0).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
 
 /// The child: transfers forever (until killed).
 fn child(dir: &Path) {

@@ -1,20 +1,11 @@
 //! Roles across a restart, and the embedded API the server logs clients in with:
 //! `Database::role` (a role and its password verifier) and `Session::set_user`.
 
+mod common;
+
+use common::{sqlstate, texts};
 use phantom::scram::Verifier;
 use phantom::{BOOTSTRAP_ROLE, Database};
-
-fn texts(session: &mut phantom::Session, sql: &str) -> Vec<String> {
-    let rows = session.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.rows.iter().map(|r| r.get::<String>(0).unwrap_or_else(|e| panic!("{sql}: {e}"))).collect()
-}
-
-fn sqlstate(session: &mut phantom::Session, sql: &str) -> String {
-    match session.execute(sql) {
-        Ok(_) => panic!("{sql}: expected an error"),
-        Err(e) => e.sqlstate().to_string(),
-    }
-}
 
 /// The password `role` was given, checked against its stored verifier.
 fn password_is(db: &Database, role: &str, password: &str) -> bool {

@@ -2,24 +2,10 @@
 //! durable like any other commit, rolled-back ones never were, and a dropped `public`
 //! stays dropped.
 
+mod common;
+
+use common::{scalar, sqlstate, texts};
 use phantom::Database;
-
-fn texts(session: &mut phantom::Session, sql: &str) -> Vec<String> {
-    let rows = session.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.rows.iter().map(|r| r.get::<String>(0).unwrap_or_else(|e| panic!("{sql}: {e}"))).collect()
-}
-
-fn scalar(session: &mut phantom::Session, sql: &str) -> i64 {
-    let rows = session.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.rows[0].get(0).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn sqlstate(session: &mut phantom::Session, sql: &str) -> String {
-    match session.execute(sql) {
-        Ok(_) => panic!("{sql}: expected an error"),
-        Err(e) => e.sqlstate().to_string(),
-    }
-}
 
 const SCHEMAS: &str = "SELECT schema_name FROM information_schema.schemata \
                        WHERE schema_name NOT IN ('pg_catalog', 'information_schema') ORDER BY 1";

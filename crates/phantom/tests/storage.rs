@@ -1,12 +1,10 @@
 //! On-disk storage through SQL: tables in B+tree files, checkpoints, a bounded log,
 //! dropped tables' files removed, and `phantom_storage_stats`.
 
-use phantom::{Database, Options};
+mod common;
 
-fn scalar(session: &mut phantom::Session, sql: &str) -> i64 {
-    let rows = session.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.rows[0].get(0).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
+use common::scalar;
+use phantom::{Database, Options};
 
 fn small_log() -> Options {
     Options { wal_segment_size: 64 * 1024, checkpoint_wal_bytes: u64::MAX, ..Options::default() }

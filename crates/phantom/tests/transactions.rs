@@ -2,15 +2,13 @@
 //! snapshot level, write skew under SERIALIZABLE, big rollbacks, garbage collection and
 //! the write-set limit.
 
+mod common;
+
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use common::scalar;
 use phantom::{Database, Session, SqlState};
-
-fn scalar(session: &mut Session, sql: &str) -> i64 {
-    let rows = session.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.rows[0].get(0).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
 
 fn retryable(e: &phantom::Error) -> bool {
     matches!(e.state, SqlState::SerializationFailure | SqlState::DeadlockDetected)

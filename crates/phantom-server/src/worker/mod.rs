@@ -71,6 +71,7 @@ pub fn run(session: Session, inbound: ClientReader, out: Outbox) {
         portals: HashMap::new(),
         skipping: false,
         implicit: false,
+        settings_touched: false,
     };
     worker.serve();
     // Dropping the session rolls back an open transaction and releases its locks.
@@ -91,6 +92,8 @@ struct Worker {
     /// An implicit transaction is open: the extended-protocol statements up to the next
     /// Sync run in one transaction, as in PostgreSQL.
     implicit: bool,
+    /// A SET or RESET ran since the last ReadyForQuery: reported settings may differ.
+    settings_touched: bool,
 }
 
 impl Worker {
@@ -141,6 +144,9 @@ impl Worker {
     /// ParameterStatus for each reported setting a statement changed (`SET
     /// application_name`, `SET DateStyle`, ...), as PostgreSQL sends them.
     fn report_changed_settings(&mut self) -> Result<(), Gone> {
+        if !std::mem::take(&mut self.settings_touched) {
+            return Ok(());
+        }
         for (name, last) in &mut self.reported {
             let now = self.session.setting(name);
             if now != *last {
@@ -152,6 +158,15 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Notes a statement about to run, for [`Worker::report_changed_settings`]: only SET
+    /// and RESET change settings, so only they make the check worth its lookups.
+    fn note_statement(&mut self, sql: &str) {
+        let word = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+        if word.eq_ignore_ascii_case("SET") || word.eq_ignore_ascii_case("RESET") {
+            self.settings_touched = true;
+        }
     }
 
     /// ReadyForQuery with the session's transaction status (after any settings the
