@@ -35,8 +35,6 @@ fn with_retry(
     }
 }
 
-/// The single integer a query returns.
-
 fn run(db: &Database) {
     let mut setup = db.session();
     setup.execute("CREATE TABLE accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL)").expect("create");
