@@ -41,6 +41,13 @@ const PASSIVE: &[(&str, &str)] = &[
     ("timezone", "UTC"),
 ];
 
+/// A size in bytes, as the `phantom.*` size settings take it.
+fn parse_bytes(name: &str, value: &str) -> Result<usize> {
+    value.trim().parse().map_err(|_| {
+        Error::new(SqlState::InvalidParameterValue, format!("invalid value for parameter \"{name}\": \"{value}\""))
+    })
+}
+
 /// A session's settings.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -48,6 +55,8 @@ pub struct Settings {
     pub lock_timeout: Option<Duration>,
     /// The write-set limit of each transaction, in bytes.
     pub write_set_limit: usize,
+    /// How much of a transaction's write set stays in memory before it spills to disk.
+    pub spill_threshold: usize,
     /// Where unqualified table names are looked up, in order.
     pub search_path: Vec<String>,
     /// The role the session runs as (`current_user`, `session_user`).
@@ -63,6 +72,7 @@ impl Default for Settings {
             default_isolation: Isolation::ReadCommitted,
             lock_timeout: None,
             write_set_limit: TxnOptions::default().write_set_limit,
+            spill_threshold: TxnOptions::default().spill_threshold,
             search_path: catalog::default_search_path(),
             user: catalog::BOOTSTRAP_ROLE.to_string(),
             superuser: true,
@@ -78,6 +88,7 @@ impl Settings {
             isolation: isolation.unwrap_or(self.default_isolation),
             lock_timeout: self.lock_timeout,
             write_set_limit: self.write_set_limit,
+            spill_threshold: self.spill_threshold,
         }
     }
 
@@ -91,14 +102,8 @@ impl Settings {
         match name {
             "default_transaction_isolation" => self.default_isolation = parse_isolation(value)?,
             "lock_timeout" => self.lock_timeout = parse_duration(value)?,
-            "phantom.write_set_limit" => {
-                self.write_set_limit = value.trim().parse().map_err(|_| {
-                    Error::new(
-                        SqlState::InvalidParameterValue,
-                        format!("invalid value for parameter \"{name}\": \"{value}\""),
-                    )
-                })?
-            }
+            "phantom.write_set_limit" => self.write_set_limit = parse_bytes(name, value)?,
+            "phantom.spill_threshold" => self.spill_threshold = parse_bytes(name, value)?,
             "search_path" if value.trim().eq_ignore_ascii_case("default") => {
                 self.search_path = catalog::default_search_path()
             }
@@ -123,6 +128,7 @@ impl Settings {
                 Some(d) => format!("{}ms", d.as_millis()),
             },
             "phantom.write_set_limit" => self.write_set_limit.to_string(),
+            "phantom.spill_threshold" => self.spill_threshold.to_string(),
             "search_path" => catalog::format_search_path(&self.search_path),
             "session_authorization" => self.user.clone(),
             "is_superuser" => if self.superuser { "on" } else { "off" }.to_string(),
@@ -136,7 +142,7 @@ impl Settings {
     /// Every setting with its value, by name (for `pg_settings`).
     pub fn all(&self) -> Vec<(String, String)> {
         let mut names: Vec<&str> =
-            vec!["default_transaction_isolation", "lock_timeout", "phantom.write_set_limit"];
+            vec!["default_transaction_isolation", "lock_timeout", "phantom.spill_threshold", "phantom.write_set_limit"];
         names.extend(self.passive.keys().map(String::as_str));
         names.extend(crate::catalog::pg_catalog::READ_ONLY_SETTINGS);
         names.sort_unstable();

@@ -19,9 +19,10 @@
 //!
 //! ## Transactions
 //!
-//! A [`Transaction`] buffers its writes in memory (its *write set*) and reads through it, so
-//! it sees its own writes. At commit it takes a commit timestamp from the [`oracle`], appends
-//! one [`record::CommitRecord`] with the whole write set to the write-ahead log, waits until
+//! A [`Transaction`] buffers its writes (its *write set*, in memory until it grows big, then
+//! spilled to a scratch file) and reads through it, so it sees its own writes. At commit it
+//! takes a commit timestamp from the [`oracle`], appends one [`record::CommitRecord`] with
+//! the whole write set to the write-ahead log (several, for a spilled one), waits until
 //! the log is durable (group commit shares one fsync among concurrent committers), applies
 //! the versions to the engines, and only then lets new snapshots see its timestamp (the
 //! *visibility watermark*). Engines therefore only ever hold committed data, rollback is
@@ -56,6 +57,7 @@ pub mod ssi;
 pub mod store;
 pub mod transaction;
 pub mod version;
+mod write_set;
 
 pub use checkpoint::{CheckpointOptions, CheckpointStats};
 pub use error::{Result, TxnError};

@@ -1,11 +1,19 @@
 //! Commit records: what the write-ahead log holds for one transaction.
 //!
-//! A committed transaction is one WAL record holding its commit timestamp and its whole
-//! write set, so recovery either replays all of a transaction or none of it (the WAL's
-//! checksum covers the record). Layout (integers are LEB128 varints unless noted):
+//! A committed transaction is normally one WAL record holding its commit timestamp and its
+//! whole write set, so recovery either replays all of a transaction or none of it (the
+//! WAL's checksum covers the record).
+//!
+//! A write set too large to encode at once (one that spilled to disk, see
+//! [`crate::write_set`]) is logged as several records with the same timestamp: *parts*
+//! (type 2), then a final commit record (type 1). The commit exists only once its final
+//! record is in the log; recovery replays parts as they come and, at the end, removes the
+//! versions of any timestamp whose final record never arrived (see [`crate::store`]).
+//!
+//! Layout (integers are LEB128 varints unless noted):
 //!
 //! ```text
-//!   u8    record type (1 = commit)
+//!   u8    record type (1 = commit, or the last record of one; 2 = part of a commit)
 //!   u64   commit timestamp (little-endian)
 //!   n     number of writes
 //!   then per write:
@@ -21,6 +29,7 @@ use crate::keyspace::{EngineKind, KeyspaceId};
 use crate::{Result, Timestamp};
 
 const COMMIT: u8 = 1;
+const COMMIT_PART: u8 = 2;
 const OP_PUT: u8 = 0;
 const OP_DELETE: u8 = 1;
 const OP_CREATE_KEYSPACE: u8 = 2;
@@ -53,6 +62,17 @@ pub enum Write {
     },
 }
 
+impl Write {
+    /// The keyspace written (or created).
+    pub fn keyspace(&self) -> KeyspaceId {
+        match self {
+            Write::CreateKeyspace { keyspace, .. } | Write::Put { keyspace, .. } | Write::Delete { keyspace, .. } => {
+                *keyspace
+            }
+        }
+    }
+}
+
 /// A transaction's commit: its timestamp and write set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommitRecord {
@@ -60,13 +80,15 @@ pub struct CommitRecord {
     pub ts: Timestamp,
     /// The writes, in the order they are applied.
     pub writes: Vec<Write>,
+    /// False for a part of a commit whose final record follows later in the log.
+    pub complete: bool,
 }
 
 impl CommitRecord {
     /// Serializes the record.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.writes.len() * 32);
-        out.push(COMMIT);
+        out.push(if self.complete { COMMIT } else { COMMIT_PART });
         out.extend_from_slice(&self.ts.to_le_bytes());
         put_varint(&mut out, self.writes.len() as u64);
         for write in &self.writes {
@@ -95,9 +117,11 @@ impl CommitRecord {
     /// Parses a record; malformed input is a corruption error, never a panic.
     pub fn decode(bytes: &[u8]) -> Result<CommitRecord> {
         let mut r = Reader { bytes, pos: 0 };
-        if r.u8()? != COMMIT {
-            return Err(r.corrupt("unknown record type"));
-        }
+        let complete = match r.u8()? {
+            COMMIT => true,
+            COMMIT_PART => false,
+            _ => return Err(r.corrupt("unknown record type")),
+        };
         let ts = u64::from_le_bytes(r.array()?);
         let count = r.varint()?;
         // Every write takes at least 3 bytes, which bounds a hostile count.
@@ -130,7 +154,7 @@ impl CommitRecord {
         if r.pos != bytes.len() {
             return Err(r.corrupt("trailing bytes after the last write"));
         }
-        Ok(CommitRecord { ts, writes })
+        Ok(CommitRecord { ts, writes, complete })
     }
 }
 
@@ -227,8 +251,8 @@ mod tests {
 
     proptest! {
         #[test]
-        fn records_round_trip(ts in any::<u64>(), writes in proptest::collection::vec(write_strategy(), 0..10)) {
-            let record = CommitRecord { ts, writes };
+        fn records_round_trip(ts in any::<u64>(), writes in proptest::collection::vec(write_strategy(), 0..10), complete in any::<bool>()) {
+            let record = CommitRecord { ts, writes, complete };
             let decoded = CommitRecord::decode(&record.encode()).ok();
             prop_assert_eq!(decoded, Some(record));
         }
@@ -240,7 +264,7 @@ mod tests {
 
         #[test]
         fn truncated_records_are_errors(ts in any::<u64>(), writes in proptest::collection::vec(write_strategy(), 1..5), cut in any::<prop::sample::Index>()) {
-            let bytes = CommitRecord { ts, writes }.encode();
+            let bytes = CommitRecord { ts, writes, complete: true }.encode();
             let cut = cut.index(bytes.len());
             prop_assert!(CommitRecord::decode(&bytes[..cut]).is_err());
         }

@@ -7,10 +7,22 @@
 //!   DIR/wal/*.wal            the write-ahead log (see phantom_storage::wal)
 //!   DIR/data/ks-<id>.btree   one B+tree file per keyspace (table or index)
 //!   DIR/data/MANIFEST        what the last checkpoint covered (see [`crate::checkpoint`])
+//!   DIR/tmp/                 scratch files of write sets too big for memory
 //! ```
 //!
 //! Opening reads the manifest, opens every keyspace file, and replays the log records
 //! after the manifest's LSN, skipping for each engine what its own file already covers.
+//!
+//! ## Commits in parts
+//!
+//! A write set that spilled to disk is logged as several records (see [`crate::record`]):
+//! parts, then the final record. The commit timestamp is taken first, so every part
+//! carries it, and nothing is applied to the engines until the final record is durable;
+//! while the parts are logged the timestamp is in flight, which holds back the visibility
+//! watermark (later commits wait to become visible until this one is). Recovery applies
+//! parts as it meets them and, once the log ends, deletes the versions of every timestamp
+//! whose final record never came: that takes a scan of the keyspaces those parts wrote,
+//! which only happens after a crash in the middle of logging a huge commit.
 
 use std::collections::HashMap;
 use std::collections::HashSet;
@@ -35,7 +47,11 @@ use crate::periodic::Periodic;
 use crate::record::{CommitRecord, Write};
 use crate::ssi::Ssi;
 use crate::transaction::{Inner, Transaction, TxnOptions};
+use crate::write_set::{SpillPlace, WriteSet};
 use crate::{Result, Timestamp, VacuumStats, version};
+
+/// How many bytes of writes one part of a spilled commit carries.
+const PART_BYTES: usize = 4 << 20;
 
 /// How to open a store.
 #[derive(Clone, Debug)]
@@ -75,6 +91,8 @@ pub(crate) struct Shared {
     /// Live transactions that have written something, for READ UNCOMMITTED readers.
     pub(crate) writers: Mutex<HashMap<TxnId, Weak<Inner>>>,
     pub(crate) wal: Option<Arc<Wal>>,
+    /// Where write sets spill (`None` in memory).
+    pub(crate) spill: Option<Arc<SpillPlace>>,
     lsns: Arc<AppliedLsns>,
     checkpointer: Option<Arc<Checkpointer>>,
     /// Declared before the lock: stops (joins) the thread before the directory unlocks.
@@ -114,6 +132,7 @@ impl MvccStore {
         let lock = DirLock::acquire(dir)?;
         let data_dir = dir.join("data");
         let pool = BufferPool::new(options.buffer_pool_size);
+        let spill = Arc::new(SpillPlace::open(&dir.join("tmp"), pool.clone())?);
         let cache = phantom_storage::lsm::BlockCache::new(options.block_cache_size);
         let keyspaces = Arc::new(Keyspaces::open(&data_dir, pool, cache)?);
         let manifest = Manifest::read(&data_dir)?;
@@ -121,13 +140,25 @@ impl MvccStore {
         let mut last_ts: Timestamp = manifest.last_ts;
         let wal_options = WalOptions { segment_size: options.wal_segment_size, sync: options.sync };
         let mut replayed = 0u64;
+        // Commits logged in parts whose final record has not come (yet): the keyspaces
+        // their parts wrote.
+        let mut unfinished: HashMap<Timestamp, HashSet<KeyspaceId>> = HashMap::new();
         let mut replay = |lsn: Lsn, payload: &[u8]| -> phantom_storage::Result<()> {
             let record = CommitRecord::decode(payload).map_err(|e| corrupt_record(dir, lsn, e))?;
             last_ts = last_ts.max(record.ts);
             replayed += 1;
+            if record.complete {
+                unfinished.remove(&record.ts);
+            } else {
+                unfinished.entry(record.ts).or_default().extend(record.writes.iter().map(Write::keyspace));
+            }
             apply_record(&keyspaces, record, lsn, true).map_err(|e| corrupt_record(dir, lsn, e))
         };
         let wal = Arc::new(Wal::open(&dir.join("wal"), wal_options, manifest.checkpoint_lsn, &mut replay)?);
+        for (ts, written) in unfinished {
+            let removed = discard_versions(&keyspaces, ts, &written, wal.last_lsn())?;
+            tracing::warn!(ts, removed, "discarded the versions of a commit the crash interrupted while logging it");
+        }
         tracing::info!(
             dir = %dir.display(),
             checkpoint_lsn = manifest.checkpoint_lsn,
@@ -157,6 +188,7 @@ impl MvccStore {
                 ssi: Ssi::default(),
                 writers: Mutex::new(HashMap::new()),
                 wal: Some(wal),
+                spill: Some(spill),
                 lsns,
                 checkpointer: Some(checkpointer),
                 background: Mutex::new(Some(background)),
@@ -185,6 +217,7 @@ impl MvccStore {
                 ssi: Ssi::default(),
                 writers: Mutex::new(HashMap::new()),
                 wal: None,
+                spill: None,
                 lsns: Arc::new(AppliedLsns::new(0)),
                 checkpointer: None,
                 background: Mutex::new(None),
@@ -342,6 +375,69 @@ impl Shared {
         applied
     }
 
+    /// Commits a spilled write set at `ts`: logs it in parts, the first of which creates
+    /// the keyspaces `creates` names, makes the last durable, then applies it all.
+    pub(crate) fn commit_in_parts(&self, ts: Timestamp, creates: Vec<Write>, writes: &WriteSet) -> Result<()> {
+        let Some(wal) = &self.wal else {
+            // Only on-disk databases spill; an in-memory store has no log to write parts to.
+            self.oracle.abandon_commit(ts);
+            return Err(crate::TxnError::Unsupported("a spilled write set needs a write-ahead log".into()));
+        };
+        let mut logged: Vec<Lsn> = Vec::new();
+        let mut log = || -> Result<Lsn> {
+            let mut part = CommitRecord { ts, writes: creates.clone(), complete: false };
+            let mut bytes = 0;
+            for item in writes.iter()? {
+                let (key, entry) = item?;
+                bytes += key.1.len() + entry.value.as_ref().map_or(0, Vec::len) + 8;
+                part.writes.push(entry.into_write(key));
+                if bytes >= PART_BYTES {
+                    logged.push(self.lsns.append(wal, &part.encode())?);
+                    part.writes.clear();
+                    bytes = 0;
+                }
+            }
+            part.complete = true;
+            let last = self.lsns.append(wal, &part.encode())?;
+            logged.push(last);
+            wal.flush(last)?;
+            Ok(last)
+        };
+        let last = match log() {
+            Ok(last) => last,
+            Err(e) => {
+                // The parts stay in the log without a final record; recovery discards them.
+                for lsn in logged {
+                    self.lsns.finish(lsn);
+                }
+                self.oracle.abandon_commit(ts);
+                return Err(e);
+            }
+        };
+        // Every batch is applied under the final record's LSN: the parts' LSNs stay
+        // unfinished until all of it is in, so no checkpoint can cover a part alone.
+        let apply = || -> Result<()> {
+            let mut batch = CommitRecord { ts, writes: creates, complete: true };
+            for item in writes.iter()? {
+                let (key, entry) = item?;
+                batch.writes.push(entry.into_write(key));
+                if batch.writes.len() >= 16_384 {
+                    let full = CommitRecord { ts, writes: std::mem::take(&mut batch.writes), complete: true };
+                    apply_record(&self.keyspaces, full, last, false)?;
+                }
+            }
+            apply_record(&self.keyspaces, batch, last, false)
+        };
+        let applied = apply();
+        if applied.is_ok() {
+            for lsn in logged {
+                self.lsns.finish(lsn);
+            }
+        }
+        self.oracle.finish_commit(ts);
+        applied
+    }
+
     /// Schedules keyspaces dropped by a commit at `ts`, and removes every scheduled one that
     /// no live snapshot can see any more.
     pub(crate) fn drop_keyspaces_after(&self, dropped: Vec<KeyspaceId>, ts: Timestamp) {
@@ -397,4 +493,74 @@ fn apply_record(keyspaces: &Keyspaces, record: CommitRecord, lsn: Lsn, recoverin
         }
     }
     Ok(())
+}
+
+/// Deletes every version at timestamp `ts` from the keyspaces `written` (the parts of a
+/// commit whose final record never reached the log). Returns how many it removed.
+fn discard_versions(keyspaces: &Keyspaces, ts: Timestamp, written: &HashSet<KeyspaceId>, lsn: Lsn) -> Result<u64> {
+    let mut removed = 0;
+    for &id in written {
+        let Ok(engine) = keyspaces.get(id) else { continue };
+        let mut doomed = WriteBatch::new();
+        for entry in engine.scan((std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)) {
+            let (key, _) = entry?;
+            if version::decode_key(&key)?.1 == ts {
+                doomed.delete(key);
+            }
+        }
+        removed += doomed.len() as u64;
+        if !doomed.is_empty() {
+            engine.apply(doomed, lsn)?;
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A crash between the parts of a commit and its final record: recovery applies the
+    /// parts it finds, then removes them, and never hands their timestamp out again.
+    #[test]
+    fn recovery_discards_a_commit_whose_final_record_never_came() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (ks, orphan_ts) = {
+            let store = MvccStore::open(dir.path(), StoreOptions::default()).expect("open");
+            let txn = store.begin();
+            let ks = txn.create_keyspace(None).expect("create").0;
+            txn.put(ks, b"kept", b"1".to_vec()).expect("put");
+            txn.commit().expect("commit");
+            let shared = &store.shared;
+            let ts = shared.oracle.begin_commit();
+            let part = CommitRecord {
+                ts,
+                writes: vec![
+                    Write::Put { keyspace: ks, key: b"kept".to_vec(), value: b"2".to_vec() },
+                    Write::Put { keyspace: ks, key: b"lost".to_vec(), value: b"2".to_vec() },
+                ],
+                complete: false,
+            };
+            let wal = shared.wal.as_ref().expect("wal");
+            // Appended and never finished: the checkpoint at close stays below it, as a
+            // crash would leave it.
+            let lsn = shared.lsns.append(wal, &part.encode()).expect("append");
+            wal.flush(lsn).expect("flush");
+            shared.oracle.abandon_commit(ts);
+            (ks, ts)
+        };
+        let store = MvccStore::open(dir.path(), StoreOptions::default()).expect("reopen");
+        let txn = store.begin();
+        assert_eq!(txn.get(ks, b"kept").expect("get"), Some(b"1".to_vec()));
+        assert_eq!(txn.get(ks, b"lost").expect("get"), None);
+        let engine = store.shared.keyspaces.get(ks).expect("keyspace");
+        for entry in engine.scan((std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)) {
+            let (key, _) = entry.expect("entry");
+            assert_ne!(version::decode_key(&key).expect("version").1, orphan_ts, "a version of the orphan remains");
+        }
+        txn.commit().expect("commit");
+        let next = store.begin();
+        next.put(ks, b"new", b"3".to_vec()).expect("put");
+        assert!(next.commit().expect("commit") > orphan_ts, "the orphan's timestamp is not reused");
+    }
 }

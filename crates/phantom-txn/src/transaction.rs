@@ -44,6 +44,7 @@ use crate::keyspace::{EngineKind, KeyspaceId};
 use crate::locks::{Acquired, LockMode, TxnId};
 use crate::record::{CommitRecord, Write};
 use crate::store::Shared;
+use crate::write_set::{Entry, WriteKey, WriteSet};
 use crate::{Result, Timestamp, TxnError, version};
 
 /// A range of user keys.
@@ -105,13 +106,27 @@ pub struct TxnOptions {
     pub isolation: Isolation,
     /// How long to wait for a row lock before failing with 55P03 (`None`: no limit).
     pub lock_timeout: Option<Duration>,
-    /// The most memory the write set may take before writes fail with 54000.
+    /// The most memory the write set may take before writes fail with 54000. An on-disk
+    /// database spills write sets to disk first (see `spill_threshold`), so with the
+    /// defaults only an in-memory database ever reaches it.
     pub write_set_limit: usize,
+    /// How much of the write set stays in memory before it spills to a scratch file (see
+    /// [`crate::write_set`]).
+    pub spill_threshold: usize,
 }
+
+/// The default [`TxnOptions::spill_threshold`]: enough that ordinary transactions never
+/// spill, small enough that a bulk load's memory stays modest.
+pub const DEFAULT_SPILL_THRESHOLD: usize = 64 << 20;
 
 impl Default for TxnOptions {
     fn default() -> Self {
-        TxnOptions { isolation: Isolation::default(), lock_timeout: None, write_set_limit: 1 << 30 }
+        TxnOptions {
+            isolation: Isolation::default(),
+            lock_timeout: None,
+            write_set_limit: 1 << 30,
+            spill_threshold: DEFAULT_SPILL_THRESHOLD,
+        }
     }
 }
 
@@ -125,37 +140,10 @@ pub enum RowLock {
     Changed(Option<Vec<u8>>),
 }
 
-/// One buffered write, remembering what the transaction's earlier statements wrote to the
-/// same key so the current statement can still read that.
-#[derive(Clone, Debug)]
-struct Entry {
-    command: u32,
-    value: Option<Vec<u8>>,
-    /// The value written by an earlier command, if this entry was overwritten by a later
-    /// one: `None` = no earlier own write, `Some(None)` = deleted earlier.
-    before: Option<Option<Vec<u8>>>,
-}
-
-impl Entry {
-    /// The write as statement `command` sees it: `None` if it sees no own write.
-    fn visible_at(&self, command: u32) -> Option<&Option<Vec<u8>>> {
-        if self.command < command { Some(&self.value) } else { self.before.as_ref() }
-    }
-
-    fn size(key: &[u8], value: &Option<Vec<u8>>) -> usize {
-        key.len() + value.as_ref().map_or(0, Vec::len) + 64
-    }
-}
-
-type WriteKey = (KeyspaceId, Vec<u8>);
-
 /// A point a transaction can roll back to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Savepoint {
     undo: usize,
-    /// The write set's byte count, restored as is: it counts every write made (an
-    /// overwrite adds to it), so it cannot be recomputed from the entries undone.
-    write_bytes: usize,
     locks: usize,
     created: usize,
     dropped: usize,
@@ -163,8 +151,7 @@ pub struct Savepoint {
 
 #[derive(Debug, Default)]
 struct State {
-    writes: BTreeMap<WriteKey, Entry>,
-    write_bytes: usize,
+    writes: WriteSet,
     created: Vec<(KeyspaceId, EngineKind)>,
     dropped: Vec<KeyspaceId>,
     /// Every lock taken, in order, to release at the end.
@@ -205,13 +192,19 @@ impl Transaction {
         } else {
             shared.oracle.begin_snapshot()
         };
+        let writes = WriteSet::new(shared.spill.clone(), options.spill_threshold, id);
         Transaction {
             inner: Arc::new(Inner {
                 shared,
                 id,
                 options,
                 snapshot: AtomicU64::new(snapshot),
-                state: Mutex::new(State { command: 1, active: true, ..State::default() }),
+                state: Mutex::new(State {
+                    command: 1,
+                    active: true,
+                    writes,
+                    ..State::default()
+                }),
             }),
         }
     }
@@ -269,7 +262,7 @@ impl Transaction {
         let target;
         {
             let state = self.active_state()?;
-            if let Some(entry) = state.writes.get(&(keyspace, key.to_vec()))
+            if let Some(entry) = state.writes.get(&(keyspace, key.to_vec()))?
                 && let Some(own) = entry.visible_at(state.command)
             {
                 return Ok(own.clone());
@@ -278,7 +271,7 @@ impl Transaction {
         }
         match self.inner.options.isolation {
             Isolation::ReadUncommitted => {
-                if let Some(dirty) = self.dirty_writes(keyspace, &point_range(key)).pop() {
+                if let Some(dirty) = self.dirty_writes(keyspace, &point_range(key))?.pop() {
                     return Ok(dirty.1);
                 }
             }
@@ -351,7 +344,7 @@ impl Transaction {
     /// The transaction's own write of `key` (any statement's): `None` if there is none.
     fn own_value(&self, keyspace: KeyspaceId, key: &[u8]) -> Result<Option<Option<Vec<u8>>>> {
         let state = self.active_state()?;
-        Ok(state.writes.get(&(keyspace, key.to_vec())).map(|e| e.value.clone()))
+        Ok(state.writes.get(&(keyspace, key.to_vec()))?.map(|e| e.value))
     }
 
     fn get_committed(&self, keyspace: KeyspaceId, key: &[u8], at: Timestamp) -> Result<Option<Vec<u8>>> {
@@ -389,20 +382,29 @@ impl Transaction {
 
     fn scan_at(&self, keyspace: KeyspaceId, range: KeyRange, reverse: bool, at: Timestamp) -> Result<Scan> {
         let isolation = self.inner.options.isolation;
-        let mut overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-        if isolation == Isolation::ReadUncommitted {
-            overlay.extend(self.dirty_writes(keyspace, &range));
-        }
-        let target = {
+        let (entries, command, target) = {
             let state = self.active_state()?;
-            let command = state.command;
-            overlay.extend(
-                state
-                    .writes
-                    .range(keyspace_range(keyspace, &range))
-                    .filter_map(|((_, k), e)| e.visible_at(command).map(|v| (k.clone(), v.clone()))),
-            );
-            state.write_target == Some(keyspace)
+            (state.writes.range(keyspace, &range, reverse)?, state.command, state.write_target == Some(keyspace))
+        };
+        let visible = entries.filter_map(move |item| match item {
+            Ok(((_, key), entry)) => entry.into_visible(command).map(|value| Ok((key, value))),
+            Err(e) => Some(Err(e)),
+        });
+        let own: OwnWrites = if isolation == Isolation::ReadUncommitted {
+            // Other transactions' writes, shadowed by our own.
+            let mut overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
+                self.dirty_writes(keyspace, &range)?.into_iter().collect();
+            for item in visible {
+                let (key, value) = item?;
+                overlay.insert(key, value);
+            }
+            let mut all: Vec<OwnWrite> = overlay.into_iter().collect();
+            if reverse {
+                all.reverse();
+            }
+            Box::new(all.into_iter().map(Ok))
+        } else {
+            Box::new(visible)
         };
         if isolation == Isolation::Serializable {
             self.inner.shared.ssi.scan(self.inner.id, keyspace, &range)?;
@@ -416,13 +418,9 @@ impl Transaction {
             candidate: None,
             done: false,
         };
-        let mut own: Vec<OwnWrite> = overlay.into_iter().collect();
-        if reverse {
-            own.reverse();
-        }
         let read_locks =
             (isolation == Isolation::RepeatableRead && !target).then(|| (self.clone(), keyspace));
-        Ok(Scan { committed: committed.peekable(), own: own.into_iter().peekable(), reverse, read_locks })
+        Ok(Scan { committed: committed.peekable(), own: own.peekable(), reverse, read_locks })
     }
 
     /// Sets `key` to `value`.
@@ -454,16 +452,15 @@ impl Transaction {
             }
         }
         let mut state = self.active_state()?;
-        let size = Entry::size(key, &value);
-        if state.write_bytes + size > inner.options.write_set_limit {
+        let size = key.len() + value.as_ref().map_or(0, Vec::len);
+        if state.writes.memory_bytes() + size > inner.options.write_set_limit {
             return Err(TxnError::WriteSetTooLarge { limit: inner.options.write_set_limit });
         }
-        state.write_bytes += size;
         let register = !state.registered;
         state.registered = true;
         let command = state.command;
         let write_key = (keyspace, key.to_vec());
-        let previous = state.writes.get(&write_key).cloned();
+        let previous = state.writes.get(&write_key)?;
         if let Some(undo) = state.undo.as_mut() {
             undo.push((write_key.clone(), previous.clone()));
         }
@@ -479,7 +476,7 @@ impl Transaction {
             }
             None => Entry { command, value, before: None },
         };
-        state.writes.insert(write_key, entry);
+        state.writes.insert(write_key, entry)?;
         drop(state);
         if register {
             inner.shared.writers.lock().insert(inner.id, Arc::downgrade(inner));
@@ -516,7 +513,7 @@ impl Transaction {
     }
 
     /// Uncommitted writes of other live transactions in `range` (READ UNCOMMITTED).
-    fn dirty_writes(&self, keyspace: KeyspaceId, range: &KeyRange) -> Vec<OwnWrite> {
+    fn dirty_writes(&self, keyspace: KeyspaceId, range: &KeyRange) -> Result<Vec<OwnWrite>> {
         let others: Vec<Arc<Inner>> = {
             let writers = self.inner.shared.writers.lock();
             writers.iter().filter(|(id, _)| **id != self.inner.id).filter_map(|(_, w)| w.upgrade()).collect()
@@ -525,16 +522,14 @@ impl Transaction {
         for other in others {
             let state = other.state.lock();
             if state.active {
-                out.extend(
-                    state
-                        .writes
-                        .range(keyspace_range(keyspace, range))
-                        .map(|((_, k), e)| (k.clone(), e.value.clone())),
-                );
+                for item in state.writes.range(keyspace, range, false)? {
+                    let ((_, key), entry) = item?;
+                    out.push((key, entry.value));
+                }
             }
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        Ok(out)
     }
 
     /// Creates a new keyspace (for a table or index) as part of this transaction. It
@@ -565,7 +560,6 @@ impl Transaction {
         let undo = state.undo.get_or_insert_with(Vec::new).len();
         Ok(Savepoint {
             undo,
-            write_bytes: state.write_bytes,
             locks: state.locks.len(),
             created: state.created.len(),
             dropped: state.dropped.len(),
@@ -583,15 +577,10 @@ impl Transaction {
             };
             for (key, previous) in undone {
                 match previous {
-                    Some(entry) => {
-                        state.writes.insert(key, entry);
-                    }
-                    None => {
-                        state.writes.remove(&key);
-                    }
+                    Some(entry) => state.writes.insert(key, entry)?,
+                    None => state.writes.remove(&key)?,
                 }
             }
-            state.write_bytes = savepoint.write_bytes;
             state.dropped.truncate(savepoint.dropped);
             let keep_created = savepoint.created.min(state.created.len());
             let created = state.created.split_off(keep_created);
@@ -640,15 +629,17 @@ impl Transaction {
             return Ok(snapshot);
         }
         let ts = shared.oracle.begin_commit();
-        let mut record = CommitRecord { ts, writes: Vec::with_capacity(created.len() + writes.len()) };
-        record
-            .writes
-            .extend(created.iter().map(|&(keyspace, kind)| Write::CreateKeyspace { keyspace, kind }));
-        record.writes.extend(writes.into_iter().map(|((keyspace, key), entry)| match entry.value {
-            Some(value) => Write::Put { keyspace, key, value },
-            None => Write::Delete { keyspace, key },
-        }));
-        let result = shared.commit(record);
+        let creates = created.iter().map(|&(keyspace, kind)| Write::CreateKeyspace { keyspace, kind });
+        let result = if writes.spilled() {
+            shared.commit_in_parts(ts, creates.collect(), &writes)
+        } else {
+            let memory = writes.into_memory().unwrap_or_default();
+            let mut record =
+                CommitRecord { ts, writes: Vec::with_capacity(created.len() + memory.len()), complete: true };
+            record.writes.extend(creates);
+            record.writes.extend(memory.into_iter().map(|(key, entry)| entry.into_write(key)));
+            shared.commit(record)
+        };
         if result.is_err() {
             for &(id, _) in &created {
                 shared.keyspaces.drop_keyspace(id);
@@ -726,30 +717,6 @@ fn point_range(key: &[u8]) -> KeyRange {
     (Bound::Included(key.to_vec()), Bound::Included(key.to_vec()))
 }
 
-/// The write-set range holding `range` of `keyspace`.
-fn keyspace_range(keyspace: KeyspaceId, range: &KeyRange) -> (Bound<WriteKey>, Bound<WriteKey>) {
-    let lo = match map_bound(&range.0, |k| (keyspace, k.clone())) {
-        Bound::Unbounded => Bound::Included((keyspace, Vec::new())),
-        b => b,
-    };
-    let hi = match map_bound(&range.1, |k| (keyspace, k.clone())) {
-        Bound::Unbounded => match keyspace.checked_add(1) {
-            Some(next) => Bound::Excluded((next, Vec::new())),
-            None => Bound::Unbounded,
-        },
-        b => b,
-    };
-    (lo, hi)
-}
-
-fn map_bound<T, U>(bound: &Bound<T>, f: impl FnOnce(&T) -> U) -> Bound<U> {
-    match bound {
-        Bound::Included(v) => Bound::Included(f(v)),
-        Bound::Excluded(v) => Bound::Excluded(f(v)),
-        Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
 /// The newest visible version of each key of an engine scan, in either direction.
 struct Versions {
     inner: ScanIterator,
@@ -824,11 +791,14 @@ impl Iterator for Versions {
 /// A key the transaction wrote, with its value (`None`: deleted).
 type OwnWrite = (Vec<u8>, Option<Vec<u8>>);
 
+/// The transaction's own writes a scan overlays, in scan order.
+type OwnWrites = Box<dyn Iterator<Item = Result<OwnWrite>> + Send>;
+
 /// A scan over a transaction's view of a key range: committed versions at the snapshot,
 /// overlaid with the transaction's own writes.
 pub struct Scan {
     committed: std::iter::Peekable<Versions>,
-    own: std::iter::Peekable<std::vec::IntoIter<OwnWrite>>,
+    own: std::iter::Peekable<OwnWrites>,
     reverse: bool,
     /// REPEATABLE READ: the transaction that takes a shared lock on each committed row
     /// returned, and the keyspace.
@@ -853,10 +823,9 @@ impl Scan {
     fn merged(&mut self) -> Option<Result<KeyValue>> {
         loop {
             let take_own = match (self.committed.peek(), self.own.peek()) {
-                (_, None) => return self.committed.next(),
-                (None, Some(_)) => true,
-                (Some(Err(_)), _) => return self.committed.next(),
-                (Some(Ok((ck, _))), Some((ok, _))) => {
+                (_, None) | (Some(Err(_)), _) => return self.committed.next(),
+                (_, Some(Err(_))) | (None, Some(Ok(_))) => true,
+                (Some(Ok((ck, _))), Some(Ok((ok, _)))) => {
                     let order = ok.cmp(ck);
                     let order = if self.reverse { order.reverse() } else { order };
                     if order == std::cmp::Ordering::Equal {
@@ -869,10 +838,12 @@ impl Scan {
             if !take_own {
                 return self.committed.next();
             }
-            if let Some((key, Some(value))) = self.own.next() {
-                return Some(Ok((key, value)));
+            match self.own.next() {
+                Some(Ok((key, Some(value)))) => return Some(Ok((key, value))),
+                Some(Err(e)) => return Some(Err(e)),
+                // An own delete: skip it (the committed version, if any, was skipped too).
+                _ => {}
             }
-            // An own delete: skip it (the committed version, if any, was skipped too).
         }
     }
 }
