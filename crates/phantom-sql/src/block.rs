@@ -44,7 +44,10 @@ const PASSIVE: &[(&str, &str)] = &[
 /// A size in bytes, as the `phantom.*` size settings take it.
 fn parse_bytes(name: &str, value: &str) -> Result<usize> {
     value.trim().parse().map_err(|_| {
-        Error::new(SqlState::InvalidParameterValue, format!("invalid value for parameter \"{name}\": \"{value}\""))
+        Error::new(
+            SqlState::InvalidParameterValue,
+            format!("invalid value for parameter \"{name}\": \"{value}\""),
+        )
     })
 }
 
@@ -141,8 +144,12 @@ impl Settings {
 
     /// Every setting with its value, by name (for `pg_settings`).
     pub fn all(&self) -> Vec<(String, String)> {
-        let mut names: Vec<&str> =
-            vec!["default_transaction_isolation", "lock_timeout", "phantom.spill_threshold", "phantom.write_set_limit"];
+        let mut names: Vec<&str> = vec![
+            "default_transaction_isolation",
+            "lock_timeout",
+            "phantom.spill_threshold",
+            "phantom.write_set_limit",
+        ];
         names.extend(self.passive.keys().map(String::as_str));
         names.extend(crate::catalog::pg_catalog::READ_ONLY_SETTINGS);
         names.sort_unstable();

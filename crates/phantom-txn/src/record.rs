@@ -66,9 +66,9 @@ impl Write {
     /// The keyspace written (or created).
     pub fn keyspace(&self) -> KeyspaceId {
         match self {
-            Write::CreateKeyspace { keyspace, .. } | Write::Put { keyspace, .. } | Write::Delete { keyspace, .. } => {
-                *keyspace
-            }
+            Write::CreateKeyspace { keyspace, .. }
+            | Write::Put { keyspace, .. }
+            | Write::Delete { keyspace, .. } => *keyspace,
         }
     }
 }

@@ -157,7 +157,11 @@ impl MvccStore {
         let wal = Arc::new(Wal::open(&dir.join("wal"), wal_options, manifest.checkpoint_lsn, &mut replay)?);
         for (ts, written) in unfinished {
             let removed = discard_versions(&keyspaces, ts, &written, wal.last_lsn())?;
-            tracing::warn!(ts, removed, "discarded the versions of a commit the crash interrupted while logging it");
+            tracing::warn!(
+                ts,
+                removed,
+                "discarded the versions of a commit the crash interrupted while logging it"
+            );
         }
         tracing::info!(
             dir = %dir.display(),
@@ -377,7 +381,12 @@ impl Shared {
 
     /// Commits a spilled write set at `ts`: logs it in parts, the first of which creates
     /// the keyspaces `creates` names, makes the last durable, then applies it all.
-    pub(crate) fn commit_in_parts(&self, ts: Timestamp, creates: Vec<Write>, writes: &WriteSet) -> Result<()> {
+    pub(crate) fn commit_in_parts(
+        &self,
+        ts: Timestamp,
+        creates: Vec<Write>,
+        writes: &WriteSet,
+    ) -> Result<()> {
         let Some(wal) = &self.wal else {
             // Only on-disk databases spill; an in-memory store has no log to write parts to.
             self.oracle.abandon_commit(ts);
@@ -497,7 +506,12 @@ fn apply_record(keyspaces: &Keyspaces, record: CommitRecord, lsn: Lsn, recoverin
 
 /// Deletes every version at timestamp `ts` from the keyspaces `written` (the parts of a
 /// commit whose final record never reached the log). Returns how many it removed.
-fn discard_versions(keyspaces: &Keyspaces, ts: Timestamp, written: &HashSet<KeyspaceId>, lsn: Lsn) -> Result<u64> {
+fn discard_versions(
+    keyspaces: &Keyspaces,
+    ts: Timestamp,
+    written: &HashSet<KeyspaceId>,
+    lsn: Lsn,
+) -> Result<u64> {
     let mut removed = 0;
     for &id in written {
         let Ok(engine) = keyspaces.get(id) else { continue };
@@ -556,7 +570,11 @@ mod tests {
         let engine = store.shared.keyspaces.get(ks).expect("keyspace");
         for entry in engine.scan((std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)) {
             let (key, _) = entry.expect("entry");
-            assert_ne!(version::decode_key(&key).expect("version").1, orphan_ts, "a version of the orphan remains");
+            assert_ne!(
+                version::decode_key(&key).expect("version").1,
+                orphan_ts,
+                "a version of the orphan remains"
+            );
         }
         txn.commit().expect("commit");
         let next = store.begin();

@@ -199,12 +199,7 @@ impl Transaction {
                 id,
                 options,
                 snapshot: AtomicU64::new(snapshot),
-                state: Mutex::new(State {
-                    command: 1,
-                    active: true,
-                    writes,
-                    ..State::default()
-                }),
+                state: Mutex::new(State { command: 1, active: true, writes, ..State::default() }),
             }),
         }
     }
@@ -384,7 +379,11 @@ impl Transaction {
         let isolation = self.inner.options.isolation;
         let (entries, command, target) = {
             let state = self.active_state()?;
-            (state.writes.range(keyspace, &range, reverse)?, state.command, state.write_target == Some(keyspace))
+            (
+                state.writes.range(keyspace, &range, reverse)?,
+                state.command,
+                state.write_target == Some(keyspace),
+            )
         };
         let visible = entries.filter_map(move |item| match item {
             Ok(((_, key), entry)) => entry.into_visible(command).map(|value| Ok((key, value))),
@@ -460,23 +459,11 @@ impl Transaction {
         state.registered = true;
         let command = state.command;
         let write_key = (keyspace, key.to_vec());
-        let previous = state.writes.get(&write_key)?;
+        let logging = state.undo.is_some();
+        let replaced = state.writes.write(write_key.clone(), command, value, logging)?;
         if let Some(undo) = state.undo.as_mut() {
-            undo.push((write_key.clone(), previous.clone()));
+            undo.push((write_key, replaced));
         }
-        let entry = match previous {
-            Some(mut entry) if entry.command == command => {
-                entry.value = value;
-                entry
-            }
-            Some(mut entry) => {
-                entry.before = Some(std::mem::replace(&mut entry.value, value));
-                entry.command = command;
-                entry
-            }
-            None => Entry { command, value, before: None },
-        };
-        state.writes.insert(write_key, entry)?;
         drop(state);
         if register {
             inner.shared.writers.lock().insert(inner.id, Arc::downgrade(inner));

@@ -28,7 +28,7 @@
 //! of the transaction's own writes reads both tiers. An in-memory database has nowhere to
 //! spill; its write sets are bounded by the write-set limit instead.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, btree_map};
 use std::iter::Peekable;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -195,6 +195,22 @@ impl SpillPlace {
 struct Spill {
     tree: BTree,
     path: PathBuf,
+    /// The highest key the file holds of each keyspace. Bulk loads write keys in
+    /// ascending order (row ids, a sorted index build), so most lookups of a new key can
+    /// tell from this alone that the file does not have it, and skip the tree.
+    highest: HashMap<KeyspaceId, Vec<u8>>,
+}
+
+impl Spill {
+    fn get(&self, (keyspace, key): &WriteKey) -> Result<Option<Entry>> {
+        if self.highest.get(keyspace).is_none_or(|highest| key > highest) {
+            return Ok(None);
+        }
+        match self.tree.get(&spill_key(*keyspace, key))? {
+            None => Ok(None),
+            Some(bytes) => Entry::decode(&bytes).map(Some),
+        }
+    }
 }
 
 impl Drop for Spill {
@@ -247,11 +263,62 @@ impl WriteSet {
         }
         match &self.spill {
             None => Ok(None),
-            Some(spill) => match spill.tree.get(&spill_key(key.0, &key.1))? {
-                None => Ok(None),
-                Some(bytes) => Entry::decode(&bytes).map(Some),
-            },
+            Some(spill) => spill.get(key),
         }
+    }
+
+    /// Records that statement `command` wrote `value` to `key`, keeping what earlier
+    /// statements wrote there (see [`Entry::before`]). Returns the entry this replaced if
+    /// `keep_replaced` (for a savepoint's undo log), `None` otherwise.
+    pub fn write(
+        &mut self,
+        key: WriteKey,
+        command: u32,
+        value: Option<Vec<u8>>,
+        keep_replaced: bool,
+    ) -> Result<Option<Entry>> {
+        let replaced = match self.memory.entry(key) {
+            btree_map::Entry::Occupied(mut slot) => {
+                let replaced = keep_replaced.then(|| slot.get().clone());
+                let old_size = slot.get().size(&slot.key().1);
+                let entry = slot.get_mut();
+                if entry.command == command {
+                    entry.value = value;
+                } else {
+                    entry.before = Some(std::mem::replace(&mut entry.value, value));
+                    entry.command = command;
+                }
+                let new_size = slot.get().size(&slot.key().1);
+                self.memory_bytes = self.memory_bytes + new_size - old_size;
+                replaced
+            }
+            btree_map::Entry::Vacant(slot) => {
+                let spilled = match &self.spill {
+                    Some(spill) => spill.get(slot.key())?,
+                    None => None,
+                };
+                let replaced = if keep_replaced { spilled.clone() } else { None };
+                let entry = match spilled {
+                    Some(mut entry) if entry.command == command => {
+                        entry.value = value;
+                        entry
+                    }
+                    Some(mut entry) => {
+                        entry.before = Some(std::mem::replace(&mut entry.value, value));
+                        entry.command = command;
+                        entry
+                    }
+                    None => Entry { command, value, before: None },
+                };
+                self.memory_bytes += entry.size(&slot.key().1);
+                slot.insert(entry);
+                replaced
+            }
+        };
+        if self.memory_bytes > self.threshold && self.place.is_some() {
+            self.spill_memory()?;
+        }
+        Ok(replaced)
     }
 
     /// Sets the entry of `key`, spilling the map to the file when it has grown too big.
@@ -321,7 +388,8 @@ impl WriteSet {
             let (key, value) = entry?;
             Ok((split_spill_key(&key)?, Entry::decode(&value)?))
         };
-        let file: Entries = if reverse { Box::new(scan.rev().map(decode)) } else { Box::new(scan.map(decode)) };
+        let file: Entries =
+            if reverse { Box::new(scan.rev().map(decode)) } else { Box::new(scan.map(decode)) };
         Ok(Box::new(Merge { memory: memory.into_iter().peekable(), file: file.peekable(), reverse }))
     }
 
@@ -332,12 +400,20 @@ impl WriteSet {
             let path = place.dir.join(format!("txn-{}.spill", self.txn));
             let tree = BTree::open(&path, place.pool.clone())?;
             tracing::debug!(txn = self.txn, bytes = self.memory_bytes, "write set spills to disk");
-            self.spill = Some(Spill { tree, path });
+            self.spill = Some(Spill { tree, path, highest: HashMap::new() });
         }
-        let Some(spill) = &self.spill else { return Ok(()) };
+        let Some(spill) = &mut self.spill else { return Ok(()) };
         let mut batch = WriteBatch::new();
         for ((keyspace, key), entry) in std::mem::take(&mut self.memory) {
             batch.put(spill_key(keyspace, &key), entry.encode());
+            // Keys come in ascending order: the last of a keyspace is its highest.
+            match spill.highest.get_mut(&keyspace) {
+                Some(highest) if *highest >= key => {}
+                Some(highest) => *highest = key,
+                None => {
+                    spill.highest.insert(keyspace, key);
+                }
+            }
         }
         self.memory_bytes = 0;
         spill.tree.apply(batch, 0)?;

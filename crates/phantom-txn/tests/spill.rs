@@ -8,7 +8,10 @@ use std::path::Path;
 use phantom_txn::{Isolation, KeyspaceId, MvccStore, StoreOptions, Transaction, TxnOptions};
 
 fn scan(txn: &Transaction, ks: KeyspaceId, reverse: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
-    txn.scan(ks, (Bound::Unbounded, Bound::Unbounded), reverse).expect("scan").map(|kv| kv.expect("entry")).collect()
+    txn.scan(ks, (Bound::Unbounded, Bound::Unbounded), reverse)
+        .expect("scan")
+        .map(|kv| kv.expect("entry"))
+        .collect()
 }
 
 fn key(i: u32) -> Vec<u8> {
@@ -22,7 +25,11 @@ fn value(i: u32, round: u32) -> Vec<u8> {
 
 /// A transaction whose write set spills after about 4 KiB.
 fn spilling(store: &MvccStore) -> Transaction {
-    store.begin_with(TxnOptions { isolation: Isolation::Snapshot, spill_threshold: 4096, ..TxnOptions::default() })
+    store.begin_with(TxnOptions {
+        isolation: Isolation::Snapshot,
+        spill_threshold: 4096,
+        ..TxnOptions::default()
+    })
 }
 
 fn scratch_files(dir: &Path) -> usize {
@@ -64,7 +71,11 @@ fn a_spilled_write_set_reads_its_own_writes_commits_and_survives_reopen() {
         // runs it still sees the first statement's values.
         for i in (0..5_000).step_by(10) {
             txn.put(ks, &key(i), value(i, 2)).expect("overwrite");
-            assert_eq!(txn.get(ks, &key(i)).expect("get"), model.get(&key(i)).cloned(), "row {i} mid-statement");
+            assert_eq!(
+                txn.get(ks, &key(i)).expect("get"),
+                model.get(&key(i)).cloned(),
+                "row {i} mid-statement"
+            );
             model.insert(key(i), value(i, 2));
         }
         for i in (0..5_000).step_by(7) {
@@ -142,7 +153,11 @@ fn rolling_back_to_a_savepoint_undoes_spilled_writes() {
 fn an_in_memory_store_does_not_spill_but_stops_at_the_limit() {
     let store = MvccStore::memory();
     let ks = new_keyspace(&store);
-    let txn = store.begin_with(TxnOptions { spill_threshold: 4096, write_set_limit: 100_000, ..TxnOptions::default() });
+    let txn = store.begin_with(TxnOptions {
+        spill_threshold: 4096,
+        write_set_limit: 100_000,
+        ..TxnOptions::default()
+    });
     let failed = (0..5_000).find_map(|i| txn.put(ks, &key(i), value(i, 1)).err());
     assert!(matches!(failed, Some(phantom_txn::TxnError::WriteSetTooLarge { .. })), "{failed:?}");
 }
