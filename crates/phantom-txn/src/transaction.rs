@@ -9,8 +9,9 @@
 //! ## Isolation levels
 //!
 //! Every level reads committed versions at a snapshot and takes an exclusive lock on each
-//! key it writes (waiting for the holder, with deadlock detection). They differ in four
-//! switches, all decided here:
+//! key it writes (waiting for the holder, with deadlock detection; past
+//! `TxnOptions::escalation_threshold` row locks in one keyspace, one lock on the keyspace
+//! covers them, see [`crate::locks`]). They differ in four switches, all decided here:
 //!
 //! | level            | snapshot      | write over a newer commit | read locks | SSI |
 //! |------------------|---------------|---------------------------|------------|-----|
@@ -29,7 +30,8 @@
 //!
 //! While a savepoint exists, every change to the write set is logged with the entry it
 //! replaced; rolling back to the savepoint replays that log backwards and releases the
-//! locks taken since. Without savepoints nothing is logged.
+//! row locks taken since (keyspace locks stay to the end). Without savepoints nothing is
+//! logged.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
