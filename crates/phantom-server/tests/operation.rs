@@ -44,6 +44,41 @@ async fn a_cancel_request_stops_a_long_query_with_57014() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_request_ends_a_wait_for_a_row_lock() {
+    let server = start().await;
+    let holder = connect(&server).await;
+    holder
+        .batch_execute("CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 0)")
+        .await
+        .expect("setup");
+    holder.batch_execute("BEGIN; UPDATE t SET v = 1 WHERE id = 1").await.expect("lock the row");
+    let waiter = connect(&server).await;
+    // Without a working cancel the wait ends here with 55P03 instead of hanging the test.
+    waiter.batch_execute("SET lock_timeout = '10s'; BEGIN").await.expect("begin");
+    let token = waiter.cancel_token();
+    let update = tokio::spawn(async move {
+        let result = waiter.execute("UPDATE t SET v = 2 WHERE id = 1", &[]).await;
+        (result, Instant::now(), waiter)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!update.is_finished(), "the second writer waits for the lock");
+    let canceled = Instant::now();
+    token.cancel_query(NoTls).await.expect("cancel request sent");
+    let (result, failed, waiter) = update.await.expect("task");
+    let err = result.expect_err("canceled");
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err}");
+    let latency = failed.saturating_duration_since(canceled);
+    assert!(latency < Duration::from_secs(1), "the cancel took {latency:?}");
+    // The block is failed, as in PostgreSQL.
+    let err = waiter.simple_query("SELECT 1").await.expect_err("failed block");
+    assert_eq!(err.code(), Some(&SqlState::IN_FAILED_SQL_TRANSACTION), "{err}");
+    waiter.batch_execute("ROLLBACK").await.expect("rollback");
+    holder.batch_execute("COMMIT").await.expect("commit");
+    let v: i32 = waiter.query_one("SELECT v FROM t WHERE id = 1", &[]).await.expect("read").get(0);
+    assert_eq!(v, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_request_with_a_wrong_key_does_nothing() {
     let server = start().await;
     let mut victim = Raw::connect_only(&server).await;

@@ -26,6 +26,7 @@ use sqlparser::ast::{TransactionAccessMode, TransactionIsolationLevel, Transacti
 
 use crate::catalog;
 use crate::error::{Error, Result, SqlState};
+use crate::interrupt::Interrupt;
 
 /// Parameters that are accepted and remembered, but change nothing.
 const PASSIVE: &[(&str, &str)] = &[
@@ -92,12 +93,19 @@ impl Settings {
             lock_timeout: self.lock_timeout,
             write_set_limit: self.write_set_limit,
             spill_threshold: self.spill_threshold,
+            ..TxnOptions::default()
         }
     }
 
-    /// Starts a transaction with these settings.
-    pub fn begin(&self, store: &MvccStore, isolation: Option<Isolation>) -> Transaction {
-        store.begin_with(self.txn_options(isolation))
+    /// Starts a transaction with these settings, whose lock waits end with 57014 when
+    /// `interrupt` is raised (the session's cancel flag).
+    pub fn begin(
+        &self,
+        store: &MvccStore,
+        isolation: Option<Isolation>,
+        interrupt: &Interrupt,
+    ) -> Transaction {
+        store.begin_with(TxnOptions { cancel: Some(interrupt.flag()), ..self.txn_options(isolation) })
     }
 
     /// `SET name = value`. `transaction_isolation` is the block's business, not ours.

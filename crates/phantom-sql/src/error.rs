@@ -316,6 +316,7 @@ impl From<TxnError> for Error {
                     "Canceled on identification as a pivot. The transaction might succeed if retried.",
                 ),
             TxnError::Deadlock(message) => Error::new(SqlState::DeadlockDetected, message),
+            TxnError::Canceled => crate::interrupt::canceled(),
             TxnError::LockTimeout => {
                 Error::new(SqlState::LockNotAvailable, "canceling statement due to lock timeout")
             }

@@ -8,8 +8,11 @@
 //! back (or its block failed) as after any other error.
 //!
 //! A check is one relaxed atomic load per row per operator, cheap next to the work of
-//! producing the row. What is not interrupted: a wait for a row lock (`lock_timeout`
-//! bounds those) and the commit itself (once the WAL record is written the commit stands).
+//! producing the row. A statement waiting for a lock is interrupted too: the session starts
+//! its transactions with this flag as their cancel flag ([`Interrupt::flag`]), which the
+//! lock manager polls while it waits (at least every 100 ms), so a statement blocked
+//! behind another transaction's row or table lock fails with the same 57014. What is not
+//! interrupted: the commit itself (once the WAL record is written the commit stands).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +38,12 @@ impl Interrupt {
     /// True when a stop was requested.
     pub fn is_raised(&self) -> bool {
         self.0.load(Ordering::Relaxed)
+    }
+
+    /// The flag itself, for the transaction layer: a transaction started with it ends
+    /// its lock waits when it is raised (see `phantom_txn::TxnOptions::cancel`).
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.0.clone()
     }
 
     /// Fails with 57014 when a stop was requested.

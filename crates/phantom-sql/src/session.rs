@@ -182,7 +182,9 @@ impl Session {
         let (parameter_types, columns) = match &statement {
             Ast::Query(_) | Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
                 let open = self.block.as_ref().map(|b| b.txn.clone()).filter(Transaction::is_active);
-                let txn = open.clone().unwrap_or_else(|| self.settings.begin(&self.instance.store, None));
+                let txn = open
+                    .clone()
+                    .unwrap_or_else(|| self.settings.begin(&self.instance.store, None, &self.interrupt));
                 let mut binder = Binder::new(&self.instance.catalog, &txn)
                     .with_system_views(&self.instance.store)
                     .with_settings(&self.settings)
@@ -321,7 +323,7 @@ impl Session {
         match self.block.as_ref().map(|b| &b.txn).filter(|t| t.is_active()) {
             Some(txn) => f(&self.instance, txn),
             None => {
-                let txn = self.settings.begin(&self.instance.store, None);
+                let txn = self.settings.begin(&self.instance.store, None, &self.interrupt);
                 let result = f(&self.instance, &txn);
                 txn.rollback()?;
                 result
@@ -345,7 +347,7 @@ impl Session {
             Ast::StartTransaction { modes, .. } => {
                 let (isolation, read_only) = block::modes(modes);
                 if self.block.is_none() {
-                    let txn = self.settings.begin(&self.instance.store, isolation);
+                    let txn = self.settings.begin(&self.instance.store, isolation, &self.interrupt);
                     self.block = Some(Block::new(txn, read_only.unwrap_or(false)));
                 }
                 // PostgreSQL warns and carries on when a block is already open.
@@ -595,7 +597,7 @@ impl Session {
         }
         if block.txn.isolation() != level {
             block.txn.rollback()?;
-            block.txn = self.settings.begin(&self.instance.store, Some(level));
+            block.txn = self.settings.begin(&self.instance.store, Some(level), &self.interrupt);
         }
         Ok(())
     }
@@ -618,7 +620,7 @@ impl Session {
                 result
             }
             None => {
-                let txn = self.settings.begin(&self.instance.store, None);
+                let txn = self.settings.begin(&self.instance.store, None, &self.interrupt);
                 match f(&self.instance, &txn) {
                     Ok(output) => {
                         txn.commit()?;

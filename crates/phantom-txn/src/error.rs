@@ -26,6 +26,9 @@ pub enum TxnError {
     /// A lock was not granted within `lock_timeout`.
     #[error("canceling statement due to lock timeout")]
     LockTimeout,
+    /// A lock wait was ended by the cancel flag (the SQL session's interrupt).
+    #[error("canceling statement due to user request")]
+    Canceled,
     /// The write set outgrew its limit.
     #[error("transaction write set exceeds its limit of {limit} bytes")]
     WriteSetTooLarge { limit: usize },

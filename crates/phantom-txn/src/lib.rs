@@ -32,7 +32,9 @@
 //!
 //! Two transactions may not write the same key concurrently: a writer takes an exclusive
 //! row lock ([`locks`]) and holds it until its versions are applied, so a second writer
-//! waits (deadlocks are detected when a wait starts). What happens once it gets the lock
+//! waits (deadlocks are detected when a wait starts). Row locks sit under intention locks
+//! on their keyspace, and a transaction that locks many rows of one keyspace escalates to
+//! a lock on the whole keyspace, so bulk writes do not hold a lock per row. What happens once it gets the lock
 //! depends on the isolation level: READ COMMITTED goes on with the newest version, the
 //! snapshot levels fail with 40001 if a version newer than their snapshot was committed
 //! (first committer wins). REPEATABLE READ adds shared locks on rows read; SERIALIZABLE

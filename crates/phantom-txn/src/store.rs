@@ -247,6 +247,12 @@ impl MvccStore {
         Transaction::new(self.shared.clone(), id, options)
     }
 
+    /// How many rows and keyspaces have locks or waiters in the lock table (for tests:
+    /// escalation keeps it small).
+    pub fn lock_entries(&self) -> usize {
+        self.shared.locks.entries()
+    }
+
     /// The data directory, or `None` for an in-memory store.
     pub fn path(&self) -> Option<&Path> {
         self.shared.path.as_deref()

@@ -9,8 +9,9 @@
 //! ## Isolation levels
 //!
 //! Every level reads committed versions at a snapshot and takes an exclusive lock on each
-//! key it writes (waiting for the holder, with deadlock detection). They differ in four
-//! switches, all decided here:
+//! key it writes (waiting for the holder, with deadlock detection; past
+//! `TxnOptions::escalation_threshold` row locks in one keyspace, one lock on the keyspace
+//! covers them, see [`crate::locks`]). They differ in four switches, all decided here:
 //!
 //! | level            | snapshot      | write over a newer commit | read locks | SSI |
 //! |------------------|---------------|---------------------------|------------|-----|
@@ -29,19 +30,20 @@
 //!
 //! While a savepoint exists, every change to the write set is logged with the entry it
 //! replaced; rolling back to the savepoint replays that log backwards and releases the
-//! locks taken since. Without savepoints nothing is logged.
+//! row locks taken since (keyspace locks stay to the end). Without savepoints nothing is
+//! logged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use phantom_storage::{KeyValue, ScanIterator};
 
 use crate::keyspace::{EngineKind, KeyspaceId};
-use crate::locks::{Acquired, LockMode, TxnId};
+use crate::locks::{self, Acquired, KeyspaceMode, LockMode, TxnId, Wait};
 use crate::record::{CommitRecord, Write};
 use crate::store::Shared;
 use crate::write_set::{Entry, WriteKey, WriteSet};
@@ -113,6 +115,12 @@ pub struct TxnOptions {
     /// How much of the write set stays in memory before it spills to a scratch file (see
     /// [`crate::write_set`]).
     pub spill_threshold: usize,
+    /// A flag that, once raised, ends a lock wait with [`TxnError::Canceled`] (the SQL
+    /// session's interrupt; `None`: waits end only as `lock_timeout` says).
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// How many row locks the transaction takes in one keyspace before it locks the
+    /// keyspace instead (see [`crate::locks`]).
+    pub escalation_threshold: usize,
 }
 
 /// The default [`TxnOptions::spill_threshold`]: enough that ordinary transactions never
@@ -126,6 +134,8 @@ impl Default for TxnOptions {
             lock_timeout: None,
             write_set_limit: 1 << 30,
             spill_threshold: DEFAULT_SPILL_THRESHOLD,
+            cancel: None,
+            escalation_threshold: locks::ESCALATION_THRESHOLD,
         }
     }
 }
@@ -154,8 +164,13 @@ struct State {
     writes: WriteSet,
     created: Vec<(KeyspaceId, EngineKind)>,
     dropped: Vec<KeyspaceId>,
-    /// Every lock taken, in order, to release at the end.
+    /// Every row lock taken, in order, to release at the end. Escalation releases the
+    /// row locks it covers early but leaves them here (releasing one twice is harmless),
+    /// so savepoints can keep counting positions in this list.
     locks: Vec<WriteKey>,
+    /// The keyspaces it took row locks in: the keyspace lock held and the row count that
+    /// decides escalation.
+    keyspace_locks: HashMap<KeyspaceId, KeyspaceLocks>,
     /// While savepoints exist: each write's key and the entry it replaced.
     undo: Option<Vec<(WriteKey, Option<Entry>)>>,
     command: u32,
@@ -166,6 +181,18 @@ struct State {
     /// locks on it, since every row it changes is locked exclusively right away (a shared
     /// lock first would make two updaters of a row deadlock on the upgrade).
     write_target: Option<KeyspaceId>,
+}
+
+/// A transaction's lock on one keyspace (see [`crate::locks`]).
+#[derive(Debug, Default)]
+struct KeyspaceLocks {
+    /// The keyspace lock held: an intention, or a whole-keyspace mode after escalation.
+    /// `None` until granted.
+    mode: Option<KeyspaceMode>,
+    /// Row locks requested here since the last escalation and not covered by `mode`. Row
+    /// locks a savepoint rollback releases still count: that may bring an escalation
+    /// forward, never put one off.
+    rows: usize,
 }
 
 #[derive(Debug)]
@@ -471,23 +498,87 @@ impl Transaction {
         Ok(())
     }
 
-    /// Takes a lock, remembering it for release at the end.
+    /// Takes a row lock, remembering it for release at the end: the keyspace's intention
+    /// lock first if the transaction holds none yet, or the whole keyspace once it has
+    /// locked more than `escalation_threshold` rows there, after which the keyspace lock
+    /// covers every row request.
+    ///
+    /// Keyspace locks are released only at commit or rollback. A rollback to a savepoint
+    /// keeps those taken since (the rows they cover may have been locked before the
+    /// savepoint, whose row locks escalation has released); holding a lock longer is
+    /// always safe, and a savepoint rollback is rare next to the writes that escalate.
     fn lock(&self, keyspace: KeyspaceId, key: &[u8], mode: LockMode) -> Result<Acquired> {
         let inner = &self.inner;
-        // A keyspace this transaction created (a new table, TRUNCATE, a rewrite) is named
-        // only by catalog entries no one else sees before the commit, so no other
-        // transaction can read or write it and its rows need no locks. Bulk loads into it
-        // (pgbench's TRUNCATE then COPY, ADD PRIMARY KEY) spent a quarter of their time
-        // in the lock table otherwise.
-        if self.active_state()?.created.iter().any(|&(id, _)| id == keyspace) {
-            return Ok(Acquired::Private);
+        let (intention, escalation) = {
+            let mut state = self.active_state()?;
+            // A keyspace this transaction created (a new table, TRUNCATE, a rewrite) is
+            // named only by catalog entries no one else sees before the commit, so no
+            // other transaction can read or write it and its rows need no locks. Bulk
+            // loads into it (pgbench's TRUNCATE then COPY, ADD PRIMARY KEY) spent a
+            // quarter of their time in the lock table otherwise.
+            if state.created.iter().any(|&(id, _)| id == keyspace) {
+                return Ok(Acquired::Private);
+            }
+            // The one extra lookup of the hot path: after the first row of a keyspace
+            // the lock manager sees only row requests, until escalation.
+            let held = state.keyspace_locks.entry(keyspace).or_default();
+            if held.mode.is_some_and(|m| m.covers_rows(mode)) {
+                return Ok(Acquired::Covered);
+            }
+            let intention = KeyspaceMode::intention(mode);
+            held.rows += 1;
+            let escalation = (held.rows > inner.options.escalation_threshold).then(|| {
+                let writes = mode == LockMode::Exclusive || held.mode.is_some_and(|m| m.allows_row_writes());
+                if writes { KeyspaceMode::Exclusive } else { KeyspaceMode::Shared }
+            });
+            (held.mode.is_none_or(|m| !m.covers(intention)).then_some(intention), escalation)
+        };
+        let wait = Wait { timeout: inner.options.lock_timeout, cancel: inner.options.cancel.as_deref() };
+        if let Some(target) = escalation {
+            self.escalate(keyspace, target, &wait)?;
+            return Ok(Acquired::Covered);
         }
-        let acquired =
-            inner.shared.locks.acquire(inner.id, keyspace, key, mode, inner.options.lock_timeout)?;
-        if acquired == Acquired::New {
-            inner.state.lock().locks.push((keyspace, key.to_vec()));
+        let take_intention = |intention| -> Result<()> {
+            inner.shared.locks.acquire_keyspace(inner.id, keyspace, intention, &wait)?;
+            Self::record_keyspace_lock(&mut inner.state.lock(), keyspace, intention);
+            Ok(())
+        };
+        let acquired = intention
+            .map_or(Ok(()), take_intention)
+            .and_then(|()| inner.shared.locks.acquire(inner.id, keyspace, key, mode, &wait));
+        let mut state = inner.state.lock();
+        if matches!(acquired, Ok(Acquired::New)) {
+            state.locks.push((keyspace, key.to_vec()));
+        } else if let Some(held) = state.keyspace_locks.get_mut(&keyspace) {
+            // Counted in advance above; this request added no row lock.
+            held.rows = held.rows.saturating_sub(1);
         }
-        Ok(acquired)
+        acquired
+    }
+
+    /// Notes that the transaction's lock on `keyspace` now includes `mode`; returns the
+    /// combined mode.
+    fn record_keyspace_lock(state: &mut State, keyspace: KeyspaceId, mode: KeyspaceMode) -> KeyspaceMode {
+        let held = state.keyspace_locks.entry(keyspace).or_default();
+        let combined = held.mode.map_or(mode, |m| m.combine(mode));
+        held.mode = Some(combined);
+        combined
+    }
+
+    /// Locks all of `keyspace` in `target` mode, then lets go of the row locks there that
+    /// the keyspace lock now covers.
+    fn escalate(&self, keyspace: KeyspaceId, target: KeyspaceMode, wait: &Wait) -> Result<()> {
+        let inner = &self.inner;
+        inner.shared.locks.acquire_keyspace(inner.id, keyspace, target, wait)?;
+        let mut state = inner.state.lock();
+        let mode = Self::record_keyspace_lock(&mut state, keyspace, target);
+        if let Some(held) = state.keyspace_locks.get_mut(&keyspace) {
+            held.rows = 0;
+        }
+        // Lock order: the transaction's state, then the lock table (as at rollback).
+        let rows = state.locks.iter().filter(|(ks, _)| *ks == keyspace).map(|(_, k)| k.as_slice());
+        inner.shared.locks.release_covered(inner.id, keyspace, mode, rows);
+        Ok(())
     }
 
     fn newest_committed(&self, keyspace: KeyspaceId, key: &[u8]) -> Result<Option<Timestamp>> {
@@ -658,7 +749,8 @@ impl Inner {
     /// Releases the locks and forgets the transaction in the shared registries;
     /// `committed` is its commit timestamp, `None` if it wrote nothing or failed.
     fn finish(&self, locks: &[WriteKey], registered: bool, committed: Option<Timestamp>) {
-        self.shared.locks.release(self.id, locks.iter().map(|(ks, k)| (*ks, k.as_slice())));
+        let keyspaces = std::mem::take(&mut self.state.lock().keyspace_locks);
+        self.release_locks(locks, keyspaces);
         if registered {
             self.shared.writers.lock().remove(&self.id);
         }
@@ -670,11 +762,18 @@ impl Inner {
         }
     }
 
+    /// Releases the row locks, then the keyspace locks above them.
+    fn release_locks(&self, rows: &[WriteKey], keyspaces: HashMap<KeyspaceId, KeyspaceLocks>) {
+        self.shared.locks.release(self.id, rows.iter().map(|(ks, k)| (*ks, k.as_slice())));
+        let held = keyspaces.into_iter().filter(|(_, l)| l.mode.is_some()).map(|(ks, _)| ks);
+        self.shared.locks.release_keyspaces(self.id, held);
+    }
+
     fn abort(&self, state: &mut State) {
         state.active = false;
         state.writes.clear();
         let locks = std::mem::take(&mut state.locks);
-        self.shared.locks.release(self.id, locks.iter().map(|(ks, k)| (*ks, k.as_slice())));
+        self.release_locks(&locks, std::mem::take(&mut state.keyspace_locks));
         if state.registered {
             self.shared.writers.lock().remove(&self.id);
         }

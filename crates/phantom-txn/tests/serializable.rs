@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::time::Duration;
 
+use phantom_txn::locks::ESCALATION_THRESHOLD;
 use phantom_txn::{Isolation, KeyspaceId, MvccStore, Transaction, TxnError, TxnOptions};
 use proptest::prelude::*;
 
@@ -124,6 +125,8 @@ proptest! {
         programs in prop::collection::vec(prop::collection::vec(op_strategy(), 1..5), 2..4),
         schedule in prop::collection::vec(0..3usize, 0..24),
         initial in prop::collection::btree_map(0..KEYS, 1..100u64, 0..4),
+        // Half the runs escalate to a keyspace lock after 0, 1 or 2 row locks.
+        escalation in 0..6usize,
     ) {
         let store = MvccStore::memory();
         let setup = store.begin();
@@ -135,6 +138,7 @@ proptest! {
         let options = TxnOptions {
             isolation: Isolation::Serializable,
             lock_timeout: Some(Duration::from_millis(5)),
+            escalation_threshold: if escalation < 3 { escalation } else { ESCALATION_THRESHOLD },
             ..TxnOptions::default()
         };
         let mut live: Vec<Live> = programs

@@ -74,3 +74,82 @@ fn an_interrupt_while_idle_does_not_cancel_the_next_statement() {
     let rows = session.query("SELECT count(*) FROM (VALUES (1), (2)) v").expect("not canceled");
     assert_eq!(rows.rows[0].get::<i64>(0).expect("int"), 2);
 }
+
+/// Runs `sql` on `waiter` in a thread while `waiter` is expected to block on a lock; after
+/// a while a third thread interrupts it. Returns the session, the result and how long the
+/// statement took to fail once interrupted.
+fn interrupt_lock_wait(
+    mut waiter: phantom::Session,
+    sql: &'static str,
+) -> (phantom::Session, phantom::Result<phantom::Output>, Duration) {
+    // Without a working cancel the wait ends here with 55P03 instead of hanging the test.
+    waiter.execute("SET lock_timeout = '10s'").expect("set");
+    let handle = waiter.interrupt_handle();
+    let blocked = std::thread::spawn(move || {
+        let result = waiter.execute(sql);
+        (waiter, result, Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!blocked.is_finished(), "the statement must wait for the lock");
+    let canceller = std::thread::spawn(move || {
+        let raised = Instant::now();
+        handle.interrupt();
+        raised
+    });
+    let raised = canceller.join().expect("canceller thread");
+    let (waiter, result, failed) = blocked.join().expect("waiting thread");
+    (waiter, result, failed.saturating_duration_since(raised))
+}
+
+#[test]
+fn a_cancel_ends_a_row_lock_wait_and_fails_the_block() {
+    let db = Database::memory();
+    let mut holder = db.session();
+    holder.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)").expect("create");
+    holder.execute("INSERT INTO t VALUES (1, 1), (2, 2)").expect("fill");
+    holder.execute("BEGIN").expect("begin");
+    holder.execute("UPDATE t SET v = 10 WHERE id = 1").expect("update");
+
+    let mut waiter = db.session();
+    waiter.execute("BEGIN").expect("begin");
+    waiter.execute("UPDATE t SET v = 20 WHERE id = 2").expect("an unlocked row");
+    let (mut waiter, result, latency) = interrupt_lock_wait(waiter, "UPDATE t SET v = 30 WHERE id = 1");
+    let err = result.expect_err("the wait must be canceled");
+    assert_eq!(err.state, SqlState::QueryCanceled, "{err}");
+    assert_eq!(err.message, "canceling statement due to user request");
+    assert!(latency < Duration::from_secs(1), "the cancel took {latency:?}");
+    // As in PostgreSQL: the block is failed until ROLLBACK, and its work is gone.
+    assert!(waiter.transaction_failed());
+    let err = waiter.execute("SELECT 1").expect_err("block is failed");
+    assert_eq!(err.state, SqlState::InFailedSqlTransaction);
+    waiter.execute("ROLLBACK").expect("rollback");
+
+    holder.execute("COMMIT").expect("commit");
+    let rows = waiter.query("SELECT v FROM t ORDER BY id").expect("read");
+    let values: Vec<i64> = rows.rows.iter().map(|r| r.get::<i64>(0).expect("int")).collect();
+    assert_eq!(values, vec![10, 2]);
+}
+
+#[test]
+fn a_cancel_ends_a_wait_behind_an_escalated_table_lock() {
+    let db = Database::memory();
+    let mut holder = db.session();
+    holder.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)").expect("create");
+    holder.execute("INSERT INTO t VALUES (0, 0)").expect("fill");
+    // More rows than the escalation threshold: the holder ends up locking the table.
+    holder.execute("BEGIN").expect("begin");
+    holder.execute("INSERT INTO t SELECT n, n FROM generate_series(1, 6000) AS g(n)").expect("bulk insert");
+
+    // Outside a block: the canceled UPDATE rolls back on its own.
+    let (mut waiter, result, latency) = interrupt_lock_wait(db.session(), "UPDATE t SET v = 5 WHERE id = 0");
+    let err = result.expect_err("the wait must be canceled");
+    assert_eq!(err.state, SqlState::QueryCanceled, "{err}");
+    assert!(latency < Duration::from_secs(1), "the cancel took {latency:?}");
+    assert!(!waiter.in_transaction());
+
+    holder.execute("COMMIT").expect("commit");
+    waiter.execute("UPDATE t SET v = 5 WHERE id = 0").expect("no longer blocked");
+    let rows = waiter.query("SELECT count(*), sum(v) FROM t").expect("read");
+    assert_eq!(rows.rows[0].get::<i64>(0).expect("count"), 6001);
+    assert_eq!(rows.rows[0].get::<i64>(1).expect("sum"), 6000 * 6001 / 2 + 5);
+}

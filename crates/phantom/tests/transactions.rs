@@ -122,6 +122,73 @@ fn lock_timeout_ends_a_wait_with_55p03() {
     waiter.execute("UPDATE r SET v = 2 WHERE id = 1").expect("free now");
 }
 
+/// A table of 6,000 rows: more than a transaction locks row by row.
+fn big_table(db: &Database) {
+    table(
+        db,
+        "CREATE TABLE big (id INT PRIMARY KEY, v INT)",
+        "INSERT INTO big SELECT n, 0 FROM generate_series(1, 6000) AS g(n)",
+    );
+}
+
+#[test]
+fn a_bulk_update_locks_its_table_for_writers_and_locking_readers_only() {
+    let db = Database::memory();
+    big_table(&db);
+    let mut bulk = db.session();
+    bulk.execute("BEGIN").expect("begin");
+    bulk.execute("UPDATE big SET v = 1 WHERE id > 1").expect("bulk update");
+    let mut other = db.session();
+    other.execute("SET lock_timeout = '100ms'").expect("set");
+    // Row 1 was not updated, yet its writers and locking readers wait: the table is locked.
+    let err = other.execute("UPDATE big SET v = 2 WHERE id = 1").expect_err("waits");
+    assert_eq!(err.sqlstate(), "55P03", "{err}");
+    let err = other.execute("SELECT v FROM big WHERE id = 1 FOR SHARE").expect_err("waits");
+    assert_eq!(err.sqlstate(), "55P03", "{err}");
+    other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ").expect("begin");
+    let err = other.execute("SELECT v FROM big WHERE id = 1").expect_err("waits");
+    assert_eq!(err.sqlstate(), "55P03", "{err}");
+    other.execute("ROLLBACK").expect("rollback");
+    // Plain reads do not wait, and see the committed state.
+    for level in ["READ COMMITTED", "SNAPSHOT", "SERIALIZABLE"] {
+        other.execute(&format!("BEGIN ISOLATION LEVEL {level}")).expect("begin");
+        assert_eq!(scalar(&mut other, "SELECT sum(v) FROM big"), 0, "{level}");
+        other.execute("COMMIT").expect("commit");
+    }
+    bulk.execute("COMMIT").expect("commit");
+    other.execute("UPDATE big SET v = 2 WHERE id = 1").expect("free now");
+    assert_eq!(scalar(&mut other, "SELECT sum(v) FROM big"), 5999 + 2);
+}
+
+#[test]
+fn two_bulk_updates_of_one_table_deadlock_with_one_victim() {
+    let db = Database::memory();
+    big_table(&db);
+    let mut first = db.session();
+    let mut second = db.session();
+    first.execute("BEGIN").expect("begin");
+    second.execute("BEGIN").expect("begin");
+    // Each locks a few rows, then the other's rows are in the way of its bulk update.
+    first.execute("UPDATE big SET v = 1 WHERE id = 1").expect("row lock");
+    second.execute("UPDATE big SET v = 2 WHERE id = 2").expect("row lock");
+    let older = std::thread::spawn(move || {
+        let result = first.execute("UPDATE big SET v = v + 10 WHERE id > 2");
+        (first, result)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let young = second.execute("UPDATE big SET v = v + 20 WHERE id > 2");
+    let (mut first, old) = older.join().expect("older");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let failures: Vec<_> = [&old, &young].into_iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(failures.len(), 1, "exactly one victim: {old:?} / {young:?}");
+    assert_eq!(failures[0].sqlstate(), "40P01", "{}", failures[0]);
+    first.execute("COMMIT").expect("commit");
+    second.execute("COMMIT").expect("commit");
+    let sum = scalar(&mut first, "SELECT sum(v) FROM big");
+    assert!(sum == 1 + 5998 * 10 || sum == 2 + 5998 * 20, "one bulk update, whole: {sum}");
+}
+
 /// Many threads move money between accounts; the total never changes, and every reader
 /// sees it whole.
 fn transfers(level: &'static str) {

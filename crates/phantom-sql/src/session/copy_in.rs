@@ -59,7 +59,7 @@ impl Session {
                 block.txn.next_command();
                 block.txn.clone()
             }
-            None => self.settings.begin(&self.instance.store, None),
+            None => self.settings.begin(&self.instance.store, None, &self.interrupt),
         };
         let own = self.block.is_none().then(|| txn.clone());
         let bound = bind_target(self, &txn, table, columns);
