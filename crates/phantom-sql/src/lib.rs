@@ -30,6 +30,7 @@ pub mod exec;
 pub mod index;
 pub mod instance;
 pub mod interrupt;
+pub mod parse_cache;
 pub mod parser;
 pub mod planner;
 pub mod result;

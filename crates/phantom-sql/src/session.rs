@@ -23,6 +23,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::exec::{self, Context};
 use crate::instance::Instance;
 use crate::interrupt::Interrupt;
+use crate::parse_cache::ParseCache;
 use crate::parser;
 use crate::planner::{Expr, Plan, explain, optimizer};
 use crate::result::{Column, Output, Row, RowSink, Rows};
@@ -88,6 +89,8 @@ pub struct Session {
     prepared: std::collections::HashMap<String, Prepared>,
     /// Raised by another thread to cancel the running statement.
     interrupt: Interrupt,
+    /// Statements parsed before, by shape (see [`crate::parse_cache`]).
+    parse_cache: ParseCache,
 }
 
 impl Session {
@@ -99,6 +102,7 @@ impl Session {
             settings: Settings::default(),
             prepared: Default::default(),
             interrupt: Interrupt::default(),
+            parse_cache: ParseCache::default(),
         }
     }
 
@@ -149,7 +153,8 @@ impl Session {
     /// `Output::Rows` with its columns and no rows (the sink has them).
     pub fn execute_into(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<Output> {
         self.interrupt.clear();
-        let statements = self.parse(parser::parse(sql))?;
+        let parsed = self.parse_cache.parse(sql);
+        let statements = self.parse(parsed)?;
         let mut last = Output::Command("EMPTY".into());
         for statement in &statements {
             last = self.run(statement, &[], sink)?;
