@@ -79,6 +79,38 @@ async fn errors_carry_sqlstate_and_a_position_in_the_whole_query_string() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_carry_postgresql_hints() {
+    let server = start().await;
+    let client = connect(&server).await;
+    client.simple_query("CREATE TABLE t (abc INT)").await.expect("create");
+    let hint = |e: tokio_postgres::Error| e.as_db_error().and_then(|d| d.hint().map(str::to_string));
+
+    let err = client.simple_query("SELECT foo(1)").await.expect_err("no function");
+    assert_eq!(err.code(), Some(&SqlState::UNDEFINED_FUNCTION));
+    assert_eq!(
+        hint(err).as_deref(),
+        Some(
+            "No function matches the given name and argument types. You might need to add explicit type casts."
+        )
+    );
+    let err = client.simple_query("SELECT 1 + 'a'::text").await.expect_err("no operator");
+    assert_eq!(
+        hint(err).as_deref(),
+        Some(
+            "No operator matches the given name and argument types. You might need to add explicit type casts."
+        )
+    );
+    let err = client.query("SELECT abd FROM t", &[]).await.expect_err("no column");
+    assert_eq!(err.code(), Some(&SqlState::UNDEFINED_COLUMN));
+    assert_eq!(hint(err).as_deref(), Some("Perhaps you meant to reference the column \"t.abc\"."));
+    // Errors PostgreSQL gives no hint get none.
+    let err = client.simple_query("SELECT 1 / 0").await.expect_err("division");
+    assert_eq!(hint(err), None);
+    let err = client.simple_query("SELECT xyz FROM t").await.expect_err("nothing close");
+    assert_eq!(hint(err), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_for_query_reports_idle_in_block_and_failed() {
     let server = start().await;
     let mut raw = Raw::connect(&server).await;

@@ -202,10 +202,10 @@ impl Binder<'_> {
         }
         let arity = |min: usize, max: usize| -> Result<()> {
             if args.len() < min || args.len() > max {
-                return Err(Error::new(
-                    SqlState::UndefinedFunction,
-                    format!("function {name}() does not take {} arguments", args.len()),
-                ));
+                return Err(Error::undefined_function(format!(
+                    "function {name}() does not take {} arguments",
+                    args.len()
+                )));
             }
             Ok(())
         };
@@ -434,7 +434,7 @@ impl Binder<'_> {
         if x.ty.is_integer() || x.ty == DataType::Null || x.literal {
             return self.coerce(x, DataType::BigInt, what);
         }
-        Err(Error::new(SqlState::UndefinedFunction, format!("function {what}({}) does not exist", x.ty)))
+        Err(Error::undefined_function(format!("function {what}({}) does not exist", x.ty)))
     }
 
     /// The OID of the relation named by the text expression `name`; with `strict`, a
@@ -657,9 +657,8 @@ impl Binder<'_> {
                 };
                 let wanted = s.trim_start_matches("pg_catalog.");
                 let oid = pg_catalog::functions().into_iter().find(|f| f.name == wanted).map(|f| f.oid);
-                let oid = oid.ok_or_else(|| {
-                    Error::new(SqlState::UndefinedFunction, format!("function \"{s}\" does not exist"))
-                })?;
+                let oid =
+                    oid.ok_or_else(|| Error::undefined_function(format!("function \"{s}\" does not exist")))?;
                 Ok(typed(Expr::Constant(Value::Int(oid)), DataType::BigInt))
             }
         }
@@ -744,7 +743,7 @@ impl Binder<'_> {
         match x.ty {
             DataType::Char(_) => Ok(Expr::Call(Function::RTrim, vec![x.expr], DataType::Text)),
             t if t.is_string() || t == DataType::Null || x.literal => self.coerce(x, DataType::Text, "~"),
-            t => Err(Error::new(SqlState::UndefinedFunction, format!("operator does not exist: {t} ~ text"))),
+            t => Err(Error::undefined_operator(format!("operator does not exist: {t} ~ text"), false)),
         }
     }
 
