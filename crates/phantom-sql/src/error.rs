@@ -73,6 +73,10 @@ pub enum SqlState {
     InvalidSqlStatementName,
     /// 42P05
     DuplicatePreparedStatement,
+    /// 34000
+    InvalidCursorName,
+    /// 42P03
+    DuplicateCursor,
     /// 55P03
     LockNotAvailable,
     /// 3B001
@@ -172,6 +176,8 @@ impl SqlState {
             DatetimeFieldOverflow => "22008",
             InvalidSqlStatementName => "26000",
             DuplicatePreparedStatement => "42P05",
+            InvalidCursorName => "34000",
+            DuplicateCursor => "42P03",
             LockNotAvailable => "55P03",
             InvalidSavepointSpecification => "3B001",
             SyntaxError => "42601",

@@ -10,6 +10,7 @@
 //! [`exec::execute`] -> rows collected into an [`Output`].
 
 mod copy_in;
+mod cursor;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ use crate::types::cast::{self, CastKind};
 use crate::types::{DataType, Value};
 
 pub use copy_in::CopyIn;
+pub use cursor::Cursor;
 
 /// A column of a table, as `\d` shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -75,6 +77,13 @@ pub struct Prepared {
     /// The result columns of a statement that returns rows (a query, SHOW, EXPLAIN);
     /// `None` for one that returns only a command tag.
     pub columns: Option<Vec<Column>>,
+}
+
+impl Prepared {
+    /// True for a query (SELECT, VALUES, WITH ...), whose rows a cursor can fetch.
+    pub fn is_query(&self) -> bool {
+        matches!(self.statement, Ast::Query(_))
+    }
 }
 
 /// A connection's state: its settings, open transaction block and SQL-level prepared
@@ -727,13 +736,9 @@ fn execute_statement(
     };
     match bound {
         BoundStatement::Query(plan) => {
-            let plan = optimizer::optimize(bind_parameters(plan, params, &types)?)?;
-            let plan = exec::prepare_subqueries(plan, &cx)?;
-            let all = plan.columns();
-            let visible: Vec<usize> = (0..all.len()).filter(|&i| !all[i].hidden).collect();
-            let columns = visible_columns(&plan);
+            let (columns, visible, rows) = query_rows(plan, params, &types, &cx)?;
             sink.columns(&columns)?;
-            for row in exec::execute(plan, &cx)? {
+            for row in rows {
                 let mut row = row?;
                 if visible.len() != row.len() {
                     row = visible.iter().map(|&i| std::mem::take(&mut row[i])).collect();
@@ -806,6 +811,22 @@ fn execute_statement(
             deliver(rows, sink)
         }
     }
+}
+
+/// Plans a bound query with its parameters and starts executing it: the visible
+/// columns, which of the plan's columns they are, and the rows to pull.
+fn query_rows(
+    plan: Plan,
+    params: &[Value],
+    types: &[DataType],
+    cx: &Context,
+) -> Result<(Vec<Column>, Vec<usize>, exec::Rows)> {
+    let plan = optimizer::optimize(bind_parameters(plan, params, types)?)?;
+    let plan = exec::prepare_subqueries(plan, cx)?;
+    let all = plan.columns();
+    let visible: Vec<usize> = (0..all.len()).filter(|&i| !all[i].hidden).collect();
+    let columns = visible_columns(&plan);
+    Ok((columns, visible, exec::execute(plan, cx)?))
 }
 
 /// Creates a table; `None` if it existed and IF NOT EXISTS said that is fine.

@@ -173,6 +173,10 @@ impl Worker {
     /// statements before it changed).
     fn ready(&mut self) -> Result<(), Gone> {
         self.report_changed_settings()?;
+        // Portals do not outlive their transaction (PostgreSQL's are not holdable either).
+        if !self.session.in_transaction() {
+            self.portals.clear();
+        }
         let status = if self.session.transaction_failed() {
             TransactionStatus::Error
         } else if self.session.in_transaction() {
