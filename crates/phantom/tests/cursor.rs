@@ -30,7 +30,7 @@ fn a_cursor_fetches_pages_and_lives_only_in_its_block() {
     let mut cursor = s.open_cursor(&query, &[Value::Int(5)]).expect("open").expect("a query");
     s.execute("COMMIT").expect("commit");
     s.execute("BEGIN").expect("begin");
-    let e = s.fetch(&mut cursor, Some(1), &mut Rows::default()).err().expect("transaction over");
+    let e = s.fetch(&mut cursor, Some(1), &mut Rows::default()).expect_err("transaction over");
     assert_eq!(e.state, SqlState::InvalidCursorName);
 }
 
@@ -42,9 +42,9 @@ fn an_error_while_fetching_fails_the_block() {
     s.execute("BEGIN").expect("begin");
     let mut cursor = s.open_cursor(&query, &[]).expect("open").expect("a query");
     assert_eq!(s.fetch(&mut cursor, Some(2), &mut Rows::default()).expect("two rows"), 2);
-    let e = s.fetch(&mut cursor, Some(2), &mut Rows::default()).err().expect("division by zero");
+    let e = s.fetch(&mut cursor, Some(2), &mut Rows::default()).expect_err("division by zero");
     assert_eq!(e.state, SqlState::DivisionByZero);
     assert!(s.transaction_failed());
-    let e = s.fetch(&mut cursor, Some(2), &mut Rows::default()).err().expect("failed block");
+    let e = s.fetch(&mut cursor, Some(2), &mut Rows::default()).expect_err("failed block");
     assert_eq!(e.state, SqlState::InFailedSqlTransaction);
 }
