@@ -285,6 +285,21 @@ async fn changed_reported_settings_are_sent_as_parameter_status() {
     // Nothing changed, nothing sent.
     let out = raw.query("SELECT 1").await;
     assert!(out.iter().all(|m| m.kind != b'S'), "{out:?}");
+    // set_config() changes settings as SET does, and is reported the same way.
+    let out = raw.query("SELECT set_config('application_name', 'by function', false)").await;
+    assert_eq!(parameter(&out, "application_name").as_deref(), Some("by function"), "{out:?}");
+    // A local change is reported, and so is its undoing at the end of the block.
+    let out = raw.query("BEGIN; SET LOCAL application_name = 'local'").await;
+    assert_eq!(parameter(&out, "application_name").as_deref(), Some("local"), "{out:?}");
+    let out = raw.query("COMMIT").await;
+    assert_eq!(parameter(&out, "application_name").as_deref(), Some("by function"), "{out:?}");
+    // Through the extended protocol too.
+    raw.send(b'P', &parse_body("", "SELECT pg_catalog.set_config('application_name', $1, false)", &[])).await;
+    raw.send(b'B', &bind_body("", "", &[Some(b"x")], None)).await;
+    raw.send(b'E', &execute_body("", 0)).await;
+    raw.send(b'S', &[]).await;
+    let out = raw.until_ready().await;
+    assert_eq!(parameter(&out, "application_name").as_deref(), Some("x"), "{out:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,6 +61,13 @@ impl Session {
         self.inner.settings().show(&name.to_ascii_lowercase(), None).ok()
     }
 
+    /// A number that changes whenever a setting does (`SET`, `SET LOCAL` and its undoing
+    /// at the end of the block, `set_config()`): compare it to see whether to look at
+    /// the settings again.
+    pub fn settings_version(&self) -> u64 {
+        self.inner.settings().version()
+    }
+
     /// Runs one or more statements separated by `;` and returns the last one's output.
     pub fn execute(&mut self, sql: &str) -> Result<Output> {
         self.inner.execute(sql)

@@ -302,7 +302,6 @@ impl Worker {
             self.out.send(warning.to_notice())?;
         }
         self.enter_implicit_transaction(&statement.sql);
-        self.note_statement(&statement.sql);
         // Declared parameters the statement does not use are not passed on.
         let params = &params[..prepared.parameter_count().min(params.len())];
         let mut rows = RowWriter::new(&mut self.out, false, formats, limit);

@@ -285,6 +285,9 @@ impl Binder<'_> {
                 let name = ident_name(ident);
                 match self.column(cx, None, &name) {
                     Err(err) if err.state == SqlState::UndefinedColumn && ident.quote_style.is_none() => {
+                        if name == "current_schema" {
+                            return self.current_schema();
+                        }
                         super::pg::keyword_value(&name, self.session_user())
                             .ok_or_else(|| with_position(err, &ident.span))
                     }

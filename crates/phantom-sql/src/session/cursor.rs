@@ -91,11 +91,13 @@ impl Session {
             let mut binder = Binder::new(&self.instance.catalog, &txn)
                 .with_system_views(&self.instance.store)
                 .with_settings(&self.settings)
-                .with_search_path(&self.settings.search_path);
+                .with_search_path(&self.settings.lookup_path())
+                .with_parameter_values(params);
             let BoundStatement::Query(plan) = binder.statement(&prepared.statement)? else {
                 return Err(Error::new(SqlState::InternalError, "a query bound to something else"));
             };
             let types = binder.parameter_types();
+            let changes = binder.take_setting_changes();
             let cx = Context {
                 work_tables: Default::default(),
                 txn: txn.clone(),
@@ -103,10 +105,11 @@ impl Session {
                 catalog: self.instance.catalog.clone(),
                 interrupt: self.interrupt.clone(),
             };
-            query_rows(plan, params, &types, &cx)
+            Ok((query_rows(plan, params, &types, &cx)?, changes))
         })();
         match opened {
-            Ok((columns, visible, rows)) => {
+            Ok(((columns, visible, rows), changes)) => {
+                self.apply_setting_changes(changes)?;
                 Ok(Some(Cursor { columns, visible, rows, txn: txn.id(), fetched: 0, done: false }))
             }
             Err(e) => {
