@@ -1,7 +1,7 @@
 //! Errors as the client sees them: an ErrorResponse's fields.
 //!
 //! Statement errors come from the database as [`phantom::Error`] (SQLSTATE, message,
-//! detail, and a line and column in the statement's text for syntax errors); protocol
+//! detail, hint, and a line and column in the statement's text for syntax errors); protocol
 //! errors (a malformed message, an unknown portal) are made here. PostgreSQL reports an
 //! error position as a 1-based *character* offset into the whole query string the client
 //! sent, so a statement's own line and column are converted with the statement's offset
@@ -110,6 +110,7 @@ impl From<phantom::Error> for WireError {
     fn from(e: phantom::Error) -> WireError {
         let mut error = WireError::new(e.state.code(), e.message);
         error.detail = e.detail;
+        error.hint = e.hint;
         error
     }
 }
@@ -156,9 +157,11 @@ mod tests {
     #[test]
     fn fields_carry_over() {
         let e = phantom::Error::new(phantom::SqlState::UniqueViolation, "duplicate key")
-            .with_detail("Key (a)=(1)");
+            .with_detail("Key (a)=(1)")
+            .with_hint("Try another key.");
         let w = WireError::from(e);
         assert_eq!((w.code.as_str(), w.detail.as_deref()), ("23505", Some("Key (a)=(1)")));
+        assert_eq!(w.hint.as_deref(), Some("Try another key."));
         assert_eq!(w.severity, "ERROR");
     }
 }

@@ -53,6 +53,27 @@ async fn start(db: Database, auth: Option<AuthMethod>, users_file: Option<std::p
 }
 
 #[tokio::test]
+async fn user_in_the_search_path_is_the_role_the_client_logged_in_as() {
+    let db = Database::memory();
+    db.session()
+        .execute(
+            "CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE SCHEMA alice; \
+             CREATE TABLE alice.notes (n TEXT); INSERT INTO alice.notes VALUES ('alice''s'); \
+             CREATE TABLE notes (n TEXT); INSERT INTO notes VALUES ('public')",
+        )
+        .expect("setup");
+    let server = start(db, None, None).await;
+    let alice = login(&server, "alice", None).await.expect("alice");
+    assert_eq!(text(&alice, "SHOW search_path").await, "\"$user\", public");
+    assert_eq!(text(&alice, "SELECT n FROM notes").await, "alice's");
+    assert_eq!(text(&alice, "SELECT current_schema()").await, "alice");
+    // bob has no schema of his own: "$user" is skipped.
+    let bob = login(&server, "bob", None).await.expect("bob");
+    assert_eq!(text(&bob, "SELECT n FROM notes").await, "public");
+    assert_eq!(text(&bob, "SELECT current_schema()").await, "public");
+}
+
+#[tokio::test]
 async fn trust_is_the_default_on_loopback() {
     let db = Database::memory();
     db.session().execute("CREATE ROLE alice LOGIN; CREATE ROLE locked").expect("roles");

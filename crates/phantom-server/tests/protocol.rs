@@ -79,6 +79,38 @@ async fn errors_carry_sqlstate_and_a_position_in_the_whole_query_string() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_carry_postgresql_hints() {
+    let server = start().await;
+    let client = connect(&server).await;
+    client.simple_query("CREATE TABLE t (abc INT)").await.expect("create");
+    let hint = |e: tokio_postgres::Error| e.as_db_error().and_then(|d| d.hint().map(str::to_string));
+
+    let err = client.simple_query("SELECT foo(1)").await.expect_err("no function");
+    assert_eq!(err.code(), Some(&SqlState::UNDEFINED_FUNCTION));
+    assert_eq!(
+        hint(err).as_deref(),
+        Some(
+            "No function matches the given name and argument types. You might need to add explicit type casts."
+        )
+    );
+    let err = client.simple_query("SELECT 1 + 'a'::text").await.expect_err("no operator");
+    assert_eq!(
+        hint(err).as_deref(),
+        Some(
+            "No operator matches the given name and argument types. You might need to add explicit type casts."
+        )
+    );
+    let err = client.query("SELECT abd FROM t", &[]).await.expect_err("no column");
+    assert_eq!(err.code(), Some(&SqlState::UNDEFINED_COLUMN));
+    assert_eq!(hint(err).as_deref(), Some("Perhaps you meant to reference the column \"t.abc\"."));
+    // Errors PostgreSQL gives no hint get none.
+    let err = client.simple_query("SELECT 1 / 0").await.expect_err("division");
+    assert_eq!(hint(err), None);
+    let err = client.simple_query("SELECT xyz FROM t").await.expect_err("nothing close");
+    assert_eq!(hint(err), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_for_query_reports_idle_in_block_and_failed() {
     let server = start().await;
     let mut raw = Raw::connect(&server).await;
@@ -253,6 +285,21 @@ async fn changed_reported_settings_are_sent_as_parameter_status() {
     // Nothing changed, nothing sent.
     let out = raw.query("SELECT 1").await;
     assert!(out.iter().all(|m| m.kind != b'S'), "{out:?}");
+    // set_config() changes settings as SET does, and is reported the same way.
+    let out = raw.query("SELECT set_config('application_name', 'by function', false)").await;
+    assert_eq!(parameter(&out, "application_name").as_deref(), Some("by function"), "{out:?}");
+    // A local change is reported, and so is its undoing at the end of the block.
+    let out = raw.query("BEGIN; SET LOCAL application_name = 'local'").await;
+    assert_eq!(parameter(&out, "application_name").as_deref(), Some("local"), "{out:?}");
+    let out = raw.query("COMMIT").await;
+    assert_eq!(parameter(&out, "application_name").as_deref(), Some("by function"), "{out:?}");
+    // Through the extended protocol too.
+    raw.send(b'P', &parse_body("", "SELECT pg_catalog.set_config('application_name', $1, false)", &[])).await;
+    raw.send(b'B', &bind_body("", "", &[Some(b"x")], None)).await;
+    raw.send(b'E', &execute_body("", 0)).await;
+    raw.send(b'S', &[]).await;
+    let out = raw.until_ready().await;
+    assert_eq!(parameter(&out, "application_name").as_deref(), Some("x"), "{out:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,10 @@
 //!   (so a deadlock victim unblocks the others immediately); with savepoints it rolls back
 //!   to the newest one, as PostgreSQL aborts the current subtransaction.
 //! - `SET TRANSACTION ISOLATION LEVEL` is allowed only before the block's first query.
+//! - `SET LOCAL` (and `set_config(name, value, true)`) lasts until the block ends: the
+//!   block remembers each such setting's earlier value and the session puts it back at
+//!   COMMIT or ROLLBACK. Outside a block it changes nothing, as in PostgreSQL (which also
+//!   warns). Plain `SET` is not undone by a ROLLBACK here, unlike PostgreSQL.
 //!
 //! [`Settings`] are the session's `SET` parameters; the ones that matter here are
 //! `default_transaction_isolation`, `lock_timeout` and `search_path` (where unqualified
@@ -68,6 +72,19 @@ pub struct Settings {
     /// Whether that role is a superuser (`SHOW is_superuser`).
     pub superuser: bool,
     passive: BTreeMap<String, String>,
+    /// Counts changes made through [`Settings::set`], so a caller can tell cheaply
+    /// whether anything changed since it last looked.
+    version: u64,
+}
+
+/// A change `set_config(name, value, is_local)` asked for while a statement was bound;
+/// the session applies it, as `SET` / `SET LOCAL`, once the statement has run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SettingChange {
+    pub name: String,
+    pub value: String,
+    /// `SET LOCAL`: undone when the transaction block ends.
+    pub local: bool,
 }
 
 impl Default for Settings {
@@ -81,6 +98,7 @@ impl Default for Settings {
             user: catalog::BOOTSTRAP_ROLE.to_string(),
             superuser: true,
             passive: PASSIVE.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            version: 0,
         }
     }
 }
@@ -108,8 +126,21 @@ impl Settings {
         store.begin_with(TxnOptions { cancel: Some(interrupt.flag()), ..self.txn_options(isolation) })
     }
 
+    /// The search path names are looked up through: `search_path` with `$user` standing
+    /// for the session's role (a schema of that name is used if it exists, and skipped
+    /// like any missing schema if not, as in PostgreSQL).
+    pub fn lookup_path(&self) -> Vec<String> {
+        self.search_path.iter().map(|s| if s == "$user" { self.user.clone() } else { s.clone() }).collect()
+    }
+
+    /// How many changes [`Settings::set`] has made (see `version`).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
     /// `SET name = value`. `transaction_isolation` is the block's business, not ours.
     pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        self.version += 1;
         match name {
             "default_transaction_isolation" => self.default_isolation = parse_isolation(value)?,
             "lock_timeout" => self.lock_timeout = parse_duration(value)?,
@@ -237,12 +268,22 @@ pub struct Block {
     /// Statements run so far (SET TRANSACTION must come first).
     pub statements: u64,
     savepoints: Vec<(String, Savepoint)>,
+    /// Settings changed by `SET LOCAL` (or `set_config(..., true)`), with the values to
+    /// put back when the block ends.
+    pub local_settings: Vec<(String, String)>,
 }
 
 impl Block {
     /// A block around `txn`.
     pub fn new(txn: Transaction, read_only: bool) -> Block {
-        Block { txn, failed: false, read_only, statements: 0, savepoints: Vec::new() }
+        Block {
+            txn,
+            failed: false,
+            read_only,
+            statements: 0,
+            savepoints: Vec::new(),
+            local_settings: Vec::new(),
+        }
     }
 
     /// Marks the block failed and undoes the failed work (see the module docs).

@@ -1,9 +1,10 @@
 //! SQL-layer errors, each with the SQLSTATE a PostgreSQL client expects.
 //!
 //! Every error a user can see carries a [`SqlState`] (the five-character code PostgreSQL
-//! clients branch on), a message, and for syntax errors the position in the statement
-//! text. Lower layers have their own error types; [`From`] impls below map them to the
-//! right SQLSTATE, so the mapping lives in exactly one place.
+//! clients branch on), a message, for syntax errors the position in the statement text,
+//! and where PostgreSQL gives them, DETAIL and HINT lines. Lower layers have their own
+//! error types; [`From`] impls below map them to the right SQLSTATE, so the mapping lives
+//! in exactly one place.
 
 use std::fmt;
 
@@ -72,6 +73,10 @@ pub enum SqlState {
     InvalidSqlStatementName,
     /// 42P05
     DuplicatePreparedStatement,
+    /// 34000
+    InvalidCursorName,
+    /// 42P03
+    DuplicateCursor,
     /// 55P03
     LockNotAvailable,
     /// 3B001
@@ -171,6 +176,8 @@ impl SqlState {
             DatetimeFieldOverflow => "22008",
             InvalidSqlStatementName => "26000",
             DuplicatePreparedStatement => "42P05",
+            InvalidCursorName => "34000",
+            DuplicateCursor => "42P03",
             LockNotAvailable => "55P03",
             InvalidSavepointSpecification => "3B001",
             SyntaxError => "42601",
@@ -233,12 +240,32 @@ pub struct Error {
     pub position: Option<Position>,
     /// Optional extra detail (PostgreSQL's DETAIL field).
     pub detail: Option<String>,
+    /// Optional advice on what to do about it (PostgreSQL's HINT field).
+    pub hint: Option<String>,
 }
 
 impl Error {
     /// An error with a state and message.
     pub fn new(state: SqlState, message: impl Into<String>) -> Self {
-        Error { state, message: message.into(), position: None, detail: None }
+        Error { state, message: message.into(), position: None, detail: None, hint: None }
+    }
+
+    /// 42883 for a call no function matches, with PostgreSQL's hint.
+    pub fn undefined_function(message: impl Into<String>) -> Self {
+        Error::new(SqlState::UndefinedFunction, message).with_hint(
+            "No function matches the given name and argument types. You might need to add explicit type casts.",
+        )
+    }
+
+    /// 42883 for an operator no operator matches (`unary`: it has one operand), with
+    /// PostgreSQL's hint.
+    pub fn undefined_operator(message: impl Into<String>, unary: bool) -> Self {
+        let hint = if unary {
+            "No operator matches the given name and argument type. You might need to add an explicit type cast."
+        } else {
+            "No operator matches the given name and argument types. You might need to add explicit type casts."
+        };
+        Error::new(SqlState::UndefinedFunction, message).with_hint(hint)
     }
 
     /// Adds a position.
@@ -250,6 +277,12 @@ impl Error {
     /// Adds a detail line.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
+        self
+    }
+
+    /// Adds a hint line.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
         self
     }
 
@@ -267,6 +300,9 @@ impl fmt::Display for Error {
         }
         if let Some(d) = &self.detail {
             write!(f, "\nDETAIL: {d}")?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\nHINT: {h}")?;
         }
         Ok(())
     }

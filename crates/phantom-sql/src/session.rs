@@ -10,6 +10,7 @@
 //! [`exec::execute`] -> rows collected into an [`Output`].
 
 mod copy_in;
+mod cursor;
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use phantom_txn::{Isolation, Transaction};
 use sqlparser::ast::{self, Statement as Ast};
 
 use crate::binder::{Binder, BoundStatement, NewIndex, NewTable};
-use crate::block::{self, Block, Settings};
+use crate::block::{self, Block, SettingChange, Settings};
 use crate::catalog::{IndexDef, TableDef, pg_catalog};
 use crate::error::{Error, Result, SqlState};
 use crate::exec::{self, Context};
@@ -31,6 +32,7 @@ use crate::types::cast::{self, CastKind};
 use crate::types::{DataType, Value};
 
 pub use copy_in::CopyIn;
+pub use cursor::Cursor;
 
 /// A column of a table, as `\d` shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,6 +78,13 @@ pub struct Prepared {
     /// The result columns of a statement that returns rows (a query, SHOW, EXPLAIN);
     /// `None` for one that returns only a command tag.
     pub columns: Option<Vec<Column>>,
+}
+
+impl Prepared {
+    /// True for a query (SELECT, VALUES, WITH ...), whose rows a cursor can fetch.
+    pub fn is_query(&self) -> bool {
+        matches!(self.statement, Ast::Query(_))
+    }
 }
 
 /// A connection's state: its settings, open transaction block and SQL-level prepared
@@ -193,7 +202,7 @@ impl Session {
                 let mut binder = Binder::new(&self.instance.catalog, &txn)
                     .with_system_views(&self.instance.store)
                     .with_settings(&self.settings)
-                    .with_search_path(&self.settings.search_path);
+                    .with_search_path(&self.settings.lookup_path());
                 let bound = binder.statement(&statement);
                 let types = binder.parameter_types();
                 if open.is_none() {
@@ -259,7 +268,7 @@ impl Session {
     /// The names of all tables, sorted: unqualified where the search path finds the table
     /// by its name alone, else as `schema.table`.
     pub fn tables(&mut self) -> Result<Vec<String>> {
-        let path = self.settings.search_path.clone();
+        let path = self.settings.lookup_path();
         self.read(|instance, txn| {
             let mut names = Vec::new();
             for t in instance.catalog.tables(txn)? {
@@ -273,7 +282,7 @@ impl Session {
     /// Describes table `name` (`table` or `schema.table`, as stored: no case folding),
     /// found through the search path like a name in a query.
     pub fn describe(&mut self, name: &str) -> Result<TableDescription> {
-        let path = self.settings.search_path.clone();
+        let path = self.settings.lookup_path();
         self.read(|instance, txn| {
             let (schema, table) = match name.split_once('.') {
                 Some((schema, table)) => (Some(schema), table),
@@ -358,7 +367,7 @@ impl Session {
                 // PostgreSQL warns and carries on when a block is already open.
                 Ok(Output::Command("BEGIN".into()))
             }
-            Ast::Commit { .. } => match self.block.take() {
+            Ast::Commit { .. } => match self.end_block() {
                 Some(block) if block.failed => {
                     if block.txn.is_active() {
                         block.txn.rollback()?;
@@ -372,7 +381,7 @@ impl Session {
                 None => Ok(Output::Command("COMMIT".into())),
             },
             Ast::Rollback { savepoint: None, .. } => {
-                if let Some(block) = self.block.take()
+                if let Some(block) = self.end_block()
                     && block.txn.is_active()
                 {
                     block.txn.rollback()?;
@@ -454,11 +463,32 @@ impl Session {
                 }
                 let settings = self.settings.clone();
                 let interrupt = self.interrupt.clone();
-                self.in_transaction_block(|instance, txn| {
-                    execute_statement(instance, txn, &settings, &interrupt, statement, params, sink)
-                })
+                let mut changes = Vec::new();
+                let output = self.in_transaction_block(|instance, txn| {
+                    execute_statement(
+                        instance,
+                        txn,
+                        &settings,
+                        &interrupt,
+                        statement,
+                        params,
+                        sink,
+                        &mut changes,
+                    )
+                })?;
+                self.apply_setting_changes(changes)?;
+                Ok(output)
             }
         }
+    }
+
+    /// Applies what `set_config()` calls of a statement that ran asked for, in order.
+    /// (Each was already checked while binding, where its value was computed.)
+    fn apply_setting_changes(&mut self, changes: Vec<SettingChange>) -> Result<()> {
+        for change in changes {
+            self.set_setting(&change.name, &change.value, change.local)?;
+        }
+        Ok(())
     }
 
     /// `PREPARE name AS statement`.
@@ -504,7 +534,7 @@ impl Session {
         // `VACUUM ANALYZE` parses as a table called "analyze": statistics are not kept yet.
         let table = table.filter(|t| !t.to_string().eq_ignore_ascii_case("analyze"));
         let store = self.instance.store.clone();
-        let path = self.settings.search_path.clone();
+        let path = self.settings.lookup_path();
         match table {
             None => {
                 store.vacuum(None)?;
@@ -567,17 +597,15 @@ impl Session {
                 }
                 Ok(())
             }
-            ast::Set::SingleAssignment { variable, values, .. } => {
+            ast::Set::SingleAssignment { variable, values, scope, .. } => {
+                let local = matches!(scope, Some(ast::ContextModifier::Local));
                 let name = variable.to_string().to_ascii_lowercase();
                 let value = if name == "search_path" {
                     values.iter().map(search_path_element).collect::<Vec<_>>().join(", ")
                 } else {
                     values.iter().map(setting_value).collect::<Vec<_>>().join(", ")
                 };
-                if name == "transaction_isolation" {
-                    return self.set_block_isolation(Some(block::parse_isolation(&value)?));
-                }
-                self.settings.set(&name, &value)
+                self.set_setting(&name, &value, local)
             }
             ast::Set::SetTimeZone { value, .. } => self.settings.set("timezone", &setting_value(value)),
             ast::Set::SetNames { charset_name, .. } => {
@@ -585,6 +613,39 @@ impl Session {
             }
             other => Err(Error::new(SqlState::FeatureNotSupported, format!("{other} is not supported"))),
         }
+    }
+
+    /// `SET [LOCAL] name = value` once the value is text. A local change is remembered
+    /// by the block, to be undone when it ends ([`Session::end_block`]); outside a block
+    /// it does nothing, as in PostgreSQL.
+    fn set_setting(&mut self, name: &str, value: &str, local: bool) -> Result<()> {
+        if name == "transaction_isolation" {
+            return self.set_block_isolation(Some(block::parse_isolation(value)?));
+        }
+        match (self.block.as_mut(), local) {
+            (None, true) => return Ok(()),
+            (Some(block), true) => {
+                if !block.local_settings.iter().any(|(n, _)| n == name) {
+                    let before = self.settings.show(name, None)?;
+                    block.local_settings.push((name.to_string(), before));
+                }
+            }
+            // A session-wide value set after a local one is the one that stays.
+            (Some(block), false) => block.local_settings.retain(|(n, _)| n != name),
+            (None, false) => {}
+        }
+        self.settings.set(name, value)
+    }
+
+    /// Closes the open block, putting back the settings `SET LOCAL` changed in it.
+    fn end_block(&mut self) -> Option<Block> {
+        let block = self.block.take()?;
+        for (name, value) in &block.local_settings {
+            if let Err(e) = self.settings.set(name, value) {
+                tracing::warn!(error = %e, "restoring setting {name} after SET LOCAL");
+            }
+        }
+        Some(block)
     }
 
     /// Changes the open block's isolation level, which only its first statement may do.
@@ -710,6 +771,7 @@ fn search_path_element(value: &ast::Expr) -> String {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // the statement and everything it runs against
 fn execute_statement(
     instance: &Instance,
     txn: &Transaction,
@@ -718,12 +780,15 @@ fn execute_statement(
     statement: &Ast,
     params: &[Value],
     sink: &mut dyn RowSink,
+    setting_changes: &mut Vec<SettingChange>,
 ) -> Result<Output> {
     let mut binder = Binder::new(&instance.catalog, txn)
         .with_system_views(&instance.store)
         .with_settings(settings)
-        .with_search_path(&settings.search_path);
+        .with_search_path(&settings.lookup_path())
+        .with_parameter_values(params);
     let bound = binder.statement(statement)?;
+    setting_changes.extend(binder.take_setting_changes());
     let types = binder.parameter_types();
     let cx = Context {
         work_tables: Default::default(),
@@ -734,13 +799,9 @@ fn execute_statement(
     };
     match bound {
         BoundStatement::Query(plan) => {
-            let plan = optimizer::optimize(bind_parameters(plan, params, &types)?)?;
-            let plan = exec::prepare_subqueries(plan, &cx)?;
-            let all = plan.columns();
-            let visible: Vec<usize> = (0..all.len()).filter(|&i| !all[i].hidden).collect();
-            let columns = visible_columns(&plan);
+            let (columns, visible, rows) = query_rows(plan, params, &types, &cx)?;
             sink.columns(&columns)?;
-            for row in exec::execute(plan, &cx)? {
+            for row in rows {
                 let mut row = row?;
                 if visible.len() != row.len() {
                     row = visible.iter().map(|&i| std::mem::take(&mut row[i])).collect();
@@ -813,6 +874,22 @@ fn execute_statement(
             deliver(rows, sink)
         }
     }
+}
+
+/// Plans a bound query with its parameters and starts executing it: the visible
+/// columns, which of the plan's columns they are, and the rows to pull.
+fn query_rows(
+    plan: Plan,
+    params: &[Value],
+    types: &[DataType],
+    cx: &Context,
+) -> Result<(Vec<Column>, Vec<usize>, exec::Rows)> {
+    let plan = optimizer::optimize(bind_parameters(plan, params, types)?)?;
+    let plan = exec::prepare_subqueries(plan, cx)?;
+    let all = plan.columns();
+    let visible: Vec<usize> = (0..all.len()).filter(|&i| !all[i].hidden).collect();
+    let columns = visible_columns(&plan);
+    Ok((columns, visible, exec::execute(plan, cx)?))
 }
 
 /// Creates a table; `None` if it existed and IF NOT EXISTS said that is fine.

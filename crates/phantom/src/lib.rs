@@ -31,7 +31,7 @@ pub use phantom_sql::interrupt::Interrupt;
 pub use phantom_sql::parser::{is_blank, split_statements};
 pub use phantom_sql::result::{Column, FromValue, Output, Row, RowSink, Rows};
 pub use phantom_sql::scram;
-pub use phantom_sql::session::{ColumnDescription, CopyIn, TableDescription};
+pub use phantom_sql::session::{ColumnDescription, CopyIn, Cursor, TableDescription};
 pub use phantom_sql::types::datetime::Interval;
 pub use phantom_sql::types::{DataType, Decimal, Value, format_float, format_real};
 pub use phantom_storage::SyncMode;

@@ -2,7 +2,7 @@
 
 use phantom_sql::session::Prepared;
 
-use crate::{Column, CopyIn, DataType, Output, Result, RowSink, Rows, TableDescription, Value};
+use crate::{Column, CopyIn, Cursor, DataType, Output, Result, RowSink, Rows, TableDescription, Value};
 
 /// A statement prepared with [`Session::prepare`]: parsed and checked once, run many
 /// times with different parameters.
@@ -21,6 +21,12 @@ impl Statement {
     /// nothing does). Values given for them are converted to these types.
     pub fn parameter_types(&self) -> &[DataType] {
         &self.prepared.parameter_types
+    }
+
+    /// True for a query (SELECT, VALUES, WITH ...): one [`Session::open_cursor`] can
+    /// fetch from.
+    pub fn is_query(&self) -> bool {
+        self.prepared.is_query()
     }
 
     /// The result columns of a statement that returns rows; `None` for one that returns
@@ -55,6 +61,13 @@ impl Session {
         self.inner.settings().show(&name.to_ascii_lowercase(), None).ok()
     }
 
+    /// A number that changes whenever a setting does (`SET`, `SET LOCAL` and its undoing
+    /// at the end of the block, `set_config()`): compare it to see whether to look at
+    /// the settings again.
+    pub fn settings_version(&self) -> u64 {
+        self.inner.settings().version()
+    }
+
     /// Runs one or more statements separated by `;` and returns the last one's output.
     pub fn execute(&mut self, sql: &str) -> Result<Output> {
         self.inner.execute(sql)
@@ -75,6 +88,20 @@ impl Session {
         sink: &mut dyn RowSink,
     ) -> Result<Output> {
         self.inner.execute_prepared_into(&statement.prepared, params, sink)
+    }
+
+    /// Opens a cursor over a prepared query inside the open transaction block (25P01
+    /// outside one), to fetch its rows a few at a time with [`Session::fetch`]; `None` if
+    /// the statement is not a query. The cursor is only good in this block.
+    pub fn open_cursor(&mut self, statement: &Statement, params: &[Value]) -> Result<Option<Cursor>> {
+        self.inner.open_cursor(&statement.prepared, params)
+    }
+
+    /// Hands at most `max` more rows of `cursor` (all that are left if `None`) to `sink`
+    /// and returns how many went; [`Cursor::is_done`] says whether any are left. An error
+    /// fails the block, as a statement's would.
+    pub fn fetch(&mut self, cursor: &mut Cursor, max: Option<usize>, sink: &mut dyn RowSink) -> Result<u64> {
+        self.inner.fetch(cursor, max, sink)
     }
 
     /// Starts a bulk insert into `table` (`COPY ... FROM`): `columns` are the columns each

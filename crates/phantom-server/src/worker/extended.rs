@@ -4,10 +4,15 @@
 //! statement: `aid = $1` makes `$1` the type of `aid`, which is what pgbench's unspecified
 //! parameter types need) unless the client declared them. Bind decodes the parameters
 //! (text or binary, per parameter) into a portal with per-column result formats. Execute
-//! streams the portal's rows; with a row limit it sends that many and PortalSuspended, and
-//! the next Execute continues. An error skips every message up to the next Sync, and Sync
-//! answers ReadyForQuery. Portals live until the transaction ends (checked at Sync), the
-//! unnamed ones until they are replaced.
+//! streams the portal's rows; with a row limit, a query becomes a cursor
+//! ([`phantom::Cursor`]) kept in the portal: each Execute pulls that many rows from the
+//! live executor and sends PortalSuspended, so fetching a page of a huge result computes
+//! one page. (Other statements with rows, SHOW and EXPLAIN, are small: they run whole and
+//! the rest waits in the portal.) A cursor needs a transaction: outside a block the
+//! first such Execute opens the implicit one that Sync ends, as in PostgreSQL. An error
+//! skips every message up to the next Sync, and Sync answers ReadyForQuery. Portals live
+//! until the transaction ends (checked at every ReadyForQuery), the unnamed ones until
+//! they are replaced.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -18,7 +23,7 @@ use pgwire::messages::data::{NoData, ParameterDescription};
 use pgwire::messages::extendedquery::{BindComplete, CloseComplete, ParseComplete, PortalSuspended};
 use pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
 use phantom::copy::CopyStatement;
-use phantom::{Column, DataType, Row, Statement, Value, is_blank};
+use phantom::{Column, Cursor, DataType, Row, Statement, Value, is_blank};
 
 use super::rows::{RowWriter, row_description};
 use super::simple::{command_complete, first_word, runs_outside_blocks, transaction_warning};
@@ -65,7 +70,11 @@ pub struct Portal {
 
 enum PortalState {
     Ready,
-    /// Rows an Execute with a row limit did not send yet.
+    /// A query an Execute with a row limit started: the rest of its rows are fetched by
+    /// the next Executes, from the live executor.
+    Open(Box<Cursor>),
+    /// Rows of a statement that is not a query (SHOW, EXPLAIN) that an Execute with a row
+    /// limit did not send yet.
     Suspended(VecDeque<Row>),
     /// Run to the end: a new Execute sends this tag again, and no rows.
     Done(String),
@@ -105,9 +114,6 @@ impl Worker {
             if let Err(e) = self.session.execute(end) {
                 self.out.send(WireError::from(e).to_error_response())?;
             }
-        }
-        if !self.session.in_transaction() {
-            self.portals.clear();
         }
         self.ready()
     }
@@ -257,6 +263,7 @@ impl Worker {
                 }
                 Ok(Ok(()))
             }
+            PortalState::Open(cursor) => self.fetch(name, cursor, limit),
             PortalState::Done(again) => {
                 portal.state = PortalState::Done(again.clone());
                 self.out.send(tag(again))?;
@@ -288,11 +295,13 @@ impl Worker {
             Kind::Copy(copy) => return self.copy(copy),
             Kind::Sql(prepared) => prepared,
         };
+        if limit.is_some() && prepared.is_query() {
+            return self.open(name, statement, prepared, params, limit);
+        }
         if let Some(warning) = transaction_warning(&statement.sql, self.session.in_transaction()) {
             self.out.send(warning.to_notice())?;
         }
         self.enter_implicit_transaction(&statement.sql);
-        self.note_statement(&statement.sql);
         // Declared parameters the statement does not use are not passed on.
         let params = &params[..prepared.parameter_count().min(params.len())];
         let mut rows = RowWriter::new(&mut self.out, false, formats, limit);
@@ -320,6 +329,64 @@ impl Worker {
 }
 
 impl Worker {
+    /// The first Execute with a row limit of a query: opens a cursor in the transaction
+    /// (an implicit one, ended at Sync, if no block is open: a portal lives as long as its
+    /// transaction, so the rows left at Sync are never computed) and fetches the first
+    /// page.
+    fn open(
+        &mut self,
+        name: &str,
+        statement: &PreparedStatement,
+        prepared: &Statement,
+        params: &[Value],
+        limit: Option<usize>,
+    ) -> Reply {
+        if !self.session.in_transaction() {
+            match self.session.execute("BEGIN") {
+                Ok(_) => self.implicit = true,
+                Err(e) => return Ok(Err(WireError::from(e))),
+            }
+        }
+        let params = &params[..prepared.parameter_count().min(params.len())];
+        match self.session.open_cursor(prepared, params) {
+            Ok(Some(cursor)) => self.fetch(name, Box::new(cursor), limit),
+            Ok(None) => Ok(Err(WireError::new("XX000", "a query opened no cursor"))),
+            Err(e) => Ok(Err(WireError::at_statement(e, &statement.sql, 0))),
+        }
+    }
+
+    /// An Execute of an open portal: the next `limit` rows (all if `None`), then
+    /// PortalSuspended, or CommandComplete with this Execute's count (as PostgreSQL counts)
+    /// once the rows ran out. Like PostgreSQL, a page that ends exactly at the last row is
+    /// still suspended: the next Execute completes with `SELECT 0`.
+    fn fetch(&mut self, name: &str, mut cursor: Box<Cursor>, limit: Option<usize>) -> Reply {
+        let formats = self.portals.get(name).map(|p| p.formats.clone()).unwrap_or_default();
+        let mut rows = RowWriter::new(&mut self.out, false, formats, None);
+        let result = self.session.fetch(&mut cursor, limit, &mut rows);
+        let failure = rows.failure.take();
+        let done = cursor.is_done();
+        if let Some(portal) = self.portals.get_mut(name) {
+            // A failed cursor stays, done: the next Execute meets the failed block (25P02).
+            portal.state = if done && result.is_ok() {
+                PortalState::Done("SELECT 0".into())
+            } else {
+                PortalState::Open(cursor)
+            };
+        }
+        let sent = match (failure, result) {
+            (Some(Err(Gone)), _) => return Err(Gone),
+            (Some(Ok(e)), _) => return Ok(Err(e)),
+            (None, Err(e)) => return Ok(Err(WireError::from(e))),
+            (None, Ok(sent)) => sent,
+        };
+        if done {
+            self.out.send(tag(format!("SELECT {sent}")))?;
+        } else {
+            self.out.send(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))?;
+        }
+        Ok(Ok(()))
+    }
+
     /// Before a statement of the extended protocol: PostgreSQL runs everything up to the
     /// next Sync as one transaction. When the Sync is already buffered right behind this
     /// Execute (what drivers send for one statement) the statement's own autocommit is

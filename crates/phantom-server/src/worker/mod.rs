@@ -63,6 +63,7 @@ type Reply = Result<Result<(), WireError>, Gone>;
 pub fn run(session: Session, inbound: ClientReader, out: Outbox) {
     let reported = REPORTED.iter().map(|&name| (name, session.setting(name))).collect();
     let mut worker = Worker {
+        settings_version: session.settings_version(),
         session,
         reported,
         inbound,
@@ -71,7 +72,6 @@ pub fn run(session: Session, inbound: ClientReader, out: Outbox) {
         portals: HashMap::new(),
         skipping: false,
         implicit: false,
-        settings_touched: false,
     };
     worker.serve();
     // Dropping the session rolls back an open transaction and releases its locks.
@@ -92,8 +92,9 @@ struct Worker {
     /// An implicit transaction is open: the extended-protocol statements up to the next
     /// Sync run in one transaction, as in PostgreSQL.
     implicit: bool,
-    /// A SET or RESET ran since the last ReadyForQuery: reported settings may differ.
-    settings_touched: bool,
+    /// The session's settings version when the client last heard about them: when it
+    /// moved (SET, SET LOCAL, `set_config()`), reported settings may differ.
+    settings_version: u64,
 }
 
 impl Worker {
@@ -144,7 +145,8 @@ impl Worker {
     /// ParameterStatus for each reported setting a statement changed (`SET
     /// application_name`, `SET DateStyle`, ...), as PostgreSQL sends them.
     fn report_changed_settings(&mut self) -> Result<(), Gone> {
-        if !std::mem::take(&mut self.settings_touched) {
+        let version = self.session.settings_version();
+        if version == std::mem::replace(&mut self.settings_version, version) {
             return Ok(());
         }
         for (name, last) in &mut self.reported {
@@ -160,19 +162,14 @@ impl Worker {
         Ok(())
     }
 
-    /// Notes a statement about to run, for [`Worker::report_changed_settings`]: only SET
-    /// and RESET change settings, so only they make the check worth its lookups.
-    fn note_statement(&mut self, sql: &str) {
-        let word = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
-        if word.eq_ignore_ascii_case("SET") || word.eq_ignore_ascii_case("RESET") {
-            self.settings_touched = true;
-        }
-    }
-
     /// ReadyForQuery with the session's transaction status (after any settings the
     /// statements before it changed).
     fn ready(&mut self) -> Result<(), Gone> {
         self.report_changed_settings()?;
+        // Portals do not outlive their transaction (PostgreSQL's are not holdable either).
+        if !self.session.in_transaction() {
+            self.portals.clear();
+        }
         let status = if self.session.transaction_failed() {
             TransactionStatus::Error
         } else if self.session.in_transaction() {

@@ -2,10 +2,10 @@
 //! DataRow the moment the executor produces it.
 //!
 //! The simple protocol sends a RowDescription first; the extended protocol does not (the
-//! client asked with Describe). An Execute with a row limit sends that many rows; the
-//! statement still runs to the end and the rest are kept for the next Execute on the
-//! portal (a suspended portal does not hold the session's statement open, so other
-//! statements can run in between, at the cost of buffering what was not fetched yet).
+//! client asked with Describe). A query under an Execute with a row limit is fetched from
+//! a cursor a page at a time (see `extended.rs`); for the other statements that return
+//! rows (SHOW, EXPLAIN: a handful) the writer sends up to the limit and keeps the rest
+//! for the portal's next Execute.
 
 use std::collections::VecDeque;
 

@@ -54,7 +54,6 @@ impl Worker {
     /// Runs one statement of a Query, which starts at character `start` of it.
     fn run_statement(&mut self, text: &str, start: usize) -> Reply {
         let at = |e: phantom::Error| WireError::at_statement(e, text, start);
-        self.note_statement(text);
         if let Some(warning) = transaction_warning(text, self.session.in_transaction()) {
             self.out.send(warning.to_notice())?;
         }

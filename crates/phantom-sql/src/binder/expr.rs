@@ -285,6 +285,9 @@ impl Binder<'_> {
                 let name = ident_name(ident);
                 match self.column(cx, None, &name) {
                     Err(err) if err.state == SqlState::UndefinedColumn && ident.quote_style.is_none() => {
+                        if name == "current_schema" {
+                            return self.current_schema();
+                        }
                         super::pg::keyword_value(&name, self.session_user())
                             .ok_or_else(|| with_position(err, &ident.span))
                     }
@@ -524,7 +527,7 @@ impl Binder<'_> {
     /// A column reference: of the current scope, or else, inside a subquery, of an
     /// enclosing query, the nearest one that has the name.
     fn column(&mut self, cx: &Cx<'_>, table: Option<&str>, name: &str) -> Result<Typed> {
-        let err = match cx.scope.resolve(table, name) {
+        let mut err = match cx.scope.resolve(table, name) {
             Ok(i) => return Ok(Typed::new(Expr::Column(i), cx.scope.columns[i].data_type)),
             Err(e) => e,
         };
@@ -537,7 +540,12 @@ impl Binder<'_> {
                     let ty = self.outer[level].columns[i].data_type;
                     return Ok(Typed::new(self.capture(level, Expr::Column(i)), ty));
                 }
-                Err(e) if matches!(e.state, SqlState::UndefinedColumn | SqlState::UndefinedTable) => {}
+                // The nearest level with a close name gives the hint, as in PostgreSQL.
+                Err(e) if matches!(e.state, SqlState::UndefinedColumn | SqlState::UndefinedTable) => {
+                    if err.hint.is_none() {
+                        err.hint = e.hint;
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -731,7 +739,7 @@ impl Binder<'_> {
         if x.ty.is_string() || x.ty == DataType::Null || x.literal {
             return self.coerce(x, DataType::Text, what);
         }
-        Err(Error::new(SqlState::UndefinedFunction, format!("operator does not exist: {} {what} text", x.ty)))
+        Err(Error::undefined_operator(format!("operator does not exist: {} {what} text", x.ty), false))
     }
 
     pub(super) fn cast(&mut self, x: Typed, target: DataType) -> Result<Typed> {
@@ -792,9 +800,9 @@ impl Binder<'_> {
             _ => {}
         }
         if common_type(a.ty, b.ty).is_none() {
-            return Err(Error::new(
-                SqlState::UndefinedFunction,
+            return Err(Error::undefined_operator(
                 format!("operator does not exist: {} {op} {}", a.ty, b.ty),
+                false,
             ));
         }
         // NUMERIC against a float compares as floats, as in PostgreSQL (0.1 = 0.1::float8).
@@ -846,7 +854,7 @@ impl Binder<'_> {
         if x.ty.is_numeric() || x.ty == DataType::Null {
             Ok(())
         } else {
-            Err(Error::new(SqlState::UndefinedFunction, format!("operator does not exist: {op} {}", x.ty)))
+            Err(Error::undefined_operator(format!("operator does not exist: {op} {}", x.ty), true))
         }
     }
 
@@ -894,9 +902,9 @@ impl Binder<'_> {
                 let b = self.expr(r, cx)?;
                 let stringy = |t: &Typed| t.ty.is_string() || t.literal;
                 if !stringy(&a) && !stringy(&b) && a.ty != DataType::Null && b.ty != DataType::Null {
-                    return Err(Error::new(
-                        SqlState::UndefinedFunction,
+                    return Err(Error::undefined_operator(
                         format!("operator does not exist: {} || {}", a.ty, b.ty),
+                        false,
                     ));
                 }
                 let a = if a.literal { self.coerce(a, DataType::Text, "||")? } else { text_operand(a) };
@@ -915,9 +923,9 @@ impl Binder<'_> {
     fn arithmetic(&mut self, op: ArithOp, a: Typed, b: Typed) -> Result<Typed> {
         if let Some(ty) = datetime_arith(op, &a, &b) {
             if ty == DataType::Null {
-                return Err(Error::new(
-                    SqlState::UndefinedFunction,
+                return Err(Error::undefined_operator(
                     format!("operator does not exist: {} {} {}", a.ty, op.symbol(), b.ty),
+                    false,
                 ));
             }
             // A string literal beside a date or timestamp is an interval ('1 day').
@@ -943,9 +951,9 @@ impl Binder<'_> {
         let b = if b.literal { self.coerce(b, b_ty, op.symbol())? } else { b.expr };
         let ok = |t: DataType| t.is_numeric() || t == DataType::Null;
         if !ok(a_ty) || !ok(b_ty) {
-            return Err(Error::new(
-                SqlState::UndefinedFunction,
+            return Err(Error::undefined_operator(
                 format!("operator does not exist: {a_ty} {} {b_ty}", op.symbol()),
+                false,
             ));
         }
         let mut ty = numeric_result(a_ty, b_ty);
@@ -1072,10 +1080,10 @@ impl Binder<'_> {
             "date_part" => Function::DatePart,
             "date_trunc" => Function::DateTrunc,
             _ => {
-                return Err(Error::new(
-                    SqlState::UndefinedFunction,
-                    format!("function {name}({}) does not exist", args.len()),
-                ));
+                return Err(Error::undefined_function(format!(
+                    "function {name}({}) does not exist",
+                    args.len()
+                )));
             }
         };
         self.scalar_call(func, &args, cx)
@@ -1094,10 +1102,11 @@ impl Binder<'_> {
             _ => (1, 1),
         };
         if args.len() < min || args.len() > max {
-            return Err(Error::new(
-                SqlState::UndefinedFunction,
-                format!("function {}() does not take {} arguments", func.name(), args.len()),
-            ));
+            return Err(Error::undefined_function(format!(
+                "function {}() does not take {} arguments",
+                func.name(),
+                args.len()
+            )));
         }
         let mut typed = Vec::with_capacity(args.len());
         for a in args {
@@ -1108,10 +1117,11 @@ impl Binder<'_> {
                 return Ok((b.coerce(t, DataType::Double, func.name())?, DataType::Double));
             }
             if !(t.ty.is_numeric() || t.ty == DataType::Null) {
-                return Err(Error::new(
-                    SqlState::UndefinedFunction,
-                    format!("function {}({}) does not exist", func.name(), t.ty),
-                ));
+                return Err(Error::undefined_function(format!(
+                    "function {}({}) does not exist",
+                    func.name(),
+                    t.ty
+                )));
             }
             Ok((t.expr, t.ty))
         };
@@ -1202,10 +1212,7 @@ impl Binder<'_> {
             DatePart | DateTrunc => {
                 let mut typed = typed.into_iter();
                 let (Some(field), Some(x)) = (typed.next(), typed.next()) else {
-                    return Err(Error::new(
-                        SqlState::UndefinedFunction,
-                        format!("{}() needs two arguments", func.name()),
-                    ));
+                    return Err(Error::undefined_function(format!("{}() needs two arguments", func.name())));
                 };
                 let field = self.string_arg(field, func.name())?;
                 let x_ty = if x.literal { DataType::Timestamp } else { x.ty };
@@ -1220,10 +1227,10 @@ impl Binder<'_> {
                         | DataType::Null
                 );
                 if !datetime || (func == DateTrunc && matches!(x_ty, DataType::Time | DataType::Interval)) {
-                    return Err(Error::new(
-                        SqlState::UndefinedFunction,
-                        format!("function {}(text, {x_ty}) does not exist", func.name()),
-                    ));
+                    return Err(Error::undefined_function(format!(
+                        "function {}(text, {x_ty}) does not exist",
+                        func.name()
+                    )));
                 }
                 let ty = match (func, x_ty) {
                     (DatePart, _) => DataType::Double,
@@ -1287,10 +1294,10 @@ impl Binder<'_> {
         } else {
             let wanted = if function == AggregateFunction::StringAgg { 2 } else { 1 };
             if args.len() != wanted {
-                return Err(Error::new(
-                    SqlState::UndefinedFunction,
-                    format!("function {}() takes exactly {wanted} argument(s)", function.name()),
-                ));
+                return Err(Error::undefined_function(format!(
+                    "function {}() takes exactly {wanted} argument(s)",
+                    function.name()
+                )));
             }
             if function == AggregateFunction::StringAgg {
                 let mut inner = Cx::new(&agg.input, "aggregate arguments");
@@ -1312,10 +1319,10 @@ impl Binder<'_> {
                 AggregateFunction::Sum | AggregateFunction::Avg
                     if !(ty.is_numeric() || ty == DataType::Null) =>
                 {
-                    return Err(Error::new(
-                        SqlState::UndefinedFunction,
-                        format!("function {}({ty}) does not exist", function.name()),
-                    ));
+                    return Err(Error::undefined_function(format!(
+                        "function {}({ty}) does not exist",
+                        function.name()
+                    )));
                 }
                 // PostgreSQL's result types: sum(smallint | integer) is bigint, sum(bigint)
                 // and sum(numeric) are numeric (exact, no overflow at 2^63), avg of any

@@ -153,6 +153,11 @@ pub struct Binder<'a> {
     /// The views being expanded, outermost first (a view that reads itself is an error,
     /// not an endless expansion).
     expanding: Vec<QualifiedName>,
+    /// What `set_config()` calls asked for, for the session to apply after the statement.
+    setting_changes: Vec<crate::block::SettingChange>,
+    /// The values of `$n` parameters when the statement is bound to run (not when it is
+    /// prepared): `set_config($1, $2, false)` needs them while binding.
+    param_values: Option<&'a [crate::types::Value]>,
 }
 
 impl<'a> Binder<'a> {
@@ -173,7 +178,34 @@ impl<'a> Binder<'a> {
             search_path: vec![PUBLIC.to_string()],
             used: Vec::new(),
             expanding: Vec::new(),
+            setting_changes: Vec::new(),
+            param_values: None,
         }
+    }
+
+    /// Makes the values of the statement's `$n` parameters known while binding.
+    pub fn with_parameter_values(mut self, values: &'a [crate::types::Value]) -> Self {
+        self.param_values = Some(values);
+        self
+    }
+
+    /// The setting changes `set_config()` calls of the bound statement ask for, in order.
+    pub fn take_setting_changes(&mut self) -> Vec<crate::block::SettingChange> {
+        std::mem::take(&mut self.setting_changes)
+    }
+
+    /// The session's settings as the statement sees them: with the changes its earlier
+    /// `set_config()` calls made. `None` without a session.
+    fn current_settings(&self) -> Result<Option<std::borrow::Cow<'a, crate::block::Settings>>> {
+        let Some(settings) = self.settings else { return Ok(None) };
+        if self.setting_changes.is_empty() {
+            return Ok(Some(std::borrow::Cow::Borrowed(settings)));
+        }
+        let mut changed = settings.clone();
+        for change in &self.setting_changes {
+            changed.set(&change.name, &change.value)?;
+        }
+        Ok(Some(std::borrow::Cow::Owned(changed)))
     }
 
     /// Looks unqualified names up through `path` (a session's `search_path`).

@@ -16,12 +16,14 @@
 //!
 //! Arrays are carried as their text form (see `exec/pg_functions.rs`).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use sqlparser::ast::{self, BinaryOperator};
 
 use super::expr::{Cx, Typed, plain_args};
 use super::{Binder, object_name};
+use crate::block::SettingChange;
 use crate::catalog::pg_catalog;
 use crate::error::{Error, Result, SqlState};
 use crate::exec::pg_functions::{NO_TYPMOD, PgFunction, quote_element};
@@ -74,6 +76,7 @@ pub const FUNCTIONS: &[&str] = &[
     "array_length",
     "array_lower",
     "current_setting",
+    "set_config",
     "to_regtype",
     "to_regclass",
     "pg_get_indexdef",
@@ -152,7 +155,6 @@ fn relation_name(s: &str) -> String {
 /// session running as role `user`.
 pub(super) fn keyword_value(name: &str, user: &str) -> Option<Typed> {
     Some(match name {
-        "current_schema" => text("public"),
         "current_user" | "session_user" | "user" | "current_role" => text(user),
         "current_catalog" => text(pg_catalog::DATABASE_NAME),
         _ => return None,
@@ -162,6 +164,17 @@ pub(super) fn keyword_value(name: &str, user: &str) -> Option<Typed> {
 impl Binder<'_> {
     /// The role the session runs as (the bootstrap superuser where no session settings
     /// were given).
+    /// `current_schema`: the first schema of the search path that exists (NULL if none),
+    /// where an object created without a schema would go.
+    pub(super) fn current_schema(&self) -> Result<Typed> {
+        for schema in crate::catalog::lookup_schemas(&self.search_path) {
+            if self.catalog.schema_exists(self.txn, schema)? {
+                return Ok(text(schema));
+            }
+        }
+        Ok(typed(Expr::Constant(Value::Null), DataType::Text))
+    }
+
     pub(super) fn session_user(&self) -> &str {
         self.settings.map_or(pg_catalog::OWNER_NAME, |s| s.user.as_str())
     }
@@ -202,10 +215,10 @@ impl Binder<'_> {
         }
         let arity = |min: usize, max: usize| -> Result<()> {
             if args.len() < min || args.len() > max {
-                return Err(Error::new(
-                    SqlState::UndefinedFunction,
-                    format!("function {name}() does not take {} arguments", args.len()),
-                ));
+                return Err(Error::undefined_function(format!(
+                    "function {name}() does not take {} arguments",
+                    args.len()
+                )));
             }
             Ok(())
         };
@@ -227,7 +240,7 @@ impl Binder<'_> {
             }
             "current_schema" => {
                 arity(0, 0)?;
-                text("public")
+                self.current_schema()?
             }
             "current_user" | "session_user" | "user" | "current_role" => {
                 arity(0, 0)?;
@@ -351,7 +364,8 @@ impl Binder<'_> {
                     ));
                 };
                 let setting = setting.to_lowercase();
-                match self.settings.map(|s| s.show(&setting, Some(self.txn.isolation()))) {
+                let settings = self.current_settings()?;
+                match settings.as_deref().map(|s| s.show(&setting, Some(self.txn.isolation()))) {
                     Some(Ok(value)) => text(value),
                     Some(Err(_)) | None if missing_ok => null_text,
                     Some(Err(e)) => return Err(e),
@@ -362,6 +376,52 @@ impl Binder<'_> {
                         )
                     })?,
                 }
+            }
+            "set_config" => {
+                arity(3, 3)?;
+                let known: Vec<Option<Value>> = args.iter().map(|a| self.known_value(&a.expr)).collect();
+                if known.contains(&None)
+                    && self.param_values.is_none()
+                    && args.iter().any(|a| matches!(a.expr, Expr::Parameter(_)))
+                {
+                    // Being prepared: the parameters' values come when it runs.
+                    return Ok(Some(null_text));
+                }
+                let (Some(Value::Text(setting)), Some(value), Some(local)) =
+                    (&known[0], &known[1], &known[2])
+                else {
+                    return Err(Error::new(
+                        SqlState::FeatureNotSupported,
+                        "set_config() needs constant arguments",
+                    ));
+                };
+                let local = match local {
+                    Value::Boolean(b) => *b,
+                    Value::Null => false,
+                    other => {
+                        return Err(Error::undefined_function(format!(
+                            "function set_config(text, text, {}) does not exist",
+                            other.data_type()
+                        )));
+                    }
+                };
+                let value = match value {
+                    Value::Text(v) => v.clone(),
+                    Value::Null => "default".to_string(),
+                    other => other.to_string(),
+                };
+                let change = SettingChange { name: setting.to_lowercase(), value, local };
+                // Checked now, on a copy, so a bad value fails the statement as SET would,
+                // and the new value is the function's result.
+                let mut after = self.current_settings()?.map(Cow::into_owned).ok_or_else(|| {
+                    Error::new(SqlState::FeatureNotSupported, "set_config() needs a session")
+                })?;
+                if change.name != "transaction_isolation" {
+                    after.set(&change.name, &change.value)?;
+                }
+                let shown = after.show(&change.name, Some(self.txn.isolation()))?;
+                self.setting_changes.push(change);
+                text(shown)
             }
             "to_regtype" => {
                 arity(1, 1)?;
@@ -434,7 +494,16 @@ impl Binder<'_> {
         if x.ty.is_integer() || x.ty == DataType::Null || x.literal {
             return self.coerce(x, DataType::BigInt, what);
         }
-        Err(Error::new(SqlState::UndefinedFunction, format!("function {what}({}) does not exist", x.ty)))
+        Err(Error::undefined_function(format!("function {what}({}) does not exist", x.ty)))
+    }
+
+    /// The value of a constant, or of a `$n` parameter when the values are known.
+    fn known_value(&self, expr: &Expr) -> Option<Value> {
+        match expr {
+            Expr::Constant(v) => Some(v.clone()),
+            Expr::Parameter(i) => self.param_values.and_then(|values| values.get(*i)).cloned(),
+            _ => None,
+        }
     }
 
     /// The OID of the relation named by the text expression `name`; with `strict`, a
@@ -657,9 +726,8 @@ impl Binder<'_> {
                 };
                 let wanted = s.trim_start_matches("pg_catalog.");
                 let oid = pg_catalog::functions().into_iter().find(|f| f.name == wanted).map(|f| f.oid);
-                let oid = oid.ok_or_else(|| {
-                    Error::new(SqlState::UndefinedFunction, format!("function \"{s}\" does not exist"))
-                })?;
+                let oid =
+                    oid.ok_or_else(|| Error::undefined_function(format!("function \"{s}\" does not exist")))?;
                 Ok(typed(Expr::Constant(Value::Int(oid)), DataType::BigInt))
             }
         }
@@ -744,7 +812,7 @@ impl Binder<'_> {
         match x.ty {
             DataType::Char(_) => Ok(Expr::Call(Function::RTrim, vec![x.expr], DataType::Text)),
             t if t.is_string() || t == DataType::Null || x.literal => self.coerce(x, DataType::Text, "~"),
-            t => Err(Error::new(SqlState::UndefinedFunction, format!("operator does not exist: {t} ~ text"))),
+            t => Err(Error::undefined_operator(format!("operator does not exist: {t} ~ text"), false)),
         }
     }
 

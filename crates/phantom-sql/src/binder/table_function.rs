@@ -46,10 +46,10 @@ impl Binder<'_> {
                 (TableFunction::PartitionAncestors, vec![arg], DataType::BigInt)
             }
             _ => {
-                return Err(Error::new(
-                    SqlState::UndefinedFunction,
-                    format!("function {function_name}({} arguments) does not exist", bound.len()),
-                ));
+                return Err(Error::undefined_function(format!(
+                    "function {function_name}({} arguments) does not exist",
+                    bound.len()
+                )));
             }
         };
         let range = alias.map_or_else(|| function.name().to_string(), |a| ident_name(&a.name));
@@ -82,19 +82,18 @@ impl Binder<'_> {
         args: Vec<super::Typed>,
     ) -> Result<(TableFunction, Vec<crate::planner::Expr>, DataType)> {
         if !(2..=3).contains(&args.len()) {
-            return Err(Error::new(
-                SqlState::UndefinedFunction,
-                format!("function generate_series() does not take {} arguments", args.len()),
-            ));
+            return Err(Error::undefined_function(format!(
+                "function generate_series() does not take {} arguments",
+                args.len()
+            )));
         }
         let typed: Vec<DataType> = args.iter().filter(|a| !a.literal).map(|a| a.ty).collect();
         let time = typed.iter().copied().find(|t| matches!(t, DataType::Timestamp | DataType::TimestampTz));
         if let Some(ty) = time {
             if args.len() != 3 {
-                return Err(Error::new(
-                    SqlState::UndefinedFunction,
-                    format!("function generate_series({ty}, {ty}) does not exist"),
-                ));
+                return Err(Error::undefined_function(format!(
+                    "function generate_series({ty}, {ty}) does not exist"
+                )));
             }
             let mut exprs = Vec::with_capacity(3);
             for (i, a) in args.into_iter().enumerate() {
@@ -111,10 +110,7 @@ impl Binder<'_> {
             return Ok((TableFunction::GenerateSeries(ty), exprs, ty));
         }
         if let Some(bad) = typed.iter().find(|t| !t.is_integer() && **t != DataType::Null) {
-            return Err(Error::new(
-                SqlState::UndefinedFunction,
-                format!("function generate_series({bad}) does not exist"),
-            ));
+            return Err(Error::undefined_function(format!("function generate_series({bad}) does not exist")));
         }
         let ty = if typed.iter().all(|t| matches!(t, DataType::SmallInt | DataType::Integer | DataType::Null))
         {

@@ -13,7 +13,8 @@
 //!
 //! `pg_catalog` and `information_schema` hold the system views; they always exist, are
 //! never stored, and take no user objects. `$user` in the path stands for a schema named
-//! after the current user; such schemas are not looked up yet, so it is skipped.
+//! after the session's role: the session substitutes it before a lookup
+//! (`Settings::lookup_path`); where it is left in a path, it is skipped.
 
 use std::fmt;
 use std::ops::Bound;

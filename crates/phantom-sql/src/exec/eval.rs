@@ -213,9 +213,9 @@ fn datetime_arith(op: ArithOp, a: Value, b: Value, ty: DataType) -> Result<Value
             Interval(datetime::Interval { months: 0, days: 0, micros: a - b })
         }
         (op, a, b) => {
-            return Err(Error::new(
-                SqlState::UndefinedFunction,
+            return Err(Error::undefined_operator(
                 format!("operator does not exist: {} {} {}", a.data_type(), op.symbol(), b.data_type()),
+                false,
             ));
         }
     })

@@ -95,7 +95,7 @@ fn bind_target(session: &Session, txn: &Transaction, table: &str, columns: &[Str
     };
     let statement = parser::parse_one(&sql)?;
     let mut binder =
-        Binder::new(&session.instance.catalog, txn).with_search_path(&session.settings.search_path);
+        Binder::new(&session.instance.catalog, txn).with_search_path(&session.settings.lookup_path());
     match binder.statement(&statement)? {
         BoundStatement::Modify(Plan::Insert { table, targets, defaults, .. }) => {
             Ok((table, targets, defaults))
