@@ -188,6 +188,7 @@ impl Settings {
             "lock_timeout",
             "phantom.spill_threshold",
             "phantom.write_set_limit",
+            "search_path",
         ];
         names.extend(self.passive.keys().map(String::as_str));
         names.extend(crate::catalog::pg_catalog::READ_ONLY_SETTINGS);
@@ -271,6 +272,9 @@ pub struct Block {
     /// Settings changed by `SET LOCAL` (or `set_config(..., true)`), with the values to
     /// put back when the block ends.
     pub local_settings: Vec<(String, String)>,
+    /// Settings changed by a plain `SET` in the block, with their values from before the
+    /// block: a ROLLBACK puts them back, a COMMIT keeps the new ones (as in PostgreSQL).
+    pub session_settings: Vec<(String, String)>,
 }
 
 impl Block {
@@ -283,6 +287,7 @@ impl Block {
             statements: 0,
             savepoints: Vec::new(),
             local_settings: Vec::new(),
+            session_settings: Vec::new(),
         }
     }
 

@@ -367,7 +367,7 @@ impl Session {
                 // PostgreSQL warns and carries on when a block is already open.
                 Ok(Output::Command("BEGIN".into()))
             }
-            Ast::Commit { .. } => match self.end_block() {
+            Ast::Commit { .. } => match self.end_block(self.block.as_ref().is_some_and(|b| !b.failed)) {
                 Some(block) if block.failed => {
                     if block.txn.is_active() {
                         block.txn.rollback()?;
@@ -381,7 +381,7 @@ impl Session {
                 None => Ok(Output::Command("COMMIT".into())),
             },
             Ast::Rollback { savepoint: None, .. } => {
-                if let Some(block) = self.end_block()
+                if let Some(block) = self.end_block(false)
                     && block.txn.is_active()
                 {
                     block.txn.rollback()?;
@@ -436,6 +436,25 @@ impl Session {
                 let result = self.set(set);
                 self.fail_on_error(result)?;
                 Ok(Output::Command("SET".into()))
+            }
+            Ast::Reset(statement) => {
+                let result = self.reset(&statement.reset);
+                self.fail_on_error(result)?;
+                Ok(Output::Command("RESET".into()))
+            }
+            Ast::Discard { object_type } => {
+                if *object_type == ast::DiscardObject::ALL {
+                    if self.block.is_some() {
+                        return self.fail_on_error(Err(Error::new(
+                            SqlState::ActiveSqlTransaction,
+                            "DISCARD ALL cannot run inside a transaction block",
+                        )));
+                    }
+                    self.reset(&ast::Reset::ALL)?;
+                    self.prepared.clear();
+                    self.parse_cache = ParseCache::default();
+                }
+                Ok(Output::Command(format!("DISCARD {object_type}")))
             }
             Ast::ShowVariable { variable } => {
                 let name = variable.iter().map(ident).collect::<Vec<_>>().join(" ");
@@ -630,22 +649,58 @@ impl Session {
                     block.local_settings.push((name.to_string(), before));
                 }
             }
-            // A session-wide value set after a local one is the one that stays.
-            (Some(block), false) => block.local_settings.retain(|(n, _)| n != name),
+            (Some(block), false) => {
+                // A session-wide value set after a local one is the one that stays at
+                // COMMIT; the value from before the block is the one a ROLLBACK restores.
+                if let Some(at) = block.local_settings.iter().position(|(n, _)| n == name) {
+                    let before = block.local_settings.remove(at);
+                    block.session_settings.push(before);
+                } else if !block.session_settings.iter().any(|(n, _)| n == name) {
+                    let before = self.settings.show(name, None)?;
+                    block.session_settings.push((name.to_string(), before));
+                }
+            }
             (None, false) => {}
         }
         self.settings.set(name, value)
     }
 
-    /// Closes the open block, putting back the settings `SET LOCAL` changed in it.
-    fn end_block(&mut self) -> Option<Block> {
+    /// Closes the open block, putting back the settings `SET LOCAL` changed in it, and
+    /// unless it `committed`, those a plain `SET` changed too.
+    fn end_block(&mut self, committed: bool) -> Option<Block> {
         let block = self.block.take()?;
-        for (name, value) in &block.local_settings {
+        let restore = block.local_settings.iter().chain(block.session_settings.iter().filter(|_| !committed));
+        for (name, value) in restore {
             if let Err(e) = self.settings.set(name, value) {
-                tracing::warn!(error = %e, "restoring setting {name} after SET LOCAL");
+                tracing::warn!(error = %e, "restoring setting {name} at the end of a block");
             }
         }
         Some(block)
+    }
+
+    /// `RESET name`, `RESET ALL`.
+    fn reset(&mut self, reset: &ast::Reset) -> Result<()> {
+        if let Some(block) = &self.block {
+            block.refuse_if_failed()?;
+        }
+        let defaults = Settings::default();
+        match reset {
+            ast::Reset::ALL => {
+                for (name, value) in defaults.all() {
+                    // Read-only settings are in the list too; they cannot change anyway.
+                    if self.settings.show(&name, None).is_ok_and(|current| current != value) {
+                        self.set_setting(&name, &value, false)?;
+                    }
+                }
+                Ok(())
+            }
+            ast::Reset::SessionAuthorization => Ok(()),
+            ast::Reset::ConfigurationParameter(name) => {
+                let name = name.to_string().to_ascii_lowercase();
+                let value = defaults.show(&name, None)?;
+                self.set_setting(&name, &value, false)
+            }
+        }
     }
 
     /// Changes the open block's isolation level, which only its first statement may do.
@@ -764,6 +819,8 @@ fn search_path_element(value: &ast::Expr) -> String {
         ast::Expr::Identifier(i) if i.quote_style.is_none() => i.value.clone(),
         ast::Expr::Identifier(i) => exact(&i.value),
         ast::Expr::Value(v) => match &v.value {
+            // `SET search_path = ''` (pg_dump's first statement): an empty path.
+            ast::Value::SingleQuotedString(s) if s.is_empty() => String::new(),
             ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => exact(s),
             other => other.to_string(),
         },

@@ -215,7 +215,7 @@ pub fn parse_text(s: &str, ty: DataType) -> Result<Value> {
             }
             Err(_) => Err(invalid_input(ty, s)),
         },
-        DataType::Date => datetime::parse_date(t).map(Value::Date).ok_or_else(|| invalid_input(ty, s)),
+        DataType::Date => datetime::parse_date_input(t).map(Value::Date).ok_or_else(|| invalid_input(ty, s)),
         DataType::Time => datetime::parse_time(t).map(Value::Time).ok_or_else(|| invalid_input(ty, s)),
         DataType::Timestamp => {
             datetime::parse_timestamp(t).map(Value::Timestamp).ok_or_else(|| invalid_input(ty, s))

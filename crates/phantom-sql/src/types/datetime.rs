@@ -89,6 +89,20 @@ pub fn parse_date(text: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day))
 }
 
+/// Parses a DATE as PostgreSQL's input takes it: `YYYY-MM-DD`, optionally followed by a
+/// time of day and a time zone, which are checked and then ignored (JDBC's `setDate`
+/// sends `2024-02-01 +00`).
+pub fn parse_date_input(text: &str) -> Option<i64> {
+    let text = text.trim();
+    match text.find([' ', 'T']) {
+        None => parse_date(text),
+        Some(i) => {
+            parse_timestamp(text)?;
+            parse_date(&text[..i])
+        }
+    }
+}
+
 /// Parses `HH:MM[:SS[.ffffff]]` into microseconds since midnight.
 pub fn parse_time(text: &str) -> Option<i64> {
     let mut parts = text.trim().splitn(3, ':');
@@ -121,7 +135,9 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
         return Some(days * DAY);
     }
     let (time, offset) = split_offset(rest)?;
-    Some(days * DAY + parse_time(time)? - offset)
+    // A zone alone (`2024-02-01 +00`) means midnight, as in PostgreSQL.
+    let time = if time.is_empty() { 0 } else { parse_time(time)? };
+    Some(days * DAY + time - offset)
 }
 
 /// Splits a trailing `Z`, `+HH[:MM]` or `-HH[:MM]` off a time; returns the offset in
@@ -301,6 +317,14 @@ mod tests {
         }
         assert_eq!(parse_date("2000-02-29"), Some(11_016));
         assert_eq!(parse_date("1900-02-29"), None);
+        assert_eq!(parse_date_input("2000-02-29 +00"), Some(11_016));
+        assert_eq!(
+            parse_date_input("2000-02-29 23:59:59-05"),
+            Some(11_016),
+            "the zone is ignored, not applied"
+        );
+        assert_eq!(parse_date_input("2000-02-29T12:00"), Some(11_016));
+        assert_eq!(parse_date_input("2000-02-29 nonsense"), None);
         assert_eq!(format_date(0), "1970-01-01");
     }
 
