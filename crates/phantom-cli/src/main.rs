@@ -74,9 +74,10 @@ struct StorageArgs {
     /// segment switches and checkpoints), off (leave it to the OS).
     #[arg(long, value_enum, default_value_t = Synchronous::Full)]
     synchronous: Synchronous,
-    /// Memory for cached table and index pages, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 128)]
-    buffer_pool_mib: usize,
+    /// Memory for cached table and index pages, in MiB [default: a quarter of the
+    /// machine's memory, at least 128]
+    #[arg(long, value_name = "MIB")]
+    buffer_pool_mib: Option<usize>,
     /// Memory for cached blocks of LSM tables, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     block_cache_mib: usize,
@@ -116,7 +117,9 @@ impl StorageArgs {
                 Synchronous::Off => phantom::SyncMode::Off,
             },
             wal_segment_size: self.wal_segment_bytes,
-            buffer_pool_size: self.buffer_pool_mib.saturating_mul(1024 * 1024),
+            buffer_pool_size: self
+                .buffer_pool_mib
+                .map_or_else(phantom::default_buffer_pool_size, |mib| mib.saturating_mul(1024 * 1024)),
             block_cache_size: self.block_cache_mib.saturating_mul(1024 * 1024),
             checkpoint_wal_bytes: self.checkpoint_wal_bytes,
             wal_archive_dir: self.wal_archive_dir.clone(),

@@ -74,11 +74,26 @@ impl Default for StoreOptions {
         StoreOptions {
             sync: wal.sync,
             wal_segment_size: wal.segment_size,
-            buffer_pool_size: 128 * 1024 * 1024,
+            buffer_pool_size: default_buffer_pool_size(),
             block_cache_size: 64 * 1024 * 1024,
             checkpoint: CheckpointOptions::default(),
         }
     }
+}
+
+/// The default size of the buffer pool: a quarter of the machine's memory, and at least
+/// 128 MiB (just 128 MiB where the memory size is unknown). Like DuckDB's memory limit it
+/// is a ceiling, not an allocation: pages are cached only as they are read. A pool smaller
+/// than the hot data pays for every miss with a read and a node decode, which PostgreSQL,
+/// reading through the OS page cache into flat pages, pays less for.
+pub fn default_buffer_pool_size() -> usize {
+    const FLOOR: usize = 128 << 20;
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
+        let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+        kib.checked_mul(1024)
+    });
+    total.map_or(FLOOR, |bytes| (bytes / 4).max(FLOOR))
 }
 
 /// State shared by the store and every transaction.
