@@ -47,6 +47,7 @@
 //! reads the table as it was when the statement started, while uniqueness checks
 //! ([`Transaction::get_for_update`]) see every write, including the current statement's.
 
+mod catalog_cache;
 pub mod checkpoint;
 pub mod error;
 pub mod gc;

@@ -37,6 +37,7 @@ use phantom_storage::dirlock::DirLock;
 use phantom_storage::wal::{Lsn, SyncMode, Wal, WalOptions};
 use phantom_storage::{EngineStats, WriteBatch};
 
+use crate::catalog_cache::CatalogCache;
 use crate::checkpoint::{
     AppliedLsns, CheckpointOptions, CheckpointStats, Checkpointer, Manifest, start_background,
 };
@@ -108,6 +109,8 @@ pub(crate) struct Shared {
     pub(crate) wal: Option<Arc<Wal>>,
     /// Where write sets spill (`None` in memory).
     pub(crate) spill: Option<Arc<SpillPlace>>,
+    /// Committed catalog entries, for every transaction's lookups.
+    pub(crate) catalog_cache: CatalogCache,
     lsns: Arc<AppliedLsns>,
     checkpointer: Option<Arc<Checkpointer>>,
     /// Declared before the lock: stops (joins) the thread before the directory unlocks.
@@ -208,6 +211,7 @@ impl MvccStore {
                 writers: Mutex::new(HashMap::new()),
                 wal: Some(wal),
                 spill: Some(spill),
+                catalog_cache: CatalogCache::default(),
                 lsns,
                 checkpointer: Some(checkpointer),
                 background: Mutex::new(Some(background)),
@@ -237,6 +241,7 @@ impl MvccStore {
                 writers: Mutex::new(HashMap::new()),
                 wal: None,
                 spill: None,
+                catalog_cache: CatalogCache::default(),
                 lsns: Arc::new(AppliedLsns::new(0)),
                 checkpointer: None,
                 background: Mutex::new(None),

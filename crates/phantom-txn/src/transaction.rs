@@ -42,7 +42,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use phantom_storage::{KeyValue, ScanIterator};
 
-use crate::keyspace::{EngineKind, KeyspaceId};
+use crate::keyspace::{CATALOG_KEYSPACE, EngineKind, KeyspaceId};
 use crate::locks::{self, Acquired, KeyspaceMode, LockMode, TxnId, Wait};
 use crate::record::{CommitRecord, Write};
 use crate::store::Shared;
@@ -303,7 +303,20 @@ impl Transaction {
             Isolation::Serializable => self.inner.shared.ssi.read(self.inner.id, keyspace, key)?,
             _ => {}
         }
-        self.get_committed(keyspace, key, self.snapshot())
+        let snapshot = self.snapshot();
+        let cached = matches!(
+            self.inner.options.isolation,
+            Isolation::ReadCommitted | Isolation::Snapshot | Isolation::Serializable
+        );
+        if keyspace == CATALOG_KEYSPACE && cached {
+            // SSI leaves the catalog out, so skipping `ssi.read` above loses nothing.
+            return self
+                .inner
+                .shared
+                .catalog_cache
+                .get(key, snapshot, || self.get_committed(keyspace, key, snapshot));
+        }
+        self.get_committed(keyspace, key, snapshot)
     }
 
     /// Locks `key` exclusively and returns its newest value including every own write,
@@ -707,6 +720,9 @@ impl Transaction {
             return Ok(snapshot);
         }
         let ts = shared.oracle.begin_commit();
+        if writes.touches(CATALOG_KEYSPACE) {
+            shared.catalog_cache.note_commit(ts);
+        }
         let creates = created.iter().map(|&(keyspace, kind)| Write::CreateKeyspace { keyspace, kind });
         let result = if writes.spilled() {
             shared.commit_in_parts(ts, creates.collect(), &writes)

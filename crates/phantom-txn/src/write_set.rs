@@ -246,6 +246,13 @@ impl WriteSet {
         self.memory.is_empty() && self.spill.as_ref().is_none_or(|s| s.tree.stats().keys == 0)
     }
 
+    /// True if anything was written to `keyspace`.
+    pub fn touches(&self, keyspace: KeyspaceId) -> bool {
+        let full: KeyRange = (Bound::Unbounded, Bound::Unbounded);
+        self.memory.range(keyspace_range(keyspace, &full)).next().is_some()
+            || self.spill.as_ref().is_some_and(|s| s.highest.contains_key(&keyspace))
+    }
+
     /// True once entries have moved to the scratch file.
     pub fn spilled(&self) -> bool {
         self.spill.is_some()

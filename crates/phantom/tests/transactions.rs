@@ -438,3 +438,30 @@ fn a_child_insert_and_its_parents_delete_never_both_commit() {
     assert_eq!(err.sqlstate(), "23503", "{err}");
     assert_eq!(scalar(&mut s, "SELECT count(*) FROM parent"), 1);
 }
+
+#[test]
+fn a_snapshot_keeps_its_catalog_while_ddl_commits_and_new_snapshots_see_the_ddl() {
+    // Catalog reads are cached across transactions; the cache must never show a snapshot
+    // a table definition from after it, nor a new snapshot one from before.
+    let db = Database::memory();
+    let mut old = db.session();
+    let mut ddl = db.session();
+    let mut fresh = db.session();
+    old.execute("CREATE TABLE c (a INT)").expect("create");
+    old.execute("INSERT INTO c VALUES (1)").expect("insert");
+    for _ in 0..2 {
+        // Warm the cache at the current version.
+        assert_eq!(fresh.query("SELECT * FROM c").expect("select").columns.len(), 1);
+    }
+    old.execute("BEGIN ISOLATION LEVEL SNAPSHOT").expect("begin");
+    assert_eq!(old.query("SELECT * FROM c").expect("select").columns.len(), 1);
+    ddl.execute("ALTER TABLE c ADD COLUMN b INT").expect("alter");
+    assert_eq!(fresh.query("SELECT * FROM c").expect("select").columns.len(), 2, "new snapshot");
+    assert_eq!(old.query("SELECT * FROM c").expect("select").columns.len(), 1, "old snapshot");
+    ddl.execute("DROP TABLE c").expect("drop");
+    assert_eq!(old.query("SELECT a FROM c").expect("still there for the old snapshot").rows.len(), 1);
+    let gone = fresh.query("SELECT * FROM c").expect_err("dropped");
+    assert_eq!(gone.sqlstate(), "42P01", "{gone}");
+    old.execute("COMMIT").expect("commit");
+    assert_eq!(old.query("SELECT * FROM c").expect_err("dropped").sqlstate(), "42P01");
+}
