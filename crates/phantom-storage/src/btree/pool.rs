@@ -104,14 +104,19 @@ impl BufferPool {
     pub fn get(&self, key: FrameKey) -> Option<Arc<Node>> {
         let mut s = self.state.lock();
         let stamp = s.next_stamp;
+        let window = (s.frames.len() as u64 / 4).max(1);
         let Some(frame) = s.frames.get_mut(&key) else {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return None;
         };
         self.hits.fetch_add(1, Ordering::Relaxed);
         let node = frame.node.clone();
-        // A hit in A1in does not promote: a page must survive probation first.
-        if frame.queue == Queue::Am {
+        // A hit in A1in does not promote: a page must survive probation first. A page
+        // requeued since the last quarter of the pool's worth of requeues is near the
+        // LRU end's far side already; leaving it in place spares the queue a push per hit
+        // for the hottest pages (roots and inner nodes are on every lookup's path).
+        let recent = stamp.saturating_sub(frame.stamp) < window;
+        if frame.queue == Queue::Am && !recent {
             frame.stamp = stamp;
             s.next_stamp += 1;
             s.am.push_back((key, stamp));
