@@ -385,6 +385,9 @@ impl Session {
             return Err(unsupported(what));
         }
         let name = cursor_name(name);
+        if name.is_empty() {
+            return Err(Error::new(SqlState::InvalidCursorName, "invalid cursor name: must not be empty"));
+        }
         if self.cursors.contains_key(&name) {
             return Err(Error::new(SqlState::DuplicateCursor, format!("cursor \"{name}\" already exists")));
         }
