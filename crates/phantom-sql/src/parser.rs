@@ -500,6 +500,32 @@ mod tests {
         assert!(!matches!(parse_one("CREATE USER MAPPING FOR alice SERVER s"), Ok(Statement::CreateRole(_))));
     }
 
+    /// FETCH and MOVE in PostgreSQL's forms parse; MOVE carries the marker, nothing a
+    /// user writes does.
+    #[test]
+    fn fetch_and_move_take_postgres_forms() {
+        let fetch = |sql: &str| match parse_one(sql) {
+            Ok(Statement::Fetch { name, direction, into, .. }) => {
+                (name.value, direction.to_string(), into.as_ref().is_some_and(is_move))
+            }
+            other => panic!("{sql}: {other:?}"),
+        };
+        assert_eq!(fetch("FETCH c"), ("c".into(), "NEXT".into(), false));
+        assert_eq!(fetch("fetch in c"), ("c".into(), "NEXT".into(), false));
+        assert_eq!(fetch("FETCH -3 c"), ("c".into(), "-3".into(), false));
+        assert_eq!(fetch("FETCH BACKWARD FROM c"), ("c".into(), "BACKWARD 1".into(), false));
+        assert_eq!(fetch("FETCH RELATIVE +2 \"C\""), ("C".into(), "RELATIVE 2".into(), false));
+        assert_eq!(fetch("MOVE ABSOLUTE -1 IN c"), ("c".into(), "ABSOLUTE -1".into(), true));
+        assert_eq!(fetch("MOVE FORWARD ALL c"), ("c".into(), "FORWARD ALL".into(), true));
+        assert_eq!(fetch("FETCH NEXT FROM c INTO move"), ("c".into(), "NEXT".into(), false));
+        let many = parse("MOVE c; SELECT 1; FETCH 2 c").expect("parse");
+        assert!(matches!(
+            many.as_slice(),
+            [Statement::Fetch { .. }, Statement::Query(_), Statement::Fetch { .. }]
+        ));
+        assert!(parse("FETCH NEXT FROM").is_err());
+    }
+
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let sql = format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000));

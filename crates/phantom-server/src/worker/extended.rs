@@ -12,7 +12,8 @@
 //! first such Execute opens the implicit one that Sync ends, as in PostgreSQL. An error
 //! skips every message up to the next Sync, and Sync answers ReadyForQuery. Portals live
 //! until the transaction ends (checked at every ReadyForQuery), the unnamed ones until
-//! they are replaced.
+//! they are replaced. A cursor made by SQL DECLARE is a portal too for Describe, which
+//! reports its columns (psycopg's server-side cursors ask).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
