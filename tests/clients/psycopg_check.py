@@ -100,4 +100,43 @@ with psycopg.connect(conninfo, autocommit=True) as conn:
         assert text == "100\tcopied\\t100\n101\tcopied\\t101\n102\tcopied\\t102\n", repr(text)
     conn.commit()
 
+    # Server-side cursors: DECLARE, then FETCH FORWARD itersize FROM it, page by page
+    # (binary rows too, asked for per FETCH), then CLOSE.
+    for binary in (False, True):
+        with conn.cursor(name="series", binary=binary) as cur:
+            cur.itersize = 1000
+            cur.execute("SELECT i, i * 2 AS twice FROM generate_series(1, %s) AS g(i)", (100000,))
+            assert [d.name for d in cur.description] == ["i", "twice"], cur.description
+            total = rows = 0
+            for i, twice in cur:
+                assert twice == 2 * i, (i, twice)
+                total += i
+                rows += 1
+            assert (rows, total) == (100000, 100000 * 100001 // 2), (binary, rows, total)
+        conn.commit()
+    # Scrollable and held ones, and the errors PostgreSQL gives.
+    with conn.cursor(name="scrolled", scrollable=True, withhold=True) as cur:
+        cur.execute("SELECT id FROM psy_types WHERE id BETWEEN 100 AND 109 ORDER BY id")
+        conn.commit()
+        assert cur.fetchmany(3) == [(100,), (101,), (102,)]
+        cur.scroll(-2)
+        assert cur.fetchone() == (101,)
+        cur.scroll(8, mode="absolute")
+        assert cur.fetchall() == [(108,), (109,)]
+    with conn.cursor(name="forward") as cur:
+        cur.execute("SELECT 1 FROM generate_series(1, 5)")
+        cur.fetchmany(2)
+        try:
+            cur.scroll(-1)
+            raise AssertionError("a NO SCROLL cursor went backward")
+        except psycopg.errors.ObjectNotInPrerequisiteState as e:
+            assert e.sqlstate == "55000", e.sqlstate
+    conn.rollback()
+    try:
+        conn.execute("FETCH NEXT FROM nowhere")
+        raise AssertionError("FETCH from a missing cursor")
+    except psycopg.errors.InvalidCursorName:
+        pass
+    conn.rollback()
+
 print("psycopg: all checks passed")

@@ -24,9 +24,9 @@ pub enum Format {
 /// Writes one statement's output in `format`.
 pub fn write_output(out: &mut impl Write, output: &Output, format: Format) -> io::Result<()> {
     match (output, format) {
-        (Output::Rows(rows), Format::Table) => write_table(out, rows),
-        (Output::Rows(rows), Format::Csv) => write_csv(out, rows),
-        (Output::Rows(rows), Format::Json) => write_json(out, rows),
+        (Output::Rows(rows) | Output::Fetched(rows), Format::Table) => write_table(out, rows),
+        (Output::Rows(rows) | Output::Fetched(rows), Format::Csv) => write_csv(out, rows),
+        (Output::Rows(rows) | Output::Fetched(rows), Format::Json) => write_json(out, rows),
         (other, Format::Table) => writeln!(out, "{}", other.tag()),
         (_, Format::Csv | Format::Json) => Ok(()),
     }

@@ -164,6 +164,40 @@ async fn psql_lists_and_describes_tables() {
     server.shutdown().await.expect("shutdown");
 }
 
+/// With `FETCH_COUNT` psql runs a query through a cursor (`DECLARE _psql_cursor NO
+/// SCROLL CURSOR FOR ...`, `FETCH FORWARD n FROM _psql_cursor` until the rows run out,
+/// `CLOSE`), printing each page as it comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_fetch_count_pages_through_a_cursor() {
+    let Some(tools) = tools() else { return };
+    let server = common::start().await;
+    let query = "SELECT i, i * 3 AS thrice, 'r' || i AS label FROM generate_series(1, 345) AS g(i)";
+    let out = psql_commands(tools, &server, &["\\set FETCH_COUNT 100", query]).await;
+    let rows: Vec<(i64, i64, String)> = out
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            match cells.as_slice() {
+                [i, thrice, label] => Some((i.parse().ok()?, thrice.parse().ok()?, label.to_string())),
+                _ => None,
+            }
+        })
+        .collect();
+    let expected: Vec<(i64, i64, String)> = (1..=345).map(|i| (i, i * 3, format!("r{i}"))).collect();
+    assert_eq!(rows, expected, "{out}");
+    assert!(out.contains("(345 rows)"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.contains("thrice")).count(), 1, "one header:\n{out}");
+    // The cursor closed and psql's transaction ended: the session is usable as before.
+    let after = psql_commands(
+        tools,
+        &server,
+        &["\\set FETCH_COUNT 10", "SELECT count(*) FROM generate_series(1, 25)"],
+    )
+    .await;
+    assert!(after.contains(" 25\n"), "{after}");
+    server.shutdown().await.expect("shutdown");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pgbench_initializes_and_runs_without_failures() {
     let Some(tools) = tools() else { return };

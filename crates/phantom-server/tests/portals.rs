@@ -152,3 +152,50 @@ async fn a_named_portal_ends_with_its_block() {
     let error = out.iter().find(|m| m.kind == b'E').expect("error");
     assert_eq!(error.field(b'C').as_deref(), Some("34000"), "{out:?}");
 }
+
+/// SQL cursors through both protocols: a FETCH prepared with Parse describes the
+/// cursor's columns, its tag is `FETCH n` (and `MOVE n`), a huge NO SCROLL cursor is
+/// paged without computing the rest, and errors carry PostgreSQL's SQLSTATEs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_cursors_describe_their_columns_and_tag_their_fetches() {
+    let server = start().await;
+    let mut client = connect(&server).await;
+    let txn = client.transaction().await.expect("begin");
+    let started = Instant::now();
+    txn.batch_execute(
+        "DECLARE big CURSOR FOR SELECT g AS n, 'x' || g AS label FROM generate_series(1, 100000000) g",
+    )
+    .await
+    .expect("declare");
+    let fetch = txn.prepare("FETCH FORWARD 3 FROM big").await.expect("prepare");
+    let names: Vec<&str> = fetch.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["n", "label"]);
+    let rows = txn.query(&fetch, &[]).await.expect("fetch");
+    let again = txn.query(&fetch, &[]).await.expect("fetch");
+    let values: Vec<(i32, String)> = rows.iter().chain(&again).map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(values, (1..=6).map(|i| (i, format!("x{i}"))).collect::<Vec<_>>());
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    let messages = txn.simple_query("MOVE 4 FROM big; FETCH 2 FROM big").await.expect("simple");
+    let counts: Vec<u64> = messages
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::CommandComplete(n) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(counts, [4, 2]);
+    let error = txn.simple_query("FETCH PRIOR FROM big").await.expect_err("no scroll");
+    assert_eq!(error.code(), Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE));
+    txn.rollback().await.expect("rollback");
+    let error = client.simple_query("FETCH NEXT FROM big").await.expect_err("closed");
+    assert_eq!(error.code(), Some(&SqlState::INVALID_CURSOR_NAME));
+    let error = client.simple_query("DECLARE c CURSOR FOR SELECT 1").await.expect_err("outside a block");
+    assert_eq!(error.code(), Some(&SqlState::NO_ACTIVE_SQL_TRANSACTION));
+
+    // The raw protocol shows the tags themselves.
+    let mut raw = Raw::connect(&server).await;
+    raw.query("BEGIN").await;
+    raw.query("DECLARE c SCROLL CURSOR FOR VALUES (1), (2), (3)").await;
+    let replies = raw.query("FETCH 2 FROM c; MOVE LAST IN c; FETCH BACKWARD ALL FROM c").await;
+    assert_eq!(tags(&replies), ["FETCH 2", "MOVE 1", "FETCH 2"]);
+}

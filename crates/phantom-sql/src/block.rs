@@ -344,6 +344,11 @@ impl Block {
         })
     }
 
+    /// How many savepoints are open.
+    pub fn savepoint_depth(&self) -> usize {
+        self.savepoints.len()
+    }
+
     /// Fails with 25P02 if the block has failed.
     pub fn refuse_if_failed(&self) -> Result<()> {
         if self.failed { Err(aborted()) } else { Ok(()) }

@@ -133,6 +133,8 @@ pub enum SqlState {
     ReadOnlySqlTransaction,
     /// 55006: the data directory is held by another process.
     ObjectInUse,
+    /// 55000: e.g. fetching backward from a NO SCROLL cursor.
+    ObjectNotInPrerequisiteState,
     /// 42P06
     DuplicateSchema,
     /// 42809
@@ -206,6 +208,7 @@ impl SqlState {
             QueryCanceled => "57014",
             ReadOnlySqlTransaction => "25006",
             ObjectInUse => "55006",
+            ObjectNotInPrerequisiteState => "55000",
             DuplicateSchema => "42P06",
             WrongObjectType => "42809",
             ReservedName => "42939",

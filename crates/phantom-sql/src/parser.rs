@@ -43,8 +43,8 @@ pub(crate) fn parse_rewritten(
         .map_err(|e| syntax_error(ParserError::TokenizerError(e.to_string())))?;
     Parser::new(&dialect)
         .with_recursion_limit(MAX_NESTING)
-        .with_tokens_with_locations(rewrite(role_statements(vacuum_without_options(fill_empty_in_lists(
-            tokens,
+        .with_tokens_with_locations(rewrite(fetch_and_move(role_statements(vacuum_without_options(
+            fill_empty_in_lists(tokens),
         )))))
         .parse_statements()
         .map_err(syntax_error)
@@ -167,6 +167,106 @@ fn role_statements(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
             }
         }
         start = end + 1;
+    }
+    tokens
+}
+
+/// The cursor name a rewritten `MOVE` carries as its `INTO` target: quoted with a
+/// backtick, which the PostgreSQL tokenizer never produces, so no statement a user wrote
+/// can carry it.
+const MOVE_MARKER: (&str, char) = ("move", '`');
+
+/// True if a `FETCH ... INTO target` is a `MOVE` (see [`fetch_and_move`]).
+pub(crate) fn is_move(into: &sqlparser::ast::ObjectName) -> bool {
+    matches!(
+        into.0.as_slice(),
+        [part] if part.as_ident().is_some_and(|i| i.value == MOVE_MARKER.0 && i.quote_style == Some(MOVE_MARKER.1))
+    )
+}
+
+/// `FETCH` and `MOVE` as PostgreSQL writes them, in the form the parser takes:
+/// `FETCH [direction] [FROM | IN] name`. The parser wants a direction, FROM or IN, and a
+/// count after FORWARD or BACKWARD, and takes no signed counts; PostgreSQL needs none of
+/// that (`FETCH c`, `FETCH FORWARD FROM c`, `FETCH -2 FROM c`). So the missing pieces
+/// are put in (NEXT, 1, FROM) and a sign is joined to its number. The parser has no MOVE:
+/// it becomes a FETCH into [`MOVE_MARKER`], which the session recognizes (a FETCH
+/// ... INTO is no PostgreSQL SQL, so nothing else can look like it).
+fn fetch_and_move(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant = |t: &TokenWithSpan| !matches!(t.token, Token::Whitespace(_));
+    let word = |t: &TokenWithSpan| match &t.token {
+        Token::Word(w) if w.quote_style.is_none() => w.value.to_ascii_uppercase(),
+        _ => String::new(),
+    };
+    let mut start = 0;
+    while start < tokens.len() {
+        let end =
+            (start..tokens.len()).find(|&i| tokens[i].token == Token::SemiColon).unwrap_or(tokens.len());
+        let Some(first) = (start..end).find(|&i| significant(&tokens[i])) else {
+            start = end + 1;
+            continue;
+        };
+        let verb = word(&tokens[first]);
+        if verb != "FETCH" && verb != "MOVE" {
+            start = end + 1;
+            continue;
+        }
+        let span = tokens[first].span;
+        let make = |token: Token| TokenWithSpan { token, span };
+        let mut words: Vec<TokenWithSpan> =
+            tokens[first + 1..end].iter().filter(|t| significant(t)).cloned().collect();
+        // A sign and the number after it are one count.
+        let mut i = 0;
+        while i + 1 < words.len() {
+            let sign = match words[i].token {
+                Token::Minus => "-",
+                Token::Plus => "",
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            if let Token::Number(digits, long) = &words[i + 1].token {
+                let joined = Token::Number(format!("{sign}{digits}"), *long);
+                words.splice(i..i + 2, [make(joined)]);
+            }
+            i += 1;
+        }
+        let is_count = |t: Option<&TokenWithSpan>| matches!(t.map(|t| &t.token), Some(Token::Number(..)));
+        let at = match words.first().map(word).as_deref() {
+            Some("NEXT" | "PRIOR" | "FIRST" | "LAST" | "ALL") => 1,
+            Some("ABSOLUTE" | "RELATIVE") => 2,
+            Some("FORWARD" | "BACKWARD") => {
+                let counted = words.get(1).is_some_and(|t| word(t) == "ALL") || is_count(words.get(1));
+                if !counted {
+                    words.insert(1, make(Token::Number("1".into(), false)));
+                }
+                2
+            }
+            _ if is_count(words.first()) => 1,
+            _ => {
+                words.insert(0, make(Token::make_keyword("NEXT")));
+                1
+            }
+        };
+        if !words.get(at).is_some_and(|t| matches!(word(t).as_str(), "FROM" | "IN")) {
+            words.insert(at.min(words.len()), make(Token::make_keyword("FROM")));
+        }
+        if verb == "MOVE" {
+            let (name, quote) = MOVE_MARKER;
+            let marker = Token::Word(sqlparser::tokenizer::Word {
+                value: name.into(),
+                quote_style: Some(quote),
+                keyword: Keyword::NoKeyword,
+            });
+            words.extend([make(Token::make_keyword("INTO")), make(marker)]);
+        }
+        let mut statement = vec![make(Token::make_keyword("FETCH"))];
+        for w in words {
+            statement.extend([make(Token::Whitespace(Whitespace::Space)), w]);
+        }
+        let added = statement.len() as isize - (end - first) as isize;
+        tokens.splice(first..end, statement);
+        start = (end as isize + added) as usize + 1;
     }
     tokens
 }
@@ -398,6 +498,32 @@ mod tests {
             Ok(Statement::AlterRole { .. })
         ));
         assert!(!matches!(parse_one("CREATE USER MAPPING FOR alice SERVER s"), Ok(Statement::CreateRole(_))));
+    }
+
+    /// FETCH and MOVE in PostgreSQL's forms parse; MOVE carries the marker, nothing a
+    /// user writes does.
+    #[test]
+    fn fetch_and_move_take_postgres_forms() {
+        let fetch = |sql: &str| match parse_one(sql) {
+            Ok(Statement::Fetch { name, direction, into, .. }) => {
+                (name.value, direction.to_string(), into.as_ref().is_some_and(is_move))
+            }
+            other => panic!("{sql}: {other:?}"),
+        };
+        assert_eq!(fetch("FETCH c"), ("c".into(), "NEXT".into(), false));
+        assert_eq!(fetch("fetch in c"), ("c".into(), "NEXT".into(), false));
+        assert_eq!(fetch("FETCH -3 c"), ("c".into(), "-3".into(), false));
+        assert_eq!(fetch("FETCH BACKWARD FROM c"), ("c".into(), "BACKWARD 1".into(), false));
+        assert_eq!(fetch("FETCH RELATIVE +2 \"C\""), ("C".into(), "RELATIVE 2".into(), false));
+        assert_eq!(fetch("MOVE ABSOLUTE -1 IN c"), ("c".into(), "ABSOLUTE -1".into(), true));
+        assert_eq!(fetch("MOVE FORWARD ALL c"), ("c".into(), "FORWARD ALL".into(), true));
+        assert_eq!(fetch("FETCH NEXT FROM c INTO move"), ("c".into(), "NEXT".into(), false));
+        let many = parse("MOVE c; SELECT 1; FETCH 2 c").expect("parse");
+        assert!(matches!(
+            many.as_slice(),
+            [Statement::Fetch { .. }, Statement::Query(_), Statement::Fetch { .. }]
+        ));
+        assert!(parse("FETCH NEXT FROM").is_err());
     }
 
     #[test]

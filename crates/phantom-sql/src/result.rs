@@ -115,6 +115,8 @@ impl RowSink for Rows {
 pub enum Output {
     /// A query's rows (SELECT, VALUES, ...).
     Rows(Rows),
+    /// Rows a `FETCH` took from a cursor: like [`Output::Rows`], but tagged `FETCH n`.
+    Fetched(Rows),
     /// Rows changed by INSERT, UPDATE or DELETE.
     Modified {
         /// "INSERT", "UPDATE" or "DELETE".
@@ -131,6 +133,7 @@ impl Output {
     pub fn tag(&self) -> String {
         match self {
             Output::Rows(rows) => format!("SELECT {}", rows.len()),
+            Output::Fetched(rows) => format!("FETCH {}", rows.len()),
             Output::Modified { command: "INSERT", rows } => format!("INSERT 0 {rows}"),
             Output::Modified { command, rows } => format!("{command} {rows}"),
             Output::Command(tag) => tag.clone(),
@@ -140,7 +143,7 @@ impl Output {
     /// The rows, if this output has any.
     pub fn into_rows(self) -> Option<Rows> {
         match self {
-            Output::Rows(rows) => Some(rows),
+            Output::Rows(rows) | Output::Fetched(rows) => Some(rows),
             _ => None,
         }
     }

@@ -11,6 +11,7 @@
 
 mod copy_in;
 mod cursor;
+mod sql_cursors;
 
 use std::sync::Arc;
 
@@ -100,6 +101,8 @@ pub struct Session {
     interrupt: Interrupt,
     /// Statements parsed before, by shape (see [`crate::parse_cache`]).
     parse_cache: ParseCache,
+    /// Cursors made by DECLARE, by name (see [`sql_cursors`]).
+    cursors: std::collections::HashMap<String, sql_cursors::Declared>,
 }
 
 impl Session {
@@ -112,6 +115,7 @@ impl Session {
             prepared: Default::default(),
             interrupt: Interrupt::default(),
             parse_cache: ParseCache::default(),
+            cursors: Default::default(),
         }
     }
 
@@ -177,7 +181,7 @@ impl Session {
         let statement = self.parse(parser::parse_one(sql))?;
         let mut rows = Rows::default();
         match self.run(&statement, &[], &mut rows)? {
-            Output::Rows(_) => Ok(rows),
+            Output::Rows(_) | Output::Fetched(_) => Ok(rows),
             other => Err(Error::new(
                 SqlState::InvalidParameterValue,
                 format!("statement returned no rows ({})", other.tag()),
@@ -195,25 +199,16 @@ impl Session {
         let text = |name: String| Some(vec![Column { name, data_type: DataType::Text }]);
         let (parameter_types, columns) = match &statement {
             Ast::Query(_) | Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
-                let open = self.block.as_ref().map(|b| b.txn.clone()).filter(Transaction::is_active);
-                let txn = open
-                    .clone()
-                    .unwrap_or_else(|| self.settings.begin(&self.instance.store, None, &self.interrupt));
-                let mut binder = Binder::new(&self.instance.catalog, &txn)
-                    .with_system_views(&self.instance.store)
-                    .with_settings(&self.settings)
-                    .with_search_path(&self.settings.lookup_path());
-                let bound = binder.statement(&statement);
-                let types = binder.parameter_types();
-                if open.is_none() {
-                    txn.rollback()?;
-                }
-                let columns = match bound? {
-                    BoundStatement::Query(plan) => Some(visible_columns(&plan)),
-                    _ => None,
-                };
-                (types, columns)
+                self.bind_to_prepare(&statement)?
             }
+            Ast::Declare { stmts, .. } => match stmts.as_slice() {
+                // The cursor's query decides the parameters; DECLARE itself returns no rows.
+                [ast::Declare { for_query: Some(query), .. }] => {
+                    (self.bind_to_prepare(&Ast::Query(query.clone()))?.0, None)
+                }
+                _ => (Vec::new(), None),
+            },
+            Ast::Fetch { name, into, .. } => (Vec::new(), self.fetch_columns(name, into.as_ref())),
             Ast::Explain { .. } => (Vec::new(), text("QUERY PLAN".into())),
             Ast::ShowVariable { variable } => {
                 (Vec::new(), text(variable.last().map(ident).unwrap_or_default()))
@@ -225,6 +220,28 @@ impl Session {
             _ => (Vec::new(), None),
         };
         Ok(Prepared { statement, parameter_types, columns })
+    }
+
+    /// Binds a statement that is prepared (in the open block, or a transaction of its
+    /// own): the types of its parameters, and its result columns if it is a query.
+    fn bind_to_prepare(&mut self, statement: &Ast) -> Result<(Vec<DataType>, Option<Vec<Column>>)> {
+        let open = self.block.as_ref().map(|b| b.txn.clone()).filter(Transaction::is_active);
+        let txn =
+            open.clone().unwrap_or_else(|| self.settings.begin(&self.instance.store, None, &self.interrupt));
+        let mut binder = Binder::new(&self.instance.catalog, &txn)
+            .with_system_views(&self.instance.store)
+            .with_settings(&self.settings)
+            .with_search_path(&self.settings.lookup_path());
+        let bound = binder.statement(statement);
+        let types = binder.parameter_types();
+        if open.is_none() {
+            txn.rollback()?;
+        }
+        let columns = match bound? {
+            BoundStatement::Query(plan) => Some(visible_columns(&plan)),
+            _ => None,
+        };
+        Ok((types, columns))
     }
 
     /// Runs a prepared statement with `params` for its `$n` placeholders.
@@ -367,29 +384,16 @@ impl Session {
                 // PostgreSQL warns and carries on when a block is already open.
                 Ok(Output::Command("BEGIN".into()))
             }
-            Ast::Commit { .. } => match self.end_block(self.block.as_ref().is_some_and(|b| !b.failed)) {
-                Some(block) if block.failed => {
-                    if block.txn.is_active() {
-                        block.txn.rollback()?;
-                    }
-                    Ok(Output::Command("ROLLBACK".into()))
-                }
-                Some(block) => {
-                    block.txn.commit()?;
-                    Ok(Output::Command("COMMIT".into()))
-                }
-                None => Ok(Output::Command("COMMIT".into())),
-            },
+            Ast::Commit { .. } => self.commit_block(),
             Ast::Rollback { savepoint: None, .. } => {
-                if let Some(block) = self.end_block(false)
-                    && block.txn.is_active()
-                {
-                    block.txn.rollback()?;
-                }
+                self.rollback_block()?;
                 Ok(Output::Command("ROLLBACK".into()))
             }
             Ast::Rollback { savepoint: Some(name), .. } => {
-                self.require_block("ROLLBACK TO SAVEPOINT")?.rollback_to(&ident(name))?;
+                let block = self.require_block("ROLLBACK TO SAVEPOINT")?;
+                block.rollback_to(&ident(name))?;
+                let depth = block.savepoint_depth();
+                self.cursors_after_savepoint(depth, true);
                 Ok(Output::Command("ROLLBACK".into()))
             }
             Ast::Savepoint { name } => {
@@ -399,8 +403,10 @@ impl Session {
                 Ok(Output::Command("SAVEPOINT".into()))
             }
             Ast::ReleaseSavepoint { name } => {
-                let result = self.require_block("RELEASE SAVEPOINT")?.release(&ident(name));
-                self.fail_on_error(result)?;
+                let block = self.require_block("RELEASE SAVEPOINT")?;
+                let result = block.release(&ident(name)).map(|()| block.savepoint_depth());
+                let depth = self.fail_on_error(result)?;
+                self.cursors_after_savepoint(depth, false);
                 Ok(Output::Command("RELEASE".into()))
             }
             Ast::Vacuum(vacuum) => self.vacuum(vacuum.table_name.as_ref()),
@@ -453,8 +459,21 @@ impl Session {
                     self.reset(&ast::Reset::ALL)?;
                     self.prepared.clear();
                     self.parse_cache = ParseCache::default();
+                    self.cursors.clear();
                 }
                 Ok(Output::Command(format!("DISCARD {object_type}")))
+            }
+            Ast::Declare { stmts, .. } => {
+                let result = self.declare(stmts, params);
+                self.fail_on_error(result)
+            }
+            Ast::Fetch { name, direction, into, .. } => {
+                let result = self.fetch_or_move(name, direction, into.as_ref(), sink);
+                self.fail_on_error(result)
+            }
+            Ast::Close { cursor } => {
+                let result = self.close(cursor);
+                self.fail_on_error(result)
             }
             Ast::ShowVariable { variable } => {
                 let name = variable.iter().map(ident).collect::<Vec<_>>().join(" ");
@@ -665,6 +684,42 @@ impl Session {
         self.settings.set(name, value)
     }
 
+    /// `COMMIT`: ends the open block, committing it, or rolling it back if it failed (the
+    /// tag then says ROLLBACK, as in PostgreSQL). Held cursors get their rows first.
+    fn commit_block(&mut self) -> Result<Output> {
+        let ok = self.block.as_ref().is_some_and(|b| !b.failed);
+        if ok && let Err(e) = self.hold_cursors() {
+            // Their rows could not be computed: the commit fails and the block rolls
+            // back, as in PostgreSQL.
+            self.rollback_block()?;
+            return Err(e);
+        }
+        let Some(block) = self.end_block(ok) else { return Ok(Output::Command("COMMIT".into())) };
+        let txn = block.txn.id();
+        if block.failed {
+            self.end_cursors(txn, false);
+            if block.txn.is_active() {
+                block.txn.rollback()?;
+            }
+            return Ok(Output::Command("ROLLBACK".into()));
+        }
+        let committed = block.txn.commit();
+        self.end_cursors(txn, committed.is_ok());
+        committed?;
+        Ok(Output::Command("COMMIT".into()))
+    }
+
+    /// `ROLLBACK`: ends the open block, if any, undoing its work.
+    fn rollback_block(&mut self) -> Result<()> {
+        if let Some(block) = self.end_block(false) {
+            self.end_cursors(block.txn.id(), false);
+            if block.txn.is_active() {
+                block.txn.rollback()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Closes the open block, putting back the settings `SET LOCAL` changed in it, and
     /// unless it `committed`, those a plain `SET` changed too.
     fn end_block(&mut self, committed: bool) -> Option<Block> {
@@ -787,6 +842,7 @@ fn deliver(rows: Rows, sink: &mut dyn RowSink) -> Result<Output> {
 fn collected(output: Output, rows: Rows) -> Output {
     match output {
         Output::Rows(_) => Output::Rows(rows),
+        Output::Fetched(_) => Output::Fetched(rows),
         other => other,
     }
 }

@@ -104,6 +104,12 @@ impl Session {
         self.inner.fetch(cursor, max, sink)
     }
 
+    /// The columns of the cursor `name` made by DECLARE (the exact name, as stored), if
+    /// it is open: what FETCH from it returns.
+    pub fn cursor_columns(&self, name: &str) -> Option<&[Column]> {
+        self.inner.cursor_columns(name)
+    }
+
     /// Starts a bulk insert into `table` (`COPY ... FROM`): `columns` are the columns each
     /// row fills, in order (empty: all of them), as SQL identifiers. Write rows with
     /// [`CopyIn::write`] (text values are parsed as the column types) and end with

@@ -42,7 +42,7 @@ impl sqllogictest::DB for Phantom {
             .map(|t| t.trim().chars().collect())
             .unwrap_or_default();
         match self.session.execute(sql)? {
-            Output::Rows(rows) => {
+            Output::Rows(rows) | Output::Fetched(rows) => {
                 let types = rows.columns.iter().map(|_| DefaultColumnType::Any).collect();
                 let rows = rows
                     .rows

@@ -23,7 +23,7 @@ impl sqllogictest::DB for Phantom {
 
     fn run(&mut self, sql: &str) -> Result<DBOutput<Self::ColumnType>, Self::Error> {
         match self.session.execute(sql)? {
-            Output::Rows(rows) => {
+            Output::Rows(rows) | Output::Fetched(rows) => {
                 let types = rows
                     .columns
                     .iter()

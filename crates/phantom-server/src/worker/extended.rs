@@ -12,7 +12,8 @@
 //! first such Execute opens the implicit one that Sync ends, as in PostgreSQL. An error
 //! skips every message up to the next Sync, and Sync answers ReadyForQuery. Portals live
 //! until the transaction ends (checked at every ReadyForQuery), the unnamed ones until
-//! they are replaced.
+//! they are replaced. A cursor made by SQL DECLARE is a portal too for Describe, which
+//! reports its columns (psycopg's server-side cursors ask).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -73,9 +74,9 @@ enum PortalState {
     /// A query an Execute with a row limit started: the rest of its rows are fetched by
     /// the next Executes, from the live executor.
     Open(Box<Cursor>),
-    /// Rows of a statement that is not a query (SHOW, EXPLAIN) that an Execute with a row
-    /// limit did not send yet.
-    Suspended(VecDeque<Row>),
+    /// Rows of a statement that is not a query (SHOW, EXPLAIN, FETCH) that an Execute with
+    /// a row limit did not send yet, and the tag's command word.
+    Suspended(VecDeque<Row>, &'static str),
     /// Run to the end: a new Execute sends this tag again, and no rows.
     Done(String),
 }
@@ -217,15 +218,22 @@ impl Worker {
                 let rows = statement.columns().map(|c| row_description(c, &[]));
                 (rows, Some(ParameterDescription::new(statement.param_oids.clone())))
             }
-            Target::Portal => {
-                let Some(portal) = self.portals.get(name) else {
-                    return Ok(Err(WireError::new(
-                        "34000",
-                        format!("{} does not exist", display(name, "portal")),
-                    )));
-                };
-                (portal.statement.columns().map(|c| row_description(c, &portal.formats)), None)
-            }
+            Target::Portal => match self.portals.get(name) {
+                Some(portal) => {
+                    (portal.statement.columns().map(|c| row_description(c, &portal.formats)), None)
+                }
+                // A cursor made by DECLARE is a portal too, as in PostgreSQL: psycopg's
+                // server-side cursors describe it by name to learn its columns.
+                None => match self.session.cursor_columns(name) {
+                    Some(columns) => (Some(row_description(columns, &[])), None),
+                    None => {
+                        return Ok(Err(WireError::new(
+                            "34000",
+                            format!("{} does not exist", display(name, "portal")),
+                        )));
+                    }
+                },
+            },
         };
         if let Some(parameters) = parameters {
             self.out.send(PgWireBackendMessage::ParameterDescription(parameters))?;
@@ -240,7 +248,7 @@ impl Worker {
         };
         let limit = usize::try_from(max_rows).ok().filter(|&n| n > 0);
         match std::mem::replace(&mut portal.state, PortalState::Ready) {
-            PortalState::Suspended(mut rows) => {
+            PortalState::Suspended(mut rows, command) => {
                 let take = limit.unwrap_or(rows.len()).min(rows.len());
                 let (types, formats) = match portal.statement.columns() {
                     Some(columns) => {
@@ -255,10 +263,10 @@ impl Worker {
                 }
                 let portal = self.portals.get_mut(name).ok_or(Gone)?;
                 if rows.is_empty() {
-                    portal.state = PortalState::Done("SELECT 0".into());
-                    self.out.send(tag(format!("SELECT {take}")))?;
+                    portal.state = PortalState::Done(format!("{command} 0"));
+                    self.out.send(tag(format!("{command} {take}")))?;
                 } else {
-                    portal.state = PortalState::Suspended(rows);
+                    portal.state = PortalState::Suspended(rows, command);
                     self.out.send(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))?;
                 }
                 Ok(Ok(()))
@@ -313,11 +321,15 @@ impl Worker {
             (None, Err(e)) => return Ok(Err(WireError::at_statement(e, &statement.sql, 0))),
             (None, Ok(output)) => output,
         };
-        let done =
-            if matches!(output, phantom::Output::Rows(_)) { "SELECT 0".to_string() } else { output.tag() };
+        let command = if matches!(output, phantom::Output::Fetched(_)) { "FETCH" } else { "SELECT" };
+        let done = match output {
+            phantom::Output::Rows(_) | phantom::Output::Fetched(_) => format!("{command} 0"),
+            _ => output.tag(),
+        };
         let suspended = !overflow.is_empty();
         if let Some(portal) = self.portals.get_mut(name) {
-            portal.state = if suspended { PortalState::Suspended(overflow) } else { PortalState::Done(done) };
+            portal.state =
+                if suspended { PortalState::Suspended(overflow, command) } else { PortalState::Done(done) };
         }
         if suspended {
             self.out.send(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))?;

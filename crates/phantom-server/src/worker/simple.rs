@@ -81,6 +81,7 @@ impl Worker {
 pub(super) fn command_complete(output: &Output, sent: u64) -> PgWireBackendMessage {
     let tag = match output {
         Output::Rows(_) => format!("SELECT {sent}"),
+        Output::Fetched(_) => format!("FETCH {sent}"),
         other => other.tag(),
     };
     PgWireBackendMessage::CommandComplete(CommandComplete::new(tag))

@@ -20,6 +20,7 @@
 //! read. Fetching without interleaving other statements, as drivers do, is exact.
 
 use phantom_txn::TxnId;
+use sqlparser::ast::Statement as Ast;
 
 use super::{Prepared, Session, query_rows};
 use crate::binder::{Binder, BoundStatement};
@@ -77,6 +78,12 @@ impl Session {
                 ),
             ));
         }
+        self.start_query(&prepared.statement, params).map(Some)
+    }
+
+    /// Opens a cursor over `query` (a query's syntax tree) with `params` inside the open
+    /// block, as [`Session::open_cursor`] describes; DECLARE uses it too.
+    pub(super) fn start_query(&mut self, query: &Ast, params: &[Value]) -> Result<Cursor> {
         let Some(block) = self.block.as_mut() else {
             return Err(Error::new(
                 SqlState::NoActiveSqlTransaction,
@@ -93,7 +100,7 @@ impl Session {
                 .with_settings(&self.settings)
                 .with_search_path(&self.settings.lookup_path())
                 .with_parameter_values(params);
-            let BoundStatement::Query(plan) = binder.statement(&prepared.statement)? else {
+            let BoundStatement::Query(plan) = binder.statement(query)? else {
                 return Err(Error::new(SqlState::InternalError, "a query bound to something else"));
             };
             let types = binder.parameter_types();
@@ -110,7 +117,7 @@ impl Session {
         match opened {
             Ok(((columns, visible, rows), changes)) => {
                 self.apply_setting_changes(changes)?;
-                Ok(Some(Cursor { columns, visible, rows, txn: txn.id(), fetched: 0, done: false }))
+                Ok(Cursor { columns, visible, rows, txn: txn.id(), fetched: 0, done: false })
             }
             Err(e) => {
                 block.fail();
