@@ -58,6 +58,12 @@ impl Oracle {
         ts
     }
 
+    /// Registers one more holder of `ts`, a snapshot already live (it must be released
+    /// with [`Oracle::end_snapshot`] too).
+    pub fn retain_snapshot(&self, ts: Timestamp) {
+        *self.state.lock().snapshots.entry(ts).or_insert(0) += 1;
+    }
+
     /// Releases a snapshot taken with [`Oracle::begin_snapshot`].
     pub fn end_snapshot(&self, ts: Timestamp) {
         let mut state = self.state.lock();

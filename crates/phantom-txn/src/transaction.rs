@@ -209,6 +209,24 @@ pub(crate) struct Inner {
 #[derive(Clone, Debug)]
 pub struct Transaction {
     inner: Arc<Inner>,
+    /// Set on a handle from [`Transaction::pinned`]: the view its reads keep.
+    pin: Option<Arc<Pin>>,
+}
+
+/// A fixed view of a transaction: the snapshot and command a cursor opened with. The
+/// snapshot stays registered with the oracle while the pin lives, so garbage collection
+/// keeps what it can see even after the transaction itself moved on to a newer one.
+#[derive(Debug)]
+struct Pin {
+    snapshot: Timestamp,
+    command: u32,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        self.shared.oracle.end_snapshot(self.snapshot);
+    }
 }
 
 impl Transaction {
@@ -228,7 +246,27 @@ impl Transaction {
                 snapshot: AtomicU64::new(snapshot),
                 state: Mutex::new(State { command: 1, active: true, writes, ..State::default() }),
             }),
+            pin: None,
         }
+    }
+
+    /// A handle of this transaction whose reads keep seeing what the current statement
+    /// sees now: its snapshot and the writes of earlier statements, not those of later
+    /// statements, nor (at READ COMMITTED) later commits. A cursor reads through one, so
+    /// that operators it starts between two fetches (the inner side of a join) see what
+    /// the first fetch saw, as PostgreSQL's cursors do. Writes through it are the
+    /// transaction's writes.
+    pub fn pinned(&self) -> Result<Transaction> {
+        let command = self.active_state()?.command;
+        let snapshot = self.snapshot();
+        self.inner.shared.oracle.retain_snapshot(snapshot);
+        let pin = Pin { snapshot, command, shared: self.inner.shared.clone() };
+        Ok(Transaction { inner: self.inner.clone(), pin: Some(Arc::new(pin)) })
+    }
+
+    /// The command whose view reads take: the pinned one, or the current statement's.
+    fn read_command(&self, state: &State) -> u32 {
+        self.pin.as_ref().map_or(state.command, |p| p.command)
     }
 
     /// The transaction's id.
@@ -243,7 +281,10 @@ impl Transaction {
 
     /// The snapshot timestamp: commits at or below it are visible.
     pub fn snapshot(&self) -> Timestamp {
-        self.inner.snapshot.load(Ordering::Acquire)
+        match &self.pin {
+            Some(pin) => pin.snapshot,
+            None => self.inner.snapshot.load(Ordering::Acquire),
+        }
     }
 
     /// True until commit or rollback.
@@ -285,7 +326,7 @@ impl Transaction {
         {
             let state = self.active_state()?;
             if let Some(entry) = state.writes.get(&(keyspace, key.to_vec()))?
-                && let Some(own) = entry.visible_at(state.command)
+                && let Some(own) = entry.visible_at(self.read_command(&state))
             {
                 return Ok(own.clone());
             }
@@ -421,7 +462,7 @@ impl Transaction {
             let state = self.active_state()?;
             (
                 state.writes.range(keyspace, &range, reverse)?,
-                state.command,
+                self.read_command(&state),
                 state.write_target == Some(keyspace),
             )
         };
@@ -713,7 +754,7 @@ impl Transaction {
                 state.registered,
             )
         };
-        let snapshot = self.snapshot();
+        let snapshot = inner.snapshot.load(Ordering::Acquire);
         if writes.is_empty() && created.is_empty() && dropped.is_empty() {
             inner.finish(&locks, registered, None);
             shared.oracle.end_snapshot(snapshot);

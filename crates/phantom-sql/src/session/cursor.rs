@@ -7,17 +7,15 @@
 //! a portal over a huge scan or `generate_series` costs one page at a time. This is what
 //! the server's Execute with a row limit runs on.
 //!
-//! The iterator is independent of the session: it owns a handle to the transaction and
-//! every scan it opened fixed its snapshot and the transaction's own writes when it
-//! started. Because a cursor reads through its transaction, it lives only as long as the
+//! The iterator is independent of the session: it owns a handle to the transaction,
+//! *pinned* to the view of the statement that opened it (`Transaction::pinned`: that
+//! snapshot, and the transaction's writes up to then). Every read the cursor makes,
+//! including scans an operator starts between two fetches (the inner side of a nested-loop
+//! join), sees exactly that, as PostgreSQL's cursors keep their snapshot; statements run
+//! in the block between fetches, and at READ COMMITTED commits made meanwhile, are not
+//! seen. Because a cursor reads through its transaction, it lives only as long as the
 //! block: a fetch after COMMIT or ROLLBACK is refused (34000), and so is one in a failed
 //! block (25P02). An error while fetching fails the block like any statement's error.
-//!
-//! Trade-off: scans that an operator opens *later* (the inner side of a nested-loop join
-//! re-scanned per outer row) start when they are reached, so a statement run between
-//! two fetches of the same block can be seen by them (at READ COMMITTED, commits made
-//! meanwhile too); PostgreSQL's cursors keep the snapshot of their opening for every
-//! read. Fetching without interleaving other statements, as drivers do, is exact.
 
 use phantom_txn::TxnId;
 use sqlparser::ast::Statement as Ast;
@@ -105,9 +103,11 @@ impl Session {
             };
             let types = binder.parameter_types();
             let changes = binder.take_setting_changes();
+            // The cursor's reads keep this statement's view however long it stays open
+            // (see `Transaction::pinned`).
             let cx = Context {
                 work_tables: Default::default(),
-                txn: txn.clone(),
+                txn: txn.pinned()?,
                 sequences: self.instance.sequences.clone(),
                 catalog: self.instance.catalog.clone(),
                 interrupt: self.interrupt.clone(),
