@@ -452,13 +452,14 @@ impl Shared {
         // Every batch is applied under the final record's LSN: the parts' LSNs stay
         // unfinished until all of it is in, so no checkpoint can cover a part alone.
         let apply = || -> Result<()> {
+            const BATCH: usize = 16_384;
             let mut batch = CommitRecord { ts, writes: creates, complete: true };
             for item in writes.iter()? {
                 let (key, entry) = item?;
                 batch.writes.push(entry.into_write(key));
-                if batch.writes.len() >= 16_384 {
-                    let full = CommitRecord { ts, writes: std::mem::take(&mut batch.writes), complete: true };
-                    apply_record(&self.keyspaces, full, last, false)?;
+                if batch.writes.len() >= BATCH {
+                    let full = std::mem::replace(&mut batch.writes, Vec::with_capacity(BATCH));
+                    apply_record(&self.keyspaces, CommitRecord { ts, writes: full, complete: true }, last, false)?;
                 }
             }
             apply_record(&self.keyspaces, batch, last, false)
