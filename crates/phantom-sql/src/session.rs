@@ -86,6 +86,21 @@ impl Prepared {
     pub fn is_query(&self) -> bool {
         matches!(self.statement, Ast::Query(_))
     }
+
+    /// Fails unless `params` has a value for each of the statement's parameters.
+    fn check_arity(&self, params: &[Value]) -> Result<()> {
+        if params.len() == self.parameter_types.len() {
+            return Ok(());
+        }
+        Err(Error::new(
+            SqlState::SyntaxError,
+            format!(
+                "wrong number of parameters for prepared statement: expected {}, got {}",
+                self.parameter_types.len(),
+                params.len()
+            ),
+        ))
+    }
 }
 
 /// A connection's state: its settings, open transaction block and SQL-level prepared
@@ -269,16 +284,7 @@ impl Session {
         params: &[Value],
         sink: &mut dyn RowSink,
     ) -> Result<Output> {
-        if params.len() != prepared.parameter_types.len() {
-            return Err(Error::new(
-                SqlState::SyntaxError,
-                format!(
-                    "wrong number of parameters for prepared statement: expected {}, got {}",
-                    prepared.parameter_types.len(),
-                    params.len()
-                ),
-            ));
-        }
+        prepared.check_arity(params)?;
         self.run(&prepared.statement, params, sink)
     }
 

@@ -459,7 +459,12 @@ impl Shared {
                 batch.writes.push(entry.into_write(key));
                 if batch.writes.len() >= BATCH {
                     let full = std::mem::replace(&mut batch.writes, Vec::with_capacity(BATCH));
-                    apply_record(&self.keyspaces, CommitRecord { ts, writes: full, complete: true }, last, false)?;
+                    apply_record(
+                        &self.keyspaces,
+                        CommitRecord { ts, writes: full, complete: true },
+                        last,
+                        false,
+                    )?;
                 }
             }
             apply_record(&self.keyspaces, batch, last, false)

@@ -14,12 +14,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::scalar;
+use common::{run_child_until_killed, scalar, xorshift};
 use phantom::{Database, Session, SqlState};
 
 const ACCOUNTS: i64 = 8;
@@ -102,29 +101,13 @@ fn sigkill_amid_concurrent_transactions_keeps_exactly_the_committed_ones() {
     eprintln!("seed {seed}");
     let mut acknowledged: BTreeSet<i64> = BTreeSet::new();
     for round in 0..rounds {
-        let mut child = Command::new(std::env::current_exe().expect("test binary"))
-            .args(["--exact", "crash_child_entry", "--nocapture", "--test-threads", "1"])
-            .env("PHANTOM_CRASH_CHILD", dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn child");
-        let stdout = child.stdout.take().expect("stdout");
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| l.trim().parse::<i64>().ok())
-                .collect::<Vec<_>>()
-        });
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(300 + seed % 700));
-        child.kill().expect("SIGKILL");
-        let _ = child.wait();
-        let printed = reader.join().expect("reader");
-        acknowledged.extend(printed);
+        let delay = Duration::from_millis(300 + xorshift(&mut seed) % 700);
+        acknowledged.extend(run_child_until_killed(
+            "crash_child_entry",
+            "PHANTOM_CRASH_CHILD",
+            dir.path(),
+            delay,
+        ));
 
         let db = Database::open(dir.path()).expect("reopen after SIGKILL");
         let mut s = db.session();

@@ -66,16 +66,7 @@ impl Session {
             return Ok(None);
         }
         self.interrupt.clear();
-        if params.len() != prepared.parameter_types.len() {
-            return Err(Error::new(
-                SqlState::SyntaxError,
-                format!(
-                    "wrong number of parameters for prepared statement: expected {}, got {}",
-                    prepared.parameter_types.len(),
-                    params.len()
-                ),
-            ));
-        }
+        prepared.check_arity(params)?;
         self.start_query(&prepared.statement, params).map(Some)
     }
 
