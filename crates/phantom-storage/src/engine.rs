@@ -45,6 +45,11 @@ impl WriteBatch {
         Self::default()
     }
 
+    /// An empty batch with room for `n` writes.
+    pub fn with_capacity(n: usize) -> Self {
+        WriteBatch { ops: Vec::with_capacity(n) }
+    }
+
     /// Adds a put.
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.ops.push(WriteOp::Put(key, value));

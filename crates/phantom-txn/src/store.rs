@@ -504,6 +504,9 @@ impl Shared {
 fn apply_record(keyspaces: &Keyspaces, record: CommitRecord, lsn: Lsn, recovering: bool) -> Result<()> {
     let mut batches: Vec<(KeyspaceId, WriteBatch)> = Vec::new();
     let ts = record.ts;
+    // Most records write one keyspace, or mostly one: room for all of them up front
+    // spares the big ones a series of regrowths.
+    let mut room = record.writes.len();
     for write in record.writes {
         let (keyspace, key, value) = match write {
             Write::CreateKeyspace { keyspace, kind } => {
@@ -516,7 +519,7 @@ fn apply_record(keyspaces: &Keyspaces, record: CommitRecord, lsn: Lsn, recoverin
         let batch = match batches.last_mut() {
             Some((id, batch)) if *id == keyspace => batch,
             _ => {
-                batches.push((keyspace, WriteBatch::new()));
+                batches.push((keyspace, WriteBatch::with_capacity(std::mem::take(&mut room))));
                 &mut batches.last_mut().expect("just pushed").1
             }
         };

@@ -410,7 +410,7 @@ impl WriteSet {
             self.spill = Some(Spill { tree, path, highest: HashMap::new() });
         }
         let Some(spill) = &mut self.spill else { return Ok(()) };
-        let mut batch = WriteBatch::new();
+        let mut batch = WriteBatch::with_capacity(self.memory.len());
         for ((keyspace, key), entry) in std::mem::take(&mut self.memory) {
             batch.put(spill_key(keyspace, &key), entry.encode());
             // Keys come in ascending order: the last of a keyspace is its highest.
