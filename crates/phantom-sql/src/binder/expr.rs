@@ -1080,9 +1080,20 @@ impl Binder<'_> {
             "date_part" => Function::DatePart,
             "date_trunc" => Function::DateTrunc,
             _ => {
+                // As in PostgreSQL, the arguments are bound first (their errors come
+                // first) and the message names their types.
+                let mut types = Vec::with_capacity(args.len());
+                for arg in &args {
+                    let typed = self.expr(arg, cx)?;
+                    types.push(if typed.literal && typed.ty == DataType::Text {
+                        "unknown".to_string()
+                    } else {
+                        typed.ty.to_string()
+                    });
+                }
                 return Err(Error::undefined_function(format!(
                     "function {name}({}) does not exist",
-                    args.len()
+                    types.join(", ")
                 )));
             }
         };
