@@ -153,6 +153,12 @@ impl Settings {
             _ if self.passive.contains_key(name) => {
                 self.passive.insert(name.to_string(), value.to_string());
             }
+            _ if crate::catalog::pg_catalog::READ_ONLY_SETTINGS.contains(&name) => {
+                return Err(Error::new(
+                    SqlState::CantChangeRuntimeParam,
+                    format!("parameter \"{name}\" cannot be changed"),
+                ));
+            }
             _ => return Err(unknown(name)),
         }
         Ok(())

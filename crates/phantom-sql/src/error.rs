@@ -135,6 +135,8 @@ pub enum SqlState {
     ObjectInUse,
     /// 55000: e.g. fetching backward from a NO SCROLL cursor.
     ObjectNotInPrerequisiteState,
+    /// 55P02: a setting only the server sets (`SET server_version`).
+    CantChangeRuntimeParam,
     /// 42P06
     DuplicateSchema,
     /// 42809
@@ -209,6 +211,7 @@ impl SqlState {
             ReadOnlySqlTransaction => "25006",
             ObjectInUse => "55006",
             ObjectNotInPrerequisiteState => "55000",
+            CantChangeRuntimeParam => "55P02",
             DuplicateSchema => "42P06",
             WrongObjectType => "42809",
             ReservedName => "42939",

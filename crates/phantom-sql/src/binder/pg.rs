@@ -249,7 +249,20 @@ impl Binder<'_> {
             "current_schemas" => {
                 arity(1, 1)?;
                 let flag = self.coerce(args.remove(0), DataType::Boolean, name)?;
-                pg(PgFunction::CurrentSchemas, vec![flag], DataType::Text)
+                // The schemas of the search path that exist, in order; with the implicit
+                // ones, pg_catalog first (unless the path names it), as in PostgreSQL.
+                let mut explicit = Vec::new();
+                for schema in crate::catalog::lookup_schemas(&self.search_path) {
+                    if self.catalog.schema_exists(self.txn, schema)? {
+                        explicit.push(schema.to_string());
+                    }
+                }
+                let mut implicit = explicit.clone();
+                if !implicit.iter().any(|s| s == "pg_catalog") {
+                    implicit.insert(0, "pg_catalog".to_string());
+                }
+                let array = |names: Vec<String>| Expr::Constant(pg_catalog::array_text(names));
+                pg(PgFunction::CurrentSchemas, vec![flag, array(implicit), array(explicit)], DataType::Text)
             }
             "pg_table_is_visible" | "pg_type_is_visible" | "pg_function_is_visible" => {
                 arity(1, 1)?;
