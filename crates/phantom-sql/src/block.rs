@@ -35,15 +35,27 @@ use crate::interrupt::Interrupt;
 /// Parameters that are accepted and remembered, but change nothing.
 const PASSIVE: &[(&str, &str)] = &[
     ("application_name", ""),
+    ("bytea_output", "hex"),
+    ("check_function_bodies", "on"),
     ("client_encoding", "UTF8"),
     ("client_min_messages", "notice"),
     ("datestyle", "ISO, MDY"),
+    ("default_table_access_method", "heap"),
+    ("default_tablespace", ""),
+    ("escape_string_warning", "on"),
     ("extra_float_digits", "1"),
+    ("idle_in_transaction_session_timeout", "0"),
+    ("idle_session_timeout", "0"),
     ("intervalstyle", "postgres"),
+    ("maintenance_work_mem", "64MB"),
+    ("row_security", "on"),
     ("server_encoding", "UTF8"),
     ("standard_conforming_strings", "on"),
     ("statement_timeout", "0"),
+    ("synchronous_commit", "on"),
     ("timezone", "UTC"),
+    ("work_mem", "4MB"),
+    ("xmloption", "content"),
 ];
 
 /// A size in bytes, as the `phantom.*` size settings take it.

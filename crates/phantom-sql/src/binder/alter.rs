@@ -7,7 +7,7 @@
 
 use sqlparser::ast;
 
-use super::names::name_ref;
+use super::names::{name_ref, no_relation};
 use super::{Binder, ident_name};
 use crate::catalog::{ColumnDef, QualifiedName};
 use crate::error::{Error, Result, SqlState};
@@ -72,6 +72,12 @@ fn cascade(behavior: &Option<ast::DropBehavior>) -> bool {
 impl Binder<'_> {
     /// Binds ALTER TABLE; `None` when IF EXISTS finds no table.
     pub fn alter_table(&mut self, alter: &ast::AlterTable) -> Result<Option<AlterTable>> {
+        let owner_only = !alter.operations.is_empty()
+            && alter.operations.iter().all(|op| matches!(op, ast::AlterTableOperation::OwnerTo { .. }));
+        if owner_only {
+            self.owner_to(alter)?;
+            return Ok(None);
+        }
         let Some(table) = self.ddl_table(&alter.name, alter.if_exists)? else {
             return Ok(None);
         };
@@ -140,6 +146,29 @@ impl Binder<'_> {
             }
         }
         Ok(Some(AlterTable { table: table.qualified(), ops, search_path: self.search_path.clone() }))
+    }
+
+    /// `ALTER TABLE name OWNER TO role` (pg_dump writes one for every table and view):
+    /// every object here belongs to the bootstrap role and privileges are not kept, so
+    /// a new owner changes nothing. The relation (a table or a view, as PostgreSQL's
+    /// ALTER TABLE takes both) and the role must exist all the same.
+    fn owner_to(&mut self, alter: &ast::AlterTable) -> Result<()> {
+        let name = name_ref(&alter.name)?;
+        if self.schema_of_existing(&name, alter.if_exists)?
+            && self.find_relation(&name)?.is_none()
+            && !alter.if_exists
+        {
+            return Err(no_relation(&name));
+        }
+        for op in &alter.operations {
+            if let ast::AlterTableOperation::OwnerTo { new_owner: ast::Owner::Ident(role) } = op {
+                let role = ident_name(role);
+                if self.catalog.role(self.txn, &role)?.is_none() {
+                    return Err(crate::catalog::no_role(&role));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `ADD COLUMN`: the column with its type, NULL / NOT NULL and DEFAULT, then its
