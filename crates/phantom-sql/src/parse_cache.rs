@@ -342,3 +342,127 @@ mod tests {
         assert_eq!(cache.order.len(), CAPACITY);
     }
 }
+
+/// Every statement of the repository's sqllogictest files, with each literal changed to
+/// another of the same kind and length, must come out of the cache exactly as the parser
+/// makes it: the cache may only ever save work, never change a statement.
+#[cfg(test)]
+mod corpus {
+    use super::*;
+
+    /// The statements of the `.slt` (and SQLite's `.test`) files under `dir` (the lines after `statement ...` or
+    /// `query ...` up to a blank line or `----`).
+    fn statements(dir: &std::path::Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                statements(&path, out);
+            } else if path.extension().is_some_and(|e| e == "slt" || e == "test") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let mut current: Option<Vec<&str>> = None;
+                for line in text.lines() {
+                    match &mut current {
+                        None if line.starts_with("statement ") || line.starts_with("query ") => {
+                            current = Some(Vec::new())
+                        }
+                        None => {}
+                        Some(lines) if line.trim().is_empty() || line == "----" => {
+                            out.push(lines.join("\n"));
+                            current = None;
+                        }
+                        Some(lines) => lines.push(line),
+                    }
+                }
+                if let Some(lines) = current {
+                    out.push(lines.join("\n"));
+                }
+            }
+        }
+    }
+
+    /// `sql` with every literal the scan found replaced by another of the same length:
+    /// digits stay digits, string characters become letters.
+    fn variant(sql: &str, shape: &Shape, seed: &mut u64) -> String {
+        let mut bytes = sql.as_bytes().to_vec();
+        let lines: Vec<usize> =
+            std::iter::once(0).chain(sql.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        for literal in &shape.literals {
+            let start = lines[(literal.line - 1) as usize] + (literal.column - 1) as usize;
+            let mut next = || {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                *seed
+            };
+            match &literal.kind {
+                Kind::Number(text) => {
+                    for (i, b) in text.bytes().enumerate() {
+                        if b.is_ascii_digit() {
+                            // A leading zero stays non-zero where it was, so "10" never becomes "05".
+                            let lowest = if i == 0 && text.len() > 1 { 1 } else { 0 };
+                            bytes[start + i] = b'0' + lowest + (next() % (10 - u64::from(lowest))) as u8;
+                        }
+                    }
+                }
+                Kind::String(_) => {
+                    let mut i = start + 1;
+                    while bytes[i] != b'\'' || bytes.get(i + 1) == Some(&b'\'') {
+                        if bytes[i] == b'\'' {
+                            i += 2;
+                        } else {
+                            bytes[i] = b'a' + (next() % 26) as u8;
+                            i += 1;
+                        }
+                    }
+                }
+            }
+        }
+        String::from_utf8(bytes).expect("ascii")
+    }
+
+    #[test]
+    fn cached_statements_are_exactly_what_the_parser_makes() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/slt");
+        let mut corpus = Vec::new();
+        statements(&root, &mut corpus);
+        // The SQLite suite too, where it is at hand (as for the sqlite_slt test).
+        if let Ok(dir) = std::env::var("PHANTOM_SQLITE_SLT_DIR") {
+            statements(std::path::Path::new(&dir), &mut corpus);
+        }
+        assert!(corpus.len() > 500, "found only {} statements under {}", corpus.len(), root.display());
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let (mut cached, mut checked) = (0, 0);
+        for sql in &corpus {
+            let Some(shape) = Shape::of(sql) else { continue };
+            if parser::parse(sql).is_err() {
+                continue;
+            }
+            let mut cache = ParseCache::default();
+            cache.parse(sql).expect("parses");
+            if !cache.shapes.contains_key(&shape.key) {
+                continue;
+            }
+            cached += 1;
+            for _ in 0..3 {
+                let other = variant(sql, &shape, &mut seed);
+                let fresh = parser::parse(&other);
+                let from_cache = cache.parse(&other);
+                match (fresh, from_cache) {
+                    (Ok(fresh), Ok(from_cache)) => {
+                        checked += 1;
+                        assert_eq!(from_cache, fresh, "{other}");
+                    }
+                    (fresh, from_cache) => {
+                        assert!(
+                            fresh.is_err(),
+                            "the parser took {other} but the cache did not: {from_cache:?}"
+                        )
+                    }
+                }
+            }
+        }
+        eprintln!("{} statements, cached {cached} shapes, checked {checked} variants", corpus.len());
+        assert!(cached > 300 && checked > 900, "cached {cached} shapes, checked {checked} variants");
+    }
+}
