@@ -18,14 +18,15 @@
 //!
 //! Bulk work would otherwise fill the table with one entry per row (a COPY of millions of
 //! rows, millions of entries). So a transaction that has taken more than
-//! [`ESCALATION_THRESHOLD`] row locks in one keyspace *escalates*: it asks for the whole
-//! keyspace in S mode, or X if it holds exclusive row locks there, waits for the other
+//! [`ESCALATION_THRESHOLD`] row locks in one keyspace, exclusive ones among them,
+//! *escalates*: it asks for the whole keyspace in X mode, waits for the other
 //! transactions' conflicting intentions to go (with the same deadlock detection, timeout
 //! and fairness as any wait), then releases the row locks the keyspace lock covers and
 //! takes no more. Another transaction's row request in the keyspace then waits at the
-//! keyspace level, its IS or IX conflicting with the escalated S or X. A transaction that
-//! escalated to S and then writes holds S and IX at once: SIX, and escalates again to X
-//! if its exclusive row locks pass the threshold.
+//! keyspace level, its IS or IX conflicting with the escalated X. The manager also grants
+//! S and SIX (S and IX at once), but transactions do not escalate shared row locks: a
+//! reader holding S on a whole table would hold up every writer of it (see
+//! `Transaction::lock`).
 //!
 //! ```text
 //!          IS   IX   S    SIX  X        (granted with = y)

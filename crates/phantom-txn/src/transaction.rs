@@ -581,10 +581,13 @@ impl Transaction {
             }
             let intention = KeyspaceMode::intention(mode);
             held.rows += 1;
-            let escalation = (held.rows > inner.options.escalation_threshold).then(|| {
-                let writes = mode == LockMode::Exclusive || held.mode.is_some_and(|m| m.allows_row_writes());
-                if writes { KeyspaceMode::Exclusive } else { KeyspaceMode::Shared }
-            });
+            // Only writers escalate. A reader's shared row locks (REPEATABLE READ, FOR
+            // SHARE) stay per row: a shared lock on the whole table would make every
+            // writer of it wait for a long report, where per row only the writers of the
+            // rows it read do.
+            let writes = mode == LockMode::Exclusive || held.mode.is_some_and(|m| m.allows_row_writes());
+            let escalation =
+                (writes && held.rows > inner.options.escalation_threshold).then_some(KeyspaceMode::Exclusive);
             (held.mode.is_none_or(|m| !m.covers(intention)).then_some(intention), escalation)
         };
         let wait = Wait { timeout: inner.options.lock_timeout, cancel: inner.options.cancel.as_deref() };

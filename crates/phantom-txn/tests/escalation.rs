@@ -198,3 +198,24 @@ fn a_raised_cancel_flag_ends_a_row_lock_wait() {
     holder.commit().expect("commit");
     assert_eq!(store.lock_entries(), 0);
 }
+
+#[test]
+fn a_reader_does_not_escalate_so_writers_of_rows_it_did_not_read_go_on() {
+    let keys: Vec<Vec<u8>> = (0..40).map(|i| format!("row{i:06}").into_bytes()).collect();
+    let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    let store = MvccStore::memory();
+    let ks = new_keyspace(&store, &refs);
+    // A REPEATABLE READ report reads 30 rows, six times the threshold of 5.
+    let report = store.begin_with(options(Isolation::RepeatableRead, 5));
+    for key in &keys[..30] {
+        report.get(ks, key).expect("read");
+    }
+    // A writer of a row it did not read is not held up ...
+    let writer = store.begin_with(short(Isolation::ReadCommitted));
+    writer.put(ks, &keys[35], b"new".to_vec()).expect("write an unread row");
+    writer.commit().expect("commit");
+    // ... while a writer of a row it read still waits for it, as before.
+    let blocked = store.begin_with(short(Isolation::ReadCommitted));
+    assert!(matches!(blocked.put(ks, &keys[3], b"new".to_vec()), Err(TxnError::LockTimeout)));
+    report.commit().expect("commit");
+}
