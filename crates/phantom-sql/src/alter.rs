@@ -40,6 +40,7 @@ use crate::instance::Instance;
 use crate::parser;
 use crate::planner::{Expr, OutputColumn, Plan};
 use crate::result::Output;
+use crate::sequence;
 use crate::types::{DataType, Value};
 
 /// Applies `alter`'s changes in order.
@@ -185,6 +186,7 @@ impl Change<'_> {
             }
             self.instance.catalog.put_table(txn, &child)?;
         }
+        sequence::ddl::follow_owner(self.instance, txn, &old, &renamed.name, None)?;
         Ok(Arc::new(renamed))
     }
 
@@ -199,6 +201,13 @@ impl Change<'_> {
                 format!("cannot rename column \"{old}\": check constraint \"{}\" uses it", check.name),
             ));
         }
+        sequence::ddl::follow_owner(
+            self.instance,
+            &self.cx.txn,
+            &table.qualified(),
+            &table.name,
+            Some((old, &new)),
+        )?;
         let mut renamed = (**table).clone();
         renamed.columns[i].name = new;
         Ok(Arc::new(renamed))
@@ -241,6 +250,7 @@ impl Change<'_> {
             ));
         }
         drop_foreign_keys(self.instance, self.cx, &outside)?;
+        sequence::ddl::drop_owned_sequences(self.instance, txn, &this, Some(&name))?;
         let checks = self.checks_using(&table, i)?;
         let shift = |p: usize| if p > i { p - 1 } else { p };
         let mut new = (*table).clone();

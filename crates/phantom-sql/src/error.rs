@@ -37,6 +37,8 @@ pub enum SqlState {
     InvalidRowCountInResultOffsetClause,
     /// 2201B
     InvalidRegularExpression,
+    /// 2200H
+    SequenceGeneratorLimitExceeded,
     /// 3F000
     InvalidSchemaName,
     /// 22000
@@ -162,6 +164,7 @@ impl SqlState {
             InvalidRowCountInLimitClause => "2201W",
             InvalidRowCountInResultOffsetClause => "2201X",
             InvalidRegularExpression => "2201B",
+            SequenceGeneratorLimitExceeded => "2200H",
             InvalidSchemaName => "3F000",
             DataException => "22000",
             BadCopyFileFormat => "22P04",

@@ -16,6 +16,7 @@ use sqlparser::ast;
 use super::expr::{Cx, contains_aggregate};
 use super::names::{name_ref, no_relation, wrong_kind};
 use super::scope::Scope;
+use super::sequence::{nextval_default, serial_type};
 use super::{Binder, ident_name, object_name};
 use crate::catalog::{
     CheckDef, ColumnDef, ForeignKeyDef, QualifiedName, ReferentialAction, Relation, TableDef,
@@ -49,6 +50,8 @@ pub struct NewTable {
     pub foreign_keys: Vec<ForeignKeyDef>,
     /// `CREATE TABLE ... AS query`: the rows to fill it with.
     pub source: Option<crate::planner::Plan>,
+    /// The sequences of its SERIAL columns, to create with it.
+    pub sequences: Vec<crate::catalog::SequenceDef>,
 }
 
 /// A constraint of a CREATE TABLE (collected before all columns are known) or of an
@@ -256,6 +259,7 @@ impl Binder<'_> {
             return self.create_table_as(name, query, create).map(Some);
         }
         let mut columns: Vec<ColumnDef> = Vec::with_capacity(create.columns.len());
+        let mut sequences = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let mut primary_key: Option<(Vec<usize>, Option<String>)> = None;
         let mut set_primary_key = |pk: Vec<usize>, constraint: Option<String>| -> Result<()> {
@@ -276,8 +280,27 @@ impl Binder<'_> {
                     format!("column \"{column_name}\" specified more than once"),
                 ));
             }
-            let data_type = self.data_type(&column.data_type)?;
+            let serial = serial_type(&column.data_type);
+            let data_type = match serial {
+                Some(t) => t,
+                None => self.data_type(&column.data_type)?,
+            };
             let mut def = ColumnDef { name: column_name, data_type, nullable: true, default: None };
+            if serial.is_some() {
+                let sequence = self.serial_sequence(&name, &def.name, data_type, &sequences)?;
+                if column.options.iter().any(|o| matches!(o.option, ast::ColumnOption::Default(_))) {
+                    return Err(Error::new(
+                        SqlState::SyntaxError,
+                        format!(
+                            "multiple default values specified for column \"{}\" of table \"{}\"",
+                            def.name, name.name
+                        ),
+                    ));
+                }
+                def.nullable = false;
+                def.default = Some(nextval_default(&sequence));
+                sequences.push(sequence);
+            }
             for option in &column.options {
                 let named =
                     |inner: &Option<ast::Ident>| option.name.as_ref().or(inner.as_ref()).map(ident_name);
@@ -338,6 +361,7 @@ impl Binder<'_> {
             uniques: Vec::new(),
             foreign_keys: Vec::new(),
             source: None,
+            sequences,
         };
         self.table_constraints(&mut new, pending)?;
         Ok(Some(new))
@@ -369,6 +393,7 @@ impl Binder<'_> {
                 .collect(),
             foreign_keys: table.foreign_keys.clone(),
             source: None,
+            sequences: Vec::new(),
         };
         self.table_constraints(&mut new, vec![pending])?;
         Ok(new)
@@ -492,6 +517,7 @@ impl Binder<'_> {
             uniques: Vec::new(),
             foreign_keys: Vec::new(),
             source: Some(plan),
+            sequences: Vec::new(),
         })
     }
 

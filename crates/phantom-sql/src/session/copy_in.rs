@@ -73,10 +73,12 @@ impl Session {
         let cx = Context {
             txn,
             sequences: self.instance.sequences.clone(),
+            sequence_session: self.sequence_session.clone(),
             catalog: self.instance.catalog.clone(),
             work_tables: Default::default(),
             interrupt: self.interrupt.clone(),
         };
+        let defaults = defaults.into_iter().map(|(i, e)| (i, exec::prepare_expr(e, &cx))).collect();
         Ok(CopyIn { session: self, cx, own, table, targets, defaults, rows: 0, closed: false })
     }
 }
