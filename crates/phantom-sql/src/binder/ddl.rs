@@ -22,6 +22,7 @@ use crate::catalog::{
     CheckDef, ColumnDef, ForeignKeyDef, QualifiedName, ReferentialAction, Relation, TableDef,
 };
 use crate::error::{Error, Result, SqlState};
+use crate::planner::expr::SequenceFunction;
 use crate::planner::{Expr, OutputColumn};
 use crate::types::DataType;
 
@@ -524,8 +525,17 @@ impl Binder<'_> {
     /// Checks a column's DEFAULT expression against its type and keeps its text.
     pub(crate) fn set_default(&mut self, def: &mut ColumnDef, e: &ast::Expr) -> Result<()> {
         let x = self.expr(e, &mut Cx::new(&Scope::default(), "DEFAULT expressions"))?;
+        // `nextval('s')` is kept as PostgreSQL shows it, naming the sequence it found, so
+        // the default keeps filling from it whatever the search path is later.
+        let sequence = match &x.expr {
+            Expr::Sequence(call) if call.function == SequenceFunction::Nextval => call.sequence.clone(),
+            _ => None,
+        };
         self.assignable(x, def.data_type, &def.name)?;
-        def.default = Some(e.to_string());
+        def.default = Some(match sequence {
+            Some(sequence) => nextval_default(&sequence),
+            None => e.to_string(),
+        });
         Ok(())
     }
 
