@@ -34,7 +34,7 @@ use crate::catalog::{CheckDef, ForeignKeyDef, TableDef};
 use crate::ddl::drop_foreign_keys;
 use crate::depend;
 use crate::error::{Error, Result, SqlState};
-use crate::exec::{Context, constraints, rewrite};
+use crate::exec::{self, Context, constraints, rewrite};
 use crate::index;
 use crate::instance::Instance;
 use crate::parser;
@@ -104,27 +104,36 @@ impl Change<'_> {
         let table = match op {
             AlterOp::RenameTable { new } => self.rename_table(&table, new)?,
             AlterOp::RenameColumn { old, new } => self.rename_column(&table, &old, new)?,
-            AlterOp::AddColumn { column, if_not_exists, constraints } => {
+            AlterOp::AddColumn { column, if_not_exists, constraints, sequence } => {
                 if table.column_index(&column.name).is_some() {
                     if if_not_exists {
                         return Ok(table);
                     }
                     return Err(duplicate_column(&column.name, &table.name));
                 }
+                if let Some(sequence) = sequence {
+                    sequence::ddl::create_sequence(self.instance, &self.cx.txn, *sequence, false)?;
+                    self.cx.txn.next_command();
+                }
+                // A constant default is computed once; another (`nextval`) once per row.
                 let default = match &column.default {
                     Some(text) => {
                         let e = parser::parse_expr(text)?;
-                        self.binder()
+                        let x = self
+                            .binder()
                             .expr(&e, &mut Cx::new(&Scope::default(), "DEFAULT expressions"))?
-                            .expr
-                            .eval(&[])?
+                            .expr;
+                        match x.is_constant() {
+                            true => Expr::Constant(x.eval(&[])?),
+                            false => exec::prepare_expr(x, self.cx),
+                        }
                     }
-                    None => Value::Null,
+                    None => Expr::Constant(Value::Null),
                 };
                 let mut new = (*table).clone();
                 new.columns.push(column);
                 let mut table = Arc::new(rewrite::rewrite(self.cx, &table, new, |mut row| {
-                    row.push(default.clone());
+                    row.push(default.eval(&[])?);
                     Ok(row)
                 })?);
                 self.store(&table)?;

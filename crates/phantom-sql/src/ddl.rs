@@ -81,7 +81,7 @@ pub fn drop_schemas(instance: &Instance, cx: &Context, schemas: &[String], casca
     }
     drop_relations(instance, cx, &tables, &views, true)?;
     // Some went with their tables (SERIAL columns); the rest go now.
-    crate::sequence::ddl::drop_sequences(instance, txn, &sequences)?;
+    crate::sequence::ddl::drop_sequences(instance, txn, &sequences, true)?;
     for schema in schemas {
         instance.catalog.delete_schema(txn, schema)?;
     }

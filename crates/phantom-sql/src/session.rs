@@ -1036,8 +1036,8 @@ fn execute_statement(
         BoundStatement::AlterSequence { def, restart } => {
             crate::sequence::ddl::alter_sequence(instance, txn, def, restart)
         }
-        BoundStatement::DropSequence { sequences } => {
-            crate::sequence::ddl::drop_sequences(instance, txn, &sequences)?;
+        BoundStatement::DropSequence { sequences, cascade } => {
+            crate::sequence::ddl::drop_sequences(instance, txn, &sequences, cascade)?;
             Ok(Output::Command("DROP SEQUENCE".into()))
         }
         BoundStatement::Skip(tag) => Ok(Output::Command(tag.into())),

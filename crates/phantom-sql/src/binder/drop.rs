@@ -57,10 +57,8 @@ impl Binder<'_> {
             ast::ObjectType::Table => BoundStatement::DropTable { tables: found, cascade },
             ast::ObjectType::View if found.is_empty() => BoundStatement::Skip("DROP VIEW"),
             ast::ObjectType::View => BoundStatement::DropView { views: found, cascade },
-            // Nothing depends on a sequence as far as the catalog knows (a column default
-            // that names one fails when used), so CASCADE has nothing more to drop.
             ast::ObjectType::Sequence if found.is_empty() => BoundStatement::Skip("DROP SEQUENCE"),
-            ast::ObjectType::Sequence => BoundStatement::DropSequence { sequences: found },
+            ast::ObjectType::Sequence => BoundStatement::DropSequence { sequences: found, cascade },
             _ if found.is_empty() => BoundStatement::Skip("DROP INDEX"),
             _ => BoundStatement::DropIndex { indexes: found, cascade },
         })

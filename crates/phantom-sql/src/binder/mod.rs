@@ -127,7 +127,11 @@ pub enum BoundStatement {
     /// ALTER SEQUENCE: the new definition, and the value a RESTART asks for.
     AlterSequence { def: crate::catalog::SequenceDef, restart: Option<i64> },
     /// DROP SEQUENCE.
-    DropSequence { sequences: Vec<QualifiedName> },
+    DropSequence {
+        sequences: Vec<QualifiedName>,
+        /// CASCADE: drop the column defaults that use them too.
+        cascade: bool,
+    },
     /// A statement IF [NOT] EXISTS made a no-op; its command tag.
     Skip(&'static str),
 }

@@ -5,11 +5,16 @@
 //! 22023 with PostgreSQL's wording. The definition is changed in the statement's
 //! transaction; a RESTART changes the state at once, like `setval`.
 
+use std::sync::Arc;
+
 use sqlparser::ast;
 
-use crate::catalog::{OwnerColumn, QualifiedName, SequenceDef};
+use crate::binder::{Binder, Cx, Scope};
+use crate::catalog::{OwnerColumn, QualifiedName, SequenceDef, TableDef};
 use crate::error::{Error, Result, SqlState};
 use crate::instance::Instance;
+use crate::parser;
+use crate::planner::Expr;
 use crate::result::Output;
 use crate::types::DataType;
 use phantom_txn::Transaction;
@@ -195,10 +200,50 @@ pub fn alter_sequence(
     Ok(Output::Command("ALTER SEQUENCE".into()))
 }
 
-/// Drops the sequences called `names` (which exist).
-pub fn drop_sequences(instance: &Instance, txn: &Transaction, names: &[QualifiedName]) -> Result<()> {
+/// Drops the sequences called `names` (which exist). A column DEFAULT that uses one
+/// makes that 2BP01, unless `cascade`, which drops the default.
+pub fn drop_sequences(
+    instance: &Instance,
+    txn: &Transaction,
+    names: &[QualifiedName],
+    cascade: bool,
+) -> Result<()> {
+    drop_sequences_except(instance, txn, names, cascade, |_, _| false)
+}
+
+/// [`drop_sequences`], not minding the defaults for which `going(table, column)` says
+/// they go away anyway.
+fn drop_sequences_except(
+    instance: &Instance,
+    txn: &Transaction,
+    names: &[QualifiedName],
+    cascade: bool,
+    going: impl Fn(&TableDef, usize) -> bool,
+) -> Result<()> {
     for name in names {
         let Some(def) = instance.catalog.sequence(txn, &name.schema, &name.name)? else { continue };
+        let users: Vec<_> =
+            defaults_using(instance, txn, &def)?.into_iter().filter(|(t, c)| !going(t, *c)).collect();
+        if let Some((table, column)) = users.first()
+            && !cascade
+        {
+            return Err(Error::new(
+                SqlState::DependentObjectsStillExist,
+                format!("cannot drop sequence {} because other objects depend on it", def.name),
+            )
+            .with_detail(format!(
+                "default value for column {} of table {} depends on sequence {}",
+                table.columns[*column].name, table.name, def.name
+            ))
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
+        for (table, column) in users {
+            // The table again: an earlier column may have changed it.
+            let mut table = (*instance.catalog.require_table(txn, &table.qualified())?).clone();
+            table.columns[column].default = None;
+            instance.catalog.put_table(txn, &table)?;
+            txn.next_command();
+        }
         instance.catalog.delete_sequence(txn, name)?;
         txn.drop_keyspace(def.keyspace)?;
         instance.sequence_states.forget(def.keyspace);
@@ -207,8 +252,35 @@ pub fn drop_sequences(instance: &Instance, txn: &Transaction, names: &[Qualified
     Ok(())
 }
 
+/// The columns (table, position) whose DEFAULT calls a sequence function on `def`. The
+/// defaults are bound again (as views are, see [`crate::depend`]), so nothing stored can
+/// go stale; one that no longer binds uses nothing.
+fn defaults_using(
+    instance: &Instance,
+    txn: &Transaction,
+    def: &SequenceDef,
+) -> Result<Vec<(Arc<TableDef>, usize)>> {
+    let mut binder = Binder::new(&instance.catalog, txn);
+    let mut users = Vec::new();
+    for table in instance.catalog.tables(txn)? {
+        for (i, column) in table.columns.iter().enumerate() {
+            let Some(text) = &column.default else { continue };
+            let Ok(e) = parser::parse_expr(text) else { continue };
+            let Ok(bound) = binder.expr(&e, &mut Cx::new(&Scope::default(), "DEFAULT")) else { continue };
+            let uses = bound.expr.any(&mut |x| {
+                matches!(x, Expr::Sequence(call) if call.sequence.as_ref().is_some_and(|s| s.keyspace == def.keyspace))
+            });
+            if uses {
+                users.push((table.clone(), i));
+            }
+        }
+    }
+    Ok(users)
+}
+
 /// Drops the sequences owned by `table` (by `column` of it, if given): what goes with a
-/// SERIAL column.
+/// SERIAL column. Other columns' defaults that use them are dropped too, as PostgreSQL's
+/// automatic dependency does.
 pub fn drop_owned_sequences(
     instance: &Instance,
     txn: &Transaction,
@@ -225,7 +297,11 @@ pub fn drop_owned_sequences(
     if owned.is_empty() {
         return Ok(());
     }
-    drop_sequences(instance, txn, &owned)
+    // The owning column's own default goes with it.
+    let going = |t: &TableDef, c: usize| {
+        t.qualified() == *table && column.is_none_or(|name| t.columns[c].name == name)
+    };
+    drop_sequences_except(instance, txn, &owned, true, going)
 }
 
 /// Keeps the sequences owned by `table` owned after it is renamed to `new_name` or,
