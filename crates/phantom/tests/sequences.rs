@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{run_child_until_killed, scalar, sqlstate};
-use phantom::Database;
+use phantom::{Database, Value};
 
 #[test]
 fn currval_belongs_to_the_session() {
@@ -30,6 +30,28 @@ fn currval_belongs_to_the_session() {
     assert_eq!(scalar(&mut a, "SELECT nextval('s')"), 3);
     a.execute("ROLLBACK").expect("rollback");
     assert_eq!(scalar(&mut b, "SELECT nextval('s')"), 4);
+}
+
+/// Prepared statements (the extended protocol's path) take a new value per execution,
+/// also when the sequence's name is a parameter.
+#[test]
+fn prepared_statements_call_nextval_each_time() {
+    let db = Database::memory();
+    let mut s = db.session();
+    s.execute("CREATE TABLE t (id SERIAL PRIMARY KEY, v INT)").expect("create");
+    let insert = s.prepare("INSERT INTO t (v) VALUES ($1)").expect("prepare");
+    for v in 1..=3 {
+        s.execute_prepared(&insert, &[Value::Int(v)]).expect("insert");
+    }
+    assert_eq!(scalar(&mut s, "SELECT max(id) FROM t"), 3);
+    let next = s.prepare("SELECT nextval('t_id_seq')").expect("prepare");
+    let got: Vec<i64> = (0..2)
+        .map(|_| s.query_prepared(&next, &[]).expect("query").rows[0].get::<i64>(0).expect("value"))
+        .collect();
+    assert_eq!(got, [4, 5]);
+    let named = s.prepare("SELECT currval($1)").expect("prepare");
+    let rows = s.query_prepared(&named, &[Value::Text("t_id_seq".into())]).expect("query");
+    assert_eq!(rows.rows[0].get::<i64>(0).expect("value"), 5);
 }
 
 #[test]

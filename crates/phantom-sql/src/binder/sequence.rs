@@ -99,7 +99,7 @@ impl Binder<'_> {
         let sequence = match function {
             SequenceFunction::Lastval => None,
             _ => match rest.next() {
-                Some(arg) => Some(Arc::new(self.sequence_argument(arg, name, cx)?)),
+                Some(arg) => self.sequence_argument(arg, name, cx)?.map(Arc::new),
                 None => None,
             },
         };
@@ -117,8 +117,15 @@ impl Binder<'_> {
     }
 
     /// The sequence a function's first argument names: a text constant, possibly cast to
-    /// `regclass`.
-    fn sequence_argument(&mut self, arg: &ast::Expr, function: &str, cx: &mut Cx<'_>) -> Result<SequenceDef> {
+    /// `regclass`, or a `$n` parameter. A parameter's value is only known when the
+    /// statement is bound to run (it is bound again then); while it is only prepared, the
+    /// sequence is left open (`None`).
+    fn sequence_argument(
+        &mut self,
+        arg: &ast::Expr,
+        function: &str,
+        cx: &mut Cx<'_>,
+    ) -> Result<Option<SequenceDef>> {
         let inner = match arg {
             ast::Expr::Cast { expr, data_type, .. } if is_regclass(data_type) => expr.as_ref(),
             other => other,
@@ -126,9 +133,13 @@ impl Binder<'_> {
         let bound = self.expr(inner, cx)?;
         let text = match &bound.expr {
             Expr::Constant(Value::Text(s)) => Some(s.clone()),
-            Expr::Parameter(i) => match self.param_values.and_then(|values| values.get(*i)) {
-                Some(Value::Text(s)) => Some(s.clone()),
-                _ => None,
+            Expr::Parameter(i) => match self.param_values.map(|values| values.get(*i)) {
+                Some(Some(Value::Text(s))) => Some(s.clone()),
+                Some(_) => None,
+                None => {
+                    self.coerce(bound, DataType::Text, function)?;
+                    return Ok(None);
+                }
             },
             _ => None,
         };
@@ -138,7 +149,7 @@ impl Binder<'_> {
                 format!("{function}() needs the sequence name as a constant"),
             ));
         };
-        self.require_sequence(&regclass_name(&text)?)
+        self.require_sequence(&regclass_name(&text)?).map(Some)
     }
 
     /// CREATE SEQUENCE.
