@@ -143,6 +143,8 @@ pub enum SqlState {
     DuplicateSchema,
     /// 42809
     WrongObjectType,
+    /// 428C9
+    GeneratedAlways,
     /// 42939
     ReservedName,
     /// 42P17
@@ -217,6 +219,7 @@ impl SqlState {
             CantChangeRuntimeParam => "55P02",
             DuplicateSchema => "42P06",
             WrongObjectType => "42809",
+            GeneratedAlways => "428C9",
             ReservedName => "42939",
             InvalidObjectDefinition => "42P17",
         }

@@ -54,6 +54,22 @@ fn prepared_statements_call_nextval_each_time() {
     assert_eq!(rows.rows[0].get::<i64>(0).expect("value"), 5);
 }
 
+/// COPY fills a SERIAL column it is not given from the sequence, and writes an identity
+/// column it is given as is (as PostgreSQL's COPY does, even for GENERATED ALWAYS).
+#[test]
+fn copy_fills_serial_columns_and_writes_identity_columns() {
+    let db = Database::memory();
+    let mut s = db.session();
+    s.execute("CREATE TABLE t (id SERIAL, g INT GENERATED ALWAYS AS IDENTITY, v TEXT)").expect("create");
+    let mut copy = s.copy_in("t", &["g".into(), "v".into()]).expect("copy_in");
+    copy.write(vec![Value::Text("7".into()), Value::Text("a".into())]).expect("row 1");
+    copy.write(vec![Value::Text("8".into()), Value::Text("b".into())]).expect("row 2");
+    assert_eq!(copy.finish().expect("finish"), 2);
+    assert_eq!(scalar(&mut s, "SELECT sum(id) FROM t"), 3);
+    assert_eq!(scalar(&mut s, "SELECT sum(g) FROM t"), 15);
+    assert_eq!(scalar(&mut s, "SELECT currval('t_id_seq')"), 2);
+}
+
 #[test]
 fn a_sequence_created_in_a_transaction_is_private_until_commit() {
     let db = Database::memory();

@@ -164,7 +164,8 @@ impl Binder<'_> {
             None => self.data_type(&column.data_type)?,
         };
         let name = ident_name(&column.name);
-        let mut def = ColumnDef { name: name.clone(), data_type, nullable: true, default: None };
+        let mut def =
+            ColumnDef { name: name.clone(), data_type, nullable: true, default: None, identity: None };
         let mut sequence = None;
         if serial.is_some() {
             if column.options.iter().any(|o| matches!(o.option, ast::ColumnOption::Default(_))) {
@@ -176,7 +177,7 @@ impl Binder<'_> {
                     ),
                 ));
             }
-            let created = self.serial_sequence(table, &name, data_type, &[])?;
+            let created = self.serial_sequence(table, &name, data_type, &[], &[])?;
             def.nullable = false;
             def.default = Some(nextval_default(&created));
             sequence = Some(Box::new(created));

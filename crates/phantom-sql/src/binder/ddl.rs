@@ -19,7 +19,7 @@ use super::scope::Scope;
 use super::sequence::{nextval_default, serial_type};
 use super::{Binder, ident_name, object_name};
 use crate::catalog::{
-    CheckDef, ColumnDef, ForeignKeyDef, QualifiedName, ReferentialAction, Relation, TableDef,
+    CheckDef, ColumnDef, ForeignKeyDef, Identity, QualifiedName, ReferentialAction, Relation, TableDef,
 };
 use crate::error::{Error, Result, SqlState};
 use crate::planner::expr::SequenceFunction;
@@ -53,6 +53,14 @@ pub struct NewTable {
     pub source: Option<crate::planner::Plan>,
     /// The sequences of its SERIAL columns, to create with it.
     pub sequences: Vec<crate::catalog::SequenceDef>,
+}
+
+/// 42601 for a column with both a DEFAULT and GENERATED ... AS IDENTITY.
+fn both_default_and_identity(column: &str, table: &str) -> Error {
+    Error::new(
+        SqlState::SyntaxError,
+        format!("both default and identity specified for column \"{column}\" of table \"{table}\""),
+    )
 }
 
 /// A constraint of a CREATE TABLE (collected before all columns are known) or of an
@@ -286,9 +294,10 @@ impl Binder<'_> {
                 Some(t) => t,
                 None => self.data_type(&column.data_type)?,
             };
-            let mut def = ColumnDef { name: column_name, data_type, nullable: true, default: None };
+            let mut def =
+                ColumnDef { name: column_name, data_type, nullable: true, default: None, identity: None };
             if serial.is_some() {
-                let sequence = self.serial_sequence(&name, &def.name, data_type, &sequences)?;
+                let sequence = self.serial_sequence(&name, &def.name, data_type, &[], &sequences)?;
                 if column.options.iter().any(|o| matches!(o.option, ast::ColumnOption::Default(_))) {
                     return Err(Error::new(
                         SqlState::SyntaxError,
@@ -308,7 +317,32 @@ impl Binder<'_> {
                 match &option.option {
                     ast::ColumnOption::Null => def.nullable = true,
                     ast::ColumnOption::NotNull => def.nullable = false,
-                    ast::ColumnOption::Default(e) => self.set_default(&mut def, e)?,
+                    ast::ColumnOption::Default(e) => {
+                        if def.identity.is_some() {
+                            return Err(both_default_and_identity(&def.name, &name.name));
+                        }
+                        self.set_default(&mut def, e)?
+                    }
+                    ast::ColumnOption::Generated {
+                        generated_as: generated_as @ (ast::GeneratedAs::Always | ast::GeneratedAs::ByDefault),
+                        sequence_options,
+                        generation_expr: None,
+                        ..
+                    } => {
+                        if def.default.is_some() {
+                            return Err(both_default_and_identity(&def.name, &name.name));
+                        }
+                        let options = sequence_options.as_deref().unwrap_or_default();
+                        let sequence =
+                            self.identity_sequence(&name, &def.name, data_type, options, &sequences)?;
+                        def.identity = Some(match generated_as {
+                            ast::GeneratedAs::Always => Identity::Always,
+                            _ => Identity::ByDefault,
+                        });
+                        def.nullable = false;
+                        def.default = Some(nextval_default(&sequence));
+                        sequences.push(sequence);
+                    }
                     ast::ColumnOption::PrimaryKey(pk) => set_primary_key(vec![position], named(&pk.name))?,
                     ast::ColumnOption::Unique(u) => {
                         immediate(&u.characteristics)?;
@@ -504,7 +538,13 @@ impl Binder<'_> {
                 ));
             }
             let data_type = if c.data_type == DataType::Null { DataType::Text } else { c.data_type };
-            columns.push(ColumnDef { name: c.name, data_type, nullable: true, default: None });
+            columns.push(ColumnDef {
+                name: c.name,
+                data_type,
+                nullable: true,
+                default: None,
+                identity: None,
+            });
         }
         Ok(NewTable {
             schema: name.schema,

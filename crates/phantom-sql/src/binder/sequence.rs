@@ -255,14 +255,35 @@ impl Binder<'_> {
         Ok(OwnerColumn { schema: table.schema.clone(), table: table.name.clone(), column })
     }
 
+    /// The sequence of an identity column: a SERIAL's with the options given in
+    /// `GENERATED ... AS IDENTITY (options)`, for an integer column only.
+    pub(super) fn identity_sequence(
+        &mut self,
+        table: &QualifiedName,
+        column: &str,
+        data_type: DataType,
+        options: &[ast::SequenceOptions],
+        planned: &[SequenceDef],
+    ) -> Result<SequenceDef> {
+        if !matches!(data_type, DataType::SmallInt | DataType::Integer | DataType::BigInt) {
+            return Err(Error::new(
+                SqlState::InvalidParameterValue,
+                "identity column type must be smallint, integer, or bigint",
+            ));
+        }
+        self.serial_sequence(table, column, data_type, options, planned)
+    }
+
     /// The sequence of a SERIAL column `column` of the new table `table`: named
     /// `table_column_seq` (with a number after it if that is taken, as PostgreSQL does),
-    /// owned by the column. `planned` are the sequences of the table's earlier columns.
+    /// owned by the column, with `options` (an identity column's). `planned` are the
+    /// sequences of the table's earlier columns.
     pub(super) fn serial_sequence(
         &mut self,
         table: &QualifiedName,
         column: &str,
         data_type: DataType,
+        options: &[ast::SequenceOptions],
         planned: &[SequenceDef],
     ) -> Result<SequenceDef> {
         let base = format!("{}_{column}_seq", table.name);
@@ -277,8 +298,9 @@ impl Binder<'_> {
         }
         let owner =
             OwnerColumn { schema: table.schema.clone(), table: table.name.clone(), column: column.into() };
-        let options =
-            SequenceOptions { data_type: Some(data_type), owned_by: Some(Some(owner)), ..Default::default() };
+        let mut options = self.sequence_options(&QualifiedName::new(&table.schema, &name), options)?;
+        options.data_type = Some(data_type);
+        options.owned_by = Some(Some(owner));
         Ok(apply_options(&table.schema, &name, None, options)?.0)
     }
 

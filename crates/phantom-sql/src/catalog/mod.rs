@@ -29,7 +29,7 @@ pub use namespace::{
 };
 pub use role::{BOOTSTRAP_ROLE, RoleDef, no_role};
 pub use sequence::{OwnerColumn, SequenceDef};
-pub use table::{CheckDef, ColumnDef, ForeignKeyDef, IndexDef, ReferentialAction, TableDef};
+pub use table::{CheckDef, ColumnDef, ForeignKeyDef, Identity, IndexDef, ReferentialAction, TableDef};
 pub use view::ViewDef;
 
 use std::collections::HashMap;

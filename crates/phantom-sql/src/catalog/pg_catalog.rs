@@ -1091,6 +1091,12 @@ fn pg_attribute(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
     let mut rows = Vec::new();
     for r in relations(catalog, txn)? {
         for (i, (name, data_type, not_null, default)) in r.columns.iter().enumerate() {
+            let identity = r
+                .table
+                .as_ref()
+                .and_then(|t| t.columns.get(i))
+                .and_then(|c| c.identity)
+                .map_or("", |x| x.code());
             let oid = type_oid(*data_type);
             let pg = TYPES.iter().find(|t| t.oid == oid);
             let len = pg.map_or(-1, |t| t.len);
@@ -1107,7 +1113,7 @@ fn pg_attribute(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
                 bool(*not_null),
                 bool(default.is_some()),
                 bool(false),
-                text(""),
+                text(identity),
                 text(""),
                 bool(false),
                 bool(true),
