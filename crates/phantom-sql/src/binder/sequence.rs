@@ -54,11 +54,12 @@ fn regclass_name(text: &str) -> Result<NameRef> {
 }
 
 impl Binder<'_> {
-    /// The sequence called `name`: 42P01 if nothing is, 42809 if a table or view is.
+    /// The sequence called `name`, looked up through the search path.
     pub(crate) fn find_sequence(&self, name: &NameRef) -> Result<Option<SequenceDef>> {
         self.catalog.find_sequence(self.txn, &self.search_path, name.schema.as_deref(), &name.name)
     }
 
+    /// The sequence called `name`: 42P01 if nothing is, 42809 if a table or view is.
     fn require_sequence(&self, name: &NameRef) -> Result<SequenceDef> {
         if let Some(def) = self.find_sequence(name)? {
             return Ok(def);

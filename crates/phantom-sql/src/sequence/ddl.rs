@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use phantom_txn::Transaction;
 use sqlparser::ast;
 
 use crate::binder::{Binder, Cx, Scope};
@@ -17,7 +18,6 @@ use crate::parser;
 use crate::planner::Expr;
 use crate::result::Output;
 use crate::types::DataType;
-use phantom_txn::Transaction;
 
 /// The options of one CREATE or ALTER SEQUENCE, as written.
 #[derive(Debug, Default)]
@@ -69,9 +69,20 @@ pub fn option_number(e: &ast::Expr) -> Result<i64> {
             }),
             other => Err(Error::new(SqlState::SyntaxError, format!("a number was expected, found {other}"))),
         },
-        ast::Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => option_number(expr)?
-            .checked_neg()
-            .ok_or_else(|| Error::new(SqlState::NumericValueOutOfRange, "bigint out of range")),
+        // Negated as text, so the smallest BIGINT (whose magnitude does not fit) is one.
+        ast::Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => match expr.as_ref() {
+            ast::Expr::Value(ast::ValueWithSpan { value: ast::Value::Number(n, _), .. }) => {
+                format!("-{n}").parse().map_err(|_| {
+                    Error::new(
+                        SqlState::NumericValueOutOfRange,
+                        format!("value \"-{n}\" is out of range for type bigint"),
+                    )
+                })
+            }
+            inner => option_number(inner)?
+                .checked_neg()
+                .ok_or_else(|| Error::new(SqlState::NumericValueOutOfRange, "bigint out of range")),
+        },
         ast::Expr::UnaryOp { op: ast::UnaryOperator::Plus, expr } => option_number(expr),
         ast::Expr::Nested(inner) => option_number(inner),
         other => Err(Error::new(SqlState::SyntaxError, format!("a number was expected, found {other}"))),
@@ -369,6 +380,16 @@ mod tests {
             }),
             Some("22023")
         );
+    }
+
+    #[test]
+    fn option_numbers_reach_both_ends_of_bigint() {
+        let number = |sql: &str| option_number(&crate::parser::parse_expr(sql).expect("parse"));
+        assert_eq!(number("-9223372036854775808").ok(), Some(i64::MIN));
+        assert_eq!(number("9223372036854775807").ok(), Some(i64::MAX));
+        assert_eq!(number("-(5)").ok(), Some(-5));
+        assert_eq!(number("9223372036854775808").map_err(|e| e.sqlstate()).err(), Some("22003"));
+        assert_eq!(number("'x'").map_err(|e| e.sqlstate()).err(), Some("42601"));
     }
 
     #[test]
