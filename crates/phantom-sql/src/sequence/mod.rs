@@ -9,8 +9,9 @@
 //!
 //! Committing once per value would cost a log flush per insert, so like PostgreSQL we
 //! log ahead: the stored state claims [`LOG_AHEAD`] values beyond the one handed out,
-//! and the next 32 calls only touch memory. After a restart the sequence continues after
-//! the claimed values, leaving a gap (never a repeat). One mutex per sequence serializes
+//! and the next 32 calls only touch memory. After a crash the sequence continues after
+//! the claimed values, leaving a gap (never a repeat); a clean close stores the exact
+//! state, so a clean restart leaves none. One mutex per sequence serializes
 //! its callers; the in-memory state lives as long as the instance.
 //!
 //! A sequence created by a transaction that has not committed is invisible to the
@@ -219,6 +220,29 @@ impl SequenceStates {
     pub fn forget(&self, keyspace: KeyspaceId) {
         self.states.lock().remove(&keyspace);
         self.uncommitted.lock().remove(&keyspace);
+    }
+}
+
+/// A clean close stores each sequence's exact state, so after a clean restart the values
+/// claimed ahead are not skipped (only a crash leaves that gap, as in PostgreSQL). Best
+/// effort: if it cannot be written, the claimed state stays, which is just as safe.
+impl Drop for SequenceStates {
+    fn drop(&mut self) {
+        let states: Vec<_> = self.states.lock().drain().collect();
+        if states.is_empty() {
+            return;
+        }
+        let txn = self.store.begin();
+        for (keyspace, state) in states {
+            let state = *state.lock();
+            if state.logged_ahead > 0
+                && txn.put(keyspace, STATE_KEY, encode(state.last, state.is_called)).is_err()
+            {
+                let _ = txn.rollback();
+                return;
+            }
+        }
+        let _ = txn.commit();
     }
 }
 
