@@ -34,12 +34,13 @@ use crate::catalog::{CheckDef, ForeignKeyDef, TableDef};
 use crate::ddl::drop_foreign_keys;
 use crate::depend;
 use crate::error::{Error, Result, SqlState};
-use crate::exec::{Context, constraints, rewrite};
+use crate::exec::{self, Context, constraints, rewrite};
 use crate::index;
 use crate::instance::Instance;
 use crate::parser;
 use crate::planner::{Expr, OutputColumn, Plan};
 use crate::result::Output;
+use crate::sequence;
 use crate::types::{DataType, Value};
 
 /// Applies `alter`'s changes in order.
@@ -103,27 +104,36 @@ impl Change<'_> {
         let table = match op {
             AlterOp::RenameTable { new } => self.rename_table(&table, new)?,
             AlterOp::RenameColumn { old, new } => self.rename_column(&table, &old, new)?,
-            AlterOp::AddColumn { column, if_not_exists, constraints } => {
+            AlterOp::AddColumn { column, if_not_exists, constraints, sequence } => {
                 if table.column_index(&column.name).is_some() {
                     if if_not_exists {
                         return Ok(table);
                     }
                     return Err(duplicate_column(&column.name, &table.name));
                 }
+                if let Some(sequence) = sequence {
+                    sequence::ddl::create_sequence(self.instance, &self.cx.txn, *sequence, false)?;
+                    self.cx.txn.next_command();
+                }
+                // A constant default is computed once; another (`nextval`) once per row.
                 let default = match &column.default {
                     Some(text) => {
                         let e = parser::parse_expr(text)?;
-                        self.binder()
+                        let x = self
+                            .binder()
                             .expr(&e, &mut Cx::new(&Scope::default(), "DEFAULT expressions"))?
-                            .expr
-                            .eval(&[])?
+                            .expr;
+                        match x.is_constant() {
+                            true => Expr::Constant(x.eval(&[])?),
+                            false => exec::prepare_expr(x, self.cx),
+                        }
                     }
-                    None => Value::Null,
+                    None => Expr::Constant(Value::Null),
                 };
                 let mut new = (*table).clone();
                 new.columns.push(column);
                 let mut table = Arc::new(rewrite::rewrite(self.cx, &table, new, |mut row| {
-                    row.push(default.clone());
+                    row.push(default.eval(&[])?);
                     Ok(row)
                 })?);
                 self.store(&table)?;
@@ -185,6 +195,7 @@ impl Change<'_> {
             }
             self.instance.catalog.put_table(txn, &child)?;
         }
+        sequence::ddl::follow_owner(self.instance, txn, &old, &renamed.name, None)?;
         Ok(Arc::new(renamed))
     }
 
@@ -199,6 +210,13 @@ impl Change<'_> {
                 format!("cannot rename column \"{old}\": check constraint \"{}\" uses it", check.name),
             ));
         }
+        sequence::ddl::follow_owner(
+            self.instance,
+            &self.cx.txn,
+            &table.qualified(),
+            &table.name,
+            Some((old, &new)),
+        )?;
         let mut renamed = (**table).clone();
         renamed.columns[i].name = new;
         Ok(Arc::new(renamed))
@@ -241,6 +259,7 @@ impl Change<'_> {
             ));
         }
         drop_foreign_keys(self.instance, self.cx, &outside)?;
+        sequence::ddl::drop_owned_sequences(self.instance, txn, &this, Some(&name))?;
         let checks = self.checks_using(&table, i)?;
         let shift = |p: usize| if p > i { p - 1 } else { p };
         let mut new = (*table).clone();

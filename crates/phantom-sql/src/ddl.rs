@@ -40,6 +40,7 @@ pub fn drop_schemas(instance: &Instance, cx: &Context, schemas: &[String], casca
     let txn = &cx.txn;
     let mut tables = Vec::new();
     let mut views = Vec::new();
+    let mut sequences = Vec::new();
     for schema in schemas {
         debug_assert!(!is_system_schema(schema));
         let held_tables: Vec<QualifiedName> =
@@ -51,8 +52,19 @@ pub fn drop_schemas(instance: &Instance, cx: &Context, schemas: &[String], casca
             .filter(|v| v.schema == *schema)
             .map(ViewDef::qualified)
             .collect();
+        let held_sequences: Vec<QualifiedName> = instance
+            .catalog
+            .sequences(txn)?
+            .iter()
+            .filter(|s| s.schema == *schema)
+            .map(crate::catalog::SequenceDef::qualified)
+            .collect();
         if !cascade {
-            let held = held_tables.iter().map(|t| ("table", t)).chain(held_views.iter().map(|v| ("view", v)));
+            let held = held_tables
+                .iter()
+                .map(|t| ("table", t))
+                .chain(held_views.iter().map(|v| ("view", v)))
+                .chain(held_sequences.iter().map(|s| ("sequence", s)));
             let lines: Vec<String> =
                 held.map(|(kind, name)| format!("{kind} {name} depends on schema {schema}")).collect();
             if !lines.is_empty() {
@@ -65,8 +77,11 @@ pub fn drop_schemas(instance: &Instance, cx: &Context, schemas: &[String], casca
         }
         tables.extend(held_tables);
         views.extend(held_views);
+        sequences.extend(held_sequences);
     }
     drop_relations(instance, cx, &tables, &views, true)?;
+    // Some went with their tables (SERIAL columns); the rest go now.
+    crate::sequence::ddl::drop_sequences(instance, txn, &sequences, true)?;
     for schema in schemas {
         instance.catalog.delete_schema(txn, schema)?;
     }
@@ -220,6 +235,7 @@ fn drop_relations(
             txn.drop_keyspace(keyspace)?;
         }
         instance.sequences.forget(table.keyspace);
+        crate::sequence::ddl::drop_owned_sequences(instance, txn, name, None)?;
     }
     txn.next_command();
     Ok(())

@@ -37,6 +37,8 @@ pub enum SqlState {
     InvalidRowCountInResultOffsetClause,
     /// 2201B
     InvalidRegularExpression,
+    /// 2200H
+    SequenceGeneratorLimitExceeded,
     /// 3F000
     InvalidSchemaName,
     /// 22000
@@ -141,6 +143,8 @@ pub enum SqlState {
     DuplicateSchema,
     /// 42809
     WrongObjectType,
+    /// 428C9
+    GeneratedAlways,
     /// 42939
     ReservedName,
     /// 42P17
@@ -162,6 +166,7 @@ impl SqlState {
             InvalidRowCountInLimitClause => "2201W",
             InvalidRowCountInResultOffsetClause => "2201X",
             InvalidRegularExpression => "2201B",
+            SequenceGeneratorLimitExceeded => "2200H",
             InvalidSchemaName => "3F000",
             DataException => "22000",
             BadCopyFileFormat => "22P04",
@@ -214,6 +219,7 @@ impl SqlState {
             CantChangeRuntimeParam => "55P02",
             DuplicateSchema => "42P06",
             WrongObjectType => "42809",
+            GeneratedAlways => "428C9",
             ReservedName => "42939",
             InvalidObjectDefinition => "42P17",
         }

@@ -9,6 +9,7 @@ use phantom_txn::{MvccStore, StoreOptions};
 use crate::catalog::{Catalog, RoleDef};
 use crate::error::Result;
 use crate::exec::Sequences;
+use crate::sequence::SequenceStates;
 
 /// The transactional store plus the SQL state shared by every session: the catalog's
 /// decode cache and the row-id sequences.
@@ -16,6 +17,8 @@ pub struct Instance {
     pub store: MvccStore,
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) sequences: Arc<Sequences>,
+    /// The state of SQL sequences (`CREATE SEQUENCE`, SERIAL columns).
+    pub(crate) sequence_states: Arc<SequenceStates>,
 }
 
 impl Instance {
@@ -33,19 +36,22 @@ impl Instance {
     }
 
     fn with_store(store: MvccStore) -> Instance {
+        let catalog = Arc::new(Catalog::new());
         Instance {
             sequences: Arc::new(Sequences::new(store.clone())),
+            sequence_states: Arc::new(SequenceStates::new(store.clone(), catalog.clone())),
             store,
-            catalog: Arc::new(Catalog::new()),
+            catalog,
         }
     }
 
-    /// After recovery, the log may have recreated keyspaces of tables whose drop was
-    /// committed: only keyspaces the catalog names are kept.
+    /// After recovery, the log may have recreated keyspaces of tables (or sequences)
+    /// whose drop was committed: only keyspaces the catalog names are kept.
     fn discard_dropped_keyspaces(&self) -> Result<()> {
         let txn = self.store.begin();
-        let live: HashSet<_> =
+        let mut live: HashSet<_> =
             self.catalog.tables(&txn)?.iter().flat_map(|t| t.keyspaces().collect::<Vec<_>>()).collect();
+        live.extend(self.catalog.sequences(&txn)?.iter().map(|s| s.keyspace));
         txn.rollback()?;
         self.store.retain_keyspaces(&live);
         Ok(())

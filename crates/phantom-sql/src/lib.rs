@@ -36,6 +36,7 @@ pub mod planner;
 pub mod result;
 pub mod role;
 pub mod scram;
+pub mod sequence;
 pub mod session;
 pub mod truncate;
 pub mod types;

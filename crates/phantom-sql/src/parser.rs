@@ -6,7 +6,7 @@
 //! statement by statement so that an error stops at the right place), limits on statement
 //! size and nesting, and syntax errors that carry SQLSTATE 42601 and a line and column.
 
-use sqlparser::ast::Statement;
+use sqlparser::ast::{self, Statement};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
@@ -281,6 +281,81 @@ pub fn parse_one(sql: &str) -> Result<Statement> {
     }
 }
 
+/// `ALTER SEQUENCE [IF EXISTS] name [options] [RESTART [[WITH] n]]`, which `sqlparser`
+/// does not parse.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlterSequence {
+    pub if_exists: bool,
+    pub name: ast::ObjectName,
+    /// The options CREATE SEQUENCE also takes, as written.
+    pub options: Vec<ast::SequenceOptions>,
+    /// `RESTART` (`Some(None)`) or `RESTART [WITH] n`.
+    pub restart: Option<Option<ast::Expr>>,
+}
+
+/// Parses `sql` as ALTER SEQUENCE; `None` when it is another statement. The options are
+/// CREATE SEQUENCE's, so once `RESTART [[WITH] n]` is taken out of the tokens, the rest is
+/// parsed as the CREATE SEQUENCE it looks like.
+pub fn parse_alter_sequence(sql: &str) -> Option<Result<AlterSequence>> {
+    let dialect = PostgreSqlDialect {};
+    let mut tokens = Tokenizer::new(&dialect, sql).tokenize_with_location().ok()?;
+    let word = |t: &TokenWithSpan, w: &str| matches!(&t.token, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    let significant: Vec<usize> =
+        (0..tokens.len()).filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_))).collect();
+    let at = |k: usize, w: &str| significant.get(k).is_some_and(|&i| word(&tokens[i], w));
+    if !(at(0, "alter") && at(1, "sequence")) {
+        return None;
+    }
+    let if_exists = at(2, "if") && at(3, "exists");
+    let head_end = significant[if if_exists { 3 } else { 1 }];
+    let mut restart = None;
+    if let Some(k) = (2..significant.len()).find(|&k| at(k, "restart")) {
+        let mut end = k + 1;
+        if at(end, "with") {
+            end += 1;
+        }
+        let mut value = Vec::new();
+        if significant.get(end).is_some_and(|&i| tokens[i].token == Token::Minus) {
+            value.push(tokens[significant[end]].clone());
+            end += 1;
+        }
+        if let Some(&i) = significant.get(end)
+            && matches!(tokens[i].token, Token::Number(..))
+        {
+            value.push(tokens[i].clone());
+            end += 1;
+        }
+        let value = match value.is_empty() {
+            true => None,
+            false => match Parser::new(&dialect).with_tokens_with_locations(value).parse_expr() {
+                Ok(e) => Some(e),
+                Err(e) => return Some(Err(syntax_error(e))),
+            },
+        };
+        restart = Some(value);
+        let last = significant.get(end).copied().unwrap_or(tokens.len());
+        tokens.drain(significant[k]..last);
+    }
+    let span = tokens[0].span;
+    let create = ["CREATE", " ", "SEQUENCE"].map(|w| TokenWithSpan {
+        token: if w == " " { Token::Whitespace(Whitespace::Space) } else { Token::make_keyword(w) },
+        span,
+    });
+    tokens.splice(significant[0]..=head_end, create);
+    let parsed =
+        Parser::new(&dialect).with_tokens_with_locations(tokens).parse_statements().map_err(syntax_error);
+    Some(match parsed {
+        Ok(mut statements) if statements.len() == 1 => match statements.remove(0) {
+            Statement::CreateSequence { name, sequence_options, .. } => {
+                Ok(AlterSequence { if_exists, name, options: sequence_options, restart })
+            }
+            _ => Err(Error::new(SqlState::SyntaxError, "syntax error in ALTER SEQUENCE")),
+        },
+        Ok(_) => Err(Error::new(SqlState::SyntaxError, "expected one statement")),
+        Err(e) => Err(e),
+    })
+}
+
 /// Parses a standalone expression (a stored DEFAULT, for instance).
 pub fn parse_expr(sql: &str) -> Result<sqlparser::ast::Expr> {
     let dialect = PostgreSqlDialect {};
@@ -468,6 +543,25 @@ mod tests {
     fn syntax_errors_carry_position_and_state() {
         let err = parse("SELECT 1;\nSELEC 2").err().map(|e| (e.state, e.position));
         assert_eq!(err, Some((SqlState::SyntaxError, Some(Position { line: 2, column: 1 }))));
+    }
+
+    #[test]
+    fn alter_sequence_parses_with_restart_anywhere() {
+        let alter =
+            parse_alter_sequence("alter sequence if exists s.q restart with -5 increment by 2 no cycle;")
+                .expect("an ALTER SEQUENCE")
+                .expect("parses");
+        assert!(alter.if_exists);
+        assert_eq!(alter.name.to_string(), "s.q");
+        assert_eq!(alter.restart.map(|r| r.map(|e| e.to_string())), Some(Some("-5".into())));
+        assert_eq!(alter.options.len(), 2);
+        let plain = parse_alter_sequence("ALTER SEQUENCE q OWNED BY t.id").expect("some").expect("parses");
+        assert_eq!((plain.if_exists, plain.restart, plain.options.len()), (false, None, 1));
+        let bare = parse_alter_sequence("ALTER SEQUENCE q RESTART").expect("some").expect("parses");
+        assert_eq!(bare.restart, Some(None));
+        assert!(parse_alter_sequence("ALTER TABLE q ADD COLUMN c int").is_none());
+        let bad = parse_alter_sequence("ALTER SEQUENCE q FROBNICATE").expect("some");
+        assert_eq!(bad.map_err(|e| e.sqlstate()).err(), Some("42601"));
     }
 
     /// CREATE USER is CREATE ROLE with LOGIN unless the statement says otherwise;

@@ -29,6 +29,7 @@ use crate::parse_cache::ParseCache;
 use crate::parser;
 use crate::planner::{Expr, Plan, explain, optimizer};
 use crate::result::{Column, Output, Row, RowSink, Rows};
+use crate::sequence::SessionSequences;
 use crate::types::cast::{self, CastKind};
 use crate::types::{DataType, Value};
 
@@ -118,19 +119,22 @@ pub struct Session {
     parse_cache: ParseCache,
     /// Cursors made by DECLARE, by name (see [`sql_cursors`]).
     cursors: std::collections::HashMap<String, sql_cursors::Declared>,
+    /// What `currval` and `lastval` answer (see [`crate::sequence`]).
+    sequence_session: Arc<SessionSequences>,
 }
 
 impl Session {
     /// A new session on `instance`.
     pub fn new(instance: Arc<Instance>) -> Session {
         Session {
-            instance,
             block: None,
             settings: Settings::default(),
             prepared: Default::default(),
             interrupt: Interrupt::default(),
             parse_cache: ParseCache::default(),
             cursors: Default::default(),
+            sequence_session: Arc::new(SessionSequences::new(instance.sequence_states.clone())),
+            instance,
         }
     }
 
@@ -181,6 +185,9 @@ impl Session {
     /// `Output::Rows` with its columns and no rows (the sink has them).
     pub fn execute_into(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<Output> {
         self.interrupt.clear();
+        if let Some(output) = self.alter_sequences(sql, sink) {
+            return output;
+        }
         let parsed = self.parse_cache.parse(sql);
         let statements = self.parse(parsed)?;
         let mut last = Output::Command("EMPTY".into());
@@ -188,6 +195,53 @@ impl Session {
             last = self.run(statement, &[], sink)?;
         }
         Ok(last)
+    }
+
+    /// ALTER SEQUENCE, which the parser does not take, in `sql`: `None` when there is
+    /// none; else every statement of `sql`, one at a time.
+    fn alter_sequences(&mut self, sql: &str, sink: &mut dyn RowSink) -> Option<Result<Output>> {
+        // A quick look first: most texts cannot hold one.
+        let mentions = |word: &[u8]| sql.as_bytes().windows(word.len()).any(|w| w.eq_ignore_ascii_case(word));
+        if !(mentions(b"alter") && mentions(b"sequence")) {
+            return None;
+        }
+        let (mut statements, rest) = parser::split_statements(sql);
+        statements.push(rest);
+        let alters: Vec<_> = statements.iter().map(|s| parser::parse_alter_sequence(s)).collect();
+        if alters.iter().all(Option::is_none) {
+            return None;
+        }
+        let mut last = Output::Command("EMPTY".into());
+        for (statement, alter) in statements.iter().zip(alters) {
+            let output = match alter {
+                Some(alter) => self.parse(alter).and_then(|alter| self.alter_sequence(&alter)),
+                None if statement.trim().is_empty() => continue,
+                None => self.execute_into(statement, sink),
+            };
+            match output {
+                Ok(output) => last = output,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(last))
+    }
+
+    fn alter_sequence(&mut self, alter: &parser::AlterSequence) -> Result<Output> {
+        if self.block.as_ref().is_some_and(|b| b.read_only && !b.failed) {
+            return self.fail_on_error(Err(Error::new(
+                SqlState::ReadOnlySqlTransaction,
+                "cannot execute ALTER SEQUENCE in a read-only transaction",
+            )));
+        }
+        let path = self.settings.lookup_path();
+        self.in_transaction_block(|instance, txn| {
+            match Binder::new(&instance.catalog, txn).with_search_path(&path).alter_sequence(alter)? {
+                BoundStatement::AlterSequence { def, restart } => {
+                    crate::sequence::ddl::alter_sequence(instance, txn, def, restart)
+                }
+                _ => Ok(Output::Command("ALTER SEQUENCE".into())),
+            }
+        })
     }
 
     /// Runs one query and returns its rows.
@@ -507,13 +561,14 @@ impl Session {
                 }
                 let settings = self.settings.clone();
                 let interrupt = self.interrupt.clone();
+                let sequence_session = self.sequence_session.clone();
                 let mut changes = Vec::new();
                 let output = self.in_transaction_block(|instance, txn| {
                     execute_statement(
                         instance,
                         txn,
                         &settings,
-                        &interrupt,
+                        (&interrupt, &sequence_session),
                         statement,
                         params,
                         sink,
@@ -895,7 +950,7 @@ fn execute_statement(
     instance: &Instance,
     txn: &Transaction,
     settings: &Settings,
-    interrupt: &Interrupt,
+    (interrupt, sequence_session): (&Interrupt, &Arc<SessionSequences>),
     statement: &Ast,
     params: &[Value],
     sink: &mut dyn RowSink,
@@ -913,6 +968,7 @@ fn execute_statement(
         work_tables: Default::default(),
         txn: txn.clone(),
         sequences: instance.sequences.clone(),
+        sequence_session: sequence_session.clone(),
         catalog: instance.catalog.clone(),
         interrupt: interrupt.clone(),
     };
@@ -974,6 +1030,17 @@ fn execute_statement(
         BoundStatement::AlterTable(alter) => crate::alter::alter_table(instance, &cx, alter),
         BoundStatement::CreateView { view, or_replace, if_not_exists } => {
             crate::ddl::create_view(instance, &cx, view, or_replace, if_not_exists)
+        }
+        BoundStatement::CreateSequence { def, if_not_exists } => {
+            crate::sequence::ddl::create_sequence(instance, txn, def, if_not_exists)?;
+            Ok(Output::Command("CREATE SEQUENCE".into()))
+        }
+        BoundStatement::AlterSequence { def, restart } => {
+            crate::sequence::ddl::alter_sequence(instance, txn, def, restart)
+        }
+        BoundStatement::DropSequence { sequences, cascade } => {
+            crate::sequence::ddl::drop_sequences(instance, txn, &sequences, cascade)?;
+            Ok(Output::Command("DROP SEQUENCE".into()))
         }
         BoundStatement::Skip(tag) => Ok(Output::Command(tag.into())),
         BoundStatement::Explain(inner) => {
@@ -1044,6 +1111,9 @@ fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result
         oid: pg_catalog::oid_for_keyspace(keyspace),
     };
     instance.catalog.put_table(txn, &table)?;
+    for sequence in new.sequences {
+        crate::sequence::ddl::create_sequence(instance, txn, sequence, false)?;
+    }
     Ok(Some(table))
 }
 

@@ -8,6 +8,7 @@
 use sqlparser::ast;
 
 use super::names::{name_ref, no_relation};
+use super::sequence::{nextval_default, serial_type};
 use super::{Binder, ident_name};
 use crate::catalog::{ColumnDef, QualifiedName};
 use crate::error::{Error, Result, SqlState};
@@ -18,7 +19,13 @@ use crate::types::DataType;
 pub enum AlterOp {
     /// `ADD [COLUMN] [IF NOT EXISTS] name type [NOT NULL] [DEFAULT e] [constraints]`: the
     /// column's constraints are changes applied after it is added (and skipped with it).
-    AddColumn { column: ColumnDef, if_not_exists: bool, constraints: Vec<AlterOp> },
+    /// A SERIAL column comes with the sequence to create for it.
+    AddColumn {
+        column: ColumnDef,
+        if_not_exists: bool,
+        constraints: Vec<AlterOp>,
+        sequence: Option<Box<crate::catalog::SequenceDef>>,
+    },
     /// `DROP [COLUMN] [IF EXISTS] name [CASCADE]`
     DropColumn { name: String, if_exists: bool, cascade: bool },
     /// `RENAME [COLUMN] old TO new`
@@ -86,7 +93,7 @@ impl Binder<'_> {
             use ast::AlterTableOperation as A;
             match op {
                 A::AddColumn { if_not_exists, column_def, column_position: None, .. } => {
-                    self.add_column(column_def, *if_not_exists, &mut ops)?;
+                    self.add_column(&table.qualified(), column_def, *if_not_exists, &mut ops)?;
                 }
                 A::DropColumn { column_names, if_exists, drop_behavior, .. } => {
                     for name in column_names {
@@ -150,12 +157,13 @@ impl Binder<'_> {
 
     /// `ALTER TABLE name OWNER TO role` (pg_dump writes one for every table and view):
     /// every object here belongs to the bootstrap role and privileges are not kept, so
-    /// a new owner changes nothing. The relation (a table or a view, as PostgreSQL's
-    /// ALTER TABLE takes both) and the role must exist all the same.
+    /// a new owner changes nothing. The relation (a table, a view or a sequence, as
+    /// PostgreSQL's ALTER TABLE takes all three) and the role must exist all the same.
     fn owner_to(&mut self, alter: &ast::AlterTable) -> Result<()> {
         let name = name_ref(&alter.name)?;
         if self.schema_of_existing(&name, alter.if_exists)?
             && self.find_relation(&name)?.is_none()
+            && self.find_sequence(&name)?.is_none()
             && !alter.if_exists
         {
             return Err(no_relation(&name));
@@ -175,13 +183,35 @@ impl Binder<'_> {
     /// constraints (PRIMARY KEY, UNIQUE, CHECK, REFERENCES) as changes of their own.
     fn add_column(
         &mut self,
+        table: &QualifiedName,
         column: &ast::ColumnDef,
         if_not_exists: bool,
         ops: &mut Vec<AlterOp>,
     ) -> Result<()> {
-        let data_type = self.data_type(&column.data_type)?;
+        let serial = serial_type(&column.data_type);
+        let data_type = match serial {
+            Some(t) => t,
+            None => self.data_type(&column.data_type)?,
+        };
         let name = ident_name(&column.name);
-        let mut def = ColumnDef { name: name.clone(), data_type, nullable: true, default: None };
+        let mut def =
+            ColumnDef { name: name.clone(), data_type, nullable: true, default: None, identity: None };
+        let mut sequence = None;
+        if serial.is_some() {
+            if column.options.iter().any(|o| matches!(o.option, ast::ColumnOption::Default(_))) {
+                return Err(Error::new(
+                    SqlState::SyntaxError,
+                    format!(
+                        "multiple default values specified for column \"{name}\" of table \"{}\"",
+                        table.name
+                    ),
+                ));
+            }
+            let created = self.serial_sequence(table, &name, data_type, &[], &[])?;
+            def.nullable = false;
+            def.default = Some(nextval_default(&created));
+            sequence = Some(Box::new(created));
+        }
         let mut constraints = Vec::new();
         let key = || vec![index_column(&column.name)];
         for option in &column.options {
@@ -213,7 +243,7 @@ impl Binder<'_> {
                 other => return Err(unsupported(format!("ADD COLUMN with {other}"))),
             }
         }
-        ops.push(AlterOp::AddColumn { column: def, if_not_exists, constraints });
+        ops.push(AlterOp::AddColumn { column: def, if_not_exists, constraints, sequence });
         Ok(())
     }
 }

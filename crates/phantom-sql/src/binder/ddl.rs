@@ -16,11 +16,13 @@ use sqlparser::ast;
 use super::expr::{Cx, contains_aggregate};
 use super::names::{name_ref, no_relation, wrong_kind};
 use super::scope::Scope;
+use super::sequence::{nextval_default, serial_type};
 use super::{Binder, ident_name, object_name};
 use crate::catalog::{
-    CheckDef, ColumnDef, ForeignKeyDef, QualifiedName, ReferentialAction, Relation, TableDef,
+    CheckDef, ColumnDef, ForeignKeyDef, Identity, QualifiedName, ReferentialAction, Relation, TableDef,
 };
 use crate::error::{Error, Result, SqlState};
+use crate::planner::expr::SequenceFunction;
 use crate::planner::{Expr, OutputColumn};
 use crate::types::DataType;
 
@@ -49,6 +51,16 @@ pub struct NewTable {
     pub foreign_keys: Vec<ForeignKeyDef>,
     /// `CREATE TABLE ... AS query`: the rows to fill it with.
     pub source: Option<crate::planner::Plan>,
+    /// The sequences of its SERIAL columns, to create with it.
+    pub sequences: Vec<crate::catalog::SequenceDef>,
+}
+
+/// 42601 for a column with both a DEFAULT and GENERATED ... AS IDENTITY.
+fn both_default_and_identity(column: &str, table: &str) -> Error {
+    Error::new(
+        SqlState::SyntaxError,
+        format!("both default and identity specified for column \"{column}\" of table \"{table}\""),
+    )
 }
 
 /// A constraint of a CREATE TABLE (collected before all columns are known) or of an
@@ -256,6 +268,7 @@ impl Binder<'_> {
             return self.create_table_as(name, query, create).map(Some);
         }
         let mut columns: Vec<ColumnDef> = Vec::with_capacity(create.columns.len());
+        let mut sequences = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let mut primary_key: Option<(Vec<usize>, Option<String>)> = None;
         let mut set_primary_key = |pk: Vec<usize>, constraint: Option<String>| -> Result<()> {
@@ -276,15 +289,60 @@ impl Binder<'_> {
                     format!("column \"{column_name}\" specified more than once"),
                 ));
             }
-            let data_type = self.data_type(&column.data_type)?;
-            let mut def = ColumnDef { name: column_name, data_type, nullable: true, default: None };
+            let serial = serial_type(&column.data_type);
+            let data_type = match serial {
+                Some(t) => t,
+                None => self.data_type(&column.data_type)?,
+            };
+            let mut def =
+                ColumnDef { name: column_name, data_type, nullable: true, default: None, identity: None };
+            if serial.is_some() {
+                let sequence = self.serial_sequence(&name, &def.name, data_type, &[], &sequences)?;
+                if column.options.iter().any(|o| matches!(o.option, ast::ColumnOption::Default(_))) {
+                    return Err(Error::new(
+                        SqlState::SyntaxError,
+                        format!(
+                            "multiple default values specified for column \"{}\" of table \"{}\"",
+                            def.name, name.name
+                        ),
+                    ));
+                }
+                def.nullable = false;
+                def.default = Some(nextval_default(&sequence));
+                sequences.push(sequence);
+            }
             for option in &column.options {
                 let named =
                     |inner: &Option<ast::Ident>| option.name.as_ref().or(inner.as_ref()).map(ident_name);
                 match &option.option {
                     ast::ColumnOption::Null => def.nullable = true,
                     ast::ColumnOption::NotNull => def.nullable = false,
-                    ast::ColumnOption::Default(e) => self.set_default(&mut def, e)?,
+                    ast::ColumnOption::Default(e) => {
+                        if def.identity.is_some() {
+                            return Err(both_default_and_identity(&def.name, &name.name));
+                        }
+                        self.set_default(&mut def, e)?
+                    }
+                    ast::ColumnOption::Generated {
+                        generated_as: generated_as @ (ast::GeneratedAs::Always | ast::GeneratedAs::ByDefault),
+                        sequence_options,
+                        generation_expr: None,
+                        ..
+                    } => {
+                        if def.default.is_some() {
+                            return Err(both_default_and_identity(&def.name, &name.name));
+                        }
+                        let options = sequence_options.as_deref().unwrap_or_default();
+                        let sequence =
+                            self.identity_sequence(&name, &def.name, data_type, options, &sequences)?;
+                        def.identity = Some(match generated_as {
+                            ast::GeneratedAs::Always => Identity::Always,
+                            _ => Identity::ByDefault,
+                        });
+                        def.nullable = false;
+                        def.default = Some(nextval_default(&sequence));
+                        sequences.push(sequence);
+                    }
                     ast::ColumnOption::PrimaryKey(pk) => set_primary_key(vec![position], named(&pk.name))?,
                     ast::ColumnOption::Unique(u) => {
                         immediate(&u.characteristics)?;
@@ -338,6 +396,7 @@ impl Binder<'_> {
             uniques: Vec::new(),
             foreign_keys: Vec::new(),
             source: None,
+            sequences,
         };
         self.table_constraints(&mut new, pending)?;
         Ok(Some(new))
@@ -369,6 +428,7 @@ impl Binder<'_> {
                 .collect(),
             foreign_keys: table.foreign_keys.clone(),
             source: None,
+            sequences: Vec::new(),
         };
         self.table_constraints(&mut new, vec![pending])?;
         Ok(new)
@@ -478,7 +538,13 @@ impl Binder<'_> {
                 ));
             }
             let data_type = if c.data_type == DataType::Null { DataType::Text } else { c.data_type };
-            columns.push(ColumnDef { name: c.name, data_type, nullable: true, default: None });
+            columns.push(ColumnDef {
+                name: c.name,
+                data_type,
+                nullable: true,
+                default: None,
+                identity: None,
+            });
         }
         Ok(NewTable {
             schema: name.schema,
@@ -492,14 +558,24 @@ impl Binder<'_> {
             uniques: Vec::new(),
             foreign_keys: Vec::new(),
             source: Some(plan),
+            sequences: Vec::new(),
         })
     }
 
     /// Checks a column's DEFAULT expression against its type and keeps its text.
     pub(crate) fn set_default(&mut self, def: &mut ColumnDef, e: &ast::Expr) -> Result<()> {
         let x = self.expr(e, &mut Cx::new(&Scope::default(), "DEFAULT expressions"))?;
+        // `nextval('s')` is kept as PostgreSQL shows it, naming the sequence it found, so
+        // the default keeps filling from it whatever the search path is later.
+        let sequence = match &x.expr {
+            Expr::Sequence(call) if call.function == SequenceFunction::Nextval => call.sequence.clone(),
+            _ => None,
+        };
         self.assignable(x, def.data_type, &def.name)?;
-        def.default = Some(e.to_string());
+        def.default = Some(match sequence {
+            Some(sequence) => nextval_default(&sequence),
+            None => e.to_string(),
+        });
         Ok(())
     }
 

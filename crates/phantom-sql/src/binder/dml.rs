@@ -13,7 +13,7 @@ use super::expr::Cx;
 use super::names::{name_ref, no_relation};
 use super::scope::Scope;
 use super::{Binder, ident_name, object_name};
-use crate::catalog::{Relation, TableDef};
+use crate::catalog::{Identity, Relation, TableDef};
 use crate::error::{Error, Result, SqlState};
 use crate::parser::parse_expr;
 use crate::planner::expr::Expr;
@@ -22,6 +22,36 @@ use crate::types::Value;
 
 fn is_default_keyword(e: &ast::Expr) -> bool {
     matches!(e, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
+}
+
+/// 428C9 when the INSERT gives a value (other than DEFAULT) to a `GENERATED ALWAYS`
+/// identity column without `OVERRIDING SYSTEM VALUE`.
+fn check_identity_targets(table: &TableDef, targets: &[usize], source: Option<&ast::Query>) -> Result<()> {
+    for (position, &t) in targets.iter().enumerate() {
+        let column = &table.columns[t];
+        if column.identity != Some(Identity::Always) {
+            continue;
+        }
+        // VALUES rows that say DEFAULT there give nothing.
+        let all_default = match source.map(|q| q.body.as_ref()) {
+            Some(ast::SetExpr::Values(values)) => {
+                values.rows.iter().all(|row| row.content.get(position).is_some_and(is_default_keyword))
+            }
+            _ => false,
+        };
+        if !all_default {
+            return Err(Error::new(
+                SqlState::GeneratedAlways,
+                format!("cannot insert a non-DEFAULT value into column \"{}\"", column.name),
+            )
+            .with_detail(format!(
+                "Column \"{}\" is an identity column defined as GENERATED ALWAYS.",
+                column.name
+            ))
+            .with_hint("Use OVERRIDING SYSTEM VALUE to override."));
+        }
+    }
+    Ok(())
 }
 
 impl Binder<'_> {
@@ -147,6 +177,14 @@ impl Binder<'_> {
                 }
             },
         };
+        if insert.overriding.is_none() {
+            check_identity_targets(&table, &targets, insert.source.as_deref())?;
+        } else if insert.overriding == Some(ast::InsertOverriding::User) {
+            return Err(Error::new(
+                SqlState::FeatureNotSupported,
+                "OVERRIDING USER VALUE is not supported yet",
+            ));
+        }
         let mut defaults = Vec::new();
         for i in 0..table.columns.len() {
             if !targets.contains(&i) {
@@ -234,6 +272,14 @@ impl Binder<'_> {
             assignments.retain(|(c, _)| *c != i);
             let value = if is_default_keyword(&a.value) {
                 self.column_default(&table, i)?
+            } else if table.columns[i].identity == Some(Identity::Always) {
+                return Err(Error::new(
+                    SqlState::GeneratedAlways,
+                    format!("column \"{name}\" can only be updated to DEFAULT"),
+                )
+                .with_detail(format!(
+                    "Column \"{name}\" is an identity column defined as GENERATED ALWAYS."
+                )));
             } else {
                 let x = self.expr(&a.value, &mut Cx::new(&scope, "UPDATE"))?;
                 let column = &table.columns[i];

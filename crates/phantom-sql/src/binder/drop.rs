@@ -13,7 +13,7 @@ use crate::catalog::{QualifiedName, ViewDef, is_system_schema, no_schema};
 use crate::error::{Error, Result, SqlState};
 
 impl Binder<'_> {
-    /// Binds `DROP TABLE | VIEW | INDEX | SCHEMA [IF EXISTS] name [, ...] [CASCADE]`.
+    /// Binds `DROP TABLE | VIEW | INDEX | SEQUENCE | SCHEMA [IF EXISTS] name [, ...] [CASCADE]`.
     pub(super) fn drop(
         &mut self,
         kind: ast::ObjectType,
@@ -28,6 +28,7 @@ impl Binder<'_> {
                 ast::ObjectType::Table => self.ddl_table(name, if_exists)?.map(|t| t.qualified()),
                 ast::ObjectType::View => self.ddl_view(name, if_exists)?.map(|v| v.qualified()),
                 ast::ObjectType::Index => self.existing_index(name, if_exists)?,
+                ast::ObjectType::Sequence => self.ddl_sequence(name, if_exists)?,
                 ast::ObjectType::Schema => {
                     if let Some(schema) = self.existing_schema(name, if_exists)?
                         && !schemas.contains(&schema)
@@ -56,6 +57,8 @@ impl Binder<'_> {
             ast::ObjectType::Table => BoundStatement::DropTable { tables: found, cascade },
             ast::ObjectType::View if found.is_empty() => BoundStatement::Skip("DROP VIEW"),
             ast::ObjectType::View => BoundStatement::DropView { views: found, cascade },
+            ast::ObjectType::Sequence if found.is_empty() => BoundStatement::Skip("DROP SEQUENCE"),
+            ast::ObjectType::Sequence => BoundStatement::DropSequence { sequences: found, cascade },
             _ if found.is_empty() => BoundStatement::Skip("DROP INDEX"),
             _ => BoundStatement::DropIndex { indexes: found, cascade },
         })

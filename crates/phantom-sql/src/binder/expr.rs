@@ -1038,6 +1038,9 @@ impl Binder<'_> {
             return Err(Error::new(SqlState::FeatureNotSupported, "window functions are not supported yet"));
         }
         let name = object_name(&f.name)?;
+        if let Some(x) = self.sequence_function(&name, f, cx)? {
+            return Ok(x);
+        }
         if let Some(x) = self.pg_function(&name, f, cx)? {
             return Ok(x);
         }

@@ -17,6 +17,7 @@ mod pg;
 mod role;
 mod scope;
 mod select;
+mod sequence;
 mod table_function;
 
 pub use alter::{AlterOp, AlterTable, ColumnChange};
@@ -121,6 +122,16 @@ pub enum BoundStatement {
     },
     /// EXPLAIN of a query or data change.
     Explain(Box<BoundStatement>),
+    /// CREATE SEQUENCE (the keyspace is assigned when it runs).
+    CreateSequence { def: crate::catalog::SequenceDef, if_not_exists: bool },
+    /// ALTER SEQUENCE: the new definition, and the value a RESTART asks for.
+    AlterSequence { def: crate::catalog::SequenceDef, restart: Option<i64> },
+    /// DROP SEQUENCE.
+    DropSequence {
+        sequences: Vec<QualifiedName>,
+        /// CASCADE: drop the column defaults that use them too.
+        cascade: bool,
+    },
     /// A statement IF [NOT] EXISTS made a no-op; its command tag.
     Skip(&'static str),
 }
@@ -281,6 +292,9 @@ impl<'a> Binder<'a> {
                 Ok(BoundStatement::CreateSchema { name: name.name, if_not_exists: *if_not_exists })
             }
             Statement::CreateView(create) => self.create_view(create),
+            Statement::CreateSequence { temporary, if_not_exists, name, sequence_options } => {
+                self.create_sequence(*if_not_exists, *temporary, name, sequence_options)
+            }
             Statement::Explain { statement, analyze: false, .. } => {
                 Ok(BoundStatement::Explain(Box::new(self.statement(statement)?)))
             }

@@ -102,6 +102,7 @@ impl Binder<'_> {
         match self.find_relation(&name)? {
             Some(Relation::Table(table)) => Ok(Some(table)),
             Some(Relation::View(_)) => Err(wrong_kind(&name, "a table")),
+            None if self.find_sequence(&name)?.is_some() => Err(wrong_kind(&name, "a table")),
             None if missing_ok => Ok(None),
             None => Err(no_relation(&name)),
         }
@@ -116,6 +117,7 @@ impl Binder<'_> {
         match self.find_relation(&name)? {
             Some(Relation::View(view)) => Ok(Some(view)),
             Some(Relation::Table(_)) => Err(wrong_kind(&name, "a view")),
+            None if self.find_sequence(&name)?.is_some() => Err(wrong_kind(&name, "a view")),
             None if missing_ok => Ok(None),
             None => Err(Error::new(SqlState::UndefinedTable, format!("view \"{name}\" does not exist"))),
         }

@@ -528,6 +528,9 @@ impl Binder<'_> {
             let wanted = relation_name(s);
             return match relations.iter().find(|r| r.name == wanted) {
                 Some(r) => Ok(typed(Expr::Constant(Value::Int(r.oid)), DataType::BigInt)),
+                None if let Some(oid) = pg_catalog::system_relation_oid(&wanted) => {
+                    Ok(typed(Expr::Constant(Value::Int(oid)), DataType::BigInt))
+                }
                 None if strict => {
                     Err(Error::new(SqlState::UndefinedTable, format!("relation \"{wanted}\" does not exist")))
                 }

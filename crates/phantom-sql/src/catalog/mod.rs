@@ -1,4 +1,4 @@
-//! The system catalog: schemas, tables, views and roles, stored in the database itself.
+//! The system catalog: schemas, tables, views, sequences and roles, stored in the database itself.
 //!
 //! The catalog lives in keyspace 0 and is read and written through the same transactions
 //! as user data, so DDL is transactional (a `CREATE TABLE` inside a transaction that rolls
@@ -18,6 +18,7 @@
 mod namespace;
 pub mod pg_catalog;
 mod role;
+mod sequence;
 pub mod system;
 mod table;
 mod view;
@@ -27,7 +28,8 @@ pub use namespace::{
     is_system_schema, lookup_schemas, no_schema, parse_search_path,
 };
 pub use role::{BOOTSTRAP_ROLE, RoleDef, no_role};
-pub use table::{CheckDef, ColumnDef, ForeignKeyDef, IndexDef, ReferentialAction, TableDef};
+pub use sequence::{OwnerColumn, SequenceDef};
+pub use table::{CheckDef, ColumnDef, ForeignKeyDef, Identity, IndexDef, ReferentialAction, TableDef};
 pub use view::ViewDef;
 
 use std::collections::HashMap;
@@ -51,6 +53,8 @@ const SCHEMA: u8 = 3;
 const META: u8 = 4;
 /// Kind byte of role entries.
 const ROLE: u8 = 5;
+/// Kind byte of sequence entries.
+const SEQUENCE: u8 = 6;
 
 /// Reads and writes catalog entries.
 #[derive(Debug, Default)]

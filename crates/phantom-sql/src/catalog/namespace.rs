@@ -211,9 +211,12 @@ impl Catalog {
         Ok(self.view(txn, schema, name)?.map(Relation::View))
     }
 
-    /// True if a table, view or index called `name` exists in `schema`.
+    /// True if a table, view, index or sequence called `name` exists in `schema` (they
+    /// share one name space, as PostgreSQL's relations do).
     pub fn relation_exists(&self, txn: &Transaction, schema: &str, name: &str) -> Result<bool> {
-        Ok(self.relation(txn, schema, name)?.is_some() || self.index_owner(txn, schema, name)?.is_some())
+        Ok(self.relation(txn, schema, name)?.is_some()
+            || self.index_owner(txn, schema, name)?.is_some()
+            || self.sequence(txn, schema, name)?.is_some())
     }
 
     /// The table or view a name refers to: in `schema` if given, else in the first schema

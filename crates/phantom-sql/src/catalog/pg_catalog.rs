@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 use phantom_txn::{MvccStore, Transaction};
 
 use super::system::SystemView;
-use super::{Catalog, IndexDef, ReferentialAction, RoleDef, TableDef, ViewDef};
+use super::{Catalog, IndexDef, ReferentialAction, RoleDef, SequenceDef, TableDef, ViewDef};
 use crate::error::Result;
 use crate::types::DataType::{self, BigInt, Boolean, Integer, Real, SmallInt, Text};
 use crate::types::Value;
@@ -65,6 +65,8 @@ const BTREE_AM: i64 = 403;
 const LSM_AM: i64 = 16_000;
 /// The default collation.
 const DEFAULT_COLLATION: i64 = 100;
+/// `pg_class`'s own OID, as `pg_depend` refers to relations.
+const PG_CLASS_OID: i64 = 1259;
 /// The first OID handed to user objects, as in PostgreSQL.
 const FIRST_USER_OID: i64 = 16_384;
 
@@ -311,6 +313,7 @@ pub enum RelKind {
     Table,
     View,
     Index,
+    Sequence,
 }
 
 impl RelKind {
@@ -319,6 +322,7 @@ impl RelKind {
             RelKind::Table => "r",
             RelKind::View => "v",
             RelKind::Index => "i",
+            RelKind::Sequence => "S",
         }
     }
 }
@@ -460,7 +464,106 @@ pub fn relations(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Relation>> 
             view_sql: Some(view.sql.clone()),
         });
     }
+    for sequence in catalog.sequences(txn)? {
+        // The columns a sequence shows as a relation in PostgreSQL.
+        let columns = vec![
+            ("last_value".into(), BigInt, true, None),
+            ("log_cnt".into(), BigInt, true, None),
+            ("is_called".into(), Boolean, true, None),
+        ];
+        out.push(Relation {
+            namespace: schema_oid(&sequence.schema),
+            oid: sequence_oid(&sequence),
+            name: sequence.name.clone(),
+            kind: RelKind::Sequence,
+            columns,
+            index: None,
+            table: None,
+            keyspaces: vec![sequence.keyspace],
+            view_sql: None,
+        });
+    }
     Ok(out)
+}
+
+/// The OID of a system catalog as `'pg_catalog.pg_class'::regclass` gives it (psql uses
+/// them to filter `pg_depend`), PostgreSQL's own numbers.
+pub fn system_relation_oid(name: &str) -> Option<i64> {
+    Some(match name {
+        "pg_class" => PG_CLASS_OID,
+        "pg_type" => 1247,
+        "pg_attribute" => 1249,
+        "pg_proc" => 1255,
+        "pg_constraint" => 2606,
+        "pg_namespace" => 2615,
+        _ => return None,
+    })
+}
+
+/// A sequence's OID.
+pub fn sequence_oid(sequence: &SequenceDef) -> i64 {
+    oid_for_keyspace(sequence.keyspace)
+}
+
+/// `pg_sequence`: each sequence's options.
+fn pg_sequence(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
+    let columns = vec![
+        ("seqrelid", BigInt),
+        ("seqtypid", BigInt),
+        ("seqstart", BigInt),
+        ("seqincrement", BigInt),
+        ("seqmax", BigInt),
+        ("seqmin", BigInt),
+        ("seqcache", BigInt),
+        ("seqcycle", Boolean),
+    ];
+    let rows = catalog
+        .sequences(txn)?
+        .iter()
+        .map(|s| {
+            vec![
+                int(sequence_oid(s)),
+                int(type_oid(s.data_type)),
+                int(s.start),
+                int(s.increment),
+                int(s.max_value),
+                int(s.min_value),
+                int(s.cache),
+                bool(s.cycle),
+            ]
+        })
+        .collect();
+    Ok(SystemView { columns, rows })
+}
+
+/// `pg_depend`, as far as it concerns clients: a sequence owned by a column depends on
+/// it automatically (`deptype` 'a'), which is how psql shows "Owned by".
+fn pg_depend(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
+    let columns = vec![
+        ("classid", BigInt),
+        ("objid", BigInt),
+        ("objsubid", Integer),
+        ("refclassid", BigInt),
+        ("refobjid", BigInt),
+        ("refobjsubid", Integer),
+        ("deptype", Text),
+    ];
+    let mut rows = Vec::new();
+    for sequence in catalog.sequences(txn)? {
+        let Some(owner) = &sequence.owned_by else { continue };
+        let Some(table) = catalog.table(txn, &owner.schema, &owner.table)? else { continue };
+        let Some(column) = table.columns.iter().position(|c| c.name == owner.column) else { continue };
+        rows.push(vec![
+            int(PG_CLASS_OID),
+            int(sequence_oid(&sequence)),
+            int(0),
+            int(PG_CLASS_OID),
+            int(table_oid(&table)),
+            int(column as i64 + 1),
+            text("a"),
+        ]);
+    }
+    Ok(SystemView { columns, rows })
 }
 
 /// `pg_get_indexdef` of an index.
@@ -709,6 +812,8 @@ pub fn view(
         "pg_class" => pg_class(catalog, store, txn)?,
         "pg_attribute" => pg_attribute(catalog, txn)?,
         "pg_attrdef" => pg_attrdef(catalog, txn)?,
+        "pg_sequence" => pg_sequence(catalog, txn)?,
+        "pg_depend" => pg_depend(catalog, txn)?,
         "pg_index" => pg_index(catalog, txn)?,
         "pg_constraint" => pg_constraint(catalog, txn)?,
         "pg_type" => pg_type(),
@@ -986,6 +1091,12 @@ fn pg_attribute(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
     let mut rows = Vec::new();
     for r in relations(catalog, txn)? {
         for (i, (name, data_type, not_null, default)) in r.columns.iter().enumerate() {
+            let identity = r
+                .table
+                .as_ref()
+                .and_then(|t| t.columns.get(i))
+                .and_then(|c| c.identity)
+                .map_or("", |x| x.code());
             let oid = type_oid(*data_type);
             let pg = TYPES.iter().find(|t| t.oid == oid);
             let len = pg.map_or(-1, |t| t.len);
@@ -1002,7 +1113,7 @@ fn pg_attribute(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
                 bool(*not_null),
                 bool(default.is_some()),
                 bool(false),
-                text(""),
+                text(identity),
                 text(""),
                 bool(false),
                 bool(true),

@@ -11,7 +11,8 @@
 //!
 //! `information_schema.tables` and `information_schema.columns` describe the user's tables
 //! and views as the SQL standard (and PostgreSQL) lay them out, for tools that ask;
-//! `information_schema.schemata` lists the schemas.
+//! `information_schema.schemata` lists the schemas, `information_schema.sequences` the
+//! sequences.
 //!
 //! The PostgreSQL catalogs (`pg_class`, ...) are in [`super::pg_catalog`].
 //!
@@ -47,6 +48,7 @@ pub fn view(
         "information_schema.tables" => information_tables(catalog, txn).map(Some),
         "information_schema.columns" => information_columns(catalog, txn).map(Some),
         "information_schema.schemata" => information_schemata(catalog, txn).map(Some),
+        "information_schema.sequences" => information_sequences(catalog, txn).map(Some),
         _ => {
             let settings = settings.map(crate::block::Settings::all).unwrap_or_default();
             super::pg_catalog::view(name, catalog, store, txn, &settings)
@@ -139,6 +141,49 @@ fn information_schemata(catalog: &Catalog, txn: &Transaction) -> Result<SystemVi
     names.extend(super::SYSTEM_SCHEMAS.iter().map(|s| s.to_string()));
     names.sort();
     let rows = names.iter().map(|name| vec![text(DATABASE), text(name), text(DATABASE)]).collect();
+    Ok(SystemView { columns, rows })
+}
+
+fn information_sequences(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
+    let columns = vec![
+        ("sequence_catalog", Text),
+        ("sequence_schema", Text),
+        ("sequence_name", Text),
+        ("data_type", Text),
+        ("numeric_precision", Integer),
+        ("numeric_precision_radix", Integer),
+        ("numeric_scale", Integer),
+        ("start_value", Text),
+        ("minimum_value", Text),
+        ("maximum_value", Text),
+        ("increment", Text),
+        ("cycle_option", Text),
+    ];
+    let rows = catalog
+        .sequences(txn)?
+        .iter()
+        .map(|s| {
+            let bits = match s.data_type {
+                DataType::SmallInt => 16,
+                DataType::Integer => 32,
+                _ => 64,
+            };
+            vec![
+                text(DATABASE),
+                text(&s.schema),
+                text(&s.name),
+                text(&s.data_type.to_string().to_lowercase()),
+                Value::Int(bits),
+                Value::Int(2),
+                Value::Int(0),
+                text(&s.start.to_string()),
+                text(&s.min_value.to_string()),
+                text(&s.max_value.to_string()),
+                text(&s.increment.to_string()),
+                text(if s.cycle { "YES" } else { "NO" }),
+            ]
+        })
+        .collect();
     Ok(SystemView { columns, rows })
 }
 

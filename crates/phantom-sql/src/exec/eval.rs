@@ -127,6 +127,16 @@ impl Expr {
             }
             Expr::Call(func, args, ty) => call(*func, args, row, *ty)?,
             Expr::Subquery(q) => subquery(q, row)?,
+            Expr::Sequence(call) => {
+                let Some(access) = &call.access else {
+                    return Err(Error::new(
+                        SqlState::FeatureNotSupported,
+                        format!("{}() cannot be used here", call.function.name()),
+                    ));
+                };
+                let args = call.args.iter().map(|a| a.eval(row)).collect::<Result<Vec<_>>>()?;
+                access.call(call.function, call.sequence.as_deref(), &args)?
+            }
             Expr::Outer(k) => {
                 return Err(Error::new(
                     SqlState::InternalError,

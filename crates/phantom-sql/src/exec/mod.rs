@@ -32,7 +32,7 @@ mod write;
 
 pub use scan::decode as decode_row;
 pub use sequences::Sequences;
-pub use subquery::prepare_subqueries;
+pub use subquery::{prepare_expr, prepare_subqueries};
 pub use write::insert as insert_rows;
 
 use std::sync::Arc;
@@ -58,6 +58,8 @@ pub struct Context {
     pub txn: Transaction,
     /// Row-id sequences for tables without a primary key.
     pub sequences: Arc<Sequences>,
+    /// The session's view of SQL sequences (`nextval` and friends).
+    pub sequence_session: Arc<crate::sequence::SessionSequences>,
     /// The catalog, for constraints that involve other tables.
     pub catalog: Arc<Catalog>,
     /// The rows each running recursive CTE's step reads (see [`recursive`]).

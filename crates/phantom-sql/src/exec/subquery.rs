@@ -56,16 +56,25 @@ fn run(plan: Plan, cx: &Context) -> Result<Vec<Row>> {
 }
 
 /// Gives every subquery expression in `plan` (not inside other subqueries: those are
-/// prepared when their enclosing subquery runs) a runner over `cx`.
+/// prepared when their enclosing subquery runs) a runner over `cx`, and every sequence
+/// function call the session's sequences (see [`prepare_expr`]).
 pub fn prepare_subqueries(plan: Plan, cx: &Context) -> Result<Plan> {
-    plan.map_exprs(&mut |e| {
-        Ok(e.transform(&mut |x| match x {
-            Expr::Subquery(q) if q.runner.is_none() => {
-                let runner: Arc<dyn SubqueryRunner> =
-                    Arc::new(Runner { cx: cx.clone(), cached: OnceLock::new() });
-                Expr::Subquery(Box::new(Subquery { runner: Some(runner), ..*q }))
-            }
-            x => x,
-        }))
+    plan.map_exprs(&mut |e| Ok(prepare_expr(e, cx)))
+}
+
+/// Prepares one expression as [`prepare_subqueries`] prepares a plan's (COPY's column
+/// defaults are not part of a plan).
+pub fn prepare_expr(e: Expr, cx: &Context) -> Expr {
+    e.transform(&mut |x| match x {
+        Expr::Subquery(q) if q.runner.is_none() => {
+            let runner: Arc<dyn SubqueryRunner> =
+                Arc::new(Runner { cx: cx.clone(), cached: OnceLock::new() });
+            Expr::Subquery(Box::new(Subquery { runner: Some(runner), ..*q }))
+        }
+        Expr::Sequence(mut call) if call.access.is_none() => {
+            call.access = Some(cx.sequence_session.access(&cx.txn));
+            Expr::Sequence(call)
+        }
+        x => x,
     })
 }

@@ -255,6 +255,70 @@ pub enum Expr {
     /// Inside a subquery's plan: the value of the enclosing row's `args[k]` (see
     /// [`Subquery`]). Replaced by a constant before the subquery runs.
     Outer(usize),
+    /// `nextval`, `currval`, `setval` or `lastval`: never constant, since each call can
+    /// change or read session and sequence state.
+    Sequence(Box<SequenceCall>),
+}
+
+/// The sequence functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SequenceFunction {
+    Nextval,
+    Currval,
+    Setval,
+    Lastval,
+}
+
+impl SequenceFunction {
+    /// The SQL name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SequenceFunction::Nextval => "nextval",
+            SequenceFunction::Currval => "currval",
+            SequenceFunction::Setval => "setval",
+            SequenceFunction::Lastval => "lastval",
+        }
+    }
+}
+
+/// Runs sequence functions for a statement. The executor provides it (it needs the
+/// session and the transaction, see [`crate::sequence`]); the planner only carries it.
+pub trait SequenceAccess: Send + Sync {
+    /// The result of `function` on the sequence `def` (none for `lastval`) with the
+    /// evaluated further arguments (`setval`'s value and `is_called`).
+    fn call(
+        &self,
+        function: SequenceFunction,
+        def: Option<&crate::catalog::SequenceDef>,
+        args: &[Value],
+    ) -> crate::error::Result<Value>;
+}
+
+/// A call of a sequence function, its sequence resolved when the statement was bound.
+#[derive(Clone)]
+pub struct SequenceCall {
+    pub function: SequenceFunction,
+    pub sequence: Option<std::sync::Arc<crate::catalog::SequenceDef>>,
+    /// The arguments after the sequence.
+    pub args: Vec<Expr>,
+    /// Set by the executor just before the statement runs.
+    pub access: Option<std::sync::Arc<dyn SequenceAccess>>,
+}
+
+impl fmt::Debug for SequenceCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SequenceCall")
+            .field("function", &self.function)
+            .field("sequence", &self.sequence)
+            .field("args", &self.args)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for SequenceCall {
+    fn eq(&self, other: &Self) -> bool {
+        self.function == other.function && self.sequence == other.sequence && self.args == other.args
+    }
 }
 
 /// What a subquery expression yields.
@@ -400,6 +464,7 @@ impl Expr {
                 }
             }
             Expr::Call(_, args, _) => args.iter().for_each(f),
+            Expr::Sequence(call) => call.args.iter().for_each(f),
         }
     }
 
@@ -443,6 +508,10 @@ impl Expr {
             Expr::Call(func, args, ty) => {
                 Expr::Call(func, args.into_iter().map(|e| e.transform(f)).collect(), ty)
             }
+            Expr::Sequence(mut call) => {
+                call.args = std::mem::take(&mut call.args).into_iter().map(|e| e.transform(f)).collect();
+                Expr::Sequence(call)
+            }
         };
         f(node)
     }
@@ -479,10 +548,13 @@ impl Expr {
     }
 
     /// True if the expression references no column and no parameter (and holds no
-    /// subquery, which only runs with the statement).
+    /// subquery or sequence function, which only run with the statement).
     pub fn is_constant(&self) -> bool {
         !self.any(&mut |e| {
-            matches!(e, Expr::Column(_) | Expr::Parameter(_) | Expr::Outer(_) | Expr::Subquery(_))
+            matches!(
+                e,
+                Expr::Column(_) | Expr::Parameter(_) | Expr::Outer(_) | Expr::Subquery(_) | Expr::Sequence(_)
+            )
         })
     }
 }
@@ -582,6 +654,22 @@ impl fmt::Display for Named<'_> {
                 f.write_str(")")
             }
             Expr::Outer(k) => write!(f, "$outer{k}"),
+            Expr::Sequence(call) => {
+                write!(f, "{}(", call.function.name())?;
+                let mut first = true;
+                if let Some(def) = &call.sequence {
+                    write!(f, "'{}'::regclass", def.name.replace('\'', "''"))?;
+                    first = false;
+                }
+                for a in &call.args {
+                    if !first {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}", n(a))?;
+                    first = false;
+                }
+                f.write_str(")")
+            }
             Expr::Subquery(q) => {
                 if let Some(o) = &q.operand {
                     write!(f, "{} ", n(o))?;

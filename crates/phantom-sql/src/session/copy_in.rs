@@ -73,10 +73,12 @@ impl Session {
         let cx = Context {
             txn,
             sequences: self.instance.sequences.clone(),
+            sequence_session: self.sequence_session.clone(),
             catalog: self.instance.catalog.clone(),
             work_tables: Default::default(),
             interrupt: self.interrupt.clone(),
         };
+        let defaults = defaults.into_iter().map(|(i, e)| (i, exec::prepare_expr(e, &cx))).collect();
         Ok(CopyIn { session: self, cx, own, table, targets, defaults, rows: 0, closed: false })
     }
 }
@@ -84,14 +86,15 @@ impl Session {
 /// Where copied rows go: the table, the columns each row fills, the other columns' defaults.
 type Target = (Arc<TableDef>, Vec<usize>, Vec<(usize, Expr)>);
 
-/// Binds `INSERT INTO table (columns) SELECT columns FROM table WHERE false` for its
-/// target table, target columns and defaults (the SELECT is never run).
+/// Binds `INSERT INTO table (columns) OVERRIDING SYSTEM VALUE SELECT columns FROM table
+/// WHERE false` for its target table, target columns and defaults (the SELECT is never
+/// run). COPY writes identity columns' values as given, as in PostgreSQL.
 fn bind_target(session: &Session, txn: &Transaction, table: &str, columns: &[String]) -> Result<Target> {
     let sql = if columns.is_empty() {
-        format!("INSERT INTO {table} SELECT * FROM {table} WHERE false")
+        format!("INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM {table} WHERE false")
     } else {
         let list = columns.join(", ");
-        format!("INSERT INTO {table} ({list}) SELECT {list} FROM {table} WHERE false")
+        format!("INSERT INTO {table} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {table} WHERE false")
     };
     let statement = parser::parse_one(&sql)?;
     let mut binder =

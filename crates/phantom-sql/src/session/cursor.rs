@@ -100,6 +100,7 @@ impl Session {
                 work_tables: Default::default(),
                 txn: txn.pinned()?,
                 sequences: self.instance.sequences.clone(),
+                sequence_session: self.sequence_session.clone(),
                 catalog: self.instance.catalog.clone(),
                 interrupt: self.interrupt.clone(),
             };
