@@ -138,9 +138,10 @@ fn publish(
     let title = "pgbench over the PostgreSQL protocol";
     let mut md = format!(
         "# {title}\n\n{}\n\nScale {}, {} s per run, `pgbench -n -M {}`, `-j` = min(clients, cores). \
-         Phantom-DB `phantom serve` with synchronous = full; PostgreSQL {} with its default \
-         durability (fsync, synchronous_commit on), both on 127.0.0.1. The init ratio reads \
-         \"times as fast\".\n\n",
+         Phantom-DB `phantom serve` with synchronous = full and its default buffer pool (a \
+         quarter of RAM, a ceiling); PostgreSQL {} with its default durability (fsync, \
+         synchronous_commit on) and memory (shared_buffers 128 MB, plus the OS page cache), \
+         both on 127.0.0.1. The init ratio reads \"times as fast\".\n\n",
         environment(),
         config.scale,
         config.seconds,
