@@ -332,3 +332,33 @@ async fn execute(raw: &mut Raw, sql: &str) {
     raw.send(b'B', &bind_body("", "", &[], None)).await;
     raw.send(b'E', &execute_body("", 0)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insert_returning_sends_rows_and_the_insert_tag_in_both_protocols() {
+    let server = start().await;
+    let client = connect(&server).await;
+    client.simple_query("CREATE TABLE r (id SERIAL PRIMARY KEY, name TEXT NOT NULL)").await.expect("create");
+    // Simple protocol: RowDescription, DataRows, then INSERT 0 2 (tokio-postgres reads 2).
+    let out = client
+        .simple_query("INSERT INTO r (name) VALUES ('a'), ('b') RETURNING id, upper(name)")
+        .await
+        .expect("insert");
+    assert_eq!(
+        rows(&out),
+        vec![vec![Some("1".into()), Some("A".into())], vec![Some("2".into()), Some("B".into())]]
+    );
+    assert_eq!(completions(&out), [2]);
+    // Extended protocol with a parameter: Describe reports the returned columns, as an
+    // ORM reading back a generated id needs.
+    let statement =
+        client.prepare("INSERT INTO r (name) VALUES ($1) RETURNING id, name").await.expect("prepare");
+    assert_eq!(statement.columns().iter().map(|c| c.name()).collect::<Vec<_>>(), ["id", "name"]);
+    let row = client.query_one(&statement, &[&"c"]).await.expect("insert");
+    assert_eq!((row.get::<_, i32>(0), row.get::<_, String>(1)), (3, "c".to_string()));
+    // A failing insert returns nothing and stores nothing.
+    let err =
+        client.query("INSERT INTO r (id, name) VALUES (1, 'dup') RETURNING id", &[]).await.expect_err("dup");
+    assert_eq!(err.code(), Some(&SqlState::UNIQUE_VIOLATION));
+    let out = client.simple_query("SELECT count(*) FROM r").await.expect("count");
+    assert_eq!(rows(&out), vec![vec![Some("3".into())]]);
+}

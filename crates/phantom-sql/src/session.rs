@@ -251,6 +251,8 @@ impl Session {
         let mut rows = Rows::default();
         match self.run(&statement, &[], &mut rows)? {
             Output::Rows(_) | Output::Fetched(_) => Ok(rows),
+            // INSERT ... RETURNING
+            Output::Modified { .. } if !rows.columns.is_empty() => Ok(rows),
             other => Err(Error::new(
                 SqlState::InvalidParameterValue,
                 format!("statement returned no rows ({})", other.tag()),
@@ -308,6 +310,7 @@ impl Session {
         }
         let columns = match bound? {
             BoundStatement::Query(plan) => Some(visible_columns(&plan)),
+            BoundStatement::ModifyReturning(_, returning) => Some(returning.columns),
             _ => None,
         };
         Ok((types, columns))
@@ -903,6 +906,9 @@ fn deliver(rows: Rows, sink: &mut dyn RowSink) -> Result<Output> {
 fn collected(output: Output, rows: Rows) -> Output {
     match output {
         Output::Rows(_) => Output::Rows(rows),
+        // INSERT ... RETURNING: the rows are what the caller wants (the server, which
+        // streams them, still sends the INSERT tag).
+        Output::Modified { .. } if !rows.columns.is_empty() => Output::Rows(rows),
         Output::Fetched(_) => Output::Fetched(rows),
         other => other,
     }
@@ -995,6 +1001,23 @@ fn execute_statement(
             let plan = exec::prepare_subqueries(plan, &cx)?;
             let rows = exec::modify(plan, &cx)?;
             Ok(Output::Modified { command, rows })
+        }
+        BoundStatement::ModifyReturning(plan, returning) => {
+            let plan = optimizer::optimize(bind_parameters(plan, params, &types)?)?;
+            let plan = exec::prepare_subqueries(plan, &cx)?;
+            // The RETURNING expressions take their parameters and subqueries the way a
+            // plan does: held in a one-row VALUES for the trip.
+            let holder = Plan::Values { rows: vec![returning.exprs], columns: Vec::new() };
+            let exprs = match exec::prepare_subqueries(bind_parameters(holder, params, &types)?, &cx)? {
+                Plan::Values { mut rows, .. } => rows.pop().unwrap_or_default(),
+                _ => return Err(Error::new(SqlState::InternalError, "RETURNING lost its expressions")),
+            };
+            sink.columns(&returning.columns)?;
+            let rows = exec::modify_returning(plan, &cx, &mut |stored| {
+                let values = exprs.iter().map(|e| e.eval(stored)).collect::<Result<Vec<_>>>()?;
+                sink.row(Row(values))
+            })?;
+            Ok(Output::Modified { command: "INSERT", rows })
         }
         BoundStatement::CreateTable(mut new) => {
             let source = new.source.take();

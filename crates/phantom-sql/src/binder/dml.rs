@@ -89,13 +89,12 @@ impl Binder<'_> {
             || insert.partitioned.is_some()
             || !insert.after_columns.is_empty()
             || insert.on.is_some()
-            || insert.returning.is_some()
             || !insert.assignments.is_empty()
             || insert.replace_into
         {
             return Err(Error::new(
                 SqlState::FeatureNotSupported,
-                "INSERT with ON CONFLICT, RETURNING or non-standard clauses is not supported yet",
+                "INSERT with ON CONFLICT or non-standard clauses is not supported yet",
             ));
         }
         let table = match &insert.table {

@@ -37,6 +37,15 @@ use crate::error::{Error, Result, SqlState};
 use crate::planner::Plan;
 use crate::types::DataType;
 
+/// What an `INSERT ... RETURNING` gives back for each row it stores.
+#[derive(Clone, Debug)]
+pub struct Returning {
+    /// Expressions over the stored row (all the table's columns, in order).
+    pub exprs: Vec<crate::planner::expr::Expr>,
+    /// The columns of the rows returned.
+    pub columns: Vec<crate::result::Column>,
+}
+
 /// A statement ready to plan or run.
 #[derive(Clone, Debug)]
 pub enum BoundStatement {
@@ -44,6 +53,8 @@ pub enum BoundStatement {
     Query(Plan),
     /// INSERT, UPDATE or DELETE.
     Modify(Plan),
+    /// `INSERT ... RETURNING`: the insert, and what each stored row gives back.
+    ModifyReturning(Plan, Returning),
     /// CREATE TABLE.
     CreateTable(Box<NewTable>),
     /// CREATE INDEX.
@@ -246,7 +257,23 @@ impl<'a> Binder<'a> {
     pub fn statement(&mut self, statement: &Statement) -> Result<BoundStatement> {
         match statement {
             Statement::Query(q) => Ok(BoundStatement::Query(self.query(q)?)),
-            Statement::Insert(insert) => Ok(BoundStatement::Modify(self.insert(insert)?)),
+            Statement::Insert(insert) => {
+                let plan = self.insert(insert)?;
+                match &insert.returning {
+                    None => Ok(BoundStatement::Modify(plan)),
+                    Some(items) => {
+                        let Plan::Insert { table, .. } = &plan else {
+                            return Err(Error::new(
+                                SqlState::InternalError,
+                                "an INSERT bound to something else",
+                            ));
+                        };
+                        let alias = insert.table_alias.as_ref().map(|a| ident_name(&a.alias));
+                        let returning = self.returning(table.clone(), alias, items)?;
+                        Ok(BoundStatement::ModifyReturning(plan, returning))
+                    }
+                }
+            }
             Statement::Update(update) => Ok(BoundStatement::Modify(self.update(update)?)),
             Statement::Delete(delete) => Ok(BoundStatement::Modify(self.delete(delete)?)),
             Statement::CreateTable(create) => match self.create_table(create)? {

@@ -11,17 +11,20 @@
 //! input; the latter is computed as a hidden extra column of the projection and stripped
 //! after sorting.
 
+use std::sync::Arc;
+
 use sqlparser::ast::{self, SelectItem, SetExpr};
 
 use super::expr::{AggState, Cx, Typed, common_type, contains_aggregate};
 use super::names::{NameRef, name_ref, no_relation};
 use super::scope::Scope;
-use super::{Binder, ident_name, object_name};
-use crate::catalog::{Relation, system};
+use super::{Binder, Returning, ident_name, object_name};
+use crate::catalog::{Relation, TableDef, system};
 use crate::error::{Error, Position, Result, SqlState};
 use crate::planner::expr::{CmpOp, Expr, Function};
 use crate::planner::plan::SetOpKind;
 use crate::planner::{JoinKind, OutputColumn, Plan, SortKey};
+use crate::result::Column;
 use crate::types::DataType;
 
 /// A select-list entry after binding.
@@ -520,6 +523,30 @@ impl Binder<'_> {
             column: OutputColumn { table: None, name, data_type: ty, hidden: false },
         });
         Ok(())
+    }
+
+    /// `RETURNING items` of an INSERT into `table` (named `alias` if the INSERT gives
+    /// one): expressions over the row as stored (every column, defaults filled in), bound
+    /// like a select list over the table.
+    pub fn returning(
+        &mut self,
+        table: Arc<TableDef>,
+        alias: Option<String>,
+        items: &[SelectItem],
+    ) -> Result<Returning> {
+        let alias = alias.unwrap_or_else(|| table.name.clone());
+        let scan = Plan::Scan { alias, table, range: None, filter: None };
+        let scope = Scope::new(scan.columns());
+        let mut cx = Cx::new(&scope, "RETURNING");
+        let mut projected = Vec::with_capacity(items.len());
+        for item in items {
+            self.select_item(item, &mut cx, &scope, &mut projected)?;
+        }
+        let columns = projected
+            .iter()
+            .map(|p| Column { name: p.column.name.clone(), data_type: p.column.data_type })
+            .collect();
+        Ok(Returning { exprs: projected.into_iter().map(|p| p.expr).collect(), columns })
     }
 
     /// Binds a VALUES list: every row the same width, each column one type.

@@ -150,3 +150,12 @@ fn build(plan: Plan, cx: &Context) -> Result<Rows> {
 pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
     write::modify(plan, cx)
 }
+
+/// [`modify`] for `INSERT ... RETURNING`: `stored` gets each row stored.
+pub fn modify_returning(
+    plan: Plan,
+    cx: &Context,
+    stored: &mut dyn FnMut(&[Value]) -> Result<()>,
+) -> Result<u64> {
+    write::modify_returning(plan, cx, stored)
+}

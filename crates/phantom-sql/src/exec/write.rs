@@ -22,9 +22,19 @@ use phantom_txn::{LockMode, RowLock};
 
 /// Runs a data-changing plan; returns the number of rows changed.
 pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
+    modify_returning(plan, cx, &mut |_| Ok(()))
+}
+
+/// [`modify`], handing each row an INSERT stores (all its columns, as stored) to
+/// `stored`, for RETURNING.
+pub fn modify_returning(
+    plan: Plan,
+    cx: &Context,
+    stored: &mut dyn FnMut(&[Value]) -> Result<()>,
+) -> Result<u64> {
     match plan {
         Plan::Insert { table, source, targets, defaults } => {
-            insert(cx, &table, execute(*source, cx)?, &targets, &defaults)
+            insert_each(cx, &table, execute(*source, cx)?, &targets, &defaults, stored)
         }
         Plan::Update { table, source, assignments, recheck } => {
             cx.txn.set_write_target(table.keyspace);
@@ -100,6 +110,18 @@ pub fn insert(
     targets: &[usize],
     defaults: &[(usize, Expr)],
 ) -> Result<u64> {
+    insert_each(cx, table, rows, targets, defaults, &mut |_| Ok(()))
+}
+
+/// [`insert`], handing each stored row to `stored`.
+fn insert_each(
+    cx: &Context,
+    table: &Arc<TableDef>,
+    rows: impl Iterator<Item = Result<Row>>,
+    targets: &[usize],
+    defaults: &[(usize, Expr)],
+    stored: &mut dyn FnMut(&[Value]) -> Result<()>,
+) -> Result<u64> {
     let mut constraints = Constraints::new(cx);
     let mut count = 0;
     for row in rows {
@@ -114,6 +136,7 @@ pub fn insert(
         let values = fit(table, values)?;
         constraints.inserting(table, &values)?;
         store_new_row(cx, table, &values)?;
+        stored(&values)?;
         count += 1;
     }
     constraints.finish()?;
