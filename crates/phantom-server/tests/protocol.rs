@@ -362,3 +362,24 @@ async fn insert_returning_sends_rows_and_the_insert_tag_in_both_protocols() {
     let out = client.simple_query("SELECT count(*) FROM r").await.expect("count");
     assert_eq!(rows(&out), vec![vec![Some("3".into())]]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_and_delete_returning_send_rows_and_their_tags() {
+    let server = start().await;
+    let client = connect(&server).await;
+    client
+        .simple_query(
+            "CREATE TABLE u (id INT PRIMARY KEY, n INT); INSERT INTO u VALUES (1, 10), (2, 20), (3, 30)",
+        )
+        .await
+        .expect("setup");
+    let out =
+        client.simple_query("UPDATE u SET n = n + 1 WHERE id >= 2 RETURNING id, n").await.expect("update");
+    assert_eq!(
+        rows(&out),
+        vec![vec![Some("2".into()), Some("21".into())], vec![Some("3".into()), Some("31".into())]]
+    );
+    assert_eq!(completions(&out), [2]);
+    let deleted = client.query("DELETE FROM u WHERE id = $1 RETURNING n", &[&1i32]).await.expect("delete");
+    assert_eq!(deleted.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [10]);
+}

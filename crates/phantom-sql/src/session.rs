@@ -1003,6 +1003,11 @@ fn execute_statement(
             Ok(Output::Modified { command, rows })
         }
         BoundStatement::ModifyReturning(plan, returning) => {
+            let command = match &plan {
+                Plan::Insert { .. } => "INSERT",
+                Plan::Update { .. } => "UPDATE",
+                _ => "DELETE",
+            };
             let plan = optimizer::optimize(bind_parameters(plan, params, &types)?)?;
             let plan = exec::prepare_subqueries(plan, &cx)?;
             // The RETURNING expressions take their parameters and subqueries the way a
@@ -1017,7 +1022,7 @@ fn execute_statement(
                 let values = exprs.iter().map(|e| e.eval(stored)).collect::<Result<Vec<_>>>()?;
                 sink.row(Row(values))
             })?;
-            Ok(Output::Modified { command: "INSERT", rows })
+            Ok(Output::Modified { command, rows })
         }
         BoundStatement::CreateTable(mut new) => {
             let source = new.source.take();

@@ -230,7 +230,6 @@ impl Binder<'_> {
     /// Binds UPDATE.
     pub fn update(&mut self, update: &ast::Update) -> Result<Plan> {
         if update.from.is_some()
-            || update.returning.is_some()
             || update.limit.is_some()
             || !update.order_by.is_empty()
             || update.or.is_some()
@@ -238,7 +237,7 @@ impl Binder<'_> {
         {
             return Err(Error::new(
                 SqlState::FeatureNotSupported,
-                "UPDATE with FROM, RETURNING, joins or non-standard clauses is not supported yet",
+                "UPDATE with FROM, joins or non-standard clauses is not supported yet",
             ));
         }
         let (table, alias) = self.dml_target(&update.table.relation)?;
@@ -296,7 +295,6 @@ impl Binder<'_> {
         };
         if !delete.tables.is_empty()
             || delete.using.is_some()
-            || delete.returning.is_some()
             || delete.limit.is_some()
             || !delete.order_by.is_empty()
             || from.len() != 1
@@ -304,7 +302,7 @@ impl Binder<'_> {
         {
             return Err(Error::new(
                 SqlState::FeatureNotSupported,
-                "DELETE with USING, RETURNING, several tables or non-standard clauses is not supported yet",
+                "DELETE with USING, several tables or non-standard clauses is not supported yet",
             ));
         }
         let (table, alias) = self.dml_target(&from[0].relation)?;

@@ -53,7 +53,8 @@ pub enum BoundStatement {
     Query(Plan),
     /// INSERT, UPDATE or DELETE.
     Modify(Plan),
-    /// `INSERT ... RETURNING`: the insert, and what each stored row gives back.
+    /// INSERT, UPDATE or DELETE ... RETURNING: the change, and what each row it stores
+    /// (or, for DELETE, removes) gives back.
     ModifyReturning(Plan, Returning),
     /// CREATE TABLE.
     CreateTable(Box<NewTable>),
@@ -259,23 +260,23 @@ impl<'a> Binder<'a> {
             Statement::Query(q) => Ok(BoundStatement::Query(self.query(q)?)),
             Statement::Insert(insert) => {
                 let plan = self.insert(insert)?;
-                match &insert.returning {
-                    None => Ok(BoundStatement::Modify(plan)),
-                    Some(items) => {
-                        let Plan::Insert { table, .. } = &plan else {
-                            return Err(Error::new(
-                                SqlState::InternalError,
-                                "an INSERT bound to something else",
-                            ));
-                        };
-                        let alias = insert.table_alias.as_ref().map(|a| ident_name(&a.alias));
-                        let returning = self.returning(table.clone(), alias, items)?;
-                        Ok(BoundStatement::ModifyReturning(plan, returning))
-                    }
-                }
+                let alias = insert.table_alias.as_ref().map(|a| ident_name(&a.alias));
+                self.with_returning(plan, alias, insert.returning.as_deref())
             }
-            Statement::Update(update) => Ok(BoundStatement::Modify(self.update(update)?)),
-            Statement::Delete(delete) => Ok(BoundStatement::Modify(self.delete(delete)?)),
+            Statement::Update(update) => {
+                let plan = self.update(update)?;
+                let alias = target_alias(&update.table.relation);
+                self.with_returning(plan, alias, update.returning.as_deref())
+            }
+            Statement::Delete(delete) => {
+                let plan = self.delete(delete)?;
+                let alias = match &delete.from {
+                    ast::FromTable::WithFromKeyword(from) | ast::FromTable::WithoutKeyword(from) => {
+                        from.first().and_then(|f| target_alias(&f.relation))
+                    }
+                };
+                self.with_returning(plan, alias, delete.returning.as_deref())
+            }
             Statement::CreateTable(create) => match self.create_table(create)? {
                 Some(new) => Ok(BoundStatement::CreateTable(Box::new(new))),
                 None => Ok(BoundStatement::Skip("CREATE TABLE")),
@@ -366,4 +367,37 @@ pub(crate) fn name_parts(name: &ast::ObjectName) -> Result<Vec<String>> {
                 .ok_or_else(|| Error::new(SqlState::SyntaxError, format!("invalid name: {name}")))
         })
         .collect()
+}
+
+/// The alias a DML statement gives its target table, if any.
+fn target_alias(relation: &ast::TableFactor) -> Option<String> {
+    match relation {
+        ast::TableFactor::Table { alias: Some(alias), .. } => Some(ident_name(&alias.name)),
+        _ => None,
+    }
+}
+
+impl Binder<'_> {
+    /// An INSERT, UPDATE or DELETE plan with its RETURNING list, if it has one.
+    fn with_returning(
+        &mut self,
+        plan: Plan,
+        alias: Option<String>,
+        items: Option<&[ast::SelectItem]>,
+    ) -> Result<BoundStatement> {
+        let Some(items) = items else { return Ok(BoundStatement::Modify(plan)) };
+        let table = match &plan {
+            Plan::Insert { table, .. } | Plan::Update { table, .. } | Plan::Delete { table, .. } => {
+                table.clone()
+            }
+            _ => {
+                return Err(Error::new(
+                    SqlState::InternalError,
+                    "RETURNING on something that changes no rows",
+                ));
+            }
+        };
+        let returning = self.returning(table, alias, items)?;
+        Ok(BoundStatement::ModifyReturning(plan, returning))
+    }
 }

@@ -25,8 +25,8 @@ pub fn modify(plan: Plan, cx: &Context) -> Result<u64> {
     modify_returning(plan, cx, &mut |_| Ok(()))
 }
 
-/// [`modify`], handing each row an INSERT stores (all its columns, as stored) to
-/// `stored`, for RETURNING.
+/// [`modify`], handing each row an INSERT or UPDATE stores, or a DELETE removes (all its
+/// columns), to `stored`, for RETURNING.
 pub fn modify_returning(
     plan: Plan,
     cx: &Context,
@@ -69,6 +69,7 @@ pub fn modify_returning(
                     &new_key,
                     encoding::encode_row(&values, &table.key_only_columns()),
                 )?;
+                stored(&values)?;
                 count += 1;
             }
             constraints.finish()?;
@@ -88,6 +89,7 @@ pub fn modify_returning(
                 index::delete(&cx.txn, &table, &row[..table.columns.len()], &key)?;
                 cx.txn.delete(table.keyspace, &key)?;
                 constraints.deleted(&table, &row[..table.columns.len()])?;
+                stored(&row[..table.columns.len()])?;
                 count += 1;
             }
             constraints.finish()?;
