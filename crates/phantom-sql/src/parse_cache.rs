@@ -23,6 +23,7 @@
 //!   shape is not cached.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Write;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{Expr, Statement, Value, visit_expressions, visit_expressions_mut};
@@ -121,7 +122,7 @@ impl Shape {
                         return None;
                     }
                     literals.push(Literal { line, column, kind: Kind::String(content) });
-                    key.push_str(&format!("'{}'", j - i - 1));
+                    let _ = write!(key, "'{}'", j - i - 1);
                     i = j + 1;
                 }
                 b'0'..=b'9' if !after_word => {
@@ -143,7 +144,7 @@ impl Shape {
                         return None;
                     }
                     literals.push(Literal { line, column, kind: Kind::Number(sql[i..j].to_string()) });
-                    key.push_str(&format!("#{}", j - i));
+                    let _ = write!(key, "#{}", j - i);
                     i = j;
                 }
                 b'"' => {

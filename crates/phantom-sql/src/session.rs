@@ -903,6 +903,15 @@ fn deliver(rows: Rows, sink: &mut dyn RowSink) -> Result<Output> {
 }
 
 /// The output of a run whose rows went to the collecting sink `rows`.
+/// The command a data-changing plan runs, for its tag.
+fn modify_command(plan: &Plan) -> &'static str {
+    match plan {
+        Plan::Insert { .. } => "INSERT",
+        Plan::Update { .. } => "UPDATE",
+        _ => "DELETE",
+    }
+}
+
 fn collected(output: Output, rows: Rows) -> Output {
     match output {
         Output::Rows(_) => Output::Rows(rows),
@@ -992,22 +1001,14 @@ fn execute_statement(
             Ok(Output::Rows(Rows { columns, rows: Vec::new() }))
         }
         BoundStatement::Modify(plan) => {
-            let command = match &plan {
-                Plan::Insert { .. } => "INSERT",
-                Plan::Update { .. } => "UPDATE",
-                _ => "DELETE",
-            };
+            let command = modify_command(&plan);
             let plan = optimizer::optimize(bind_parameters(plan, params, &types)?)?;
             let plan = exec::prepare_subqueries(plan, &cx)?;
             let rows = exec::modify(plan, &cx)?;
             Ok(Output::Modified { command, rows })
         }
         BoundStatement::ModifyReturning(plan, returning) => {
-            let command = match &plan {
-                Plan::Insert { .. } => "INSERT",
-                Plan::Update { .. } => "UPDATE",
-                _ => "DELETE",
-            };
+            let command = modify_command(&plan);
             let plan = optimizer::optimize(bind_parameters(plan, params, &types)?)?;
             let plan = exec::prepare_subqueries(plan, &cx)?;
             // The RETURNING expressions take their parameters and subqueries the way a

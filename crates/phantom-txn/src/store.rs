@@ -89,12 +89,16 @@ impl Default for StoreOptions {
 /// reading through the OS page cache into flat pages, pays less for.
 pub fn default_buffer_pool_size() -> usize {
     const FLOOR: usize = 128 << 20;
-    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
-        let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-        let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
-        kib.checked_mul(1024)
-    });
-    total.map_or(FLOOR, |bytes| (bytes / 4).max(FLOOR))
+    // Read once per process: every `StoreOptions::default()` asks.
+    static SIZE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *SIZE.get_or_init(|| {
+        let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+            kib.checked_mul(1024)
+        });
+        total.map_or(FLOOR, |bytes| (bytes / 4).max(FLOOR))
+    })
 }
 
 /// State shared by the store and every transaction.

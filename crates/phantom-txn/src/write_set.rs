@@ -71,6 +71,17 @@ impl Entry {
         if self.command < command { Some(&self.value) } else { self.before.as_ref() }
     }
 
+    /// Statement `command` writes `value` over this entry: an earlier statement's value
+    /// becomes `before`, the same statement's is simply replaced.
+    fn overwrite(&mut self, command: u32, value: Option<Vec<u8>>) {
+        if self.command == command {
+            self.value = value;
+        } else {
+            self.before = Some(std::mem::replace(&mut self.value, value));
+            self.command = command;
+        }
+    }
+
     /// [`Entry::visible_at`], taking the entry apart.
     pub fn into_visible(self, command: u32) -> Option<Option<Vec<u8>>> {
         if self.command < command { Some(self.value) } else { self.before }
@@ -288,13 +299,7 @@ impl WriteSet {
             btree_map::Entry::Occupied(mut slot) => {
                 let replaced = keep_replaced.then(|| slot.get().clone());
                 let old_size = slot.get().size(&slot.key().1);
-                let entry = slot.get_mut();
-                if entry.command == command {
-                    entry.value = value;
-                } else {
-                    entry.before = Some(std::mem::replace(&mut entry.value, value));
-                    entry.command = command;
-                }
+                slot.get_mut().overwrite(command, value);
                 let new_size = slot.get().size(&slot.key().1);
                 self.memory_bytes = self.memory_bytes + new_size - old_size;
                 replaced
@@ -306,13 +311,8 @@ impl WriteSet {
                 };
                 let replaced = if keep_replaced { spilled.clone() } else { None };
                 let entry = match spilled {
-                    Some(mut entry) if entry.command == command => {
-                        entry.value = value;
-                        entry
-                    }
                     Some(mut entry) => {
-                        entry.before = Some(std::mem::replace(&mut entry.value, value));
-                        entry.command = command;
+                        entry.overwrite(command, value);
                         entry
                     }
                     None => Entry { command, value, before: None },

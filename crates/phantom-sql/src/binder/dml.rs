@@ -314,9 +314,9 @@ impl Binder<'_> {
 
     fn dml_target(&mut self, relation: &ast::TableFactor) -> Result<(Arc<TableDef>, String)> {
         match relation {
-            ast::TableFactor::Table { name, alias, args: None, .. } => {
+            ast::TableFactor::Table { name, args: None, .. } => {
                 let table = self.target_table(name)?;
-                let alias = alias.as_ref().map_or_else(|| table.name.clone(), |a| ident_name(&a.name));
+                let alias = target_alias(relation).unwrap_or_else(|| table.name.clone());
                 Ok((table, alias))
             }
             other => Err(Error::new(SqlState::FeatureNotSupported, format!("cannot modify {other}"))),
@@ -354,4 +354,12 @@ fn check_width(values: usize, targets: usize) -> Result<()> {
         return Err(Error::new(SqlState::SyntaxError, "INSERT has more target columns than expressions"));
     }
     Ok(())
+}
+
+/// The alias a DML statement gives its target table, if any.
+pub(super) fn target_alias(relation: &ast::TableFactor) -> Option<String> {
+    match relation {
+        ast::TableFactor::Table { alias: Some(alias), .. } => Some(ident_name(&alias.name)),
+        _ => None,
+    }
 }

@@ -265,14 +265,14 @@ impl<'a> Binder<'a> {
             }
             Statement::Update(update) => {
                 let plan = self.update(update)?;
-                let alias = target_alias(&update.table.relation);
+                let alias = dml::target_alias(&update.table.relation);
                 self.with_returning(plan, alias, update.returning.as_deref())
             }
             Statement::Delete(delete) => {
                 let plan = self.delete(delete)?;
                 let alias = match &delete.from {
                     ast::FromTable::WithFromKeyword(from) | ast::FromTable::WithoutKeyword(from) => {
-                        from.first().and_then(|f| target_alias(&f.relation))
+                        from.first().and_then(|f| dml::target_alias(&f.relation))
                     }
                 };
                 self.with_returning(plan, alias, delete.returning.as_deref())
@@ -367,14 +367,6 @@ pub(crate) fn name_parts(name: &ast::ObjectName) -> Result<Vec<String>> {
                 .ok_or_else(|| Error::new(SqlState::SyntaxError, format!("invalid name: {name}")))
         })
         .collect()
-}
-
-/// The alias a DML statement gives its target table, if any.
-fn target_alias(relation: &ast::TableFactor) -> Option<String> {
-    match relation {
-        ast::TableFactor::Table { alias: Some(alias), .. } => Some(ident_name(&alias.name)),
-        _ => None,
-    }
 }
 
 impl Binder<'_> {
