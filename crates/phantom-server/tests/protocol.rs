@@ -383,3 +383,91 @@ async fn update_and_delete_returning_send_rows_and_their_tags() {
     let deleted = client.query("DELETE FROM u WHERE id = $1 RETURNING n", &[&1i32]).await.expect("delete");
     assert_eq!(deleted.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [10]);
 }
+
+/// DDL followed by a statement that uses what it made, for every DDL statement and every
+/// way of sending both: the statement must see the block's own catalog writes, whichever
+/// protocol sends it (Parse binds it at once, before Bind and Execute move on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_sees_the_ddl_just_before_it_in_every_protocol() {
+    // (setup, DDL, statement using it with one int parameter, what it must return)
+    let cases: &[(&str, &str, &str, i64)] = &[
+        ("", "CREATE TABLE p (i int)", "INSERT INTO p VALUES ($1)", 1),
+        (
+            "CREATE TABLE p (i int)",
+            "DROP TABLE p; CREATE TABLE p (i int, j text)",
+            "INSERT INTO p (i, j) VALUES ($1, 'x')",
+            1,
+        ),
+        ("CREATE TABLE p (i int)", "ALTER TABLE p ADD COLUMN k int", "INSERT INTO p (k) VALUES ($1)", 1),
+        ("CREATE TABLE p (i int)", "ALTER TABLE p RENAME TO q", "INSERT INTO q VALUES ($1)", 1),
+        ("CREATE TABLE p (i int)", "ALTER TABLE p RENAME COLUMN i TO z", "INSERT INTO p (z) VALUES ($1)", 1),
+        (
+            "CREATE TABLE p (i int)",
+            "CREATE VIEW v AS SELECT i + 1 AS w FROM p",
+            "SELECT count(*) FROM v WHERE w > $1::bigint",
+            0,
+        ),
+        ("", "CREATE SCHEMA s; CREATE TABLE s.t (i int)", "INSERT INTO s.t VALUES ($1)", 1),
+        ("", "CREATE SEQUENCE q", "SELECT nextval('q') + $1::bigint", 8),
+        (
+            "CREATE TABLE p (i int)",
+            "CREATE INDEX p_i ON p (i)",
+            "SELECT count(*) FROM p WHERE i = $1::bigint",
+            0,
+        ),
+        ("CREATE TABLE p (i int)", "TRUNCATE p", "INSERT INTO p VALUES ($1)", 1),
+        ("", "CREATE TABLE p AS SELECT 1 AS i", "INSERT INTO p VALUES ($1)", 1),
+    ];
+    for &(setup, ddl, statement, expected) in cases {
+        for in_block in [true, false] {
+            for ddl_extended in [false, true] {
+                for use_prepare in [false, true] {
+                    let server = start().await;
+                    let client = connect(&server).await;
+                    if !setup.is_empty() {
+                        client.batch_execute(setup).await.expect("setup");
+                    }
+                    if in_block {
+                        client.batch_execute("BEGIN").await.expect("begin");
+                    }
+                    for part in ddl.split("; ") {
+                        if ddl_extended {
+                            client.execute(part, &[]).await.expect(part);
+                        } else {
+                            client.batch_execute(part).await.expect(part);
+                        }
+                    }
+                    let what = format!(
+                        "{ddl} then {statement} (block {in_block}, extended DDL {ddl_extended}, prepare {use_prepare})"
+                    );
+                    let answer: Result<i64, _> = if use_prepare {
+                        match client.prepare(statement).await {
+                            Ok(prepared) => run(&client, &prepared, statement).await,
+                            Err(e) => Err(e),
+                        }
+                    } else {
+                        run(&client, statement, statement).await
+                    };
+                    assert_eq!(answer.map_err(|e| format!("{e:?}")), Ok(expected), "{what}");
+                    if in_block {
+                        client.batch_execute("COMMIT").await.expect("commit");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `statement` with the parameter 7: the rows it changed, or its single value.
+    async fn run<T: tokio_postgres::ToStatement + ?Sized>(
+        client: &tokio_postgres::Client,
+        statement: &T,
+        text: &str,
+    ) -> Result<i64, tokio_postgres::Error> {
+        if text.starts_with("SELECT") {
+            let row = client.query_one(statement, &[&7i64]).await?;
+            Ok(row.get::<_, i64>(0))
+        } else {
+            client.execute(statement, &[&7i32]).await.map(|n| n as i64)
+        }
+    }
+}

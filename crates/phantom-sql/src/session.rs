@@ -296,18 +296,16 @@ impl Session {
     /// Binds a statement that is prepared (in the open block, or a transaction of its
     /// own): the types of its parameters, and its result columns if it is a query.
     fn bind_to_prepare(&mut self, statement: &Ast) -> Result<(Vec<DataType>, Option<Vec<Column>>)> {
-        let open = self.block.as_ref().map(|b| b.txn.clone()).filter(Transaction::is_active);
-        let txn =
-            open.clone().unwrap_or_else(|| self.settings.begin(&self.instance.store, None, &self.interrupt));
-        let mut binder = Binder::new(&self.instance.catalog, &txn)
-            .with_system_views(&self.instance.store)
-            .with_settings(&self.settings)
-            .with_search_path(&self.settings.lookup_path());
-        let bound = binder.statement(statement);
-        let types = binder.parameter_types();
-        if open.is_none() {
-            txn.rollback()?;
-        }
+        let settings = &self.settings;
+        let (types, bound) =
+            Self::read_in(&self.block, settings, &self.instance, &self.interrupt, |instance, txn| {
+                let mut binder = Binder::new(&instance.catalog, txn)
+                    .with_system_views(&instance.store)
+                    .with_settings(settings)
+                    .with_search_path(&settings.lookup_path());
+                let bound = binder.statement(statement);
+                Ok((binder.parameter_types(), bound))
+            })?;
         let columns = match bound? {
             BoundStatement::Query(plan) => Some(visible_columns(&plan)),
             BoundStatement::ModifyReturning(_, returning) => Some(returning.columns),
@@ -414,11 +412,28 @@ impl Session {
 
     /// Runs `f` in the open transaction, or in a fresh read-only one.
     fn read<T>(&mut self, f: impl FnOnce(&Instance, &Transaction) -> Result<T>) -> Result<T> {
-        match self.block.as_ref().map(|b| &b.txn).filter(|t| t.is_active()) {
-            Some(txn) => f(&self.instance, txn),
+        Self::read_in(&self.block, &self.settings, &self.instance, &self.interrupt, f)
+    }
+
+    /// Runs `f` in the open block (as a command of its own, so it sees everything the
+    /// block's statements wrote: without the new command, the block's last statement, a
+    /// CREATE TABLE say, would be invisible, as if `f` were still part of it), or else in
+    /// a read-only transaction of its own. Parse, Describe and the shell's `\d` read here.
+    fn read_in<T>(
+        block: &Option<Block>,
+        settings: &Settings,
+        instance: &Instance,
+        interrupt: &Interrupt,
+        f: impl FnOnce(&Instance, &Transaction) -> Result<T>,
+    ) -> Result<T> {
+        match block.as_ref().map(|b| &b.txn).filter(|t| t.is_active()) {
+            Some(txn) => {
+                txn.next_command();
+                f(instance, txn)
+            }
             None => {
-                let txn = self.settings.begin(&self.instance.store, None, &self.interrupt);
-                let result = f(&self.instance, &txn);
+                let txn = settings.begin(&instance.store, None, interrupt);
+                let result = f(instance, &txn);
                 txn.rollback()?;
                 result
             }

@@ -465,3 +465,23 @@ fn a_snapshot_keeps_its_catalog_while_ddl_commits_and_new_snapshots_see_the_ddl(
     old.execute("COMMIT").expect("commit");
     assert_eq!(old.query("SELECT * FROM c").expect_err("dropped").sqlstate(), "42P01");
 }
+
+/// What a block's last statement created is visible to whatever reads the catalog next
+/// without running a statement first: `prepare` (the server's Parse), `describe` and
+/// `tables` (the shell's `\d` and `\dt`).
+#[test]
+fn prepare_and_describe_see_the_blocks_own_ddl() {
+    let db = Database::memory();
+    let mut s = db.session();
+    s.execute("BEGIN").expect("begin");
+    s.execute("CREATE TABLE fresh (i int)").expect("create");
+    let insert = s.prepare("INSERT INTO fresh VALUES ($1)").expect("prepare sees the new table");
+    assert_eq!(s.describe("fresh").expect("describe").columns.len(), 1);
+    s.execute("ALTER TABLE fresh ADD COLUMN j text").expect("alter");
+    assert_eq!(s.describe("fresh").expect("describe").columns.len(), 2);
+    s.execute("CREATE TABLE other (k int)").expect("create");
+    assert_eq!(s.tables().expect("tables"), ["fresh", "other"]);
+    s.execute_prepared(&insert, &[phantom::Value::Int(5)]).expect("insert");
+    s.execute("COMMIT").expect("commit");
+    assert_eq!(scalar(&mut s, "SELECT count(*) FROM fresh WHERE i = 5"), 1);
+}
