@@ -338,9 +338,7 @@ impl Transaction {
                     return Ok(dirty.1);
                 }
             }
-            Isolation::RepeatableRead if !target => {
-                self.lock(keyspace, key, LockMode::Shared)?;
-            }
+            Isolation::RepeatableRead if !target => self.read_lock(keyspace, key)?,
             Isolation::Serializable => self.inner.shared.ssi.read(self.inner.id, keyspace, key)?,
             _ => {}
         }
@@ -636,6 +634,30 @@ impl Transaction {
         let rows = state.locks.iter().filter(|(ks, _)| *ks == keyspace).map(|(_, k)| k.as_slice());
         inner.shared.locks.release_covered(inner.id, keyspace, mode, rows);
         Ok(())
+    }
+
+    /// REPEATABLE READ's lock on a row it reads: shared, held to the end, and taken only
+    /// with proof that the version the snapshot shows is still the newest (40001 if a
+    /// newer one was committed). The lock stops later writers; the check covers those that
+    /// committed between the snapshot and the lock, whether the read waited for them or
+    /// came after. Without it, two transactions could each read a row as it was before the
+    /// other changed it, then both commit changes to the rows the other read: write skew
+    /// on rows read (G2-item), which this level promises to prevent.
+    fn read_lock(&self, keyspace: KeyspaceId, key: &[u8]) -> Result<()> {
+        match self.lock(keyspace, key, LockMode::Shared)? {
+            // Held since an earlier read or write, which made the same check; nobody can
+            // have committed to the key since. Private keys have no other writers.
+            Acquired::Held | Acquired::Private => Ok(()),
+            Acquired::New | Acquired::Upgraded | Acquired::Covered => {
+                if self.own_value(keyspace, key)?.is_some() {
+                    return Ok(());
+                }
+                match self.newest_committed(keyspace, key)? {
+                    Some(ts) if ts > self.snapshot() => Err(TxnError::WriteConflict),
+                    _ => Ok(()),
+                }
+            }
+        }
     }
 
     fn newest_committed(&self, keyspace: KeyspaceId, key: &[u8]) -> Result<Option<Timestamp>> {
@@ -957,7 +979,7 @@ impl Iterator for Scan {
     fn next(&mut self) -> Option<Self::Item> {
         let next = self.merged()?;
         if let (Ok((key, _)), Some((txn, keyspace))) = (&next, &self.read_locks)
-            && let Err(e) = txn.lock(*keyspace, key, LockMode::Shared)
+            && let Err(e) = txn.read_lock(*keyspace, key)
         {
             return Some(Err(e));
         }

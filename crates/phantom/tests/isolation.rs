@@ -302,6 +302,38 @@ fn g2_item(level: &str) -> bool {
     r.get(c1).committed() && r.get(c2).committed()
 }
 
+/// Write skew where one read waits for the other transaction's write lock (the outside
+/// testers' bank run): T2 reads both rows and withdraws from row 2; T1 reads row 1, then
+/// row 2, which waits for T2; T2 commits; T1, having seen row 2 as it was, withdraws from
+/// row 1. If both commit, the sum went below what either checked.
+fn g2_item_locked(level: &str) -> bool {
+    let mut r = Run::new(2, level);
+    r.step(1, "SELECT id, value FROM test WHERE id IN (1, 2)");
+    r.step(1, "UPDATE test SET value = value - 25 WHERE id = 2");
+    r.step(0, "SELECT id, value FROM test WHERE id = 1");
+    r.step(0, "SELECT id, value FROM test WHERE id = 2");
+    let c2 = r.step(1, "COMMIT");
+    r.step(0, "UPDATE test SET value = value - 25 WHERE id = 1");
+    let c1 = r.step(0, "COMMIT");
+    r.finish();
+    r.get(c1).committed() && r.get(c2).committed()
+}
+
+/// The same write skew without a wait: T2's whole transaction commits between T1's two
+/// reads, so T1's read of row 2 finds no lock but a version newer than its snapshot.
+fn g2_item_after(level: &str) -> bool {
+    let mut r = Run::new(2, level);
+    r.step(0, "SELECT id, value FROM test WHERE id = 1");
+    r.step(1, "SELECT id, value FROM test WHERE id IN (1, 2)");
+    r.step(1, "UPDATE test SET value = value - 25 WHERE id = 2");
+    let c2 = r.step(1, "COMMIT");
+    r.step(0, "SELECT id, value FROM test WHERE id = 2");
+    r.step(0, "UPDATE test SET value = value - 25 WHERE id = 1");
+    let c1 = r.step(0, "COMMIT");
+    r.finish();
+    r.get(c1).committed() && r.get(c2).committed()
+}
+
 fn g2(level: &str) -> bool {
     let mut r = Run::new(2, level);
     r.step(0, "SELECT id, value FROM test WHERE value % 3 = 0");
@@ -334,7 +366,7 @@ fn g2_two_edges(level: &str) -> bool {
     cycle && r.get(c1).committed() && r.get(c2).committed() && r.get(c3).committed()
 }
 
-const SCENARIOS: [(&str, Scenario); 13] = [
+const SCENARIOS: [(&str, Scenario); 15] = [
     ("G0", g0),
     ("G1a", g1a),
     ("G1b", g1b),
@@ -346,12 +378,14 @@ const SCENARIOS: [(&str, Scenario); 13] = [
     ("G-single", g_single),
     ("G-single-write", g_single_write),
     ("G2-item", g2_item),
+    ("G2-item-locked", g2_item_locked),
+    ("G2-item-after", g2_item_after),
     ("G2", g2),
     ("G2-two-edges", g2_two_edges),
 ];
 
 /// The contract: for each anomaly, per level (in [`LEVELS`] order), whether it shows.
-const EXPECTED: [(&str, [bool; 5]); 13] = [
+const EXPECTED: [(&str, [bool; 5]); 15] = [
     ("G0", [false, false, false, false, false]),
     ("G1a", [true, false, false, false, false]),
     ("G1b", [true, false, false, false, false]),
@@ -363,6 +397,8 @@ const EXPECTED: [(&str, [bool; 5]); 13] = [
     ("G-single", [true, true, false, false, false]),
     ("G-single-write", [true, true, false, false, false]),
     ("G2-item", [true, true, false, true, false]),
+    ("G2-item-locked", [true, true, false, true, false]),
+    ("G2-item-after", [true, true, false, true, false]),
     ("G2", [true, true, true, true, false]),
     ("G2-two-edges", [true, true, false, true, false]),
 ];
