@@ -208,3 +208,67 @@ fn committed_transactions_in_an_lsm_table_survive_sigkill_during_flushes_and_com
         .count();
     assert!(tables > 0, "the LSM tree flushed table files");
 }
+
+/// A process killed before its log reaches the checkpoint threshold must still leave a
+/// bounded log behind: what counts is the log since the last checkpoint on disk, written
+/// by any process, and recovery checkpoints when it replayed that much. (Counting only the
+/// current process's log, a database killed more often than its threshold never
+/// checkpointed, and its log and recovery time grew without bound.)
+#[test]
+fn a_database_killed_before_each_checkpoint_still_bounds_its_log() {
+    const THRESHOLD: u64 = 64 * 1024;
+    const ROUNDS: i64 = 10;
+    const TXNS_PER_ROUND: i64 = 24;
+    let threshold = THRESHOLD.to_string();
+    let settings = ["--checkpoint-wal-bytes", threshold.as_str(), "--wal-segment-bytes", "16384"];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db");
+    query_csv(&db, &settings, "CREATE TABLE t (n INT NOT NULL, payload TEXT)");
+    // The log's records, without the zeros a killed process leaves preallocated.
+    let wal_bytes = || -> u64 {
+        let files = std::fs::read_dir(db.join("wal")).expect("wal dir");
+        files
+            .map(|e| std::fs::read(e.expect("entry").path()).expect("read segment"))
+            .map(|bytes| bytes.iter().rposition(|&b| b != 0).map_or(0, |last| last as u64 + 1))
+            .sum()
+    };
+    for round in 0..ROUNDS {
+        // About 1 KiB of log per commit: each process writes well under the threshold.
+        // Incompressible payloads, so the log holds what was written.
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ round as u64);
+        let mut script = String::new();
+        for k in 0..TXNS_PER_ROUND {
+            let n = round * TXNS_PER_ROUND + k;
+            let payload: String = (0..1000).map(|_| char::from(b'a' + (rng.next() % 26) as u8)).collect();
+            script.push_str(&format!("INSERT INTO t VALUES ({n}, '{payload}');\n"));
+        }
+        script.push_str("SELECT 'round done' AS done;\n");
+        let mut child = phantom()
+            .arg(&db)
+            .args(settings)
+            .args(["--format", "csv"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn phantom");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(script.as_bytes()).expect("write script");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let done = stdout.lines().map_while(Result::ok).any(|line| line == "round done");
+        assert!(done, "round {round}: the writer stopped early");
+        // SIGKILL with stdin still open: no clean close, so no checkpoint at close.
+        child.kill().expect("kill");
+        child.wait().expect("wait");
+        drop(stdin);
+    }
+    let bytes = wal_bytes();
+    eprintln!("log after {ROUNDS} killed processes: {bytes} bytes");
+    // Every round wrote ~24 KiB; without the fix, the log holds all ~240 KiB of them.
+    assert!(
+        bytes <= THRESHOLD + 24 * 1024 + 4 * 16384,
+        "the log grew to {bytes} bytes across {ROUNDS} killed processes"
+    );
+    let count = query_csv(&db, &settings, "SELECT count(*) FROM t");
+    assert_eq!(count, vec![vec![(ROUNDS * TXNS_PER_ROUND).to_string()]]);
+}

@@ -26,8 +26,12 @@
 //! until the manifest is durable.
 //!
 //! A background thread runs a checkpoint when the log has grown by
-//! [`CheckpointOptions::wal_bytes`] since the last one, or when
-//! [`CheckpointOptions::interval`] has passed with new commits.
+//! [`CheckpointOptions::wal_bytes`] since the last checkpoint on disk, or when
+//! [`CheckpointOptions::interval`] has passed with new commits. The log an earlier process
+//! wrote after that checkpoint (what recovery replayed) counts too, and opening runs a
+//! checkpoint at once when recovery replayed that much: otherwise a database killed more
+//! often than it fills the threshold would never checkpoint, and its log and its recovery
+//! time would grow without bound.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -182,8 +186,20 @@ pub struct CheckpointStats {
 #[derive(Debug)]
 struct Progress {
     stats: CheckpointStats,
+    /// Log bytes after the last checkpoint on disk that earlier processes wrote (what
+    /// recovery replayed); zero once this process has checkpointed.
+    inherited: u64,
     appended_at_last: u64,
     last_instant: Instant,
+}
+
+impl Progress {
+    /// Log bytes written since the last checkpoint on disk, by this process or an earlier
+    /// one. Counting only this process's would let a database that is killed more often
+    /// than it fills `wal_bytes` never checkpoint at all.
+    fn log_since_checkpoint(&self, wal: &Wal) -> u64 {
+        self.inherited + wal.appended_bytes().saturating_sub(self.appended_at_last)
+    }
 }
 
 /// Runs checkpoints; shared with the background thread.
@@ -208,6 +224,7 @@ impl Checkpointer {
         oracle: Arc<Oracle>,
         options: CheckpointOptions,
         recovered: Manifest,
+        replayed_bytes: u64,
     ) -> Checkpointer {
         let stats = CheckpointStats { last_lsn: recovered.checkpoint_lsn, ..CheckpointStats::default() };
         Checkpointer {
@@ -217,7 +234,12 @@ impl Checkpointer {
             lsns,
             oracle,
             options,
-            progress: Mutex::new(Progress { stats, appended_at_last: 0, last_instant: Instant::now() }),
+            progress: Mutex::new(Progress {
+                stats,
+                inherited: replayed_bytes,
+                appended_at_last: 0,
+                last_instant: Instant::now(),
+            }),
         }
     }
 
@@ -241,16 +263,18 @@ impl Checkpointer {
         progress.stats.last_lsn = upto;
         progress.stats.last_at = Some(SystemTime::now());
         progress.stats.segments_removed += removed as u64;
+        progress.inherited = 0;
         progress.appended_at_last = appended;
         progress.last_instant = Instant::now();
         tracing::debug!(lsn = upto, segments_removed = removed, "checkpoint");
         Ok(upto)
     }
 
-    /// True when the log has grown enough, or enough time has passed with new commits.
-    fn due(&self) -> bool {
+    /// True when the log has grown enough since the last checkpoint on disk, or enough
+    /// time has passed with new commits.
+    pub fn due(&self) -> bool {
         let progress = self.progress.lock();
-        let grown = self.wal.appended_bytes().saturating_sub(progress.appended_at_last);
+        let grown = progress.log_since_checkpoint(&self.wal);
         grown >= self.options.wal_bytes
             || (grown > 0 && progress.last_instant.elapsed() >= self.options.interval)
     }

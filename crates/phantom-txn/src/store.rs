@@ -162,6 +162,7 @@ impl MvccStore {
         let mut last_ts: Timestamp = manifest.last_ts;
         let wal_options = WalOptions { segment_size: options.wal_segment_size, sync: options.sync };
         let mut replayed = 0u64;
+        let mut replayed_bytes = 0u64;
         // Commits logged in parts whose final record has not come (yet): the keyspaces
         // their parts wrote.
         let mut unfinished: HashMap<Timestamp, HashSet<KeyspaceId>> = HashMap::new();
@@ -169,6 +170,7 @@ impl MvccStore {
             let record = CommitRecord::decode(payload).map_err(|e| corrupt_record(dir, lsn, e))?;
             last_ts = last_ts.max(record.ts);
             replayed += 1;
+            replayed_bytes += payload.len() as u64;
             if record.complete {
                 unfinished.remove(&record.ts);
             } else {
@@ -203,7 +205,15 @@ impl MvccStore {
             oracle.clone(),
             options.checkpoint.clone(),
             manifest,
+            replayed_bytes,
         ));
+        if checkpointer.due()
+            && let Err(e) = checkpointer.run()
+        {
+            // Not fatal: the log still holds everything, and the background thread tries
+            // again (a full disk, say, may have room later).
+            tracing::warn!(error = %e, "checkpoint after recovery failed");
+        }
         let background = start_background(checkpointer.clone(), Duration::from_millis(100))?;
         let collector = crate::gc::start_collector(keyspaces.clone(), oracle.clone())?;
         Ok(MvccStore {
