@@ -166,6 +166,11 @@ pub struct Inner {
     filter: RwLock<Option<CompactionFilter>>,
     failed: Mutex<Option<String>>,
     stop: AtomicBool,
+    /// Tests that assert a tree's exact shape hold the background thread off, so the
+    /// shape depends only on what they do, not on when the thread ran. Read under
+    /// `round_lock`, which the thread holds for each round of work.
+    paused: AtomicBool,
+    round_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -250,6 +255,8 @@ impl Lsm {
             filter: RwLock::new(None),
             failed: Mutex::new(None),
             stop: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            round_lock: Mutex::new(()),
         });
         let background = inner.clone();
         let handle = std::thread::Builder::new()
@@ -273,6 +280,16 @@ impl Lsm {
     /// Table files per level, for statistics and tests.
     pub fn tables_per_level(&self) -> Vec<usize> {
         self.inner.state.read().version.levels.iter().map(Vec::len).collect()
+    }
+
+    /// Stops (or restarts) background flushes and compactions, for tests whose result
+    /// depends on the tree's shape. Memtables that fill up meanwhile stay frozen in
+    /// memory until [`Lsm::compact_fully`] or a checkpoint writes them.
+    #[cfg(test)]
+    pub(crate) fn pause_background_work(&self, paused: bool) {
+        // Waits for a round in progress; no round starts work after this.
+        let _round = self.inner.round_lock.lock();
+        self.inner.paused.store(paused, Ordering::Relaxed);
     }
 
     /// Flushes the memtables and compacts until no level needs it (tests and tools).
@@ -338,7 +355,13 @@ impl Inner {
     /// The background worker: flushes frozen memtables, then compacts.
     fn work(self: Arc<Self>) {
         while !self.stop.load(Ordering::Relaxed) {
-            let result = self.flush_frozen().and_then(|flushed| Ok(flushed | self.compact_once()?));
+            let round = self.round_lock.lock();
+            let result = if self.paused.load(Ordering::Relaxed) {
+                Ok(false)
+            } else {
+                self.flush_frozen().and_then(|flushed| Ok(flushed | self.compact_once()?))
+            };
+            drop(round);
             match result {
                 Ok(true) => {
                     self.wake();
