@@ -167,10 +167,12 @@ impl Reader {
         Ok(self.0.get_u32())
     }
 
-    /// A 16-bit count, which the protocol sends as a signed number.
+    /// A count of parameters, formats or columns: 16 bits, read unsigned as PostgreSQL
+    /// reads it (`pq_getmsgint(msg, 2)`), so 65,535 parameters are allowed. (The
+    /// protocol documents it as Int16, but a statement may have 65,535 parameters.)
     fn count(&mut self) -> Result<usize, WireError> {
-        let n = self.i16()?;
-        usize::try_from(n).map_err(|_| WireError::protocol(format!("invalid count {n}")))
+        self.need(2)?;
+        Ok(usize::from(self.0.get_u16()))
     }
 
     fn bytes(&mut self, n: usize) -> Result<Bytes, WireError> {
@@ -261,7 +263,9 @@ mod tests {
         let mut huge = BytesMut::from(&b"Q\x7f\xff\xff\xff"[..]);
         assert_eq!(decode(&mut huge).expect_err("too large").code, "54000");
         assert!(huge.capacity() < 1 << 20, "nothing is buffered for a refused message");
+        // 65,535 parameter types announced, none sent: truncated, not "negative".
         let mut count = frame(b'P', b"\0x\0\xff\xff");
-        assert!(decode(&mut count).is_err(), "negative count");
+        let truncated = decode(&mut count).expect_err("types missing");
+        assert!(truncated.message.contains("truncated"), "{}", truncated.message);
     }
 }

@@ -471,3 +471,20 @@ async fn a_statement_sees_the_ddl_just_before_it_in_every_protocol() {
         }
     }
 }
+
+/// The protocol's counts are 16 bits read unsigned, as PostgreSQL reads them: a Bind with
+/// 65,535 parameters works (it once failed with "invalid count -1").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_takes_65535_parameters() {
+    let server = start().await;
+    let client = connect(&server).await;
+    let placeholders: Vec<String> = (1..=65_535).map(|i| format!("${i}::int")).collect();
+    let sql =
+        format!("SELECT count(*) FROM generate_series(1, 5) g WHERE g IN ({})", placeholders.join(", "));
+    let values: Vec<i32> = (0..65_535).map(|i| i % 3).collect();
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        values.iter().map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+    let row = client.query_one(sql.as_str(), &params).await.expect("65,535 parameters");
+    // g = 1 and g = 2 are among the values 0, 1, 2.
+    assert_eq!(row.get::<_, i64>(0), 2);
+}

@@ -31,6 +31,8 @@ pub enum SqlState {
     InvalidParameterValue,
     /// 22P02
     InvalidTextRepresentation,
+    /// 22021: bytes that are not valid UTF-8, or a NUL byte, in text.
+    CharacterNotInRepertoire,
     /// 2201W
     InvalidRowCountInLimitClause,
     /// 2201X
@@ -163,6 +165,7 @@ impl SqlState {
             DivisionByZero => "22012",
             InvalidParameterValue => "22023",
             InvalidTextRepresentation => "22P02",
+            CharacterNotInRepertoire => "22021",
             InvalidRowCountInLimitClause => "2201W",
             InvalidRowCountInResultOffsetClause => "2201X",
             InvalidRegularExpression => "2201B",

@@ -177,9 +177,25 @@ fn bad_format(message: &str) -> Error {
     Error::new(SqlState::BadCopyFileFormat, message.to_string())
 }
 
+/// A field's bytes as text: valid UTF-8 without NUL bytes (which no text value can
+/// hold, whether it came raw or as `\000`), as PostgreSQL checks every field of a COPY;
+/// otherwise 22021 naming the offending bytes, in PostgreSQL's words.
 fn utf8(bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes).map_err(|_| {
-        Error::new(SqlState::InvalidTextRepresentation, "invalid byte sequence for encoding \"UTF8\"")
+    let invalid = |bad: &[u8]| {
+        let shown: Vec<String> = bad.iter().map(|b| format!("0x{b:02x}")).collect();
+        Error::new(
+            SqlState::CharacterNotInRepertoire,
+            format!("invalid byte sequence for encoding \"UTF8\": {}", shown.join(" ")),
+        )
+    };
+    if let Some(nul) = bytes.iter().position(|&b| b == 0) {
+        return Err(invalid(&bytes[nul..=nul]));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let start = e.utf8_error().valid_up_to();
+        let len = e.utf8_error().error_len().unwrap_or(bytes.len() - start);
+        invalid(&bytes[start..start + len])
     })
 }
 
@@ -415,6 +431,35 @@ mod tests {
             records.push(r);
         }
         Ok(records)
+    }
+
+    /// PostgreSQL checks every field: a NUL byte (raw or `\000`) and bytes that are not
+    /// UTF-8 are 22021 naming the bytes, in either format; `\\000` (a bytea escape
+    /// after COPY's own unescaping) is ordinary text.
+    #[test]
+    fn nul_bytes_and_invalid_utf8_are_22021() {
+        let plain = CopyOptions::new(CopyFormat::Text);
+        let csv = CopyOptions::new(CopyFormat::Csv);
+        for (options, data, bytes) in [
+            (&plain, &b"1\tab\\000c\n"[..], "0x00"),
+            (&plain, &b"1\ta\x00b\n"[..], "0x00"),
+            (&plain, &b"1\tab\0\n"[..], "0x00"),
+            (&plain, &b"1\ta\xffb\n"[..], "0xff"),
+            (&plain, &b"1\ta\\377b\n"[..], "0xff"),
+            (&plain, &b"1\ta\xe2\x82\n"[..], "0xe2 0x82"),
+            (&csv, &b"1,a\x00b\n"[..], "0x00"),
+            (&csv, &b"1,\"a\xc3\"\n"[..], "0xc3"),
+        ] {
+            let e = decode_all(options, 2, &[data]).expect_err("refused");
+            assert_eq!(e.state, SqlState::CharacterNotInRepertoire, "{data:?}: {e}");
+            assert_eq!(
+                e.message,
+                format!("invalid byte sequence for encoding \"UTF8\": {bytes}"),
+                "{data:?}"
+            );
+        }
+        let fine = decode_all(&plain, 2, &[b"1\t\\\\000\n"]).expect("a backslash, then 000");
+        assert_eq!(fine, vec![vec![text("1"), text("\\000")]]);
     }
 
     #[test]
