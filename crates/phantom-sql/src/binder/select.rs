@@ -261,7 +261,7 @@ impl Binder<'_> {
                     "ORDER BY here must name an output column by name or position",
                 )
             })?;
-            keys.push(sort_key(Expr::Column(position), &key.options));
+            keys.push(sort_key(Expr::Column(position), &key.options)?);
         }
         Ok(Plan::Sort { input: plan.boxed(), keys })
     }
@@ -378,7 +378,7 @@ impl Binder<'_> {
         let mut extra = Vec::new();
         for key in order_by {
             if let Some(position) = output_position(&key.expr, &visible)? {
-                keys.push(sort_key(Expr::Column(position), &key.options));
+                keys.push(sort_key(Expr::Column(position), &key.options)?);
                 continue;
             }
             let mut cx = if aggregating {
@@ -400,7 +400,7 @@ impl Binder<'_> {
                     projected.len() + extra.len() - 1
                 }
             };
-            keys.push(sort_key(Expr::Column(position), &key.options));
+            keys.push(sort_key(Expr::Column(position), &key.options)?);
         }
 
         if aggregating {
@@ -816,11 +816,32 @@ fn hidden_column(name: String, data_type: DataType) -> OutputColumn {
     OutputColumn { table: None, name, data_type, hidden: true }
 }
 
-fn sort_key(expr: Expr, options: &ast::OrderByOptions) -> SortKey {
-    let descending = matches!(options.sort, Some(ast::OrderBySort::Desc));
+fn sort_key(expr: Expr, options: &ast::OrderByOptions) -> Result<SortKey> {
+    let descending = match &options.sort {
+        None | Some(ast::OrderBySort::Asc) => false,
+        Some(ast::OrderBySort::Desc) => true,
+        // `USING <` is ASC and `USING >` is DESC (NULLs placed accordingly), as in
+        // PostgreSQL, where those are the ordering operators of every sortable type here.
+        Some(ast::OrderBySort::Using(op)) => match op.0.last().map(ToString::to_string).as_deref() {
+            Some("<") if op.0.len() == 1 || is_pg_catalog(op) => false,
+            Some(">") if op.0.len() == 1 || is_pg_catalog(op) => true,
+            _ => {
+                return Err(Error::new(
+                    SqlState::WrongObjectType,
+                    format!("operator {op} is not a valid ordering operator"),
+                )
+                .with_hint("Ordering operators must be \"<\" or \">\" members of btree operator families."));
+            }
+        },
+    };
     // PostgreSQL: NULLs sort as if larger than every value.
     let nulls_first = options.nulls_first.unwrap_or(descending);
-    SortKey { expr, descending, nulls_first }
+    Ok(SortKey { expr, descending, nulls_first })
+}
+
+/// True for `OPERATOR(pg_catalog.op)`.
+fn is_pg_catalog(op: &ast::ObjectName) -> bool {
+    op.0.len() == 2 && op.0[0].to_string().eq_ignore_ascii_case("pg_catalog")
 }
 
 /// The output column an ORDER BY key names by position (`ORDER BY 2`) or by a bare name
