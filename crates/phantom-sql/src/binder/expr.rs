@@ -743,6 +743,15 @@ impl Binder<'_> {
     }
 
     pub(super) fn cast(&mut self, x: Typed, target: DataType) -> Result<Typed> {
+        // CHAR(n) to TEXT or VARCHAR drops the pad blanks (PostgreSQL's bpchar to text),
+        // so 'a'::char(4)::text is 'a' and UNIONs and comparisons see it so.
+        let x = match x.ty {
+            DataType::Char(_) if matches!(target, DataType::Text | DataType::Varchar(_)) => {
+                let trimmed = char_to_text(x.expr);
+                Typed::new(trimmed, DataType::Text)
+            }
+            _ => x,
+        };
         let expr = match x.expr {
             Expr::Constant(v) => Expr::Constant(cast::cast(v, target, CastKind::Explicit)?),
             Expr::Parameter(i) if x.literal => {
@@ -813,6 +822,12 @@ impl Binder<'_> {
                 x.expr
             }
         };
+        // CHAR(n) compares without its pad blanks: two CHAR values of different lengths
+        // (or one against TEXT) compare as text with the blanks trimmed, as PostgreSQL's
+        // bpchar operators do. Equal lengths pad alike, so the stored forms compare as is
+        // (and an index on the column still serves the comparison).
+        let same_char = matches!((a.ty, b.ty), (DataType::Char(m), DataType::Char(n)) if m == n);
+        let (a, b) = if same_char { (a, b) } else { (trim_char(a), trim_char(b)) };
         let (a_ty, b_ty) = (a.ty, b.ty);
         Ok((as_double(a, b_ty), as_double(b, a_ty)))
     }
@@ -1459,6 +1474,14 @@ fn numeric_typmod(info: &ast::ExactNumberInfo) -> Result<Option<(u8, u8)>> {
 /// conversion does.
 fn char_to_text(e: Expr) -> Expr {
     Expr::Call(Function::RTrim, vec![e], DataType::Text)
+}
+
+/// A CHAR(n) operand as TEXT without its pad blanks; others unchanged.
+fn trim_char(x: Typed) -> Typed {
+    match x.ty {
+        DataType::Char(_) => Typed::new(char_to_text(x.expr), DataType::Text),
+        _ => x,
+    }
 }
 
 fn text_operand(x: Typed) -> Expr {
