@@ -27,6 +27,8 @@ pub enum SqlState {
     NumericValueOutOfRange,
     /// 22012
     DivisionByZero,
+    /// 2201F: `power` or `sqrt` of a number outside their domain.
+    InvalidArgumentForPowerFunction,
     /// 22023
     InvalidParameterValue,
     /// 22P02
@@ -163,6 +165,7 @@ impl SqlState {
             StringDataRightTruncation => "22001",
             NumericValueOutOfRange => "22003",
             DivisionByZero => "22012",
+            InvalidArgumentForPowerFunction => "2201F",
             InvalidParameterValue => "22023",
             InvalidTextRepresentation => "22P02",
             CharacterNotInRepertoire => "22021",

@@ -98,7 +98,7 @@ pub fn apply(func: Function, args: Vec<Value>, ty: DataType) -> Result<Value> {
             let x = float(a(0))?;
             if x < 0.0 {
                 return Err(Error::new(
-                    SqlState::InvalidParameterValue,
+                    SqlState::InvalidArgumentForPowerFunction,
                     "cannot take square root of a negative number",
                 ));
             }
@@ -106,21 +106,26 @@ pub fn apply(func: Function, args: Vec<Value>, ty: DataType) -> Result<Value> {
         }
         Power => {
             let (x, y) = (float(a(0))?, float(a(1))?);
+            // PostgreSQL checks the domain before anything else, infinities included:
+            // (-inf) ^ 3.5 is an error, not Infinity.
             if x == 0.0 && y < 0.0 {
                 return Err(Error::new(
-                    SqlState::InvalidParameterValue,
+                    SqlState::InvalidArgumentForPowerFunction,
                     "zero raised to a negative power is undefined",
                 ));
             }
-            let r = x.powf(y);
-            if r.is_nan() && !x.is_nan() && !y.is_nan() {
+            if x < 0.0 && y.is_finite() && y.floor() != y {
                 return Err(Error::new(
-                    SqlState::InvalidParameterValue,
+                    SqlState::InvalidArgumentForPowerFunction,
                     "a negative number raised to a non-integer power yields a complex result",
                 ));
             }
+            let r = x.powf(y);
             if r.is_infinite() && x.is_finite() && y.is_finite() {
                 return Err(out_of_range(DataType::Double));
+            }
+            if r == 0.0 && x.is_finite() && y.is_finite() && x != 0.0 {
+                return Err(Error::new(SqlState::NumericValueOutOfRange, "value out of range: underflow"));
             }
             Value::Float(r)
         }

@@ -53,6 +53,17 @@ pub fn check_integer(v: i64, ty: DataType) -> Result<Value> {
 
 /// Rounds a double to `ty` (REAL loses precision), failing on overflow and, like
 /// PostgreSQL, on a non-zero value that becomes zero as a REAL.
+/// True if the digits of a number's mantissa (before any exponent) are not all zero.
+fn has_nonzero_mantissa(number: &str) -> bool {
+    number.split(['e', 'E']).next().is_some_and(|m| m.bytes().any(|b| (b'1'..=b'9').contains(&b)))
+}
+
+/// PostgreSQL's error for float input beyond the type's range: `"1e400" is out of range
+/// for type double precision`.
+fn out_of_range_input(ty: DataType, input: &str) -> Error {
+    Error::new(SqlState::NumericValueOutOfRange, format!("\"{input}\" is out of range for type {ty}"))
+}
+
 pub fn check_float(v: f64, ty: DataType) -> Result<Value> {
     if ty == DataType::Real {
         let r = v as f32;
@@ -233,11 +244,24 @@ pub fn parse_text(s: &str, ty: DataType) -> Result<Value> {
                 "infinity" | "inf" | "+infinity" | "+inf" => f64::INFINITY,
                 "-infinity" | "-inf" => f64::NEG_INFINITY,
                 other => match other.parse::<f64>() {
-                    Ok(v) if v.is_infinite() => return Err(out_of_range(ty)),
+                    Ok(v) if v.is_infinite() => return Err(out_of_range_input(ty, t)),
+                    // Nonzero digits that come out as zero underflowed (PostgreSQL's
+                    // strtod check; subnormal results are fine).
+                    Ok(v) if v == 0.0 && has_nonzero_mantissa(other) => {
+                        return Err(out_of_range_input(ty, t));
+                    }
                     Ok(v) => v,
                     Err(_) => return Err(invalid_input(ty, s)),
                 },
             };
+            // REAL input is checked against REAL's range, with the same message.
+            let narrowed = v as f32;
+            if ty == DataType::Real
+                && v.is_finite()
+                && (narrowed.is_infinite() || (narrowed == 0.0 && v != 0.0))
+            {
+                return Err(out_of_range_input(ty, t));
+            }
             check_float(v, ty)
         }
         _ => Ok(Value::Text(s.to_string())),
