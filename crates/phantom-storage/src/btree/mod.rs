@@ -20,6 +20,26 @@
 //! already contains is harmless: the layer above only writes immutable versions, so
 //! applying a batch twice gives the same tree.
 //!
+//! ## Failures
+//!
+//! What a failure does depends on what the file can still be trusted with:
+//!
+//! - A failed page *write* (a full disk, say) during write-back or a checkpoint changes
+//!   nothing the last durable checkpoint refers to: pages are only ever written to
+//!   unprotected places, and the header to the older slot. The pages stay dirty in the
+//!   pool and are written again later ([`BufferPool::write_back`] paces the retries); a
+//!   failed checkpoint leaves the previous one in charge. Write-back during a batch never
+//!   fails the batch: the batch is already in memory, and its commit in the log.
+//! - A failed *fsync* is different: the kernel may have dropped pages it had accepted, so
+//!   the file may not hold what the tree believes it wrote. So is a batch that failed
+//!   halfway (an unreadable page): memory then holds half a commit. Either puts the tree
+//!   into its failed state, which refuses changes until the database is reopened and
+//!   recovered from the log.
+//!
+//! [`Engine::check_writable`] is how the layer above learns, *before* logging a commit,
+//! that the tree cannot take it: failed, or its pool full of dirty pages that cannot be
+//! written.
+//!
 //! ## Concurrency
 //!
 //! Each tree has a reader-writer lock. Readers (gets and scan chunks) share it; a batch
@@ -266,7 +286,35 @@ impl Inner {
         }
     }
 
-    /// Writes every dirty node to the file (to unprotected pages) and marks it clean.
+    /// Writes back dirty nodes if the pool's retries allow, as a batch or a commit's
+    /// admission asks. A failed write only leaves pages dirty (see the module docs).
+    fn write_back_if_allowed(&self, state: &mut State) {
+        if !self.pool.write_back.ready() {
+            return;
+        }
+        let result = self.write_back(state);
+        // Recorded either way; the caller carries on (its batch is applied already).
+        let _ = self.note_write_result(state, result);
+    }
+
+    /// Records the outcome of writing pages: a success ends a spell of failures; a failed
+    /// write starts or continues one; anything else (a failed fsync, damage) fails the
+    /// tree. Returns the result again.
+    fn note_write_result(&self, state: &mut State, result: Result<()>) -> Result<()> {
+        match &result {
+            Ok(()) => {
+                self.pool.write_back.succeeded();
+            }
+            Err(e) if e.is_io() && !state.pages.file.sync_failed() => {
+                self.pool.write_back.failed(e);
+            }
+            Err(e) => state.failed = Some(e.to_string()),
+        }
+        result
+    }
+
+    /// Writes every dirty node to the file (to unprotected pages) and marks it clean. On
+    /// an error the nodes not yet written stay dirty.
     fn write_back(&self, state: &mut State) -> Result<()> {
         let mut buf = vec![0u8; PAGE_SIZE];
         let mut dirty: Vec<PageId> = state.dirty.iter().copied().collect();
@@ -291,7 +339,7 @@ impl Inner {
         }
     }
 
-    /// Runs `f`; an error puts the tree into the failed state.
+    /// An error puts the tree into the failed state.
     fn fail_on_error<T>(&self, state: &mut State, result: Result<T>) -> Result<T> {
         if let Err(e) = &result {
             state.failed = Some(e.to_string());
@@ -335,10 +383,31 @@ impl Engine for BTree {
         self.inner.fail_on_error(&mut state, result)?;
         state.applied_lsn = state.applied_lsn.max(lsn);
         if self.inner.pool.wants_write_back() {
-            let result = self.inner.write_back(&mut state);
-            self.inner.fail_on_error(&mut state, result)?;
+            self.inner.write_back_if_allowed(&mut state);
         }
         Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.inner.check_failed(&self.inner.state.read())?;
+        let pool = &self.inner.pool;
+        if !pool.dirty_limit_reached() {
+            return Ok(());
+        }
+        // This tree's own dirty pages may be what holds the pool up.
+        {
+            let mut state = self.inner.state.write();
+            self.inner.write_back_if_allowed(&mut state);
+            self.inner.check_failed(&state)?;
+        }
+        match pool.write_back.refusal() {
+            Some(refusal) if pool.dirty_limit_reached() => Err(refusal),
+            _ => Ok(()),
+        }
+    }
+
+    fn max_key_len(&self) -> Option<usize> {
+        Some(node::MAX_KEY_LEN)
     }
 
     fn checkpoint(&self, upto: Lsn) -> Result<()> {
@@ -360,7 +429,7 @@ impl Engine for BTree {
             };
             state.pages.commit_checkpoint(header)
         });
-        self.inner.fail_on_error(&mut state, result)
+        self.inner.note_write_result(&mut state, result)
     }
 
     fn persisted_lsn(&self) -> Lsn {
