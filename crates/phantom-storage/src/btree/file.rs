@@ -11,36 +11,16 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
 use super::node::PAGE_SIZE;
+pub use crate::faults::Faults;
 use crate::{Result, StorageError};
 
 /// A physical page number: the page's offset in the file divided by [`PAGE_SIZE`].
 pub type PhysicalPage = u64;
-
-/// Faults to inject, shared with the test that arms them.
-#[derive(Debug, Default)]
-pub struct Faults {
-    /// Fail writes after this many more succeed (`u64::MAX`: never).
-    pub fail_writes_after: AtomicU64,
-    /// Fail every fsync.
-    pub fail_sync: AtomicBool,
-    /// Injected write failures are ENOSPC, as on a full disk, rather than plain errors.
-    pub no_space: AtomicBool,
-    /// Write only the first 32 bytes of the page written as the N-th write from now (1 =
-    /// the next one; 0 = never), then report success: a torn page, as after a power cut.
-    pub tear_on_write: AtomicU64,
-}
-
-impl Faults {
-    /// No faults armed.
-    pub fn none() -> Arc<Faults> {
-        Arc::new(Faults { fail_writes_after: AtomicU64::new(u64::MAX), ..Faults::default() })
-    }
-}
 
 /// A file of checksummed pages.
 #[derive(Debug)]
@@ -108,17 +88,7 @@ impl PageFile {
         seal(buf);
         let offset = page * PAGE_SIZE as u64;
         let io = |e| StorageError::io(&self.path, e);
-        let remaining = self.faults.fail_writes_after.load(Ordering::Relaxed);
-        if remaining == 0 {
-            return Err(io(if self.faults.no_space.load(Ordering::Relaxed) {
-                std::io::Error::new(std::io::ErrorKind::StorageFull, "injected: disk full")
-            } else {
-                std::io::Error::other("injected write failure")
-            }));
-        }
-        if remaining != u64::MAX {
-            self.faults.fail_writes_after.store(remaining - 1, Ordering::Relaxed);
-        }
+        self.faults.before_write().map_err(io)?;
         let tear = self.faults.tear_on_write.load(Ordering::Relaxed);
         if tear > 0 {
             self.faults.tear_on_write.store(tear - 1, Ordering::Relaxed);
@@ -132,11 +102,7 @@ impl PageFile {
 
     /// Forces written pages to disk.
     pub fn sync(&self) -> Result<()> {
-        let result = if self.faults.fail_sync.load(Ordering::Relaxed) {
-            Err(std::io::Error::other("injected fsync failure"))
-        } else {
-            self.file.sync_data()
-        };
+        let result = self.faults.before_sync().and_then(|()| self.file.sync_data());
         result.map_err(|e| {
             self.sync_failed.store(true, Ordering::Relaxed);
             StorageError::io(&self.path, e)
