@@ -601,8 +601,13 @@ fn no_space() -> std::io::Error {
 fn archive_segment(path: &Path, archive: &Path) -> Result<()> {
     let name = path.file_name().ok_or_else(|| corrupt(path, 0, "segment path without a name".into()))?;
     let target = archive.join(name);
-    std::fs::copy(path, &target).map_err(|e| StorageError::io(&target, e))?;
-    std::fs::File::open(&target).and_then(|f| f.sync_all()).map_err(|e| StorageError::io(&target, e))?;
+    let copied = std::fs::copy(path, &target).and_then(|_| std::fs::File::open(&target)?.sync_all());
+    if let Err(e) = copied {
+        // The segment stays in the log (and is archived by a later checkpoint); a partial
+        // copy must not pass for an archived segment, nor hold space on a full disk.
+        let _ = std::fs::remove_file(&target);
+        return Err(StorageError::io(&target, e));
+    }
     segment::sync_dir(archive)
 }
 
