@@ -9,6 +9,11 @@
 //! it lasted; nothing is logged in between (a database refusing writes ten times a second
 //! must not write ten log lines a second, perhaps onto the same full disk).
 //!
+//! On a nearly full disk some writes succeed between the failures (a B+tree reusing free
+//! pages of its file, say), and spells come and go. A spell that starts within
+//! [`QUIET`] of the last warning is therefore only reported once it has lasted that long
+//! (and then its end too); the warning says how many short spells went unreported.
+//!
 //! While a spell lasts, [`Retry::refusal`] is the error to give new work that would need
 //! the failed writes to succeed first (a commit that would only pile up more dirty pages,
 //! say): the last failure again, so a client sees `could not extend file ...: No space
@@ -24,6 +29,9 @@ use crate::StorageError;
 /// The delay before the first retry.
 pub const FIRST_DELAY: Duration = Duration::from_millis(10);
 
+/// At most one warning per place in this long, unless a spell lasts longer.
+pub const QUIET: Duration = Duration::from_secs(30);
+
 /// One place's failure state.
 #[derive(Debug)]
 pub struct Retry {
@@ -31,6 +39,15 @@ pub struct Retry {
     what: &'static str,
     max_delay: Duration,
     spell: Mutex<Option<Spell>>,
+    log: Mutex<LogState>,
+}
+
+/// What has been said about the place.
+#[derive(Debug, Default)]
+struct LogState {
+    last_warning: Option<Instant>,
+    /// Spells that ended before they were reported, since the last warning.
+    unreported: u64,
 }
 
 /// A run of failures with no success between them.
@@ -45,12 +62,14 @@ struct Spell {
     disk_full: bool,
     /// The last failure, for an error that is not a full disk.
     message: String,
+    /// Its start was logged (so its end will be).
+    reported: bool,
 }
 
 impl Retry {
     /// A place called `what` whose retries are at most `max_delay` apart.
     pub fn new(what: &'static str, max_delay: Duration) -> Retry {
-        Retry { what, max_delay, spell: Mutex::new(None) }
+        Retry { what, max_delay, spell: Mutex::new(None), log: Mutex::new(LogState::default()) }
     }
 
     /// True unless a failure is being waited out: time to try (again).
@@ -68,8 +87,8 @@ impl Retry {
         self.spell.lock().as_ref().is_some_and(|s| s.disk_full)
     }
 
-    /// Records a failure and pushes the next attempt back. Returns true if it starts a
-    /// spell (the one that is logged).
+    /// Records a failure and pushes the next attempt back. Returns true if it logged a
+    /// warning (the start of a spell, or of a spell that has now lasted [`QUIET`]).
     pub fn failed(&self, error: &StorageError) -> bool {
         let (path, disk_full, message) = match error {
             StorageError::DiskFull { path } => (Some(path.clone()), true, String::new()),
@@ -78,26 +97,47 @@ impl Retry {
         };
         let now = Instant::now();
         let mut spell = self.spell.lock();
-        let started = spell.is_none();
         let delay = spell.as_ref().map_or(FIRST_DELAY, |s| (s.delay * 2).min(self.max_delay));
         let since = spell.as_ref().map_or(now, |s| s.since);
         let failures = spell.as_ref().map_or(0, |s| s.failures) + 1;
-        *spell = Some(Spell { since, failures, delay, next_attempt: now + delay, path, disk_full, message });
-        drop(spell);
-        if started {
+        let mut reported = spell.as_ref().is_some_and(|s| s.reported);
+        let mut log = self.log.lock();
+        let warn = !reported
+            && (log.last_warning.is_none_or(|at| now.duration_since(at) >= QUIET)
+                || now.duration_since(since) >= QUIET);
+        if warn {
+            reported = true;
             tracing::warn!(
                 error = %error,
+                unreported_earlier_spells = log.unreported,
                 "{} failed; retrying with backoff (up to every {:?}) and refusing work that needs it",
                 self.what,
                 self.max_delay
             );
+            log.last_warning = Some(now);
+            log.unreported = 0;
         }
-        started
+        *spell = Some(Spell {
+            since,
+            failures,
+            delay,
+            next_attempt: now + delay,
+            path,
+            disk_full,
+            message,
+            reported,
+        });
+        warn
     }
 
-    /// Records a success. Returns true if it ends a spell (which is logged).
+    /// Records a success. Returns true if it ends a spell that was reported (and logs
+    /// that it ended).
     pub fn succeeded(&self) -> bool {
         let Some(spell) = self.spell.lock().take() else { return false };
+        if !spell.reported {
+            self.log.lock().unreported += 1;
+            return false;
+        }
         tracing::info!(
             failures = spell.failures,
             "{} works again after {:.1?}",
@@ -141,6 +181,7 @@ mod tests {
         for _ in 0..10 {
             assert!(!retry.failed(&full()), "later failures of the spell are not reported");
         }
+        assert!(retry.spell.lock().as_ref().is_some_and(|s| s.reported));
         // The delay doubled up to the ceiling, never past it.
         let spell = retry.spell.lock();
         let delay = spell.as_ref().map(|s| s.delay).expect("spell");
@@ -151,6 +192,13 @@ mod tests {
         assert!(retry.succeeded(), "the first success ends the spell");
         assert!(!retry.succeeded());
         assert!(retry.ready() && retry.refusal().is_none());
+        // Spells that come and go soon after the warning are not reported one by one.
+        for _ in 0..5 {
+            assert!(!retry.failed(&full()), "a short spell soon after the last warning is quiet");
+            assert!(retry.is_failing() && retry.refusal().is_some(), "but it is a spell all the same");
+            assert!(!retry.succeeded(), "and its end is quiet too");
+        }
+        assert_eq!(retry.log.lock().unreported, 5);
     }
 
     #[test]

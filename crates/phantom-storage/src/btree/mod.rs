@@ -29,7 +29,9 @@
 //!   unprotected places, and the header to the older slot. The pages stay dirty in the
 //!   pool and are written again later ([`BufferPool::write_back`] paces the retries); a
 //!   failed checkpoint leaves the previous one in charge. Write-back during a batch never
-//!   fails the batch: the batch is already in memory, and its commit in the log.
+//!   fails the batch: the batch is already in memory, and its commit in the log. The one
+//!   write inside a batch, of a long value's overflow pages, keeps a page it cannot write
+//!   in memory beside the pool (counted with its dirty pages), to be written with them.
 //! - A failed *fsync* is different: the kernel may have dropped pages it had accepted, so
 //!   the file may not hold what the tree believes it wrote. So is a batch that failed
 //!   halfway (an unreadable page): memory then holds half a commit. Either puts the tree
@@ -134,6 +136,9 @@ pub struct State {
     /// Set when writing pages failed: the file may not hold what memory says it does, so
     /// the tree refuses further changes rather than risk a checkpoint over lost writes.
     failed: Option<String>,
+    /// Overflow pages that could not be written (a full disk): kept here, sealed, until
+    /// write-back writes them. Overflow pages bypass the pool, so these are its only copy.
+    unwritten: PageMap<PageId, Vec<u8>>,
 }
 
 /// Details beyond [`EngineStats`], for `phantom_storage_stats`.
@@ -166,7 +171,16 @@ impl BTree {
                 (root, 0, 0, 0)
             }
         };
-        let state = State { pages, root, dirty, entries, live_bytes, applied_lsn: lsn, failed: None };
+        let state = State {
+            pages,
+            root,
+            dirty,
+            entries,
+            live_bytes,
+            applied_lsn: lsn,
+            failed: None,
+            unwritten: PageMap::default(),
+        };
         Ok(BTree {
             inner: Arc::new(Inner { tree, pool, path: path.to_path_buf(), state: RwLock::new(state) }),
         })
@@ -178,7 +192,7 @@ impl BTree {
         BTreeStats {
             file_pages: state.pages.file_pages(),
             free_pages: state.pages.free_pages(),
-            dirty_pages: state.dirty.len() as u64,
+            dirty_pages: (state.dirty.len() + state.unwritten.len()) as u64,
             checkpoint_lsn: state.pages.header.checkpoint_lsn,
         }
     }
@@ -239,8 +253,17 @@ impl Inner {
         let mut buf = vec![0u8; PAGE_SIZE];
         let mut id = first;
         while id != NO_PAGE {
-            let location = state.pages.location(id)?;
-            state.pages.file.read(location, &mut buf)?;
+            let location = match state.unwritten.get(&id) {
+                Some(page) => {
+                    buf.copy_from_slice(page);
+                    state.pages.location(id).unwrap_or(0)
+                }
+                None => {
+                    let location = state.pages.location(id)?;
+                    state.pages.file.read(location, &mut buf)?;
+                    location
+                }
+            };
             let (k, stored) = node::read_header(&buf);
             if k != kind::OVERFLOW || stored != id {
                 return Err(self.corrupt(location, format!("expected overflow page {id}")));
@@ -289,7 +312,8 @@ impl Inner {
     /// Writes back dirty nodes if the pool's retries allow, as a batch or a commit's
     /// admission asks. A failed write only leaves pages dirty (see the module docs).
     fn write_back_if_allowed(&self, state: &mut State) {
-        if !self.pool.write_back.ready() {
+        // Nothing to write says nothing about the disk: no attempt, no success.
+        if !self.pool.write_back.ready() || (state.dirty.is_empty() && state.unwritten.is_empty()) {
             return;
         }
         let result = self.write_back(state);
@@ -313,9 +337,46 @@ impl Inner {
         result
     }
 
-    /// Writes every dirty node to the file (to unprotected pages) and marks it clean. On
-    /// an error the nodes not yet written stay dirty.
+    /// Writes overflow page `id` to the file; if a write fails as it may on a full disk
+    /// (or one is already failing), keeps the page in memory for write-back instead, so the
+    /// batch goes on: its commit is in the log already.
+    fn write_overflow_page(&self, state: &mut State, id: PageId, page: &mut [u8]) -> Result<()> {
+        if self.pool.write_back.ready() {
+            match state.pages.write(id, page) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_io() && !state.pages.file.sync_failed() => self.pool.write_back.failed(&e),
+                Err(e) => return Err(e),
+            };
+        }
+        file::seal(page);
+        if state.unwritten.insert(id, page.to_vec()).is_none() {
+            self.pool.add_unpooled_dirty(PAGE_SIZE as isize);
+        }
+        Ok(())
+    }
+
+    /// Releases page `id`, and any copy of it still waiting to be written.
+    fn free_page(&self, state: &mut State, id: PageId) {
+        if state.unwritten.remove(&id).is_some() {
+            self.pool.add_unpooled_dirty(-(PAGE_SIZE as isize));
+        }
+        state.pages.free(id);
+    }
+
+    /// Writes every dirty node (and every overflow page kept back) to the file, to
+    /// unprotected pages, and marks it clean. On an error what is not yet written stays
+    /// dirty.
     fn write_back(&self, state: &mut State) -> Result<()> {
+        let mut kept: Vec<PageId> = state.unwritten.keys().copied().collect();
+        kept.sort_unstable();
+        for id in kept {
+            let Some(mut page) = state.unwritten.remove(&id) else { continue };
+            if let Err(e) = state.pages.write(id, &mut page) {
+                state.unwritten.insert(id, page);
+                return Err(e);
+            }
+            self.pool.add_unpooled_dirty(-(PAGE_SIZE as isize));
+        }
         let mut buf = vec![0u8; PAGE_SIZE];
         let mut dirty: Vec<PageId> = state.dirty.iter().copied().collect();
         dirty.sort_unstable();
@@ -345,6 +406,14 @@ impl Inner {
             state.failed = Some(e.to_string());
         }
         result
+    }
+}
+
+impl Drop for Inner {
+    /// Pages kept back from the file are gone with the tree: the pool stops counting them.
+    fn drop(&mut self) {
+        let kept = self.state.get_mut().unwritten.len();
+        self.pool.add_unpooled_dirty(-((kept * PAGE_SIZE) as isize));
     }
 }
 
@@ -414,6 +483,7 @@ impl Engine for BTree {
         let mut state = self.inner.state.write();
         self.inner.check_failed(&state)?;
         if state.dirty.is_empty()
+            && state.unwritten.is_empty()
             && state.pages.header.checkpoint_lsn >= upto
             && state.pages.header.sequence > 0
         {

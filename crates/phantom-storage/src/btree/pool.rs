@@ -94,6 +94,9 @@ pub struct BufferPool {
     next_tree: AtomicU64,
     /// Failed write-backs of any tree, and when to try again.
     pub write_back: Retry,
+    /// Dirty bytes trees hold outside the pool: overflow pages a full disk kept out of
+    /// their file (see the tree's write path). Counted with the pool's own dirty pages.
+    unpooled_dirty: std::sync::atomic::AtomicUsize,
 }
 
 /// Write-back retries after a failure are at most this far apart.
@@ -109,6 +112,7 @@ impl BufferPool {
             misses: AtomicU64::new(0),
             next_tree: AtomicU64::new(1),
             write_back: Retry::new("B+tree write-back", WRITE_BACK_RETRY_CEILING),
+            unpooled_dirty: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -217,13 +221,27 @@ impl BufferPool {
 
     /// True when dirty pages take more than half the pool: time for write-back.
     pub fn wants_write_back(&self) -> bool {
-        self.state.lock().dirty > self.capacity / 2
+        self.dirty_bytes() > self.capacity / 2
     }
 
     /// True when dirty pages take more than three quarters of the pool: write-back is not
     /// keeping up, and new commits must wait for it if it is failing.
     pub fn dirty_limit_reached(&self) -> bool {
-        self.state.lock().dirty > self.capacity / 4 * 3
+        self.dirty_bytes() > self.capacity / 4 * 3
+    }
+
+    /// Dirty bytes, in the pool and held by trees beside it.
+    fn dirty_bytes(&self) -> usize {
+        self.state.lock().dirty + self.unpooled_dirty.load(Ordering::Relaxed)
+    }
+
+    /// Counts `bytes` more (or, negative, fewer) dirty bytes a tree holds outside the pool.
+    pub fn add_unpooled_dirty(&self, bytes: isize) {
+        if bytes >= 0 {
+            self.unpooled_dirty.fetch_add(bytes as usize, Ordering::Relaxed);
+        } else {
+            self.unpooled_dirty.fetch_sub(bytes.unsigned_abs(), Ordering::Relaxed);
+        }
     }
 
     /// Counters and sizes.
@@ -232,7 +250,7 @@ impl BufferPool {
         PoolStats {
             capacity_bytes: self.capacity as u64,
             used_bytes: s.used as u64,
-            dirty_bytes: s.dirty as u64,
+            dirty_bytes: (s.dirty + self.unpooled_dirty.load(Ordering::Relaxed)) as u64,
             pages: s.frames.len() as u64,
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),

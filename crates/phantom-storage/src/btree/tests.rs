@@ -437,3 +437,43 @@ fn a_checkpoint_failing_at_any_write_keeps_the_previous_one_and_can_be_retried()
     let tree = open(&path, 1 << 20);
     check_all(&tree, &model);
 }
+
+#[test]
+fn long_values_written_on_a_full_disk_wait_in_memory_and_reach_the_file_later() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.btree");
+    let faults = Faults::none();
+    faults.no_space.store(true, Ordering::Relaxed);
+    let pool = BufferPool::new(512 << 10);
+    let tree = BTree::open_with_faults(&path, pool.clone(), faults.clone()).expect("open");
+    let mut model = Model::new();
+    apply(&tree, &mut model, &[(1, Some((5000, 1)))], 1);
+    tree.checkpoint(1).expect("checkpoint");
+    faults.fail_writes_after.store(0, Ordering::Relaxed);
+    // Overflow pages are written inside the batch: on the full disk they stay in memory,
+    // the batch succeeds, and reads find them.
+    let mut lsn = 1;
+    while tree.check_writable().is_ok() {
+        lsn += 1;
+        assert!(lsn < 500, "the dirty limit was never reached");
+        apply(&tree, &mut model, &[(lsn as u16, Some((5000, lsn as u8)))], lsn);
+    }
+    assert!(tree.check_writable().expect_err("refused").is_disk_full());
+    check_all(&tree, &model);
+    assert!(tree.btree_stats().dirty_pages > 0);
+    // Deleting values frees their kept pages too.
+    let dirty = pool.stats().dirty_bytes;
+    let deletes: Vec<_> = (0..20u16).map(|k| (k, None)).collect();
+    apply(&tree, &mut model, &deletes, lsn + 1);
+    assert!(pool.stats().dirty_bytes < dirty, "freed overflow pages are no longer counted");
+    check_all(&tree, &model);
+
+    faults.fail_writes_after.store(u64::MAX, Ordering::Relaxed);
+    writable_once_retried(&tree);
+    tree.checkpoint(lsn + 1).expect("checkpoint after space returned");
+    assert_eq!(tree.btree_stats().dirty_pages, 0);
+    drop(tree);
+    assert_eq!(pool.stats().dirty_bytes, 0, "nothing is counted for a closed tree");
+    let tree = open(&path, 1 << 20);
+    check_all(&tree, &model);
+}
