@@ -24,9 +24,22 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
+/// A running `phantom serve`, killed if the test fails before stopping it (it would hold
+/// the small disk, and the test's output pipe, forever).
+struct Server(Option<Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts `phantom serve` on `dir` with `settings`.
-fn serve(dir: &Path, port: u16, settings: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_phantom"))
+fn serve(dir: &Path, port: u16, settings: &[&str]) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_phantom"))
         .arg("serve")
         .arg(dir)
         .args(["--listen", &format!("127.0.0.1:{port}"), "--log-level", "warn"])
@@ -34,7 +47,8 @@ fn serve(dir: &Path, port: u16, settings: &[&str]) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("start phantom serve")
+        .expect("start phantom serve");
+    Server(Some(child))
 }
 
 /// Connects, waiting (a bounded while) for the server to listen.
@@ -53,10 +67,11 @@ async fn connect(port: u16) -> Client {
 }
 
 /// Stops the server with SIGTERM; it must exit with 0.
-fn stop(mut server: Child, when: &str) {
-    let sent = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill");
+fn stop(mut server: Server, when: &str) {
+    let Some(mut child) = server.0.take() else { return };
+    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(sent.success(), "kill -TERM failed");
-    let status = server.wait().expect("wait");
+    let status = child.wait().expect("wait");
     assert!(status.success(), "{when}: phantom serve exited with {status}");
 }
 
@@ -105,7 +120,8 @@ async fn phantom_serve_on_a_full_disk_refuses_cleanly_stops_cleanly_and_resumes(
         let mut file = std::fs::File::create(&filler).expect("filler");
         file.write_all(&vec![0xa5u8; 3 << 20]).expect("fill");
     }
-    let small = ["--buffer-pool-mib", "1", "--checkpoint-wal-bytes", "524288", "--wal-segment-bytes", "1048576"];
+    let small =
+        ["--buffer-pool-mib", "1", "--checkpoint-wal-bytes", "524288", "--wal-segment-bytes", "1048576"];
     let port = free_port();
     let server = serve(&dir, port, &small);
     let client = connect(port).await;

@@ -150,10 +150,10 @@ fn other_writes(session: &mut Session, model: &mut Model, round: usize) {
             model.rows[0].insert(id, seed);
         }
     }
-    if let Some((&id, _)) = model.rows[1].iter().nth(round + 1) {
-        if succeeded(session.execute(&format!("DELETE FROM t_lsm WHERE id = {id}")), "DELETE", model) {
-            model.rows[1].remove(&id);
-        }
+    if let Some((&id, _)) = model.rows[1].iter().nth(round + 1)
+        && succeeded(session.execute(&format!("DELETE FROM t_lsm WHERE id = {id}")), "DELETE", model)
+    {
+        model.rows[1].remove(&id);
     }
     let name = format!("extra_{round}");
     if succeeded(session.execute(&format!("CREATE TABLE {name} (i int)")), "CREATE TABLE", model) {
