@@ -127,6 +127,8 @@ pub enum SqlState {
     ProgramLimitExceeded,
     /// 53200
     OutOfMemory,
+    /// 53100: no space left on the device (ENOSPC).
+    DiskFull,
     /// 58030
     IoError,
     /// XX001
@@ -215,6 +217,7 @@ impl SqlState {
             StatementTooComplex => "54001",
             ProgramLimitExceeded => "54000",
             OutOfMemory => "53200",
+            DiskFull => "53100",
             IoError => "58030",
             DataCorrupted => "XX001",
             InternalError => "XX000",
@@ -349,6 +352,10 @@ impl From<StorageError> for Error {
         let state = match &e {
             StorageError::Corrupt { .. } => SqlState::DataCorrupted,
             StorageError::Io { .. } => SqlState::IoError,
+            StorageError::DiskFull { .. } => {
+                // As PostgreSQL words it; the statement changed nothing (see the txn store).
+                return Error::new(SqlState::DiskFull, e.to_string()).with_hint("Check free disk space.");
+            }
             StorageError::WalFailed(_) | StorageError::Failed { .. } => SqlState::IoError,
             StorageError::Locked(_) => SqlState::ObjectInUse,
             StorageError::TooLarge { .. } => SqlState::ProgramLimitExceeded,

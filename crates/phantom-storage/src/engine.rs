@@ -111,4 +111,18 @@ pub trait Engine: Send + Sync + Debug {
 
     /// Statistics for inspection.
     fn stats(&self) -> EngineStats;
+
+    /// Whether the engine can take another batch now. Asked *before* a commit is logged,
+    /// so that a commit the engine would refuse, or could only take by piling up more
+    /// than it can write (a full disk), is refused without reaching the log: once logged,
+    /// a commit is durable and its batch must be applied. `Err` when the engine has
+    /// failed (it refuses changes until reopened) or is waiting for space.
+    fn check_writable(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The longest key the engine stores, if it has a limit; checked before logging too.
+    fn max_key_len(&self) -> Option<usize> {
+        None
+    }
 }

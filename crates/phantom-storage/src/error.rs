@@ -2,6 +2,12 @@
 //!
 //! Each variant says what failed and where (a file path, an offset), because a user who
 //! sees a storage error usually has to act on a specific file.
+//!
+//! A full disk (ENOSPC, or a full quota) is its own variant, [`StorageError::DiskFull`],
+//! made by [`StorageError::io`] from the operating system's error: it is the one I/O
+//! failure that is expected to pass, so the writers that meet it retry later (see
+//! [`crate::retry`]) instead of giving up on the file, and the SQL layer reports it as
+//! PostgreSQL does (53100).
 
 use std::path::PathBuf;
 
@@ -29,6 +35,13 @@ pub enum StorageError {
         offset: u64,
         /// What check failed.
         reason: String,
+    },
+    /// No space is left on the device (or in the quota) for a write to `path`. Nothing
+    /// durable was lost: the write can be made again once space is freed.
+    #[error("could not extend file \"{}\": No space left on device", path.display())]
+    DiskFull {
+        /// The file that could not grow.
+        path: PathBuf,
     },
     /// Another process holds the data directory.
     #[error("the data directory {0} is in use by another process (it holds the lock on its LOCK file)")]
@@ -61,8 +74,29 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    /// Wraps an I/O error with the path it happened on.
+    /// Wraps an I/O error with the path it happened on; a full disk becomes
+    /// [`StorageError::DiskFull`].
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        StorageError::Io { path: path.into(), source }
+        if is_out_of_space(&source) {
+            StorageError::DiskFull { path: path.into() }
+        } else {
+            StorageError::Io { path: path.into(), source }
+        }
     }
+
+    /// True for a full disk or quota.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StorageError::DiskFull { .. })
+    }
+
+    /// True for a failed read or write of a file (a full disk included): an operation
+    /// that may succeed when tried again, unlike damage or a broken promise of durability.
+    pub fn is_io(&self) -> bool {
+        matches!(self, StorageError::Io { .. } | StorageError::DiskFull { .. })
+    }
+}
+
+/// True if the operating system said the device or the user's quota is full.
+pub fn is_out_of_space(error: &std::io::Error) -> bool {
+    matches!(error.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
 }

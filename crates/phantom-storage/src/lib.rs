@@ -15,6 +15,8 @@
 //! - [`wal`]: the write-ahead log shared by the whole database: segment files of
 //!   CRC32C-framed records, group commit, and recovery that stops cleanly at a torn tail.
 //! - [`dirlock`]: the OS file lock that keeps a second process out of a data directory.
+//! - [`faults`]: injected I/O faults for tests.
+//! - [`retry`]: backoff and once-per-change logging for writes that failed on a full disk.
 //!
 //! The layers above (MVCC in `phantom-txn`, the catalog and executors in `phantom-sql`)
 //! only ever see byte keys and byte values.
@@ -24,9 +26,11 @@ pub mod chunked;
 pub mod dirlock;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod keycode;
 pub mod lsm;
 pub mod memory;
+pub mod retry;
 pub mod varint;
 pub mod wal;
 

@@ -25,6 +25,13 @@
 //! manifest is written only after every engine's checkpoint, and the log loses nothing
 //! until the manifest is durable.
 //!
+//! So is a failure anywhere in between, a full disk included: an engine's failed
+//! checkpoint leaves its previous one in charge (and its pages or memtables in memory), a
+//! manifest that could not be written leaves the old one (the temporary file is removed),
+//! and no log segment is removed before the manifest is durable. A failed checkpoint is
+//! tried again with backoff ([`Retry`], up to [`RETRY_CEILING`] apart), with one log line
+//! when the failures start and one when a checkpoint succeeds again.
+//!
 //! A background thread runs a checkpoint when the log has grown by
 //! [`CheckpointOptions::wal_bytes`] since the last checkpoint on disk, or when
 //! [`CheckpointOptions::interval`] has passed with new commits. The log an earlier process
@@ -39,6 +46,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
+use phantom_storage::retry::Retry;
 use phantom_storage::wal::Lsn;
 use phantom_storage::{StorageError, Wal};
 
@@ -84,6 +92,9 @@ impl AppliedLsns {
     /// Appends `payload` to `wal` and records its LSN as not yet applied, atomically with
     /// respect to [`AppliedLsns::watermark`].
     pub fn append(&self, wal: &Wal, payload: &[u8]) -> Result<Lsn> {
+        // Growing the log's preallocated space is I/O: done before taking the lock that
+        // committers finishing their apply need too.
+        wal.ensure_room(payload.len())?;
         let mut state = self.state.lock();
         let lsn = wal.append(payload)?;
         state.0.insert(lsn);
@@ -158,11 +169,15 @@ impl Manifest {
             let p = p.to_path_buf();
             move |e| StorageError::io(p, e)
         };
-        {
+        let written = std::fs::File::create(&tmp).and_then(|mut file| {
             use std::io::Write;
-            let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-            file.write_all(text.as_bytes()).map_err(io(&tmp))?;
-            file.sync_all().map_err(io(&tmp))?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        });
+        if let Err(e) = written {
+            // The old manifest stays in charge; a partial new one must not hold space.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(&tmp)(e).into());
         }
         std::fs::rename(&tmp, &path).map_err(io(&path))?;
         std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
@@ -213,7 +228,12 @@ pub struct Checkpointer {
     options: CheckpointOptions,
     /// Held for a whole checkpoint: one at a time.
     progress: Mutex<Progress>,
+    /// Failed checkpoints, and when the background thread may try again.
+    retry: Retry,
 }
+
+/// Background checkpoints after a failure are at most this far apart.
+pub const RETRY_CEILING: Duration = Duration::from_secs(10);
 
 impl Checkpointer {
     pub fn new(
@@ -240,11 +260,30 @@ impl Checkpointer {
                 appended_at_last: 0,
                 last_instant: Instant::now(),
             }),
+            retry: Retry::new("checkpoint", RETRY_CEILING),
         }
     }
 
-    /// Runs a checkpoint now; returns the LSN it covers.
+    /// Runs a checkpoint now; returns the LSN it covers. A failure changes nothing on
+    /// disk that recovery depends on (see the module docs) and is recorded for the
+    /// background thread's backoff.
     pub fn run(&self) -> Result<Lsn> {
+        let result = self.run_once();
+        match &result {
+            Ok(_) => {
+                self.retry.succeeded();
+            }
+            Err(crate::TxnError::Storage(e)) => {
+                self.retry.failed(e);
+            }
+            Err(e) => {
+                self.retry.failed(&StorageError::Failed { path: self.dir.clone(), reason: e.to_string() });
+            }
+        }
+        result
+    }
+
+    fn run_once(&self) -> Result<Lsn> {
         let mut progress = self.progress.lock();
         // With synchronous = normal, commits are written but not fsynced; a checkpoint is
         // one of the moments the log is made durable.
@@ -288,10 +327,9 @@ impl Checkpointer {
 /// is due and runs it. The thread stops (and is joined) when the handle is dropped.
 pub fn start_background(checkpointer: Arc<Checkpointer>, tick: Duration) -> Result<Periodic> {
     Periodic::start("phantom-checkpoint", tick, move || {
-        if checkpointer.due()
-            && let Err(e) = checkpointer.run()
-        {
-            tracing::error!(error = %e, "checkpoint failed");
+        // A failure is logged by the retry state, once per spell.
+        if checkpointer.retry.ready() && checkpointer.due() {
+            let _ = checkpointer.run();
         }
     })
 }

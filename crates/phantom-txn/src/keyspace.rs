@@ -160,6 +160,21 @@ fn file_name(id: KeyspaceId, kind: EngineKind) -> String {
     }
 }
 
+/// Runs `open` on a keyspace's file or directory at `path`; if that fails and `path` did
+/// not exist before (a new keyspace on a full disk, say), removes what it left, so a
+/// failed CREATE TABLE leaves no file that a restart would take for a table.
+fn undo_creation_on_error<T>(
+    path: &Path,
+    open: impl FnOnce() -> phantom_storage::Result<T>,
+) -> phantom_storage::Result<T> {
+    let existed = path.exists();
+    let opened = open();
+    if opened.is_err() && !existed {
+        let _ = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+    }
+    opened
+}
+
 impl Keyspaces {
     /// Keyspaces of an in-memory database, holding only the (empty) catalog.
     pub fn memory() -> Keyspaces {
@@ -268,13 +283,14 @@ impl Keyspaces {
             }
             (Some(disk), EngineKind::BTree) => {
                 let path = disk.dir.join(file_name(id, kind));
-                let tree = BTree::open(&path, disk.pool.clone())?;
+                let tree = undo_creation_on_error(&path, || BTree::open(&path, disk.pool.clone()))?;
                 Keyspace::new(Arc::new(tree.clone()), kind, Some(Files::BTree(tree, path)))
             }
             (Some(disk), EngineKind::Lsm(compaction)) => {
                 let path = disk.dir.join(file_name(id, kind));
-                let tree =
-                    Lsm::open(&path, LsmOptions { compaction, ..LsmOptions::default() }, disk.cache.clone())?;
+                let tree = undo_creation_on_error(&path, || {
+                    Lsm::open(&path, LsmOptions { compaction, ..LsmOptions::default() }, disk.cache.clone())
+                })?;
                 tree.set_compaction_filter(Some(crate::gc::compaction_filter(self.horizon.clone())));
                 let kind = EngineKind::Lsm(tree.compaction());
                 Keyspace::new(Arc::new(tree), kind, Some(Files::Lsm(path)))

@@ -13,6 +13,21 @@
 //! Opening reads the manifest, opens every keyspace file, and replays the log records
 //! after the manifest's LSN, skipping for each engine what its own file already covers.
 //!
+//! ## A commit is either durable or absent
+//!
+//! A commit reported failed must not be in the log, and one in the log must not be
+//! reported failed. So everything that could refuse a commit is asked *before* its record
+//! is appended ([`Shared::admit`]): every engine it writes must be able to take it
+//! (`Engine::check_writable`: not failed, not waiting for disk space with its memory full
+//! of what it cannot write), and its keys must fit the engines that store them. The log
+//! then refuses the record itself when it cannot grow (a full disk: 53100), again before
+//! the record has an LSN. Once the record is durable, nothing turns the commit into a
+//! failure: applying it to the engines does no write that can fail for lack of space
+//! (write-back failures leave pages dirty), and should applying fail anyway (a damaged
+//! page), the commit is still reported as committed, because it is: the error is logged,
+//! the engine has failed (and refuses the next commit before it is logged), and recovery
+//! applies the commit from the log.
+//!
 //! ## Commits in parts
 //!
 //! A write set that spilled to disk is logged as several records (see [`crate::record`]):
@@ -22,7 +37,9 @@
 //! watermark (later commits wait to become visible until this one is). Recovery applies
 //! parts as it meets them and, once the log ends, deletes the versions of every timestamp
 //! whose final record never came: that takes a scan of the keyspaces those parts wrote,
-//! which only happens after a crash in the middle of logging a huge commit.
+//! which only happens after a crash in the middle of logging a huge commit. A part refused
+//! on a full disk (or by an engine) leaves the parts before it in the log the same way:
+//! without a final record they are never applied, and recovery discards them.
 
 use std::collections::HashMap;
 use std::collections::HashSet;
@@ -386,10 +403,54 @@ impl Drop for Shared {
 }
 
 impl Shared {
+    /// Refuses writes the engines could not take, before any of them is logged: an engine
+    /// that failed or is waiting for disk space, a key longer than its engine stores.
+    fn admit<'a>(&self, writes: impl IntoIterator<Item = &'a Write>) -> Result<()> {
+        let mut checked: Vec<(KeyspaceId, Option<usize>)> = Vec::new();
+        for write in writes {
+            let (keyspace, key) = match write {
+                Write::CreateKeyspace { .. } => continue,
+                Write::Put { keyspace, key, .. } | Write::Delete { keyspace, key } => (*keyspace, key),
+            };
+            let limit = match checked.iter().find(|(id, _)| *id == keyspace) {
+                Some(&(_, limit)) => limit,
+                None => {
+                    let limit = match self.keyspaces.get(keyspace) {
+                        Ok(engine) => {
+                            engine.check_writable()?;
+                            engine.max_key_len()
+                        }
+                        // Dropped meanwhile: applying skips it too.
+                        Err(crate::TxnError::UnknownKeyspace(_)) => None,
+                        Err(e) => return Err(e),
+                    };
+                    checked.push((keyspace, limit));
+                    limit
+                }
+            };
+            // Engines store the key with its version's timestamp after it.
+            if let Some(limit) = limit
+                && key.len() + version::KEY_SUFFIX > limit
+            {
+                return Err(phantom_storage::StorageError::TooLarge {
+                    what: "key",
+                    len: key.len(),
+                    limit: limit - version::KEY_SUFFIX,
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
     /// Makes a commit durable and visible: log it, apply it, advance the watermark.
     pub(crate) fn commit(&self, record: CommitRecord) -> Result<()> {
         let lsn = match &self.wal {
             Some(wal) => {
+                if let Err(e) = self.admit(&record.writes) {
+                    self.oracle.abandon_commit(record.ts);
+                    return Err(e);
+                }
                 let lsn = match self.lsns.append(wal, &record.encode()) {
                     Ok(lsn) => lsn,
                     Err(e) => {
@@ -412,11 +473,33 @@ impl Shared {
         // so the watermark must still move past it either way.
         let ts = record.ts;
         let applied = apply_record(&self.keyspaces, record, lsn, false);
-        if applied.is_ok() {
-            self.lsns.finish(lsn);
-        }
+        let reported = self.settle_applied(applied, &[lsn]);
         self.oracle.finish_commit(ts);
-        applied
+        reported
+    }
+
+    /// What a commit whose record is durable reports: success, whatever applying it did
+    /// (see the module docs). Its LSNs are marked applied only if it was, so no checkpoint
+    /// ever covers a commit the engines lack. Without a log, an apply error is the answer.
+    fn settle_applied(&self, applied: Result<()>, lsns: &[Lsn]) -> Result<()> {
+        match applied {
+            Ok(()) => {
+                for &lsn in lsns {
+                    self.lsns.finish(lsn);
+                }
+                Ok(())
+            }
+            Err(e) if self.wal.is_none() => Err(e),
+            Err(e) => {
+                tracing::error!(
+                    lsn = lsns.last().copied().unwrap_or(0),
+                    error = %e,
+                    "a commit is in the log but could not be applied; it stays committed and \
+                     is applied from the log when the database is reopened"
+                );
+                Ok(())
+            }
+        }
     }
 
     /// Commits a spilled write set at `ts`: logs it in parts, the first of which creates
@@ -441,12 +524,14 @@ impl Shared {
                 bytes += key.1.len() + entry.value.as_ref().map_or(0, Vec::len) + 8;
                 part.writes.push(entry.into_write(key));
                 if bytes >= PART_BYTES {
+                    self.admit(&part.writes)?;
                     logged.push(self.lsns.append(wal, &part.encode())?);
                     part.writes.clear();
                     bytes = 0;
                 }
             }
             part.complete = true;
+            self.admit(&part.writes)?;
             let last = self.lsns.append(wal, &part.encode())?;
             logged.push(last);
             wal.flush(last)?;
@@ -484,13 +569,9 @@ impl Shared {
             apply_record(&self.keyspaces, batch, last, false)
         };
         let applied = apply();
-        if applied.is_ok() {
-            for lsn in logged {
-                self.lsns.finish(lsn);
-            }
-        }
+        let reported = self.settle_applied(applied, &logged);
         self.oracle.finish_commit(ts);
-        applied
+        reported
     }
 
     /// Schedules keyspaces dropped by a commit at `ts`, and removes every scheduled one that
@@ -582,6 +663,35 @@ fn discard_versions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key the B+tree cannot store is refused before the commit is logged: before, the
+    /// record reached the log, the apply failed, and every later open failed replaying it.
+    #[test]
+    fn a_key_too_long_for_its_engine_is_refused_before_it_is_logged() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ks = {
+            let store = MvccStore::open(dir.path(), StoreOptions::default()).expect("open");
+            let txn = store.begin();
+            let ks = txn.create_keyspace(None).expect("create").0;
+            txn.put(ks, b"short", b"1".to_vec()).expect("put");
+            txn.commit().expect("commit");
+            let txn = store.begin();
+            txn.put(ks, &vec![b'k'; 3000], b"2".to_vec()).expect("put");
+            let error = txn.commit().expect_err("too long");
+            assert!(
+                matches!(error, crate::TxnError::Storage(phantom_storage::StorageError::TooLarge { .. })),
+                "{error}"
+            );
+            let after = store.begin();
+            after.put(ks, b"later", b"3".to_vec()).expect("put");
+            after.commit().expect("later commits go on");
+            ks
+        };
+        let store = MvccStore::open(dir.path(), StoreOptions::default()).expect("reopen");
+        let txn = store.begin();
+        assert_eq!(txn.get(ks, &vec![b'k'; 3000]).expect("get"), None);
+        assert_eq!(txn.get(ks, b"later").expect("get"), Some(b"3".to_vec()));
+    }
 
     /// A crash between the parts of a commit and its final record: recovery applies the
     /// parts it finds, then removes them, and never hands their timestamp out again.

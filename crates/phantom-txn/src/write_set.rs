@@ -410,6 +410,10 @@ impl WriteSet {
             self.spill = Some(Spill { tree, path, highest: HashMap::new() });
         }
         let Some(spill) = &mut self.spill else { return Ok(()) };
+        // Before the map is emptied into it: a scratch tree that cannot take more (its
+        // pool full of pages a full disk will not let it write) refuses here, with the
+        // entries still in the map.
+        spill.tree.check_writable()?;
         let mut batch = WriteBatch::with_capacity(self.memory.len());
         for ((keyspace, key), entry) in std::mem::take(&mut self.memory) {
             batch.put(spill_key(keyspace, &key), entry.encode());

@@ -1,42 +1,26 @@
 //! The tree's file: whole pages read and written at page-aligned offsets, each sealed
 //! with a CRC32C that is verified on every read.
 //!
-//! All I/O goes through [`PageFile`], which can inject faults (failed writes, torn pages,
-//! failed fsyncs) so tests can prove that a failure is reported or survived, never turned
-//! into silent corruption.
+//! All I/O goes through [`PageFile`], which can inject faults (failed writes, a full disk,
+//! torn pages, failed fsyncs) so tests can prove that a failure is reported or survived,
+//! never turned into silent corruption. The file remembers a failed fsync: after one, the
+//! kernel may have dropped pages it had accepted, so the tree must not trust the file
+//! again (see the tree's failure rules).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
 use super::node::PAGE_SIZE;
+pub use crate::faults::Faults;
 use crate::{Result, StorageError};
 
 /// A physical page number: the page's offset in the file divided by [`PAGE_SIZE`].
 pub type PhysicalPage = u64;
-
-/// Faults to inject, shared with the test that arms them.
-#[derive(Debug, Default)]
-pub struct Faults {
-    /// Fail writes after this many more succeed (`u64::MAX`: never).
-    pub fail_writes_after: AtomicU64,
-    /// Fail every fsync.
-    pub fail_sync: std::sync::atomic::AtomicBool,
-    /// Write only the first 32 bytes of the page written as the N-th write from now (1 =
-    /// the next one; 0 = never), then report success: a torn page, as after a power cut.
-    pub tear_on_write: AtomicU64,
-}
-
-impl Faults {
-    /// No faults armed.
-    pub fn none() -> Arc<Faults> {
-        Arc::new(Faults { fail_writes_after: AtomicU64::new(u64::MAX), ..Faults::default() })
-    }
-}
 
 /// A file of checksummed pages.
 #[derive(Debug)]
@@ -46,6 +30,8 @@ pub struct PageFile {
     faults: Arc<Faults>,
     /// Serializes appends that grow the file, so two writers never race on its length.
     grow: Mutex<()>,
+    /// An fsync failed: the file may have lost writes it accepted.
+    sync_failed: AtomicBool,
 }
 
 impl PageFile {
@@ -58,7 +44,13 @@ impl PageFile {
             .truncate(false)
             .open(path)
             .map_err(|e| StorageError::io(path, e))?;
-        Ok(PageFile { file, path: path.to_path_buf(), faults, grow: Mutex::new(()) })
+        Ok(PageFile {
+            file,
+            path: path.to_path_buf(),
+            faults,
+            grow: Mutex::new(()),
+            sync_failed: AtomicBool::new(false),
+        })
     }
 
     /// The file's path, for error messages.
@@ -96,13 +88,7 @@ impl PageFile {
         seal(buf);
         let offset = page * PAGE_SIZE as u64;
         let io = |e| StorageError::io(&self.path, e);
-        let remaining = self.faults.fail_writes_after.load(Ordering::Relaxed);
-        if remaining == 0 {
-            return Err(io(std::io::Error::other("injected write failure")));
-        }
-        if remaining != u64::MAX {
-            self.faults.fail_writes_after.store(remaining - 1, Ordering::Relaxed);
-        }
+        self.faults.before_write().map_err(io)?;
         let tear = self.faults.tear_on_write.load(Ordering::Relaxed);
         if tear > 0 {
             self.faults.tear_on_write.store(tear - 1, Ordering::Relaxed);
@@ -116,10 +102,16 @@ impl PageFile {
 
     /// Forces written pages to disk.
     pub fn sync(&self) -> Result<()> {
-        if self.faults.fail_sync.load(Ordering::Relaxed) {
-            return Err(StorageError::io(&self.path, std::io::Error::other("injected fsync failure")));
-        }
-        self.file.sync_data().map_err(|e| StorageError::io(&self.path, e))
+        let result = self.faults.before_sync().and_then(|()| self.file.sync_data());
+        result.map_err(|e| {
+            self.sync_failed.store(true, Ordering::Relaxed);
+            StorageError::io(&self.path, e)
+        })
+    }
+
+    /// True once an fsync of this file has failed.
+    pub fn sync_failed(&self) -> bool {
+        self.sync_failed.load(Ordering::Relaxed)
     }
 }
 

@@ -20,6 +20,28 @@
 //! already contains is harmless: the layer above only writes immutable versions, so
 //! applying a batch twice gives the same tree.
 //!
+//! ## Failures
+//!
+//! What a failure does depends on what the file can still be trusted with:
+//!
+//! - A failed page *write* (a full disk, say) during write-back or a checkpoint changes
+//!   nothing the last durable checkpoint refers to: pages are only ever written to
+//!   unprotected places, and the header to the older slot. The pages stay dirty in the
+//!   pool and are written again later ([`BufferPool::write_back`] paces the retries); a
+//!   failed checkpoint leaves the previous one in charge. Write-back during a batch never
+//!   fails the batch: the batch is already in memory, and its commit in the log. The one
+//!   write inside a batch, of a long value's overflow pages, keeps a page it cannot write
+//!   in memory beside the pool (counted with its dirty pages), to be written with them.
+//! - A failed *fsync* is different: the kernel may have dropped pages it had accepted, so
+//!   the file may not hold what the tree believes it wrote. So is a batch that failed
+//!   halfway (an unreadable page): memory then holds half a commit. Either puts the tree
+//!   into its failed state, which refuses changes until the database is reopened and
+//!   recovered from the log.
+//!
+//! [`Engine::check_writable`] is how the layer above learns, *before* logging a commit,
+//! that the tree cannot take it: failed, or its pool full of dirty pages that cannot be
+//! written.
+//!
 //! ## Concurrency
 //!
 //! Each tree has a reader-writer lock. Readers (gets and scan chunks) share it; a batch
@@ -114,6 +136,9 @@ pub struct State {
     /// Set when writing pages failed: the file may not hold what memory says it does, so
     /// the tree refuses further changes rather than risk a checkpoint over lost writes.
     failed: Option<String>,
+    /// Overflow pages that could not be written (a full disk): kept here, sealed, until
+    /// write-back writes them. Overflow pages bypass the pool, so these are its only copy.
+    unwritten: PageMap<PageId, Vec<u8>>,
 }
 
 /// Details beyond [`EngineStats`], for `phantom_storage_stats`.
@@ -146,7 +171,16 @@ impl BTree {
                 (root, 0, 0, 0)
             }
         };
-        let state = State { pages, root, dirty, entries, live_bytes, applied_lsn: lsn, failed: None };
+        let state = State {
+            pages,
+            root,
+            dirty,
+            entries,
+            live_bytes,
+            applied_lsn: lsn,
+            failed: None,
+            unwritten: PageMap::default(),
+        };
         Ok(BTree {
             inner: Arc::new(Inner { tree, pool, path: path.to_path_buf(), state: RwLock::new(state) }),
         })
@@ -158,7 +192,7 @@ impl BTree {
         BTreeStats {
             file_pages: state.pages.file_pages(),
             free_pages: state.pages.free_pages(),
-            dirty_pages: state.dirty.len() as u64,
+            dirty_pages: (state.dirty.len() + state.unwritten.len()) as u64,
             checkpoint_lsn: state.pages.header.checkpoint_lsn,
         }
     }
@@ -219,8 +253,17 @@ impl Inner {
         let mut buf = vec![0u8; PAGE_SIZE];
         let mut id = first;
         while id != NO_PAGE {
-            let location = state.pages.location(id)?;
-            state.pages.file.read(location, &mut buf)?;
+            let location = match state.unwritten.get(&id) {
+                Some(page) => {
+                    buf.copy_from_slice(page);
+                    state.pages.location(id).unwrap_or(0)
+                }
+                None => {
+                    let location = state.pages.location(id)?;
+                    state.pages.file.read(location, &mut buf)?;
+                    location
+                }
+            };
             let (k, stored) = node::read_header(&buf);
             if k != kind::OVERFLOW || stored != id {
                 return Err(self.corrupt(location, format!("expected overflow page {id}")));
@@ -266,8 +309,74 @@ impl Inner {
         }
     }
 
-    /// Writes every dirty node to the file (to unprotected pages) and marks it clean.
+    /// Writes back dirty nodes if the pool's retries allow, as a batch or a commit's
+    /// admission asks. A failed write only leaves pages dirty (see the module docs).
+    fn write_back_if_allowed(&self, state: &mut State) {
+        // Nothing to write says nothing about the disk: no attempt, no success.
+        if !self.pool.write_back.ready() || (state.dirty.is_empty() && state.unwritten.is_empty()) {
+            return;
+        }
+        let result = self.write_back(state);
+        // Recorded either way; the caller carries on (its batch is applied already).
+        let _ = self.note_write_result(state, result);
+    }
+
+    /// Records the outcome of writing pages: a success ends a spell of failures; a failed
+    /// write starts or continues one; anything else (a failed fsync, damage) fails the
+    /// tree. Returns the result again.
+    fn note_write_result(&self, state: &mut State, result: Result<()>) -> Result<()> {
+        match &result {
+            Ok(()) => {
+                self.pool.write_back.succeeded();
+            }
+            Err(e) if e.is_io() && !state.pages.file.sync_failed() => {
+                self.pool.write_back.failed(e);
+            }
+            Err(e) => state.failed = Some(e.to_string()),
+        }
+        result
+    }
+
+    /// Writes overflow page `id` to the file; if a write fails as it may on a full disk
+    /// (or one is already failing), keeps the page in memory for write-back instead, so the
+    /// batch goes on: its commit is in the log already.
+    fn write_overflow_page(&self, state: &mut State, id: PageId, page: &mut [u8]) -> Result<()> {
+        if self.pool.write_back.ready() {
+            match state.pages.write(id, page) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_io() && !state.pages.file.sync_failed() => self.pool.write_back.failed(&e),
+                Err(e) => return Err(e),
+            };
+        }
+        file::seal(page);
+        if state.unwritten.insert(id, page.to_vec()).is_none() {
+            self.pool.add_unpooled_dirty(PAGE_SIZE as isize);
+        }
+        Ok(())
+    }
+
+    /// Releases page `id`, and any copy of it still waiting to be written.
+    fn free_page(&self, state: &mut State, id: PageId) {
+        if state.unwritten.remove(&id).is_some() {
+            self.pool.add_unpooled_dirty(-(PAGE_SIZE as isize));
+        }
+        state.pages.free(id);
+    }
+
+    /// Writes every dirty node (and every overflow page kept back) to the file, to
+    /// unprotected pages, and marks it clean. On an error what is not yet written stays
+    /// dirty.
     fn write_back(&self, state: &mut State) -> Result<()> {
+        let mut kept: Vec<PageId> = state.unwritten.keys().copied().collect();
+        kept.sort_unstable();
+        for id in kept {
+            let Some(mut page) = state.unwritten.remove(&id) else { continue };
+            if let Err(e) = state.pages.write(id, &mut page) {
+                state.unwritten.insert(id, page);
+                return Err(e);
+            }
+            self.pool.add_unpooled_dirty(-(PAGE_SIZE as isize));
+        }
         let mut buf = vec![0u8; PAGE_SIZE];
         let mut dirty: Vec<PageId> = state.dirty.iter().copied().collect();
         dirty.sort_unstable();
@@ -291,12 +400,20 @@ impl Inner {
         }
     }
 
-    /// Runs `f`; an error puts the tree into the failed state.
+    /// An error puts the tree into the failed state.
     fn fail_on_error<T>(&self, state: &mut State, result: Result<T>) -> Result<T> {
         if let Err(e) = &result {
             state.failed = Some(e.to_string());
         }
         result
+    }
+}
+
+impl Drop for Inner {
+    /// Pages kept back from the file are gone with the tree: the pool stops counting them.
+    fn drop(&mut self) {
+        let kept = self.state.get_mut().unwritten.len();
+        self.pool.add_unpooled_dirty(-((kept * PAGE_SIZE) as isize));
     }
 }
 
@@ -335,16 +452,38 @@ impl Engine for BTree {
         self.inner.fail_on_error(&mut state, result)?;
         state.applied_lsn = state.applied_lsn.max(lsn);
         if self.inner.pool.wants_write_back() {
-            let result = self.inner.write_back(&mut state);
-            self.inner.fail_on_error(&mut state, result)?;
+            self.inner.write_back_if_allowed(&mut state);
         }
         Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.inner.check_failed(&self.inner.state.read())?;
+        let pool = &self.inner.pool;
+        if !pool.dirty_limit_reached() {
+            return Ok(());
+        }
+        // This tree's own dirty pages may be what holds the pool up.
+        {
+            let mut state = self.inner.state.write();
+            self.inner.write_back_if_allowed(&mut state);
+            self.inner.check_failed(&state)?;
+        }
+        match pool.write_back.refusal() {
+            Some(refusal) if pool.dirty_limit_reached() => Err(refusal),
+            _ => Ok(()),
+        }
+    }
+
+    fn max_key_len(&self) -> Option<usize> {
+        Some(node::MAX_KEY_LEN)
     }
 
     fn checkpoint(&self, upto: Lsn) -> Result<()> {
         let mut state = self.inner.state.write();
         self.inner.check_failed(&state)?;
         if state.dirty.is_empty()
+            && state.unwritten.is_empty()
             && state.pages.header.checkpoint_lsn >= upto
             && state.pages.header.sequence > 0
         {
@@ -360,7 +499,7 @@ impl Engine for BTree {
             };
             state.pages.commit_checkpoint(header)
         });
-        self.inner.fail_on_error(&mut state, result)
+        self.inner.note_write_result(&mut state, result)
     }
 
     fn persisted_lsn(&self) -> Lsn {

@@ -21,6 +21,16 @@
 //! them and their tree writes them back (see the tree's write-back) once dirty bytes
 //! pass half the pool. The pool therefore may run over its bound for a moment, by at most
 //! the dirty bytes of the batch being applied.
+//!
+//! ## When write-back fails
+//!
+//! A write-back that fails (a full disk) leaves its pages dirty, to be written later;
+//! [`BufferPool::write_back`] paces the retries for every tree of the pool. Dirty pages
+//! then pile up, and only new commits can stop that: once they pass three quarters of
+//! the pool ([`BufferPool::dirty_limit_reached`]) while write-back is failing, trees
+//! refuse new commits before they are logged (see `Engine::check_writable`), with the
+//! write-back's error (53100 for a full disk). A commit already logged is always applied,
+//! so the pool can still grow past that by one commit's pages.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -30,6 +40,7 @@ use parking_lot::Mutex;
 
 use super::node::{Node, PageId};
 use super::{PageMap, PageSet};
+use crate::retry::Retry;
 
 /// Identifies a cached page: (tree id, logical page id).
 pub type FrameKey = (u64, PageId);
@@ -81,7 +92,15 @@ pub struct BufferPool {
     hits: AtomicU64,
     misses: AtomicU64,
     next_tree: AtomicU64,
+    /// Failed write-backs of any tree, and when to try again.
+    pub write_back: Retry,
+    /// Dirty bytes trees hold outside the pool: overflow pages a full disk kept out of
+    /// their file (see the tree's write path). Counted with the pool's own dirty pages.
+    unpooled_dirty: std::sync::atomic::AtomicUsize,
 }
+
+/// Write-back retries after a failure are at most this far apart.
+const WRITE_BACK_RETRY_CEILING: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl BufferPool {
     /// A pool that holds about `capacity_bytes` of nodes.
@@ -92,6 +111,8 @@ impl BufferPool {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             next_tree: AtomicU64::new(1),
+            write_back: Retry::new("B+tree write-back", WRITE_BACK_RETRY_CEILING),
+            unpooled_dirty: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -200,7 +221,27 @@ impl BufferPool {
 
     /// True when dirty pages take more than half the pool: time for write-back.
     pub fn wants_write_back(&self) -> bool {
-        self.state.lock().dirty > self.capacity / 2
+        self.dirty_bytes() > self.capacity / 2
+    }
+
+    /// True when dirty pages take more than three quarters of the pool: write-back is not
+    /// keeping up, and new commits must wait for it if it is failing.
+    pub fn dirty_limit_reached(&self) -> bool {
+        self.dirty_bytes() > self.capacity / 4 * 3
+    }
+
+    /// Dirty bytes, in the pool and held by trees beside it.
+    fn dirty_bytes(&self) -> usize {
+        self.state.lock().dirty + self.unpooled_dirty.load(Ordering::Relaxed)
+    }
+
+    /// Counts `bytes` more (or, negative, fewer) dirty bytes a tree holds outside the pool.
+    pub fn add_unpooled_dirty(&self, bytes: isize) {
+        if bytes >= 0 {
+            self.unpooled_dirty.fetch_add(bytes as usize, Ordering::Relaxed);
+        } else {
+            self.unpooled_dirty.fetch_sub(bytes.unsigned_abs(), Ordering::Relaxed);
+        }
     }
 
     /// Counters and sizes.
@@ -209,7 +250,7 @@ impl BufferPool {
         PoolStats {
             capacity_bytes: self.capacity as u64,
             used_bytes: s.used as u64,
-            dirty_bytes: s.dirty as u64,
+            dirty_bytes: (s.dirty + self.unpooled_dirty.load(Ordering::Relaxed)) as u64,
             pages: s.frames.len() as u64,
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),

@@ -335,3 +335,145 @@ fn a_torn_header_write_leaves_the_previous_checkpoint() {
     let error = BTree::open(&path, BufferPool::new(1 << 20)).expect_err("no valid header");
     assert!(error.to_string().contains("neither header slot is valid"), "{error}");
 }
+
+/// Asks `check_writable` until the pool's write-back retry comes due and succeeds (a
+/// bounded wait for the backoff, not a timing).
+fn writable_once_retried(tree: &BTree) {
+    for _ in 0..300 {
+        match tree.check_writable() {
+            Ok(()) => return,
+            Err(e) => assert!(e.is_disk_full(), "{e}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the tree never became writable again");
+}
+
+#[test]
+fn a_full_disk_during_write_back_leaves_pages_dirty_and_fails_no_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.btree");
+    let faults = Faults::none();
+    faults.no_space.store(true, Ordering::Relaxed);
+    let pool = BufferPool::new(256 << 10);
+    let tree = BTree::open_with_faults(&path, pool.clone(), faults.clone()).expect("open");
+    let mut model = Model::new();
+    apply(&tree, &mut model, &(0..50u16).map(|k| (k, Some((100, 1)))).collect::<Vec<_>>(), 1);
+    tree.checkpoint(1).expect("checkpoint");
+    let first = model.clone();
+    // Every later write fails as on a full disk. Batches keep being applied (their
+    // commits are in the log already) while write-back fails behind them, until the
+    // dirty pages pass the limit and the tree asks for no more.
+    faults.fail_writes_after.store(0, Ordering::Relaxed);
+    let mut lsn = 1;
+    while tree.check_writable().is_ok() {
+        lsn += 1;
+        assert!(lsn < 500, "the dirty limit was never reached");
+        let ops: Vec<_> = (0..40u16).map(|k| (k + (lsn as u16 % 60) * 40, Some((150, lsn as u8)))).collect();
+        apply(&tree, &mut model, &ops, lsn);
+    }
+    let refusal = tree.check_writable().expect_err("refused");
+    assert!(refusal.is_disk_full(), "{refusal}");
+    assert!(pool.write_back.is_disk_full());
+    check_all(&tree, &model);
+    let error = tree.checkpoint(lsn).expect_err("a checkpoint cannot write either");
+    assert!(error.is_disk_full(), "{error}");
+    // Nothing was damaged: the file still holds the first checkpoint.
+    let before = open(&path, 1 << 20);
+    assert_eq!(before.persisted_lsn(), 1);
+    check_all(&before, &first);
+    drop(before);
+
+    // Space comes back: write-back resumes by itself, and the tree takes commits again.
+    faults.fail_writes_after.store(u64::MAX, Ordering::Relaxed);
+    writable_once_retried(&tree);
+    assert!(!pool.write_back.is_failing());
+    apply(&tree, &mut model, &[(7, Some((10, 9)))], lsn + 1);
+    tree.checkpoint(lsn + 1).expect("checkpoint after space returned");
+    drop(tree);
+    let tree = open(&path, 1 << 20);
+    assert_eq!(tree.persisted_lsn(), lsn + 1);
+    check_all(&tree, &model);
+}
+
+#[test]
+fn a_checkpoint_failing_at_any_write_keeps_the_previous_one_and_can_be_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.btree");
+    let faults = Faults::none();
+    faults.no_space.store(true, Ordering::Relaxed);
+    let tree = BTree::open_with_faults(&path, BufferPool::new(4 << 20), faults.clone()).expect("open");
+    let mut model = Model::new();
+    apply(&tree, &mut model, &(0..300u16).map(|k| (k, Some((60, 1)))).collect::<Vec<_>>(), 1);
+    tree.checkpoint(1).expect("checkpoint");
+    let mut durable = model.clone();
+    let mut durable_lsn = 1;
+    // Fail the first, second, ... write of a checkpoint (dirty nodes, page table, header).
+    for (round, fail_at) in (0..40u64).enumerate() {
+        let lsn = round as Lsn + 2;
+        let ops: Vec<_> = (0..300u16).step_by(round % 5 + 1).map(|k| (k, Some((60, lsn as u8)))).collect();
+        apply(&tree, &mut model, &ops, lsn);
+        faults.fail_writes_after.store(fail_at, Ordering::Relaxed);
+        let checkpointed = tree.checkpoint(lsn);
+        faults.fail_writes_after.store(u64::MAX, Ordering::Relaxed);
+        {
+            let on_disk = open(&path, 1 << 20);
+            if checkpointed.is_ok() {
+                durable = model.clone();
+                durable_lsn = lsn;
+            } else {
+                let error = checkpointed.expect_err("failed");
+                assert!(error.is_disk_full(), "{error}");
+            }
+            assert_eq!(on_disk.persisted_lsn(), durable_lsn, "after failing at write {fail_at}");
+            check_all(&on_disk, &durable);
+        }
+        check_all(&tree, &model);
+        // The tree is not failed: the next checkpoint (no fault) succeeds.
+        tree.apply(WriteBatch::new(), lsn).expect("still accepts batches");
+    }
+    tree.checkpoint(100).expect("checkpoint");
+    drop(tree);
+    let tree = open(&path, 1 << 20);
+    check_all(&tree, &model);
+}
+
+#[test]
+fn long_values_written_on_a_full_disk_wait_in_memory_and_reach_the_file_later() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.btree");
+    let faults = Faults::none();
+    faults.no_space.store(true, Ordering::Relaxed);
+    let pool = BufferPool::new(512 << 10);
+    let tree = BTree::open_with_faults(&path, pool.clone(), faults.clone()).expect("open");
+    let mut model = Model::new();
+    apply(&tree, &mut model, &[(1, Some((5000, 1)))], 1);
+    tree.checkpoint(1).expect("checkpoint");
+    faults.fail_writes_after.store(0, Ordering::Relaxed);
+    // Overflow pages are written inside the batch: on the full disk they stay in memory,
+    // the batch succeeds, and reads find them.
+    let mut lsn = 1;
+    while tree.check_writable().is_ok() {
+        lsn += 1;
+        assert!(lsn < 500, "the dirty limit was never reached");
+        apply(&tree, &mut model, &[(lsn as u16, Some((5000, lsn as u8)))], lsn);
+    }
+    assert!(tree.check_writable().expect_err("refused").is_disk_full());
+    check_all(&tree, &model);
+    assert!(tree.btree_stats().dirty_pages > 0);
+    // Deleting values frees their kept pages too.
+    let dirty = pool.stats().dirty_bytes;
+    let deletes: Vec<_> = (0..20u16).map(|k| (k, None)).collect();
+    apply(&tree, &mut model, &deletes, lsn + 1);
+    assert!(pool.stats().dirty_bytes < dirty, "freed overflow pages are no longer counted");
+    check_all(&tree, &model);
+
+    faults.fail_writes_after.store(u64::MAX, Ordering::Relaxed);
+    writable_once_retried(&tree);
+    tree.checkpoint(lsn + 1).expect("checkpoint after space returned");
+    assert_eq!(tree.btree_stats().dirty_pages, 0);
+    drop(tree);
+    assert_eq!(pool.stats().dirty_bytes, 0, "nothing is counted for a closed tree");
+    let tree = open(&path, 1 << 20);
+    check_all(&tree, &model);
+}

@@ -101,7 +101,7 @@ impl<'a> Writer<'a> {
         self.out.remove(&id);
         self.inner.pool.remove((self.inner.tree, id));
         self.state.dirty.remove(&id);
-        self.state.pages.free(id);
+        self.inner.free_page(self.state, id);
     }
 
     /// Returns every checked-out node to the pool, dirty.
@@ -327,7 +327,8 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes a long value to a chain of overflow pages. They are written straight to the
-    /// file (never overwritten: a new value gets a new chain), so they bypass the pool.
+    /// file (never overwritten: a new value gets a new chain), so they bypass the pool; on
+    /// a full disk the tree keeps them in memory until write-back can write them.
     fn write_overflow(&mut self, value: &[u8]) -> Result<LeafValue> {
         let chunks: Vec<&[u8]> = value.chunks(OVERFLOW_DATA).collect();
         let ids: Vec<PageId> = chunks.iter().map(|_| self.state.pages.allocate()).collect();
@@ -339,7 +340,7 @@ impl<'a> Writer<'a> {
             page[PAGE_HEADER..PAGE_HEADER + 8].copy_from_slice(&next.to_le_bytes());
             page[PAGE_HEADER + 8..PAGE_HEADER + 12].copy_from_slice(&(chunk.len() as u32).to_le_bytes());
             page[PAGE_HEADER + 12..PAGE_HEADER + 12 + chunk.len()].copy_from_slice(chunk);
-            self.state.pages.write(ids[i], &mut page)?;
+            self.inner.write_overflow_page(self.state, ids[i], &mut page)?;
         }
         Ok(LeafValue::Overflow { len: value.len() as u64, first: ids.first().copied().unwrap_or(NO_PAGE) })
     }
@@ -347,7 +348,7 @@ impl<'a> Writer<'a> {
     fn free_value(&mut self, value: LeafValue) -> Result<()> {
         if let LeafValue::Overflow { first, .. } = value {
             for id in self.inner.overflow_chain(self.state, first)? {
-                self.state.pages.free(id);
+                self.inner.free_page(self.state, id);
             }
         }
         Ok(())

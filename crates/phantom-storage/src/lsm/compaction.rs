@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use super::manifest::{Edit, TableRecord};
 use super::table::{Table, TableBuilder};
-use super::{Compaction, Inner, LsmOptions, Run, Version, table_path};
+use super::{Compaction, Inner, LsmOptions, NewTables, Run, Version, table_path};
 use crate::Result;
 
 /// What one compaction does.
@@ -167,7 +167,7 @@ impl Inner {
         };
         let Some(task) = task else { return Ok(false) };
         let result = if task.trivial { self.move_down(&task) } else { self.run(&task) };
-        self.fail(result)?;
+        self.settle(result)?;
         Ok(true)
     }
 
@@ -182,6 +182,7 @@ impl Inner {
             }
         }
         let mut outputs: Vec<TableRecord> = Vec::new();
+        let mut new = NewTables::new(&self.dir);
         let mut builder: Option<(u64, TableBuilder)> = None;
         let started = Instant::now();
         let mut written = 0u64;
@@ -209,7 +210,7 @@ impl Inner {
             }
             if builder.is_none() {
                 let id = self.manifest.lock().next_table_id();
-                builder = Some((id, TableBuilder::create(&table_path(&self.dir, id))?));
+                builder = Some((id, TableBuilder::create(&table_path(&self.dir, id), self.faults.clone())?));
             }
             if let Some((_, b)) = builder.as_mut() {
                 b.add(&key, &slot)?;
@@ -218,14 +219,16 @@ impl Inner {
                 if split && b.size() >= self.options.table_bytes {
                     written += b.size();
                     outputs.push(self.finish_output(builder.take(), task.output_level, seq)?);
+                    new.ids.extend(outputs.last().map(|o| o.id));
                     self.pace(started, written);
                 }
             }
         }
         if builder.as_ref().is_some_and(|(_, b)| !b.is_empty()) {
             outputs.push(self.finish_output(builder.take(), task.output_level, seq)?);
+            new.ids.extend(outputs.last().map(|o| o.id));
         }
-        self.install(task, outputs)
+        self.install(task, outputs, &mut new)
     }
 
     fn finish_output(
@@ -296,7 +299,7 @@ impl Inner {
 
     /// Records the compaction in the manifest, swaps the new files in, and deletes the
     /// inputs.
-    fn install(&self, task: &Task, outputs: Vec<TableRecord>) -> Result<()> {
+    fn install(&self, task: &Task, outputs: Vec<TableRecord>, new: &mut NewTables<'_>) -> Result<()> {
         let removed: Vec<u64> = task.inputs.iter().map(|r| r.record.id).collect();
         let mut runs = Vec::with_capacity(outputs.len());
         for record in &outputs {
@@ -305,7 +308,7 @@ impl Inner {
                 record: record.clone(),
             }));
         }
-        self.manifest.lock().commit(Edit { added: outputs, removed: removed.clone(), ..Edit::default() })?;
+        self.commit_new_tables(new, Edit { added: outputs, removed: removed.clone(), ..Edit::default() })?;
         {
             let mut state = self.state.write();
             let mut version = (*state.version).clone();

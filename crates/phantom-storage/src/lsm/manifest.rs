@@ -7,12 +7,21 @@
 //! change never took effect. Table files the manifest does not name are leftovers of an
 //! interrupted flush or compaction and are deleted on open. When the manifest grows large
 //! it is rewritten as a single edit describing the current state (write, fsync, rename).
+//!
+//! An append that fails (a full disk) is cut back off the file before the error is
+//! returned, so a half-written edit can never sit in front of later ones; the edit can be
+//! tried again. A failed fsync, or a failure to cut back, breaks the manifest for good:
+//! what the file holds is then unknown, and it refuses further edits until the tree is
+//! reopened. A rewrite that fails leaves the old file in place (the edit that triggered it
+//! is durable already) and is tried again at the next edit.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::Compaction;
+use crate::faults::Faults;
 use crate::wal::Lsn;
 use crate::{Result, StorageError, varint};
 
@@ -136,6 +145,12 @@ pub struct Manifest {
     /// Rewrite when the file passes this size.
     rewrite_at: u64,
     pub state: ManifestState,
+    /// Set when the file can no longer be trusted to hold the edits (see the module docs).
+    broken: Option<String>,
+    /// A failed rewrite has been logged (until one succeeds).
+    rewrite_failing: bool,
+    /// Injected faults (tests).
+    pub faults: Arc<Faults>,
 }
 
 const NAME: &str = "MANIFEST";
@@ -178,24 +193,64 @@ impl Manifest {
             .open(&path)
             .map_err(|e| StorageError::io(&path, e))?;
         file.set_len(pos as u64).map_err(|e| StorageError::io(&path, e))?;
-        Ok(Manifest { path, file, size: pos as u64, rewrite_at: REWRITE_AT, state })
+        Ok(Manifest {
+            path,
+            file,
+            size: pos as u64,
+            rewrite_at: REWRITE_AT,
+            state,
+            broken: None,
+            rewrite_failing: false,
+            faults: Faults::none(),
+        })
     }
 
-    /// Appends `edit` durably and applies it to the state.
+    /// Appends `edit` durably and applies it to the state. On an error the edit did not
+    /// take effect; a write error (a full disk) leaves the manifest as it was, so the edit
+    /// may be tried again.
     pub fn commit(&mut self, edit: Edit) -> Result<()> {
+        if let Some(reason) = &self.broken {
+            return Err(StorageError::Failed { path: self.path.clone(), reason: reason.clone() });
+        }
         let body = encode(&edit);
         let mut framed = Vec::with_capacity(body.len() + 8);
         framed.extend_from_slice(&(body.len() as u32).to_le_bytes());
         framed.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
         framed.extend_from_slice(&body);
-        self.file.write_all(&framed).map_err(|e| StorageError::io(&self.path, e))?;
-        self.file.sync_data().map_err(|e| StorageError::io(&self.path, e))?;
+        let written = match self.faults.before_write() {
+            Ok(()) => self.file.write_all(&framed),
+            // An injected failure leaves half the edit in the file, as a full disk can.
+            Err(e) => self.file.write_all(&framed[..framed.len() / 2]).and(Err(e)),
+        };
+        if let Err(e) = written {
+            // Part of the edit may be in the file: cut it off, or later edits would follow it.
+            if let Err(cut) = self.file.set_len(self.size) {
+                return Err(self.break_for(format!("{e}, and cutting the torn edit off failed: {cut}")));
+            }
+            return Err(StorageError::io(&self.path, e));
+        }
+        if let Err(e) = self.faults.before_sync().and_then(|()| self.file.sync_data()) {
+            return Err(self.break_for(format!("fsync failed: {e}")));
+        }
         self.size += framed.len() as u64;
         self.state.apply(&edit);
         if self.size > self.rewrite_at {
-            self.rewrite()?;
+            match self.rewrite() {
+                Ok(()) => self.rewrite_failing = false,
+                Err(e) => {
+                    if !std::mem::replace(&mut self.rewrite_failing, true) {
+                        tracing::warn!(manifest = %self.path.display(), error = %e, "could not rewrite the manifest; will try again");
+                    }
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Marks the manifest broken and returns the error saying so.
+    fn break_for(&mut self, reason: String) -> StorageError {
+        self.broken = Some(reason.clone());
+        StorageError::Failed { path: self.path.clone(), reason }
     }
 
     /// A fresh table id.
@@ -215,12 +270,17 @@ impl Manifest {
         };
         let body = encode(&snapshot);
         let tmp = self.path.with_extension("tmp");
-        let io = |e| StorageError::io(&tmp, e);
-        let mut file = File::create(&tmp).map_err(io)?;
-        file.write_all(&(body.len() as u32).to_le_bytes()).map_err(io)?;
-        file.write_all(&crc32c::crc32c(&body).to_le_bytes()).map_err(io)?;
-        file.write_all(&body).map_err(io)?;
-        file.sync_all().map_err(io)?;
+        let written = File::create(&tmp).and_then(|mut file| {
+            self.faults.before_write()?;
+            file.write_all(&(body.len() as u32).to_le_bytes())?;
+            file.write_all(&crc32c::crc32c(&body).to_le_bytes())?;
+            file.write_all(&body)?;
+            file.sync_all()
+        });
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(StorageError::io(&tmp, e));
+        }
         std::fs::rename(&tmp, &self.path).map_err(|e| StorageError::io(&self.path, e))?;
         if let Some(dir) = self.path.parent() {
             File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io(dir, e))?;

@@ -28,6 +28,19 @@
 //! bound memory; they do not advance the persisted position (replaying their writes again
 //! is harmless: the layer above writes immutable versions).
 //!
+//! ## Failures
+//!
+//! A flush, compaction or checkpoint that fails to write (a full disk) changes nothing:
+//! its unfinished table files delete themselves, finished ones not yet in the manifest are
+//! deleted, a failed manifest append is cut off (see [`manifest`]), and the memtables it
+//! was writing stay where they are. The background worker tries again with backoff
+//! ([`crate::retry`]), logging once when the failures start and once when they end.
+//! Meanwhile the tree keeps taking writes into its active memtable; once a frozen one
+//! waits to be written (or compaction has fallen behind to the stop threshold),
+//! [`Engine::check_writable`] refuses new commits before they are logged, so memory does
+//! not grow without bound and no logged commit is left waiting. Damage, or a manifest
+//! whose fsync failed, instead fails the tree until it is reopened.
+//!
 //! ## Back-pressure
 //!
 //! When compaction falls behind, level 0 (or, tiered, the number of runs) grows; at
@@ -61,6 +74,8 @@ use self::memtable::Memtable;
 use self::table::{Table, TableBuilder};
 use crate::chunked::{ChunkSource, ChunkedScan};
 use crate::engine::{Engine, EngineStats, KeyValue, ScanIterator, WriteBatch, WriteOp};
+use crate::faults::Faults;
+use crate::retry::Retry;
 use crate::wal::Lsn;
 use crate::{Result, StorageError};
 
@@ -165,6 +180,9 @@ pub struct Inner {
     signal_lock: Mutex<()>,
     filter: RwLock<Option<CompactionFilter>>,
     failed: Mutex<Option<String>>,
+    /// Flushes and compactions that failed to write, and when to try again.
+    retry: Retry,
+    faults: Arc<Faults>,
     stop: AtomicBool,
     /// Tests that assert a tree's exact shape hold the background thread off, so the
     /// shape depends only on what they do, not on when the thread ran. Read under
@@ -172,6 +190,9 @@ pub struct Inner {
     paused: AtomicBool,
     round_lock: Mutex<()>,
 }
+
+/// Background retries after a failed write are at most this far apart.
+const RETRY_CEILING: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -207,12 +228,47 @@ fn table_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("{id:010}.sst"))
 }
 
+/// Table files written but not (yet) named by the manifest: deleted when this is dropped,
+/// unless kept, so a flush or compaction that fails leaves no space taken.
+struct NewTables<'a> {
+    dir: &'a Path,
+    ids: Vec<u64>,
+    kept: bool,
+}
+
+impl<'a> NewTables<'a> {
+    fn new(dir: &'a Path) -> NewTables<'a> {
+        NewTables { dir, ids: Vec::new(), kept: false }
+    }
+}
+
+impl Drop for NewTables<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            for &id in &self.ids {
+                let _ = std::fs::remove_file(table_path(self.dir, id));
+            }
+        }
+    }
+}
+
 impl Lsm {
     /// Opens (or creates) the tree in `dir`. The compaction strategy of an existing tree
     /// is the one it was created with.
-    pub fn open(dir: &Path, mut options: LsmOptions, cache: Arc<BlockCache>) -> Result<Lsm> {
+    pub fn open(dir: &Path, options: LsmOptions, cache: Arc<BlockCache>) -> Result<Lsm> {
+        Lsm::open_with_faults(dir, options, cache, Faults::none())
+    }
+
+    /// Opens with injected I/O faults (tests).
+    pub fn open_with_faults(
+        dir: &Path,
+        mut options: LsmOptions,
+        cache: Arc<BlockCache>,
+        faults: Arc<Faults>,
+    ) -> Result<Lsm> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
         let mut manifest = Manifest::open(dir)?;
+        manifest.faults = faults.clone();
         match manifest.state.compaction {
             Some(strategy) => options.compaction = strategy,
             None => manifest.commit(Edit { compaction: Some(options.compaction), ..Edit::default() })?,
@@ -254,6 +310,8 @@ impl Lsm {
             signal_lock: Mutex::new(()),
             filter: RwLock::new(None),
             failed: Mutex::new(None),
+            retry: Retry::new("LSM flush and compaction", RETRY_CEILING),
+            faults,
             stop: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             round_lock: Mutex::new(()),
@@ -329,9 +387,34 @@ impl Inner {
         }
     }
 
-    fn fail<T>(&self, result: Result<T>) -> Result<T> {
-        if let Err(e) = &result {
-            self.failed.lock().get_or_insert_with(|| e.to_string());
+    /// Records the outcome of work that wrote files (a flush, a compaction, a manifest
+    /// edit): a failed write (a full disk) starts or continues a spell of retries, a
+    /// success ends one, anything else (damage, a broken manifest) fails the tree.
+    fn settle<T>(&self, result: Result<T>) -> Result<T> {
+        match &result {
+            Ok(_) => {
+                self.retry.succeeded();
+            }
+            Err(e) if e.is_io() => {
+                self.retry.failed(e);
+            }
+            Err(e) => {
+                let mut failed = self.failed.lock();
+                if failed.is_none() {
+                    tracing::error!(tree = %self.dir.display(), error = %e, "LSM tree failed; it refuses writes until reopened");
+                    *failed = Some(e.to_string());
+                }
+            }
+        }
+        result
+    }
+
+    /// Commits `edit`, which names the tables in `new`: once it may be durable, they are
+    /// the manifest's and stay. (A write error means it is not: the manifest cut it off.)
+    fn commit_new_tables(&self, new: &mut NewTables<'_>, edit: Edit) -> Result<()> {
+        let result = self.manifest.lock().commit(edit);
+        if !matches!(&result, Err(e) if e.is_io()) {
+            new.kept = true;
         }
         result
     }
@@ -352,27 +435,24 @@ impl Inner {
         }
     }
 
-    /// The background worker: flushes frozen memtables, then compacts.
+    /// The background worker: flushes frozen memtables, then compacts. After a failure
+    /// it waits out the retry delay (errors are recorded by [`Inner::settle`]).
     fn work(self: Arc<Self>) {
         while !self.stop.load(Ordering::Relaxed) {
-            let round = self.round_lock.lock();
-            let result = if self.paused.load(Ordering::Relaxed) {
-                Ok(false)
-            } else {
-                self.flush_frozen().and_then(|flushed| Ok(flushed | self.compact_once()?))
+            let result = {
+                let _round = self.round_lock.lock();
+                let paused = self.paused.load(Ordering::Relaxed);
+                (!paused && self.retry.ready() && self.check_failed().is_ok())
+                    .then(|| self.flush_frozen().and_then(|flushed| Ok(flushed | self.compact_once()?)))
             };
-            drop(round);
             match result {
-                Ok(true) => {
+                Some(Ok(true)) => {
                     self.wake();
                     continue;
                 }
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::error!(tree = %self.dir.display(), error = %e, "LSM background work failed");
-                    self.failed.lock().get_or_insert_with(|| e.to_string());
-                    self.wake();
-                }
+                Some(Ok(false)) | None => {}
+                // Writers waiting for compaction must hear of it.
+                Some(Err(_)) => self.wake(),
             }
             let mut guard = self.signal_lock.lock();
             if !self.stop.load(Ordering::Relaxed) {
@@ -387,7 +467,7 @@ impl Inner {
         let mut any = false;
         loop {
             let Some(oldest) = self.state.read().frozen.last().cloned() else { return Ok(any) };
-            self.fail(self.write_memtable(&oldest))?;
+            self.settle(self.write_memtable(&oldest))?;
             any = true;
         }
     }
@@ -412,11 +492,13 @@ impl Inner {
             (id, id)
         };
         let path = table_path(&self.dir, id);
-        let mut builder = TableBuilder::create(&path)?;
+        let mut new = NewTables::new(&self.dir);
+        let mut builder = TableBuilder::create(&path, self.faults.clone())?;
         for (key, slot) in memtable.entries() {
             builder.add(&key, &slot)?;
         }
         let info = builder.finish()?;
+        new.ids.push(id);
         let record = TableRecord {
             id,
             level: 0,
@@ -427,7 +509,7 @@ impl Inner {
             entries: info.entries,
         };
         let table = Table::open(&path, id)?;
-        self.manifest.lock().commit(Edit { added: vec![record.clone()], ..Edit::default() })?;
+        self.commit_new_tables(&mut new, Edit { added: vec![record.clone()], ..Edit::default() })?;
         let mut state = self.state.write();
         let mut version = (*state.version).clone();
         if version.levels.is_empty() {
@@ -567,11 +649,16 @@ impl Engine for Lsm {
 
     fn apply(&self, batch: WriteBatch, _lsn: Lsn) -> Result<()> {
         self.inner.check_failed()?;
-        // Back-pressure: compaction must keep up.
+        // Back-pressure: compaction must keep up. A compaction that cannot write (a full
+        // disk) is not waited for: this batch's commit is logged already, and
+        // `check_writable` holds back the next ones.
         let runs = self.inner.runs();
         if runs >= self.inner.options.stop_runs {
             let mut guard = self.inner.signal_lock.lock();
-            while self.inner.runs() >= self.inner.options.stop_runs && self.inner.failed.lock().is_none() {
+            while self.inner.runs() >= self.inner.options.stop_runs
+                && self.inner.failed.lock().is_none()
+                && !self.inner.retry.is_failing()
+            {
                 self.inner.signal.notify_all();
                 self.inner.signal.wait_for(&mut guard, Duration::from_millis(50));
             }
@@ -601,13 +688,24 @@ impl Engine for Lsm {
 
     fn checkpoint(&self, upto: Lsn) -> Result<()> {
         self.inner.check_failed()?;
-        let result = self.inner.flush_all();
-        self.inner.fail(result)?;
+        self.inner.flush_all()?;
         let mut manifest = self.inner.manifest.lock();
         if manifest.state.persisted_lsn < upto {
             let result = manifest.commit(Edit { persisted_lsn: Some(upto), ..Edit::default() });
             drop(manifest);
-            self.inner.fail(result)?;
+            self.inner.settle(result)?;
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.inner.check_failed()?;
+        if let Some(refusal) = self.inner.retry.refusal() {
+            let backlog = !self.inner.state.read().frozen.is_empty()
+                || self.inner.runs() >= self.inner.options.stop_runs;
+            if backlog {
+                return Err(refusal);
+            }
         }
         Ok(())
     }

@@ -12,6 +12,10 @@
 //! Every block is checked against its CRC when read, so a damaged block is an error naming
 //! the file and offset, never a wrong answer. The index and the bloom filter are read once
 //! when the table is opened and stay in memory; data blocks go through the block cache.
+//!
+//! A [`TableBuilder`] that is dropped before [`TableBuilder::finish`] succeeded (a write
+//! failed: a full disk, say) deletes its file, so a failed flush or compaction leaves no
+//! space taken behind it.
 
 use std::fs::File;
 use std::io::Write;
@@ -25,6 +29,7 @@ use super::bloom;
 use super::cache::BlockCache;
 use super::memtable::Slot;
 use crate::chunked::{within_end, within_start};
+use crate::faults::Faults;
 use crate::{Result, StorageError, varint};
 
 /// Target size of a data block before compression.
@@ -81,6 +86,9 @@ fn unframe(path: &Path, offset: u64, framed: &[u8]) -> Result<Vec<u8>> {
 pub struct TableBuilder {
     file: File,
     path: PathBuf,
+    faults: Arc<Faults>,
+    /// Set once the table is complete: the file then outlives the builder.
+    finished: bool,
     offset: u64,
     block: BlockBuilder,
     index: Vec<(Vec<u8>, u64, u32)>,
@@ -99,11 +107,13 @@ pub struct TableInfo {
 }
 
 impl TableBuilder {
-    pub fn create(path: &Path) -> Result<TableBuilder> {
+    pub fn create(path: &Path, faults: Arc<Faults>) -> Result<TableBuilder> {
         let file = File::create(path).map_err(|e| StorageError::io(path, e))?;
         Ok(TableBuilder {
             file,
             path: path.to_path_buf(),
+            faults,
+            finished: false,
             offset: 0,
             block: BlockBuilder::default(),
             index: Vec::new(),
@@ -136,7 +146,10 @@ impl TableBuilder {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(u64, u32)> {
-        self.file.write_all(bytes).map_err(|e| StorageError::io(&self.path, e))?;
+        self.faults
+            .before_write()
+            .and_then(|()| self.file.write_all(bytes))
+            .map_err(|e| StorageError::io(&self.path, e))?;
         let at = self.offset;
         self.offset += bytes.len() as u64;
         Ok((at, bytes.len() as u32))
@@ -175,13 +188,26 @@ impl TableBuilder {
         let crc = crc32c::crc32c(&footer);
         footer.extend_from_slice(&crc.to_le_bytes());
         self.write(&footer)?;
-        self.file.sync_all().map_err(|e| StorageError::io(&self.path, e))?;
+        self.faults
+            .before_sync()
+            .and_then(|()| self.file.sync_all())
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.finished = true;
         Ok(TableInfo {
-            smallest: self.smallest.unwrap_or_default(),
+            smallest: self.smallest.take().unwrap_or_default(),
             largest: self.index.last().map(|(k, _, _)| k.clone()).unwrap_or_default(),
             size: self.offset,
             entries: self.entries,
         })
+    }
+}
+
+impl Drop for TableBuilder {
+    /// An unfinished table is of no use to anyone: its space goes back.
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -349,7 +375,7 @@ mod tests {
     fn write(dir: &Path, n: u32) -> (PathBuf, Vec<(Vec<u8>, Slot)>) {
         let path = dir.join("1.sst");
         let data = entries(n);
-        let mut b = TableBuilder::create(&path).expect("create");
+        let mut b = TableBuilder::create(&path, Faults::none()).expect("create");
         for (k, s) in &data {
             b.add(k, s).expect("add");
         }

@@ -27,6 +27,29 @@
 //! are unknown (after a failed fsync Linux may drop the dirty pages), so the log must not
 //! promise durability again until the database is reopened and recovered.
 //!
+//! ## A full disk
+//!
+//! A full disk must not fail a record that has already been handed an LSN: LSNs have no
+//! gaps, so a record that could not be written would either stop the log for good or,
+//! if its bytes half reached the file, come back after a restart as a commit that was
+//! reported failed. So the log never writes a record anywhere it might not fit. The
+//! active segment keeps zeros ahead of the records (see [`segment`]), and the state
+//! counts the *room*: zeros not yet promised to any record. [`Wal::append`] takes its
+//! record's room before it hands out the LSN; when there is not enough, it first adds
+//! zeros to the file, and if the disk is full it refuses the record with
+//! [`StorageError::DiskFull`] before anything is logged. The flush leader tops the room
+//! up after its write (one fsync covers both), so appenders rarely meet the edge, and a
+//! new segment is made with the old one's zeros before the old one is sealed. After a
+//! failure, attempts to grow wait out a backoff ([`crate::retry`]): appends that need
+//! room are refused at once until then, and the first one after it tries again, so
+//! writing resumes by itself once space is freed. Records that fit in the room left
+//! still go through meanwhile.
+//!
+//! What a full disk cannot reach stays as it was: a failed `fsync` (whatever its errno)
+//! is still the permanent failed state, as PostgreSQL treats it, and so is a record
+//! write that fails despite its room (a copy-on-write file system can run out of space
+//! there): its bytes are overwritten with zeros first, so a restart does not find them.
+//!
 //! ## Recovery
 //!
 //! [`Wal::open`] reads every segment in order and replays each intact record. A torn write
@@ -46,7 +69,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::{Condvar, Mutex};
 
 use self::record::Frame;
-use self::segment::{ActiveSegment, Segment};
+use self::segment::{ActiveSegment, Segment, Spare};
+use crate::retry::Retry;
 use crate::{Result, StorageError};
 
 /// A log sequence number: the position of a record in the log, counting from 1.
@@ -90,6 +114,8 @@ struct State {
     next_lsn: Lsn,
     /// Every record up to here is written (and synced, per the mode).
     durable_lsn: Lsn,
+    /// Preallocated bytes of the active segment not yet promised to a record.
+    room: u64,
     /// A leader is writing.
     flushing: bool,
     /// Set forever once a write or sync failed.
@@ -114,6 +140,8 @@ struct Files {
 struct Faults {
     fail_write: bool,
     fail_sync: bool,
+    /// Growing the preallocated space and making a new segment fail with ENOSPC.
+    no_space: bool,
 }
 
 /// The write-ahead log.
@@ -127,7 +155,12 @@ pub struct Wal {
     syncs: AtomicU64,
     /// Bytes appended since the log was opened (checkpoint scheduling).
     appended: AtomicU64,
+    /// Growing the preallocated space after it failed.
+    growth: Retry,
 }
+
+/// Retries of a failed preallocation are at most this far apart.
+const GROWTH_RETRY_CEILING: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Wal {
     /// Opens the log in `dir` (creating it if needed), calling `replay` for every intact
@@ -140,6 +173,7 @@ impl Wal {
         replay: &mut dyn FnMut(Lsn, &[u8]) -> Result<()>,
     ) -> Result<Wal> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        segment::remove_spare(dir);
         let mut segments = segment::list(dir)?;
         let mut next_lsn: Lsn = segments.first().map_or(1, |s| s.first_lsn);
         let mut active = None;
@@ -216,6 +250,7 @@ impl Wal {
                 buffer_first_lsn: next_lsn,
                 next_lsn,
                 durable_lsn: next_lsn - 1,
+                room: active.free_space(),
                 flushing: false,
                 failed: None,
             }),
@@ -229,10 +264,12 @@ impl Wal {
             }),
             syncs: AtomicU64::new(0),
             appended: AtomicU64::new(0),
+            growth: Retry::new("growing the write-ahead log", GROWTH_RETRY_CEILING),
         })
     }
 
-    /// Buffers a record and returns its LSN. Cheap: no I/O.
+    /// Buffers a record and returns its LSN. No I/O unless the preallocated space has run
+    /// out; if it cannot grow (a full disk), the record is refused and nothing is logged.
     pub fn append(&self, payload: &[u8]) -> Result<Lsn> {
         if payload.len() >= record::MAX_PAYLOAD {
             return Err(StorageError::TooLarge {
@@ -242,18 +279,81 @@ impl Wal {
             });
         }
         let prepared = record::prepare(payload);
-        let mut state = self.state.lock();
-        if let Some(e) = &state.failed {
-            return Err(StorageError::WalFailed(e.clone()));
+        let frame_len = prepared.frame_len() as u64;
+        loop {
+            let mut state = self.state.lock();
+            if let Some(e) = &state.failed {
+                return Err(StorageError::WalFailed(e.clone()));
+            }
+            if state.room < frame_len {
+                drop(state);
+                self.make_room(frame_len)?;
+                continue;
+            }
+            state.room -= frame_len;
+            let lsn = state.next_lsn;
+            if state.buffer.is_empty() {
+                state.buffer_first_lsn = lsn;
+            }
+            record::encode_prepared(&mut state.buffer, lsn, &prepared);
+            state.next_lsn += 1;
+            self.appended.fetch_add(frame_len, Ordering::Relaxed);
+            return Ok(lsn);
         }
-        let lsn = state.next_lsn;
-        if state.buffer.is_empty() {
-            state.buffer_first_lsn = lsn;
+    }
+
+    /// Makes sure a record of `payload_len` bytes would find room now, growing the
+    /// preallocated space if needed: lets a caller do the I/O before it takes a lock of
+    /// its own around [`Wal::append`]. (The room is not held for it.)
+    pub fn ensure_room(&self, payload_len: usize) -> Result<()> {
+        let needed = (record::HEADER_LEN + payload_len) as u64;
+        if self.state.lock().room >= needed { Ok(()) } else { self.make_room(needed) }
+    }
+
+    /// True while growing the log fails for lack of space.
+    pub fn is_disk_full(&self) -> bool {
+        self.growth.is_disk_full()
+    }
+
+    /// Grows the preallocated space until at least `needed` bytes of it are unpromised,
+    /// or says why it cannot: a full disk, or the backoff after one.
+    fn make_room(&self, needed: u64) -> Result<()> {
+        let mut files = self.files.lock();
+        let room = self.state.lock().room;
+        if room >= needed {
+            return Ok(()); // someone else grew it meanwhile
         }
-        record::encode_prepared(&mut state.buffer, lsn, &prepared);
-        state.next_lsn += 1;
-        self.appended.fetch_add(prepared.frame_len() as u64, Ordering::Relaxed);
-        Ok(lsn)
+        if !self.growth.ready() {
+            return Err(self
+                .growth
+                .refusal()
+                .unwrap_or_else(|| StorageError::DiskFull { path: files.active.path.clone() }));
+        }
+        self.grow(&mut files, needed - room + segment::PREALLOCATE)
+    }
+
+    /// Adds `bytes` of zeros to the active segment and to the room.
+    fn grow(&self, files: &mut Files, bytes: u64) -> Result<()> {
+        #[cfg(test)]
+        let injected = files.faults.no_space.then(no_space);
+        #[cfg(not(test))]
+        let injected: Option<std::io::Error> = None;
+        let result = match injected {
+            Some(e) => Err(e),
+            None => files.active.extend(bytes),
+        };
+        match result {
+            Ok(()) => {
+                self.state.lock().room += bytes;
+                self.growth.succeeded();
+                Ok(())
+            }
+            Err(e) => {
+                let error = StorageError::io(&files.active.path, e);
+                self.growth.failed(&error);
+                Err(error)
+            }
+        }
     }
 
     /// Returns once every record up to `lsn` is written and, in `Full` mode, synced.
@@ -311,14 +411,33 @@ impl Wal {
             self.rotate(&mut files, first_lsn)?;
         }
         #[cfg(test)]
-        if files.faults.fail_write {
-            return Err(StorageError::io(
-                &files.active.path,
-                std::io::Error::other("injected write failure"),
-            ));
+        let written = if files.faults.fail_write {
+            // All but the last byte reaches the file, as when the disk fills mid-write.
+            files.active.write_torn(batch).and(Err(std::io::Error::other("injected write failure")))
+        } else {
+            files.active.write(batch)
+        };
+        #[cfg(not(test))]
+        let written = files.active.write(batch);
+        if let Err(e) = written {
+            // These records' commits are reported failed: none of their bytes may be
+            // found by a restart.
+            if let Err(erase) = files.active.erase_failed_write(batch.len() as u64) {
+                tracing::error!(
+                    segment = %files.active.path.display(),
+                    error = %erase,
+                    "could not erase a failed write from the write-ahead log"
+                );
+            }
+            return Err(StorageError::io(&files.active.path, e));
         }
-        files.active.write(batch).map_err(|e| StorageError::io(&files.active.path, e))?;
         files.written_upto = last_lsn;
+        // Top the room up while this leader holds the file anyway (its fsync covers the
+        // zeros too), so appenders seldom have to. A full disk here fails nobody: these
+        // records had their room.
+        if self.state.lock().room < segment::PREALLOCATE / 2 && self.growth.ready() {
+            let _ = self.grow(&mut files, segment::PREALLOCATE);
+        }
         if sync {
             #[cfg(test)]
             if files.faults.fail_sync {
@@ -335,7 +454,7 @@ impl Wal {
 
     /// Seals the active segment if every record in it is at or below `lsn`, so that a
     /// checkpoint covering `lsn` can remove it. Records appended meanwhile go to the new
-    /// segment.
+    /// segment. On a full disk the segment stays active (and is not removed).
     pub fn seal_if_covered(&self, lsn: Lsn) -> Result<()> {
         let mut files = self.files.lock();
         if files.active.size == 0 || files.written_upto > lsn {
@@ -345,8 +464,35 @@ impl Wal {
         self.rotate(&mut files, next)
     }
 
-    /// Seals the active segment and starts a new one at `first_lsn`.
+    /// Seals the active segment and starts a new one at `first_lsn`. The new one is made
+    /// first, with at least as many zeros as the old one has left, so the room promised
+    /// to records not yet written moves with them; if it cannot be made (a full disk),
+    /// the old segment simply stays active and grows past the segment size.
     fn rotate(&self, files: &mut Files, first_lsn: Lsn) -> Result<()> {
+        if !self.growth.ready() {
+            return Ok(()); // waiting out a full disk
+        }
+        let carried = files.active.free_space();
+        let bytes = carried.max(segment::PREALLOCATE);
+        #[cfg(test)]
+        let spare = if files.faults.no_space {
+            Err(StorageError::io(&self.dir, no_space()))
+        } else {
+            Spare::make(&self.dir, bytes)
+        };
+        #[cfg(not(test))]
+        let spare = Spare::make(&self.dir, bytes);
+        let spare = match spare {
+            Ok(spare) => {
+                self.growth.succeeded();
+                spare
+            }
+            Err(e) if e.is_disk_full() => {
+                self.growth.failed(&e);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         // The sealed segment must be complete on disk before a later one exists, or
         // recovery could not tell a torn tail from corruption.
         let sync = self.options.sync != SyncMode::Off;
@@ -354,7 +500,8 @@ impl Wal {
         if sync {
             self.count_sync();
         }
-        let next = ActiveSegment::create(&self.dir, first_lsn)?;
+        let next = spare.install(&self.dir, first_lsn)?;
+        self.state.lock().room += bytes - carried;
         let old = std::mem::replace(&mut files.active, next);
         files.sealed.push(Segment { first_lsn: old.first_lsn, path: old.path, size: old.size });
         Ok(())
@@ -433,8 +580,20 @@ impl Wal {
     #[cfg(test)]
     fn inject(&self, fail_write: bool, fail_sync: bool) {
         let mut files = self.files.lock();
-        files.faults = Faults { fail_write, fail_sync };
+        files.faults = Faults { fail_write, fail_sync, no_space: files.faults.no_space };
     }
+
+    /// Makes growing the log fail as on a full disk (tests).
+    #[cfg(test)]
+    fn inject_no_space(&self, no_space: bool) {
+        self.files.lock().faults.no_space = no_space;
+    }
+}
+
+/// The error a full disk gives (tests).
+#[cfg(test)]
+fn no_space() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::StorageFull, "injected: no space left on device")
 }
 
 /// Copies a segment into the archive directory durably (a copy, not a rename: the
@@ -442,8 +601,13 @@ impl Wal {
 fn archive_segment(path: &Path, archive: &Path) -> Result<()> {
     let name = path.file_name().ok_or_else(|| corrupt(path, 0, "segment path without a name".into()))?;
     let target = archive.join(name);
-    std::fs::copy(path, &target).map_err(|e| StorageError::io(&target, e))?;
-    std::fs::File::open(&target).and_then(|f| f.sync_all()).map_err(|e| StorageError::io(&target, e))?;
+    let copied = std::fs::copy(path, &target).and_then(|_| std::fs::File::open(&target)?.sync_all());
+    if let Err(e) = copied {
+        // The segment stays in the log (and is archived by a later checkpoint); a partial
+        // copy must not pass for an archived segment, nor hold space on a full disk.
+        let _ = std::fs::remove_file(&target);
+        return Err(StorageError::io(&target, e));
+    }
     segment::sync_dir(archive)
 }
 

@@ -355,3 +355,139 @@ fn zeros_in_a_segment_with_later_segments_are_corruption() {
     std::fs::write(first, &bytes).expect("write");
     assert!(open(dir.path(), 256).is_err(), "lost records in a sealed segment must not pass as a clean end");
 }
+
+/// `len` bytes that LZ4 cannot shrink, different for each `seed`.
+fn incompressible(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Appends and flushes records of `len` incompressible bytes until the log refuses one;
+/// returns the accepted payloads and the refusal.
+fn fill(wal: &Wal, seed: u64, len: usize) -> (Vec<Vec<u8>>, StorageError) {
+    let mut accepted = Vec::new();
+    for i in 0..10_000 {
+        let payload = incompressible(seed + i, len);
+        match wal.append(&payload) {
+            Ok(lsn) => {
+                wal.flush(lsn).expect("a record that got an LSN is written");
+                accepted.push(payload);
+            }
+            Err(e) => return (accepted, e),
+        }
+    }
+    panic!("the log never ran out of room");
+}
+
+/// Appends until the backoff after a full disk has passed (a bounded wait, not a timing).
+fn append_when_space_returns(wal: &Wal, payload: &[u8]) -> Lsn {
+    for _ in 0..500 {
+        match wal.append(payload) {
+            Ok(lsn) => return lsn,
+            Err(e) => assert!(e.is_disk_full(), "{e}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("writing did not resume after space returned");
+}
+
+#[test]
+fn a_full_disk_refuses_records_before_they_are_logged_and_writing_resumes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 64 << 20).expect("open");
+    write_records(&wal, 1..11);
+    wal.inject_no_space(true);
+    // Records still fit in the room already made; then the log refuses, at once and
+    // again, without handing out LSNs or failing for good.
+    let (accepted, refusal) = fill(&wal, 100, 16 << 10);
+    assert!(refusal.is_disk_full(), "{refusal}");
+    assert!(!accepted.is_empty(), "the room made before the disk filled is used");
+    let last = wal.last_lsn();
+    assert_eq!(last, 10 + accepted.len() as u64);
+    for _ in 0..5 {
+        let refused = incompressible(999, 16 << 10);
+        assert!(wal.append(&refused).expect_err("still full").is_disk_full());
+    }
+    assert_eq!(wal.last_lsn(), last, "refused records get no LSN");
+    assert_eq!(wal.durable_lsn(), last);
+
+    wal.inject_no_space(false);
+    let resumed = append_when_space_returns(&wal, b"after");
+    assert_eq!(resumed, last + 1, "numbering continues without a gap");
+    wal.flush(resumed).expect("flush");
+    // As after a crash: the zeros stay, recovery must still find exactly what was logged.
+    std::mem::forget(wal);
+    let (_, seen) = open(dir.path(), 64 << 20).expect("reopen");
+    let mut want: Vec<Vec<u8>> = (1..11).map(payload).collect();
+    want.extend(accepted);
+    want.push(b"after".to_vec());
+    assert_eq!(seen.into_iter().map(|(_, p)| p).collect::<Vec<_>>(), want);
+}
+
+#[test]
+fn concurrent_appenders_on_a_full_disk_lose_nothing_they_were_promised() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 1 << 20).expect("open");
+    let wal = Arc::new(wal);
+    write_records(&wal, 1..2);
+    wal.inject_no_space(true);
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let wal = wal.clone();
+            std::thread::spawn(move || fill(&wal, t << 32, 8 << 10).0)
+        })
+        .collect();
+    let mut accepted: Vec<Vec<u8>> = threads.into_iter().flat_map(|t| t.join().expect("thread")).collect();
+    accepted.push(payload(1));
+    drop(wal);
+    let (_, seen) = open(dir.path(), 1 << 20).expect("reopen");
+    let mut seen: Vec<Vec<u8>> = seen.into_iter().map(|(_, p)| p).collect();
+    seen.sort();
+    accepted.sort();
+    assert_eq!(seen, accepted, "exactly the accepted records, across segment switches");
+}
+
+#[test]
+fn a_segment_switch_on_a_full_disk_stays_in_the_old_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 4096).expect("open");
+    write_records(&wal, 1..3);
+    wal.inject_no_space(true);
+    let (accepted, refusal) = fill(&wal, 7, 1000);
+    assert!(refusal.is_disk_full(), "{refusal}");
+    assert!(accepted.len() > 5, "records past the segment size went on into the old segment");
+    assert!(!dir.path().join("next-segment.tmp").exists(), "a failed spare is removed");
+    wal.inject_no_space(false);
+    let lsn = append_when_space_returns(&wal, b"after");
+    wal.flush(lsn).expect("flush");
+    write_records(&wal, lsn + 1..lsn + 3);
+    assert!(wal.segment_count() > 1, "once space is back, segments switch again");
+    drop(wal);
+    let (_, seen) = open(dir.path(), 4096).expect("reopen");
+    assert_eq!(seen.len() as u64, lsn + 2);
+    assert_eq!(seen[2..2 + accepted.len()].iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(), accepted);
+}
+
+#[test]
+fn a_record_write_that_fails_partway_is_erased_before_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open(dir.path(), 1 << 20).expect("open");
+    write_records(&wal, 1..4);
+    wal.inject(true, false);
+    // Two records in one batch: the first reaches the file whole, the second all but
+    // its last byte, and the write reports failure.
+    let a = wal.append(b"first of the failed batch").expect("append");
+    let b = wal.append(b"second of the failed batch").expect("append");
+    assert!(wal.flush(b).is_err());
+    assert!(matches!(wal.flush(a), Err(StorageError::WalFailed(_))));
+    std::mem::forget(wal);
+    let (_, seen) = open(dir.path(), 1 << 20).expect("reopen");
+    assert_eq!(seen, expected(1..4), "a commit reported failed must not come back");
+}
