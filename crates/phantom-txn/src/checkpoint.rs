@@ -235,6 +235,13 @@ pub struct Checkpointer {
 /// Background checkpoints after a failure are at most this far apart.
 pub const RETRY_CEILING: Duration = Duration::from_secs(10);
 
+/// What recovery found: the last checkpoint on disk, and how much log after it it replayed.
+#[derive(Clone, Copy, Debug)]
+pub struct Recovered {
+    pub manifest: Manifest,
+    pub replayed_bytes: u64,
+}
+
 impl Checkpointer {
     pub fn new(
         dir: PathBuf,
@@ -243,10 +250,10 @@ impl Checkpointer {
         lsns: Arc<AppliedLsns>,
         oracle: Arc<Oracle>,
         options: CheckpointOptions,
-        recovered: Manifest,
-        replayed_bytes: u64,
+        recovered: Recovered,
     ) -> Checkpointer {
-        let stats = CheckpointStats { last_lsn: recovered.checkpoint_lsn, ..CheckpointStats::default() };
+        let stats =
+            CheckpointStats { last_lsn: recovered.manifest.checkpoint_lsn, ..CheckpointStats::default() };
         Checkpointer {
             dir,
             keyspaces,
@@ -256,7 +263,7 @@ impl Checkpointer {
             options,
             progress: Mutex::new(Progress {
                 stats,
-                inherited: replayed_bytes,
+                inherited: recovered.replayed_bytes,
                 appended_at_last: 0,
                 last_instant: Instant::now(),
             }),

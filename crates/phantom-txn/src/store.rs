@@ -56,7 +56,7 @@ use phantom_storage::{EngineStats, WriteBatch};
 
 use crate::catalog_cache::CatalogCache;
 use crate::checkpoint::{
-    AppliedLsns, CheckpointOptions, CheckpointStats, Checkpointer, Manifest, start_background,
+    AppliedLsns, CheckpointOptions, CheckpointStats, Checkpointer, Manifest, Recovered, start_background,
 };
 use crate::keyspace::{CATALOG_KEYSPACE, KeyspaceId, Keyspaces};
 use crate::locks::{LockManager, TxnId};
@@ -221,8 +221,7 @@ impl MvccStore {
             lsns.clone(),
             oracle.clone(),
             options.checkpoint.clone(),
-            manifest,
-            replayed_bytes,
+            Recovered { manifest, replayed_bytes },
         ));
         if checkpointer.due()
             && let Err(e) = checkpointer.run()
