@@ -139,11 +139,62 @@ pub fn cast(value: Value, ty: DataType, kind: CastKind) -> Result<Value> {
     }
 }
 
-/// Text as BYTEA input: `\x` and hex digits, or else the text's own bytes (PostgreSQL's
-/// escape format, without its backslash escapes).
+/// Text as BYTEA input, as PostgreSQL's `byteain` reads it: `\x` and pairs of hex digits
+/// (whitespace between pairs), or else the escape format, where `\\` is a backslash,
+/// `\ddd` (three octal digits, the first 0-3) a byte, and any other backslash an error.
 fn parse_bytea(s: &str) -> Result<Value> {
-    let Some(hex) = s.strip_prefix("\\x") else { return Ok(Value::Bytes(s.as_bytes().to_vec())) };
-    decode_hex(hex).map(Value::Bytes).ok_or_else(|| invalid_input(DataType::Bytea, s))
+    if let Some(hex) = s.strip_prefix("\\x") {
+        return decode_hex_input(hex).map(Value::Bytes);
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+        } else if bytes.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else {
+            let octal = bytes.get(i + 1..i + 4).filter(|d| {
+                (b'0'..=b'3').contains(&d[0]) && d[1..].iter().all(|b| (b'0'..=b'7').contains(b))
+            });
+            let Some(d) = octal else {
+                // PostgreSQL's wording, which (unlike other types) does not quote the input.
+                return Err(Error::new(
+                    SqlState::InvalidTextRepresentation,
+                    "invalid input syntax for type bytea",
+                ));
+            };
+            out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+            i += 4;
+        }
+    }
+    Ok(Value::Bytes(out))
+}
+
+/// The hex digits of BYTEA input, with PostgreSQL's errors (22023) for a bad digit and
+/// an odd count.
+fn decode_hex_input(hex: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(hex.len() / 2);
+    let mut chars = hex.chars().filter(|c| !matches!(c, ' ' | '\t' | '\n' | '\r'));
+    let digit = |c: char| {
+        c.to_digit(16).ok_or_else(|| {
+            Error::new(SqlState::InvalidParameterValue, format!("invalid hexadecimal digit: \"{c}\""))
+        })
+    };
+    while let Some(high) = chars.next() {
+        let high = digit(high)?;
+        let Some(low) = chars.next() else {
+            return Err(Error::new(
+                SqlState::InvalidParameterValue,
+                "invalid hexadecimal data: odd number of digits",
+            ));
+        };
+        out.push((high * 16 + digit(low)?) as u8);
+    }
+    Ok(out)
 }
 
 /// Decodes hex digits (an even number of them), `None` if they are not.
