@@ -31,7 +31,7 @@ pub mod varint;
 pub mod wal;
 
 pub use btree::{BTree, BufferPool};
-pub use engine::{Engine, EngineStats, KeyValue, ScanIterator, WriteBatch, WriteOp};
+pub use engine::{Engine, EngineStats, KeyValue, RecoveryPoint, ScanIterator, WriteBatch, WriteOp};
 pub use error::{Result, StorageError};
 pub use lsm::Lsm;
 pub use memory::Memory;

@@ -3,10 +3,29 @@
 //! Every flush and compaction appends one *edit* (tables added, tables removed, and the
 //! log position the tree has persisted) as a CRC-framed record, fsynced before the
 //! change takes effect. Opening the tree replays the edits to rebuild the set of live
-//! tables; a torn last record (a crash mid-append) is ignored, which is safe because its
-//! change never took effect. Table files the manifest does not name are leftovers of an
-//! interrupted flush or compaction and are deleted on open. When the manifest grows large
-//! it is rewritten as a single edit describing the current state (write, fsync, rename).
+//! tables. When the manifest grows large it is rewritten as a single edit describing the
+//! current state (write, fsync, rename), so a rewrite is never torn.
+//!
+//! ## Torn or damaged
+//!
+//! A crash in the middle of an append leaves the last edit incomplete: the file ends
+//! before the edit does (its header, or its body as long as the header says), or what
+//! follows the last whole edit is zeros (space a file system extended the file by before
+//! the bytes arrived). That edit never took effect and is ignored. Anything else that
+//! fails its checks is damage and an error naming the file and offset: an edit with a bad
+//! checksum followed by more data, or any bad edit that is not at the end, but also a
+//! *whole* last edit with a bad checksum. An append is one `write` of the edit then an
+//! fsync, and Linux file systems (ext4 in its default ordered mode, XFS) put an append's
+//! bytes on disk before its new length, so an interrupted append does not leave a
+//! full-length edit of garbage; calling that torn would silently drop an edit that did
+//! take effect. If a file system does leave one, the tree refuses to open rather than
+//! guess.
+//!
+//! An ignored torn edit is reported ([`Manifest::torn_tail`]); the file is cut back to the
+//! last whole edit only when the next edit is appended, so an open that is then refused
+//! (see [`crate::RecoveryPoint`]) leaves the file as it found it. Table files the manifest
+//! does not name (leftovers of an interrupted flush or compaction) are not deleted here:
+//! the tree does that when asked, once recovery has accepted what the manifest says.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -132,7 +151,10 @@ fn decode(bytes: &[u8]) -> Option<Edit> {
 pub struct Manifest {
     path: PathBuf,
     file: File,
+    /// Bytes of whole edits (the file may be longer until a torn tail is cut off).
     size: u64,
+    /// An incomplete last edit ignored at open: its offset and what was wrong.
+    torn_tail: Option<(u64, String)>,
     /// Rewrite when the file passes this size.
     rewrite_at: u64,
     pub state: ManifestState,
@@ -143,7 +165,8 @@ const NAME: &str = "MANIFEST";
 const REWRITE_AT: u64 = 1 << 20;
 
 impl Manifest {
-    /// Opens (or creates) the manifest in `dir` and replays it.
+    /// Opens (or creates) the manifest in `dir` and replays it. A torn last edit is
+    /// ignored; damage anywhere is an error (see the module docs).
     pub fn open(dir: &Path) -> Result<Manifest> {
         let path = dir.join(NAME);
         let bytes = match std::fs::read(&path) {
@@ -151,38 +174,78 @@ impl Manifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(StorageError::io(&path, e)),
         };
+        let corrupt = |offset: usize, reason: String| StorageError::Corrupt {
+            path: path.clone(),
+            offset: offset as u64,
+            reason,
+        };
         let mut state = ManifestState::default();
         let mut pos = 0;
-        while pos + 8 <= bytes.len() {
+        let mut torn_tail = None;
+        while pos < bytes.len() {
+            let rest = &bytes[pos..];
+            let torn = if rest.iter().all(|&b| b == 0) {
+                Some("zeros follow the last edit".to_string())
+            } else if rest.len() < 8 {
+                Some(format!("the last edit's header is cut short after {} bytes", rest.len()))
+            } else {
+                None
+            };
             let len =
-                u32::from_le_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]]) as usize;
-            let crc = u32::from_le_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]);
-            let Some(body) = bytes.get(pos + 8..pos + 8 + len) else { break };
-            if crc32c::crc32c(body) != crc {
+                torn.is_none().then(|| u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize);
+            let body = len.and_then(|len| rest.get(8..8 + len));
+            let torn = torn.or_else(|| {
+                body.is_none().then(|| {
+                    format!("the last edit runs past the end of the file ({} bytes left)", rest.len())
+                })
+            });
+            if let Some(why) = torn {
+                torn_tail = Some((pos as u64, why));
                 break;
             }
-            let edit = decode(body).ok_or_else(|| StorageError::Corrupt {
-                path: path.clone(),
-                offset: pos as u64,
-                reason: "malformed manifest edit".into(),
-            })?;
+            let body = body.unwrap_or_default();
+            let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+            if crc32c::crc32c(body) != crc {
+                let after = rest.len() - 8 - body.len();
+                let reason = if after > 0 {
+                    format!("an edit fails its checksum and {after} more bytes follow it")
+                } else {
+                    "the last edit is whole but fails its checksum".to_string()
+                };
+                return Err(corrupt(pos, reason));
+            }
+            let edit = decode(body).ok_or_else(|| corrupt(pos, "malformed manifest edit".into()))?;
             state.apply(&edit);
-            pos += 8 + len;
+            pos += 8 + body.len();
         }
-        if pos < bytes.len() {
-            tracing::warn!(manifest = %path.display(), offset = pos, "manifest ends in a torn edit; ignoring it");
+        if let Some((offset, why)) = &torn_tail {
+            tracing::warn!(manifest = %path.display(), offset, "manifest ends in a torn edit ({why}); ignoring it");
         }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(|e| StorageError::io(&path, e))?;
-        file.set_len(pos as u64).map_err(|e| StorageError::io(&path, e))?;
-        Ok(Manifest { path, file, size: pos as u64, rewrite_at: REWRITE_AT, state })
+        Ok(Manifest { path, file, size: pos as u64, torn_tail, rewrite_at: REWRITE_AT, state })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The torn last edit ignored at open, if there was one: its offset and what was
+    /// wrong with it.
+    pub fn torn_tail(&self) -> Option<&(u64, String)> {
+        self.torn_tail.as_ref()
     }
 
     /// Appends `edit` durably and applies it to the state.
     pub fn commit(&mut self, edit: Edit) -> Result<()> {
+        if self.torn_tail.take().is_some() {
+            // Appends go to the end of the file: cut the torn edit off first.
+            self.file.set_len(self.size).map_err(|e| StorageError::io(&self.path, e))?;
+        }
         let body = encode(&edit);
         let mut framed = Vec::with_capacity(body.len() + 8);
         framed.extend_from_slice(&(body.len() as u32).to_le_bytes());
