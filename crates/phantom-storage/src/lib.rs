@@ -13,7 +13,8 @@
 //! - [`keycode`]: an order-preserving encoding of typed values, so that composite keys
 //!   compare correctly as plain bytes.
 //! - [`wal`]: the write-ahead log shared by the whole database: segment files of
-//!   CRC32C-framed records, group commit, and recovery that stops cleanly at a torn tail.
+//!   CRC32C-framed records, group commit, and recovery that cuts off a torn tail but
+//!   refuses damage (or salvages it, when asked).
 //! - [`dirlock`]: the OS file lock that keeps a second process out of a data directory.
 //!
 //! The layers above (MVCC in `phantom-txn`, the catalog and executors in `phantom-sql`)

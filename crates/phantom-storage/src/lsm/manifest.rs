@@ -9,12 +9,13 @@
 //! ## Torn or damaged
 //!
 //! A crash in the middle of an append leaves the last edit incomplete: the file ends
-//! before the edit does (its header, or its body as long as the header says), or what
-//! follows the last whole edit is zeros (space a file system extended the file by before
-//! the bytes arrived). That edit never took effect and is ignored. Anything else that
-//! fails its checks is damage and an error naming the file and offset: an edit with a bad
-//! checksum followed by more data, or any bad edit that is not at the end, but also a
-//! *whole* last edit with a bad checksum. An append is one `write` of the edit then an
+//! before the edit does (its header, or its body as long as the header says, provided no
+//! whole edit follows: else the length field is damaged), or what follows the last whole
+//! edit is zeros (space a file system extended the file by before the bytes arrived).
+//! That edit never took effect and is ignored. Anything else that fails its checks is
+//! damage and an error naming the file and offset: an edit with a bad checksum followed
+//! by more data, or any bad edit that is not at the end, but also a *whole* last edit with
+//! a bad checksum. An append is one `write` of the edit then an
 //! fsync, and Linux file systems (ext4 in its default ordered mode, XFS) put an append's
 //! bytes on disk before its new length, so an interrupted append does not leave a
 //! full-length edit of garbage; calling that torn would silently drop an edit that did
@@ -146,6 +147,18 @@ fn decode(bytes: &[u8]) -> Option<Edit> {
     (pos + 1 == bytes.len()).then_some(edit)
 }
 
+/// The offset of the first whole edit (its checksum verifies and its body decodes) at or
+/// after `from`, trying every offset.
+fn whole_edit_from(bytes: &[u8], from: usize) -> Option<usize> {
+    (from..bytes.len().saturating_sub(8)).find(|&at| {
+        let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+        bytes
+            .get(at + 8..at + 8 + len)
+            .is_some_and(|body| crc32c::crc32c(body) == crc && decode(body).is_some())
+    })
+}
+
 /// The open manifest file.
 #[derive(Debug)]
 pub struct Manifest {
@@ -200,6 +213,11 @@ impl Manifest {
                 })
             });
             if let Some(why) = torn {
+                // An edit whose length runs past the end could also be a damaged length
+                // field; a whole edit after it settles that.
+                if let Some(later) = whole_edit_from(&bytes, pos + 1) {
+                    return Err(corrupt(pos, format!("{why}, yet a whole edit follows at offset {later}")));
+                }
                 torn_tail = Some((pos as u64, why));
                 break;
             }
@@ -339,6 +357,74 @@ mod tests {
         assert_eq!(m.state.persisted_lsn, 42);
         assert_eq!(m.state.next_table_id, 4);
         assert_eq!(m.state.compaction, Some(Compaction::Tiered));
+    }
+
+    /// A manifest of three edits, and where each starts.
+    fn three_edits(dir: &Path) -> (Vec<u8>, Vec<usize>) {
+        let mut m = Manifest::open(dir).expect("open");
+        let mut starts = Vec::new();
+        for id in 1..=3 {
+            starts.push(m.size as usize);
+            m.commit(Edit { added: vec![table(id, 0)], persisted_lsn: Some(id * 10), ..Edit::default() })
+                .expect("commit");
+        }
+        drop(m);
+        (std::fs::read(dir.join(NAME)).expect("read"), starts)
+    }
+
+    #[test]
+    fn a_flipped_bit_anywhere_but_an_unfinished_last_edit_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (pristine, starts) = three_edits(dir.path());
+        let path = dir.path().join(NAME);
+        for pos in 0..pristine.len() {
+            let mut bytes = pristine.clone();
+            bytes[pos] ^= 1 << (pos % 8);
+            std::fs::write(&path, &bytes).expect("write");
+            match Manifest::open(dir.path()) {
+                Err(StorageError::Corrupt { offset, .. }) => {
+                    assert!(
+                        starts.contains(&(offset as usize)),
+                        "byte {pos}: offset {offset} is an edit's start"
+                    )
+                }
+                Err(e) => panic!("byte {pos}: {e}"),
+                Ok(m) => {
+                    // Only a length field of the last edit grown past the end of the file
+                    // reads as an unfinished append; the edits before it stand.
+                    let last = starts[2];
+                    assert!((last..last + 4).contains(&pos), "byte {pos} was taken for a torn tail");
+                    assert!(m.torn_tail().is_some());
+                    assert_eq!(m.state.persisted_lsn, 20);
+                    assert_eq!(m.state.tables.len(), 2);
+                }
+            }
+            assert_eq!(std::fs::read(&path).expect("read"), bytes, "byte {pos}: opening changes nothing");
+        }
+    }
+
+    #[test]
+    fn an_unfinished_last_edit_is_ignored_and_cut_off_at_the_next_append() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (pristine, starts) = three_edits(dir.path());
+        let path = dir.path().join(NAME);
+        for cut in starts[2] + 1..pristine.len() {
+            std::fs::write(&path, &pristine[..cut]).expect("write");
+            let m = Manifest::open(dir.path()).expect("a torn tail opens");
+            assert_eq!(m.state.persisted_lsn, 20, "cut at {cut}");
+            assert_eq!(m.torn_tail().map(|t| t.0), Some(starts[2] as u64));
+        }
+        // Zeros where the last edit should be (a file extended before its bytes arrived).
+        let mut zeros = pristine[..starts[2]].to_vec();
+        zeros.extend_from_slice(&[0; 30]);
+        std::fs::write(&path, &zeros).expect("write");
+        let mut m = Manifest::open(dir.path()).expect("zeros are a torn tail");
+        assert_eq!(std::fs::read(&path).expect("read").len(), zeros.len(), "not cut at open");
+        m.commit(Edit { persisted_lsn: Some(99), ..Edit::default() }).expect("commit");
+        drop(m);
+        let m = Manifest::open(dir.path()).expect("reopen");
+        assert!(m.torn_tail().is_none(), "the torn edit was cut off before the append");
+        assert_eq!(m.state.persisted_lsn, 99);
     }
 
     #[test]

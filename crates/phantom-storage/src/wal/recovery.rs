@@ -213,7 +213,7 @@ pub(super) fn recover(
                     end = Some((index, pos));
                     break 'segments;
                 }
-                Verdict::Torn(why) if is_last && next_lsn - 1 >= recovery.must_reach => {
+                Verdict::Torn(why) if is_last && next_lsn > recovery.must_reach => {
                     tracing::warn!(
                         segment = %path.display(),
                         offset = pos,

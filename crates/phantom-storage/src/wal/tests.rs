@@ -274,18 +274,16 @@ fn a_log_ending_before_what_the_files_hold_is_damage_and_cannot_be_salvaged() {
     bytes[offset_of(8)..].fill(0);
     std::fs::write(&path, &bytes).expect("write");
     let needs_nine = Recovery { skip_through: 5, must_reach: 9, salvage: false };
-    let error = open_with(dir.path(), &needs_nine).err().expect("refused");
+    let error = open_with(dir.path(), &needs_nine).expect_err("refused");
     assert!(error.to_string().contains("log records are missing"), "{error}");
-    let error =
-        open_with(dir.path(), &Recovery { salvage: true, ..needs_nine }).err().expect("still refused");
+    let error = open_with(dir.path(), &Recovery { salvage: true, ..needs_nine }).expect_err("still refused");
     assert!(matches!(error, StorageError::Corrupt { .. }), "{error}");
     // Damage below what the files hold cannot be cut away either.
     bytes = std::fs::read(&path).expect("read");
     bytes[offset_of(3) + 18] ^= 0x01;
     std::fs::write(&path, &bytes).expect("write");
     let error = open_with(dir.path(), &Recovery { skip_through: 1, must_reach: 5, salvage: true })
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(error.to_string().contains("salvaging cannot help"), "{error}");
 }
 
