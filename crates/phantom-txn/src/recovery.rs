@@ -77,7 +77,8 @@ impl Rules<'_> {
             if point.covered_lsn >= covered || created.contains(id) {
                 if let Some(damage) = &point.damage {
                     let note = format!(
-                        "{}: {damage}; {} covers the log through LSN {}, and the log brought it up to date",
+                        "{}: {damage}; opened from {}, which covers the log through LSN {} (as far as the last \
+                         completed checkpoint needs), and the log replayed the rest",
                         point.path.display(),
                         point.source,
                         point.covered_lsn

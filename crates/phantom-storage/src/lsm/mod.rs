@@ -291,8 +291,13 @@ impl Lsm {
             if let Some(id) = id
                 && !live.contains(&id)
             {
-                std::fs::remove_file(entry.path()).map_err(|e| StorageError::io(entry.path(), e))?;
-                removed += 1;
+                // A leftover that cannot be removed only costs space: say so and go on.
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) => {
+                        tracing::warn!(file = %entry.path().display(), error = %e, "could not remove an unreferenced table file")
+                    }
+                }
             }
         }
         Ok(removed)
