@@ -90,6 +90,12 @@ struct StorageArgs {
     /// Copy write-ahead log segments here before a checkpoint removes them.
     #[arg(long, value_name = "DIR")]
     wal_archive_dir: Option<std::path::PathBuf>,
+    /// Open even though the write-ahead log is damaged: skip damaged records the table
+    /// files already hold, or else cut the log at the first damaged record, LOSING the
+    /// transactions committed after it (the cut bytes are kept as <segment>.discarded).
+    /// Without it a damaged log stops the open with an error.
+    #[arg(long)]
+    salvage_wal: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -100,13 +106,17 @@ enum Synchronous {
 }
 
 impl StorageArgs {
-    /// Opens `database` (or a throwaway in-memory database for `:memory:`).
+    /// Opens `database` (or a throwaway in-memory database for `:memory:`), and tells on
+    /// stderr what recovery had to do about damage or a torn log tail.
     fn open(&self, database: &str) -> phantom::Result<phantom::Database> {
         if database == ":memory:" {
-            Ok(phantom::Database::memory())
-        } else {
-            phantom::Database::open_with(database, self.options())
+            return Ok(phantom::Database::memory());
         }
+        let db = phantom::Database::open_with(database, self.options())?;
+        for note in db.recovery().notes() {
+            eprintln!("phantom: warning: {note}");
+        }
+        Ok(db)
     }
 
     fn options(&self) -> phantom::Options {
@@ -123,6 +133,7 @@ impl StorageArgs {
             block_cache_size: self.block_cache_mib.saturating_mul(1024 * 1024),
             checkpoint_wal_bytes: self.checkpoint_wal_bytes,
             wal_archive_dir: self.wal_archive_dir.clone(),
+            salvage_wal: self.salvage_wal,
         }
     }
 }

@@ -172,3 +172,77 @@ fn a_second_process_gets_a_clear_error_on_a_locked_directory() {
     let out = phantom(&db, &["-c", "SELECT 1"], None);
     assert!(out.status.success(), "after the holder exits the directory opens: {}", stderr(&out));
 }
+
+/// A database killed with SIGKILL after `inserts` single-row commits into `t`, so they are
+/// only in its log; returns the newest log segment.
+fn crashed_with_commits(db: &Path, inserts: usize) -> std::path::PathBuf {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_phantom"))
+        .arg(db)
+        .args(["--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn phantom");
+    let mut input = child.stdin.take().expect("stdin");
+    let mut sql = String::from("CREATE TABLE t (a INT PRIMARY KEY);\n");
+    for i in 0..inserts {
+        sql.push_str(&format!("INSERT INTO t VALUES ({i});\n"));
+    }
+    sql.push_str("SELECT 1 AS ready;\n");
+    input.write_all(sql.as_bytes()).expect("write");
+    input.flush().expect("flush");
+    let mut output = child.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("ready\n1\n") {
+        let n = std::io::Read::read(&mut output, &mut byte).expect("read");
+        assert_eq!(n, 1, "phantom exited early");
+        seen.push(byte[0]);
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let mut segments: Vec<_> = std::fs::read_dir(db.join("wal"))
+        .expect("wal dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .collect();
+    segments.sort();
+    segments.pop().expect("a segment")
+}
+
+#[test]
+fn a_damaged_log_stops_the_open_until_salvage_wal_is_asked_for() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db");
+    let segment = crashed_with_commits(&db, 20);
+    // Damage the payload of the 11th record (the table's creation is the first).
+    let mut bytes = std::fs::read(&segment).expect("read");
+    let mut pos = 0;
+    for _ in 0..10 {
+        pos += 17 + u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes")) as usize;
+    }
+    bytes[pos + 18] ^= 0x20;
+    std::fs::write(&segment, &bytes).expect("write");
+
+    let out = phantom(&db, &["--format", "csv", "-c", "SELECT count(*) FROM t"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("XX001"), "{err}");
+    assert!(err.contains(&*segment.file_name().expect("name").to_string_lossy()), "{err}");
+    assert!(err.contains(&format!("offset {pos}")), "{err}");
+    assert!(err.contains("--salvage-wal"), "{err}");
+    assert_eq!(std::fs::read(&segment).expect("read"), bytes, "the segment is kept");
+
+    let out = phantom(&db, &["--salvage-wal", "--format", "csv", "-c", "SELECT count(*) FROM t"], None);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "count\n9\n", "the commits before the damaged one");
+    let err = stderr(&out);
+    assert!(err.contains("warning") && err.contains("salvage") && err.contains("lost"), "{err}");
+
+    let out = phantom(&db, &["--format", "csv", "-c", "SELECT count(*) FROM t"], None);
+    assert!(out.status.success(), "after the salvage the log is whole: {}", stderr(&out));
+    assert_eq!(stdout(&out), "count\n9\n");
+    let help = Command::new(env!("CARGO_BIN_EXE_phantom")).args(["serve", "--help"]).output().expect("help");
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--salvage-wal"), "phantom serve takes it too");
+}

@@ -46,8 +46,13 @@ impl Instance {
     }
 
     /// After recovery, the log may have recreated keyspaces of tables (or sequences)
-    /// whose drop was committed: only keyspaces the catalog names are kept.
+    /// whose drop was committed: only keyspaces the catalog names are kept. Files are
+    /// deleted on the catalog's word only, so the catalog is read whole first (every page
+    /// checked): a damaged catalog stops the open instead of losing tables. (That the
+    /// catalog is not an older state than the rest of the database is what recovery
+    /// checked before; see `phantom_txn::recovery`.)
     fn discard_dropped_keyspaces(&self) -> Result<()> {
+        self.store.verify_keyspace(phantom_txn::keyspace::CATALOG_KEYSPACE)?;
         let txn = self.store.begin();
         let mut live: HashSet<_> =
             self.catalog.tables(&txn)?.iter().flat_map(|t| t.keyspaces().collect::<Vec<_>>()).collect();

@@ -84,6 +84,28 @@ pub struct EngineStats {
     pub disk_bytes: u64,
 }
 
+/// What an on-disk engine's files say they hold, read when it is opened: the log position
+/// its last durable checkpoint covers, where that is written, and any damage it had to
+/// step around to find it. Recovery (in `phantom-txn`'s store) checks this against the
+/// log and the database's checkpoint manifest, because only they can tell whether an
+/// older checkpoint can still be brought forward; the engine alone cannot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryPoint {
+    /// Every log record at or below this LSN is in the files (0: none is, the engine has
+    /// never completed a checkpoint).
+    pub covered_lsn: Lsn,
+    /// The file that records it (a B+tree's file, an LSM tree's `MANIFEST`).
+    pub path: std::path::PathBuf,
+    /// Byte offset in that file of what recorded it, or of the damage when there is some.
+    pub offset: u64,
+    /// Where the covered position comes from, for messages: "header slot 1 (checkpoint 7)".
+    pub source: String,
+    /// Damage found and stepped around while opening, e.g. "header slot 0 fails its
+    /// checksum": the engine fell back to an older durable state, which is sound only if
+    /// the log still holds everything after `covered_lsn`.
+    pub damage: Option<String>,
+}
+
 /// An ordered key-value store of byte strings. All methods take `&self`: engines do their
 /// own locking so that many readers can run while one batch is applied.
 pub trait Engine: Send + Sync + Debug {

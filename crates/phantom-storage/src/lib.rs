@@ -13,7 +13,8 @@
 //! - [`keycode`]: an order-preserving encoding of typed values, so that composite keys
 //!   compare correctly as plain bytes.
 //! - [`wal`]: the write-ahead log shared by the whole database: segment files of
-//!   CRC32C-framed records, group commit, and recovery that stops cleanly at a torn tail.
+//!   CRC32C-framed records, group commit, and recovery that cuts off a torn tail but
+//!   refuses damage (or salvages it, when asked).
 //! - [`dirlock`]: the OS file lock that keeps a second process out of a data directory.
 //! - [`faults`]: injected I/O faults for tests.
 //! - [`retry`]: backoff and once-per-change logging for writes that failed on a full disk.
@@ -35,7 +36,7 @@ pub mod varint;
 pub mod wal;
 
 pub use btree::{BTree, BufferPool};
-pub use engine::{Engine, EngineStats, KeyValue, ScanIterator, WriteBatch, WriteOp};
+pub use engine::{Engine, EngineStats, KeyValue, RecoveryPoint, ScanIterator, WriteBatch, WriteOp};
 pub use error::{Result, StorageError};
 pub use lsm::Lsm;
 pub use memory::Memory;

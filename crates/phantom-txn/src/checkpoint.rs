@@ -125,16 +125,27 @@ pub struct Manifest {
 const MANIFEST: &str = "MANIFEST";
 
 impl Manifest {
-    /// Reads `dir/MANIFEST`; a missing file is an empty database.
+    /// The manifest's path in data directory `dir`.
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join(MANIFEST)
+    }
+
+    /// Reads `dir/MANIFEST`; a missing file is an empty database. Anything that does not
+    /// decode (not text, no checksum, a bad one, a malformed line) is corruption.
     pub fn read(dir: &Path) -> Result<Manifest> {
-        let path = dir.join(MANIFEST);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+        let path = Manifest::path(dir);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
             Err(e) => return Err(StorageError::io(&path, e).into()),
         };
         let corrupt =
             |reason: &str| StorageError::Corrupt { path: path.clone(), offset: 0, reason: reason.into() };
+        let text = String::from_utf8(bytes).map_err(|e| StorageError::Corrupt {
+            path: path.clone(),
+            offset: e.utf8_error().valid_up_to() as u64,
+            reason: "the manifest is not text (invalid UTF-8)".into(),
+        })?;
         let (body, crc) = text.rsplit_once("crc32c ").ok_or_else(|| corrupt("no checksum line"))?;
         if crc.trim().parse::<u32>().ok() != Some(crc32c::crc32c(body.as_bytes())) {
             return Err(corrupt("checksum mismatch").into());
@@ -292,11 +303,13 @@ impl Checkpointer {
 
     fn run_once(&self) -> Result<Lsn> {
         let mut progress = self.progress.lock();
-        // With synchronous = normal, commits are written but not fsynced; a checkpoint is
-        // one of the moments the log is made durable.
-        self.wal.sync_all()?;
         let appended = self.wal.appended_bytes();
         let upto = self.lsns.watermark();
+        // With synchronous = normal, commits are written but not fsynced; a checkpoint is
+        // one of the moments the log is made durable. It must be durable through `upto`
+        // before any file claims to cover `upto`, or a power cut could leave files ahead
+        // of the log (which recovery reports as missing log).
+        self.wal.sync_all()?;
         let last_ts = self.oracle.last_assigned();
         for (_, engine) in self.keyspaces.engines() {
             engine.checkpoint(upto)?;

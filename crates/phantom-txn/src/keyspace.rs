@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use parking_lot::RwLock;
 use phantom_storage::btree::BufferPool;
 use phantom_storage::lsm::{BlockCache, Compaction, LsmOptions};
-use phantom_storage::{BTree, Engine, Lsm, Memory, StorageError};
+use phantom_storage::{BTree, Engine, Lsm, Memory, RecoveryPoint, StorageError};
 
 use crate::{Result, Timestamp, TxnError};
 
@@ -131,7 +131,7 @@ impl Keyspace {
 #[derive(Clone, Debug)]
 enum Files {
     BTree(BTree, PathBuf),
-    Lsm(PathBuf),
+    Lsm(Lsm, PathBuf),
 }
 
 /// Where the keyspaces of an on-disk database live.
@@ -293,7 +293,7 @@ impl Keyspaces {
                 })?;
                 tree.set_compaction_filter(Some(crate::gc::compaction_filter(self.horizon.clone())));
                 let kind = EngineKind::Lsm(tree.compaction());
-                Keyspace::new(Arc::new(tree), kind, Some(Files::Lsm(path)))
+                Keyspace::new(Arc::new(tree.clone()), kind, Some(Files::Lsm(tree, path)))
             }
         };
         Ok(engines.entry(id).or_insert(keyspace).engine.clone())
@@ -307,9 +307,10 @@ impl Keyspaces {
                 tree.evict_all();
                 std::fs::remove_file(&path).map_err(|e| (path, e))
             }
-            Some(Files::Lsm(path)) => {
+            Some(Files::Lsm(tree, path)) => {
                 // The tree's background thread stops when the last handle goes.
                 drop(keyspace.engine);
+                drop(tree);
                 std::fs::remove_dir_all(&path).map_err(|e| (path, e))
             }
             None => Ok(()),
@@ -352,8 +353,42 @@ impl Keyspaces {
     pub fn btree(&self, id: KeyspaceId) -> Option<BTree> {
         match self.engines.read().get(&id)?.files.as_ref()? {
             Files::BTree(tree, _) => Some(tree.clone()),
-            Files::Lsm(_) => None,
+            Files::Lsm(..) => None,
         }
+    }
+
+    /// What each on-disk keyspace's files held when they were opened (the checkpoint they
+    /// cover and any damage stepped around), for recovery's checks.
+    pub fn recovery_points(&self) -> Vec<(KeyspaceId, RecoveryPoint)> {
+        let mut points: Vec<_> = self
+            .engines
+            .read()
+            .iter()
+            .filter_map(|(&id, k)| match k.files.as_ref()? {
+                Files::BTree(tree, _) => Some((id, tree.recovery_point().clone())),
+                Files::Lsm(tree, _) => Some((id, tree.recovery_point().clone())),
+            })
+            .collect();
+        points.sort_unstable_by_key(|(id, _)| *id);
+        points
+    }
+
+    /// After recovery has accepted every keyspace's files: removes what they no longer
+    /// need (LSM table files their manifest does not name).
+    pub fn finish_recovery(&self) -> Result<()> {
+        let trees: Vec<Lsm> = self
+            .engines
+            .read()
+            .values()
+            .filter_map(|k| match &k.files {
+                Some(Files::Lsm(tree, _)) => Some(tree.clone()),
+                _ => None,
+            })
+            .collect();
+        for tree in trees {
+            tree.remove_unreferenced_files()?;
+        }
+        Ok(())
     }
 
     /// The engine keyspace `id` uses.

@@ -56,6 +56,7 @@ pub mod locks;
 pub mod oracle;
 pub mod periodic;
 pub mod record;
+mod recovery;
 pub mod ssi;
 pub mod store;
 pub mod transaction;
@@ -68,7 +69,7 @@ pub use gc::VacuumStats;
 pub use keyspace::{EngineKind, KeyspaceId};
 pub use locks::{LockMode, TxnId};
 pub use phantom_storage::lsm::Compaction;
-pub use store::{MvccStore, StorageStats, StoreOptions, default_buffer_pool_size};
+pub use store::{MvccStore, RecoveryReport, StorageStats, StoreOptions, default_buffer_pool_size};
 pub use transaction::{Isolation, RowLock, Savepoint, Scan, Transaction, TxnOptions};
 
 /// A commit timestamp. Timestamps start at 1; a snapshot at `ts` sees every commit whose

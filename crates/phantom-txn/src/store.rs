@@ -12,6 +12,10 @@
 //!
 //! Opening reads the manifest, opens every keyspace file, and replays the log records
 //! after the manifest's LSN, skipping for each engine what its own file already covers.
+//! Before and after the replay, [`crate::recovery`] checks that the files and the log
+//! agree, and refuses to open (a corruption error) when a file fell back to a state older
+//! than the rest of the database, or log records are missing. A damaged log is salvaged
+//! only when [`StoreOptions::salvage_wal`] asks for it.
 //!
 //! ## A commit is either durable or absent
 //!
@@ -51,7 +55,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use phantom_storage::btree::{BTreeStats, BufferPool, PoolStats};
 use phantom_storage::dirlock::DirLock;
-use phantom_storage::wal::{Lsn, SyncMode, Wal, WalOptions};
+use phantom_storage::wal::{Lsn, Recovery, RecoveryReport as WalRecoveryReport, SyncMode, Wal, WalOptions};
 use phantom_storage::{EngineStats, WriteBatch};
 
 use crate::catalog_cache::CatalogCache;
@@ -63,6 +67,7 @@ use crate::locks::{LockManager, TxnId};
 use crate::oracle::Oracle;
 use crate::periodic::Periodic;
 use crate::record::{CommitRecord, Write};
+use crate::recovery::Rules;
 use crate::ssi::Ssi;
 use crate::transaction::{Inner, Transaction, TxnOptions};
 use crate::write_set::{SpillPlace, WriteSet};
@@ -84,6 +89,11 @@ pub struct StoreOptions {
     pub block_cache_size: usize,
     /// When checkpoints run, and where removed log segments are archived.
     pub checkpoint: CheckpointOptions,
+    /// Open a database whose log is damaged by skipping damaged records every table file
+    /// already holds, or else cutting the log at the first bad record (keeping a copy of
+    /// what is cut): committed transactions after it are lost. Off by default: damage is
+    /// an error (see `phantom_storage::wal::Recovery`).
+    pub salvage_wal: bool,
 }
 
 impl Default for StoreOptions {
@@ -95,6 +105,7 @@ impl Default for StoreOptions {
             buffer_pool_size: default_buffer_pool_size(),
             block_cache_size: 64 * 1024 * 1024,
             checkpoint: CheckpointOptions::default(),
+            salvage_wal: false,
         }
     }
 }
@@ -141,6 +152,8 @@ pub(crate) struct Shared {
     /// Keyspaces dropped by committed transactions, with the commit timestamp: they are
     /// removed once no snapshot older than that timestamp is live.
     pending_drops: Mutex<Vec<(KeyspaceId, Timestamp)>>,
+    /// What recovery did at open that a user should hear about.
+    recovery: RecoveryReport,
     path: Option<PathBuf>,
     _lock: Option<DirLock>,
 }
@@ -149,6 +162,27 @@ pub(crate) struct Shared {
 #[derive(Clone, Debug)]
 pub struct MvccStore {
     shared: Arc<Shared>,
+}
+
+/// What recovery did when the store was opened that a user should hear about: a torn
+/// log tail cut off, what a salvage skipped or cut, damage it stepped around because the
+/// log still covered it (a torn header of a checkpoint that never completed).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// What the log's recovery did.
+    pub wal: WalRecoveryReport,
+    /// Damaged files opened from an older state that the log brought up to date.
+    pub accepted_damage: Vec<String>,
+}
+
+impl RecoveryReport {
+    /// One line per thing to tell, most serious first.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes: Vec<String> = self.wal.salvaged.iter().map(ToString::to_string).collect();
+        notes.extend(self.accepted_damage.iter().cloned());
+        notes.extend(self.wal.torn_tail.iter().map(ToString::to_string));
+        notes
+    }
 }
 
 /// Storage facts for `phantom_storage_stats`.
@@ -176,6 +210,11 @@ impl MvccStore {
         let keyspaces = Arc::new(Keyspaces::open(&data_dir, pool, cache)?);
         let manifest = Manifest::read(&data_dir)?;
         keyspaces.note_id(manifest.next_keyspace_id.saturating_sub(1));
+        let points = keyspaces.recovery_points();
+        let manifest_path = Manifest::path(&data_dir);
+        let rules = Rules { manifest: &manifest, manifest_path: &manifest_path, points: &points };
+        let wal_dir = dir.join("wal");
+        rules.check_log_start(&wal_dir, Wal::first_lsn(&wal_dir)?)?;
         let mut last_ts: Timestamp = manifest.last_ts;
         let wal_options = WalOptions { segment_size: options.wal_segment_size, sync: options.sync };
         let mut replayed = 0u64;
@@ -183,11 +222,17 @@ impl MvccStore {
         // Commits logged in parts whose final record has not come (yet): the keyspaces
         // their parts wrote.
         let mut unfinished: HashMap<Timestamp, HashSet<KeyspaceId>> = HashMap::new();
+        // Keyspaces the replayed log creates.
+        let mut created: HashSet<KeyspaceId> = HashSet::new();
         let mut replay = |lsn: Lsn, payload: &[u8]| -> phantom_storage::Result<()> {
             let record = CommitRecord::decode(payload).map_err(|e| corrupt_record(dir, lsn, e))?;
             last_ts = last_ts.max(record.ts);
             replayed += 1;
             replayed_bytes += payload.len() as u64;
+            created.extend(record.writes.iter().filter_map(|w| match w {
+                Write::CreateKeyspace { keyspace, .. } => Some(*keyspace),
+                _ => None,
+            }));
             if record.complete {
                 unfinished.remove(&record.ts);
             } else {
@@ -195,7 +240,15 @@ impl MvccStore {
             }
             apply_record(&keyspaces, record, lsn, true).map_err(|e| corrupt_record(dir, lsn, e))
         };
-        let wal = Arc::new(Wal::open(&dir.join("wal"), wal_options, manifest.checkpoint_lsn, &mut replay)?);
+        let recovery = Recovery {
+            skip_through: manifest.checkpoint_lsn,
+            must_reach: rules.must_reach(),
+            salvage: options.salvage_wal,
+        };
+        let wal = Arc::new(Wal::open_with(&wal_dir, wal_options, &recovery, &mut replay)?);
+        let accepted_damage = rules.check_keyspaces(&created)?;
+        keyspaces.finish_recovery()?;
+        let recovery = RecoveryReport { wal: wal.recovery_report().clone(), accepted_damage };
         for (ts, written) in unfinished {
             let removed = discard_versions(&keyspaces, ts, &written, wal.last_lsn())?;
             tracing::warn!(
@@ -248,6 +301,7 @@ impl MvccStore {
                 collector: Mutex::new(Some(collector)),
                 next_txn_id: AtomicU64::new(1),
                 pending_drops: Mutex::new(Vec::new()),
+                recovery,
                 path: Some(dir.to_path_buf()),
                 _lock: Some(lock),
             }),
@@ -278,6 +332,7 @@ impl MvccStore {
                 collector: Mutex::new(collector),
                 next_txn_id: AtomicU64::new(1),
                 pending_drops: Mutex::new(Vec::new()),
+                recovery: RecoveryReport::default(),
                 path: None,
                 _lock: None,
             }),
@@ -301,6 +356,24 @@ impl MvccStore {
     /// escalation keeps it small).
     pub fn lock_entries(&self) -> usize {
         self.shared.locks.entries()
+    }
+
+    /// What recovery did when the store was opened that a user should hear about.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.shared.recovery
+    }
+
+    /// Reads every entry of keyspace `id` (every version), so that each page or block
+    /// holding them is read and checked: an error if any is damaged. Returns how many
+    /// entries there are.
+    pub fn verify_keyspace(&self, id: KeyspaceId) -> Result<u64> {
+        let engine = self.shared.keyspaces.get(id)?;
+        let mut entries = 0;
+        for entry in engine.scan((std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)) {
+            version::decode_key(&entry?.0)?;
+            entries += 1;
+        }
+        Ok(entries)
     }
 
     /// The data directory, or `None` for an in-memory store.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use phantom_sql::Instance;
 use phantom_storage::SyncMode;
-use phantom_txn::{CheckpointOptions, StoreOptions};
+use phantom_txn::{CheckpointOptions, RecoveryReport, StoreOptions};
 
 use crate::{Result, Role, Session};
 
@@ -26,6 +26,12 @@ pub struct Options {
     pub checkpoint_wal_bytes: u64,
     /// When set, log segments are copied here before they are removed (for backups).
     pub wal_archive_dir: Option<std::path::PathBuf>,
+    /// Open even though the write-ahead log is damaged: damaged records every table file
+    /// already holds are skipped; otherwise the log is cut at the first damaged record,
+    /// losing the transactions committed after it (the cut bytes are kept next to the
+    /// segment, as `<segment>.discarded`). Without it, a damaged log is an error (XX001).
+    /// See [`Database::recovery`] for what was done.
+    pub salvage_wal: bool,
 }
 
 impl Default for Options {
@@ -38,6 +44,7 @@ impl Default for Options {
             block_cache_size: store.block_cache_size,
             checkpoint_wal_bytes: store.checkpoint.wal_bytes,
             wal_archive_dir: store.checkpoint.archive_dir,
+            salvage_wal: store.salvage_wal,
         }
     }
 }
@@ -70,8 +77,16 @@ impl Database {
                 archive_dir: options.wal_archive_dir,
                 ..CheckpointOptions::default()
             },
+            salvage_wal: options.salvage_wal,
         };
         Ok(Database { instance: Instance::open(path.as_ref(), store)? })
+    }
+
+    /// What recovery did when the database was opened that a user should hear about: a
+    /// torn log tail cut off, what a salvage skipped or cut, damage it could step around.
+    /// [`RecoveryReport::notes`] has one line for each.
+    pub fn recovery(&self) -> &RecoveryReport {
+        self.instance.store.recovery_report()
     }
 
     /// A throwaway database in memory.

@@ -35,5 +35,5 @@ pub use phantom_sql::session::{ColumnDescription, CopyIn, Cursor, TableDescripti
 pub use phantom_sql::types::datetime::Interval;
 pub use phantom_sql::types::{DataType, Decimal, Value, format_float, format_real};
 pub use phantom_storage::SyncMode;
-pub use phantom_txn::default_buffer_pool_size;
+pub use phantom_txn::{RecoveryReport, default_buffer_pool_size};
 pub use session::{Session, Statement};

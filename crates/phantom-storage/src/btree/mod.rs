@@ -41,6 +41,9 @@
 //! [`Engine::check_writable`] is how the layer above learns, *before* logging a commit,
 //! that the tree cannot take it: failed, or its pool full of dirty pages that cannot be
 //! written.
+//! Which header the file opened from, and whether a damaged slot was stepped around, is
+//! kept as its [`RecoveryPoint`]: whether an older slot may stand in for a damaged newer
+//! one depends on the log, which recovery in the layer above checks.
 //!
 //! ## Concurrency
 //!
@@ -75,7 +78,7 @@ use self::file::PageFile;
 use self::node::{Leaf, LeafValue, NO_PAGE, Node, PAGE_HEADER, PAGE_SIZE, PageId, kind};
 use self::pages::{Header, Pages};
 use self::writer::Writer;
-use crate::engine::{Engine, EngineStats, ScanIterator, WriteBatch, WriteOp};
+use crate::engine::{Engine, EngineStats, RecoveryPoint, ScanIterator, WriteBatch, WriteOp};
 use crate::wal::Lsn;
 use crate::{Result, StorageError};
 
@@ -119,6 +122,8 @@ pub struct Inner {
     tree: u64,
     pool: Arc<BufferPool>,
     path: PathBuf,
+    /// What the file held when it was opened.
+    opened: RecoveryPoint,
     state: RwLock<State>,
 }
 
@@ -171,6 +176,7 @@ impl BTree {
                 (root, 0, 0, 0)
             }
         };
+        let opened = recovery_point(path, &pages, header);
         let state = State {
             pages,
             root,
@@ -182,8 +188,20 @@ impl BTree {
             unwritten: PageMap::default(),
         };
         Ok(BTree {
-            inner: Arc::new(Inner { tree, pool, path: path.to_path_buf(), state: RwLock::new(state) }),
+            inner: Arc::new(Inner {
+                tree,
+                pool,
+                path: path.to_path_buf(),
+                opened,
+                state: RwLock::new(state),
+            }),
         })
+    }
+
+    /// What the file held when it was opened: the checkpoint it opened from and any
+    /// damaged header slot (see [`pages`] for why the tree cannot judge that alone).
+    pub fn recovery_point(&self) -> &RecoveryPoint {
+        &self.inner.opened
     }
 
     /// Page counts and the checkpoint position.
@@ -200,6 +218,23 @@ impl BTree {
     /// Forgets the tree's cached pages; the caller deletes the file.
     pub fn evict_all(&self) {
         self.inner.pool.remove_tree(self.inner.tree);
+    }
+}
+
+/// The recovery point of a file just opened, with the header in charge (if any).
+fn recovery_point(path: &Path, pages: &Pages, header: Option<Header>) -> RecoveryPoint {
+    let slots = &pages.slots;
+    let source = match (header, slots.in_charge) {
+        (Some(h), Some(slot)) => format!("header slot {slot} (checkpoint {})", h.sequence),
+        _ => "no completed checkpoint".to_string(),
+    };
+    let offset = slots.damaged.as_ref().map(|(slot, _)| *slot).or(slots.in_charge).unwrap_or(0);
+    RecoveryPoint {
+        covered_lsn: header.map_or(0, |h| h.checkpoint_lsn),
+        path: path.to_path_buf(),
+        offset: offset * PAGE_SIZE as u64,
+        source,
+        damage: slots.damaged.as_ref().map(|(_, why)| why.clone()),
     }
 }
 

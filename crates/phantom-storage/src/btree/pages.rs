@@ -33,6 +33,18 @@
 //! After step 4 the new set of referenced pages becomes the protected set and every other
 //! page is free. Nothing needs a free list on disk: on open, the free pages are exactly
 //! those the page table does not mention.
+//!
+//! ## Which slot may be trusted
+//!
+//! Falling back to the other slot is only sound when the newer one is torn, that is, when
+//! its checkpoint never completed: then the log still holds every record after the older
+//! slot's position, and the older slot's pages are intact. A header that completed and
+//! was damaged afterwards looks the same from inside the file, yet the log behind the
+//! older slot may have been removed (and its pages reused), so falling back would revert
+//! the tree to a stale state. The file cannot tell the two apart; the log and the
+//! database's checkpoint manifest can. So [`Pages::open`] only reports what it found
+//! ([`HeaderSlots`]: the slot in charge and any damaged slot), and recovery in the layer
+//! above decides, refusing to open when the older slot cannot be brought forward.
 
 use std::collections::BTreeSet;
 
@@ -110,6 +122,23 @@ impl Header {
     }
 }
 
+/// What the two header slots held when the file was opened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeaderSlots {
+    /// The slot whose header is in charge (`None`: no checkpoint has completed).
+    pub in_charge: Option<u64>,
+    /// A slot that holds something other than a valid header, and what is wrong with it.
+    pub damaged: Option<(u64, String)>,
+}
+
+/// One slot as read from the file.
+enum Slot {
+    Valid(Header),
+    /// Never written: all zeros (or beyond the end of the file).
+    Empty,
+    Damaged(String),
+}
+
 /// The page table, physical space management and the tree's file.
 #[derive(Debug)]
 pub struct Pages {
@@ -123,6 +152,8 @@ pub struct Pages {
     file_pages: u64,
     /// The header of the last durable checkpoint.
     pub header: Header,
+    /// What the header slots held at open.
+    pub slots: HeaderSlots,
 }
 
 impl Pages {
@@ -138,8 +169,10 @@ impl Pages {
             protected: Vec::new(),
             file_pages: file_pages.max(HEADER_SLOTS),
             header: Header::default(),
+            slots: HeaderSlots::default(),
         };
-        let header = pages.read_headers(file_pages)?;
+        let (header, slots) = pages.read_headers(file_pages)?;
+        pages.slots = slots;
         if let Some(header) = header {
             pages.header = header;
             pages.read_table(&header)?;
@@ -148,37 +181,50 @@ impl Pages {
         Ok((pages, header))
     }
 
-    fn read_headers(&self, file_pages: u64) -> Result<Option<Header>> {
+    fn read_slot(&self, slot: u64, file_pages: u64) -> Result<Slot> {
+        if slot >= file_pages {
+            return Ok(Slot::Empty);
+        }
+        let mut buf = vec![0u8; PAGE_SIZE];
+        match self.file.read(slot, &mut buf) {
+            Ok(()) => Ok(match Header::decode(&buf) {
+                Some(header) => Slot::Valid(header),
+                None => Slot::Damaged("is not a header of this format".into()),
+            }),
+            Err(StorageError::Corrupt { .. }) if buf.iter().all(|&b| b == 0) => Ok(Slot::Empty),
+            Err(StorageError::Corrupt { .. }) => Ok(Slot::Damaged("fails its checksum".into())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The header in charge, and what the slots held.
+    fn read_headers(&self, file_pages: u64) -> Result<(Option<Header>, HeaderSlots)> {
+        let slots = [self.read_slot(0, file_pages)?, self.read_slot(1, file_pages)?];
+        let mut found = HeaderSlots::default();
         let mut best: Option<Header> = None;
-        let mut slot0_written = false;
-        for slot in 0..HEADER_SLOTS.min(file_pages) {
-            let mut buf = vec![0u8; PAGE_SIZE];
-            match self.file.read(slot, &mut buf) {
-                Ok(()) => {
-                    if let Some(h) = Header::decode(&buf)
-                        && best.is_none_or(|b| h.sequence > b.sequence)
-                    {
-                        best = Some(h);
-                    }
+        for (slot, state) in slots.iter().enumerate() {
+            match state {
+                Slot::Valid(h) if best.is_none_or(|b| h.sequence > b.sequence) => {
+                    best = Some(*h);
+                    found.in_charge = Some(slot as u64);
                 }
-                Err(StorageError::Corrupt { .. }) => {}
-                Err(e) => return Err(e),
-            }
-            if slot == 0 {
-                slot0_written = buf.iter().any(|&b| b != 0);
+                Slot::Damaged(why) => {
+                    found.damaged = Some((slot as u64, format!("header slot {slot} {why}")))
+                }
+                _ => {}
             }
         }
         // The first checkpoint writes slot 1. Both slots invalid with slot 0 never written
-        // means that first checkpoint was torn: the tree is still empty. Anything else is
-        // damage we must not paper over.
-        if best.is_none() && slot0_written {
+        // means that first checkpoint is torn (or damaged: recovery decides, from the
+        // log); anything else without a valid slot is damage we must not paper over.
+        if best.is_none() && !matches!(slots[0], Slot::Empty) {
             return Err(StorageError::Corrupt {
                 path: self.file.path().to_path_buf(),
                 offset: 0,
                 reason: "neither header slot is valid".into(),
             });
         }
-        Ok(best)
+        Ok((best, found))
     }
 
     fn corrupt(&self, page: PhysicalPage, reason: String) -> StorageError {

@@ -325,6 +325,12 @@ fn a_torn_header_write_leaves_the_previous_checkpoint() {
     let tree = open(&path, 1 << 20);
     assert_eq!(tree.persisted_lsn(), 3);
     check_all(&tree, &third);
+    // The tree says it stepped around a damaged slot: only the log can tell whether the
+    // older checkpoint may stand in (it may here: that checkpoint never completed).
+    let point = tree.recovery_point();
+    assert_eq!(point.covered_lsn, 3);
+    assert!(point.damage.as_deref().is_some_and(|d| d.contains("fails its checksum")), "{point:?}");
+    assert!(point.source.contains("header slot"), "{point:?}");
 
     // Damage to the surviving slot too leaves no valid header: that is reported, never
     // read as an empty tree.
@@ -476,4 +482,28 @@ fn long_values_written_on_a_full_disk_wait_in_memory_and_reach_the_file_later() 
     assert_eq!(pool.stats().dirty_bytes, 0, "nothing is counted for a closed tree");
     let tree = open(&path, 1 << 20);
     check_all(&tree, &model);
+}
+
+#[test]
+fn a_damaged_first_header_opens_with_no_checkpoint_and_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.btree");
+    let tree = open(&path, 1 << 20);
+    let mut model = Model::new();
+    apply(&tree, &mut model, &(0..50u16).map(|k| (k, Some((20, 1)))).collect::<Vec<_>>(), 7);
+    tree.checkpoint(7).expect("checkpoint");
+    assert_eq!(tree.recovery_point().covered_lsn, 0, "opened new");
+    assert_eq!(tree.recovery_point().damage, None);
+    drop(tree);
+    // The first checkpoint wrote slot 1 only.
+    let mut bytes = std::fs::read(&path).expect("read");
+    assert!(bytes[..PAGE_SIZE].iter().all(|&b| b == 0));
+    bytes[PAGE_SIZE + 40] ^= 0x01;
+    std::fs::write(&path, bytes).expect("write");
+    let tree = open(&path, 1 << 20);
+    let point = tree.recovery_point().clone();
+    assert_eq!(point.covered_lsn, 0, "nothing is covered: the log must hold the whole tree");
+    assert_eq!(point.offset, PAGE_SIZE as u64, "the damaged slot");
+    assert!(point.damage.as_deref().is_some_and(|d| d.contains("header slot 1")), "{point:?}");
+    assert_eq!(tree.get(&key(3)).expect("get"), None, "an empty tree, for recovery to judge");
 }

@@ -3,10 +3,8 @@
 //! Every flush and compaction appends one *edit* (tables added, tables removed, and the
 //! log position the tree has persisted) as a CRC-framed record, fsynced before the
 //! change takes effect. Opening the tree replays the edits to rebuild the set of live
-//! tables; a torn last record (a crash mid-append) is ignored, which is safe because its
-//! change never took effect. Table files the manifest does not name are leftovers of an
-//! interrupted flush or compaction and are deleted on open. When the manifest grows large
-//! it is rewritten as a single edit describing the current state (write, fsync, rename).
+//! tables. When the manifest grows large it is rewritten as a single edit describing the
+//! current state (write, fsync, rename), so a rewrite is never torn.
 //!
 //! An append that fails (a full disk) is cut back off the file before the error is
 //! returned, so a half-written edit can never sit in front of later ones; the edit can be
@@ -14,6 +12,28 @@
 //! what the file holds is then unknown, and it refuses further edits until the tree is
 //! reopened. A rewrite that fails leaves the old file in place (the edit that triggered it
 //! is durable already) and is tried again at the next edit.
+//!
+//! ## Torn or damaged
+//!
+//! A crash in the middle of an append leaves the last edit incomplete: the file ends
+//! before the edit does (its header, or its body as long as the header says, provided no
+//! whole edit follows: else the length field is damaged), or what follows the last whole
+//! edit is zeros (space a file system extended the file by before the bytes arrived).
+//! That edit never took effect and is ignored. Anything else that fails its checks is
+//! damage and an error naming the file and offset: an edit with a bad checksum followed
+//! by more data, or any bad edit that is not at the end, but also a *whole* last edit with
+//! a bad checksum. An append is one `write` of the edit then an
+//! fsync, and Linux file systems (ext4 in its default ordered mode, XFS) put an append's
+//! bytes on disk before its new length, so an interrupted append does not leave a
+//! full-length edit of garbage; calling that torn would silently drop an edit that did
+//! take effect. If a file system does leave one, the tree refuses to open rather than
+//! guess.
+//!
+//! An ignored torn edit is reported ([`Manifest::torn_tail`]); the file is cut back to the
+//! last whole edit only when the next edit is appended, so an open that is then refused
+//! (see [`crate::RecoveryPoint`]) leaves the file as it found it. Table files the manifest
+//! does not name (leftovers of an interrupted flush or compaction) are not deleted here:
+//! the tree does that when asked, once recovery has accepted what the manifest says.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -136,12 +156,27 @@ fn decode(bytes: &[u8]) -> Option<Edit> {
     (pos + 1 == bytes.len()).then_some(edit)
 }
 
+/// The offset of the first whole edit (its checksum verifies and its body decodes) at or
+/// after `from`, trying every offset.
+fn whole_edit_from(bytes: &[u8], from: usize) -> Option<usize> {
+    (from..bytes.len().saturating_sub(8)).find(|&at| {
+        let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+        bytes
+            .get(at + 8..at + 8 + len)
+            .is_some_and(|body| crc32c::crc32c(body) == crc && decode(body).is_some())
+    })
+}
+
 /// The open manifest file.
 #[derive(Debug)]
 pub struct Manifest {
     path: PathBuf,
     file: File,
+    /// Bytes of whole edits (the file may be longer until a torn tail is cut off).
     size: u64,
+    /// An incomplete last edit ignored at open: its offset and what was wrong.
+    torn_tail: Option<(u64, String)>,
     /// Rewrite when the file passes this size.
     rewrite_at: u64,
     pub state: ManifestState,
@@ -158,7 +193,8 @@ const NAME: &str = "MANIFEST";
 const REWRITE_AT: u64 = 1 << 20;
 
 impl Manifest {
-    /// Opens (or creates) the manifest in `dir` and replays it.
+    /// Opens (or creates) the manifest in `dir` and replays it. A torn last edit is
+    /// ignored; damage anywhere is an error (see the module docs).
     pub fn open(dir: &Path) -> Result<Manifest> {
         let path = dir.join(NAME);
         let bytes = match std::fs::read(&path) {
@@ -166,37 +202,68 @@ impl Manifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(StorageError::io(&path, e)),
         };
+        let corrupt = |offset: usize, reason: String| StorageError::Corrupt {
+            path: path.clone(),
+            offset: offset as u64,
+            reason,
+        };
         let mut state = ManifestState::default();
         let mut pos = 0;
-        while pos + 8 <= bytes.len() {
+        let mut torn_tail = None;
+        while pos < bytes.len() {
+            let rest = &bytes[pos..];
+            let torn = if rest.iter().all(|&b| b == 0) {
+                Some("zeros follow the last edit".to_string())
+            } else if rest.len() < 8 {
+                Some(format!("the last edit's header is cut short after {} bytes", rest.len()))
+            } else {
+                None
+            };
             let len =
-                u32::from_le_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]]) as usize;
-            let crc = u32::from_le_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]);
-            let Some(body) = bytes.get(pos + 8..pos + 8 + len) else { break };
-            if crc32c::crc32c(body) != crc {
+                torn.is_none().then(|| u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize);
+            let body = len.and_then(|len| rest.get(8..8 + len));
+            let torn = torn.or_else(|| {
+                body.is_none().then(|| {
+                    format!("the last edit runs past the end of the file ({} bytes left)", rest.len())
+                })
+            });
+            if let Some(why) = torn {
+                // An edit whose length runs past the end could also be a damaged length
+                // field; a whole edit after it settles that.
+                if let Some(later) = whole_edit_from(&bytes, pos + 1) {
+                    return Err(corrupt(pos, format!("{why}, yet a whole edit follows at offset {later}")));
+                }
+                torn_tail = Some((pos as u64, why));
                 break;
             }
-            let edit = decode(body).ok_or_else(|| StorageError::Corrupt {
-                path: path.clone(),
-                offset: pos as u64,
-                reason: "malformed manifest edit".into(),
-            })?;
+            let body = body.unwrap_or_default();
+            let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+            if crc32c::crc32c(body) != crc {
+                let after = rest.len() - 8 - body.len();
+                let reason = if after > 0 {
+                    format!("an edit fails its checksum and {after} more bytes follow it")
+                } else {
+                    "the last edit is whole but fails its checksum".to_string()
+                };
+                return Err(corrupt(pos, reason));
+            }
+            let edit = decode(body).ok_or_else(|| corrupt(pos, "malformed manifest edit".into()))?;
             state.apply(&edit);
-            pos += 8 + len;
+            pos += 8 + body.len();
         }
-        if pos < bytes.len() {
-            tracing::warn!(manifest = %path.display(), offset = pos, "manifest ends in a torn edit; ignoring it");
+        if let Some((offset, why)) = &torn_tail {
+            tracing::warn!(manifest = %path.display(), offset, "manifest ends in a torn edit ({why}); ignoring it");
         }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(|e| StorageError::io(&path, e))?;
-        file.set_len(pos as u64).map_err(|e| StorageError::io(&path, e))?;
         Ok(Manifest {
             path,
             file,
             size: pos as u64,
+            torn_tail,
             rewrite_at: REWRITE_AT,
             state,
             broken: None,
@@ -205,12 +272,27 @@ impl Manifest {
         })
     }
 
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The torn last edit ignored at open, if there was one: its offset and what was
+    /// wrong with it.
+    pub fn torn_tail(&self) -> Option<&(u64, String)> {
+        self.torn_tail.as_ref()
+    }
+
     /// Appends `edit` durably and applies it to the state. On an error the edit did not
     /// take effect; a write error (a full disk) leaves the manifest as it was, so the edit
     /// may be tried again.
     pub fn commit(&mut self, edit: Edit) -> Result<()> {
         if let Some(reason) = &self.broken {
             return Err(StorageError::Failed { path: self.path.clone(), reason: reason.clone() });
+        }
+        if self.torn_tail.take().is_some() {
+            // Appends go to the end of the file: cut the torn edit off first.
+            self.file.set_len(self.size).map_err(|e| StorageError::io(&self.path, e))?;
         }
         let body = encode(&edit);
         let mut framed = Vec::with_capacity(body.len() + 8);
@@ -336,6 +418,74 @@ mod tests {
         assert_eq!(m.state.persisted_lsn, 42);
         assert_eq!(m.state.next_table_id, 4);
         assert_eq!(m.state.compaction, Some(Compaction::Tiered));
+    }
+
+    /// A manifest of three edits, and where each starts.
+    fn three_edits(dir: &Path) -> (Vec<u8>, Vec<usize>) {
+        let mut m = Manifest::open(dir).expect("open");
+        let mut starts = Vec::new();
+        for id in 1..=3 {
+            starts.push(m.size as usize);
+            m.commit(Edit { added: vec![table(id, 0)], persisted_lsn: Some(id * 10), ..Edit::default() })
+                .expect("commit");
+        }
+        drop(m);
+        (std::fs::read(dir.join(NAME)).expect("read"), starts)
+    }
+
+    #[test]
+    fn a_flipped_bit_anywhere_but_an_unfinished_last_edit_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (pristine, starts) = three_edits(dir.path());
+        let path = dir.path().join(NAME);
+        for pos in 0..pristine.len() {
+            let mut bytes = pristine.clone();
+            bytes[pos] ^= 1 << (pos % 8);
+            std::fs::write(&path, &bytes).expect("write");
+            match Manifest::open(dir.path()) {
+                Err(StorageError::Corrupt { offset, .. }) => {
+                    assert!(
+                        starts.contains(&(offset as usize)),
+                        "byte {pos}: offset {offset} is an edit's start"
+                    )
+                }
+                Err(e) => panic!("byte {pos}: {e}"),
+                Ok(m) => {
+                    // Only a length field of the last edit grown past the end of the file
+                    // reads as an unfinished append; the edits before it stand.
+                    let last = starts[2];
+                    assert!((last..last + 4).contains(&pos), "byte {pos} was taken for a torn tail");
+                    assert!(m.torn_tail().is_some());
+                    assert_eq!(m.state.persisted_lsn, 20);
+                    assert_eq!(m.state.tables.len(), 2);
+                }
+            }
+            assert_eq!(std::fs::read(&path).expect("read"), bytes, "byte {pos}: opening changes nothing");
+        }
+    }
+
+    #[test]
+    fn an_unfinished_last_edit_is_ignored_and_cut_off_at_the_next_append() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (pristine, starts) = three_edits(dir.path());
+        let path = dir.path().join(NAME);
+        for cut in starts[2] + 1..pristine.len() {
+            std::fs::write(&path, &pristine[..cut]).expect("write");
+            let m = Manifest::open(dir.path()).expect("a torn tail opens");
+            assert_eq!(m.state.persisted_lsn, 20, "cut at {cut}");
+            assert_eq!(m.torn_tail().map(|t| t.0), Some(starts[2] as u64));
+        }
+        // Zeros where the last edit should be (a file extended before its bytes arrived).
+        let mut zeros = pristine[..starts[2]].to_vec();
+        zeros.extend_from_slice(&[0; 30]);
+        std::fs::write(&path, &zeros).expect("write");
+        let mut m = Manifest::open(dir.path()).expect("zeros are a torn tail");
+        assert_eq!(std::fs::read(&path).expect("read").len(), zeros.len(), "not cut at open");
+        m.commit(Edit { persisted_lsn: Some(99), ..Edit::default() }).expect("commit");
+        drop(m);
+        let m = Manifest::open(dir.path()).expect("reopen");
+        assert!(m.torn_tail().is_none(), "the torn edit was cut off before the append");
+        assert_eq!(m.state.persisted_lsn, 99);
     }
 
     #[test]

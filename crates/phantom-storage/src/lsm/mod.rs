@@ -10,7 +10,9 @@
 //! - [`manifest`]: the durable log of which table files make up the tree.
 //! - [`compaction`]: the leveled and size-tiered strategies, and the merge itself.
 //!
-//! Each tree lives in its own directory: `MANIFEST` plus `<id>.sst` files.
+//! Each tree lives in its own directory: `MANIFEST` plus `<id>.sst` files. Files the
+//! manifest does not name are removed by [`Lsm::remove_unreferenced_files`], which the
+//! owner calls once recovery has accepted the manifest, never while opening.
 //!
 //! ## Reads
 //!
@@ -73,7 +75,7 @@ use self::manifest::{Edit, Manifest, TableRecord};
 use self::memtable::Memtable;
 use self::table::{Table, TableBuilder};
 use crate::chunked::{ChunkSource, ChunkedScan};
-use crate::engine::{Engine, EngineStats, KeyValue, ScanIterator, WriteBatch, WriteOp};
+use crate::engine::{Engine, EngineStats, KeyValue, RecoveryPoint, ScanIterator, WriteBatch, WriteOp};
 use crate::faults::Faults;
 use crate::retry::Retry;
 use crate::wal::Lsn;
@@ -167,6 +169,8 @@ struct State {
 /// What scans and the background worker share with the tree.
 pub struct Inner {
     dir: PathBuf,
+    /// What the manifest held when the tree was opened.
+    opened: RecoveryPoint,
     options: LsmOptions,
     cache: Arc<BlockCache>,
     state: RwLock<State>,
@@ -274,7 +278,6 @@ impl Lsm {
             None => manifest.commit(Edit { compaction: Some(options.compaction), ..Edit::default() })?,
         }
         let mut version = Version::default();
-        let live: std::collections::HashSet<u64> = manifest.state.tables.iter().map(|t| t.id).collect();
         for record in &manifest.state.tables {
             let table = Table::open(&table_path(dir, record.id), record.id)?;
             let level = record.level as usize;
@@ -284,18 +287,20 @@ impl Lsm {
             version.levels[level].push(Arc::new(Run { table, record: record.clone() }));
         }
         version.sort();
-        // Files of flushes or compactions that never reached the manifest.
-        for entry in std::fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))?.flatten() {
-            let name = entry.file_name();
-            let id = name.to_str().and_then(|n| n.strip_suffix(".sst")).and_then(|n| n.parse::<u64>().ok());
-            if let Some(id) = id
-                && !live.contains(&id)
-            {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
+        let opened = RecoveryPoint {
+            covered_lsn: manifest.state.persisted_lsn,
+            path: manifest.path().to_path_buf(),
+            offset: manifest.torn_tail().map_or(0, |(offset, _)| *offset),
+            source: "its MANIFEST".into(),
+            damage: manifest.torn_tail().map(|(offset, why)| {
+                format!(
+                    "the MANIFEST ends in an incomplete edit at offset {offset} ({why}), which was ignored"
+                )
+            }),
+        };
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
+            opened,
             options,
             cache,
             state: RwLock::new(State {
@@ -323,6 +328,44 @@ impl Lsm {
             .map_err(|e| StorageError::io(dir, e))?;
         let worker = Arc::new(Worker { inner: inner.clone(), handle: Mutex::new(Some(handle)) });
         Ok(Lsm { inner, _worker: worker })
+    }
+
+    /// What the manifest held when the tree was opened: the log position it covers and a
+    /// torn last edit it ignored, if any.
+    pub fn recovery_point(&self) -> &RecoveryPoint {
+        &self.inner.opened
+    }
+
+    /// Deletes table files the manifest does not name: leftovers of a flush or compaction
+    /// that never reached the manifest (or whose inputs were not yet removed). Call it only
+    /// once recovery has accepted the manifest ([`Lsm::recovery_point`]): a table file is
+    /// never deleted on the word of a manifest that may have lost edits. Returns how many
+    /// files went.
+    pub fn remove_unreferenced_files(&self) -> Result<usize> {
+        let inner = &self.inner;
+        // No flush or compaction is writing a table the manifest does not name yet.
+        let _flush = inner.flush_lock.lock();
+        let _compact = inner.compact_lock.lock();
+        let live: std::collections::HashSet<u64> =
+            inner.manifest.lock().state.tables.iter().map(|t| t.id).collect();
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&inner.dir).map_err(|e| StorageError::io(&inner.dir, e))? {
+            let entry = entry.map_err(|e| StorageError::io(&inner.dir, e))?;
+            let name = entry.file_name();
+            let id = name.to_str().and_then(|n| n.strip_suffix(".sst")).and_then(|n| n.parse::<u64>().ok());
+            if let Some(id) = id
+                && !live.contains(&id)
+            {
+                // A leftover that cannot be removed only costs space: say so and go on.
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) => {
+                        tracing::warn!(file = %entry.path().display(), error = %e, "could not remove an unreferenced table file")
+                    }
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// Installs the compaction filter.

@@ -372,3 +372,21 @@ fn a_checkpoint_failing_at_any_write_leaves_a_tree_that_opens_as_before() {
         assert!(same(&tree, &model), "failing at write {fail_at}: the retried tree differs");
     }
 }
+
+#[test]
+fn unreferenced_table_files_go_only_when_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let tree = open(dir.path(), Compaction::Leveled);
+        load(&tree, 500);
+        tree.checkpoint(1).expect("checkpoint");
+    }
+    // A table file of a flush that never reached the manifest.
+    let orphan = dir.path().join("9999999999.sst");
+    std::fs::write(&orphan, b"left over").expect("write");
+    let tree = open(dir.path(), Compaction::Leveled);
+    assert!(orphan.exists(), "opening deletes nothing");
+    assert_eq!(tree.remove_unreferenced_files().expect("remove"), 1);
+    assert!(!orphan.exists());
+    assert_eq!(collect(&tree, (Bound::Unbounded, Bound::Unbounded), false).len(), 500);
+}

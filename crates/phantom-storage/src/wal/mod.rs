@@ -52,23 +52,31 @@
 //!
 //! ## Recovery
 //!
-//! [`Wal::open`] reads every segment in order and replays each intact record. A torn write
-//! (the process died mid-`write`) leaves a partial or garbled record at the end of the
-//! last segment: recovery stops there, cuts the segment back to its last intact record
-//! and continues appending after it. A bad record followed by more log in a later segment
-//! cannot be a torn write, because segments are only started after the previous one is
-//! complete; that is corruption, reported as an error rather than silently dropping the
-//! committed transactions behind it.
+//! [`Wal::open`] reads every segment in order and replays each intact record (see
+//! [`recovery`]). Where a record does not check out, [`tail`] tells a torn write (the
+//! process or machine stopped mid-write: the unwritten bytes read as zeros, or the file
+//! ends) from damage. A torn write at the end of the last segment is cut back to the last
+//! intact record, reported, and the log continues after it. Everything else is damage and
+//! an error naming the segment and offset, leaving the files as they are: intact records
+//! after a bad one (a torn write is the end of what was written), a complete record that
+//! fails its checksum, a bad record followed by more segments (segments are only started
+//! after the previous one is complete), a gap between segments, or a log ending before
+//! what the table files already hold. The caller may ask for a salvage instead, which
+//! skips damaged records every table file already holds, or else cuts the log at the
+//! first bad record and keeps a copy of what it cut.
 
 mod record;
+mod recovery;
 mod segment;
+mod tail;
+
+pub use self::recovery::{Recovery, RecoveryReport, Salvage, SalvageAction, TornTail};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Condvar, Mutex};
 
-use self::record::Frame;
 use self::segment::{ActiveSegment, Segment, Spare};
 use crate::retry::Retry;
 use crate::{Result, StorageError};
@@ -157,6 +165,8 @@ pub struct Wal {
     appended: AtomicU64,
     /// Growing the preallocated space after it failed.
     growth: Retry,
+    /// What recovery did at open that a user should hear about.
+    recovery: RecoveryReport,
 }
 
 /// Retries of a failed preallocation are at most this far apart.
@@ -165,83 +175,26 @@ const GROWTH_RETRY_CEILING: std::time::Duration = std::time::Duration::from_secs
 impl Wal {
     /// Opens the log in `dir` (creating it if needed), calling `replay` for every intact
     /// record with an LSN above `skip_through`, in LSN order. See the module docs for how
-    /// a torn tail and corruption are handled. An error from `replay` aborts the open.
+    /// a torn tail and damage are handled. An error from `replay` aborts the open.
     pub fn open(
         dir: &Path,
         options: WalOptions,
         skip_through: Lsn,
         replay: &mut dyn FnMut(Lsn, &[u8]) -> Result<()>,
     ) -> Result<Wal> {
-        std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
-        segment::remove_spare(dir);
-        let mut segments = segment::list(dir)?;
-        let mut next_lsn: Lsn = segments.first().map_or(1, |s| s.first_lsn);
-        let mut active = None;
-        let count = segments.len();
-        let mut scratch = Vec::new();
-        for (i, seg) in segments.iter_mut().enumerate() {
-            let is_last = i + 1 == count;
-            if seg.first_lsn != next_lsn {
-                return Err(corrupt(
-                    &seg.path,
-                    0,
-                    format!("segment starts at LSN {} but LSN {next_lsn} was expected", seg.first_lsn),
-                ));
-            }
-            let bytes = std::fs::read(&seg.path).map_err(|e| StorageError::io(&seg.path, e))?;
-            let mut pos = 0usize;
-            while pos < bytes.len() {
-                let problem = match record::decode_with(&bytes[pos..], &mut scratch) {
-                    Frame::Record { lsn, payload, frame_len } if lsn == next_lsn => {
-                        if lsn > skip_through {
-                            replay(lsn, &payload)?;
-                        }
-                        next_lsn += 1;
-                        pos += frame_len;
-                        continue;
-                    }
-                    Frame::Record { lsn, .. } => format!("record has LSN {lsn}, expected {next_lsn}"),
-                    Frame::Truncated => "record is cut short".to_string(),
-                    Frame::Invalid(why) => why.to_string(),
-                };
-                if segment::is_preallocated(&bytes[pos..]) {
-                    // The log ended here cleanly; the rest is space made ahead of it.
-                    if !is_last {
-                        return Err(corrupt(
-                            &seg.path,
-                            pos as u64,
-                            "unsealed segment, and later segments follow".to_string(),
-                        ));
-                    }
-                    break;
-                }
-                if !is_last {
-                    return Err(corrupt(
-                        &seg.path,
-                        pos as u64,
-                        format!("{problem}, and later segments follow"),
-                    ));
-                }
-                tracing::warn!(
-                    segment = %seg.path.display(),
-                    offset = pos,
-                    lost_bytes = bytes.len() - pos,
-                    "write-ahead log ends in a torn record ({problem}); recovering up to the last intact record"
-                );
-                break;
-            }
-            if is_last {
-                active = Some(ActiveSegment::reopen(seg, pos as u64)?);
-                seg.size = pos as u64;
-            }
-        }
-        let active = match active {
-            Some(a) => {
-                segments.pop();
-                a
-            }
-            None => ActiveSegment::create(dir, next_lsn)?,
-        };
+        Wal::open_with(dir, options, &Recovery { skip_through, ..Recovery::default() }, replay)
+    }
+
+    /// [`Wal::open`] with what the caller knows from its table files (the position they
+    /// all hold, the position some hold) and whether to salvage a damaged log.
+    pub fn open_with(
+        dir: &Path,
+        options: WalOptions,
+        recovery: &Recovery,
+        replay: &mut dyn FnMut(Lsn, &[u8]) -> Result<()>,
+    ) -> Result<Wal> {
+        let recovery::Recovered { sealed, active, next_lsn, report } =
+            recovery::recover(dir, recovery, replay)?;
         Ok(Wal {
             dir: dir.to_path_buf(),
             options,
@@ -258,14 +211,31 @@ impl Wal {
             files: Mutex::new(Files {
                 active,
                 written_upto: next_lsn - 1,
-                sealed: segments,
+                sealed,
                 #[cfg(test)]
                 faults: Faults::default(),
             }),
             syncs: AtomicU64::new(0),
             appended: AtomicU64::new(0),
             growth: Retry::new("growing the write-ahead log", GROWTH_RETRY_CEILING),
+            recovery: report,
         })
+    }
+
+    /// The LSN of the oldest record the log in `dir` holds (the first LSN of its oldest
+    /// segment), or `None` when it has no segments; read without opening it.
+    pub fn first_lsn(dir: &Path) -> Result<Option<Lsn>> {
+        match segment::list(dir) {
+            Ok(segments) => Ok(segments.first().map(|s| s.first_lsn)),
+            Err(StorageError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What recovery did at open that a user should hear about (a torn tail cut off,
+    /// what a salvage discarded).
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.recovery
     }
 
     /// Buffers a record and returns its LSN. No I/O unless the preallocated space has run

@@ -27,11 +27,12 @@ pub const HEADER_LEN: usize = 17;
 /// The largest payload a record may carry.
 pub const MAX_PAYLOAD: usize = 1 << 30;
 
-const LEN_AT: usize = 0;
-const CRC_AT: usize = 4;
-const LSN_AT: usize = 8;
-const FLAGS_AT: usize = 16;
-const COMPRESSED: u8 = 1;
+pub const LEN_AT: usize = 0;
+pub const CRC_AT: usize = 4;
+pub const LSN_AT: usize = 8;
+pub const FLAGS_AT: usize = 16;
+/// The only flag bit defined (so flags above it mean damage).
+pub const COMPRESSED: u8 = 1;
 /// Smaller payloads are stored as they are.
 const COMPRESS_FROM: usize = 256;
 
@@ -91,11 +92,15 @@ pub enum Frame<'a> {
     },
     /// The data ends in the middle of a frame (a write that did not complete).
     Truncated,
-    /// A complete frame that fails its checks.
+    /// The frame's checksum could not be verified (a length beyond the limit) or does not
+    /// match: a torn write or damage, which recovery tells apart (see [`super::tail`]).
+    Unverified(&'static str),
+    /// A frame whose checksum matches but whose content is invalid: never a torn write.
     Invalid(&'static str),
 }
 
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
+/// The little-endian `u32` at `at` (the caller checks the bounds).
+pub fn u32_at(bytes: &[u8], at: usize) -> u32 {
     let mut b = [0u8; 4];
     b.copy_from_slice(&bytes[at..at + 4]);
     u32::from_le_bytes(b)
@@ -110,6 +115,7 @@ pub fn decode(bytes: &[u8]) -> Frame<'_> {
             Frame::Record { lsn, payload: Cow::Owned(payload.into_owned()), frame_len }
         }
         Frame::Truncated => Frame::Truncated,
+        Frame::Unverified(why) => Frame::Unverified(why),
         Frame::Invalid(why) => Frame::Invalid(why),
     }
 }
@@ -122,13 +128,13 @@ pub fn decode_with<'a>(bytes: &'a [u8], scratch: &'a mut Vec<u8>) -> Frame<'a> {
     }
     let len = u32_at(bytes, LEN_AT) as usize;
     if len > MAX_PAYLOAD {
-        return Frame::Invalid("length field exceeds the record size limit");
+        return Frame::Unverified("length field exceeds the record size limit");
     }
     let Some(frame) = bytes.get(..HEADER_LEN + len) else {
         return Frame::Truncated;
     };
     if crc32c::crc32c(&frame[LSN_AT..]) != u32_at(frame, CRC_AT) {
-        return Frame::Invalid("checksum mismatch");
+        return Frame::Unverified("checksum mismatch");
     }
     let stored = &frame[HEADER_LEN..];
     let payload = match frame[FLAGS_AT] {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::wal::tail;
 
 fn options(segment_size: u64) -> WalOptions {
     WalOptions { segment_size, sync: SyncMode::Full }
@@ -102,8 +103,86 @@ fn torn_tail_at_every_offset_recovers_the_intact_prefix() {
     }
 }
 
+/// Opens with `recovery` and collects what it replays.
+fn open_with(dir: &Path, recovery: &Recovery) -> Result<(Wal, Replayed)> {
+    let mut seen = Vec::new();
+    let wal = Wal::open_with(dir, options(1 << 20), recovery, &mut |lsn, payload| {
+        seen.push((lsn, payload.to_vec()));
+        Ok(())
+    })?;
+    Ok((wal, seen))
+}
+
+/// Where record `lsn` (of records written by `write_records` from 1) starts.
+fn offset_of(lsn: u64) -> usize {
+    let mut buf = Vec::new();
+    for i in 1..lsn {
+        record::encode(&mut buf, i, &payload(i));
+    }
+    buf.len()
+}
+
+/// A crash image of records 1..=n: the segment with the zeros kept ahead of the log.
+fn crashed_log(dir: &Path, n: u64) -> PathBuf {
+    let (wal, _) = open(dir, 1 << 20).expect("open");
+    write_records(&wal, 1..n + 1);
+    std::mem::forget(wal);
+    only_segment(dir)
+}
+
 #[test]
-fn garbage_and_bad_checksums_at_the_tail_are_cut_off() {
+fn what_a_torn_write_leaves_is_cut_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Records long enough to cross sector boundaries.
+    let (wal, _) = open(dir.path(), 1 << 20).expect("open");
+    // Incompressible, so each record is stored at its full 700 bytes.
+    let big = |i: u64| -> Vec<u8> {
+        let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..700)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8 | 1
+            })
+            .collect()
+    };
+    for i in 1..=6 {
+        let lsn = wal.append(&big(i)).expect("append");
+        wal.flush(lsn).expect("flush");
+    }
+    std::mem::forget(wal);
+    let path = only_segment(dir.path());
+    let full = std::fs::read(&path).expect("read");
+    let mut frames = Vec::new();
+    for i in 1..=5 {
+        let mut one = Vec::new();
+        record::encode(&mut one, i, &big(i));
+        frames.push(one.len());
+    }
+    let last_start: usize = frames.iter().sum();
+    let mut last = Vec::new();
+    record::encode(&mut last, 6, &big(6));
+    let last_end = last_start + last.len();
+    // The last record's write stopped at each sector boundary inside it: what follows
+    // reads as the zeros that were there.
+    let mut cuts = 0;
+    for boundary in (0..last_end).step_by(tail::SECTOR).filter(|&b| b > last_start) {
+        let mut torn = full.clone();
+        torn[boundary..last_end].fill(0);
+        std::fs::write(&path, &torn).expect("write");
+        let (wal, seen) = open(dir.path(), 1 << 20).expect("a torn write opens");
+        assert_eq!(seen.len(), 5, "torn at {boundary}");
+        assert!(wal.recovery_report().torn_tail.is_some(), "and is reported");
+        drop(wal);
+        std::fs::write(&path, &full).expect("restore");
+        cuts += 1;
+    }
+    assert!(cuts >= 1, "the last record crosses a sector boundary");
+}
+
+#[test]
+fn anything_else_at_the_tail_is_damage_and_the_segment_is_kept() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (wal, _) = open(dir.path(), 1 << 20).expect("open");
     write_records(&wal, 1..6);
@@ -111,27 +190,101 @@ fn garbage_and_bad_checksums_at_the_tail_are_cut_off() {
     let path = only_segment(dir.path());
     let full = std::fs::read(&path).expect("read");
 
-    // Garbage appended after the last record.
+    let mut cases = Vec::new();
+    // Garbage after the last record: a torn write leaves zeros, not garbage.
     let mut garbage = full.clone();
     garbage.extend_from_slice(&[0xAB; 40]);
-    std::fs::write(&path, &garbage).expect("write");
-    assert_eq!(open(dir.path(), 1 << 20).expect("open").1, expected(1..6));
-
-    // A flipped byte in the last record's payload.
+    cases.push(("garbage after the end", garbage));
+    // A flipped byte in the last record's payload: the record is complete.
     let mut flipped = full.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 0x40;
-    std::fs::write(&path, &flipped).expect("write");
-    assert_eq!(open(dir.path(), 1 << 20).expect("open").1, expected(1..5));
-
-    // A length field pointing far past the end of the file.
+    cases.push(("a flipped byte in the last record", flipped));
+    // A whole record whose length field points far past the end of the file.
     let mut long = full.clone();
     let mut header = Vec::new();
     record::encode(&mut header, 6, b"abc");
     header[0..4].copy_from_slice(&(1u32 << 29).to_le_bytes());
     long.extend_from_slice(&header);
-    std::fs::write(&path, &long).expect("write");
-    assert_eq!(open(dir.path(), 1 << 20).expect("open").1, expected(1..6));
+    cases.push(("a damaged length field", long));
+    // A flipped bit in a record in the middle: the case, later commits intact.
+    let mut middle = full.clone();
+    middle[offset_of(3) + 20] ^= 0x02;
+    cases.push(("a flipped bit in the middle", middle));
+    for (what, bytes) in cases {
+        std::fs::write(&path, &bytes).expect("write");
+        match open(dir.path(), 1 << 20) {
+            Err(StorageError::Corrupt { path: p, .. }) => assert_eq!(p, path, "{what}"),
+            other => panic!("{what}: expected damage, got {:?}", other.map(|(_, seen)| seen.len())),
+        }
+        assert_eq!(std::fs::read(&path).expect("read"), bytes, "{what}: the segment is left as it was");
+    }
+}
+
+#[test]
+fn a_salvage_cuts_at_the_first_bad_record_and_keeps_a_copy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = crashed_log(dir.path(), 10);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let at = offset_of(4);
+    bytes[at + 18] ^= 0x08;
+    std::fs::write(&path, &bytes).expect("write");
+    let salvage = Recovery { salvage: true, ..Recovery::default() };
+    let (wal, seen) = open_with(dir.path(), &salvage).expect("salvage");
+    assert_eq!(seen, expected(1..4), "records before the damage are replayed");
+    let report = wal.recovery_report().clone();
+    assert_eq!(report.salvaged.len(), 1);
+    match &report.salvaged[0].action {
+        SalvageAction::Cut { first_lost, intact_lost, last_lost, copies } => {
+            assert_eq!((*first_lost, *intact_lost, *last_lost), (4, 6, Some(10)));
+            assert_eq!(copies.len(), 1);
+            assert_eq!(std::fs::read(&copies[0]).expect("copy"), &bytes[at..]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(report.salvaged[0].to_string().contains("from LSN 4 on are lost"), "{}", report.salvaged[0]);
+    write_records(&wal, 4..6);
+    drop(wal);
+    // The cut log is whole: it opens without salvage and numbering continued.
+    assert_eq!(open(dir.path(), 1 << 20).expect("reopen").1, expected(1..6));
+}
+
+#[test]
+fn a_salvage_skips_damage_the_table_files_already_hold() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = crashed_log(dir.path(), 10);
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes[offset_of(4) + 18] ^= 0x08;
+    std::fs::write(&path, &bytes).expect("write");
+    let covered = Recovery { skip_through: 6, must_reach: 6, salvage: false };
+    assert!(
+        matches!(open_with(dir.path(), &covered), Err(StorageError::Corrupt { .. })),
+        "refused without salvage"
+    );
+    let (_, seen) = open_with(dir.path(), &Recovery { salvage: true, ..covered }).expect("salvage");
+    assert_eq!(seen, expected(7..11), "nothing needed is lost");
+}
+
+#[test]
+fn a_log_ending_before_what_the_files_hold_is_damage_and_cannot_be_salvaged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = crashed_log(dir.path(), 10);
+    // Records 8..10 gone, as if zeroed.
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes[offset_of(8)..].fill(0);
+    std::fs::write(&path, &bytes).expect("write");
+    let needs_nine = Recovery { skip_through: 5, must_reach: 9, salvage: false };
+    let error = open_with(dir.path(), &needs_nine).expect_err("refused");
+    assert!(error.to_string().contains("log records are missing"), "{error}");
+    let error = open_with(dir.path(), &Recovery { salvage: true, ..needs_nine }).expect_err("still refused");
+    assert!(matches!(error, StorageError::Corrupt { .. }), "{error}");
+    // Damage below what the files hold cannot be cut away either.
+    bytes = std::fs::read(&path).expect("read");
+    bytes[offset_of(3) + 18] ^= 0x01;
+    std::fs::write(&path, &bytes).expect("write");
+    let error = open_with(dir.path(), &Recovery { skip_through: 1, must_reach: 5, salvage: true })
+        .expect_err("refused");
+    assert!(error.to_string().contains("salvaging cannot help"), "{error}");
 }
 
 #[test]
