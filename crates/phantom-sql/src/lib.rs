@@ -23,6 +23,7 @@ pub mod block;
 pub mod catalog;
 pub mod copy;
 pub mod ddl;
+pub mod depth;
 pub mod depend;
 pub mod encoding;
 pub mod error;

@@ -184,7 +184,19 @@ impl Session {
     /// `sink` as they are produced. The returned output of such a statement is
     /// `Output::Rows` with its columns and no rows (the sink has them).
     pub fn execute_into(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<Output> {
+        self.as_statement(|s| s.execute_text(sql, sink))
+    }
+
+    /// Runs one call of the session's API (a statement, a fetch, a COPY's start) as a
+    /// statement: a cancel requested while nothing ran is forgotten, and the work runs
+    /// with the stack [`crate::depth`] guarantees.
+    fn as_statement<'s, T>(&'s mut self, f: impl FnOnce(&'s mut Session) -> Result<T>) -> Result<T> {
         self.interrupt.clear();
+        crate::depth::statement(move || f(self))
+    }
+
+    /// [`Session::execute_into`], inside [`Session::as_statement`].
+    fn execute_text(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<Output> {
         if let Some(output) = self.alter_sequences(sql, sink) {
             return output;
         }
@@ -216,7 +228,7 @@ impl Session {
             let output = match alter {
                 Some(alter) => self.parse(alter).and_then(|alter| self.alter_sequence(&alter)),
                 None if statement.trim().is_empty() => continue,
-                None => self.execute_into(statement, sink),
+                None => self.execute_text(statement, sink),
             };
             match output {
                 Ok(output) => last = output,
@@ -246,7 +258,10 @@ impl Session {
 
     /// Runs one query and returns its rows.
     pub fn query(&mut self, sql: &str) -> Result<Rows> {
-        self.interrupt.clear();
+        self.as_statement(|s| s.query_text(sql))
+    }
+
+    fn query_text(&mut self, sql: &str) -> Result<Rows> {
         let statement = self.parse(parser::parse_one(sql))?;
         let mut rows = Rows::default();
         match self.run(&statement, &[], &mut rows)? {
@@ -262,8 +277,10 @@ impl Session {
 
     /// Parses and checks a statement with `$1`, `$2`, ... parameters.
     pub fn prepare(&mut self, sql: &str) -> Result<Prepared> {
-        let statement = self.parse(parser::parse_one(sql))?;
-        self.prepare_statement(statement)
+        self.as_statement(|s| {
+            let statement = s.parse(parser::parse_one(sql))?;
+            s.prepare_statement(statement)
+        })
     }
 
     fn prepare_statement(&mut self, statement: Ast) -> Result<Prepared> {
@@ -331,8 +348,7 @@ impl Session {
         params: &[Value],
         sink: &mut dyn RowSink,
     ) -> Result<Output> {
-        self.interrupt.clear();
-        self.run_prepared(prepared, params, sink)
+        self.as_statement(|s| s.run_prepared(prepared, params, sink))
     }
 
     fn run_prepared(
@@ -349,21 +365,21 @@ impl Session {
     /// by its name alone, else as `schema.table`.
     pub fn tables(&mut self) -> Result<Vec<String>> {
         let path = self.settings.lookup_path();
-        self.read(|instance, txn| {
+        self.as_statement(|s| s.read(|instance, txn| {
             let mut names = Vec::new();
             for t in instance.catalog.tables(txn)? {
                 names.push(display_name(instance, txn, &path, &t)?);
             }
             names.sort();
             Ok(names)
-        })
+        }))
     }
 
     /// Describes table `name` (`table` or `schema.table`, as stored: no case folding),
     /// found through the search path like a name in a query.
     pub fn describe(&mut self, name: &str) -> Result<TableDescription> {
         let path = self.settings.lookup_path();
-        self.read(|instance, txn| {
+        self.as_statement(|s| s.read(|instance, txn| {
             let (schema, table) = match name.split_once('.') {
                 Some((schema, table)) => (Some(schema), table),
                 None => (None, name),
@@ -409,7 +425,7 @@ impl Session {
                     .collect::<Result<_>>()?,
                 referenced_by: exec::constraints::referenced_by(&instance.catalog, txn, &t)?,
             })
-        })
+        }))
     }
 
     /// Runs `f` in the open transaction, or in a fresh read-only one.
