@@ -79,6 +79,8 @@ pub struct Settings {
     pub spill_threshold: usize,
     /// Where unqualified table names are looked up, in order.
     pub search_path: Vec<String>,
+    /// How many levels a statement may nest (`phantom.max_depth`, see [`crate::depth`]).
+    pub max_depth: usize,
     /// The role the session runs as (`current_user`, `session_user`).
     pub user: String,
     /// Whether that role is a superuser (`SHOW is_superuser`).
@@ -107,6 +109,7 @@ impl Default for Settings {
             write_set_limit: TxnOptions::default().write_set_limit,
             spill_threshold: TxnOptions::default().spill_threshold,
             search_path: catalog::default_search_path(),
+            max_depth: crate::depth::MAX_DEPTH,
             user: catalog::BOOTSTRAP_ROLE.to_string(),
             superuser: true,
             passive: PASSIVE.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
@@ -158,6 +161,7 @@ impl Settings {
             "lock_timeout" => self.lock_timeout = parse_duration(value)?,
             "phantom.write_set_limit" => self.write_set_limit = parse_bytes(name, value)?,
             "phantom.spill_threshold" => self.spill_threshold = parse_bytes(name, value)?,
+            "phantom.max_depth" => self.max_depth = parse_max_depth(value)?,
             "search_path" if value.trim().eq_ignore_ascii_case("default") => {
                 self.search_path = catalog::default_search_path()
             }
@@ -189,6 +193,7 @@ impl Settings {
             },
             "phantom.write_set_limit" => self.write_set_limit.to_string(),
             "phantom.spill_threshold" => self.spill_threshold.to_string(),
+            "phantom.max_depth" => self.max_depth.to_string(),
             "search_path" => catalog::format_search_path(&self.search_path),
             "session_authorization" => self.user.clone(),
             "is_superuser" => if self.superuser { "on" } else { "off" }.to_string(),
@@ -204,6 +209,7 @@ impl Settings {
         let mut names: Vec<&str> = vec![
             "default_transaction_isolation",
             "lock_timeout",
+            "phantom.max_depth",
             "phantom.spill_threshold",
             "phantom.write_set_limit",
             "search_path",
@@ -212,6 +218,20 @@ impl Settings {
         names.extend(crate::catalog::pg_catalog::READ_ONLY_SETTINGS);
         names.sort_unstable();
         names.iter().filter_map(|n| self.show(n, None).ok().map(|v| (n.to_string(), v))).collect()
+    }
+}
+
+/// `phantom.max_depth`: 1 to [`crate::depth::MAX_DEPTH`] (a limit can be lowered, not
+/// raised past what the stack was sized for).
+fn parse_max_depth(value: &str) -> Result<usize> {
+    let max = crate::depth::MAX_DEPTH;
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(Error::new(
+            SqlState::InvalidParameterValue,
+            format!("invalid value for parameter \"phantom.max_depth\": \"{value}\""),
+        )
+        .with_hint(format!("Valid values are between 1 and {max}."))),
     }
 }
 

@@ -84,12 +84,12 @@ pub fn statement<R>(f: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(STATEMENT_STACK, STATEMENT_STACK, f)
 }
 
-/// The error of a statement nested too deeply.
-pub fn too_deep() -> Error {
+/// The error of a statement nested more than `limit` levels deep.
+pub fn too_deep(limit: usize) -> Error {
     Error::new(
         SqlState::StatementTooComplex,
         format!(
-            "stack depth limit exceeded: the statement nests more than {MAX_DEPTH} levels \
+            "stack depth limit exceeded: the statement nests more than {limit} levels \
              (set operations, joins, subqueries, expressions, views and WITH queries all count)"
         ),
     )
@@ -107,11 +107,34 @@ pub fn too_large() -> Error {
     )
 }
 
+thread_local! {
+    /// The limit of the statement running on this thread (see [`with_limit`]).
+    static LIMIT: std::cell::Cell<usize> = const { std::cell::Cell::new(MAX_DEPTH) };
+}
+
+/// Runs `f` (a statement) with `limit` levels at most, the session's `phantom.max_depth`
+/// (never more than [`MAX_DEPTH`]). Every binder made while it runs takes the limit from
+/// its thread, so the binders that bind views for `pg_class` or for dependencies on the
+/// way need no plumbing.
+pub fn with_limit<R>(limit: usize, f: impl FnOnce() -> R) -> R {
+    /// Puts the earlier limit back, even if `f` panics.
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LIMIT.with(|l| l.set(self.0));
+        }
+    }
+    let _restore = Restore(LIMIT.with(|l| l.replace(limit.min(MAX_DEPTH))));
+    f()
+}
+
 /// The binder's count of levels: where it is now, the deepest it has been since a mark
 /// (which tells how deep a CTE's plan is when it is copied elsewhere), and how much work
 /// it did (binding steps), in all and expanding views or copying CTEs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Depth {
+    /// At most this many levels (the statement's limit when the binder was made).
+    limit: usize,
     current: usize,
     deepest: usize,
     /// Levels entered so far, plus the steps of every CTE plan copied.
@@ -120,6 +143,12 @@ pub struct Depth {
     expanded: usize,
     /// How many views are being expanded now.
     in_views: usize,
+}
+
+impl Default for Depth {
+    fn default() -> Self {
+        Depth { limit: LIMIT.with(|l| l.get()), current: 0, deepest: 0, steps: 0, expanded: 0, in_views: 0 }
+    }
 }
 
 impl Depth {
@@ -143,8 +172,8 @@ impl Depth {
     /// and counts it as reached.
     pub fn reach(&mut self, levels: usize) -> Result<()> {
         let level = self.current.saturating_add(levels);
-        if level > MAX_DEPTH {
-            return Err(too_deep());
+        if level > self.limit {
+            return Err(too_deep(self.limit));
         }
         self.deepest = self.deepest.max(level);
         Ok(())
@@ -214,7 +243,7 @@ pub fn check_syntax_tree(statement: ast::Statement) -> Result<ast::Statement> {
         return Ok(statement);
     }
     dismantle(statement);
-    Err(too_deep())
+    Err(too_deep(MAX_DEPTH))
 }
 
 /// Measures a syntax tree, stopping as soon as it is too deep. (`sqlparser`'s visitor
@@ -268,21 +297,25 @@ fn dismantle(mut statement: ast::Statement) {
                 cutter.keep_next_expr = true;
                 let _ = VisitMut::visit(&mut e, &mut cutter);
             }
-            Piece::Body(ast::SetExpr::SetOperation { left, right, .. }) => {
-                cutter.pieces.push(Piece::Body(*left));
-                cutter.pieces.push(Piece::Body(*right));
-            }
-            Piece::Body(mut body) => {
-                let _ = VisitMut::visit(&mut body, &mut cutter);
-            }
+            Piece::Body(body) => match *body {
+                ast::SetExpr::SetOperation { left, right, .. } => {
+                    cutter.pieces.push(Piece::Body(left));
+                    cutter.pieces.push(Piece::Body(right));
+                }
+                mut body => {
+                    let _ = VisitMut::visit(&mut body, &mut cutter);
+                }
+            },
         }
     }
 }
 
-/// A part of a syntax tree cut out by [`Cutter`].
+/// A part of a syntax tree cut out by [`Cutter`]. (Most pieces are expressions: a box
+/// for each would cost an allocation per node.)
+#[allow(clippy::large_enum_variant)]
 enum Piece {
     Expr(ast::Expr),
-    Body(ast::SetExpr),
+    Body(Box<ast::SetExpr>),
 }
 
 /// Cuts every expression and query body it meets out of the tree (see [`dismantle`]).
@@ -308,7 +341,7 @@ impl VisitorMut for Cutter {
     fn pre_visit_query(&mut self, query: &mut ast::Query) -> ControlFlow<()> {
         let placeholder =
             ast::SetExpr::Values(ast::Values { explicit_row: false, value_keyword: false, rows: Vec::new() });
-        self.pieces.push(Piece::Body(std::mem::replace(query.body.as_mut(), placeholder)));
+        self.pieces.push(Piece::Body(std::mem::replace(&mut query.body, Box::new(placeholder))));
         ControlFlow::Continue(())
     }
 }
@@ -336,5 +369,15 @@ mod tests {
         depth.copy(cte).expect("a copy fits");
         let big = Measured { levels: 1, steps: MAX_EXPANDED_NODES };
         assert_eq!(depth.copy(big).map_err(|e| e.state), Err(SqlState::StatementTooComplex));
+    }
+
+    #[test]
+    fn a_statement_limit_applies_to_binders_made_while_it_runs() {
+        let mut limited = with_limit(5, Depth::default);
+        assert!(limited.enter(5).is_ok());
+        assert!(limited.enter(1).is_err());
+        assert!(Depth::default().enter(MAX_DEPTH).is_ok(), "the limit ends with the statement");
+        let mut capped = with_limit(MAX_DEPTH * 10, Depth::default);
+        assert!(capped.enter(MAX_DEPTH + 1).is_err(), "never above MAX_DEPTH");
     }
 }

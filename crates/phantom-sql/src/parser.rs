@@ -691,5 +691,4 @@ mod tests {
         }
         assert!(parse(&select(sum(max - 10))).is_ok() && parse(&union(max - 10)).is_ok());
     }
-
 }

@@ -192,7 +192,8 @@ impl Session {
     /// with the stack [`crate::depth`] guarantees.
     fn as_statement<'s, T>(&'s mut self, f: impl FnOnce(&'s mut Session) -> Result<T>) -> Result<T> {
         self.interrupt.clear();
-        crate::depth::statement(move || f(self))
+        let limit = self.settings.max_depth;
+        crate::depth::statement(move || crate::depth::with_limit(limit, move || f(self)))
     }
 
     /// [`Session::execute_into`], inside [`Session::as_statement`].
@@ -365,67 +366,71 @@ impl Session {
     /// by its name alone, else as `schema.table`.
     pub fn tables(&mut self) -> Result<Vec<String>> {
         let path = self.settings.lookup_path();
-        self.as_statement(|s| s.read(|instance, txn| {
-            let mut names = Vec::new();
-            for t in instance.catalog.tables(txn)? {
-                names.push(display_name(instance, txn, &path, &t)?);
-            }
-            names.sort();
-            Ok(names)
-        }))
+        self.as_statement(|s| {
+            s.read(|instance, txn| {
+                let mut names = Vec::new();
+                for t in instance.catalog.tables(txn)? {
+                    names.push(display_name(instance, txn, &path, &t)?);
+                }
+                names.sort();
+                Ok(names)
+            })
+        })
     }
 
     /// Describes table `name` (`table` or `schema.table`, as stored: no case folding),
     /// found through the search path like a name in a query.
     pub fn describe(&mut self, name: &str) -> Result<TableDescription> {
         let path = self.settings.lookup_path();
-        self.as_statement(|s| s.read(|instance, txn| {
-            let (schema, table) = match name.split_once('.') {
-                Some((schema, table)) => (Some(schema), table),
-                None => (None, name),
-            };
-            let t = match instance.catalog.find_relation(txn, &path, schema, table)? {
-                Some(crate::catalog::Relation::Table(t)) => t,
-                _ => {
-                    return Err(Error::new(
-                        SqlState::UndefinedTable,
-                        format!("relation \"{name}\" does not exist"),
-                    ));
-                }
-            };
-            Ok(TableDescription {
-                name: display_name(instance, txn, &path, &t)?,
-                columns: t
-                    .columns
-                    .iter()
-                    .map(|c| ColumnDescription {
-                        name: c.name.clone(),
-                        data_type: c.data_type,
-                        nullable: c.nullable,
-                        default: c.default.clone(),
-                    })
-                    .collect(),
-                primary_key: t.primary_key.iter().map(|&i| t.columns[i].name.clone()).collect(),
-                engine: t.engine.clone(),
-                indexes: t
-                    .indexes
-                    .iter()
-                    .map(|ix| {
-                        let columns: Vec<&str> =
-                            ix.columns.iter().map(|&c| t.columns[c].name.as_str()).collect();
-                        let unique = if ix.unique { " UNIQUE" } else { "" };
-                        format!("{}{unique} ({}) {}", ix.name, columns.join(", "), ix.engine)
-                    })
-                    .collect(),
-                checks: t.checks.iter().map(|c| format!("{} CHECK ({})", c.name, c.expr)).collect(),
-                foreign_keys: t
-                    .foreign_keys
-                    .iter()
-                    .map(|fk| exec::constraints::describe_foreign_key(&instance.catalog, txn, &t, fk))
-                    .collect::<Result<_>>()?,
-                referenced_by: exec::constraints::referenced_by(&instance.catalog, txn, &t)?,
+        self.as_statement(|s| {
+            s.read(|instance, txn| {
+                let (schema, table) = match name.split_once('.') {
+                    Some((schema, table)) => (Some(schema), table),
+                    None => (None, name),
+                };
+                let t = match instance.catalog.find_relation(txn, &path, schema, table)? {
+                    Some(crate::catalog::Relation::Table(t)) => t,
+                    _ => {
+                        return Err(Error::new(
+                            SqlState::UndefinedTable,
+                            format!("relation \"{name}\" does not exist"),
+                        ));
+                    }
+                };
+                Ok(TableDescription {
+                    name: display_name(instance, txn, &path, &t)?,
+                    columns: t
+                        .columns
+                        .iter()
+                        .map(|c| ColumnDescription {
+                            name: c.name.clone(),
+                            data_type: c.data_type,
+                            nullable: c.nullable,
+                            default: c.default.clone(),
+                        })
+                        .collect(),
+                    primary_key: t.primary_key.iter().map(|&i| t.columns[i].name.clone()).collect(),
+                    engine: t.engine.clone(),
+                    indexes: t
+                        .indexes
+                        .iter()
+                        .map(|ix| {
+                            let columns: Vec<&str> =
+                                ix.columns.iter().map(|&c| t.columns[c].name.as_str()).collect();
+                            let unique = if ix.unique { " UNIQUE" } else { "" };
+                            format!("{}{unique} ({}) {}", ix.name, columns.join(", "), ix.engine)
+                        })
+                        .collect(),
+                    checks: t.checks.iter().map(|c| format!("{} CHECK ({})", c.name, c.expr)).collect(),
+                    foreign_keys: t
+                        .foreign_keys
+                        .iter()
+                        .map(|fk| exec::constraints::describe_foreign_key(&instance.catalog, txn, &t, fk))
+                        .collect::<Result<_>>()?,
+                    referenced_by: exec::constraints::referenced_by(&instance.catalog, txn, &t)?,
+                })
             })
-        }))
+        })
     }
 
     /// Runs `f` in the open transaction, or in a fresh read-only one.

@@ -374,7 +374,7 @@ pub(crate) fn name_parts(name: &ast::ObjectName) -> Result<Vec<String>> {
 impl Binder<'_> {
     /// Runs `f` `levels` deeper (see [`crate::depth`]): 54001 past the limit, and on a
     /// fresh stack segment when this one is nearly used up.
-    fn nested<T>(&mut self, levels: usize, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    pub(crate) fn nested<T>(&mut self, levels: usize, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         self.depth.enter(levels)?;
         let result = crate::depth::grow(|| f(self));
         self.depth.leave(levels);
