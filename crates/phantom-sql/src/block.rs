@@ -51,7 +51,6 @@ const PASSIVE: &[(&str, &str)] = &[
     ("row_security", "on"),
     ("server_encoding", "UTF8"),
     ("standard_conforming_strings", "on"),
-    ("statement_timeout", "0"),
     ("synchronous_commit", "on"),
     ("timezone", "UTC"),
     ("work_mem", "4MB"),
@@ -73,6 +72,8 @@ fn parse_bytes(name: &str, value: &str) -> Result<usize> {
 pub struct Settings {
     pub default_isolation: Isolation,
     pub lock_timeout: Option<Duration>,
+    /// How long a statement may run before it fails with 57014 (`statement_timeout`).
+    pub statement_timeout: Option<Duration>,
     /// The write-set limit of each transaction, in bytes.
     pub write_set_limit: usize,
     /// How much of a transaction's write set stays in memory before it spills to disk.
@@ -106,6 +107,7 @@ impl Default for Settings {
         Settings {
             default_isolation: Isolation::ReadCommitted,
             lock_timeout: None,
+            statement_timeout: None,
             write_set_limit: TxnOptions::default().write_set_limit,
             spill_threshold: TxnOptions::default().spill_threshold,
             search_path: catalog::default_search_path(),
@@ -158,7 +160,8 @@ impl Settings {
         self.version += 1;
         match name {
             "default_transaction_isolation" => self.default_isolation = parse_isolation(value)?,
-            "lock_timeout" => self.lock_timeout = parse_duration(value)?,
+            "lock_timeout" => self.lock_timeout = parse_duration(name, value)?,
+            "statement_timeout" => self.statement_timeout = parse_duration(name, value)?,
             "phantom.write_set_limit" => self.write_set_limit = parse_bytes(name, value)?,
             "phantom.spill_threshold" => self.spill_threshold = parse_bytes(name, value)?,
             "phantom.max_depth" => self.max_depth = parse_max_depth(value)?,
@@ -187,10 +190,8 @@ impl Settings {
                 current.unwrap_or(self.default_isolation).name().to_string()
             }
             "default_transaction_isolation" => self.default_isolation.name().to_string(),
-            "lock_timeout" => match self.lock_timeout {
-                None => "0".to_string(),
-                Some(d) => format!("{}ms", d.as_millis()),
-            },
+            "lock_timeout" => show_duration(self.lock_timeout),
+            "statement_timeout" => show_duration(self.statement_timeout),
             "phantom.write_set_limit" => self.write_set_limit.to_string(),
             "phantom.spill_threshold" => self.spill_threshold.to_string(),
             "phantom.max_depth" => self.max_depth.to_string(),
@@ -209,6 +210,7 @@ impl Settings {
         let mut names: Vec<&str> = vec![
             "default_transaction_isolation",
             "lock_timeout",
+            "statement_timeout",
             "phantom.max_depth",
             "phantom.spill_threshold",
             "phantom.write_set_limit",
@@ -254,14 +256,14 @@ pub fn parse_isolation(value: &str) -> Result<Isolation> {
 
 /// A duration as PostgreSQL writes it: `0` (none), `250` (milliseconds), `250ms`, `2s`,
 /// `1min`.
-fn parse_duration(value: &str) -> Result<Option<Duration>> {
+fn parse_duration(name: &str, value: &str) -> Result<Option<Duration>> {
     let v = value.trim();
     let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
     let (number, unit) = v.split_at(digits);
     let bad = || {
         Error::new(
             SqlState::InvalidParameterValue,
-            format!("invalid value for parameter \"lock_timeout\": \"{value}\""),
+            format!("invalid value for parameter \"{name}\": \"{value}\""),
         )
     };
     let n: u64 = number.parse().map_err(|_| bad())?;
@@ -273,6 +275,14 @@ fn parse_duration(value: &str) -> Result<Option<Duration>> {
     }
     .ok_or_else(bad)?;
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+/// A duration setting as SHOW gives it: `0` for none, else milliseconds.
+fn show_duration(duration: Option<Duration>) -> String {
+    match duration {
+        None => "0".to_string(),
+        Some(d) => format!("{}ms", d.as_millis()),
+    }
 }
 
 /// The isolation level and access mode a `BEGIN` or `SET TRANSACTION` asks for.
@@ -406,11 +416,11 @@ mod tests {
 
     #[test]
     fn durations_and_levels_parse_like_postgres() {
-        assert_eq!(parse_duration("0").ok(), Some(None));
-        assert_eq!(parse_duration("250").ok(), Some(Some(Duration::from_millis(250))));
-        assert_eq!(parse_duration("2s").ok(), Some(Some(Duration::from_secs(2))));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("18446744073709551615min").is_err(), "overflows a u64 of milliseconds");
+        assert_eq!(parse_duration("lock_timeout", "0").ok(), Some(None));
+        assert_eq!(parse_duration("lock_timeout", "250").ok(), Some(Some(Duration::from_millis(250))));
+        assert_eq!(parse_duration("lock_timeout", "2s").ok(), Some(Some(Duration::from_secs(2))));
+        assert!(parse_duration("lock_timeout", "soon").is_err());
+        assert!(parse_duration("lock_timeout", "18446744073709551615min").is_err(), "overflows a u64 of milliseconds");
         assert_eq!(parse_isolation("REPEATABLE READ").ok(), Some(Isolation::RepeatableRead));
         assert_eq!(parse_isolation("read_committed").ok(), Some(Isolation::ReadCommitted));
         assert!(parse_isolation("chaos").is_err());

@@ -188,12 +188,20 @@ impl Session {
     }
 
     /// Runs one call of the session's API (a statement, a fetch, a COPY's start) as a
-    /// statement: a cancel requested while nothing ran is forgotten, and the work runs
-    /// with the stack [`crate::depth`] guarantees.
+    /// statement: a cancel requested while nothing ran is forgotten, `statement_timeout`
+    /// is armed (see [`crate::interrupt`]), and the work runs with the stack
+    /// [`crate::depth`] guarantees.
     fn as_statement<'s, T>(&'s mut self, f: impl FnOnce(&'s mut Session) -> Result<T>) -> Result<T> {
-        self.interrupt.clear();
+        let interrupt = self.interrupt.clone();
+        interrupt.clear();
+        if let Some(timeout) = self.settings.statement_timeout {
+            interrupt.arm(timeout);
+        }
         let limit = self.settings.max_depth;
-        crate::depth::statement(move || crate::depth::with_limit(limit, move || f(self)))
+        let result = crate::depth::statement(move || crate::depth::with_limit(limit, move || f(self)));
+        interrupt.disarm();
+        // A lock wait reports any raised flag as a cancel request.
+        result.map_err(|e| if e.state == SqlState::QueryCanceled { interrupt.stopped() } else { e })
     }
 
     /// [`Session::execute_into`], inside [`Session::as_statement`].
