@@ -44,7 +44,6 @@ const PASSIVE: &[(&str, &str)] = &[
     ("default_tablespace", ""),
     ("escape_string_warning", "on"),
     ("extra_float_digits", "1"),
-    ("idle_in_transaction_session_timeout", "0"),
     ("idle_session_timeout", "0"),
     ("intervalstyle", "postgres"),
     ("maintenance_work_mem", "64MB"),
@@ -74,6 +73,9 @@ pub struct Settings {
     pub lock_timeout: Option<Duration>,
     /// How long a statement may run before it fails with 57014 (`statement_timeout`).
     pub statement_timeout: Option<Duration>,
+    /// How long a transaction block may wait for its next statement
+    /// (`idle_in_transaction_session_timeout`).
+    pub idle_in_transaction_timeout: Option<Duration>,
     /// The write-set limit of each transaction, in bytes.
     pub write_set_limit: usize,
     /// How much of a transaction's write set stays in memory before it spills to disk.
@@ -108,6 +110,7 @@ impl Default for Settings {
             default_isolation: Isolation::ReadCommitted,
             lock_timeout: None,
             statement_timeout: None,
+            idle_in_transaction_timeout: None,
             write_set_limit: TxnOptions::default().write_set_limit,
             spill_threshold: TxnOptions::default().spill_threshold,
             search_path: catalog::default_search_path(),
@@ -162,6 +165,9 @@ impl Settings {
             "default_transaction_isolation" => self.default_isolation = parse_isolation(value)?,
             "lock_timeout" => self.lock_timeout = parse_duration(name, value)?,
             "statement_timeout" => self.statement_timeout = parse_duration(name, value)?,
+            "idle_in_transaction_session_timeout" => {
+                self.idle_in_transaction_timeout = parse_duration(name, value)?
+            }
             "phantom.write_set_limit" => self.write_set_limit = parse_bytes(name, value)?,
             "phantom.spill_threshold" => self.spill_threshold = parse_bytes(name, value)?,
             "phantom.max_depth" => self.max_depth = parse_max_depth(value)?,
@@ -192,6 +198,7 @@ impl Settings {
             "default_transaction_isolation" => self.default_isolation.name().to_string(),
             "lock_timeout" => show_duration(self.lock_timeout),
             "statement_timeout" => show_duration(self.statement_timeout),
+            "idle_in_transaction_session_timeout" => show_duration(self.idle_in_transaction_timeout),
             "phantom.write_set_limit" => self.write_set_limit.to_string(),
             "phantom.spill_threshold" => self.spill_threshold.to_string(),
             "phantom.max_depth" => self.max_depth.to_string(),
@@ -209,6 +216,7 @@ impl Settings {
     pub fn all(&self) -> Vec<(String, String)> {
         let mut names: Vec<&str> = vec![
             "default_transaction_isolation",
+            "idle_in_transaction_session_timeout",
             "lock_timeout",
             "statement_timeout",
             "phantom.max_depth",
@@ -420,7 +428,10 @@ mod tests {
         assert_eq!(parse_duration("lock_timeout", "250").ok(), Some(Some(Duration::from_millis(250))));
         assert_eq!(parse_duration("lock_timeout", "2s").ok(), Some(Some(Duration::from_secs(2))));
         assert!(parse_duration("lock_timeout", "soon").is_err());
-        assert!(parse_duration("lock_timeout", "18446744073709551615min").is_err(), "overflows a u64 of milliseconds");
+        assert!(
+            parse_duration("lock_timeout", "18446744073709551615min").is_err(),
+            "overflows a u64 of milliseconds"
+        );
         assert_eq!(parse_isolation("REPEATABLE READ").ok(), Some(Isolation::RepeatableRead));
         assert_eq!(parse_isolation("read_committed").ok(), Some(Isolation::ReadCommitted));
         assert!(parse_isolation("chaos").is_err());

@@ -206,7 +206,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         let error = flag.check().err().map(|e| (e.state, e.message));
-        assert_eq!(error, Some((SqlState::QueryCanceled, "canceling statement due to statement timeout".into())));
+        assert_eq!(
+            error,
+            Some((SqlState::QueryCanceled, "canceling statement due to statement timeout".into()))
+        );
         flag.clear();
         flag.arm(Duration::from_millis(20));
         flag.disarm();

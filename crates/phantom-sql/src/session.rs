@@ -121,6 +121,9 @@ pub struct Session {
     cursors: std::collections::HashMap<String, sql_cursors::Declared>,
     /// What `currval` and `lastval` answer (see [`crate::sequence`]).
     sequence_session: Arc<SessionSequences>,
+    /// When the last call ended, for `idle_in_transaction_session_timeout` (shared so
+    /// that a call whose result borrows the session can still set it).
+    idle_since: Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 impl Session {
@@ -134,6 +137,7 @@ impl Session {
             parse_cache: ParseCache::default(),
             cursors: Default::default(),
             sequence_session: Arc::new(SessionSequences::new(instance.sequence_states.clone())),
+            idle_since: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
             instance,
         }
     }
@@ -192,16 +196,42 @@ impl Session {
     /// is armed (see [`crate::interrupt`]), and the work runs with the stack
     /// [`crate::depth`] guarantees.
     fn as_statement<'s, T>(&'s mut self, f: impl FnOnce(&'s mut Session) -> Result<T>) -> Result<T> {
+        self.end_idle_transaction()?;
         let interrupt = self.interrupt.clone();
         interrupt.clear();
         if let Some(timeout) = self.settings.statement_timeout {
             interrupt.arm(timeout);
         }
         let limit = self.settings.max_depth;
+        let idle_since = self.idle_since.clone();
         let result = crate::depth::statement(move || crate::depth::with_limit(limit, move || f(self)));
         interrupt.disarm();
+        *idle_since.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
         // A lock wait reports any raised flag as a cancel request.
         result.map_err(|e| if e.state == SqlState::QueryCanceled { interrupt.stopped() } else { e })
+    }
+
+    /// Ends the open block if it waited for this call longer than
+    /// `idle_in_transaction_session_timeout`: it is rolled back and the call fails with
+    /// 25P03. (PostgreSQL ends the connection; the server does that when it sees the
+    /// timeout pass, see [`Session::idle_deadline`]. Embedded, the session goes on.)
+    fn end_idle_transaction(&mut self) -> Result<()> {
+        let Some(deadline) = self.idle_deadline() else { return Ok(()) };
+        if std::time::Instant::now() < deadline {
+            return Ok(());
+        }
+        self.rollback_block()?;
+        Err(idle_timeout())
+    }
+
+    /// When the open transaction block will have idled past
+    /// `idle_in_transaction_session_timeout` (`None`: no block, or no timeout). The server
+    /// waits for the next message no longer than that.
+    pub fn idle_deadline(&self) -> Option<std::time::Instant> {
+        let timeout = self.settings.idle_in_transaction_timeout?;
+        self.block.as_ref()?;
+        let since = *self.idle_since.lock().unwrap_or_else(|p| p.into_inner());
+        since.checked_add(timeout)
     }
 
     /// [`Session::execute_into`], inside [`Session::as_statement`].
@@ -950,6 +980,15 @@ fn collected(output: Output, rows: Rows) -> Output {
         Output::Fetched(_) => Output::Fetched(rows),
         other => other,
     }
+}
+
+/// The error of a block ended by `idle_in_transaction_session_timeout`.
+pub fn idle_timeout() -> Error {
+    Error::new(
+        SqlState::IdleInTransactionSessionTimeout,
+        "terminating connection due to idle-in-transaction timeout",
+    )
+    .with_detail("The transaction block was rolled back.")
 }
 
 fn no_prepared_statement(name: &str) -> Error {

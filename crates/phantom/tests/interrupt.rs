@@ -196,3 +196,33 @@ fn statement_timeout_ends_a_lock_wait() {
     let rows = waiter.query("SELECT v FROM t").expect("read");
     assert_eq!(rows.rows[0].get::<i64>(0).expect("int"), 1);
 }
+
+/// `idle_in_transaction_session_timeout`, embedded (issue 14, item 8): a block that waited
+/// longer for its next statement is rolled back and that statement fails with 25P03
+/// (the server ends the connection instead); the session goes on outside a block, and a
+/// block that keeps busy, or idling outside a block, is not affected.
+#[test]
+fn idle_in_transaction_timeout_rolls_the_block_back_with_25p03() {
+    let db = Database::memory();
+    let mut session = db.session();
+    session.execute("CREATE TABLE t (a INT)").expect("create");
+    session.execute("SET idle_in_transaction_session_timeout = '100ms'").expect("set");
+    assert_eq!(session.setting("idle_in_transaction_session_timeout").as_deref(), Some("100ms"));
+    std::thread::sleep(Duration::from_millis(300));
+    session.execute("BEGIN; INSERT INTO t VALUES (1)").expect("idle outside a block is fine");
+    assert!(session.idle_deadline().is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    let err = session.execute("INSERT INTO t VALUES (2)").expect_err("idled too long");
+    assert_eq!(err.state.code(), "25P03", "{err}");
+    assert!(!session.in_transaction(), "the block is gone");
+    let rows = session.query("SELECT count(*) FROM t").expect("the session goes on");
+    assert_eq!(rows.rows[0].get::<i64>(0).expect("int"), 0, "the block was rolled back");
+    session.execute("SET idle_in_transaction_session_timeout = 0").expect("off");
+    session.execute("BEGIN; INSERT INTO t VALUES (3)").expect("begin");
+    std::thread::sleep(Duration::from_millis(300));
+    session.execute("COMMIT").expect("no timeout now");
+    assert_eq!(
+        session.query("SELECT count(*) FROM t").expect("count").rows[0].get::<i64>(0).expect("int"),
+        1
+    );
+}
