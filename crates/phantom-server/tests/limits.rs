@@ -50,3 +50,35 @@ async fn too_deep_statements_end_in_54001_and_the_server_stays_up() {
     let row = client.query_one(&deep, &[]).await.expect("within the first session's limit");
     assert_eq!(row.get::<_, i32>(0), 1);
 }
+
+/// `statement_timeout` over the wire: a long query fails with 57014 and the connection
+/// goes on. `idle_in_transaction_session_timeout`: a block left idle ends the connection
+/// with FATAL 25P03, as in PostgreSQL, its work is rolled back, and the server stays up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_over_the_wire() {
+    let server = start().await;
+    let client = connect(&server).await;
+    client.batch_execute("CREATE TABLE t (a INT); SET statement_timeout = '100ms'").await.expect("setup");
+    let long = "SELECT count(*) FROM generate_series(1, 100000) a, generate_series(1, 100000) b";
+    let err = client.simple_query(long).await.expect_err("past the timeout");
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err}");
+    assert_eq!(err.as_db_error().map(|e| e.message()), Some("canceling statement due to statement timeout"));
+    let row = client.query_one("SELECT 1 + 1", &[]).await.expect("the connection goes on");
+    assert_eq!(row.get::<_, i32>(0), 2);
+
+    // A raw client, to see the FATAL the server sends on its own before it closes.
+    let mut raw = common::Raw::connect(&server).await;
+    raw.query("SET idle_in_transaction_session_timeout = '200ms'; BEGIN; INSERT INTO t VALUES (1)").await;
+    let fatal = raw.read().await.expect("an ErrorResponse, unasked");
+    assert_eq!(fatal.kind, b'E');
+    assert_eq!(fatal.field(b'C').as_deref(), Some("25P03"));
+    assert_eq!(fatal.field(b'S').as_deref(), Some("FATAL"));
+    assert_eq!(
+        fatal.field(b'M').as_deref(),
+        Some("terminating connection due to idle-in-transaction timeout")
+    );
+    assert!(raw.read().await.is_none(), "the connection is closed");
+    let other = connect(&server).await;
+    let row = other.query_one("SELECT count(*) FROM t", &[]).await.expect("the server is up");
+    assert_eq!(row.get::<_, i64>(0), 0, "the idle block was rolled back");
+}
