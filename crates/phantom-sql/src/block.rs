@@ -16,8 +16,10 @@
 //!   warns). Plain `SET` is not undone by a ROLLBACK here, unlike PostgreSQL.
 //!
 //! [`Settings`] are the session's `SET` parameters; the ones that matter here are
-//! `default_transaction_isolation`, `lock_timeout` and `search_path` (where unqualified
-//! names are looked up, see [`crate::catalog`]). Others that PostgreSQL clients
+//! `default_transaction_isolation`, `lock_timeout`, `statement_timeout` and
+//! `idle_in_transaction_session_timeout` (enforced by the session, see
+//! [`crate::interrupt`]), `phantom.max_depth` (see [`crate::depth`]) and `search_path`
+//! (where unqualified names are looked up, see [`crate::catalog`]). Others that PostgreSQL clients
 //! commonly send are accepted and shown back, unknown ones fail with 42704. The role the
 //! session runs as is kept here too (set when a server client logs in), since `SHOW
 //! session_authorization` and `is_superuser` report it.
