@@ -150,14 +150,29 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut runner = Runner::new(db.session(), args.format);
-    let ok = if !args.commands.is_empty() {
-        script::run_commands(&mut runner, &args.commands)
-    } else if !std::io::stdin().is_terminal() {
-        script::run_stream(&mut runner, std::io::stdin().lock())
-    } else {
-        shell::run(&mut runner, &args.database);
-        true
+    // Statements run on a thread with the stack they are guaranteed anyway (see
+    // `phantom::SESSION_THREAD_STACK`), so none needs a stack segment of its own.
+    let session = std::thread::Builder::new()
+        .name("phantom-session".into())
+        .stack_size(phantom::SESSION_THREAD_STACK)
+        .spawn(move || {
+            let mut runner = Runner::new(db.session(), args.format);
+            if !args.commands.is_empty() {
+                script::run_commands(&mut runner, &args.commands)
+            } else if !std::io::stdin().is_terminal() {
+                script::run_stream(&mut runner, std::io::stdin().lock())
+            } else {
+                shell::run(&mut runner, &args.database);
+                true
+            }
+        });
+    let ok = match session.map(|thread| thread.join()) {
+        Ok(Ok(ok)) => ok,
+        Ok(Err(_)) => false,
+        Err(e) => {
+            eprintln!("phantom: cannot start the session thread: {e}");
+            false
+        }
     };
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

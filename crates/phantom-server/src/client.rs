@@ -16,6 +16,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio_util::codec::Decoder;
@@ -35,6 +36,8 @@ pub struct ClientReader {
     chunk: Box<[u8]>,
     codec: FrontendCodec,
     shutting_down: Arc<AtomicBool>,
+    /// A read timeout is set on the socket (for a deadline).
+    timeout_set: bool,
 }
 
 impl ClientReader {
@@ -47,7 +50,14 @@ impl ClientReader {
     ) -> Self {
         let mut buf = BytesMut::with_capacity(READ_CHUNK.max(buffered.len()));
         buf.extend_from_slice(buffered);
-        ClientReader { stream, buf, chunk: vec![0; READ_CHUNK].into_boxed_slice(), codec, shutting_down }
+        ClientReader {
+            stream,
+            buf,
+            chunk: vec![0; READ_CHUNK].into_boxed_slice(),
+            codec,
+            shutting_down,
+            timeout_set: false,
+        }
     }
 
     /// True if a whole message is already buffered (so replies need not be flushed
@@ -64,8 +74,9 @@ impl ClientReader {
         self.has_message() && self.buf[0] == b'S'
     }
 
-    /// The next message; `None` once the client is gone.
-    pub fn next_message(&mut self) -> Option<Inbound> {
+    /// The next message; `None` once the client is gone; [`Inbound::IdleTimeout`] if
+    /// `deadline` passes first (`idle_in_transaction_session_timeout`).
+    pub fn next_message(&mut self, deadline: Option<Instant>) -> Option<Inbound> {
         loop {
             match self.codec.decode(&mut self.buf) {
                 Ok(Some(message)) => return Some(Inbound::Message(message)),
@@ -73,8 +84,20 @@ impl ClientReader {
                 Err(e) => return Some(Inbound::ProtocolError(e)),
             }
             let read = loop {
+                // A zero timeout means none to the socket: wait a moment at least.
+                let timeout = deadline
+                    .map(|d| d.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
+                if (timeout.is_some() || self.timeout_set) && self.stream.set_read_timeout(timeout).is_ok() {
+                    self.timeout_set = timeout.is_some();
+                }
                 match self.stream.read(&mut self.chunk) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                        if deadline.is_some_and(|d| Instant::now() >= d) {
+                            return Some(Inbound::IdleTimeout);
+                        }
+                        continue;
+                    }
                     other => break other,
                 }
             };

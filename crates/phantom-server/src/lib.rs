@@ -71,7 +71,8 @@ pub struct ServerConfig {
     pub startup_timeout: Duration,
     /// At shutdown, sessions get this long to end before the server stops waiting.
     pub shutdown_timeout: Duration,
-    /// Stack size of each session's thread (deeply nested SQL needs room).
+    /// Stack size of each session's thread: by default what a statement is guaranteed
+    /// (`phantom::SESSION_THREAD_STACK`), so no statement needs a segment of its own.
     pub session_stack_bytes: usize,
     /// How clients authenticate; `None`: trust on a loopback address without a users
     /// file, SCRAM-SHA-256 otherwise (see [`auth::AuthMethod::default_for`]).
@@ -89,7 +90,7 @@ impl Default for ServerConfig {
             max_message_bytes: 64 * 1024 * 1024,
             startup_timeout: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(30),
-            session_stack_bytes: 8 * 1024 * 1024,
+            session_stack_bytes: phantom::SESSION_THREAD_STACK,
             auth: None,
             users_file: None,
         }

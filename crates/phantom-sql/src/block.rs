@@ -16,8 +16,10 @@
 //!   warns). Plain `SET` is not undone by a ROLLBACK here, unlike PostgreSQL.
 //!
 //! [`Settings`] are the session's `SET` parameters; the ones that matter here are
-//! `default_transaction_isolation`, `lock_timeout` and `search_path` (where unqualified
-//! names are looked up, see [`crate::catalog`]). Others that PostgreSQL clients
+//! `default_transaction_isolation`, `lock_timeout`, `statement_timeout` and
+//! `idle_in_transaction_session_timeout` (enforced by the session, see
+//! [`crate::interrupt`]), `phantom.max_depth` (see [`crate::depth`]) and `search_path`
+//! (where unqualified names are looked up, see [`crate::catalog`]). Others that PostgreSQL clients
 //! commonly send are accepted and shown back, unknown ones fail with 42704. The role the
 //! session runs as is kept here too (set when a server client logs in), since `SHOW
 //! session_authorization` and `is_superuser` report it.
@@ -44,14 +46,12 @@ const PASSIVE: &[(&str, &str)] = &[
     ("default_tablespace", ""),
     ("escape_string_warning", "on"),
     ("extra_float_digits", "1"),
-    ("idle_in_transaction_session_timeout", "0"),
     ("idle_session_timeout", "0"),
     ("intervalstyle", "postgres"),
     ("maintenance_work_mem", "64MB"),
     ("row_security", "on"),
     ("server_encoding", "UTF8"),
     ("standard_conforming_strings", "on"),
-    ("statement_timeout", "0"),
     ("synchronous_commit", "on"),
     ("timezone", "UTC"),
     ("work_mem", "4MB"),
@@ -73,12 +73,19 @@ fn parse_bytes(name: &str, value: &str) -> Result<usize> {
 pub struct Settings {
     pub default_isolation: Isolation,
     pub lock_timeout: Option<Duration>,
+    /// How long a statement may run before it fails with 57014 (`statement_timeout`).
+    pub statement_timeout: Option<Duration>,
+    /// How long a transaction block may wait for its next statement
+    /// (`idle_in_transaction_session_timeout`).
+    pub idle_in_transaction_timeout: Option<Duration>,
     /// The write-set limit of each transaction, in bytes.
     pub write_set_limit: usize,
     /// How much of a transaction's write set stays in memory before it spills to disk.
     pub spill_threshold: usize,
     /// Where unqualified table names are looked up, in order.
     pub search_path: Vec<String>,
+    /// How many levels a statement may nest (`phantom.max_depth`, see [`crate::depth`]).
+    pub max_depth: usize,
     /// The role the session runs as (`current_user`, `session_user`).
     pub user: String,
     /// Whether that role is a superuser (`SHOW is_superuser`).
@@ -104,9 +111,12 @@ impl Default for Settings {
         Settings {
             default_isolation: Isolation::ReadCommitted,
             lock_timeout: None,
+            statement_timeout: None,
+            idle_in_transaction_timeout: None,
             write_set_limit: TxnOptions::default().write_set_limit,
             spill_threshold: TxnOptions::default().spill_threshold,
             search_path: catalog::default_search_path(),
+            max_depth: crate::depth::MAX_DEPTH,
             user: catalog::BOOTSTRAP_ROLE.to_string(),
             superuser: true,
             passive: PASSIVE.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
@@ -155,9 +165,14 @@ impl Settings {
         self.version += 1;
         match name {
             "default_transaction_isolation" => self.default_isolation = parse_isolation(value)?,
-            "lock_timeout" => self.lock_timeout = parse_duration(value)?,
+            "lock_timeout" => self.lock_timeout = parse_duration(name, value)?,
+            "statement_timeout" => self.statement_timeout = parse_duration(name, value)?,
+            "idle_in_transaction_session_timeout" => {
+                self.idle_in_transaction_timeout = parse_duration(name, value)?
+            }
             "phantom.write_set_limit" => self.write_set_limit = parse_bytes(name, value)?,
             "phantom.spill_threshold" => self.spill_threshold = parse_bytes(name, value)?,
+            "phantom.max_depth" => self.max_depth = parse_max_depth(value)?,
             "search_path" if value.trim().eq_ignore_ascii_case("default") => {
                 self.search_path = catalog::default_search_path()
             }
@@ -183,12 +198,12 @@ impl Settings {
                 current.unwrap_or(self.default_isolation).name().to_string()
             }
             "default_transaction_isolation" => self.default_isolation.name().to_string(),
-            "lock_timeout" => match self.lock_timeout {
-                None => "0".to_string(),
-                Some(d) => format!("{}ms", d.as_millis()),
-            },
+            "lock_timeout" => show_duration(self.lock_timeout),
+            "statement_timeout" => show_duration(self.statement_timeout),
+            "idle_in_transaction_session_timeout" => show_duration(self.idle_in_transaction_timeout),
             "phantom.write_set_limit" => self.write_set_limit.to_string(),
             "phantom.spill_threshold" => self.spill_threshold.to_string(),
+            "phantom.max_depth" => self.max_depth.to_string(),
             "search_path" => catalog::format_search_path(&self.search_path),
             "session_authorization" => self.user.clone(),
             "is_superuser" => if self.superuser { "on" } else { "off" }.to_string(),
@@ -203,7 +218,10 @@ impl Settings {
     pub fn all(&self) -> Vec<(String, String)> {
         let mut names: Vec<&str> = vec![
             "default_transaction_isolation",
+            "idle_in_transaction_session_timeout",
             "lock_timeout",
+            "statement_timeout",
+            "phantom.max_depth",
             "phantom.spill_threshold",
             "phantom.write_set_limit",
             "search_path",
@@ -212,6 +230,20 @@ impl Settings {
         names.extend(crate::catalog::pg_catalog::READ_ONLY_SETTINGS);
         names.sort_unstable();
         names.iter().filter_map(|n| self.show(n, None).ok().map(|v| (n.to_string(), v))).collect()
+    }
+}
+
+/// `phantom.max_depth`: 1 to [`crate::depth::MAX_DEPTH`] (a limit can be lowered, not
+/// raised past what the stack was sized for).
+fn parse_max_depth(value: &str) -> Result<usize> {
+    let max = crate::depth::MAX_DEPTH;
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(Error::new(
+            SqlState::InvalidParameterValue,
+            format!("invalid value for parameter \"phantom.max_depth\": \"{value}\""),
+        )
+        .with_hint(format!("Valid values are between 1 and {max}."))),
     }
 }
 
@@ -234,14 +266,14 @@ pub fn parse_isolation(value: &str) -> Result<Isolation> {
 
 /// A duration as PostgreSQL writes it: `0` (none), `250` (milliseconds), `250ms`, `2s`,
 /// `1min`.
-fn parse_duration(value: &str) -> Result<Option<Duration>> {
+fn parse_duration(name: &str, value: &str) -> Result<Option<Duration>> {
     let v = value.trim();
     let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
     let (number, unit) = v.split_at(digits);
     let bad = || {
         Error::new(
             SqlState::InvalidParameterValue,
-            format!("invalid value for parameter \"lock_timeout\": \"{value}\""),
+            format!("invalid value for parameter \"{name}\": \"{value}\""),
         )
     };
     let n: u64 = number.parse().map_err(|_| bad())?;
@@ -253,6 +285,14 @@ fn parse_duration(value: &str) -> Result<Option<Duration>> {
     }
     .ok_or_else(bad)?;
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+/// A duration setting as SHOW gives it: `0` for none, else milliseconds.
+fn show_duration(duration: Option<Duration>) -> String {
+    match duration {
+        None => "0".to_string(),
+        Some(d) => format!("{}ms", d.as_millis()),
+    }
 }
 
 /// The isolation level and access mode a `BEGIN` or `SET TRANSACTION` asks for.
@@ -386,11 +426,14 @@ mod tests {
 
     #[test]
     fn durations_and_levels_parse_like_postgres() {
-        assert_eq!(parse_duration("0").ok(), Some(None));
-        assert_eq!(parse_duration("250").ok(), Some(Some(Duration::from_millis(250))));
-        assert_eq!(parse_duration("2s").ok(), Some(Some(Duration::from_secs(2))));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("18446744073709551615min").is_err(), "overflows a u64 of milliseconds");
+        assert_eq!(parse_duration("lock_timeout", "0").ok(), Some(None));
+        assert_eq!(parse_duration("lock_timeout", "250").ok(), Some(Some(Duration::from_millis(250))));
+        assert_eq!(parse_duration("lock_timeout", "2s").ok(), Some(Some(Duration::from_secs(2))));
+        assert!(parse_duration("lock_timeout", "soon").is_err());
+        assert!(
+            parse_duration("lock_timeout", "18446744073709551615min").is_err(),
+            "overflows a u64 of milliseconds"
+        );
         assert_eq!(parse_isolation("REPEATABLE READ").ok(), Some(Isolation::RepeatableRead));
         assert_eq!(parse_isolation("read_committed").ok(), Some(Isolation::ReadCommitted));
         assert!(parse_isolation("chaos").is_err());

@@ -137,6 +137,8 @@ pub enum SqlState {
     InternalError,
     /// 57014
     QueryCanceled,
+    /// 25P03: a transaction block idled past `idle_in_transaction_session_timeout`.
+    IdleInTransactionSessionTimeout,
     /// 25006
     ReadOnlySqlTransaction,
     /// 55006: the data directory is held by another process.
@@ -222,6 +224,7 @@ impl SqlState {
             DataCorrupted => "XX001",
             InternalError => "XX000",
             QueryCanceled => "57014",
+            IdleInTransactionSessionTimeout => "25P03",
             ReadOnlySqlTransaction => "25006",
             ObjectInUse => "55006",
             ObjectNotInPrerequisiteState => "55000",

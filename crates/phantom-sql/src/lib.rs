@@ -24,6 +24,7 @@ pub mod catalog;
 pub mod copy;
 pub mod ddl;
 pub mod depend;
+pub mod depth;
 pub mod encoding;
 pub mod error;
 pub mod exec;

@@ -17,8 +17,13 @@ use crate::error::{Error, Position, Result, SqlState};
 /// The longest statement text accepted, in bytes.
 pub const MAX_STATEMENT_BYTES: usize = 16 * 1024 * 1024;
 
-/// How deeply expressions and subqueries may nest.
-pub const MAX_NESTING: usize = 200;
+/// How deeply the parser may recurse (parentheses, subqueries, prefix operators), twice
+/// [`crate::depth::MAX_DEPTH`]: each level the parser recurses is at least one level the
+/// binder counts, so what nests this deep is refused there anyway, and the limit only
+/// bounds the parser's own work. It must not be the limit that refuses a statement
+/// first: at its limit `sqlparser` sometimes reads a word another way (`NOT` as a column
+/// name) and parses a different statement without a word.
+pub const MAX_NESTING: usize = 2 * crate::depth::MAX_DEPTH;
 
 /// Parses one or more statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
@@ -29,7 +34,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
 /// spellings PostgreSQL takes and `sqlparser` does not).
 pub(crate) fn parse_rewritten(
     sql: &str,
-    rewrite: impl FnOnce(Vec<TokenWithSpan>) -> Vec<TokenWithSpan>,
+    rewrite: impl Fn(Vec<TokenWithSpan>) -> Vec<TokenWithSpan>,
 ) -> Result<Vec<Statement>> {
     if sql.len() > MAX_STATEMENT_BYTES {
         return Err(Error::new(
@@ -37,17 +42,34 @@ pub(crate) fn parse_rewritten(
             format!("statement of {} bytes exceeds the limit of {MAX_STATEMENT_BYTES} bytes", sql.len()),
         ));
     }
-    let dialect = PostgreSqlDialect {};
-    let tokens = Tokenizer::new(&dialect, sql)
-        .tokenize_with_location()
-        .map_err(|e| syntax_error(ParserError::TokenizerError(e.to_string())))?;
-    Parser::new(&dialect)
-        .with_recursion_limit(MAX_NESTING)
-        .with_tokens_with_locations(rewrite(fetch_and_move(role_statements(vacuum_without_options(
-            fill_empty_in_lists(tokens),
-        )))))
-        .parse_statements()
-        .map_err(syntax_error)
+    let parse_nesting_at_most = |limit: usize| -> std::result::Result<Vec<Statement>, ParserError> {
+        let dialect = PostgreSqlDialect {};
+        let tokens = Tokenizer::new(&dialect, sql)
+            .tokenize_with_location()
+            .map_err(|e| ParserError::TokenizerError(e.to_string()))?;
+        Parser::new(&dialect)
+            .with_recursion_limit(limit)
+            .with_tokens_with_locations(rewrite(fetch_and_move(role_statements(vacuum_without_options(
+                fill_empty_in_lists(tokens),
+            )))))
+            .parse_statements()
+    };
+    let statements = match parse_nesting_at_most(MAX_NESTING) {
+        Ok(statements) => statements,
+        Err(ParserError::ParserError(message)) => {
+            // Past its nesting limit sqlparser sometimes tries the text another way (the
+            // word NOT as a column name) and reports that attempt's syntax error. If a
+            // higher limit gets further, the limit was the real reason.
+            return Err(match parse_nesting_at_most(MAX_NESTING + 8) {
+                Err(ParserError::ParserError(again)) if again == message => {
+                    syntax_error(ParserError::ParserError(message))
+                }
+                _ => syntax_error(ParserError::RecursionLimitExceeded),
+            });
+        }
+        Err(e) => return Err(syntax_error(e)),
+    };
+    statements.into_iter().map(crate::depth::check_syntax_tree).collect()
 }
 
 /// `x IN ()` is not SQL-92 and PostgreSQL refuses it, but SQLite accepts it (false, and
@@ -370,7 +392,10 @@ fn syntax_error(e: ParserError) -> Error {
     match e {
         ParserError::RecursionLimitExceeded => Error::new(
             SqlState::StatementTooComplex,
-            format!("statement is too complex: nesting exceeds {MAX_NESTING} levels"),
+            format!(
+                "stack depth limit exceeded: the statement nests parentheses, subqueries or \
+                 operators more than {MAX_NESTING} levels deep"
+            ),
         ),
         ParserError::TokenizerError(msg) | ParserError::ParserError(msg) => {
             let (message, position) = split_location(&msg);
@@ -624,5 +649,46 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let sql = format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000));
         assert_eq!(parse(&sql).err().map(|e| e.state), Some(SqlState::StatementTooComplex));
+    }
+
+    /// sqlparser, past its limit, reads the innermost NOT as a column name and reports
+    /// the syntax error that makes; the limit is the reason, so it is 54001 (issue 14,
+    /// item 13). A real syntax error stays one.
+    #[test]
+    fn nesting_past_the_limit_is_54001_even_where_sqlparser_says_syntax_error() {
+        for n in [MAX_NESTING + 1, 1000, 100_000] {
+            let sql = format!("SELECT {}true", "NOT ".repeat(n));
+            assert_eq!(parse(&sql).err().map(|e| e.state), Some(SqlState::StatementTooComplex), "{n}");
+        }
+        assert!(parse(&format!("SELECT {}true", "NOT ".repeat(crate::depth::MAX_DEPTH - 10))).is_ok());
+        let wrong = format!("SELECT ({}true", "NOT ".repeat(10));
+        assert_eq!(parse(&wrong).err().map(|e| e.state), Some(SqlState::SyntaxError));
+    }
+
+    /// Chains the parser builds in loops nest without limit in its tree; past
+    /// MAX_DEPTH they are refused (and dropped without recursion: 10^5 levels would
+    /// overflow a test thread's stack).
+    #[test]
+    fn left_deep_chains_past_max_depth_are_54001() {
+        let max = crate::depth::MAX_DEPTH;
+        let sum = |n: usize| vec!["1"; n].join(" + ");
+        let union = |n: usize| vec!["SELECT 1"; n].join(" UNION ALL ");
+        let concat = |n: usize| vec!["'a'"; n].join(" || ");
+        let select = |e: String| format!("SELECT {e}");
+        let too_deep = [
+            select(sum(100_000)),
+            union(100_000),
+            select(concat(100_000)),
+            select(sum(max + 1)),
+            union(max + 1),
+            // Wherever they are: in a subquery, a function's arguments, a VALUES row.
+            format!("SELECT (SELECT count(*) FROM ({}) u)", union(2 * max)),
+            format!("SELECT abs({})", sum(2 * max)),
+            format!("VALUES (1, {})", concat(2 * max)),
+        ];
+        for sql in too_deep {
+            assert_eq!(parse(&sql).err().map(|e| e.state), Some(SqlState::StatementTooComplex));
+        }
+        assert!(parse(&select(sum(max - 10))).is_ok() && parse(&union(max - 10)).is_ok());
     }
 }

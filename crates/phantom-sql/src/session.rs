@@ -121,6 +121,9 @@ pub struct Session {
     cursors: std::collections::HashMap<String, sql_cursors::Declared>,
     /// What `currval` and `lastval` answer (see [`crate::sequence`]).
     sequence_session: Arc<SessionSequences>,
+    /// When the last call ended, for `idle_in_transaction_session_timeout` (shared so
+    /// that a call whose result borrows the session can still set it).
+    idle_since: Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 impl Session {
@@ -134,6 +137,7 @@ impl Session {
             parse_cache: ParseCache::default(),
             cursors: Default::default(),
             sequence_session: Arc::new(SessionSequences::new(instance.sequence_states.clone())),
+            idle_since: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
             instance,
         }
     }
@@ -184,7 +188,54 @@ impl Session {
     /// `sink` as they are produced. The returned output of such a statement is
     /// `Output::Rows` with its columns and no rows (the sink has them).
     pub fn execute_into(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<Output> {
-        self.interrupt.clear();
+        self.as_statement(|s| s.execute_text(sql, sink))
+    }
+
+    /// Runs one call of the session's API (a statement, a fetch, a COPY's start) as a
+    /// statement: a cancel requested while nothing ran is forgotten, `statement_timeout`
+    /// is armed (see [`crate::interrupt`]), and the work runs with the stack
+    /// [`crate::depth`] guarantees.
+    fn as_statement<'s, T>(&'s mut self, f: impl FnOnce(&'s mut Session) -> Result<T>) -> Result<T> {
+        self.end_idle_transaction()?;
+        let interrupt = self.interrupt.clone();
+        interrupt.clear();
+        if let Some(timeout) = self.settings.statement_timeout {
+            interrupt.arm(timeout);
+        }
+        let limit = self.settings.max_depth;
+        let idle_since = self.idle_since.clone();
+        let result = crate::depth::statement(move || crate::depth::with_limit(limit, move || f(self)));
+        interrupt.disarm();
+        *idle_since.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
+        // A lock wait reports any raised flag as a cancel request.
+        result.map_err(|e| if e.state == SqlState::QueryCanceled { interrupt.stopped() } else { e })
+    }
+
+    /// Ends the open block if it waited for this call longer than
+    /// `idle_in_transaction_session_timeout`: it is rolled back and the call fails with
+    /// 25P03. (PostgreSQL ends the connection; the server does that when it sees the
+    /// timeout pass, see [`Session::idle_deadline`]. Embedded, the session goes on.)
+    fn end_idle_transaction(&mut self) -> Result<()> {
+        let Some(deadline) = self.idle_deadline() else { return Ok(()) };
+        if std::time::Instant::now() < deadline {
+            return Ok(());
+        }
+        self.rollback_block()?;
+        Err(idle_timeout())
+    }
+
+    /// When the open transaction block will have idled past
+    /// `idle_in_transaction_session_timeout` (`None`: no block, or no timeout). The server
+    /// waits for the next message no longer than that.
+    pub fn idle_deadline(&self) -> Option<std::time::Instant> {
+        let timeout = self.settings.idle_in_transaction_timeout?;
+        self.block.as_ref()?;
+        let since = *self.idle_since.lock().unwrap_or_else(|p| p.into_inner());
+        since.checked_add(timeout)
+    }
+
+    /// [`Session::execute_into`], inside [`Session::as_statement`].
+    fn execute_text(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<Output> {
         if let Some(output) = self.alter_sequences(sql, sink) {
             return output;
         }
@@ -216,7 +267,7 @@ impl Session {
             let output = match alter {
                 Some(alter) => self.parse(alter).and_then(|alter| self.alter_sequence(&alter)),
                 None if statement.trim().is_empty() => continue,
-                None => self.execute_into(statement, sink),
+                None => self.execute_text(statement, sink),
             };
             match output {
                 Ok(output) => last = output,
@@ -246,7 +297,10 @@ impl Session {
 
     /// Runs one query and returns its rows.
     pub fn query(&mut self, sql: &str) -> Result<Rows> {
-        self.interrupt.clear();
+        self.as_statement(|s| s.query_text(sql))
+    }
+
+    fn query_text(&mut self, sql: &str) -> Result<Rows> {
         let statement = self.parse(parser::parse_one(sql))?;
         let mut rows = Rows::default();
         match self.run(&statement, &[], &mut rows)? {
@@ -262,8 +316,10 @@ impl Session {
 
     /// Parses and checks a statement with `$1`, `$2`, ... parameters.
     pub fn prepare(&mut self, sql: &str) -> Result<Prepared> {
-        let statement = self.parse(parser::parse_one(sql))?;
-        self.prepare_statement(statement)
+        self.as_statement(|s| {
+            let statement = s.parse(parser::parse_one(sql))?;
+            s.prepare_statement(statement)
+        })
     }
 
     fn prepare_statement(&mut self, statement: Ast) -> Result<Prepared> {
@@ -329,8 +385,7 @@ impl Session {
         params: &[Value],
         sink: &mut dyn RowSink,
     ) -> Result<Output> {
-        self.interrupt.clear();
-        self.run_prepared(prepared, params, sink)
+        self.as_statement(|s| s.run_prepared(prepared, params, sink))
     }
 
     fn run_prepared(
@@ -347,13 +402,15 @@ impl Session {
     /// by its name alone, else as `schema.table`.
     pub fn tables(&mut self) -> Result<Vec<String>> {
         let path = self.settings.lookup_path();
-        self.read(|instance, txn| {
-            let mut names = Vec::new();
-            for t in instance.catalog.tables(txn)? {
-                names.push(display_name(instance, txn, &path, &t)?);
-            }
-            names.sort();
-            Ok(names)
+        self.as_statement(|s| {
+            s.read(|instance, txn| {
+                let mut names = Vec::new();
+                for t in instance.catalog.tables(txn)? {
+                    names.push(display_name(instance, txn, &path, &t)?);
+                }
+                names.sort();
+                Ok(names)
+            })
         })
     }
 
@@ -361,51 +418,53 @@ impl Session {
     /// found through the search path like a name in a query.
     pub fn describe(&mut self, name: &str) -> Result<TableDescription> {
         let path = self.settings.lookup_path();
-        self.read(|instance, txn| {
-            let (schema, table) = match name.split_once('.') {
-                Some((schema, table)) => (Some(schema), table),
-                None => (None, name),
-            };
-            let t = match instance.catalog.find_relation(txn, &path, schema, table)? {
-                Some(crate::catalog::Relation::Table(t)) => t,
-                _ => {
-                    return Err(Error::new(
-                        SqlState::UndefinedTable,
-                        format!("relation \"{name}\" does not exist"),
-                    ));
-                }
-            };
-            Ok(TableDescription {
-                name: display_name(instance, txn, &path, &t)?,
-                columns: t
-                    .columns
-                    .iter()
-                    .map(|c| ColumnDescription {
-                        name: c.name.clone(),
-                        data_type: c.data_type,
-                        nullable: c.nullable,
-                        default: c.default.clone(),
-                    })
-                    .collect(),
-                primary_key: t.primary_key.iter().map(|&i| t.columns[i].name.clone()).collect(),
-                engine: t.engine.clone(),
-                indexes: t
-                    .indexes
-                    .iter()
-                    .map(|ix| {
-                        let columns: Vec<&str> =
-                            ix.columns.iter().map(|&c| t.columns[c].name.as_str()).collect();
-                        let unique = if ix.unique { " UNIQUE" } else { "" };
-                        format!("{}{unique} ({}) {}", ix.name, columns.join(", "), ix.engine)
-                    })
-                    .collect(),
-                checks: t.checks.iter().map(|c| format!("{} CHECK ({})", c.name, c.expr)).collect(),
-                foreign_keys: t
-                    .foreign_keys
-                    .iter()
-                    .map(|fk| exec::constraints::describe_foreign_key(&instance.catalog, txn, &t, fk))
-                    .collect::<Result<_>>()?,
-                referenced_by: exec::constraints::referenced_by(&instance.catalog, txn, &t)?,
+        self.as_statement(|s| {
+            s.read(|instance, txn| {
+                let (schema, table) = match name.split_once('.') {
+                    Some((schema, table)) => (Some(schema), table),
+                    None => (None, name),
+                };
+                let t = match instance.catalog.find_relation(txn, &path, schema, table)? {
+                    Some(crate::catalog::Relation::Table(t)) => t,
+                    _ => {
+                        return Err(Error::new(
+                            SqlState::UndefinedTable,
+                            format!("relation \"{name}\" does not exist"),
+                        ));
+                    }
+                };
+                Ok(TableDescription {
+                    name: display_name(instance, txn, &path, &t)?,
+                    columns: t
+                        .columns
+                        .iter()
+                        .map(|c| ColumnDescription {
+                            name: c.name.clone(),
+                            data_type: c.data_type,
+                            nullable: c.nullable,
+                            default: c.default.clone(),
+                        })
+                        .collect(),
+                    primary_key: t.primary_key.iter().map(|&i| t.columns[i].name.clone()).collect(),
+                    engine: t.engine.clone(),
+                    indexes: t
+                        .indexes
+                        .iter()
+                        .map(|ix| {
+                            let columns: Vec<&str> =
+                                ix.columns.iter().map(|&c| t.columns[c].name.as_str()).collect();
+                            let unique = if ix.unique { " UNIQUE" } else { "" };
+                            format!("{}{unique} ({}) {}", ix.name, columns.join(", "), ix.engine)
+                        })
+                        .collect(),
+                    checks: t.checks.iter().map(|c| format!("{} CHECK ({})", c.name, c.expr)).collect(),
+                    foreign_keys: t
+                        .foreign_keys
+                        .iter()
+                        .map(|fk| exec::constraints::describe_foreign_key(&instance.catalog, txn, &t, fk))
+                        .collect::<Result<_>>()?,
+                    referenced_by: exec::constraints::referenced_by(&instance.catalog, txn, &t)?,
+                })
             })
         })
     }
@@ -936,6 +995,15 @@ fn collected(output: Output, rows: Rows) -> Output {
         Output::Fetched(_) => Output::Fetched(rows),
         other => other,
     }
+}
+
+/// The error of a block ended by `idle_in_transaction_session_timeout`.
+pub fn idle_timeout() -> Error {
+    Error::new(
+        SqlState::IdleInTransactionSessionTimeout,
+        "terminating connection due to idle-in-transaction timeout",
+    )
+    .with_detail("The transaction block was rolled back.")
 }
 
 fn no_prepared_statement(name: &str) -> Error {

@@ -26,6 +26,9 @@ pub use database::{Database, Options};
 pub use phantom_sql::catalog::pg_catalog::{type_modifier as pg_type_modifier, type_oid as pg_type_oid};
 pub use phantom_sql::catalog::{BOOTSTRAP_ROLE, RoleDef as Role};
 pub use phantom_sql::copy;
+/// The stack a thread that runs statements should have, so that no statement needs a
+/// stack segment of its own (any stack is safe; see phantom-sql's `depth` module).
+pub use phantom_sql::depth::THREAD_STACK as SESSION_THREAD_STACK;
 pub use phantom_sql::error::{Error, Position, Result, SqlState};
 pub use phantom_sql::interrupt::Interrupt;
 pub use phantom_sql::parser::{is_blank, split_statements};

@@ -153,6 +153,14 @@ impl Session {
         self.inner.interrupt_handle()
     }
 
+    /// When the open transaction block will have waited longer than
+    /// `idle_in_transaction_session_timeout` for its next statement (`None`: no block or no
+    /// timeout). The next call after that rolls the block back and fails with 25P03; the
+    /// server ends the connection at that moment instead, as PostgreSQL does.
+    pub fn idle_deadline(&self) -> Option<std::time::Instant> {
+        self.inner.idle_deadline()
+    }
+
     /// True inside `BEGIN ... COMMIT`.
     pub fn in_transaction(&self) -> bool {
         self.inner.in_transaction()

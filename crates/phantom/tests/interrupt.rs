@@ -153,3 +153,76 @@ fn a_cancel_ends_a_wait_behind_an_escalated_table_lock() {
     assert_eq!(rows.rows[0].get::<i64>(0).expect("count"), 6001);
     assert_eq!(rows.rows[0].get::<i64>(1).expect("sum"), 6000 * 6001 / 2 + 5);
 }
+
+/// `statement_timeout` is enforced (issue 14, item 8): a query that would run for minutes
+/// fails with 57014 "canceling statement due to statement timeout", as in PostgreSQL, and
+/// the session goes on; without a timeout, or with one reset, nothing is stopped.
+#[test]
+fn statement_timeout_stops_a_long_query_with_57014() {
+    let db = Database::memory();
+    let mut session = db.session();
+    session.execute("SET statement_timeout = '100ms'").expect("set");
+    assert_eq!(session.setting("statement_timeout").as_deref(), Some("100ms"));
+    let long = "SELECT count(*) FROM generate_series(1, 100000) a, generate_series(1, 100000) b";
+    let err = session.execute(long).expect_err("past the timeout");
+    assert_eq!(err.state, SqlState::QueryCanceled, "{err}");
+    assert_eq!(err.message, "canceling statement due to statement timeout");
+    // Short statements are not affected, and a block goes on after a savepoint rollback.
+    assert_eq!(session.query("SELECT 1 + 1").expect("short").rows[0].get::<i64>(0).expect("int"), 2);
+    session.execute("BEGIN; SAVEPOINT s").expect("begin");
+    let err = session.execute(COUNT_TO_TEN_MILLION).expect_err("past the timeout");
+    assert_eq!(err.message, "canceling statement due to statement timeout");
+    session.execute("ROLLBACK TO s; COMMIT").expect("block goes on");
+    session.execute("RESET statement_timeout").expect("reset");
+    assert_eq!(session.setting("statement_timeout").as_deref(), Some("0"));
+    let rows = session.query("SELECT count(*) FROM generate_series(1, 300) a, generate_series(1, 300) b");
+    assert_eq!(rows.expect("no timeout").rows[0].get::<i64>(0).expect("int"), 90_000);
+}
+
+/// A statement waiting for a row lock ends at its `statement_timeout` too, with 57014,
+/// and releases nothing it should keep: the holder commits afterwards.
+#[test]
+fn statement_timeout_ends_a_lock_wait() {
+    let db = Database::memory();
+    let mut holder = db.session();
+    holder.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 0)").expect("setup");
+    holder.execute("BEGIN; UPDATE t SET v = 1 WHERE id = 1").expect("lock the row");
+    let mut waiter = db.session();
+    waiter.execute("SET statement_timeout = 200").expect("set");
+    let err = waiter.execute("UPDATE t SET v = 2 WHERE id = 1").expect_err("the lock is held");
+    assert_eq!(err.state, SqlState::QueryCanceled, "{err}");
+    assert_eq!(err.message, "canceling statement due to statement timeout");
+    holder.execute("COMMIT").expect("commit");
+    let rows = waiter.query("SELECT v FROM t").expect("read");
+    assert_eq!(rows.rows[0].get::<i64>(0).expect("int"), 1);
+}
+
+/// `idle_in_transaction_session_timeout`, embedded (issue 14, item 8): a block that waited
+/// longer for its next statement is rolled back and that statement fails with 25P03
+/// (the server ends the connection instead); the session goes on outside a block, and a
+/// block that keeps busy, or idling outside a block, is not affected.
+#[test]
+fn idle_in_transaction_timeout_rolls_the_block_back_with_25p03() {
+    let db = Database::memory();
+    let mut session = db.session();
+    session.execute("CREATE TABLE t (a INT)").expect("create");
+    session.execute("SET idle_in_transaction_session_timeout = '100ms'").expect("set");
+    assert_eq!(session.setting("idle_in_transaction_session_timeout").as_deref(), Some("100ms"));
+    std::thread::sleep(Duration::from_millis(300));
+    session.execute("BEGIN; INSERT INTO t VALUES (1)").expect("idle outside a block is fine");
+    assert!(session.idle_deadline().is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    let err = session.execute("INSERT INTO t VALUES (2)").expect_err("idled too long");
+    assert_eq!(err.state.code(), "25P03", "{err}");
+    assert!(!session.in_transaction(), "the block is gone");
+    let rows = session.query("SELECT count(*) FROM t").expect("the session goes on");
+    assert_eq!(rows.rows[0].get::<i64>(0).expect("int"), 0, "the block was rolled back");
+    session.execute("SET idle_in_transaction_session_timeout = 0").expect("off");
+    session.execute("BEGIN; INSERT INTO t VALUES (3)").expect("begin");
+    std::thread::sleep(Duration::from_millis(300));
+    session.execute("COMMIT").expect("no timeout now");
+    assert_eq!(
+        session.query("SELECT count(*) FROM t").expect("count").rows[0].get::<i64>(0).expect("int"),
+        1
+    );
+}

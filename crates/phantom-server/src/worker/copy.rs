@@ -49,7 +49,7 @@ impl Worker {
         let mut decoder = Decoder::new(&copy.options, names);
         let context = |line: u64| format!("COPY {name}, line {line}");
         loop {
-            let message = match next_inbound(&mut self.inbound, &mut self.out) {
+            let message = match next_inbound(&mut self.inbound, &mut self.out, None) {
                 None => return Err(Gone),
                 Some(Inbound::Shutdown) => {
                     drop(writer);
@@ -57,6 +57,8 @@ impl Worker {
                     return Err(Gone);
                 }
                 Some(Inbound::ProtocolError(e)) => return Ok(Err(e)),
+                // No deadline is given while a COPY's data comes.
+                Some(Inbound::IdleTimeout) => return Err(Gone),
                 Some(Inbound::Message(message)) => message,
             };
             match message {

@@ -21,6 +21,7 @@ mod simple;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::response::{ReadyForQuery, TransactionStatus};
@@ -53,6 +54,8 @@ pub enum Inbound {
     ProtocolError(WireError),
     /// The server is shutting down: end the session.
     Shutdown,
+    /// The open transaction block idled past `idle_in_transaction_session_timeout`.
+    IdleTimeout,
 }
 
 /// The outcome of handling one message: the client is gone, or the message failed with
@@ -99,7 +102,8 @@ struct Worker {
 
 impl Worker {
     fn serve(&mut self) {
-        while let Some(inbound) = next_inbound(&mut self.inbound, &mut self.out) {
+        while let Some(inbound) = next_inbound(&mut self.inbound, &mut self.out, self.session.idle_deadline())
+        {
             let message = match inbound {
                 Inbound::Message(message) => message,
                 Inbound::ProtocolError(e) => {
@@ -109,6 +113,14 @@ impl Worker {
                 }
                 Inbound::Shutdown => {
                     self.terminate_for_shutdown();
+                    return;
+                }
+                Inbound::IdleTimeout => {
+                    // PostgreSQL ends the session; dropping it rolls the block back.
+                    let e = phantom::SqlState::IdleInTransactionSessionTimeout.code();
+                    let e = WireError::new(e, "terminating connection due to idle-in-transaction timeout")
+                        .fatal();
+                    let _ = self.out.send(e.to_error_response()).and_then(|()| self.out.flush());
                     return;
                 }
             };
@@ -183,9 +195,9 @@ impl Worker {
 
 /// The next message for the worker; `None` once the client is gone. Before waiting for
 /// one, everything queued is flushed to the client.
-fn next_inbound(inbound: &mut ClientReader, out: &mut Outbox) -> Option<Inbound> {
+fn next_inbound(inbound: &mut ClientReader, out: &mut Outbox, deadline: Option<Instant>) -> Option<Inbound> {
     if !inbound.has_message() {
         out.flush().ok()?;
     }
-    inbound.next_message()
+    inbound.next_message(deadline)
 }

@@ -123,7 +123,9 @@ impl Binder<'_> {
             return Err(Error::new(SqlState::FeatureNotSupported, "materialized views are not supported"));
         }
         let name = self.new_relation_name(&create.name)?;
-        let plan = self.query(&create.query)?;
+        // Bound two levels deeper, as reading the view will be (a FROM item of a query),
+        // so that a view that is created can be read.
+        let plan = self.nested(2, |b| b.query(&create.query))?;
         if self.used.contains(&name) {
             return Err(Error::new(
                 SqlState::InvalidObjectDefinition,

@@ -24,9 +24,6 @@ use crate::planner::{Aggregate, AggregateFunction};
 use crate::types::cast::{self, CastKind};
 use crate::types::{DataType, Value};
 
-/// How deeply expressions may nest before binding gives up (recursion guard).
-const MAX_EXPR_DEPTH: usize = 1000;
-
 /// A bound expression and its type.
 #[derive(Clone, Debug)]
 pub struct Typed {
@@ -241,17 +238,7 @@ fn int_literal_type(v: i64) -> DataType {
 impl Binder<'_> {
     /// Binds an expression.
     pub fn expr(&mut self, e: &ast::Expr, cx: &mut Cx<'_>) -> Result<Typed> {
-        self.depth += 1;
-        if self.depth > MAX_EXPR_DEPTH {
-            self.depth -= 1;
-            return Err(Error::new(
-                SqlState::StatementTooComplex,
-                format!("expression is too deeply nested (more than {MAX_EXPR_DEPTH} levels)"),
-            ));
-        }
-        let result = self.expr_inner(e, cx);
-        self.depth -= 1;
-        result
+        self.nested(1, |b| b.expr_inner(e, cx))
     }
 
     fn expr_inner(&mut self, e: &ast::Expr, cx: &mut Cx<'_>) -> Result<Typed> {

@@ -158,15 +158,17 @@ pub struct Binder<'a> {
     settings: Option<&'a crate::block::Settings>,
     /// Types of `$n` parameters, as far as the context has decided them.
     params: Vec<Option<DataType>>,
-    depth: usize,
+    /// How deep binding is nested (see [`crate::depth`]).
+    depth: crate::depth::Depth,
     /// `FOR UPDATE / FOR SHARE` of the query being bound, for its SELECT to apply.
     row_lock: Option<phantom_txn::LockMode>,
     /// While binding a subquery: the enclosing query's columns, innermost last.
     outer: Vec<scope::Scope>,
     /// While binding a subquery: the enclosing columns it refers to (its `args`).
     captures: Vec<Vec<crate::planner::Expr>>,
-    /// Common table expressions in scope, innermost last: name and plan.
-    ctes: Vec<(String, Plan)>,
+    /// Common table expressions in scope, innermost last: name, plan, and how deep and
+    /// costly binding it was (a copy counts as much, see [`crate::depth`]).
+    ctes: Vec<(String, Plan, crate::depth::Measured)>,
     /// Ids for recursive CTEs' work tables.
     next_work_table: usize,
     /// Where unqualified table names are looked up (the session's `search_path`).
@@ -192,7 +194,7 @@ impl<'a> Binder<'a> {
             store: None,
             settings: None,
             params: Vec::new(),
-            depth: 0,
+            depth: crate::depth::Depth::default(),
             row_lock: None,
             outer: Vec::new(),
             captures: Vec::new(),
@@ -370,6 +372,15 @@ pub(crate) fn name_parts(name: &ast::ObjectName) -> Result<Vec<String>> {
 }
 
 impl Binder<'_> {
+    /// Runs `f` `levels` deeper (see [`crate::depth`]): 54001 past the limit, and on a
+    /// fresh stack segment when this one is nearly used up.
+    pub(crate) fn nested<T>(&mut self, levels: usize, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.depth.enter(levels)?;
+        let result = crate::depth::grow(|| f(self));
+        self.depth.leave(levels);
+        result
+    }
+
     /// An INSERT, UPDATE or DELETE plan with its RETURNING list, if it has one.
     fn with_returning(
         &mut self,

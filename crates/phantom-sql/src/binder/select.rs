@@ -36,11 +36,13 @@ struct Projected {
 impl Binder<'_> {
     /// Binds a query (SELECT, VALUES, ...) with its ORDER BY, LIMIT and OFFSET.
     pub fn query(&mut self, q: &ast::Query) -> Result<Plan> {
-        // CTEs are visible in this query (and its subqueries) only.
-        let mark = self.ctes.len();
-        let result = self.with(q.with.as_ref()).and_then(|()| self.query_body(q));
-        self.ctes.truncate(mark);
-        result
+        self.nested(1, |b| {
+            // CTEs are visible in this query (and its subqueries) only.
+            let mark = b.ctes.len();
+            let result = b.with(q.with.as_ref()).and_then(|()| b.query_body(q));
+            b.ctes.truncate(mark);
+            result
+        })
     }
 
     /// Binds `WITH` definitions in order, each seeing the ones before it.
@@ -48,6 +50,7 @@ impl Binder<'_> {
         let Some(with) = with else { return Ok(()) };
         for cte in &with.cte_tables {
             let name = ident_name(&cte.alias.name);
+            let mark = self.depth.mark();
             let plan = match (with.recursive, cte.query.body.as_ref()) {
                 (
                     true,
@@ -58,7 +61,8 @@ impl Binder<'_> {
                 }
                 _ => rename(self.query(&cte.query)?, Some(name.clone()), &cte.alias.columns)?,
             };
-            self.ctes.push((name, plan));
+            let measured = self.depth.measured(mark);
+            self.ctes.push((name, plan, measured));
         }
         Ok(())
     }
@@ -77,7 +81,8 @@ impl Binder<'_> {
         let columns: Vec<OutputColumn> = anchor.columns().into_iter().filter(|c| !c.hidden).collect();
         let id = self.next_work_table;
         self.next_work_table += 1;
-        self.ctes.push((name.to_string(), Plan::WorkTable { id, columns: columns.clone() }));
+        let work_table = Plan::WorkTable { id, columns: columns.clone() };
+        self.ctes.push((name.to_string(), work_table, Default::default()));
         let step = self.set_expr(step);
         self.ctes.pop();
         let step = step?;
@@ -140,6 +145,10 @@ impl Binder<'_> {
     }
 
     fn set_expr(&mut self, body: &SetExpr) -> Result<Plan> {
+        self.nested(1, |b| b.set_expr_inner(body))
+    }
+
+    fn set_expr_inner(&mut self, body: &SetExpr) -> Result<Plan> {
         self.row_lock = None;
         match body {
             SetExpr::Select(select) => self.select(select, &[]),
@@ -592,15 +601,19 @@ impl Binder<'_> {
     }
 
     fn from(&mut self, from: &[ast::TableWithJoins]) -> Result<Plan> {
-        let mut plan: Option<Plan> = None;
-        for item in from {
-            let right = self.table_with_joins(item)?;
-            plan = Some(match plan {
-                None => right,
-                Some(left) => self.cross(left, right)?,
-            });
-        }
-        Ok(plan.unwrap_or(Plan::Values { rows: vec![Vec::new()], columns: Vec::new() }))
+        // The items become a chain of joins as deep as the list is long, each item below
+        // all of them (see crate::depth): the levels count before any item is bound.
+        self.nested(from.len().saturating_sub(1), |b| {
+            let mut plan: Option<Plan> = None;
+            for item in from {
+                let right = b.table_with_joins(item)?;
+                plan = Some(match plan {
+                    None => right,
+                    Some(left) => b.cross(left, right)?,
+                });
+            }
+            Ok(plan.unwrap_or(Plan::Values { rows: vec![Vec::new()], columns: Vec::new() }))
+        })
     }
 
     fn cross(&mut self, left: Plan, right: Plan) -> Result<Plan> {
@@ -609,19 +622,26 @@ impl Binder<'_> {
     }
 
     fn table_with_joins(&mut self, item: &ast::TableWithJoins) -> Result<Plan> {
-        let mut plan = self.table_factor(&item.relation)?;
-        for join in &item.joins {
-            if let Some(projected) = self.lateral_projection(&plan, join)? {
-                plan = projected;
-                continue;
+        // A chain of joins, counted before its tables are bound, as in `from`.
+        self.nested(item.joins.len(), |b| {
+            let mut plan = b.table_factor(&item.relation)?;
+            for join in &item.joins {
+                if let Some(projected) = b.lateral_projection(&plan, join)? {
+                    plan = projected;
+                    continue;
+                }
+                let right = b.table_factor(&join.relation)?;
+                plan = b.join(plan, right, &join.join_operator)?;
             }
-            let right = self.table_factor(&join.relation)?;
-            plan = self.join(plan, right, &join.join_operator)?;
-        }
-        Ok(plan)
+            Ok(plan)
+        })
     }
 
     fn table_factor(&mut self, factor: &ast::TableFactor) -> Result<Plan> {
+        self.nested(1, |b| b.table_factor_inner(factor))
+    }
+
+    fn table_factor_inner(&mut self, factor: &ast::TableFactor) -> Result<Plan> {
         match factor {
             ast::TableFactor::Table {
                 name,
@@ -638,9 +658,11 @@ impl Binder<'_> {
                     alias.as_ref().map_or_else(|| name_ref.name.clone(), |a| ident_name(&a.name));
                 let alias_columns = alias.as_ref().map_or(&[][..], |a| &a.columns[..]);
                 if name_ref.schema.is_none()
-                    && let Some((_, plan)) = self.ctes.iter().rev().find(|(n, _)| *n == name_ref.name)
+                    && let Some((_, plan, measured)) =
+                        self.ctes.iter().rev().find(|(n, ..)| *n == name_ref.name)
                 {
                     let plan = plan.clone();
+                    self.depth.copy(*measured)?;
                     return rename(plan, Some(alias_name), alias_columns);
                 }
                 match self.find_relation(&name_ref)? {
@@ -1029,7 +1051,11 @@ impl Binder<'_> {
         let captures = std::mem::take(&mut self.captures);
         let ctes = std::mem::take(&mut self.ctes);
         let path = std::mem::replace(&mut self.search_path, view.search_path.clone());
+        // Its steps count as expansion (a chain of views each reading the last twice
+        // doubles at every link, see crate::depth).
+        self.depth.enter_view();
         let plan = self.query(&query);
+        self.depth.leave_view();
         self.outer = outer;
         self.captures = captures;
         self.ctes = ctes;

@@ -15,11 +15,19 @@ use crate::types::{DataType, Decimal, Value, datetime};
 impl Expr {
     /// Evaluates the expression with `row` as its input.
     pub fn eval(&self, row: &[Value]) -> Result<Value> {
+        match self {
+            // Leaves, the most common case, skip the stack check.
+            Expr::Constant(v) => Ok(v.clone()),
+            Expr::Column(i) => row.get(*i).cloned().ok_or_else(|| missing_column(*i, row)),
+            // Nested expressions recurse as deep as they nest (see crate::depth).
+            _ => crate::depth::grow(|| self.eval_node(row)),
+        }
+    }
+
+    fn eval_node(&self, row: &[Value]) -> Result<Value> {
         Ok(match self {
             Expr::Constant(v) => v.clone(),
-            Expr::Column(i) => row.get(*i).cloned().ok_or_else(|| {
-                Error::new(SqlState::InternalError, format!("column #{i} is not in a row of {}", row.len()))
-            })?,
+            Expr::Column(i) => row.get(*i).cloned().ok_or_else(|| missing_column(*i, row))?,
             Expr::Parameter(i) => {
                 return Err(Error::new(
                     SqlState::UndefinedParameter,
@@ -447,12 +455,18 @@ fn call(func: Function, args: &[Expr], row: &[Value], ty: DataType) -> Result<Va
 }
 
 /// Evaluates a subquery expression for the enclosing `row`.
+fn missing_column(i: usize, row: &[Value]) -> Error {
+    Error::new(SqlState::InternalError, format!("column #{i} is not in a row of {}", row.len()))
+}
+
 fn subquery(q: &Subquery, row: &[Value]) -> Result<Value> {
     let Some(runner) = &q.runner else {
         return Err(Error::new(SqlState::InternalError, "subquery was not prepared for execution"));
     };
     let args: Vec<Value> = q.args.iter().map(|a| a.eval(row)).collect::<Result<_>>()?;
-    let rows = runner.rows(&q.plan, &args)?;
+    // A subquery's rows are pulled from here, inside the row of the enclosing query:
+    // nested subqueries recurse through it at run time (see crate::depth).
+    let rows = crate::depth::grow(|| runner.rows(&q.plan, &args))?;
     let operand = q.operand.as_ref().map(|o| o.eval(row)).transpose()?;
     Ok(match q.kind {
         SubqueryKind::Exists => Value::Boolean(!rows.is_empty()),

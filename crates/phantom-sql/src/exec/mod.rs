@@ -72,7 +72,8 @@ pub struct Context {
 /// statement's [`Interrupt`], so a cancel stops even a plan that only computes (a cross
 /// join, a recursive CTE) within a row or so.
 pub fn execute(plan: Plan, cx: &Context) -> Result<Rows> {
-    let rows = build(plan, cx)?;
+    // Building recurses into the inputs: each level checks the stack (crate::depth).
+    let rows = crate::depth::grow(|| build(plan, cx))?;
     let interrupt = cx.interrupt.clone();
     Ok(Box::new(rows.map(move |row| {
         interrupt.check()?;

@@ -46,6 +46,10 @@ fn selectivity(filter: Option<&Expr>) -> f64 {
 
 /// The estimated number of rows `plan` produces (see [`explain_with_estimates`]).
 pub fn estimate(plan: &Plan, table_rows: TableRows<'_>) -> f64 {
+    crate::depth::grow(|| estimate_node(plan, table_rows))
+}
+
+fn estimate_node(plan: &Plan, table_rows: TableRows<'_>) -> f64 {
     let e = |p: &Plan| estimate(p, table_rows);
     let at_least_one = |n: f64, input: f64| if input > 0.0 { n.max(1.0) } else { 0.0 };
     match plan {
@@ -129,6 +133,10 @@ fn bound(b: &Bound<Value>) -> String {
 }
 
 fn render(plan: &Plan, depth: usize, out: &mut Vec<String>, table_rows: Option<TableRows<'_>>) {
+    crate::depth::grow(|| render_with_estimate(plan, depth, out, table_rows))
+}
+
+fn render_with_estimate(plan: &Plan, depth: usize, out: &mut Vec<String>, table_rows: Option<TableRows<'_>>) {
     let header = out.len();
     render_node(plan, depth, out, table_rows);
     // The node's own line is the first it rendered.

@@ -416,8 +416,10 @@ impl Expr {
 
     /// Calls `f` on every node, parents before children.
     pub fn walk(&self, f: &mut impl FnMut(&Expr)) {
-        f(self);
-        self.for_each_child(|c| c.walk(f));
+        crate::depth::grow(|| {
+            f(self);
+            self.for_each_child(|c| c.walk(f));
+        })
     }
 
     fn for_each_child(&self, mut f: impl FnMut(&Expr)) {
@@ -470,6 +472,11 @@ impl Expr {
 
     /// Rewrites the tree bottom-up: `f` sees each node after its children were rewritten.
     pub fn transform(self, f: &mut impl FnMut(Expr) -> Expr) -> Expr {
+        // Each level checks the stack (see crate::depth).
+        crate::depth::grow(move || self.transform_node(f))
+    }
+
+    fn transform_node(self, f: &mut impl FnMut(Expr) -> Expr) -> Expr {
         // Rewrites in place, reusing the box's allocation.
         fn t(mut e: Box<Expr>, f: &mut impl FnMut(Expr) -> Expr) -> Box<Expr> {
             let inner = std::mem::replace(&mut *e, Expr::Constant(Value::Null));
@@ -580,6 +587,12 @@ impl Expr {
 
 impl fmt::Display for Named<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::depth::grow(|| self.fmt_node(f))
+    }
+}
+
+impl Named<'_> {
+    fn fmt_node(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let columns = self.columns;
         let n = |expr| Named { expr, columns };
         match self.expr {

@@ -93,6 +93,10 @@ fn push_down_filters(plan: Plan) -> Result<Plan> {
 
 /// Places `conjuncts`, which filter the output of `plan`, as deep as they may go.
 fn push_into(plan: Plan, conjuncts: Vec<Expr>) -> Plan {
+    crate::depth::grow(move || push_into_node(plan, conjuncts))
+}
+
+fn push_into_node(plan: Plan, conjuncts: Vec<Expr>) -> Plan {
     if conjuncts.is_empty() {
         return plan;
     }

@@ -321,6 +321,10 @@ impl SetOpKind {
 impl Plan {
     /// The columns this node outputs.
     pub fn columns(&self) -> Vec<OutputColumn> {
+        crate::depth::grow(|| self.node_columns())
+    }
+
+    fn node_columns(&self) -> Vec<OutputColumn> {
         match self {
             Plan::Scan { table, alias, .. }
             | Plan::KeyLookup { table, alias, .. }
@@ -349,6 +353,10 @@ impl Plan {
 
     /// The number of output columns.
     pub fn width(&self) -> usize {
+        crate::depth::grow(|| self.node_width())
+    }
+
+    fn node_width(&self) -> usize {
         match self {
             Plan::Scan { table, .. } | Plan::KeyLookup { table, .. } | Plan::IndexScan { table, .. } => {
                 table.scan_width()
@@ -405,7 +413,9 @@ pub fn scan_columns(table: &TableDef, alias: &str) -> Vec<OutputColumn> {
 impl Plan {
     /// Rewrites each direct child with `f`.
     pub fn map_children(self, f: &mut impl FnMut(Plan) -> Result<Plan>) -> Result<Plan> {
-        let mut child = |p: Box<Plan>| -> Result<Box<Plan>> { Ok(Box::new(f(*p)?)) };
+        // Every walk over a plan's nodes goes through here: each level checks the stack
+        // (see crate::depth).
+        let mut child = |p: Box<Plan>| -> Result<Box<Plan>> { Ok(Box::new(crate::depth::grow(|| f(*p))?)) };
         Ok(match self {
             p @ (Plan::Scan { .. }
             | Plan::KeyLookup { .. }

@@ -44,7 +44,10 @@ impl Session {
     /// (SQL identifiers; empty for all columns in order). Write the rows with
     /// [`CopyIn::write`], then call [`CopyIn::finish`].
     pub fn copy_in(&mut self, table: &str, columns: &[String]) -> Result<CopyIn<'_>> {
-        self.interrupt.clear();
+        self.as_statement(|s| s.start_copy_in(table, columns))
+    }
+
+    fn start_copy_in(&mut self, table: &str, columns: &[String]) -> Result<CopyIn<'_>> {
         let txn = match self.block.as_mut() {
             Some(block) => {
                 block.refuse_if_failed()?;

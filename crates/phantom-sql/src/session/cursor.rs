@@ -65,9 +65,10 @@ impl Session {
         if !prepared.is_query() {
             return Ok(None);
         }
-        self.interrupt.clear();
-        prepared.check_arity(params)?;
-        self.start_query(&prepared.statement, params).map(Some)
+        self.as_statement(|s| {
+            prepared.check_arity(params)?;
+            s.start_query(&prepared.statement, params).map(Some)
+        })
     }
 
     /// Opens a cursor over `query` (a query's syntax tree) with `params` inside the open
@@ -122,7 +123,10 @@ impl Session {
     /// `None`), to `sink` (its `columns` first) and returns how many went. The cursor is
     /// done when fewer than asked for were left.
     pub fn fetch(&mut self, cursor: &mut Cursor, max: Option<usize>, sink: &mut dyn RowSink) -> Result<u64> {
-        self.interrupt.clear();
+        self.as_statement(|s| s.fetch_rows(cursor, max, sink))
+    }
+
+    fn fetch_rows(&mut self, cursor: &mut Cursor, max: Option<usize>, sink: &mut dyn RowSink) -> Result<u64> {
         let block = match self.block.as_mut() {
             Some(block) if block.txn.id() == cursor.txn => block,
             _ => {
