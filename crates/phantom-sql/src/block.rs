@@ -18,7 +18,8 @@
 //! [`Settings`] are the session's `SET` parameters; the ones that matter here are
 //! `default_transaction_isolation`, `lock_timeout`, `statement_timeout` and
 //! `idle_in_transaction_session_timeout` (enforced by the session, see
-//! [`crate::interrupt`]), `phantom.max_depth` (see [`crate::depth`]) and `search_path`
+//! [`crate::interrupt`]), `phantom.max_depth` (see [`crate::depth`]),
+//! `phantom.statement_mem` (see [`crate::budget`]) and `search_path`
 //! (where unqualified names are looked up, see [`crate::catalog`]). Others that PostgreSQL clients
 //! commonly send are accepted and shown back, unknown ones fail with 42704. The role the
 //! session runs as is kept here too (set when a server client logs in), since `SHOW
@@ -86,6 +87,9 @@ pub struct Settings {
     pub search_path: Vec<String>,
     /// How many levels a statement may nest (`phantom.max_depth`, see [`crate::depth`]).
     pub max_depth: usize,
+    /// How much memory a statement may hold, `None` for no limit
+    /// (`phantom.statement_mem`, see [`crate::budget`]).
+    pub statement_mem: Option<usize>,
     /// The role the session runs as (`current_user`, `session_user`).
     pub user: String,
     /// Whether that role is a superuser (`SHOW is_superuser`).
@@ -117,6 +121,7 @@ impl Default for Settings {
             spill_threshold: TxnOptions::default().spill_threshold,
             search_path: catalog::default_search_path(),
             max_depth: crate::depth::MAX_DEPTH,
+            statement_mem: Some(crate::budget::DEFAULT_STATEMENT_MEM),
             user: catalog::BOOTSTRAP_ROLE.to_string(),
             superuser: true,
             passive: PASSIVE.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
@@ -173,6 +178,7 @@ impl Settings {
             "phantom.write_set_limit" => self.write_set_limit = parse_bytes(name, value)?,
             "phantom.spill_threshold" => self.spill_threshold = parse_bytes(name, value)?,
             "phantom.max_depth" => self.max_depth = parse_max_depth(value)?,
+            "phantom.statement_mem" => self.statement_mem = crate::budget::parse_setting(name, value)?,
             "search_path" if value.trim().eq_ignore_ascii_case("default") => {
                 self.search_path = catalog::default_search_path()
             }
@@ -204,6 +210,7 @@ impl Settings {
             "phantom.write_set_limit" => self.write_set_limit.to_string(),
             "phantom.spill_threshold" => self.spill_threshold.to_string(),
             "phantom.max_depth" => self.max_depth.to_string(),
+            "phantom.statement_mem" => crate::budget::show_setting(self.statement_mem),
             "search_path" => catalog::format_search_path(&self.search_path),
             "session_authorization" => self.user.clone(),
             "is_superuser" => if self.superuser { "on" } else { "off" }.to_string(),
@@ -223,6 +230,7 @@ impl Settings {
             "statement_timeout",
             "phantom.max_depth",
             "phantom.spill_threshold",
+            "phantom.statement_mem",
             "phantom.write_set_limit",
             "search_path",
         ];

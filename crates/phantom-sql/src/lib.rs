@@ -20,6 +20,7 @@
 pub mod alter;
 pub mod binder;
 pub mod block;
+pub mod budget;
 pub mod catalog;
 pub mod copy;
 pub mod ddl;
@@ -32,6 +33,7 @@ pub mod index;
 pub mod instance;
 pub mod interrupt;
 pub mod parse_cache;
+pub mod parse_cost;
 pub mod parser;
 pub mod planner;
 pub mod result;

@@ -8,6 +8,11 @@
 //! Life of a statement: [`crate::parser::parse`] -> [`Binder::statement`] (names and types,
 //! inside the transaction) -> parameters substituted -> [`optimizer::optimize`] ->
 //! [`exec::execute`] -> rows collected into an [`Output`].
+//!
+//! Each call of the API gets a fresh [`MemoryBudget`] of `phantom.statement_mem` (see
+//! [`crate::budget`]): the statement text's parse estimate is reserved from it before
+//! parsing, the operators charge what they keep, and so do the rows [`Session::execute`]
+//! collects for its caller (the server's streamed rows are not held, so not charged).
 
 mod copy_in;
 mod cursor;
@@ -20,6 +25,7 @@ use sqlparser::ast::{self, Statement as Ast};
 
 use crate::binder::{Binder, BoundStatement, NewIndex, NewTable};
 use crate::block::{self, Block, SettingChange, Settings};
+use crate::budget::{MemoryBudget, Reservation};
 use crate::catalog::{IndexDef, TableDef, pg_catalog};
 use crate::error::{Error, Result, SqlState};
 use crate::exec::{self, Context};
@@ -124,6 +130,12 @@ pub struct Session {
     /// When the last call ended, for `idle_in_transaction_session_timeout` (shared so
     /// that a call whose result borrows the session can still set it).
     idle_since: Arc<std::sync::Mutex<std::time::Instant>>,
+    /// The memory budget of the running call (see [`crate::budget`]); each call of the
+    /// API starts a new one.
+    budget: MemoryBudget,
+    /// True while a call runs, so a call made inside another (FETCH pulls through
+    /// [`Session::fetch`]) keeps the outer call's budget (shared, as `idle_since`).
+    in_call: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Session {
@@ -138,6 +150,8 @@ impl Session {
             cursors: Default::default(),
             sequence_session: Arc::new(SessionSequences::new(instance.sequence_states.clone())),
             idle_since: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
+            budget: MemoryBudget::default(),
+            in_call: Default::default(),
             instance,
         }
     }
@@ -179,9 +193,11 @@ impl Session {
 
     /// Runs every statement in `sql` and returns the last one's output.
     pub fn execute(&mut self, sql: &str) -> Result<Output> {
-        let mut rows = Rows::default();
-        let output = self.execute_into(sql, &mut rows)?;
-        Ok(collected(output, rows))
+        self.as_statement(|s| {
+            let mut rows = Collect::new(s.budget.reservation("the collected result"));
+            let output = s.execute_text(sql, &mut rows)?;
+            Ok(collected(output, rows.rows))
+        })
     }
 
     /// Runs every statement in `sql`, handing the rows of each row-returning statement to
@@ -203,9 +219,17 @@ impl Session {
             interrupt.arm(timeout);
         }
         let limit = self.settings.max_depth;
+        let in_call = self.in_call.clone();
+        let outermost = !in_call.swap(true, std::sync::atomic::Ordering::Relaxed);
+        if outermost {
+            self.budget = MemoryBudget::new(self.settings.statement_mem);
+        }
         let idle_since = self.idle_since.clone();
         let result = crate::depth::statement(move || crate::depth::with_limit(limit, move || f(self)));
         interrupt.disarm();
+        if outermost {
+            in_call.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
         *idle_since.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
         // A lock wait reports any raised flag as a cancel request.
         result.map_err(|e| if e.state == SqlState::QueryCanceled { interrupt.stopped() } else { e })
@@ -239,13 +263,25 @@ impl Session {
         if let Some(output) = self.alter_sequences(sql, sink) {
             return output;
         }
+        let _text = self.reserve_text(sql)?;
         let parsed = self.parse_cache.parse(sql);
         let statements = self.parse(parsed)?;
         let mut last = Output::Command("EMPTY".into());
         for statement in &statements {
+            // A SET earlier in the text counts for the statements after it.
+            self.budget.set_limit(self.settings.statement_mem);
             last = self.run(statement, &[], sink)?;
         }
         Ok(last)
+    }
+
+    /// Reserves what parsing and planning `sql` is estimated to take (see
+    /// [`crate::budget`]) before it is parsed; a text that cannot fit fails with 54000,
+    /// and like a syntax error fails the open block.
+    fn reserve_text(&mut self, sql: &str) -> Result<Reservation> {
+        self.budget.set_limit(self.settings.statement_mem);
+        let reserved = self.budget.reserve_text(sql.len(), crate::parse_cost::memory_estimate(sql));
+        self.parse(reserved)
     }
 
     /// ALTER SEQUENCE, which the parser does not take, in `sql`: `None` when there is
@@ -301,9 +337,12 @@ impl Session {
     }
 
     fn query_text(&mut self, sql: &str) -> Result<Rows> {
+        let _text = self.reserve_text(sql)?;
         let statement = self.parse(parser::parse_one(sql))?;
-        let mut rows = Rows::default();
-        match self.run(&statement, &[], &mut rows)? {
+        let mut collect = Collect::new(self.budget.reservation("the collected result"));
+        let output = self.run(&statement, &[], &mut collect)?;
+        let rows = collect.rows;
+        match output {
             Output::Rows(_) | Output::Fetched(_) => Ok(rows),
             // INSERT ... RETURNING
             Output::Modified { .. } if !rows.columns.is_empty() => Ok(rows),
@@ -317,6 +356,7 @@ impl Session {
     /// Parses and checks a statement with `$1`, `$2`, ... parameters.
     pub fn prepare(&mut self, sql: &str) -> Result<Prepared> {
         self.as_statement(|s| {
+            let _text = s.reserve_text(sql)?;
             let statement = s.parse(parser::parse_one(sql))?;
             s.prepare_statement(statement)
         })
@@ -337,9 +377,7 @@ impl Session {
             },
             Ast::Fetch { name, into, .. } => (Vec::new(), self.fetch_columns(name, into.as_ref())),
             Ast::Explain { .. } => (Vec::new(), text("QUERY PLAN".into())),
-            Ast::ShowVariable { variable } => {
-                (Vec::new(), text(variable.last().map(ident).unwrap_or_default()))
-            }
+            Ast::ShowVariable { variable } => (Vec::new(), text(shown_setting(&self.settings, variable).1)),
             Ast::Execute { name: Some(name), .. } => {
                 let name = name.to_string().to_ascii_lowercase();
                 (Vec::new(), self.prepared.get(&name).and_then(|p| p.columns.clone()))
@@ -372,9 +410,11 @@ impl Session {
 
     /// Runs a prepared statement with `params` for its `$n` placeholders.
     pub fn execute_prepared(&mut self, prepared: &Prepared, params: &[Value]) -> Result<Output> {
-        let mut rows = Rows::default();
-        let output = self.execute_prepared_into(prepared, params, &mut rows)?;
-        Ok(collected(output, rows))
+        self.as_statement(|s| {
+            let mut rows = Collect::new(s.budget.reservation("the collected result"));
+            let output = s.run_prepared(prepared, params, &mut rows)?;
+            Ok(collected(output, rows.rows))
+        })
     }
 
     /// Runs a prepared statement, handing its rows (if it returns any) to `sink` as they
@@ -613,14 +653,13 @@ impl Session {
                 self.fail_on_error(result)
             }
             Ast::ShowVariable { variable } => {
-                let name = variable.iter().map(ident).collect::<Vec<_>>().join(" ");
+                let (name, column) = shown_setting(&self.settings, variable);
                 if let Some(block) = &self.block {
                     block.refuse_if_failed()?;
                 }
                 let current = self.block.as_ref().map(|b| b.txn.isolation());
                 let result = self.settings.show(&name, current);
                 let value = self.fail_on_error(result)?;
-                let column = variable.last().map_or(name.clone(), ident);
                 let rows = Rows {
                     columns: vec![Column { name: column, data_type: DataType::Text }],
                     rows: vec![Row(vec![Value::Text(value)])],
@@ -639,13 +678,14 @@ impl Session {
                 let settings = self.settings.clone();
                 let interrupt = self.interrupt.clone();
                 let sequence_session = self.sequence_session.clone();
+                let budget = self.budget.clone();
                 let mut changes = Vec::new();
                 let output = self.in_transaction_block(|instance, txn| {
                     execute_statement(
                         instance,
                         txn,
                         &settings,
-                        (&interrupt, &sequence_session),
+                        (&interrupt, &sequence_session, &budget),
                         statement,
                         params,
                         sink,
@@ -986,6 +1026,32 @@ fn modify_command(plan: &Plan) -> &'static str {
     }
 }
 
+/// The sink [`Session::execute`] collects rows into for an embedded caller: they are
+/// held until the call returns, so they count against the call's budget.
+struct Collect {
+    rows: Rows,
+    reservation: Reservation,
+}
+
+impl Collect {
+    fn new(reservation: Reservation) -> Collect {
+        Collect { rows: Rows::default(), reservation }
+    }
+}
+
+impl RowSink for Collect {
+    fn columns(&mut self, columns: &[Column]) -> Result<()> {
+        // A new statement's rows replace the last one's.
+        self.reservation.clear();
+        self.rows.columns(columns)
+    }
+
+    fn row(&mut self, row: Row) -> Result<()> {
+        self.reservation.charge_row(&row.0)?;
+        self.rows.row(row)
+    }
+}
+
 fn collected(output: Output, rows: Rows) -> Output {
     match output {
         Output::Rows(_) => Output::Rows(rows),
@@ -1008,6 +1074,18 @@ pub fn idle_timeout() -> Error {
 
 fn no_prepared_statement(name: &str) -> Error {
     Error::new(SqlState::InvalidSqlStatementName, format!("prepared statement \"{name}\" does not exist"))
+}
+
+/// The setting `SHOW a b c` names and its column: `transaction isolation level` is three
+/// words, `phantom.statement_mem` (which the parser also splits) a dotted name, shown
+/// under its whole name as PostgreSQL does.
+fn shown_setting(settings: &Settings, variable: &[ast::Ident]) -> (String, String) {
+    let words: Vec<String> = variable.iter().map(ident).collect();
+    let dotted = words.join(".");
+    if words.len() > 1 && settings.show(&dotted, None).is_ok() {
+        return (dotted.clone(), dotted);
+    }
+    (words.join(" "), words.last().cloned().unwrap_or_default())
 }
 
 fn ident(name: &ast::Ident) -> String {
@@ -1048,7 +1126,7 @@ fn execute_statement(
     instance: &Instance,
     txn: &Transaction,
     settings: &Settings,
-    (interrupt, sequence_session): (&Interrupt, &Arc<SessionSequences>),
+    (interrupt, sequence_session, budget): (&Interrupt, &Arc<SessionSequences>, &MemoryBudget),
     statement: &Ast,
     params: &[Value],
     sink: &mut dyn RowSink,
@@ -1069,6 +1147,7 @@ fn execute_statement(
         sequence_session: sequence_session.clone(),
         catalog: instance.catalog.clone(),
         interrupt: interrupt.clone(),
+        budget: budget.clone(),
     };
     match bound {
         BoundStatement::Query(plan) => {

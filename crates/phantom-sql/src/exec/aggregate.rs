@@ -10,10 +10,15 @@
 //! integer or NUMERIC is the exact sum divided by the count with NUMERIC division (so
 //! `avg` of 1 and 2 is 1.5000000000000000, as PostgreSQL prints it); float sums and
 //! averages are doubles.
+//!
+//! What the groups keep is charged to the statement's budget (see [`crate::budget`]):
+//! each new group's key and accumulators, what a `string_agg` appends, each value a
+//! DISTINCT aggregate remembers, and a MIN or MAX that grows.
 
 use std::collections::{HashMap, HashSet};
 
 use super::{Row, Rows};
+use crate::budget::{HASH_ENTRY_OVERHEAD, MemoryBudget, Reservation, row_bytes, value_bytes};
 use crate::error::{Error, Result, SqlState};
 use crate::exec::eval::{as_decimal, as_f64};
 use crate::planner::{Aggregate, AggregateFunction, Expr};
@@ -58,13 +63,15 @@ impl Accumulator {
         }
     }
 
-    fn add(&mut self, v: Value, separator: Option<Value>) -> Result<()> {
+    /// Adds `v`; returns how many bytes the accumulator grew by.
+    fn add(&mut self, v: Value, separator: Option<Value>) -> Result<usize> {
         if v.is_null() {
-            return Ok(());
+            return Ok(0);
         }
         match self {
             Accumulator::StringAgg(s) => {
                 let v = crate::types::cast::to_text(&v);
+                let before = s.as_ref().map_or(0, String::len);
                 match s {
                     None => *s = Some(v),
                     Some(s) => {
@@ -75,6 +82,7 @@ impl Accumulator {
                         s.push_str(&v);
                     }
                 }
+                return Ok(s.as_ref().map_or(0, String::len) - before);
             }
             Accumulator::Count(n) => *n += 1,
             Accumulator::SumInt(s) => {
@@ -94,18 +102,10 @@ impl Accumulator {
                 *sum += as_f64(&v)?;
                 *count += 1;
             }
-            Accumulator::Min(m) => {
-                if m.as_ref().is_none_or(|cur| v < *cur) {
-                    *m = Some(v);
-                }
-            }
-            Accumulator::Max(m) => {
-                if m.as_ref().is_none_or(|cur| v > *cur) {
-                    *m = Some(v);
-                }
-            }
+            Accumulator::Min(m) => return Ok(keep_if_better(m, v, |v, cur| v < cur)),
+            Accumulator::Max(m) => return Ok(keep_if_better(m, v, |v, cur| v > cur)),
         }
-        Ok(())
+        Ok(0)
     }
 
     fn finish(self, ty: DataType) -> Result<Value> {
@@ -131,6 +131,16 @@ impl Accumulator {
     }
 }
 
+/// MIN / MAX: keeps `v` if it beats the current value; returns how many bytes that grew.
+fn keep_if_better(m: &mut Option<Value>, v: Value, better: impl Fn(&Value, &Value) -> bool) -> usize {
+    if m.as_ref().is_some_and(|cur| !better(&v, cur)) {
+        return 0;
+    }
+    let grown = value_bytes(&v).saturating_sub(m.as_ref().map_or(0, value_bytes));
+    *m = Some(v);
+    grown
+}
+
 fn not_a_number(v: &Value) -> Error {
     Error::new(SqlState::DatatypeMismatch, format!("cannot aggregate {v} as a number"))
 }
@@ -149,7 +159,7 @@ impl Group {
         }
     }
 
-    fn add(&mut self, aggregates: &[Aggregate], row: &Row) -> Result<()> {
+    fn add(&mut self, aggregates: &[Aggregate], row: &Row, reservation: &mut Reservation) -> Result<()> {
         for (i, a) in aggregates.iter().enumerate() {
             if let Some(filter) = &a.filter
                 && !filter.eval_predicate(row)?
@@ -160,13 +170,16 @@ impl Group {
                 None => Value::Boolean(true), // count(*) counts rows, NULL or not
                 Some(e) => e.eval(row)?,
             };
-            if let Some(seen) = &mut self.seen[i]
-                && (v.is_null() || !seen.insert(v.clone()))
-            {
-                continue;
+            if let Some(seen) = &mut self.seen[i] {
+                if v.is_null() || seen.contains(&v) {
+                    continue;
+                }
+                reservation.charge(value_bytes(&v) + HASH_ENTRY_OVERHEAD)?;
+                seen.insert(v.clone());
             }
             let separator = a.separator.as_ref().map(|e| e.eval(row)).transpose()?;
-            self.accumulators[i].add(v, separator)?;
+            let grown = self.accumulators[i].add(v, separator)?;
+            reservation.charge(grown)?;
         }
         Ok(())
     }
@@ -174,7 +187,19 @@ impl Group {
 
 /// Groups `input` by `group_by` and computes `aggregates` per group. Output rows are the
 /// group-key values followed by the aggregate results.
-pub fn aggregate(input: Rows, group_by: Vec<Expr>, aggregates: Vec<Aggregate>) -> Result<Rows> {
+pub fn aggregate(
+    input: Rows,
+    group_by: Vec<Expr>,
+    aggregates: Vec<Aggregate>,
+    budget: &MemoryBudget,
+) -> Result<Rows> {
+    let mut reservation = budget.reservation("hash aggregate");
+    // A group: its key twice (the map's and `order`'s), the map entry, the accumulators.
+    let group_bytes = |key: &[Value]| {
+        2 * row_bytes(key)
+            + HASH_ENTRY_OVERHEAD
+            + aggregates.len() * (std::mem::size_of::<Accumulator>() + std::mem::size_of::<Option<HashSet<Value>>>())
+    };
     let mut groups: HashMap<Vec<Value>, Group> = HashMap::new();
     // Groups come out in the order they were first seen, which keeps output deterministic.
     let mut order: Vec<Vec<Value>> = Vec::new();
@@ -184,11 +209,12 @@ pub fn aggregate(input: Rows, group_by: Vec<Expr>, aggregates: Vec<Aggregate>) -
         let group = match groups.get_mut(&key) {
             Some(g) => g,
             None => {
+                reservation.charge(group_bytes(&key))?;
                 order.push(key.clone());
                 groups.entry(key).or_insert_with(|| Group::new(&aggregates))
             }
         };
-        group.add(&aggregates, &row)?;
+        group.add(&aggregates, &row, &mut reservation)?;
     }
     if group_by.is_empty() && groups.is_empty() {
         order.push(Vec::new());
@@ -203,5 +229,8 @@ pub fn aggregate(input: Rows, group_by: Vec<Expr>, aggregates: Vec<Aggregate>) -
         }
         out.push(Ok(row));
     }
-    Ok(Box::new(out.into_iter()))
+    // The finished rows take about what the groups took: the charge stays with them.
+    Ok(Box::new(out.into_iter().inspect(move |_| {
+        let _held = &reservation;
+    })))
 }

@@ -3,13 +3,23 @@
 //! Builds a hash table of the right input keyed by its join-key values, then streams the
 //! left input and probes. A NULL key never matches (NULL = NULL is not true), so rows with
 //! a NULL key are left out of the table and, for a left join, padded.
+//!
+//! The right rows sit in one vector in input order; the table maps each key to the first
+//! and last of its rows, which are chained through `next`, so a probe walks its matches
+//! and the join hands out one joined row at a time (a key matching a million rows does not
+//! make a million joined rows wait in memory). The build side is charged to the statement's
+//! budget (see [`crate::budget`]).
 
 use std::collections::HashMap;
 
 use super::{Row, Rows};
+use crate::budget::{HASH_ENTRY_OVERHEAD, MemoryBudget, row_bytes};
 use crate::error::Result;
 use crate::planner::{Expr, JoinKind};
 use crate::types::Value;
+
+/// The end of a chain of matching rows.
+const END: usize = usize::MAX;
 
 fn key_of(row: &Row, exprs: &[Expr]) -> Result<Option<Vec<Value>>> {
     let mut key = Vec::with_capacity(exprs.len());
@@ -24,6 +34,7 @@ fn key_of(row: &Row, exprs: &[Expr]) -> Result<Option<Vec<Value>>> {
 }
 
 /// Joins `left` and `right` where `left_keys` equal `right_keys`, then `residual` holds.
+#[allow(clippy::too_many_arguments)] // the two inputs and how they meet
 pub fn join(
     left: Rows,
     right: Rows,
@@ -32,46 +43,73 @@ pub fn join(
     left_keys: Vec<Expr>,
     right_keys: Vec<Expr>,
     residual: Option<Expr>,
+    budget: &MemoryBudget,
 ) -> Result<Rows> {
-    let mut table: HashMap<Vec<Value>, Vec<Row>> = HashMap::new();
+    let mut reservation = budget.reservation("hash join");
+    let mut rows: Vec<Row> = Vec::new();
+    let mut next: Vec<usize> = Vec::new();
+    // Each key's first and last row.
+    let mut table: HashMap<Vec<Value>, (usize, usize)> = HashMap::new();
     for row in right {
         let row = row?;
-        if let Some(key) = key_of(&row, &right_keys)? {
-            table.entry(key).or_default().push(row);
+        let Some(key) = key_of(&row, &right_keys)? else { continue };
+        let at = rows.len();
+        reservation.charge(row_bytes(&row) + std::mem::size_of::<usize>())?;
+        match table.get_mut(&key) {
+            Some((_, last)) => {
+                next[*last] = at;
+                *last = at;
+            }
+            None => {
+                reservation.charge(row_bytes(&key) + HASH_ENTRY_OVERHEAD)?;
+                table.insert(key, (at, at));
+            }
         }
+        rows.push(row);
+        next.push(END);
     }
-    let mut pending: std::vec::IntoIter<Row> = Vec::new().into_iter();
     let mut left = left;
+    // The left row being joined, the next right row to try with it, and whether any did.
+    let mut current: Option<Row> = None;
+    let mut candidate = END;
+    let mut matched = false;
     Ok(Box::new(std::iter::from_fn(move || {
+        let _held = &reservation;
         loop {
-            if let Some(row) = pending.next() {
-                return Some(Ok(row));
+            if let Some(l) = &current {
+                while candidate != END {
+                    let r = &rows[candidate];
+                    candidate = next[candidate];
+                    let mut row = Vec::with_capacity(l.len() + r.len());
+                    row.extend(l.iter().cloned());
+                    row.extend(r.iter().cloned());
+                    match residual.as_ref().map_or(Ok(true), |p| p.eval_predicate(&row)) {
+                        Ok(true) => {
+                            matched = true;
+                            return Some(Ok(row));
+                        }
+                        Ok(false) => {}
+                        Err(e) => return Some(Err(e)),
+                    }
+                }
+                let l = current.take()?;
+                if !matched && kind == JoinKind::Left {
+                    let mut row = l;
+                    row.extend(std::iter::repeat_n(Value::Null, right_width));
+                    return Some(Ok(row));
+                }
             }
             let l = match left.next()? {
                 Ok(l) => l,
                 Err(e) => return Some(Err(e)),
             };
-            let matches = match key_of(&l, &left_keys) {
-                Ok(Some(key)) => table.get(&key),
-                Ok(None) => None,
+            candidate = match key_of(&l, &left_keys) {
+                Ok(Some(key)) => table.get(&key).map_or(END, |&(first, _)| first),
+                Ok(None) => END,
                 Err(e) => return Some(Err(e)),
             };
-            let mut out = Vec::new();
-            for r in matches.into_iter().flatten() {
-                let mut row = l.clone();
-                row.extend(r.iter().cloned());
-                match residual.as_ref().map_or(Ok(true), |p| p.eval_predicate(&row)) {
-                    Ok(true) => out.push(row),
-                    Ok(false) => {}
-                    Err(e) => return Some(Err(e)),
-                }
-            }
-            if out.is_empty() && kind == JoinKind::Left {
-                let mut row = l;
-                row.extend(std::iter::repeat_n(Value::Null, right_width));
-                out.push(row);
-            }
-            pending = out.into_iter();
+            matched = false;
+            current = Some(l);
         }
     })))
 }

@@ -3,8 +3,15 @@
 //! Each operator lives in its own file and pulls rows from its children on demand, so a
 //! `LIMIT 10` over a large scan reads little more than ten rows. Operators that must see
 //! all their input before producing output (sort, aggregate, the build side of a hash join)
-//! materialize it. Iterators own what they need (the transaction handle is shared), so a
-//! result can be consumed after the function that built it returns.
+//! materialize it, and charge what they keep to the statement's [`MemoryBudget`] (see
+//! [`crate::budget`]): sort, hash aggregate (groups, `string_agg` strings, DISTINCT
+//! aggregates' seen values), hash join and nested-loop join (the inner side), DISTINCT and
+//! UNION, INTERSECT and EXCEPT (the right side, the rows already passed), recursive CTEs
+//! (the result, the work table, the rows seen) and subqueries (their rows). A charge lasts
+//! as long as the operator's iterator. Joins produce their output a row at a time, so
+//! they hold nothing but their inner side. Iterators own what they need (the transaction
+//! handle is shared), so a result can be consumed after the function that built it
+//! returns.
 //!
 //! Data changes ([`write`]) run to completion and report how many rows they touched.
 
@@ -39,6 +46,7 @@ use std::sync::Arc;
 
 use phantom_txn::Transaction;
 
+use crate::budget::MemoryBudget;
 use crate::catalog::Catalog;
 use crate::error::Result;
 use crate::interrupt::Interrupt;
@@ -66,6 +74,8 @@ pub struct Context {
     pub work_tables: recursive::WorkTables,
     /// Raised by another thread to cancel the statement (see [`crate::interrupt`]).
     pub interrupt: Interrupt,
+    /// What the statement's operators may hold in memory (see [`crate::budget`]).
+    pub budget: MemoryBudget,
 }
 
 /// Builds the iterator tree for a query plan. Every operator's output checks the
@@ -115,6 +125,7 @@ fn build(plan: Plan, cx: &Context) -> Result<Rows> {
                 right_width,
                 kind,
                 on,
+                &cx.budget,
             )?
         }
         Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => {
@@ -127,18 +138,19 @@ fn build(plan: Plan, cx: &Context) -> Result<Rows> {
                 left_keys,
                 right_keys,
                 residual,
+                &cx.budget,
             )?
         }
         Plan::Aggregate { input, group_by, aggregates, .. } => {
-            aggregate::aggregate(execute(*input, cx)?, group_by, aggregates)?
+            aggregate::aggregate(execute(*input, cx)?, group_by, aggregates, &cx.budget)?
         }
-        Plan::Sort { input, keys } => sort::sort(execute(*input, cx)?, keys)?,
+        Plan::Sort { input, keys } => sort::sort(execute(*input, cx)?, keys, &cx.budget)?,
         Plan::Limit { input, limit, offset } => limit::limit(execute(*input, cx)?, limit, offset)?,
-        Plan::Distinct { input } => distinct::distinct(execute(*input, cx)?),
+        Plan::Distinct { input } => distinct::distinct(execute(*input, cx)?, cx.budget.reservation("DISTINCT")),
         Plan::RecursiveCte { id, anchor, step, all, .. } => recursive::run(id, *anchor, *step, all, cx)?,
         Plan::WorkTable { id, .. } => recursive::work_table(id, cx)?,
         Plan::SetOp { op, all, left, right, .. } => {
-            set_op::set_op(op, all, execute(*left, cx)?, execute(*right, cx)?)?
+            set_op::set_op(op, all, execute(*left, cx)?, execute(*right, cx)?, &cx.budget)?
         }
         plan @ (Plan::Insert { .. } | Plan::Update { .. } | Plan::Delete { .. }) => {
             let count = write::modify(plan, cx)?;

@@ -4,7 +4,9 @@
 //! table bound to the rows the previous round added; the rows it returns (without ALL:
 //! those not produced before) are added and become the next work table. The loop ends when
 //! a round adds nothing. A query that never converges is stopped with 54001 after
-//! [`MAX_ROWS`] rows instead of exhausting memory.
+//! [`MAX_ROWS`] rows instead of running forever; before that, what it keeps (the result,
+//! the rows seen, the work table) is charged to the statement's budget (see
+//! [`crate::budget`]), so a wide one ends with 53200 first.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{Context, Row, Rows, execute, prepare_subqueries};
+use crate::budget::{HASH_ENTRY_OVERHEAD, row_bytes};
 use crate::error::{Error, Result, SqlState};
 use crate::planner::Plan;
 
@@ -23,13 +26,32 @@ pub type WorkTables = Arc<Mutex<HashMap<usize, Arc<Vec<Row>>>>>;
 
 /// Runs a recursive CTE to its fixpoint.
 pub fn run(id: usize, anchor: Plan, step: Plan, all: bool, cx: &Context) -> Result<Rows> {
+    let mut kept = cx.budget.reservation("recursive query");
     let mut seen: HashSet<Row> = HashSet::new();
-    let mut fresh = |rows: Vec<Row>| -> Vec<Row> {
-        if all { rows } else { rows.into_iter().filter(|r| seen.insert(r.clone())).collect() }
+    let mut fresh = |rows: Vec<Row>, kept: &mut crate::budget::Reservation| -> Result<Vec<Row>> {
+        if all {
+            return Ok(rows);
+        }
+        let mut new = Vec::new();
+        for row in rows {
+            if !seen.contains(&row) {
+                kept.charge(row_bytes(&row) + HASH_ENTRY_OVERHEAD)?;
+                seen.insert(row.clone());
+                new.push(row);
+            }
+        }
+        Ok(new)
     };
     let mut result: Vec<Row> = Vec::new();
-    let mut working = fresh(collect(anchor, cx)?);
+    // The current work table, held beside the result.
+    let mut working_table = cx.budget.reservation("recursive query");
+    let mut working = fresh(collect(anchor, cx)?, &mut kept)?;
     while !working.is_empty() {
+        working_table.clear();
+        for row in &working {
+            kept.charge(row_bytes(row))?;
+            working_table.charge(row_bytes(row))?;
+        }
         result.extend(working.iter().cloned());
         if result.len() > MAX_ROWS {
             return Err(Error::new(
@@ -38,10 +60,14 @@ pub fn run(id: usize, anchor: Plan, step: Plan, all: bool, cx: &Context) -> Resu
             ));
         }
         cx.work_tables.lock().insert(id, Arc::new(working));
-        working = fresh(collect(step.clone(), cx)?);
+        working = fresh(collect(step.clone(), cx)?, &mut kept)?;
     }
     cx.work_tables.lock().remove(&id);
-    Ok(Box::new(result.into_iter().map(Ok)))
+    drop(working_table);
+    Ok(Box::new(result.into_iter().map(move |row| {
+        let _held = &kept;
+        Ok(row)
+    })))
 }
 
 /// The rows of the current round's work table.

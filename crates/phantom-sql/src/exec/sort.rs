@@ -1,8 +1,11 @@
-//! ORDER BY: materializes the input and sorts it by the evaluated keys.
+//! ORDER BY: materializes the input and sorts it by the evaluated keys. The rows and
+//! their keys are charged to the statement's budget (see [`crate::budget`]) until the
+//! sorted output is dropped.
 
 use std::cmp::Ordering;
 
 use super::{Row, Rows};
+use crate::budget::{MemoryBudget, row_bytes};
 use crate::error::Result;
 use crate::planner::SortKey;
 use crate::types::Value;
@@ -34,11 +37,13 @@ pub fn compare_key(a: &Value, b: &Value, key: &SortKey) -> Ordering {
 }
 
 /// Sorts `input` by `keys` (stable: ties keep their input order).
-pub fn sort(input: Rows, keys: Vec<SortKey>) -> Result<Rows> {
+pub fn sort(input: Rows, keys: Vec<SortKey>, budget: &MemoryBudget) -> Result<Rows> {
+    let mut reservation = budget.reservation("sort");
     let mut keyed: Vec<(Vec<Value>, Row)> = Vec::new();
     for row in input {
         let row = row?;
         let values = keys.iter().map(|k| k.expr.eval(&row)).collect::<Result<Vec<_>>>()?;
+        reservation.charge(row_bytes(&values) + row_bytes(&row))?;
         keyed.push((values, row));
     }
     keyed.sort_by(|(a, _), (b, _)| {
@@ -50,5 +55,9 @@ pub fn sort(input: Rows, keys: Vec<SortKey>) -> Result<Rows> {
         }
         Ordering::Equal
     });
-    Ok(Box::new(keyed.into_iter().map(|(_, row)| Ok(row))))
+    // The reservation goes with the rows: it is given back when the output is dropped.
+    Ok(Box::new(keyed.into_iter().map(move |(_, row)| {
+        let _held = &reservation;
+        Ok(row)
+    })))
 }

@@ -8,8 +8,14 @@
 //! replaced by that row's values and the plan optimized again for them (so a correlated
 //! equality becomes a key lookup). Decorrelation into joins would be faster for large
 //! inputs and is left for later.
+//!
+//! The rows are charged to the statement's budget (see [`crate::budget`]): an
+//! uncorrelated subquery's for as long as the statement holds them, a correlated run's
+//! while they are collected (they are dropped after the enclosing row used them).
 
 use std::sync::{Arc, OnceLock};
+
+use crate::budget::Reservation;
 
 use super::{Context, Row, execute};
 use crate::error::Result;
@@ -19,18 +25,19 @@ use crate::types::Value;
 
 struct Runner {
     cx: Context,
-    /// The rows of an uncorrelated subquery, computed on first use.
-    cached: OnceLock<Vec<Row>>,
+    /// The rows of an uncorrelated subquery, computed on first use, with their charge.
+    cached: OnceLock<(Arc<Vec<Row>>, Reservation)>,
 }
 
 impl SubqueryRunner for Runner {
-    fn rows(&self, plan: &Plan, args: &[Value]) -> Result<Vec<Row>> {
+    fn rows(&self, plan: &Plan, args: &[Value]) -> Result<Arc<Vec<Row>>> {
         if args.is_empty() {
-            if let Some(rows) = self.cached.get() {
+            if let Some((rows, _)) = self.cached.get() {
                 return Ok(rows.clone());
             }
-            let rows = run(plan.clone(), &self.cx)?;
-            return Ok(self.cached.get_or_init(|| rows).clone());
+            let mut reservation = self.cx.budget.reservation("subquery");
+            let rows = Arc::new(run(plan.clone(), &self.cx, &mut reservation)?);
+            return Ok(self.cached.get_or_init(|| (rows, reservation)).0.clone());
         }
         let bound = plan.clone().map_exprs(&mut |e| {
             Ok(e.transform(&mut |x| match x {
@@ -38,21 +45,23 @@ impl SubqueryRunner for Runner {
                 x => x,
             }))
         })?;
-        run(optimizer::optimize(bound)?, &self.cx)
+        let mut reservation = self.cx.budget.reservation("subquery");
+        Ok(Arc::new(run(optimizer::optimize(bound)?, &self.cx, &mut reservation)?))
     }
 }
 
-fn run(plan: Plan, cx: &Context) -> Result<Vec<Row>> {
+/// Runs a subquery's plan and collects its rows, charging them to `reservation`.
+fn run(plan: Plan, cx: &Context, reservation: &mut Reservation) -> Result<Vec<Row>> {
     let width = plan.columns().iter().filter(|c| !c.hidden).count();
     let plan = prepare_subqueries(plan, cx)?;
-    execute(plan, cx)?
-        .map(|row| {
-            row.map(|mut r| {
-                r.truncate(width.max(1));
-                r
-            })
-        })
-        .collect()
+    let mut rows = Vec::new();
+    for row in execute(plan, cx)? {
+        let mut row = row?;
+        row.truncate(width.max(1));
+        reservation.charge_row(&row)?;
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
 /// Gives every subquery expression in `plan` (not inside other subqueries: those are

@@ -339,8 +339,9 @@ pub enum SubqueryKind {
 /// Runs a subquery's plan for given values of its outer references. The executor
 /// provides it (it needs the transaction); the planner only carries it.
 pub trait SubqueryRunner: Send + Sync {
-    /// The rows of `plan` with `Expr::Outer(k)` bound to `args[k]`.
-    fn rows(&self, plan: &super::Plan, args: &[Value]) -> crate::error::Result<Vec<Vec<Value>>>;
+    /// The rows of `plan` with `Expr::Outer(k)` bound to `args[k]` (shared: an
+    /// uncorrelated subquery's rows are computed once and handed out for every row).
+    fn rows(&self, plan: &super::Plan, args: &[Value]) -> crate::error::Result<std::sync::Arc<Vec<Vec<Value>>>>;
 }
 
 /// A subquery inside an expression. It is *correlated* when its plan refers to the

@@ -80,6 +80,7 @@ impl Session {
             catalog: self.instance.catalog.clone(),
             work_tables: Default::default(),
             interrupt: self.interrupt.clone(),
+            budget: self.budget.clone(),
         };
         let defaults = defaults.into_iter().map(|(i, e)| (i, exec::prepare_expr(e, &cx))).collect();
         Ok(CopyIn { session: self, cx, own, table, targets, defaults, rows: 0, closed: false })

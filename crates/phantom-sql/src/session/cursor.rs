@@ -104,6 +104,7 @@ impl Session {
                 sequence_session: self.sequence_session.clone(),
                 catalog: self.instance.catalog.clone(),
                 interrupt: self.interrupt.clone(),
+                budget: self.budget.clone(),
             };
             Ok((query_rows(plan, params, &types, &cx)?, changes))
         })();

@@ -15,12 +15,15 @@
 //!   huge query costs one page at a time. Going back fails with 55000.
 //! - **SCROLL**: every row read so far is kept in memory, so going back and re-reading
 //!   is a look-up; rows are still only computed when a fetch first reaches them. The
-//!   cost is memory for the rows read (an ABSOLUTE -1 reads them all).
+//!   cost is memory for the rows read (an ABSOLUTE -1 reads them all), charged (with
+//!   the query's own operators) to the budget of the DECLARE (`phantom.statement_mem`,
+//!   see [`crate::budget`]): past it a FETCH fails with 53200.
 //! - **WITH HOLD**: at COMMIT the rows not read yet are computed and kept (what
 //!   PostgreSQL does too), and the cursor lives on without a transaction until CLOSE or
 //!   the end of the session. A ROLLBACK of the declaring transaction drops it; an error
 //!   while computing the rows fails the COMMIT, which then rolls back. A large held
-//!   result costs its size in memory (PostgreSQL spills it to a file).
+//!   result costs its size in memory (PostgreSQL spills it to a file), charged like a
+//!   SCROLL cursor's rows: past the budget the COMMIT fails with 53200 and rolls back.
 //! - **Lifetime.** Other cursors close when their transaction ends, and cursors declared
 //!   after a savepoint close at `ROLLBACK TO` it, as PostgreSQL's portals of an aborted
 //!   subtransaction do. A cursor whose fetch failed cannot be used again (55000), even
@@ -37,6 +40,7 @@ use sqlparser::ast::{self, FetchDirection, Statement as Ast};
 
 use super::{Cursor, Session};
 use crate::block::Block;
+use crate::budget::Reservation;
 use crate::error::{Error, Result, SqlState};
 use crate::result::{Column, Output, Row, RowSink, Rows};
 use crate::types::Value;
@@ -59,6 +63,8 @@ pub(super) struct Declared {
     /// Rows read and kept: all of them for SCROLL (`first_kept` is then 1), the ones not
     /// fetched yet of a held NO SCROLL cursor.
     kept: VecDeque<Row>,
+    /// What the kept rows are charged (given back when the cursor closes).
+    kept_charge: Reservation,
     /// The number of the row `kept[0]` is.
     first_kept: u64,
     /// How many rows were read from the query.
@@ -220,7 +226,7 @@ impl Declared {
         };
         let max = count.map(|c| c - moved);
         let limit = max.map(|m| usize::try_from(m).unwrap_or(usize::MAX));
-        let mut reader = Reader { keep: self.scroll.then_some(&mut self.kept), out };
+        let mut reader = Reader { keep: self.scroll.then_some((&mut self.kept, &mut self.kept_charge)), out };
         let got = pull(live, limit, &mut reader)?;
         self.read += got;
         self.pos += got;
@@ -263,7 +269,7 @@ impl Declared {
 /// Passes rows pulled from a live cursor on: kept (SCROLL) and/or handed to the FETCH's
 /// sink.
 struct Reader<'a, 'b> {
-    keep: Option<&'a mut VecDeque<Row>>,
+    keep: Option<(&'a mut VecDeque<Row>, &'a mut Reservation)>,
     out: Option<&'a mut (dyn RowSink + 'b)>,
 }
 
@@ -274,12 +280,14 @@ impl RowSink for Reader<'_, '_> {
     }
 
     fn row(&mut self, row: Row) -> Result<()> {
-        match (self.keep.as_deref_mut(), self.out.as_deref_mut()) {
-            (Some(keep), Some(out)) => {
+        match (self.keep.as_mut(), self.out.as_deref_mut()) {
+            (Some((keep, charge)), Some(out)) => {
+                charge.charge_row(&row.0)?;
                 keep.push_back(row.clone());
                 out.row(row)
             }
-            (Some(keep), None) => {
+            (Some((keep, charge)), None) => {
+                charge.charge_row(&row.0)?;
                 keep.push_back(row);
                 Ok(())
             }
@@ -436,6 +444,7 @@ impl Session {
             failed: false,
             live: Some(live),
             kept: VecDeque::new(),
+            kept_charge: self.budget.reservation("cursor"),
             first_kept: 1,
             read: 0,
             total: None,
@@ -520,11 +529,11 @@ impl Session {
             let Some(mut cursor) = self.cursors.remove(&name) else { continue };
             let result = match cursor.live.take() {
                 Some(mut live) => {
-                    let mut rows = Rows::default();
-                    let pulled = self.fetch(&mut live, None, &mut rows);
+                    let mut reader =
+                        Reader { keep: Some((&mut cursor.kept, &mut cursor.kept_charge)), out: None };
+                    let pulled = self.fetch(&mut live, None, &mut reader);
                     pulled.map(|n| {
                         cursor.read += n;
-                        cursor.kept.extend(rows.rows);
                         cursor.total = Some(cursor.read);
                     })
                 }
