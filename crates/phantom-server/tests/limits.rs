@@ -82,3 +82,41 @@ async fn timeouts_over_the_wire() {
     let row = other.query_one("SELECT count(*) FROM t", &[]).await.expect("the server is up");
     assert_eq!(row.get::<_, i64>(0), 0, "the idle block was rolled back");
 }
+
+/// `phantom.statement_mem` over the wire (issue 14, item 7): a statement that would hold
+/// more fails with 53200 through both protocols, a huge IN list with 54000 before it is
+/// parsed, and the connection goes on; rows streamed to the client are not held, so a
+/// large result still arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_limits_over_the_wire() {
+    let server = start().await;
+    let client = connect(&server).await;
+    client.batch_execute("SET phantom.statement_mem = '4MB'").await.expect("set");
+    let sort = "SELECT g FROM generate_series(1, 1000000) g ORDER BY g DESC LIMIT 1";
+    let simple = client.simple_query(sort).await.expect_err("too much");
+    assert_eq!(simple.code(), Some(&SqlState::OUT_OF_MEMORY), "{simple}");
+    let db = simple.as_db_error().expect("a server error");
+    assert!(db.detail().unwrap_or_default().contains("in sort"), "{db:?}");
+    let extended = client.query(sort, &[]).await.expect_err("too much");
+    assert_eq!(extended.code(), Some(&SqlState::OUT_OF_MEMORY), "{extended}");
+    let list: Vec<String> = (1..=1_000_000).map(|i| i.to_string()).collect();
+    let in_list = format!("SELECT 1 WHERE 1 IN ({})", list.join(","));
+    let large = client.simple_query(&in_list).await.expect_err("too large");
+    assert_eq!(large.code(), Some(&SqlState::PROGRAM_LIMIT_EXCEEDED), "{large}");
+    let row = client.query_one("SELECT 1 + 1", &[]).await.expect("the connection goes on");
+    assert_eq!(row.get::<_, i32>(0), 2);
+    let rows = client
+        .query("SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g", &[])
+        .await
+        .expect("streamed rows are not held");
+    assert_eq!(rows.len(), 100_000);
+    // Inside a block the error fails the block, and ROLLBACK brings it back.
+    client.batch_execute("BEGIN").await.expect("begin");
+    assert!(client.simple_query(sort).await.is_err());
+    let failed = client.simple_query("SELECT 1").await.expect_err("failed block");
+    assert_eq!(failed.code(), Some(&SqlState::IN_FAILED_SQL_TRANSACTION));
+    client.batch_execute("ROLLBACK").await.expect("rollback");
+    client.batch_execute("RESET phantom.statement_mem").await.expect("reset");
+    let row = client.query_one(&sort.replace("1000000", "100000"), &[]).await.expect("fits the default");
+    assert_eq!(row.get::<_, i32>(0), 100_000);
+}
