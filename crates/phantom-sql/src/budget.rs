@@ -19,9 +19,10 @@
 //!   SCROLL or WITH HOLD cursor keeps count against that budget for as long as it lives.
 //! - **Approximate sizes.** A value counts its inline size plus what it holds on the
 //!   heap ([`value_bytes`]), a row its values plus the vector's header ([`row_bytes`]);
-//!   hash tables add an entry's overhead ([`HASH_ENTRY_OVERHEAD`]). Allocator rounding
-//!   and vectors' spare capacity are not counted, so the real use can be somewhat higher
-//!   (measured in `docs/ARCHITECTURE.md`).
+//!   hash tables add an entry's overhead ([`HASH_ENTRY_OVERHEAD`]), and vectors that grow
+//!   row by row are charged by their capacity, moves included
+//!   ([`Reservation::charge_capacity`]). Allocator rounding is not counted, so the real
+//!   use can be somewhat higher (measured in `docs/ARCHITECTURE.md`).
 //! - **Cheap on the hot path.** A reservation adds each charge to a local count and only
 //!   takes from the shared budget once it has gathered [`BATCH`] bytes, so a budget check
 //!   costs an addition and a comparison per row; a statement can overshoot by less than a
@@ -176,6 +177,20 @@ impl Reservation {
         self.charge(row_bytes(row))
     }
 
+    /// Charges `vec`'s new buffer each time it grows (`charged`: the capacity last seen).
+    /// A vector's capacity doubles as it grows, and while its elements move the old
+    /// buffer is still there: at that moment it holds three times the old capacity in
+    /// slots. The whole new buffer is charged at each growth (and never given back before
+    /// the reservation is), which comes to about that peak.
+    #[inline]
+    pub fn charge_capacity<T>(&mut self, vec: &Vec<T>, charged: &mut usize) -> Result<()> {
+        if vec.capacity() <= *charged {
+            return Ok(());
+        }
+        *charged = vec.capacity();
+        self.charge(vec.capacity().saturating_mul(std::mem::size_of::<T>()))
+    }
+
     #[cold]
     fn take_pending(&mut self) -> Result<()> {
         let request = std::mem::take(&mut self.pending);
@@ -233,7 +248,15 @@ pub fn value_bytes(value: &Value) -> usize {
 /// What a row kept in memory takes: its values and the vector holding them.
 #[inline]
 pub fn row_bytes(row: &[Value]) -> usize {
-    std::mem::size_of::<Vec<Value>>() + row.iter().map(value_bytes).sum::<usize>()
+    std::mem::size_of::<Vec<Value>>() + row_heap_bytes(row)
+}
+
+/// What a row's values take on the heap, without the vector's own header (for rows
+/// whose header sits in a vector charged by its capacity, see
+/// [`Reservation::charge_capacity`]).
+#[inline]
+pub fn row_heap_bytes(row: &[Value]) -> usize {
+    row.iter().map(value_bytes).sum::<usize>()
 }
 
 /// `phantom.statement_mem` as PostgreSQL takes memory settings: a number with an optional

@@ -151,17 +151,17 @@ fn the_budget_is_per_statement() {
     let (_db, mut s) = session();
     s.execute(SMALL).expect("set");
     // Each sort holds about 2-3 MB: one at a time fits, again and again in one block...
-    let sort = "SELECT g FROM generate_series(1, 20000) g ORDER BY g DESC LIMIT 1";
+    let sort = "SELECT g FROM generate_series(1, 10000) g ORDER BY g DESC LIMIT 1";
     s.execute("BEGIN").expect("begin");
     for _ in 0..5 {
-        assert_eq!(scalar(&mut s, sort), 20000);
+        assert_eq!(scalar(&mut s, sort), 10000);
     }
     s.execute("COMMIT").expect("commit");
     // ...but two held at once in one statement do not.
-    let both = "SELECT count(*) FROM ((SELECT g FROM generate_series(1, 20000) g ORDER BY g DESC) \
-                UNION ALL (SELECT g FROM generate_series(1, 20000) g ORDER BY g DESC)) s";
+    let both = "SELECT count(*) FROM ((SELECT g FROM generate_series(1, 10000) g ORDER BY g DESC) \
+                UNION ALL (SELECT g FROM generate_series(1, 10000) g ORDER BY g DESC)) s";
     assert_eq!(sqlstate(&mut s, both), "53200", "{both}");
-    assert_eq!(scalar(&mut s, sort), 20000, "released after the failed statement");
+    assert_eq!(scalar(&mut s, sort), 10000, "released after the failed statement");
     // A SET earlier in the same text counts for the statements after it.
     s.execute("RESET phantom.statement_mem").expect("reset");
     let big = "SELECT g FROM generate_series(1, 100000) g ORDER BY g DESC LIMIT 1";

@@ -63,7 +63,8 @@ impl Accumulator {
         }
     }
 
-    /// Adds `v`; returns how many bytes the accumulator grew by.
+    /// Adds `v`; returns how many bytes the accumulator grew by (for a string, what it
+    /// allocated: its capacity doubles as it grows).
     fn add(&mut self, v: Value, separator: Option<Value>) -> Result<usize> {
         if v.is_null() {
             return Ok(0);
@@ -71,7 +72,7 @@ impl Accumulator {
         match self {
             Accumulator::StringAgg(s) => {
                 let v = crate::types::cast::to_text(&v);
-                let before = s.as_ref().map_or(0, String::len);
+                let before = s.as_ref().map_or(0, String::capacity);
                 match s {
                     None => *s = Some(v),
                     Some(s) => {
@@ -82,7 +83,7 @@ impl Accumulator {
                         s.push_str(&v);
                     }
                 }
-                return Ok(s.as_ref().map_or(0, String::len) - before);
+                return Ok(s.as_ref().map_or(0, String::capacity).saturating_sub(before));
             }
             Accumulator::Count(n) => *n += 1,
             Accumulator::SumInt(s) => {

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use super::{Row, Rows};
-use crate::budget::{HASH_ENTRY_OVERHEAD, MemoryBudget, row_bytes};
+use crate::budget::{HASH_ENTRY_OVERHEAD, MemoryBudget, row_bytes, row_heap_bytes};
 use crate::error::Result;
 use crate::planner::{Expr, JoinKind};
 use crate::types::Value;
@@ -50,11 +50,12 @@ pub fn join(
     let mut next: Vec<usize> = Vec::new();
     // Each key's first and last row.
     let mut table: HashMap<Vec<Value>, (usize, usize)> = HashMap::new();
+    let (mut row_slots, mut next_slots) = (0, 0);
     for row in right {
         let row = row?;
         let Some(key) = key_of(&row, &right_keys)? else { continue };
         let at = rows.len();
-        reservation.charge(row_bytes(&row) + std::mem::size_of::<usize>())?;
+        reservation.charge(row_heap_bytes(&row))?;
         match table.get_mut(&key) {
             Some((_, last)) => {
                 next[*last] = at;
@@ -67,6 +68,8 @@ pub fn join(
         }
         rows.push(row);
         next.push(END);
+        reservation.charge_capacity(&rows, &mut row_slots)?;
+        reservation.charge_capacity(&next, &mut next_slots)?;
     }
     let mut left = left;
     // The left row being joined, the next right row to try with it, and whether any did.

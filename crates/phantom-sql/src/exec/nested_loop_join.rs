@@ -7,7 +7,7 @@
 //! rows ever matched and emits the rest after the last left row.
 
 use super::{Row, Rows};
-use crate::budget::{MemoryBudget, row_bytes};
+use crate::budget::{MemoryBudget, row_heap_bytes};
 use crate::error::Result;
 use crate::planner::{Expr, JoinKind};
 use crate::types::Value;
@@ -24,10 +24,13 @@ pub fn join(
 ) -> Result<Rows> {
     let mut reservation = budget.reservation("nested loop join");
     let mut right_rows: Vec<Row> = Vec::new();
+    let mut slots = 0;
     for row in right {
         let row = row?;
-        reservation.charge(row_bytes(&row) + 1)?;
+        // Its values, and a flag for whether it matched.
+        reservation.charge(row_heap_bytes(&row) + 1)?;
         right_rows.push(row);
+        reservation.charge_capacity(&right_rows, &mut slots)?;
     }
     let right = right_rows;
     let mut matched_right = vec![false; right.len()];

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 
 use super::{Row, Rows};
-use crate::budget::{MemoryBudget, row_bytes};
+use crate::budget::{MemoryBudget, row_heap_bytes};
 use crate::error::Result;
 use crate::planner::SortKey;
 use crate::types::Value;
@@ -40,12 +40,16 @@ pub fn compare_key(a: &Value, b: &Value, key: &SortKey) -> Ordering {
 pub fn sort(input: Rows, keys: Vec<SortKey>, budget: &MemoryBudget) -> Result<Rows> {
     let mut reservation = budget.reservation("sort");
     let mut keyed: Vec<(Vec<Value>, Row)> = Vec::new();
+    let mut slots = 0;
     for row in input {
         let row = row?;
         let values = keys.iter().map(|k| k.expr.eval(&row)).collect::<Result<Vec<_>>>()?;
-        reservation.charge(row_bytes(&values) + row_bytes(&row))?;
+        reservation.charge(row_heap_bytes(&values) + row_heap_bytes(&row))?;
         keyed.push((values, row));
+        reservation.charge_capacity(&keyed, &mut slots)?;
     }
+    // The stable sort's merge buffer: half the slots.
+    reservation.charge(keyed.len() / 2 * std::mem::size_of::<(Vec<Value>, Row)>())?;
     keyed.sort_by(|(a, _), (b, _)| {
         for (i, key) in keys.iter().enumerate() {
             let o = compare_key(&a[i], &b[i], key);

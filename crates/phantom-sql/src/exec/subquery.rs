@@ -55,11 +55,13 @@ fn run(plan: Plan, cx: &Context, reservation: &mut Reservation) -> Result<Vec<Ro
     let width = plan.columns().iter().filter(|c| !c.hidden).count();
     let plan = prepare_subqueries(plan, cx)?;
     let mut rows = Vec::new();
+    let mut slots = 0;
     for row in execute(plan, cx)? {
         let mut row = row?;
         row.truncate(width.max(1));
-        reservation.charge_row(&row)?;
+        reservation.charge(crate::budget::row_heap_bytes(&row))?;
         rows.push(row);
+        reservation.charge_capacity(&rows, &mut slots)?;
     }
     Ok(rows)
 }
