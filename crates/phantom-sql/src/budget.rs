@@ -86,7 +86,8 @@ impl Default for MemoryBudget {
 impl MemoryBudget {
     /// A budget of `limit` bytes (`None`: unlimited).
     pub fn new(limit: Option<usize>) -> MemoryBudget {
-        let shared = Shared { limit: AtomicUsize::new(limit.unwrap_or(usize::MAX)), used: AtomicUsize::new(0) };
+        let shared =
+            Shared { limit: AtomicUsize::new(limit.unwrap_or(usize::MAX)), used: AtomicUsize::new(0) };
         MemoryBudget { shared: Arc::new(shared) }
     }
 
@@ -264,8 +265,11 @@ pub fn row_heap_bytes(row: &[Value]) -> usize {
 /// `-1` for no limit (`None`). At least [`MIN_STATEMENT_MEM`].
 pub fn parse_setting(name: &str, value: &str) -> Result<Option<usize>> {
     let bad = |hint: &str| {
-        Error::new(SqlState::InvalidParameterValue, format!("invalid value for parameter \"{name}\": \"{value}\""))
-            .with_hint(hint.to_string())
+        Error::new(
+            SqlState::InvalidParameterValue,
+            format!("invalid value for parameter \"{name}\": \"{value}\""),
+        )
+        .with_hint(hint.to_string())
     };
     let units = "Valid units for this parameter are \"B\", \"kB\", \"MB\", \"GB\", and \"TB\".";
     let v = value.trim();

@@ -209,16 +209,30 @@ mod tests {
         let texts = [
             "SELECT 1 WHERE x IN (1,2,3,4,5,6,7,8,9,10,11,12)".to_string(),
             format!("SELECT '{}' , 1, 2, 3", "a".repeat(200)),
-            format!("INSERT INTO t VALUES {}", (0..50).map(|i| format!("({i}, 'n{i}', 1.5e3)")).collect::<Vec<_>>().join(",")),
-            format!("SELECT 1 -- {}\n, 2 /* {} /* nested */ */ , E'{}\\'' , $$ {} $$, $q$ {} $q$", "c".repeat(90), "d".repeat(90), "e".repeat(90), "f".repeat(90), "g".repeat(90)),
-            "SELECT \"a \"\" b\", U&'d\\0061t\\+000061', N'x', B'101', X'1F', 1.5, .5, 1e5, 1_000".to_string(),
+            format!(
+                "INSERT INTO t VALUES {}",
+                (0..50).map(|i| format!("({i}, 'n{i}', 1.5e3)")).collect::<Vec<_>>().join(",")
+            ),
+            format!(
+                "SELECT 1 -- {}\n, 2 /* {} /* nested */ */ , E'{}\\'' , $$ {} $$, $q$ {} $q$",
+                "c".repeat(90),
+                "d".repeat(90),
+                "e".repeat(90),
+                "f".repeat(90),
+                "g".repeat(90)
+            ),
+            "SELECT \"a \"\" b\", U&'d\\0061t\\+000061', N'x', B'101', X'1F', 1.5, .5, 1e5, 1_000"
+                .to_string(),
         ];
         for text in &texts {
             let real = real_count(text);
             for chunk in [16, 32, 100, 4096] {
                 let counted = count_tokens(text, chunk);
                 assert!(counted >= real, "{counted} < {real} in pieces of {chunk} for {text}");
-                assert!(counted <= real + real / 4 + 2, "{counted} far above {real} in pieces of {chunk} for {text}");
+                assert!(
+                    counted <= real + real / 4 + 2,
+                    "{counted} far above {real} in pieces of {chunk} for {text}"
+                );
             }
         }
     }

@@ -37,8 +37,14 @@ fn values_rows(n: usize) -> String {
 /// after a few megabytes, with what the error's DETAIL names.
 const MATERIALIZING: &[(&str, &str)] = &[
     ("SELECT g, 'row ' || g FROM generate_series(1, 1000000) g ORDER BY g DESC LIMIT 1", "in sort"),
-    ("SELECT length(string_agg(repeat('x', 100) || g, ',')) FROM generate_series(1, 1000000) g", "in hash aggregate"),
-    ("SELECT count(*) FROM (SELECT g, count(*) FROM generate_series(1, 1000000) g GROUP BY g) s", "in hash aggregate"),
+    (
+        "SELECT length(string_agg(repeat('x', 100) || g, ',')) FROM generate_series(1, 1000000) g",
+        "in hash aggregate",
+    ),
+    (
+        "SELECT count(*) FROM (SELECT g, count(*) FROM generate_series(1, 1000000) g GROUP BY g) s",
+        "in hash aggregate",
+    ),
     ("SELECT count(DISTINCT g) FROM generate_series(1, 1000000) g", "in hash aggregate"),
     (
         "SELECT count(*) FROM generate_series(1, 10) a(x) JOIN generate_series(1, 1000000) b(y) ON a.x = b.y",
@@ -74,7 +80,10 @@ const MATERIALIZING: &[(&str, &str)] = &[
          SELECT count(*) FROM c",
         "in sort",
     ),
-    ("SELECT count(*) FROM (VALUES (1)) AS t(x) WHERE x IN (SELECT g FROM generate_series(1, 1000000) g)", "in subquery"),
+    (
+        "SELECT count(*) FROM (VALUES (1)) AS t(x) WHERE x IN (SELECT g FROM generate_series(1, 1000000) g)",
+        "in subquery",
+    ),
 ];
 
 /// The same statements at a size the default budget holds.
@@ -91,7 +100,10 @@ fn every_materializing_shape_ends_in_53200_and_the_session_goes_on() {
         assert_eq!(e.sqlstate(), "53200", "{sql}: {e}");
         assert_eq!(e.message, "out of memory", "{sql}");
         let detail = e.detail.clone().unwrap_or_default();
-        assert!(detail.contains(operator) && detail.contains("phantom.statement_mem is 4MB"), "{sql}: {detail}");
+        assert!(
+            detail.contains(operator) && detail.contains("phantom.statement_mem is 4MB"),
+            "{sql}: {detail}"
+        );
         assert_eq!(scalar(&mut s, "SELECT 41 + 1"), 42, "the session works after {sql}");
     }
 }
@@ -104,7 +116,13 @@ fn with_the_default_budget_the_same_shapes_work_at_a_moderate_size() {
         let sql = moderate(sql);
         s.execute(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
-    assert_eq!(scalar(&mut s, "SELECT count(*) FROM generate_series(1, 3) a(x) JOIN generate_series(1, 50000) b(y) ON a.x = b.y"), 3);
+    assert_eq!(
+        scalar(
+            &mut s,
+            "SELECT count(*) FROM generate_series(1, 3) a(x) JOIN generate_series(1, 50000) b(y) ON a.x = b.y"
+        ),
+        3
+    );
     assert_eq!(scalar(&mut s, &in_list(50_000).replace("(1)) AS t", "(49999)) AS t")), 1);
 }
 
@@ -125,7 +143,10 @@ fn huge_in_lists_and_values_are_refused_before_parsing() {
     assert_eq!(sqlstate(&mut s, "SELECT 1"), "25P02");
     s.execute("ROLLBACK").expect("rollback");
     // Prepared statements are parsed under the same estimate.
-    assert_eq!(s.prepare(&in_list(1_000_000)).err().map(|e| e.sqlstate().to_string()).as_deref(), Some("54000"));
+    assert_eq!(
+        s.prepare(&in_list(1_000_000)).err().map(|e| e.sqlstate().to_string()).as_deref(),
+        Some("54000")
+    );
     // A small budget refuses much smaller lists.
     s.execute(SMALL).expect("set");
     assert_eq!(sqlstate(&mut s, &in_list(20_000)), "54000");
@@ -177,7 +198,9 @@ fn the_budget_is_per_statement() {
 #[test]
 fn the_setting_takes_postgres_units() {
     let (_db, mut s) = session();
-    for (set, shown) in [("'64MB'", "64MB"), ("'1GB'", "1GB"), ("65536", "64MB"), ("'512kB'", "512kB"), ("-1", "-1")] {
+    for (set, shown) in
+        [("'64MB'", "64MB"), ("'1GB'", "1GB"), ("65536", "64MB"), ("'512kB'", "512kB"), ("-1", "-1")]
+    {
         s.execute(&format!("SET phantom.statement_mem = {set}")).expect(set);
         assert_eq!(s.setting("phantom.statement_mem").as_deref(), Some(shown), "{set}");
         let rows = s.query("SHOW phantom.statement_mem").expect("show");
@@ -219,7 +242,10 @@ fn collected_results_are_charged_and_streamed_ones_are_not() {
     s.execute_into(wide, &mut count).expect("streamed rows are not held");
     assert_eq!(count.0, 100_000);
     let statement = s.prepare(wide).expect("prepare");
-    assert_eq!(s.execute_prepared(&statement, &[]).err().map(|e| e.sqlstate().to_string()).as_deref(), Some("53200"));
+    assert_eq!(
+        s.execute_prepared(&statement, &[]).err().map(|e| e.sqlstate().to_string()).as_deref(),
+        Some("53200")
+    );
     let mut count = Count::default();
     s.execute_prepared_into(&statement, &[], &mut count).expect("streamed");
     assert_eq!(count.0, 100_000);
@@ -248,7 +274,8 @@ fn cursors_that_keep_rows_are_charged() {
     assert!(!s.in_transaction());
     assert_eq!(sqlstate(&mut s, "FETCH h"), "34000");
     // Small ones work.
-    s.execute("BEGIN; DECLARE k SCROLL CURSOR WITH HOLD FOR SELECT g FROM generate_series(1, 1000) g").expect("declare");
+    s.execute("BEGIN; DECLARE k SCROLL CURSOR WITH HOLD FOR SELECT g FROM generate_series(1, 1000) g")
+        .expect("declare");
     s.execute("COMMIT").expect("commit");
     let Output::Fetched(rows) = s.execute("FETCH LAST FROM k").expect("fetch") else { panic!("rows") };
     assert_eq!(rows.rows[0].get::<i64>(0).ok(), Some(1000));
@@ -282,9 +309,18 @@ fn measure_parse_memory_per_token() {
     let Some(which) = std::env::var_os("PHANTOM_MEASURE_MEMORY") else { return };
     let list = |n: usize, sep: &str| (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(sep);
     let shapes = [
-        ("IN list, no spaces", format!("SELECT count(*) FROM (VALUES (1)) AS t(x) WHERE x IN ({})", list(300_000, ","))),
-        ("IN list, spaces", format!("SELECT count(*) FROM (VALUES (1)) AS t(x) WHERE x IN ({})", list(300_000, ", "))),
-        ("IN list of strings", format!("SELECT count(*) FROM (VALUES ('1')) AS t(x) WHERE x IN ('{}')", list(200_000, "','"))),
+        (
+            "IN list, no spaces",
+            format!("SELECT count(*) FROM (VALUES (1)) AS t(x) WHERE x IN ({})", list(300_000, ",")),
+        ),
+        (
+            "IN list, spaces",
+            format!("SELECT count(*) FROM (VALUES (1)) AS t(x) WHERE x IN ({})", list(300_000, ", ")),
+        ),
+        (
+            "IN list of strings",
+            format!("SELECT count(*) FROM (VALUES ('1')) AS t(x) WHERE x IN ('{}')", list(200_000, "','")),
+        ),
         ("VALUES rows", format!("SELECT count(*) FROM (VALUES {}) v", values_rows(50_000))),
         ("VALUES one column", format!("SELECT count(*) FROM (VALUES ({})) v", list(200_000, "),("))),
         ("INSERT rows", format!("INSERT INTO t VALUES {}", values_rows(50_000))),
@@ -308,7 +344,8 @@ fn measure_parse_memory_per_token() {
     let (name, sql) = &shapes[index];
     let (_db, mut s) = session();
     s.execute("SET phantom.statement_mem = -1").expect("unlimited");
-    s.execute("CREATE TABLE t (id INT PRIMARY KEY, name TEXT, price NUMERIC); CREATE TABLE u (i INT)").expect("create");
+    s.execute("CREATE TABLE t (id INT PRIMARY KEY, name TEXT, price NUMERIC); CREATE TABLE u (i INT)")
+        .expect("create");
     let tokens = phantom_sql::parse_cost::count_tokens(sql, phantom_sql::parse_cost::CHUNK);
     let estimate = phantom_sql::parse_cost::memory_estimate(sql);
     let before = current_bytes();

@@ -199,7 +199,8 @@ pub fn aggregate(
     let group_bytes = |key: &[Value]| {
         2 * row_bytes(key)
             + HASH_ENTRY_OVERHEAD
-            + aggregates.len() * (std::mem::size_of::<Accumulator>() + std::mem::size_of::<Option<HashSet<Value>>>())
+            + aggregates.len()
+                * (std::mem::size_of::<Accumulator>() + std::mem::size_of::<Option<HashSet<Value>>>())
     };
     let mut groups: HashMap<Vec<Value>, Group> = HashMap::new();
     // Groups come out in the order they were first seen, which keeps output deterministic.

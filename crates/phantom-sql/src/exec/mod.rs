@@ -146,7 +146,9 @@ fn build(plan: Plan, cx: &Context) -> Result<Rows> {
         }
         Plan::Sort { input, keys } => sort::sort(execute(*input, cx)?, keys, &cx.budget)?,
         Plan::Limit { input, limit, offset } => limit::limit(execute(*input, cx)?, limit, offset)?,
-        Plan::Distinct { input } => distinct::distinct(execute(*input, cx)?, cx.budget.reservation("DISTINCT")),
+        Plan::Distinct { input } => {
+            distinct::distinct(execute(*input, cx)?, cx.budget.reservation("DISTINCT"))
+        }
         Plan::RecursiveCte { id, anchor, step, all, .. } => recursive::run(id, *anchor, *step, all, cx)?,
         Plan::WorkTable { id, .. } => recursive::work_table(id, cx)?,
         Plan::SetOp { op, all, left, right, .. } => {

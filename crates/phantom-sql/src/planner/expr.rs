@@ -341,7 +341,11 @@ pub enum SubqueryKind {
 pub trait SubqueryRunner: Send + Sync {
     /// The rows of `plan` with `Expr::Outer(k)` bound to `args[k]` (shared: an
     /// uncorrelated subquery's rows are computed once and handed out for every row).
-    fn rows(&self, plan: &super::Plan, args: &[Value]) -> crate::error::Result<std::sync::Arc<Vec<Vec<Value>>>>;
+    fn rows(
+        &self,
+        plan: &super::Plan,
+        args: &[Value],
+    ) -> crate::error::Result<std::sync::Arc<Vec<Vec<Value>>>>;
 }
 
 /// A subquery inside an expression. It is *correlated* when its plan refers to the
