@@ -598,6 +598,9 @@ impl Session {
                     self.parse_cache = ParseCache::default();
                     self.cursors.clear();
                 }
+                if matches!(object_type, ast::DiscardObject::ALL | ast::DiscardObject::SEQUENCES) {
+                    self.sequence_session.discard();
+                }
                 Ok(Output::Command(format!("DISCARD {object_type}")))
             }
             Ast::Declare { stmts, .. } => {
