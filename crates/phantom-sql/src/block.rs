@@ -72,6 +72,9 @@ fn parse_bytes(name: &str, value: &str) -> Result<usize> {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub default_isolation: Isolation,
+    /// `default_transaction_read_only` (and `SET SESSION CHARACTERISTICS AS TRANSACTION
+    /// READ ONLY`): blocks start read-only, and so do single statements outside them.
+    pub default_read_only: bool,
     pub lock_timeout: Option<Duration>,
     /// How long a statement may run before it fails with 57014 (`statement_timeout`).
     pub statement_timeout: Option<Duration>,
@@ -110,6 +113,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             default_isolation: Isolation::ReadCommitted,
+            default_read_only: false,
             lock_timeout: None,
             statement_timeout: None,
             idle_in_transaction_timeout: None,
@@ -165,6 +169,7 @@ impl Settings {
         self.version += 1;
         match name {
             "default_transaction_isolation" => self.default_isolation = parse_isolation(value)?,
+            "default_transaction_read_only" => self.default_read_only = parse_bool(name, value)?,
             "lock_timeout" => self.lock_timeout = parse_duration(name, value)?,
             "statement_timeout" => self.statement_timeout = parse_duration(name, value)?,
             "idle_in_transaction_session_timeout" => {
@@ -198,6 +203,8 @@ impl Settings {
                 current.unwrap_or(self.default_isolation).name().to_string()
             }
             "default_transaction_isolation" => self.default_isolation.name().to_string(),
+            // Outside a block; the session answers for an open one.
+            "default_transaction_read_only" | "transaction_read_only" => on_off(self.default_read_only),
             "lock_timeout" => show_duration(self.lock_timeout),
             "statement_timeout" => show_duration(self.statement_timeout),
             "idle_in_transaction_session_timeout" => show_duration(self.idle_in_transaction_timeout),
@@ -218,6 +225,7 @@ impl Settings {
     pub fn all(&self) -> Vec<(String, String)> {
         let mut names: Vec<&str> = vec![
             "default_transaction_isolation",
+            "default_transaction_read_only",
             "idle_in_transaction_session_timeout",
             "lock_timeout",
             "statement_timeout",
@@ -266,6 +274,27 @@ pub fn parse_isolation(value: &str) -> Result<Isolation> {
 
 /// A duration as PostgreSQL writes it: `0` (none), `250` (milliseconds), `250ms`, `2s`,
 /// `1min`.
+/// A boolean setting as PostgreSQL takes one: on/off, true/false, yes/no, 1/0 and their
+/// unambiguous prefixes, any case.
+fn parse_bool(name: &str, value: &str) -> Result<bool> {
+    let v = value.trim().trim_matches('\'').to_ascii_lowercase();
+    let prefix_of = |word: &str| !v.is_empty() && word.starts_with(v.as_str());
+    match v.as_str() {
+        "on" | "1" => Ok(true),
+        "off" | "of" | "0" => Ok(false),
+        _ if prefix_of("true") || prefix_of("yes") => Ok(true),
+        _ if prefix_of("false") || prefix_of("no") => Ok(false),
+        _ => Err(Error::new(
+            SqlState::InvalidParameterValue,
+            format!("parameter \"{name}\" requires a Boolean value"),
+        )),
+    }
+}
+
+fn on_off(b: bool) -> String {
+    if b { "on" } else { "off" }.to_string()
+}
+
 fn parse_duration(name: &str, value: &str) -> Result<Option<Duration>> {
     let v = value.trim();
     let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());

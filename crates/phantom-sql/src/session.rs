@@ -515,15 +515,22 @@ impl Session {
             Ast::StartTransaction { modes, .. } => {
                 let (isolation, read_only) = block::modes(modes);
                 if self.block.is_none() {
-                    let txn = self.settings.begin(&self.instance.store, isolation, &self.interrupt);
-                    self.block = Some(Block::new(txn, read_only.unwrap_or(false)));
+                    self.begin_block(isolation, read_only.unwrap_or(self.settings.default_read_only));
                 }
                 // PostgreSQL warns and carries on when a block is already open.
                 Ok(Output::Command("BEGIN".into()))
             }
-            Ast::Commit { .. } => self.commit_block(),
-            Ast::Rollback { savepoint: None, .. } => {
-                self.rollback_block()?;
+            Ast::Commit { chain, .. } => {
+                let modes = self.chained_modes(*chain, "COMMIT")?;
+                let output = self.commit_block();
+                self.chain(modes);
+                output
+            }
+            Ast::Rollback { savepoint: None, chain } => {
+                let modes = self.chained_modes(*chain, "ROLLBACK")?;
+                let result = self.rollback_block();
+                self.chain(modes);
+                result?;
                 Ok(Output::Command("ROLLBACK".into()))
             }
             Ast::Rollback { savepoint: Some(name), .. } => {
@@ -621,7 +628,12 @@ impl Session {
                     block.refuse_if_failed()?;
                 }
                 let current = self.block.as_ref().map(|b| b.txn.isolation());
-                let result = self.settings.show(&name, current);
+                let result = match (&self.block, name.to_ascii_lowercase().as_str()) {
+                    (Some(block), "transaction_read_only") => {
+                        Ok(if block.read_only { "on" } else { "off" }.to_string())
+                    }
+                    _ => self.settings.show(&name, current),
+                };
                 let value = self.fail_on_error(result)?;
                 let column = variable.last().map_or(name.clone(), ident);
                 let rows = Rows {
@@ -632,7 +644,11 @@ impl Session {
             }
             _ => {
                 let writes = !matches!(statement, Ast::Query(_) | Ast::Explain { .. });
-                if writes && self.block.as_ref().is_some_and(|b| b.read_only && !b.failed) {
+                let read_only = match &self.block {
+                    Some(block) => block.read_only && !block.failed,
+                    None => self.settings.default_read_only,
+                };
+                if writes && read_only {
                     let result = Err(Error::new(
                         SqlState::ReadOnlySqlTransaction,
                         "cannot execute this statement in a read-only transaction",
@@ -762,9 +778,12 @@ impl Session {
         }
         match set {
             ast::Set::SetTransaction { modes, session: true, .. } => {
-                let (isolation, _) = block::modes(modes);
+                let (isolation, read_only) = block::modes(modes);
                 if let Some(level) = isolation {
                     self.settings.default_isolation = level;
+                }
+                if let Some(read_only) = read_only {
+                    self.settings.default_read_only = read_only;
                 }
                 Ok(())
             }
@@ -772,6 +791,14 @@ impl Session {
                 let (isolation, read_only) = block::modes(modes);
                 self.set_block_isolation(isolation)?;
                 if let (Some(block), Some(read_only)) = (self.block.as_mut(), read_only) {
+                    // A block may become read-only at any time, but not read-write once
+                    // it has run a query (what it read may already have been relied on).
+                    if block.read_only && !read_only && block.statements > 0 {
+                        return Err(Error::new(
+                            SqlState::ActiveSqlTransaction,
+                            "transaction read-write mode must be set before any query",
+                        ));
+                    }
                     block.read_only = read_only;
                 }
                 Ok(())
@@ -827,6 +854,36 @@ impl Session {
 
     /// `COMMIT`: ends the open block, committing it, or rolling it back if it failed (the
     /// tag then says ROLLBACK, as in PostgreSQL). Held cursors get their rows first.
+    /// Opens a transaction block.
+    fn begin_block(&mut self, isolation: Option<Isolation>, read_only: bool) {
+        let txn = self.settings.begin(&self.instance.store, isolation, &self.interrupt);
+        self.block = Some(Block::new(txn, read_only));
+    }
+
+    /// For `COMMIT AND CHAIN` / `ROLLBACK AND CHAIN`: the open block's isolation level
+    /// and access mode, which the next block takes on. Outside a block that is 25P01
+    /// (an error, where a plain COMMIT only warns), as in PostgreSQL.
+    fn chained_modes(&self, chain: bool, what: &str) -> Result<Option<(Isolation, bool)>> {
+        if !chain {
+            return Ok(None);
+        }
+        match &self.block {
+            Some(block) => Ok(Some((block.txn.isolation(), block.read_only))),
+            None => Err(Error::new(
+                SqlState::NoActiveSqlTransaction,
+                format!("{what} AND CHAIN can only be used in transaction blocks"),
+            )),
+        }
+    }
+
+    /// Starts the chained block, if one was asked for (even when the commit failed, as
+    /// PostgreSQL does).
+    fn chain(&mut self, modes: Option<(Isolation, bool)>) {
+        if let Some((isolation, read_only)) = modes {
+            self.begin_block(Some(isolation), read_only);
+        }
+    }
+
     fn commit_block(&mut self) -> Result<Output> {
         let ok = self.block.as_ref().is_some_and(|b| !b.failed);
         if ok && let Err(e) = self.hold_cursors() {

@@ -1502,7 +1502,6 @@ pub fn read_only_setting(name: &str) -> Option<String> {
         "max_identifier_length" => "63".to_string(),
         "block_size" => "8192".to_string(),
         "lc_collate" | "lc_ctype" => "C".to_string(),
-        "default_transaction_read_only" | "transaction_read_only" => "off".to_string(),
         _ => return None,
     })
 }
