@@ -251,8 +251,11 @@ impl Drop for SequenceStates {
 /// `lastval` checks still exists, as PostgreSQL does).
 pub struct SessionSequences {
     states: Arc<SequenceStates>,
-    current: Mutex<(HashMap<KeyspaceId, i64>, Option<(KeyspaceId, i64)>)>,
+    current: Mutex<(HashMap<KeyspaceId, i64>, Option<LastValue>)>,
 }
+
+/// What `lastval` answers: the sequence and the value.
+type LastValue = (KeyspaceId, i64);
 
 impl SessionSequences {
     /// A session that has called no sequence function yet.
