@@ -632,24 +632,32 @@ impl Binder<'_> {
             return self.reg_input(x, reg).map(Some);
         }
         match t {
-            ast::DataType::Array(_) => {
+            ast::DataType::Array(def) => {
+                let element = match def {
+                    ast::ArrayElemTypeDef::SquareBracket(t, _)
+                    | ast::ArrayElemTypeDef::AngleBracket(t)
+                    | ast::ArrayElemTypeDef::Parenthesis(t) => self.data_type(t)?,
+                    _ => DataType::Text,
+                };
                 let x = self.expr(e, cx)?;
                 let x = self.any_value(x, "array cast")?;
-                return Ok(Some(typed(x, DataType::Text)));
+                let checked = pg(PgFunction::ArrayIn { element }, vec![x], DataType::Text);
+                // A constant array is checked now, so a malformed literal is an error
+                // even where the value is never read.
+                return Ok(Some(match &checked.expr {
+                    e if e.is_constant() => typed(Expr::Constant(e.eval(&[])?), DataType::Text),
+                    _ => checked,
+                }));
             }
             ast::DataType::Custom(name, modifiers) if modifiers.is_empty() => {
                 let target = match object_name(name)?.as_str() {
                     "name" => DataType::Text,
                     "char" => {
-                        // `"char"` is one byte: the first character.
+                        // `"char"` is one byte: the first character, or an octal escape.
                         let x = self.expr(e, cx)?;
                         let x = self.any_value(x, "\"char\"")?;
-                        let first = Expr::Call(
-                            Function::Left,
-                            vec![Expr::Cast(x.boxed(), DataType::Text), Expr::Constant(Value::Int(1))],
-                            DataType::Text,
-                        );
-                        return Ok(Some(typed(first, DataType::Text)));
+                        let x = Expr::Cast(x.boxed(), DataType::Text);
+                        return Ok(Some(pg(PgFunction::CharIn, vec![x], DataType::Text)));
                     }
                     "text" => DataType::Text,
                     "varchar" => DataType::Varchar(None),

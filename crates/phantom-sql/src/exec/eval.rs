@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 
 use crate::error::{Error, Result, SqlState};
+use crate::exec::pg_functions::PgFunction;
 use crate::planner::expr::{ArithOp, CmpOp, Expr, Function, Subquery, SubqueryKind};
 use crate::types::cast::{self, CastKind, check_float, check_integer, out_of_range};
 use crate::types::{DataType, Decimal, Value, datetime};
@@ -440,6 +441,15 @@ fn call(func: Function, args: &[Expr], row: &[Value], ty: DataType) -> Result<Va
                 }
             }
             return Ok(Value::Text(out));
+        }
+        // `x op ANY/ALL (array)`: a NULL array is NULL, but a NULL x is compared like any
+        // value, so ALL over an empty array is true and ANY false, as for a subquery.
+        Function::Pg(PgFunction::ArrayAny { .. }) => {
+            let array = args[1].eval(row)?;
+            if array.is_null() {
+                return Ok(Value::Null);
+            }
+            return crate::exec::functions::apply(func, vec![args[0].eval(row)?, array], ty);
         }
         _ => {}
     }
