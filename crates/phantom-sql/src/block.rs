@@ -79,10 +79,24 @@ pub struct Settings {
     pub spill_threshold: usize,
     /// Where unqualified table names are looked up, in order.
     pub search_path: Vec<String>,
-    /// The role the session runs as (`current_user`, `session_user`).
+    /// The role the session's statements run as (`current_user`): the role of SET ROLE,
+    /// else the session user.
     pub user: String,
-    /// Whether that role is a superuser (`SHOW is_superuser`).
+    /// Whether that role is a superuser (`SHOW is_superuser`; the privilege checks read
+    /// the catalog instead, see [`crate::privilege`]).
     pub superuser: bool,
+    /// The session user (`session_user`): the role logged in as, or the one SET SESSION
+    /// AUTHORIZATION chose.
+    pub session_user: String,
+    /// SET ROLE's role; `None` for NONE.
+    pub role: Option<String>,
+    /// The role the client logged in as, and whether it was a superuser then: who may
+    /// SET SESSION AUTHORIZATION, and what DEFAULT goes back to (PostgreSQL's
+    /// authenticated user).
+    pub login: (String, bool),
+    /// Whether the roles the session has been set to were superusers when it was, for
+    /// `is_superuser` when a block's end puts an earlier role back.
+    superusers: BTreeMap<String, bool>,
     passive: BTreeMap<String, String>,
     /// Counts changes made through [`Settings::set`], so a caller can tell cheaply
     /// whether anything changed since it last looked.
@@ -109,6 +123,10 @@ impl Default for Settings {
             search_path: catalog::default_search_path(),
             user: catalog::BOOTSTRAP_ROLE.to_string(),
             superuser: true,
+            session_user: catalog::BOOTSTRAP_ROLE.to_string(),
+            role: None,
+            login: (catalog::BOOTSTRAP_ROLE.to_string(), true),
+            superusers: BTreeMap::from([(catalog::BOOTSTRAP_ROLE.to_string(), true)]),
             passive: PASSIVE.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             version: 0,
         }
@@ -145,6 +163,28 @@ impl Settings {
         self.search_path.iter().map(|s| if s == "$user" { self.user.clone() } else { s.clone() }).collect()
     }
 
+    /// The session logs in as `name` (a superuser or not): it becomes the session user
+    /// and the current user, with no SET ROLE.
+    pub fn log_in(&mut self, name: &str, superuser: bool) {
+        self.login = (name.to_string(), superuser);
+        self.note_superuser(name, superuser);
+        self.session_user = name.to_string();
+        self.role = None;
+        self.settle_user();
+    }
+
+    /// Records whether the role `name` is a superuser (the session read it from the
+    /// catalog before setting it as `role` or `session_authorization`).
+    pub fn note_superuser(&mut self, name: &str, superuser: bool) {
+        self.superusers.insert(name.to_string(), superuser);
+    }
+
+    /// `current_user` and `is_superuser` after `role` or `session_user` changed.
+    fn settle_user(&mut self) {
+        self.user = self.role.clone().unwrap_or_else(|| self.session_user.clone());
+        self.superuser = self.superusers.get(&self.user).copied().unwrap_or(false);
+    }
+
     /// How many changes [`Settings::set`] has made (see `version`).
     pub fn version(&self) -> u64 {
         self.version
@@ -162,6 +202,17 @@ impl Settings {
                 self.search_path = catalog::default_search_path()
             }
             "search_path" => self.search_path = catalog::parse_search_path(value)?,
+            // Who may become whom is the session's to check (`Session::set_identity`);
+            // this only records the result, or puts back an earlier one.
+            "role" => {
+                self.role = (!value.eq_ignore_ascii_case("none")).then(|| value.to_string());
+                self.settle_user();
+            }
+            "session_authorization" => {
+                self.session_user = value.to_string();
+                self.role = None;
+                self.settle_user();
+            }
             _ if self.passive.contains_key(name) => {
                 self.passive.insert(name.to_string(), value.to_string());
             }
@@ -190,7 +241,8 @@ impl Settings {
             "phantom.write_set_limit" => self.write_set_limit.to_string(),
             "phantom.spill_threshold" => self.spill_threshold.to_string(),
             "search_path" => catalog::format_search_path(&self.search_path),
-            "session_authorization" => self.user.clone(),
+            "session_authorization" => self.session_user.clone(),
+            "role" => self.role.clone().unwrap_or_else(|| "none".to_string()),
             "is_superuser" => if self.superuser { "on" } else { "off" }.to_string(),
             _ => match self.passive.get(name) {
                 Some(value) => value.clone(),
@@ -206,6 +258,7 @@ impl Settings {
             "lock_timeout",
             "phantom.spill_threshold",
             "phantom.write_set_limit",
+            "role",
             "search_path",
         ];
         names.extend(self.passive.keys().map(String::as_str));

@@ -152,10 +152,11 @@ fn relation_name(s: &str) -> String {
 }
 
 /// The value of a SQL keyword that reads like a column (`current_schema`, `user`), in a
-/// session running as role `user`.
-pub(super) fn keyword_value(name: &str, user: &str) -> Option<Typed> {
+/// session running as role `user` (`current_user`) and logged in as `session_user`.
+pub(super) fn keyword_value(name: &str, user: &str, session_user: &str) -> Option<Typed> {
     Some(match name {
-        "current_user" | "session_user" | "user" | "current_role" => text(user),
+        "current_user" | "user" | "current_role" => text(user),
+        "session_user" => text(session_user),
         "current_catalog" => text(pg_catalog::DATABASE_NAME),
         _ => return None,
     })
@@ -175,8 +176,13 @@ impl Binder<'_> {
         Ok(typed(Expr::Constant(Value::Null), DataType::Text))
     }
 
-    pub(super) fn session_user(&self) -> &str {
+    pub(super) fn current_user(&self) -> &str {
         self.settings.map_or(pg_catalog::OWNER_NAME, |s| s.user.as_str())
+    }
+
+    /// The role the session logged in as, or was given by SET SESSION AUTHORIZATION.
+    pub(super) fn session_user(&self) -> &str {
+        self.settings.map_or(pg_catalog::OWNER_NAME, |s| s.session_user.as_str())
     }
 
     /// The name of the role with OID `oid` (`pg_get_userbyid`, `::regrole` output):
@@ -242,7 +248,11 @@ impl Binder<'_> {
                 arity(0, 0)?;
                 self.current_schema()?
             }
-            "current_user" | "session_user" | "user" | "current_role" => {
+            "current_user" | "user" | "current_role" => {
+                arity(0, 0)?;
+                text(self.current_user())
+            }
+            "session_user" => {
                 arity(0, 0)?;
                 text(self.session_user())
             }

@@ -15,6 +15,7 @@
 //! to extend with defaulted fields (a missing `schema` means `public`), and decoded at
 //! most once per distinct definition thanks to a small cache keyed by the stored bytes.
 
+pub mod acl;
 mod namespace;
 pub mod pg_catalog;
 mod role;
@@ -76,6 +77,11 @@ fn entry_key(kind: u8, schema: &str, name: &str) -> Vec<u8> {
 /// The marker whose presence says `DROP SCHEMA public` happened.
 fn public_dropped_key() -> Vec<u8> {
     entry_key(META, PUBLIC, "public dropped")
+}
+
+/// The database's ACL, once a GRANT or REVOKE on it made one.
+fn database_acl_key() -> Vec<u8> {
+    entry_key(META, PUBLIC, "database acl")
 }
 
 fn require<T>(found: Option<T>, name: &str) -> Result<T> {
@@ -186,6 +192,63 @@ impl Catalog {
         Ok(())
     }
 
+    /// The privileges granted on the database (`None`: the default, see
+    /// [`acl::ObjectKind::default_acl`]).
+    pub fn database_acl(&self, txn: &Transaction) -> Result<Option<acl::Acl>> {
+        match txn.get(CATALOG_KEYSPACE, &database_acl_key())? {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Error::new(
+                    SqlState::DataCorrupted,
+                    format!("corrupt database privileges in the catalog: {e}"),
+                )
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// The database's ACL, its entry locked and read at its newest version (for GRANT).
+    pub fn database_acl_for_update(&self, txn: &Transaction) -> Result<Option<acl::Acl>> {
+        match txn.get_for_update(CATALOG_KEYSPACE, &database_acl_key())? {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Error::new(
+                    SqlState::DataCorrupted,
+                    format!("corrupt database privileges in the catalog: {e}"),
+                )
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores the database's ACL.
+    pub fn put_database_acl(&self, txn: &Transaction, acl: &acl::Acl) -> Result<()> {
+        let bytes = serde_json::to_vec(acl).map_err(|e| {
+            Error::new(SqlState::InternalError, format!("cannot encode database privileges: {e}"))
+        })?;
+        txn.put(CATALOG_KEYSPACE, &database_acl_key(), bytes)?;
+        Ok(())
+    }
+
+    /// The table called `name` in `schema`, its entry locked and read at its newest
+    /// version: what a statement that changes the definition in place (GRANT, ALTER ...
+    /// OWNER) must start from, so that two of them cannot both succeed on the same old one.
+    pub fn table_for_update(&self, txn: &Transaction, name: &QualifiedName) -> Result<Option<Arc<TableDef>>> {
+        match txn.get_for_update(CATALOG_KEYSPACE, &entry_key(TABLE, &name.schema, &name.name))? {
+            Some(bytes) => self.decode(bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The view called `name`, locked and at its newest version (see
+    /// [`Catalog::table_for_update`]).
+    pub fn view_for_update(&self, txn: &Transaction, name: &QualifiedName) -> Result<Option<ViewDef>> {
+        match txn.get_for_update(CATALOG_KEYSPACE, &entry_key(VIEW, &name.schema, &name.name))? {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Error::new(SqlState::DataCorrupted, format!("corrupt view definition in the catalog: {e}"))
+            }),
+            None => Ok(None),
+        }
+    }
+
     fn decode(&self, bytes: Vec<u8>) -> Result<Arc<TableDef>> {
         let mut cache = self.cache.lock();
         if let Some(table) = cache.get(&bytes) {
@@ -255,12 +318,12 @@ mod tests {
             catalog.schemas(txn).expect("schemas").into_iter().map(|s| s.name).collect()
         };
         assert_eq!(names(&txn), ["public"]);
-        catalog.put_schema(&txn, &SchemaDef { name: "app".into() }).expect("put");
+        catalog.put_schema(&txn, &SchemaDef::new("app".into(), acl::bootstrap_owner())).expect("put");
         catalog.delete_schema(&txn, PUBLIC).expect("drop public");
         txn.next_command();
         assert_eq!(names(&txn), ["app"]);
         assert!(catalog.schema_exists(&txn, "pg_catalog").expect("system"));
-        catalog.put_schema(&txn, &SchemaDef { name: PUBLIC.into() }).expect("create public");
+        catalog.put_schema(&txn, &SchemaDef::public()).expect("create public");
         txn.next_command();
         assert_eq!(names(&txn), ["app", "public"]);
         txn.rollback().expect("rollback");

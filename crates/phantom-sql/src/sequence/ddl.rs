@@ -159,6 +159,9 @@ pub fn apply_options(
             Some(owner) => owner,
             None => old.and_then(|o| o.owned_by.clone()),
         },
+        // A new sequence's owner is filled in when the statement runs.
+        owner: old.map_or_else(crate::catalog::acl::bootstrap_owner, |o| o.owner),
+        acl: old.and_then(|o| o.acl.clone()),
     };
     Ok((def, restart))
 }
