@@ -57,9 +57,11 @@ async fn user_in_the_search_path_is_the_role_the_client_logged_in_as() {
     let db = Database::memory();
     db.session()
         .execute(
-            "CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE SCHEMA alice; \
+            "CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE SCHEMA alice AUTHORIZATION alice; \
              CREATE TABLE alice.notes (n TEXT); INSERT INTO alice.notes VALUES ('alice''s'); \
-             CREATE TABLE notes (n TEXT); INSERT INTO notes VALUES ('public')",
+             ALTER TABLE alice.notes OWNER TO alice; \
+             CREATE TABLE notes (n TEXT); INSERT INTO notes VALUES ('public'); \
+             GRANT SELECT ON notes TO PUBLIC",
         )
         .expect("setup");
     let server = start(db, None, None).await;
@@ -185,6 +187,58 @@ async fn roles_log_in_with_their_passwords() {
     assert_eq!(roles, ["bob", "locked", "nopass", "phantom"]);
     // alice's session outlived her role, as in PostgreSQL.
     assert_eq!(text(&alice, "SELECT current_user").await, "alice");
+    server.shutdown().await.expect("shutdown");
+}
+
+/// The SQLSTATE `sql` fails with.
+async fn sqlstate(client: &Client, sql: &str) -> String {
+    match client.batch_execute(sql).await {
+        Ok(()) => panic!("{sql}: expected an error"),
+        Err(e) => e.code().unwrap_or_else(|| panic!("{sql}: not a server error: {e}")).code().to_string(),
+    }
+}
+
+/// Issue 14's escalations, over the wire, as a role logged in with its password: every
+/// one is refused with 42501, and the bootstrap superuser still logs in with its own
+/// password and nobody else's.
+#[tokio::test]
+async fn a_role_that_logged_in_cannot_escalate() {
+    let db = Database::memory();
+    db.session()
+        .execute(
+            "ALTER ROLE phantom PASSWORD 'root-secret';
+             CREATE ROLE alice LOGIN PASSWORD 'a1';
+             CREATE TABLE secrets (s TEXT); INSERT INTO secrets VALUES ('classified');",
+        )
+        .expect("roles");
+    let server = start(db, Some(AuthMethod::Scram), None).await;
+    let alice = login(&server, "alice", Some("a1")).await.expect("alice");
+    assert_eq!(text(&alice, "SHOW is_superuser").await, "off");
+    for escalation in [
+        "ALTER ROLE alice SUPERUSER",
+        "ALTER ROLE alice CREATEROLE",
+        "CREATE ROLE mallory SUPERUSER",
+        "CREATE ROLE mallory LOGIN PASSWORD 'm'",
+        "ALTER ROLE phantom PASSWORD 'owned'",
+        "SELECT rolname, rolpassword FROM pg_authid",
+        "SET ROLE phantom",
+        "SET SESSION AUTHORIZATION phantom",
+        "SELECT * FROM secrets",
+        "DROP TABLE secrets",
+        "GRANT SELECT ON secrets TO alice",
+        "ALTER TABLE secrets OWNER TO alice",
+        "CREATE TABLE mine (n INT)",
+    ] {
+        assert_eq!(sqlstate(&alice, escalation).await, "42501", "{escalation}");
+    }
+    // Her own password she may change, and log in with.
+    alice.batch_execute("ALTER ROLE alice PASSWORD 'a2'").await.expect("own password");
+    login(&server, "alice", Some("a2")).await.expect("alice's new password");
+    assert_eq!(refusal(&server, "mallory", Some("m")).await, password_failed("mallory"));
+    assert_eq!(refusal(&server, "phantom", Some("owned")).await, password_failed("phantom"));
+    let admin = login(&server, "phantom", Some("root-secret")).await.expect("phantom");
+    assert_eq!(text(&admin, "SELECT s FROM secrets").await, "classified");
+    assert_eq!(text(&admin, "SELECT rolsuper::text FROM pg_roles WHERE rolname = 'alice'").await, "false");
     server.shutdown().await.expect("shutdown");
 }
 
