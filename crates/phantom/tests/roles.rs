@@ -134,3 +134,51 @@ fn an_ordinary_role_cannot_make_itself_more() {
     assert!(!role.superuser && !role.create_role);
     assert_eq!(texts(&mut alice, "SELECT rolpassword FROM pg_roles WHERE rolname = 'phantom'"), ["********"]);
 }
+
+/// Owners and privileges are catalog entries: they survive a reopen, a rolled-back GRANT
+/// never happened, and after the reopen they are enforced as before.
+#[test]
+fn privileges_survive_a_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = Database::open(dir.path()).expect("open");
+        let mut s = db.session();
+        s.execute(
+            "CREATE ROLE alice; CREATE ROLE bob;
+             CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1);
+             CREATE TABLE owned (id SERIAL PRIMARY KEY);
+             CREATE SCHEMA app AUTHORIZATION alice;
+             GRANT SELECT ON t TO alice WITH GRANT OPTION;
+             GRANT CREATE ON SCHEMA public TO bob;
+             ALTER TABLE owned OWNER TO bob;",
+        )
+        .expect("setup");
+        s.execute("BEGIN; GRANT DELETE ON t TO bob; REVOKE SELECT ON t FROM alice; ROLLBACK")
+            .expect("rolled back");
+    }
+    let db = Database::open(dir.path()).expect("reopen");
+    let mut s = db.session();
+    assert_eq!(
+        texts(
+            &mut s,
+            "SELECT relname || ' ' || pg_get_userbyid(relowner) || ' ' || coalesce(relacl, '-') FROM pg_class WHERE relname IN ('t', 'owned', 'owned_id_seq') ORDER BY 1"
+        ),
+        ["owned bob -", "owned_id_seq bob -", "t phantom {phantom=arwdDxt/phantom,alice=r*/phantom}"]
+    );
+    assert_eq!(
+        texts(
+            &mut s,
+            "SELECT nspname || ' ' || pg_get_userbyid(nspowner) || ' ' || coalesce(nspacl, '-') FROM pg_namespace WHERE nspname IN ('app', 'public') ORDER BY 1"
+        ),
+        ["app alice -", "public phantom {phantom=UC/phantom,=U/phantom,bob=C/phantom}"]
+    );
+    let mut alice = db.session();
+    alice.set_user("alice", false);
+    assert_eq!(texts(&mut alice, "SELECT id::text FROM t"), ["1"]);
+    assert_eq!(sqlstate(&mut alice, "DELETE FROM t"), "42501");
+    let mut bob = db.session();
+    bob.set_user("bob", false);
+    assert_eq!(sqlstate(&mut bob, "DELETE FROM t"), "42501");
+    bob.execute("INSERT INTO owned DEFAULT VALUES; CREATE TABLE bobs (n INT)").expect("bob's own");
+    assert_eq!(sqlstate(&mut bob, "CREATE TABLE app.bobs (n INT)"), "42501");
+}

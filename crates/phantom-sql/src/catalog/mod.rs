@@ -308,6 +308,65 @@ mod tests {
         txn.rollback().expect("rollback");
     }
 
+    /// A database whose catalog was written before owners existed (entries without
+    /// `owner` or `acl`, as the code of that time stored them) opens unchanged: what it
+    /// holds belongs to the bootstrap superuser, with the default privileges, so other
+    /// roles get nothing until it grants them something.
+    #[test]
+    fn objects_stored_before_owners_existed_belong_to_the_bootstrap_superuser() {
+        use crate::session::Session;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table_key = entry_key(TABLE, PUBLIC, "t");
+        let old_table;
+        {
+            let instance = crate::Instance::open(dir.path(), Default::default()).expect("open");
+            let txn = instance.store.begin();
+            let (keyspace, _) = txn.create_keyspace(None).expect("keyspace");
+            old_table = format!(
+                r#"{{"name":"t","keyspace":{keyspace},"engine":"btree","columns":[{{"name":"a","data_type":"Integer","nullable":false}}],"primary_key":[0]}}"#
+            );
+            txn.put(CATALOG_KEYSPACE, &table_key, old_table.clone().into_bytes()).expect("put");
+            let view = br#"{"name":"v","sql":"SELECT a FROM t"}"#.to_vec();
+            txn.put(CATALOG_KEYSPACE, &entry_key(VIEW, PUBLIC, "v"), view).expect("put");
+            let schema = br#"{"name":"app"}"#.to_vec();
+            txn.put(CATALOG_KEYSPACE, &entry_key(SCHEMA, PUBLIC, "app"), schema).expect("put");
+            txn.commit().expect("commit");
+        }
+        let instance = crate::Instance::open(dir.path(), Default::default()).expect("reopen");
+        let mut admin = Session::new(instance.clone());
+        admin.execute("INSERT INTO t VALUES (1); CREATE ROLE alice").expect("as the bootstrap superuser");
+        let rows = admin
+            .query(
+                "SELECT c.relname, pg_get_userbyid(c.relowner), c.relacl IS NULL FROM pg_class c \
+                 WHERE c.relname IN ('t', 'v') ORDER BY 1",
+            )
+            .expect("pg_class");
+        let shown: Vec<String> = rows.rows.iter().map(|r| format!("{:?}", r.values())).collect();
+        assert_eq!(
+            shown,
+            [
+                r#"[Text("t"), Text("phantom"), Boolean(true)]"#,
+                r#"[Text("v"), Text("phantom"), Boolean(true)]"#
+            ]
+        );
+        let app = admin.query("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'app'");
+        assert_eq!(format!("{:?}", app.expect("pg_namespace").rows[0].values()), r#"[Text("phantom")]"#);
+
+        let mut alice = Session::new(instance.clone());
+        alice.set_user("alice", false);
+        for refused in ["SELECT * FROM t", "SELECT * FROM v", "DROP TABLE t", "CREATE TABLE app.x (n INT)"] {
+            let e = alice.execute(refused).expect_err(refused);
+            assert_eq!(e.state, SqlState::InsufficientPrivilege, "{refused}: {e}");
+        }
+        // Opening and using it rewrote nothing; a GRANT is the first change.
+        let txn = instance.store.begin();
+        assert_eq!(txn.get(CATALOG_KEYSPACE, &table_key).expect("get"), Some(old_table.into_bytes()));
+        txn.rollback().expect("rollback");
+        admin.execute("GRANT SELECT ON v TO alice").expect("grant");
+        let rows = alice.query("SELECT a FROM v").expect("through phantom's view");
+        assert_eq!(rows.rows.len(), 1);
+    }
+
     /// `public` exists without an entry until dropped, and comes back when created.
     #[test]
     fn public_exists_until_dropped() {
