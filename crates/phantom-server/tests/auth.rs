@@ -4,6 +4,7 @@
 mod common;
 
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use common::{Message, Raw};
@@ -48,8 +49,101 @@ async fn text(client: &Client, sql: &str) -> String {
     row.get(0)
 }
 
+/// A server whose delays after failed logins are short, so that the tests that fail
+/// on purpose stay quick.
 async fn start(db: Database, auth: Option<AuthMethod>, users_file: Option<std::path::PathBuf>) -> Server {
-    common::start_with(db, ServerConfig { auth, users_file, ..ServerConfig::default() }).await
+    let quick = ServerConfig {
+        auth,
+        users_file,
+        auth_delay: Duration::from_millis(1),
+        auth_delay_max: Duration::from_millis(5),
+        ..ServerConfig::default()
+    };
+    common::start_with(db, quick).await
+}
+
+/// Logs in as `user` with `password` from the local address `source` (any of 127/8).
+async fn login_from(
+    server: &Server,
+    source: std::net::IpAddr,
+    user: &str,
+    password: &str,
+) -> Result<Client, tokio_postgres::Error> {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind(std::net::SocketAddr::new(source, 0)).expect("bind the source address");
+    let stream = socket.connect(server.local_addr()).await.expect("connect");
+    let mut config = tokio_postgres::Config::new();
+    config.user(user).password(password).dbname("anything");
+    let (client, connection) = config.connect_raw(stream, NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// Failed logins slow down the next ones from the same address (a lower bound on the
+/// time they take: the delays), without holding up other addresses, and a successful
+/// login clears the address's record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_delay_the_next_ones_from_their_address() {
+    let db = Database::memory();
+    db.session().execute("CREATE ROLE alice LOGIN PASSWORD 'right'").expect("role");
+    // Long enough that the delays dwarf the logins' own time (SCRAM's 4096 rounds).
+    let base = Duration::from_millis(300);
+    let config = ServerConfig {
+        auth: Some(AuthMethod::Scram),
+        auth_delay: base,
+        auth_delay_max: 4 * base,
+        ..ServerConfig::default()
+    };
+    let server = common::start_with(db, config).await;
+    let started = Instant::now();
+    for _ in 0..4 {
+        assert_eq!(refusal(&server, "alice", Some("wrong")).await, password_failed("alice"));
+    }
+    // The second to fourth attempts waited 300, 600 and 1200 ms (the cap).
+    let waited = started.elapsed();
+    assert!(waited >= 7 * base, "4 failed logins took only {waited:?}");
+    login(&server, "alice", Some("right")).await.expect("the right password, after its turn");
+
+    // A long delay for 127.0.0.1 ...
+    let server = {
+        server.shutdown().await.expect("shutdown");
+        let db = Database::memory();
+        db.session().execute("CREATE ROLE alice LOGIN PASSWORD 'right'").expect("role");
+        let long = Duration::from_secs(2);
+        let config = ServerConfig {
+            auth: Some(AuthMethod::Scram),
+            auth_delay: long,
+            auth_delay_max: long,
+            ..ServerConfig::default()
+        };
+        common::start_with(db, config).await
+    };
+    let here: std::net::IpAddr = [127, 0, 0, 1].into();
+    let elsewhere: std::net::IpAddr = [127, 0, 0, 2].into();
+    assert!(login_from(&server, here, "alice", "wrong").await.is_err());
+    let throttled = {
+        let port = server.local_addr().port();
+        tokio::spawn(async move {
+            let mut config = tokio_postgres::Config::new();
+            config.host("127.0.0.1").port(port).user("alice").password("right").dbname("x");
+            config.connect(NoTls).await.map(|(client, connection)| {
+                tokio::spawn(connection);
+                client
+            })
+        })
+    };
+    // ... holds up nobody at another address: that login is through while 127.0.0.1's
+    // attempt still waits its turn.
+    let other = login_from(&server, elsewhere, "alice", "right").await.expect("another address");
+    assert_eq!(text(&other, "SELECT current_user").await, "alice");
+    assert!(!throttled.is_finished(), "the throttled attempt did not wait");
+    throttled.await.expect("task").expect("the right password, after its turn");
+    // That success cleared 127.0.0.1: its next login does not wait the 2 s again.
+    let again = tokio::time::timeout(Duration::from_secs(2), login_from(&server, here, "alice", "right"));
+    again.await.expect("no delay after a success").expect("login");
+    server.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test]
