@@ -655,11 +655,17 @@ impl Session {
                 store.vacuum(None)?;
             }
             Some(name) => {
+                let settings = self.settings.clone();
                 let keyspaces: Vec<_> = self.read(|instance, txn| {
                     let binder = Binder::new(&instance.catalog, txn).with_search_path(&path);
+                    let principal = privilege::Principal::current(&instance.catalog, txn, &settings)?;
                     match binder.ddl_table(name, false)? {
-                        Some(table) => Ok(table.keyspaces().collect()),
-                        None => Ok(Vec::new()),
+                        // As in PostgreSQL, only the owner's tables are vacuumed (it warns
+                        // about the others; there is no warning channel here).
+                        Some(table) if principal.superuser || principal.oid == table.owner => {
+                            Ok(table.keyspaces().collect())
+                        }
+                        _ => Ok(Vec::new()),
                     }
                 })?;
                 for keyspace in keyspaces {

@@ -16,6 +16,7 @@ mod grant;
 mod lateral;
 mod names;
 mod pg;
+mod privilege_functions;
 mod role;
 mod scope;
 mod select;

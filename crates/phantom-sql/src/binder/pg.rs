@@ -46,6 +46,7 @@ pub const FUNCTIONS: &[&str] = &[
     "pg_type_is_visible",
     "pg_function_is_visible",
     "has_table_privilege",
+    "has_sequence_privilege",
     "has_schema_privilege",
     "has_database_privilege",
     "has_column_privilege",
@@ -142,7 +143,7 @@ fn pg(f: PgFunction, args: Vec<Expr>, ty: DataType) -> Typed {
 
 /// A relation name as `regclass` input reads it: an optional schema, quotes honoured,
 /// unquoted names folded to lower case.
-fn relation_name(s: &str) -> String {
+pub(super) fn relation_name(s: &str) -> String {
     let s = s.trim();
     let s = s.strip_prefix("public.").or_else(|| s.strip_prefix("pg_catalog.")).unwrap_or(s);
     match s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
@@ -280,15 +281,12 @@ impl Binder<'_> {
                 pg(PgFunction::True, vec![oid], DataType::Boolean)
             }
             "has_table_privilege"
+            | "has_sequence_privilege"
             | "has_schema_privilege"
             | "has_database_privilege"
             | "has_column_privilege"
             | "has_any_column_privilege"
-            | "pg_has_role" => {
-                arity(1, 4)?;
-                let args = args.into_iter().map(|a| self.any_value(a, name)).collect::<Result<_>>()?;
-                pg(PgFunction::True, args, DataType::Boolean)
-            }
+            | "pg_has_role" => self.privilege_function(name, args)?,
             "format_type" => {
                 arity(2, 2)?;
                 let oid = self.oid_argument(args.remove(0), name)?;
@@ -590,7 +588,7 @@ impl Binder<'_> {
 
     /// The value for `keys` in `table` (NULL when absent), as a scalar subquery over the
     /// table's rows, so that non-constant keys are looked up per row.
-    fn lookup(&mut self, keys: Vec<Expr>, table: Vec<(Vec<Value>, Value)>, ty: DataType) -> Typed {
+    pub(super) fn lookup(&mut self, keys: Vec<Expr>, table: Vec<(Vec<Value>, Value)>, ty: DataType) -> Typed {
         let width = keys.len();
         let column = |name: String, data_type| OutputColumn { table: None, name, data_type, hidden: false };
         let mut columns: Vec<OutputColumn> =
