@@ -13,14 +13,17 @@
 //! - `SET LOCAL` (and `set_config(name, value, true)`) lasts until the block ends: the
 //!   block remembers each such setting's earlier value and the session puts it back at
 //!   COMMIT or ROLLBACK. Outside a block it changes nothing, as in PostgreSQL (which also
-//!   warns). Plain `SET` is not undone by a ROLLBACK here, unlike PostgreSQL.
+//!   warns). A plain `SET` in a block is undone by ROLLBACK and kept by COMMIT, as in
+//!   PostgreSQL (the session keeps the earlier values, see `Session::end_block`).
 //!
 //! [`Settings`] are the session's `SET` parameters; the ones that matter here are
 //! `default_transaction_isolation`, `lock_timeout` and `search_path` (where unqualified
 //! names are looked up, see [`crate::catalog`]). Others that PostgreSQL clients
-//! commonly send are accepted and shown back, unknown ones fail with 42704. The role the
-//! session runs as is kept here too (set when a server client logs in), since `SHOW
-//! session_authorization` and `is_superuser` report it.
+//! commonly send are accepted and shown back, unknown ones fail with 42704. Who the
+//! session is is kept here too: the role it logged in as (set when a server client logs
+//! in), the session user (`session_authorization`) and the current user (`role`, SET
+//! ROLE's), so that SET LOCAL and ROLLBACK treat them like other settings; whether the
+//! session may become a role is the session's to check before it sets one.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
