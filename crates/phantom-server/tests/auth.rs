@@ -336,6 +336,32 @@ async fn a_role_that_logged_in_cannot_escalate() {
     server.shutdown().await.expect("shutdown");
 }
 
+/// SET SESSION AUTHORIZATION and SET ROLE change who the session is; the client hears of
+/// it by ParameterStatus (`session_authorization`, `is_superuser`), as from PostgreSQL.
+#[tokio::test]
+async fn a_superuser_session_changes_identity_and_the_client_hears_of_it() {
+    let db = Database::memory();
+    db.session().execute("CREATE ROLE alice LOGIN").expect("role");
+    let server = start(db, None, None).await;
+    let mut raw = Raw::connect(&server).await;
+    let parameters = |messages: &[Message]| -> Vec<String> {
+        messages
+            .iter()
+            .filter(|m| m.kind == b'S')
+            .map(|m| String::from_utf8_lossy(&m.body).replace('\0', " ").trim().to_string())
+            .collect()
+    };
+    let changed = raw.query("SET SESSION AUTHORIZATION alice").await;
+    assert_eq!(parameters(&changed), ["is_superuser off", "session_authorization alice"]);
+    let refused = raw.query("SELECT 1 FROM pg_authid").await;
+    assert_eq!(refused.iter().find(|m| m.kind == b'E').and_then(|m| m.field(b'C')).as_deref(), Some("42501"));
+    let back = raw.query("RESET SESSION AUTHORIZATION").await;
+    assert_eq!(parameters(&back), ["is_superuser on", "session_authorization phantom"]);
+    let role = raw.query("SET ROLE alice").await;
+    assert_eq!(parameters(&role), ["is_superuser off"]);
+    server.shutdown().await.expect("shutdown");
+}
+
 /// What a hand-driven SCRAM exchange saw: the server's salt and iteration count, and
 /// every message after the client's proof, to the end of the connection or its first
 /// ReadyForQuery.
