@@ -111,7 +111,9 @@ impl Change<'_> {
                     }
                     return Err(duplicate_column(&column.name, &table.name));
                 }
-                if let Some(sequence) = sequence {
+                if let Some(mut sequence) = sequence {
+                    // A SERIAL column's sequence belongs to its table's owner.
+                    sequence.owner = table.owner;
                     sequence::ddl::create_sequence(self.instance, &self.cx.txn, *sequence, false)?;
                     self.cx.txn.next_command();
                 }

@@ -13,16 +13,19 @@
 //! - `SET LOCAL` (and `set_config(name, value, true)`) lasts until the block ends: the
 //!   block remembers each such setting's earlier value and the session puts it back at
 //!   COMMIT or ROLLBACK. Outside a block it changes nothing, as in PostgreSQL (which also
-//!   warns). Plain `SET` is not undone by a ROLLBACK here, unlike PostgreSQL.
+//!   warns). A plain `SET` in a block is undone by ROLLBACK and kept by COMMIT, as in
+//!   PostgreSQL (the session keeps the earlier values, see `Session::end_block`).
 //!
 //! [`Settings`] are the session's `SET` parameters; the ones that matter here are
 //! `default_transaction_isolation`, `lock_timeout`, `statement_timeout` and
 //! `idle_in_transaction_session_timeout` (enforced by the session, see
 //! [`crate::interrupt`]), `phantom.max_depth` (see [`crate::depth`]) and `search_path`
-//! (where unqualified names are looked up, see [`crate::catalog`]). Others that PostgreSQL clients
-//! commonly send are accepted and shown back, unknown ones fail with 42704. The role the
-//! session runs as is kept here too (set when a server client logs in), since `SHOW
-//! session_authorization` and `is_superuser` report it.
+//! (where unqualified names are looked up, see [`crate::catalog`]). Others that PostgreSQL
+//! clients commonly send are accepted and shown back, unknown ones fail with 42704. Who the
+//! session is is kept here too: the role it logged in as (set when a server client logs
+//! in), the session user (`session_authorization`) and the current user (`role`, SET
+//! ROLE's), so that SET LOCAL and ROLLBACK treat them like other settings; whether the
+//! session may become a role is the session's to check before it sets one.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -89,10 +92,24 @@ pub struct Settings {
     pub search_path: Vec<String>,
     /// How many levels a statement may nest (`phantom.max_depth`, see [`crate::depth`]).
     pub max_depth: usize,
-    /// The role the session runs as (`current_user`, `session_user`).
+    /// The role the session's statements run as (`current_user`): the role of SET ROLE,
+    /// else the session user.
     pub user: String,
-    /// Whether that role is a superuser (`SHOW is_superuser`).
+    /// Whether that role is a superuser (`SHOW is_superuser`; the privilege checks read
+    /// the catalog instead, see [`crate::privilege`]).
     pub superuser: bool,
+    /// The session user (`session_user`): the role logged in as, or the one SET SESSION
+    /// AUTHORIZATION chose.
+    pub session_user: String,
+    /// SET ROLE's role; `None` for NONE.
+    pub role: Option<String>,
+    /// The role the client logged in as, and whether it was a superuser then: who may
+    /// SET SESSION AUTHORIZATION, and what DEFAULT goes back to (PostgreSQL's
+    /// authenticated user).
+    pub login: (String, bool),
+    /// Whether the roles the session has been set to were superusers when it was, for
+    /// `is_superuser` when a block's end puts an earlier role back.
+    superusers: BTreeMap<String, bool>,
     passive: BTreeMap<String, String>,
     /// Counts changes made through [`Settings::set`], so a caller can tell cheaply
     /// whether anything changed since it last looked.
@@ -123,6 +140,10 @@ impl Default for Settings {
             max_depth: crate::depth::MAX_DEPTH,
             user: catalog::BOOTSTRAP_ROLE.to_string(),
             superuser: true,
+            session_user: catalog::BOOTSTRAP_ROLE.to_string(),
+            role: None,
+            login: (catalog::BOOTSTRAP_ROLE.to_string(), true),
+            superusers: BTreeMap::from([(catalog::BOOTSTRAP_ROLE.to_string(), true)]),
             passive: PASSIVE.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             version: 0,
         }
@@ -159,6 +180,28 @@ impl Settings {
         self.search_path.iter().map(|s| if s == "$user" { self.user.clone() } else { s.clone() }).collect()
     }
 
+    /// The session logs in as `name` (a superuser or not): it becomes the session user
+    /// and the current user, with no SET ROLE.
+    pub fn log_in(&mut self, name: &str, superuser: bool) {
+        self.login = (name.to_string(), superuser);
+        self.note_superuser(name, superuser);
+        self.session_user = name.to_string();
+        self.role = None;
+        self.settle_user();
+    }
+
+    /// Records whether the role `name` is a superuser (the session read it from the
+    /// catalog before setting it as `role` or `session_authorization`).
+    pub fn note_superuser(&mut self, name: &str, superuser: bool) {
+        self.superusers.insert(name.to_string(), superuser);
+    }
+
+    /// `current_user` and `is_superuser` after `role` or `session_user` changed.
+    fn settle_user(&mut self) {
+        self.user = self.role.clone().unwrap_or_else(|| self.session_user.clone());
+        self.superuser = self.superusers.get(&self.user).copied().unwrap_or(false);
+    }
+
     /// How many changes [`Settings::set`] has made (see `version`).
     pub fn version(&self) -> u64 {
         self.version
@@ -182,6 +225,17 @@ impl Settings {
                 self.search_path = catalog::default_search_path()
             }
             "search_path" => self.search_path = catalog::parse_search_path(value)?,
+            // Who may become whom is the session's to check (`Session::set_identity`);
+            // this only records the result, or puts back an earlier one.
+            "role" => {
+                self.role = (!value.eq_ignore_ascii_case("none")).then(|| value.to_string());
+                self.settle_user();
+            }
+            "session_authorization" => {
+                self.session_user = value.to_string();
+                self.role = None;
+                self.settle_user();
+            }
             _ if self.passive.contains_key(name) => {
                 self.passive.insert(name.to_string(), value.to_string());
             }
@@ -212,7 +266,8 @@ impl Settings {
             "phantom.spill_threshold" => self.spill_threshold.to_string(),
             "phantom.max_depth" => self.max_depth.to_string(),
             "search_path" => catalog::format_search_path(&self.search_path),
-            "session_authorization" => self.user.clone(),
+            "session_authorization" => self.session_user.clone(),
+            "role" => self.role.clone().unwrap_or_else(|| "none".to_string()),
             "is_superuser" => if self.superuser { "on" } else { "off" }.to_string(),
             _ => match self.passive.get(name) {
                 Some(value) => value.clone(),
@@ -232,6 +287,7 @@ impl Settings {
             "phantom.max_depth",
             "phantom.spill_threshold",
             "phantom.write_set_limit",
+            "role",
             "search_path",
         ];
         names.extend(self.passive.keys().map(String::as_str));

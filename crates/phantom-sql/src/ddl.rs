@@ -19,8 +19,14 @@ use crate::exec::{Context, constraints};
 use crate::instance::Instance;
 use crate::result::Output;
 
-/// `CREATE SCHEMA [IF NOT EXISTS] name`.
-pub fn create_schema(instance: &Instance, cx: &Context, name: String, if_not_exists: bool) -> Result<Output> {
+/// `CREATE SCHEMA [IF NOT EXISTS] name`, owned by `owner`.
+pub fn create_schema(
+    instance: &Instance,
+    cx: &Context,
+    name: String,
+    if_not_exists: bool,
+    owner: i64,
+) -> Result<Output> {
     if instance.catalog.schema_exists(&cx.txn, &name)? {
         if if_not_exists {
             return Ok(Output::Command("CREATE SCHEMA".into()));
@@ -31,7 +37,7 @@ pub fn create_schema(instance: &Instance, cx: &Context, name: String, if_not_exi
         return Err(Error::new(SqlState::ReservedName, format!("unacceptable schema name \"{name}\""))
             .with_detail("The prefix \"pg_\" is reserved for system schemas."));
     }
-    instance.catalog.put_schema(&cx.txn, &SchemaDef { name })?;
+    instance.catalog.put_schema(&cx.txn, &SchemaDef::new(name, owner))?;
     Ok(Output::Command("CREATE SCHEMA".into()))
 }
 
@@ -157,6 +163,12 @@ pub fn create_view(
                 ));
             }
         }
+    }
+    let mut view = view;
+    if let Some(old) = instance.catalog.view(txn, &view.schema, &view.name)? {
+        // A replaced view keeps its owner and privileges, as in PostgreSQL.
+        view.owner = old.owner;
+        view.acl = old.acl;
     }
     instance.catalog.put_view(txn, &view)?;
     Ok(Output::Command("CREATE VIEW".into()))

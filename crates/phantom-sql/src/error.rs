@@ -157,6 +157,11 @@ pub enum SqlState {
     ReservedName,
     /// 42P17
     InvalidObjectDefinition,
+    /// 0LP01: a GRANT that cannot be made (a grant option to PUBLIC, or back round a
+    /// chain of grants).
+    InvalidGrantOperation,
+    /// 3D000: a database that is not this one.
+    InvalidCatalogName,
 }
 
 impl SqlState {
@@ -234,6 +239,8 @@ impl SqlState {
             GeneratedAlways => "428C9",
             ReservedName => "42939",
             InvalidObjectDefinition => "42P17",
+            InvalidGrantOperation => "0LP01",
+            InvalidCatalogName => "3D000",
         }
     }
 }

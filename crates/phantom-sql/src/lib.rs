@@ -34,6 +34,7 @@ pub mod interrupt;
 pub mod parse_cache;
 pub mod parser;
 pub mod planner;
+pub mod privilege;
 pub mod result;
 pub mod role;
 pub mod scram;

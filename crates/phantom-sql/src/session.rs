@@ -28,6 +28,7 @@ use crate::interrupt::Interrupt;
 use crate::parse_cache::ParseCache;
 use crate::parser;
 use crate::planner::{Expr, Plan, explain, optimizer};
+use crate::privilege;
 use crate::result::{Column, Output, Row, RowSink, Rows};
 use crate::sequence::SessionSequences;
 use crate::types::cast::{self, CastKind};
@@ -169,12 +170,14 @@ impl Session {
     }
 
     /// Makes the session run as role `name` (`current_user`, `session_user`, `SHOW
-    /// is_superuser`). The server calls it once a client has logged in; the embedded
-    /// default is the bootstrap superuser `phantom`. Nothing is checked here: deciding
-    /// who may be whom is authentication's business.
+    /// is_superuser`), as the role it logged in as. The server calls it once a client has
+    /// logged in; the embedded default is the bootstrap superuser `phantom`. Nothing is
+    /// checked here: deciding who may be whom is authentication's business. What the
+    /// session may do is then decided statement by statement, from the role's entry in
+    /// the catalog (see [`crate::privilege`]); `superuser` says whether the login may use
+    /// SET SESSION AUTHORIZATION, as PostgreSQL's authenticated superuser may.
     pub fn set_user(&mut self, name: &str, superuser: bool) {
-        self.settings.user = name.to_string();
-        self.settings.superuser = superuser;
+        self.settings.log_in(name, superuser);
     }
 
     /// Runs every statement in `sql` and returns the last one's output.
@@ -284,11 +287,19 @@ impl Session {
                 "cannot execute ALTER SEQUENCE in a read-only transaction",
             )));
         }
-        let path = self.settings.lookup_path();
+        let settings = self.settings.clone();
         self.in_transaction_block(|instance, txn| {
-            match Binder::new(&instance.catalog, txn).with_search_path(&path).alter_sequence(alter)? {
+            let path = settings.lookup_path();
+            let mut binder =
+                Binder::new(&instance.catalog, txn).with_settings(&settings).with_search_path(&path);
+            let bound = binder.alter_sequence(alter)?;
+            let principal = privilege::check_statement(&instance.catalog, txn, &settings, &mut binder)?;
+            match bound {
                 BoundStatement::AlterSequence { def, restart } => {
                     crate::sequence::ddl::alter_sequence(instance, txn, def, restart)
+                }
+                BoundStatement::AlterOwner { object, owner } => {
+                    privilege::owner::alter_owner(&instance.catalog, txn, &principal, &object, &owner)
                 }
                 _ => Ok(Output::Command("ALTER SEQUENCE".into())),
             }
@@ -600,6 +611,8 @@ impl Session {
                             "DISCARD ALL cannot run inside a transaction block",
                         )));
                     }
+                    // PostgreSQL's DISCARD ALL includes SET SESSION AUTHORIZATION DEFAULT.
+                    self.reset(&ast::Reset::SessionAuthorization)?;
                     self.reset(&ast::Reset::ALL)?;
                     self.prepared.clear();
                     self.parse_cache = ParseCache::default();
@@ -735,11 +748,17 @@ impl Session {
                 store.vacuum(None)?;
             }
             Some(name) => {
+                let settings = self.settings.clone();
                 let keyspaces: Vec<_> = self.read(|instance, txn| {
                     let binder = Binder::new(&instance.catalog, txn).with_search_path(&path);
+                    let principal = privilege::Principal::current(&instance.catalog, txn, &settings)?;
                     match binder.ddl_table(name, false)? {
-                        Some(table) => Ok(table.keyspaces().collect()),
-                        None => Ok(Vec::new()),
+                        // As in PostgreSQL, only the owner's tables are vacuumed (it warns
+                        // about the others; there is no warning channel here).
+                        Some(table) if principal.superuser || principal.oid == table.owner => {
+                            Ok(table.keyspaces().collect())
+                        }
+                        _ => Ok(Vec::new()),
                     }
                 })?;
                 for keyspace in keyspaces {
@@ -806,12 +825,27 @@ impl Session {
             ast::Set::SingleAssignment { variable, values, scope, .. } => {
                 let local = matches!(scope, Some(ast::ContextModifier::Local));
                 let name = variable.to_string().to_ascii_lowercase();
-                let value = if name == "search_path" {
-                    values.iter().map(search_path_element).collect::<Vec<_>>().join(", ")
-                } else {
-                    values.iter().map(setting_value).collect::<Vec<_>>().join(", ")
+                let value = match name.as_str() {
+                    "search_path" => values.iter().map(search_path_element).collect::<Vec<_>>().join(", "),
+                    "role" | "session_authorization" => {
+                        values.iter().map(role_value).collect::<Vec<_>>().join(", ")
+                    }
+                    _ => values.iter().map(setting_value).collect::<Vec<_>>().join(", "),
                 };
                 self.set_setting(&name, &value, local)
+            }
+            ast::Set::SetRole { context_modifier, role_name } => {
+                let local = matches!(context_modifier, Some(ast::ContextModifier::Local));
+                let role = role_name.as_ref().map_or_else(|| "none".to_string(), crate::binder::ident_name);
+                self.set_setting("role", &role, local)
+            }
+            ast::Set::SetSessionAuthorization(param) => {
+                let local = matches!(param.scope, ast::ContextModifier::Local);
+                let user = match &param.kind {
+                    ast::SetSessionAuthorizationParamKind::Default => self.settings.login.0.clone(),
+                    ast::SetSessionAuthorizationParamKind::User(name) => crate::binder::ident_name(name),
+                };
+                self.set_setting("session_authorization", &user, local)
             }
             ast::Set::SetTimeZone { value, .. } => self.settings.set("timezone", &setting_value(value)),
             ast::Set::SetNames { charset_name, .. } => {
@@ -827,6 +861,9 @@ impl Session {
     fn set_setting(&mut self, name: &str, value: &str, local: bool) -> Result<()> {
         if name == "transaction_isolation" {
             return self.set_block_isolation(Some(block::parse_isolation(value)?));
+        }
+        if name == "role" || name == "session_authorization" {
+            self.check_identity(name, value)?;
         }
         match (self.block.as_mut(), local) {
             (None, true) => return Ok(()),
@@ -850,6 +887,46 @@ impl Session {
             (None, false) => {}
         }
         self.settings.set(name, value)
+    }
+
+    /// May the session become `value` as `role` (SET ROLE) or `session_authorization`
+    /// (SET SESSION AUTHORIZATION)? PostgreSQL's rules, without role membership: SET ROLE
+    /// to the session user or NONE, or to any role when the session user is a
+    /// superuser; SET SESSION AUTHORIZATION back to the login role, or to any role when
+    /// the login role was a superuser. Records whether the new role is a superuser, for
+    /// `is_superuser`.
+    fn check_identity(&mut self, name: &str, value: &str) -> Result<()> {
+        let setting_role = name == "role";
+        if setting_role && value.eq_ignore_ascii_case("none") {
+            return Ok(());
+        }
+        let (login, login_superuser) = self.settings.login.clone();
+        if !setting_role && value == login {
+            return Ok(());
+        }
+        let session_user = self.settings.session_user.clone();
+        let (target, session_superuser) = self.read(|instance, txn| {
+            let target = instance.catalog.role(txn, value)?;
+            let session = crate::privilege::Principal::lookup(&instance.catalog, txn, &session_user)?;
+            Ok((target, session.superuser))
+        })?;
+        let Some(target) = target else {
+            return Err(Error::new(
+                SqlState::InvalidParameterValue,
+                format!("role \"{value}\" does not exist"),
+            ));
+        };
+        let allowed = if setting_role { session_superuser || value == session_user } else { login_superuser };
+        if !allowed {
+            let message = if setting_role {
+                format!("permission denied to set role \"{value}\"")
+            } else {
+                "permission denied to set session authorization".to_string()
+            };
+            return Err(Error::new(SqlState::InsufficientPrivilege, message));
+        }
+        self.settings.note_superuser(value, target.superuser);
+        Ok(())
     }
 
     /// `COMMIT`: ends the open block, committing it, or rolling it back if it failed (the
@@ -940,6 +1017,10 @@ impl Session {
         match reset {
             ast::Reset::ALL => {
                 for (name, value) in defaults.all() {
+                    // As in PostgreSQL, RESET ALL leaves who the session is alone.
+                    if name == "role" || name == "session_authorization" {
+                        continue;
+                    }
                     // Read-only settings are in the list too; they cannot change anyway.
                     if self.settings.show(&name, None).is_ok_and(|current| current != value) {
                         self.set_setting(&name, &value, false)?;
@@ -947,7 +1028,10 @@ impl Session {
                 }
                 Ok(())
             }
-            ast::Reset::SessionAuthorization => Ok(()),
+            ast::Reset::SessionAuthorization => {
+                let login = self.settings.login.0.clone();
+                self.set_setting("session_authorization", &login, false)
+            }
             ast::Reset::ConfigurationParameter(name) => {
                 let name = name.to_string().to_ascii_lowercase();
                 let value = defaults.show(&name, None)?;
@@ -1086,6 +1170,14 @@ fn setting_value(value: &ast::Expr) -> String {
     }
 }
 
+/// A role name as `SET role = ...` gives it: an unquoted name folded to lower case.
+fn role_value(value: &ast::Expr) -> String {
+    match value {
+        ast::Expr::Identifier(i) => crate::binder::ident_name(i),
+        other => setting_value(other),
+    }
+}
+
 /// One element of `SET search_path TO ...` in the list syntax the setting parses: an
 /// unquoted name as written (folded later), a quoted name or a string as one exact name.
 fn search_path_element(value: &ast::Expr) -> String {
@@ -1119,9 +1211,11 @@ fn execute_statement(
         .with_settings(settings)
         .with_search_path(&settings.lookup_path())
         .with_parameter_values(params);
-    let bound = binder.statement(statement)?;
+    let mut bound = binder.statement(statement)?;
     setting_changes.extend(binder.take_setting_changes());
     let types = binder.parameter_types();
+    let principal = privilege::check_statement(&instance.catalog, txn, settings, &mut binder)?;
+    privilege::assign_owners(&mut bound, &principal)?;
     let cx = Context {
         work_tables: Default::default(),
         txn: txn.clone(),
@@ -1182,20 +1276,26 @@ fn execute_statement(
         BoundStatement::DropIndex { indexes, cascade } => {
             crate::ddl::drop_indexes(instance, &cx, &indexes, cascade)
         }
-        BoundStatement::CreateSchema { name, if_not_exists } => {
-            crate::ddl::create_schema(instance, &cx, name, if_not_exists)
+        BoundStatement::CreateSchema { name, if_not_exists, authorization } => {
+            let owner =
+                privilege::schema_owner(&instance.catalog, txn, &principal, authorization.as_deref())?;
+            crate::ddl::create_schema(instance, &cx, name, if_not_exists, owner)
+        }
+        BoundStatement::Grant(grant) => privilege::grant::execute(&instance.catalog, txn, &principal, &grant),
+        BoundStatement::AlterOwner { object, owner } => {
+            privilege::owner::alter_owner(&instance.catalog, txn, &principal, &object, &owner)
         }
         BoundStatement::DropSchema { schemas, cascade } => {
             crate::ddl::drop_schemas(instance, &cx, &schemas, cascade)
         }
         BoundStatement::CreateRole { name, options } => {
-            crate::role::create_role(instance, txn, name, options)
+            crate::role::create_role(instance, txn, &principal, name, options)
         }
         BoundStatement::AlterRole { name, change } => {
-            crate::role::alter_role(instance, txn, &settings.user, &name, change)
+            crate::role::alter_role(instance, txn, &principal, &settings.session_user, &name, change)
         }
         BoundStatement::DropRole { names, if_exists } => {
-            crate::role::drop_roles(instance, txn, &settings.user, &names, if_exists)
+            crate::role::drop_roles(instance, txn, &principal, &settings.session_user, &names, if_exists)
         }
         BoundStatement::CreateIndex(new) => create_index(instance, txn, new),
         BoundStatement::Truncate { tables } => crate::truncate::truncate(instance, &cx, &tables),
@@ -1281,6 +1381,8 @@ fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result
         checks: new.checks,
         foreign_keys: new.foreign_keys,
         oid: pg_catalog::oid_for_keyspace(keyspace),
+        owner: new.owner,
+        acl: None,
     };
     instance.catalog.put_table(txn, &table)?;
     for sequence in new.sequences {

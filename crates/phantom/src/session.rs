@@ -47,10 +47,13 @@ impl Session {
         Session { inner }
     }
 
-    /// Makes the session run as role `name`: what `current_user`, `session_user` and
-    /// `SHOW is_superuser` report, and the role DROP ROLE refuses to drop. The server
-    /// calls it after authenticating a client; embedded sessions run as `phantom`, the
-    /// bootstrap superuser. The role is not looked up or checked here.
+    /// Makes the session run as role `name`, as the role it logged in as: what
+    /// `current_user` and `session_user` report, whose privileges each statement needs
+    /// (read from the role's catalog entry at every statement), and who owns what it
+    /// creates. `superuser` says whether the login may use SET SESSION AUTHORIZATION (and
+    /// what `SHOW is_superuser` reports until then). The server calls it after
+    /// authenticating a client; embedded sessions run as `phantom`, the bootstrap
+    /// superuser. The role is not looked up or checked here.
     pub fn set_user(&mut self, name: &str, superuser: bool) {
         self.inner.set_user(name, superuser);
     }

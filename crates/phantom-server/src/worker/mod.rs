@@ -34,7 +34,7 @@ use crate::frontend::Frontend;
 use crate::outbox::{Gone, Outbox};
 
 /// The settings whose changes clients hear about (PostgreSQL's GUC_REPORT ones).
-const REPORTED: [&str; 8] = [
+const REPORTED: [&str; 9] = [
     "application_name",
     "DateStyle",
     "IntervalStyle",
@@ -42,6 +42,7 @@ const REPORTED: [&str; 8] = [
     "client_encoding",
     "standard_conforming_strings",
     "is_superuser",
+    "session_authorization",
     "default_transaction_read_only",
 ];
 

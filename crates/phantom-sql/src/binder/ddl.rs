@@ -18,12 +18,14 @@ use super::names::{name_ref, no_relation, wrong_kind};
 use super::scope::Scope;
 use super::sequence::{nextval_default, serial_type};
 use super::{Binder, ident_name, object_name};
+use crate::catalog::acl::Privileges;
 use crate::catalog::{
     CheckDef, ColumnDef, ForeignKeyDef, Identity, QualifiedName, ReferentialAction, Relation, TableDef,
 };
 use crate::error::{Error, Result, SqlState};
 use crate::planner::expr::SequenceFunction;
 use crate::planner::{Expr, OutputColumn};
+use crate::privilege::Securable;
 use crate::types::DataType;
 
 /// A validated CREATE TABLE.
@@ -53,6 +55,9 @@ pub struct NewTable {
     pub source: Option<crate::planner::Plan>,
     /// The sequences of its SERIAL columns, to create with it.
     pub sequences: Vec<crate::catalog::SequenceDef>,
+    /// The role it will belong to (the session's, filled in when the statement runs:
+    /// see [`crate::privilege::assign_owners`]), and its sequences with it.
+    pub owner: i64,
 }
 
 /// 42601 for a column with both a DEFAULT and GENERATED ... AS IDENTITY.
@@ -208,6 +213,9 @@ impl Binder<'_> {
         let Some(table) = self.ddl_table(&create.table_name, false)? else {
             return Err(no_relation(&name_ref(&create.table_name)?));
         };
+        // Indexing a table is its owner's business; the index goes in its schema.
+        self.require_ownership(Securable::table(&table));
+        self.require_schema_create(&table.schema);
         let mut columns = Vec::with_capacity(create.columns.len());
         for column in &create.columns {
             let ast::Expr::Identifier(ident) = &column.column.expr else {
@@ -397,6 +405,7 @@ impl Binder<'_> {
             foreign_keys: Vec::new(),
             source: None,
             sequences,
+            owner: crate::catalog::acl::bootstrap_owner(),
         };
         self.table_constraints(&mut new, pending)?;
         Ok(Some(new))
@@ -429,6 +438,7 @@ impl Binder<'_> {
             foreign_keys: table.foreign_keys.clone(),
             source: None,
             sequences: Vec::new(),
+            owner: table.owner,
         };
         self.table_constraints(&mut new, vec![pending])?;
         Ok(new)
@@ -559,6 +569,7 @@ impl Binder<'_> {
             foreign_keys: Vec::new(),
             source: Some(plan),
             sequences: Vec::new(),
+            owner: crate::catalog::acl::bootstrap_owner(),
         })
     }
 
@@ -652,6 +663,7 @@ impl Binder<'_> {
                 Some(Relation::View(_)) => return Err(wrong_kind(&parent_ref, "a table")),
                 None => return Err(no_relation(&parent_ref)),
             };
+            self.require_on_table(&parent, Privileges::REFERENCES);
             let uniques = parent.indexes.iter().filter(|ix| ix.unique).map(|ix| ix.columns.clone()).collect();
             (parent.qualified(), parent.columns.clone(), parent.primary_key.clone(), uniques)
         };

@@ -275,7 +275,7 @@ impl Binder<'_> {
                         if name == "current_schema" {
                             return self.current_schema();
                         }
-                        super::pg::keyword_value(&name, self.session_user())
+                        super::pg::keyword_value(&name, self.current_user(), self.session_user())
                             .ok_or_else(|| with_position(err, &ident.span))
                     }
                     result => result.map_err(|err| with_position(err, &ident.span)),

@@ -69,7 +69,12 @@ pub fn wrong_kind(name: &NameRef, kind: &str) -> Error {
 impl Binder<'_> {
     /// The table or view `name` refers to, if any.
     pub(crate) fn find_relation(&self, name: &NameRef) -> Result<Option<Relation>> {
-        self.catalog.find_relation(self.txn, &self.search_path, name.schema.as_deref(), &name.name)
+        let found =
+            self.catalog.find_relation(self.txn, &self.search_path, name.schema.as_deref(), &name.name)?;
+        if let Some(relation) = &found {
+            self.require_schema_usage(&relation.qualified().schema);
+        }
+        Ok(found)
     }
 
     /// For DDL on an existing object: `name`'s schema, if it has one, must exist. With
@@ -135,6 +140,7 @@ impl Binder<'_> {
             }
             None => self.catalog.creation_schema(self.txn, &self.search_path)?,
         };
+        self.require_schema_create(&schema);
         Ok(QualifiedName { schema, name: name.name })
     }
 

@@ -19,11 +19,13 @@ use super::expr::{AggState, Cx, Typed, common_type, contains_aggregate};
 use super::names::{NameRef, name_ref, no_relation};
 use super::scope::Scope;
 use super::{Binder, Returning, ident_name, object_name};
+use crate::catalog::acl::Privileges;
 use crate::catalog::{Relation, TableDef, system};
 use crate::error::{Error, Position, Result, SqlState};
 use crate::planner::expr::{CmpOp, Expr, Function};
 use crate::planner::plan::SetOpKind;
 use crate::planner::{JoinKind, OutputColumn, Plan, SortKey};
+use crate::privilege::Securable;
 use crate::result::Column;
 use crate::types::DataType;
 
@@ -297,7 +299,11 @@ impl Binder<'_> {
         let row_lock = self.row_lock.take();
         let mut plan = self.from(&s.from)?;
         let locked_table = match (&plan, row_lock) {
-            (Plan::Scan { table, .. }, Some(_)) => Some(table.clone()),
+            (Plan::Scan { table, .. }, Some(_)) => {
+                // Locking rows is as good as changing them: UPDATE, as in PostgreSQL.
+                self.require_on_table(table, Privileges::UPDATE);
+                Some(table.clone())
+            }
             (_, Some(_)) => return Err(unsupported("FOR UPDATE / FOR SHARE of anything but one table")),
             _ => None,
         };
@@ -665,7 +671,11 @@ impl Binder<'_> {
                     self.depth.copy(*measured)?;
                     return rename(plan, Some(alias_name), alias_columns);
                 }
-                match self.find_relation(&name_ref)? {
+                let found = self.find_relation(&name_ref)?;
+                if let Some(relation) = &found {
+                    self.require_select(relation);
+                }
+                match found {
                     Some(Relation::Table(table)) => {
                         self.record_use(table.qualified());
                         let plan = Plan::Scan { table, alias: alias_name.clone(), range: None, filter: None };
@@ -687,6 +697,9 @@ impl Binder<'_> {
                 if let Some(store) = self.store
                     && let Some(view) = system_view(&name_ref, self.catalog, store, self.txn, self.settings)?
                 {
+                    if system::superuser_only(&name_ref.name) {
+                        self.require_privilege(Securable::system_table(&name_ref.name), Privileges::SELECT);
+                    }
                     let plan = system_view_plan(view, &alias_name);
                     if alias_columns.is_empty() {
                         return Ok(plan);
@@ -1047,6 +1060,8 @@ impl Binder<'_> {
             ));
         }
         self.expanding.push(name);
+        // The view's query reads with its owner's privileges.
+        self.reading_as.push(view.owner);
         let outer = std::mem::take(&mut self.outer);
         let captures = std::mem::take(&mut self.captures);
         let ctes = std::mem::take(&mut self.ctes);
@@ -1060,6 +1075,7 @@ impl Binder<'_> {
         self.captures = captures;
         self.ctes = ctes;
         self.search_path = path;
+        self.reading_as.pop();
         self.expanding.pop();
         plan
     }

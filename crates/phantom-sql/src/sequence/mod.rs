@@ -357,6 +357,8 @@ mod tests {
             cache: 1,
             cycle,
             owned_by: None,
+            owner: crate::catalog::acl::bootstrap_owner(),
+            acl: None,
         }
     }
 

@@ -93,6 +93,7 @@ impl Session {
             let BoundStatement::Query(plan) = binder.statement(query)? else {
                 return Err(Error::new(SqlState::InternalError, "a query bound to something else"));
             };
+            crate::privilege::check_statement(&self.instance.catalog, &txn, &self.settings, &mut binder)?;
             let types = binder.parameter_types();
             let changes = binder.take_setting_changes();
             // The cursor's reads keep this statement's view however long it stays open
