@@ -124,10 +124,11 @@ impl Binder<'_> {
                         });
                     }
                 }
-                A::RenameColumn { old_column_name, new_column_name } => ops.push(AlterOp::RenameColumn {
-                    old: ident_name(old_column_name),
-                    new: ident_name(new_column_name),
-                }),
+                A::RenameColumn { old_column_name, new_column_name } => {
+                    let new = ident_name(new_column_name);
+                    super::ddl::refuse_system_column_name(&new)?;
+                    ops.push(AlterOp::RenameColumn { old: ident_name(old_column_name), new })
+                }
                 A::RenameTable {
                     table_name: ast::RenameTableNameKind::To(name) | ast::RenameTableNameKind::As(name),
                 } => {
@@ -190,6 +191,7 @@ impl Binder<'_> {
             None => self.data_type(&column.data_type)?,
         };
         let name = ident_name(&column.name);
+        super::ddl::refuse_system_column_name(&name)?;
         let mut def =
             ColumnDef { name: name.clone(), data_type, nullable: true, default: None, identity: None };
         let mut sequence = None;

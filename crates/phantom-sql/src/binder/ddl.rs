@@ -103,6 +103,21 @@ pub(crate) fn check_key_types(columns: &[ColumnDef], key: &[usize]) -> Result<()
     }
 }
 
+/// PostgreSQL's system columns: every table has them, so no column may be named so.
+const SYSTEM_COLUMNS: [&str; 6] = ["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"];
+
+/// 42701 for a column named like a system column, as PostgreSQL refuses it (so that a
+/// schema made here can be restored there).
+pub(super) fn refuse_system_column_name(name: &str) -> Result<()> {
+    if SYSTEM_COLUMNS.contains(&name) {
+        return Err(Error::new(
+            SqlState::DuplicateColumn,
+            format!("column name \"{name}\" conflicts with a system column name"),
+        ));
+    }
+    Ok(())
+}
+
 fn not_yet(what: &str) -> Error {
     Error::new(SqlState::FeatureNotSupported, format!("{what} are not supported yet"))
 }
@@ -268,6 +283,27 @@ impl Binder<'_> {
         if create.or_replace || create.external || create.like.is_some() || create.clone.is_some() {
             return Err(not_yet("CREATE TABLE AS, LIKE, CLONE and OR REPLACE"));
         }
+        // What would change the table's meaning is refused rather than ignored: a
+        // "temporary" table that outlived the session, or a child that did not inherit
+        // its parent's columns, would be a different table than the one asked for.
+        if create.temporary || create.global.is_some() {
+            return Err(not_yet("temporary tables"));
+        }
+        if create.inherits.is_some() {
+            return Err(Error::new(
+                SqlState::FeatureNotSupported,
+                "table inheritance (INHERITS) is not supported yet",
+            ));
+        }
+        if create.partition_by.is_some() || create.partition_of.is_some() || create.for_values.is_some() {
+            return Err(not_yet("partitioned tables (PARTITION BY, PARTITION OF)"));
+        }
+        if create.on_commit.is_some() {
+            return Err(Error::new(
+                SqlState::InvalidTableDefinition,
+                "ON COMMIT can only be used on temporary tables",
+            ));
+        }
         let name = self.new_relation_name(&create.name)?;
         if create.if_not_exists && self.catalog.relation_exists(self.txn, &name.schema, &name.name)? {
             return Ok(None);
@@ -291,6 +327,7 @@ impl Binder<'_> {
         };
         for (position, column) in create.columns.iter().enumerate() {
             let column_name = ident_name(&column.name);
+            refuse_system_column_name(&column_name)?;
             if columns.iter().any(|c| c.name == column_name) {
                 return Err(Error::new(
                     SqlState::DuplicateColumn,
