@@ -329,20 +329,21 @@ impl Session {
     pub fn prepare(&mut self, sql: &str) -> Result<Prepared> {
         self.as_statement(|s| {
             let statement = s.parse(parser::parse_one(sql))?;
-            s.prepare_statement(statement)
+            s.prepare_statement(statement, &[])
         })
     }
 
-    fn prepare_statement(&mut self, statement: Ast) -> Result<Prepared> {
+    /// Prepares `statement`, its first parameters of the `declared` types (PREPARE's).
+    fn prepare_statement(&mut self, statement: Ast, declared: &[DataType]) -> Result<Prepared> {
         let text = |name: String| Some(vec![Column { name, data_type: DataType::Text }]);
         let (parameter_types, columns) = match &statement {
             Ast::Query(_) | Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
-                self.bind_to_prepare(&statement)?
+                self.bind_to_prepare(&statement, declared)?
             }
             Ast::Declare { stmts, .. } => match stmts.as_slice() {
                 // The cursor's query decides the parameters; DECLARE itself returns no rows.
                 [ast::Declare { for_query: Some(query), .. }] => {
-                    (self.bind_to_prepare(&Ast::Query(query.clone()))?.0, None)
+                    (self.bind_to_prepare(&Ast::Query(query.clone()), declared)?.0, None)
                 }
                 _ => (Vec::new(), None),
             },
@@ -362,14 +363,19 @@ impl Session {
 
     /// Binds a statement that is prepared (in the open block, or a transaction of its
     /// own): the types of its parameters, and its result columns if it is a query.
-    fn bind_to_prepare(&mut self, statement: &Ast) -> Result<(Vec<DataType>, Option<Vec<Column>>)> {
+    fn bind_to_prepare(
+        &mut self,
+        statement: &Ast,
+        declared: &[DataType],
+    ) -> Result<(Vec<DataType>, Option<Vec<Column>>)> {
         let settings = &self.settings;
         let (types, bound) =
             Self::read_in(&self.block, settings, &self.instance, &self.interrupt, |instance, txn| {
                 let mut binder = Binder::new(&instance.catalog, txn)
                     .with_system_views(&instance.store)
                     .with_settings(settings)
-                    .with_search_path(&settings.lookup_path());
+                    .with_search_path(&settings.lookup_path())
+                    .with_parameter_types(declared);
                 let bound = binder.statement(statement);
                 Ok((binder.parameter_types(), bound))
             })?;
@@ -574,8 +580,8 @@ impl Session {
                 ));
                 self.fail_on_error(result)
             }
-            Ast::Prepare { name, statement, .. } => {
-                let result = self.sql_prepare(ident(name), (**statement).clone());
+            Ast::Prepare { name, statement, data_types } => {
+                let result = self.sql_prepare(ident(name), (**statement).clone(), data_types);
                 self.fail_on_error(result)?;
                 Ok(Output::Command("PREPARE".into()))
             }
@@ -700,7 +706,7 @@ impl Session {
     }
 
     /// `PREPARE name AS statement`.
-    fn sql_prepare(&mut self, name: String, statement: Ast) -> Result<()> {
+    fn sql_prepare(&mut self, name: String, statement: Ast, data_types: &[ast::DataType]) -> Result<()> {
         if let Some(block) = &self.block {
             block.refuse_if_failed()?;
         }
@@ -710,7 +716,13 @@ impl Session {
                 format!("prepared statement \"{name}\" already exists"),
             ));
         }
-        let prepared = self.prepare_statement(statement)?;
+        // `PREPARE q(int, text)`: the declared types must exist (42704) and are the
+        // parameters' types, as in PostgreSQL.
+        let declared = self.read(|instance, txn| {
+            let binder = Binder::new(&instance.catalog, txn);
+            data_types.iter().map(|t| binder.data_type(t)).collect::<Result<Vec<_>>>()
+        })?;
+        let prepared = self.prepare_statement(statement, &declared)?;
         self.prepared.insert(name, prepared);
         Ok(())
     }
@@ -727,6 +739,15 @@ impl Session {
             let mut binder = Binder::new(&instance.catalog, txn);
             parameters.iter().map(|p| binder.constant(p)).collect::<Result<Vec<_>>>()
         })?;
+        // Each value becomes its parameter's type, as an assignment would make it.
+        let values = values
+            .into_iter()
+            .zip(prepared.parameter_types.iter().copied().chain(std::iter::repeat(DataType::Null)))
+            .map(|(v, ty)| match ty {
+                DataType::Null => Ok(v),
+                ty => cast::cast(v, ty, CastKind::Assignment),
+            })
+            .collect::<Result<Vec<_>>>()?;
         self.run_prepared(&prepared, &values, sink)
     }
 

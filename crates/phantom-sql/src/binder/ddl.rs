@@ -613,6 +613,15 @@ impl Binder<'_> {
     /// Checks a column's DEFAULT expression against its type and keeps its text.
     pub(crate) fn set_default(&mut self, def: &mut ColumnDef, e: &ast::Expr) -> Result<()> {
         let x = self.expr(e, &mut Cx::new(&Scope::default(), "DEFAULT expressions"))?;
+        if x.expr.any(&mut |x| matches!(x, Expr::Subquery(_))) {
+            return Err(Error::new(
+                SqlState::FeatureNotSupported,
+                "cannot use subquery in DEFAULT expression",
+            ));
+        }
+        if x.expr.any(&mut |x| matches!(x, Expr::Parameter(_))) {
+            return Err(Error::new(SqlState::UndefinedParameter, "there is no parameter $1"));
+        }
         // `nextval('s')` is kept as PostgreSQL shows it, naming the sequence it found, so
         // the default keeps filling from it whatever the search path is later.
         let sequence = match &x.expr {
@@ -654,6 +663,9 @@ impl Binder<'_> {
                 .collect(),
         );
         let bound = self.predicate(e, &mut Cx::new(&scope, "CHECK"))?;
+        if bound.any(&mut |x| matches!(x, Expr::Subquery(_))) {
+            return Err(Error::new(SqlState::FeatureNotSupported, "cannot use subquery in check constraint"));
+        }
         if bound.any(&mut |x| matches!(x, Expr::Parameter(_))) {
             return Err(Error::new(SqlState::UndefinedParameter, "there is no parameter $1"));
         }

@@ -134,6 +134,10 @@ impl Binder<'_> {
         if create.materialized {
             return Err(Error::new(SqlState::FeatureNotSupported, "materialized views are not supported"));
         }
+        if create.temporary {
+            return Err(Error::new(SqlState::FeatureNotSupported, "temporary views are not supported yet"));
+        }
+        view_options(&create.options)?;
         let name = self.new_relation_name(&create.name)?;
         if create.or_replace
             && let Some(old) = self.catalog.view(self.txn, &name.schema, &name.name)?
@@ -188,4 +192,43 @@ impl Binder<'_> {
             if_not_exists: create.if_not_exists,
         })
     }
+}
+
+/// `CREATE VIEW ... WITH (...)`: PostgreSQL's view options. `security_barrier` is
+/// accepted (with no user-defined functions, nothing can see the rows a view's filter
+/// removes); `check_option` and `security_invoker` would change what the view does and
+/// are refused until built; any other name is PostgreSQL's 22023.
+fn view_options(options: &ast::CreateTableOptions) -> Result<()> {
+    let list = match options {
+        ast::CreateTableOptions::None => return Ok(()),
+        ast::CreateTableOptions::With(list) => list,
+        other => {
+            return Err(Error::new(SqlState::SyntaxError, format!("view options not supported: {other}")));
+        }
+    };
+    for option in list {
+        let key = match option {
+            ast::SqlOption::KeyValue { key, .. } => key.to_string(),
+            ast::SqlOption::Ident(name) => name.to_string(),
+            other => {
+                return Err(Error::new(SqlState::SyntaxError, format!("view option not supported: {other}")));
+            }
+        };
+        match key.to_ascii_lowercase().as_str() {
+            "security_barrier" => {}
+            "check_option" | "security_invoker" => {
+                return Err(Error::new(
+                    SqlState::FeatureNotSupported,
+                    format!("the view option \"{key}\" is not supported yet"),
+                ));
+            }
+            _ => {
+                return Err(Error::new(
+                    SqlState::InvalidParameterValue,
+                    format!("unrecognized parameter \"{key}\""),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -231,6 +231,13 @@ impl<'a> Binder<'a> {
         }
     }
 
+    /// Gives the statement's first `$n` parameters the types PREPARE declared for them
+    /// (the rest are decided by their context, as usual).
+    pub fn with_parameter_types(mut self, types: &[DataType]) -> Self {
+        self.params = types.iter().map(|&t| Some(t)).collect();
+        self
+    }
+
     /// Makes the values of the statement's `$n` parameters known while binding.
     pub fn with_parameter_values(mut self, values: &'a [crate::types::Value]) -> Self {
         self.param_values = Some(values);

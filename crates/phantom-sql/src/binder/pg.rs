@@ -718,8 +718,18 @@ impl Binder<'_> {
     /// `x::oid` and `x::reg*`: an OID (names are looked up).
     fn reg_input(&mut self, x: Typed, reg: Reg) -> Result<Typed> {
         // (An untyped parameter is a NULL-typed literal: it is text, a name.)
-        if x.ty.is_integer() || (x.ty == DataType::Null && !x.literal) {
+        if x.ty == DataType::Null && !x.literal {
             return Ok(typed(x.expr, DataType::BigInt));
+        }
+        if x.ty.is_integer() {
+            let bigint = x.ty == DataType::BigInt;
+            return Ok(match x.expr {
+                Expr::Constant(Value::Int(v)) => typed(
+                    Expr::Constant(Value::Int(crate::exec::pg_functions::int_to_oid(v, bigint)?)),
+                    DataType::BigInt,
+                ),
+                e => pg(PgFunction::IntToOid { bigint }, vec![e], DataType::BigInt),
+            });
         }
         if !(x.literal || x.ty.is_string()) {
             return Err(Error::new(
@@ -734,6 +744,13 @@ impl Binder<'_> {
         if let Some(s) = &constant
             && let Ok(oid) = s.parse::<i64>()
         {
+            // oidin: what an int4 or an unsigned 32-bit number can say.
+            let oid = crate::exec::pg_functions::int_to_oid(oid, false).map_err(|_| {
+                Error::new(
+                    SqlState::NumericValueOutOfRange,
+                    format!("value \"{s}\" is out of range for type oid"),
+                )
+            })?;
             return Ok(typed(Expr::Constant(Value::Int(oid)), DataType::BigInt));
         }
         let name = self.any_value(x, "OID cast")?;

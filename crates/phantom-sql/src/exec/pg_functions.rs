@@ -38,6 +38,8 @@ pub enum PgFunction {
     ArrayAny { op: CmpOp, all: bool, element: DataType },
     /// `text::elem[]`: array input, checked and normalized (arrays travel as text)
     ArrayIn { element: DataType },
+    /// `integer::oid`: an INTEGER's bits as an unsigned OID; a BIGINT must fit (22003)
+    IntToOid { bigint: bool },
     /// `text::"char"`: one byte, `\ooo` octal escapes read as PostgreSQL's `charin` does
     CharIn,
     /// `array_to_string(array, separator [, null_string])`
@@ -87,6 +89,7 @@ impl PgFunction {
             ArrayAny { .. } => "any",
             ArrayIn { .. } => "array_in",
             CharIn => "charin",
+            IntToOid { .. } => "oid",
             ArrayToString => "array_to_string",
             ArrayPosition => "array_position",
             ArrayUpper => "array_upper",
@@ -150,6 +153,7 @@ pub fn apply(f: PgFunction, args: Vec<Value>) -> Result<Value> {
         }
         ArrayIn { element } => Value::Text(array_in(&text(&a(0)), element)?),
         CharIn => Value::Text(char_in(&text(&a(0)))),
+        IntToOid { bigint } => Value::Int(int_to_oid(int(&a(0))?, bigint)?),
         ArrayToString => {
             let separator = text(&a(1));
             let null = args.get(2).map(text);
@@ -437,6 +441,17 @@ fn format_array_node(node: &ArrayNode, element: DataType, out: &mut String) -> R
         }
     }
     Ok(())
+}
+
+/// An integer as an OID, as PostgreSQL converts: `int4` reinterprets its bits (-1 is
+/// 4294967295), `int8` must lie in 0..=4294967295.
+pub fn int_to_oid(v: i64, bigint: bool) -> Result<i64> {
+    const OID_MAX: i64 = u32::MAX as i64;
+    match v {
+        0..=OID_MAX => Ok(v),
+        v if !bigint && (i64::from(i32::MIN)..0).contains(&v) => Ok(v + OID_MAX + 1),
+        _ => Err(Error::new(SqlState::NumericValueOutOfRange, "OID out of range")),
+    }
 }
 
 /// `"char"` input: `\ooo` (three octal digits) is that byte, else the first character
