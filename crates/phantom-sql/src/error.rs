@@ -157,6 +157,8 @@ pub enum SqlState {
     ReservedName,
     /// 42P17
     InvalidObjectDefinition,
+    /// 42P19: a WITH RECURSIVE query of a shape recursion cannot evaluate.
+    InvalidRecursion,
     /// 0LP01: a GRANT that cannot be made (a grant option to PUBLIC, or back round a
     /// chain of grants).
     InvalidGrantOperation,
@@ -239,6 +241,7 @@ impl SqlState {
             GeneratedAlways => "428C9",
             ReservedName => "42939",
             InvalidObjectDefinition => "42P17",
+            InvalidRecursion => "42P19",
             InvalidGrantOperation => "0LP01",
             InvalidCatalogName => "3D000",
         }

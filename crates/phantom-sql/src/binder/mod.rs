@@ -17,6 +17,7 @@ mod lateral;
 mod names;
 mod pg;
 mod privilege_functions;
+mod recursion;
 mod role;
 mod scope;
 mod select;

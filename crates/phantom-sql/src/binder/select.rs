@@ -53,11 +53,11 @@ impl Binder<'_> {
         for cte in &with.cte_tables {
             let name = ident_name(&cte.alias.name);
             let mark = self.depth.mark();
-            let plan = match (with.recursive, cte.query.body.as_ref()) {
-                (
-                    true,
-                    SetExpr::SetOperation { left, op: ast::SetOperator::Union, set_quantifier, right },
-                ) => {
+            let recursive = with.recursive && super::recursion::check(&name, &cte.query)?;
+            let plan = match cte.query.body.as_ref() {
+                SetExpr::SetOperation { left, op: ast::SetOperator::Union, set_quantifier, right }
+                    if recursive =>
+                {
                     let all = matches!(set_quantifier, ast::SetQuantifier::All);
                     self.recursive_cte(&name, &cte.alias.columns, left, right, all)?
                 }
