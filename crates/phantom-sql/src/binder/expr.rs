@@ -54,6 +54,16 @@ pub struct AggState {
     pub aggregates: Vec<Aggregate>,
 }
 
+/// An aggregate met inside a subquery whose arguments use only the enclosing query's
+/// columns: it belongs to that query, as in PostgreSQL (`SELECT (SELECT max(a)) FROM t`
+/// is one row, the max over t). The subquery refers to its result as its argument
+/// `slot`; `aggregate` is over the enclosing query's rows, for it to compute.
+#[derive(Clone, Debug)]
+pub struct Hoisted {
+    pub slot: usize,
+    pub aggregate: Aggregate,
+}
+
 /// Where an expression is bound.
 pub struct Cx<'s> {
     /// The visible columns (unused in aggregate mode).
@@ -246,10 +256,24 @@ impl Binder<'_> {
             if let ast::Expr::Function(f) = e
                 && let Some(function) = aggregate_function(f)
             {
+                if let Some(hoisted) = self.hoist(f, function, &agg.input)? {
+                    return Ok(hoisted);
+                }
                 return self.aggregate_call(f, function, agg);
             }
-            if !contains_aggregate(e) {
-                let bound = self.expr(e, &mut Cx::new(&agg.input, cx.clause))?;
+            // An expression without aggregates may be one over the rows below the
+            // aggregation that equals a GROUP BY expression. A subquery in it that uses
+            // aggregates of this query cannot be bound so (see `subquery`): it is bound
+            // below, in aggregate mode.
+            let probe = if contains_aggregate(e) {
+                None
+            } else {
+                match self.expr(e, &mut Cx::new(&agg.input, cx.clause)) {
+                    Err(_) if std::mem::take(&mut self.hoist_signal) => None,
+                    other => Some(other?),
+                }
+            };
+            if let Some(bound) = probe {
                 if let Some(i) = agg.group_by.iter().position(|g| *g == bound.expr) {
                     return Ok(Typed::new(Expr::Column(i), agg.group_types[i]));
                 }
@@ -564,7 +588,7 @@ impl Binder<'_> {
         query: &ast::Query,
         kind: SubqueryKind,
         operand: Option<Expr>,
-        cx: &Cx<'_>,
+        cx: &mut Cx<'_>,
     ) -> Result<Typed> {
         let outer = match &cx.agg {
             Some(agg) => agg.input.clone(),
@@ -572,12 +596,41 @@ impl Binder<'_> {
         };
         self.outer.push(outer);
         self.captures.push(Vec::new());
+        self.hoisted.push(Vec::new());
         let plan = self.query(query);
         let mut args = self.captures.pop().unwrap_or_default();
+        let hoisted = self.hoisted.pop().unwrap_or_default();
         self.outer.pop();
         let plan = plan?;
-        if let Some(agg) = &cx.agg {
-            args = args.into_iter().map(|arg| grouped_argument(arg, agg)).collect::<Result<_>>()?;
+        match cx.agg.as_deref_mut() {
+            // Aggregates of this query in a subquery make this query an aggregate one;
+            // not bound as one, its SELECT binds again (see `select`), or else (WHERE,
+            // VALUES ...) they are not allowed here.
+            None if !hoisted.is_empty() => {
+                self.hoist_signal = true;
+                return Err(Error::new(
+                    SqlState::GroupingError,
+                    format!("aggregate functions are not allowed in {}", cx.clause),
+                ));
+            }
+            None => {}
+            Some(agg) => {
+                for (k, arg) in args.iter_mut().enumerate() {
+                    *arg = match hoisted.iter().find(|h| h.slot == k) {
+                        Some(h) => {
+                            let index = match agg.aggregates.iter().position(|a| *a == h.aggregate) {
+                                Some(i) => i,
+                                None => {
+                                    agg.aggregates.push(h.aggregate.clone());
+                                    agg.aggregates.len() - 1
+                                }
+                            };
+                            Expr::Column(agg.group_by.len() + index)
+                        }
+                        None => grouped_argument(std::mem::replace(arg, Expr::Constant(Value::Null)), agg)?,
+                    };
+                }
+            }
         }
         let visible: Vec<DataType> =
             plan.columns().iter().filter(|c| !c.hidden).map(|c| c.data_type).collect();
@@ -1030,6 +1083,9 @@ impl Binder<'_> {
 
     fn function(&mut self, f: &ast::Function, cx: &mut Cx<'_>) -> Result<Typed> {
         if let Some(function) = aggregate_function(f) {
+            if let Some(hoisted) = self.hoist(f, function, cx.scope)? {
+                return Ok(hoisted);
+            }
             return Err(Error::new(
                 SqlState::GroupingError,
                 format!("aggregate functions are not allowed in {}", cx.clause),
@@ -1257,6 +1313,72 @@ impl Binder<'_> {
             }
         };
         Ok(Typed::new(Expr::Call(func, exprs, ty), ty))
+    }
+
+    /// Inside a subquery, an aggregate call whose arguments use the enclosing query's
+    /// columns and none of this query's (`scope`, the rows it would aggregate) belongs to
+    /// the enclosing query, PostgreSQL's rule: it is recorded in [`Hoisted`] for that
+    /// query to compute, and here it is a reference to the result, one of the
+    /// subquery's arguments. `None` for an aggregate of this query. (One over columns from
+    /// two or more levels out is refused: not supported, and rare.)
+    fn hoist(
+        &mut self,
+        f: &ast::Function,
+        function: AggregateFunction,
+        scope: &Scope,
+    ) -> Result<Option<Typed>> {
+        if self.captures.is_empty() {
+            return Ok(None);
+        }
+        let captured_before = self.captures.last().map_or(0, Vec::len);
+        let mut trial = AggState { input: scope.clone(), ..AggState::default() };
+        let bound = self.aggregate_call(f, function, &mut trial)?;
+        // The trial's captures are for rebasing only: left in place, the subquery would
+        // take enclosing columns it does not use as arguments (and, above a GROUP BY,
+        // find them ungrouped). Binding the aggregate here again captures what it needs.
+        let captured = self.captures.last().cloned().unwrap_or_default();
+        if let Some(c) = self.captures.last_mut() {
+            c.truncate(captured_before);
+        }
+        let Some(mut aggregate) = trial.aggregates.pop() else { return Ok(None) };
+        let parts = || aggregate.arg.iter().chain(&aggregate.filter).chain(&aggregate.separator);
+        let own = parts().any(|e| e.any(&mut |x| matches!(x, Expr::Column(_) | Expr::Subquery(_))));
+        let outer = parts().any(|e| e.any(&mut |x| matches!(x, Expr::Outer(_))));
+        if own || !outer {
+            return Ok(None);
+        }
+        let mut deeper = false;
+        let mut rebase = |e: Expr| {
+            e.transform(&mut |x| match x {
+                Expr::Outer(k) => match captured.get(k) {
+                    Some(c) => {
+                        deeper |= c.any(&mut |y| matches!(y, Expr::Outer(_)));
+                        c.clone()
+                    }
+                    None => Expr::Outer(k),
+                },
+                other => other,
+            })
+        };
+        aggregate.arg = aggregate.arg.map(&mut rebase);
+        aggregate.filter = aggregate.filter.map(&mut rebase);
+        aggregate.separator = aggregate.separator.map(&mut rebase);
+        if deeper {
+            // Its arguments come from a query further out, whose aggregate it is: not
+            // supported, and an error rather than the per-row answer it would give here.
+            return Err(Error::new(
+                SqlState::FeatureNotSupported,
+                "aggregates of a query two or more levels out are not supported",
+            ));
+        }
+        let (Some(captures), Some(hoisted)) = (self.captures.last_mut(), self.hoisted.last_mut()) else {
+            return Ok(None);
+        };
+        let slot = captures.len();
+        // A placeholder no column capture can equal; `subquery` puts the result there.
+        captures.push(Expr::Parameter(usize::MAX - slot));
+        hoisted.push(Hoisted { slot, aggregate });
+        Ok(Some(Typed::new(Expr::Outer(slot), bound.ty)))
     }
 
     fn aggregate_call(

@@ -182,6 +182,12 @@ pub struct Binder<'a> {
     outer: Vec<scope::Scope>,
     /// While binding a subquery: the enclosing columns it refers to (its `args`).
     captures: Vec<Vec<crate::planner::Expr>>,
+    /// While binding a subquery: the aggregates it uses that belong to the enclosing
+    /// query (see [`expr::Hoisted`]), beside `captures`.
+    hoisted: Vec<Vec<expr::Hoisted>>,
+    /// Set when a subquery found such aggregates but the enclosing query was not bound
+    /// as an aggregate query: its SELECT binds again, aggregating.
+    hoist_signal: bool,
     /// Common table expressions in scope, innermost last: name, plan, and how deep and
     /// costly binding it was (a copy counts as much, see [`crate::depth`]).
     ctes: Vec<(String, Plan, crate::depth::Measured)>,
@@ -220,6 +226,8 @@ impl<'a> Binder<'a> {
             row_lock: None,
             outer: Vec::new(),
             captures: Vec::new(),
+            hoisted: Vec::new(),
+            hoist_signal: false,
             ctes: Vec::new(),
             next_work_table: 0,
             search_path: vec![PUBLIC.to_string()],

@@ -35,6 +35,15 @@ struct Projected {
     column: OutputColumn,
 }
 
+/// A SELECT's bound outputs (see [`Binder::select_outputs`]).
+struct SelectOutputs {
+    agg: AggState,
+    projected: Vec<Projected>,
+    having: Option<Expr>,
+    keys: Vec<SortKey>,
+    extra: Vec<Expr>,
+}
+
 impl Binder<'_> {
     /// Binds a query (SELECT, VALUES, ...) with its ORDER BY, LIMIT and OFFSET.
     pub fn query(&mut self, q: &ast::Query) -> Result<Plan> {
@@ -341,7 +350,7 @@ impl Binder<'_> {
             ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs.clone(),
             _ => return Err(unsupported("GROUP BY ALL and GROUP BY modifiers")),
         };
-        let aggregating = !group_by.is_empty()
+        let mut aggregating = !group_by.is_empty()
             || s.having.is_some()
             || s.projection.iter().any(|item| match item {
                 SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
@@ -351,10 +360,102 @@ impl Binder<'_> {
             })
             || order_by.iter().any(|k| contains_aggregate(&k.expr));
 
+        // Aggregates can come from subqueries too (`SELECT (SELECT max(a)) FROM t`), and
+        // an inner SELECT whose only aggregates belong to this one aggregates nothing
+        // itself: either is known only once bound, so the outputs are bound again the
+        // other way when that happens (once each way at most).
+        let marks = self.hoist_marks();
+        let mut tried = [false; 2];
+        let SelectOutputs { agg, projected, having, keys, extra } = loop {
+            tried[usize::from(aggregating)] = true;
+            self.hoist_signal = false;
+            let hoisted_before = marks.1;
+            match self.select_outputs(s, order_by, &scope, &group_by, aggregating, distinct) {
+                Err(_) if self.hoist_signal && !aggregating && !tried[1] => {
+                    self.hoist_signal = false;
+                    self.rewind_hoists(marks);
+                    aggregating = true;
+                }
+                Err(e) => return Err(e),
+                Ok(out) => {
+                    let only_hoisted = aggregating
+                        && out.agg.aggregates.is_empty()
+                        && group_by.is_empty()
+                        && s.having.is_none()
+                        && self.hoisted.last().is_some_and(|h| h.len() > hoisted_before);
+                    if only_hoisted && !tried[0] {
+                        self.rewind_hoists(marks);
+                        aggregating = false;
+                        continue;
+                    }
+                    break out;
+                }
+            }
+        };
+
+        if aggregating {
+            let mut columns: Vec<OutputColumn> = agg
+                .group_types
+                .iter()
+                .enumerate()
+                .map(|(i, ty)| hidden_column(format!("group{i}"), *ty))
+                .collect();
+            columns.extend(
+                agg.aggregates.iter().map(|a| hidden_column(a.function.name().to_string(), a.data_type)),
+            );
+            plan = Plan::Aggregate {
+                input: plan.boxed(),
+                group_by: agg.group_by,
+                aggregates: agg.aggregates,
+                columns,
+            };
+            if let Some(predicate) = having {
+                plan = Plan::Filter { input: plan.boxed(), predicate };
+            }
+        }
+
+        let visible_width = projected.len();
+        let mut exprs: Vec<Expr> = Vec::with_capacity(visible_width + extra.len());
+        let mut columns = Vec::with_capacity(visible_width + extra.len());
+        for p in projected {
+            exprs.push(p.expr);
+            columns.push(p.column);
+        }
+        for (i, e) in extra.into_iter().enumerate() {
+            exprs.push(e);
+            columns.push(hidden_column(format!("sort{i}"), DataType::Null));
+        }
+        let has_extra = columns.len() > visible_width;
+        plan = Plan::Project { input: plan.boxed(), exprs, columns };
+        if distinct {
+            plan = Plan::Distinct { input: plan.boxed() };
+        }
+        if !keys.is_empty() {
+            plan = Plan::Sort { input: plan.boxed(), keys };
+        }
+        if has_extra {
+            let columns: Vec<OutputColumn> = plan.columns().into_iter().take(visible_width).collect();
+            let exprs = (0..visible_width).map(Expr::Column).collect();
+            plan = Plan::Project { input: plan.boxed(), exprs, columns };
+        }
+        Ok(plan)
+    }
+
+    /// A SELECT's outputs: GROUP BY, the select list, HAVING and ORDER BY, bound over
+    /// `scope` (the FROM clause after WHERE), in aggregate mode when `aggregating`.
+    fn select_outputs(
+        &mut self,
+        s: &ast::Select,
+        order_by: &[ast::OrderByExpr],
+        scope: &Scope,
+        group_by: &[ast::Expr],
+        aggregating: bool,
+        distinct: bool,
+    ) -> Result<SelectOutputs> {
         let empty = Scope::default();
         let mut agg = AggState { input: scope.clone(), ..AggState::default() };
         if aggregating {
-            for g in &group_by {
+            for g in group_by {
                 let g = group_by_target(g, &s.projection, &scope)?;
                 if contains_aggregate(g) {
                     return Err(Error::new(
@@ -418,52 +519,22 @@ impl Binder<'_> {
             keys.push(sort_key(Expr::Column(position), &key.options)?);
         }
 
-        if aggregating {
-            let mut columns: Vec<OutputColumn> = agg
-                .group_types
-                .iter()
-                .enumerate()
-                .map(|(i, ty)| hidden_column(format!("group{i}"), *ty))
-                .collect();
-            columns.extend(
-                agg.aggregates.iter().map(|a| hidden_column(a.function.name().to_string(), a.data_type)),
-            );
-            plan = Plan::Aggregate {
-                input: plan.boxed(),
-                group_by: agg.group_by,
-                aggregates: agg.aggregates,
-                columns,
-            };
-            if let Some(predicate) = having {
-                plan = Plan::Filter { input: plan.boxed(), predicate };
-            }
-        }
+        Ok(SelectOutputs { agg, projected, having, keys, extra })
+    }
 
-        let visible_width = projected.len();
-        let mut exprs: Vec<Expr> = Vec::with_capacity(visible_width + extra.len());
-        let mut columns = Vec::with_capacity(visible_width + extra.len());
-        for p in projected {
-            exprs.push(p.expr);
-            columns.push(p.column);
+    /// Where the enclosing level's captures and hoisted aggregates stand, to go back to.
+    fn hoist_marks(&self) -> (usize, usize) {
+        (self.captures.last().map_or(0, Vec::len), self.hoisted.last().map_or(0, Vec::len))
+    }
+
+    /// Forgets what a discarded binding attempt captured and hoisted.
+    fn rewind_hoists(&mut self, (captures, hoisted): (usize, usize)) {
+        if let Some(c) = self.captures.last_mut() {
+            c.truncate(captures);
         }
-        for (i, e) in extra.into_iter().enumerate() {
-            exprs.push(e);
-            columns.push(hidden_column(format!("sort{i}"), DataType::Null));
+        if let Some(h) = self.hoisted.last_mut() {
+            h.truncate(hoisted);
         }
-        let has_extra = columns.len() > visible_width;
-        plan = Plan::Project { input: plan.boxed(), exprs, columns };
-        if distinct {
-            plan = Plan::Distinct { input: plan.boxed() };
-        }
-        if !keys.is_empty() {
-            plan = Plan::Sort { input: plan.boxed(), keys };
-        }
-        if has_extra {
-            let columns: Vec<OutputColumn> = plan.columns().into_iter().take(visible_width).collect();
-            let exprs = (0..visible_width).map(Expr::Column).collect();
-            plan = Plan::Project { input: plan.boxed(), exprs, columns };
-        }
-        Ok(plan)
     }
 
     fn select_item(
@@ -1064,6 +1135,7 @@ impl Binder<'_> {
         self.reading_as.push(view.owner);
         let outer = std::mem::take(&mut self.outer);
         let captures = std::mem::take(&mut self.captures);
+        let hoisted = std::mem::take(&mut self.hoisted);
         let ctes = std::mem::take(&mut self.ctes);
         let path = std::mem::replace(&mut self.search_path, view.search_path.clone());
         // Its steps count as expansion (a chain of views each reading the last twice
@@ -1073,6 +1145,7 @@ impl Binder<'_> {
         self.depth.leave_view();
         self.outer = outer;
         self.captures = captures;
+        self.hoisted = hoisted;
         self.ctes = ctes;
         self.search_path = path;
         self.reading_as.pop();

@@ -444,12 +444,14 @@ fn format_array_node(node: &ArrayNode, element: DataType, out: &mut String) -> R
 }
 
 /// An integer as an OID, as PostgreSQL converts: `int4` reinterprets its bits (-1 is
-/// 4294967295), `int8` must lie in 0..=4294967295.
+/// 4294967295), a negative `int8` is out of range (22003). OIDs here are 64-bit (roles'
+/// and constraints' lie above 2^32, see `catalog::pg_catalog`), so unlike PostgreSQL an
+/// `int8` above 4294967295 is accepted (listed in docs/sql.md).
 pub fn int_to_oid(v: i64, bigint: bool) -> Result<i64> {
     const OID_MAX: i64 = u32::MAX as i64;
     match v {
-        0..=OID_MAX => Ok(v),
-        v if !bigint && (i64::from(i32::MIN)..0).contains(&v) => Ok(v + OID_MAX + 1),
+        0.. => Ok(v),
+        v if !bigint && v >= i64::from(i32::MIN) => Ok(v + OID_MAX + 1),
         _ => Err(Error::new(SqlState::NumericValueOutOfRange, "OID out of range")),
     }
 }
