@@ -456,14 +456,14 @@ impl Binder<'_> {
         let mut agg = AggState { input: scope.clone(), ..AggState::default() };
         if aggregating {
             for g in group_by {
-                let g = group_by_target(g, &s.projection, &scope)?;
+                let g = group_by_target(g, &s.projection, scope)?;
                 if contains_aggregate(g) {
                     return Err(Error::new(
                         SqlState::GroupingError,
                         "aggregate functions are not allowed in GROUP BY",
                     ));
                 }
-                let x = self.expr(g, &mut Cx::new(&scope, "GROUP BY"))?;
+                let x = self.expr(g, &mut Cx::new(scope, "GROUP BY"))?;
                 let ty = if x.literal { DataType::Text } else { x.ty };
                 agg.group_by.push(x.expr);
                 agg.group_types.push(ty);
@@ -476,9 +476,9 @@ impl Binder<'_> {
             let mut cx = if aggregating {
                 Cx { scope: &empty, agg: Some(&mut agg), clause: "SELECT" }
             } else {
-                Cx::new(&scope, "SELECT")
+                Cx::new(scope, "SELECT")
             };
-            self.select_item(item, &mut cx, &scope, &mut projected)?;
+            self.select_item(item, &mut cx, scope, &mut projected)?;
         }
         let having = match &s.having {
             Some(h) => {
@@ -500,7 +500,7 @@ impl Binder<'_> {
             let mut cx = if aggregating {
                 Cx { scope: &empty, agg: Some(&mut agg), clause: "ORDER BY" }
             } else {
-                Cx::new(&scope, "ORDER BY")
+                Cx::new(scope, "ORDER BY")
             };
             let x = self.expr(&key.expr, &mut cx)?;
             let position = match projected.iter().position(|p| p.expr == x.expr) {
