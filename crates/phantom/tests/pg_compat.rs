@@ -304,3 +304,35 @@ fn client_settings_round_trip() {
     assert_eq!(rows(&mut s, "SHOW server_version_num"), table(&[&["150000"]]));
     assert!(rows(&mut s, "SHOW server_version")[0][0].starts_with("15.0"));
 }
+
+/// Unaliased select-list expressions are named as PostgreSQL names them (psql and
+/// drivers show these names, and ORMs map rows by them).
+#[test]
+fn result_columns_are_named_as_postgresql_names_them() {
+    let db = phantom::Database::memory();
+    let mut session = db.session();
+    let cases = [
+        ("CAST(1 AS int8)", "int8"),
+        ("1::\"char\"", "char"),
+        ("'a'::name", "name"),
+        ("1::oid", "oid"),
+        ("'2020-01-01'::date", "date"),
+        ("'1 day'::interval", "interval"),
+        ("'x'::bytea", "bytea"),
+        ("'{1}'::int[]", "int4"),
+        ("EXTRACT(year FROM DATE '2020-01-01')", "extract"),
+        ("DATE '2020-01-01'", "date"),
+        ("TIMESTAMP '2020-01-01'", "timestamp"),
+        ("INTERVAL '1 day'", "interval"),
+        ("EXISTS (SELECT 1)", "exists"),
+        ("(SELECT 1 AS z)", "z"),
+        ("(SELECT a FROM (VALUES (1)) t(a))", "a"),
+        ("ARRAY[1, 2]", "array"),
+        ("coalesce(1, 2)", "coalesce"),
+        ("1 + 1", "?column?"),
+    ];
+    for (expr, name) in cases {
+        let rows = session.query(&format!("SELECT {expr}")).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        assert_eq!(rows.columns[0].name, name, "SELECT {expr}");
+    }
+}

@@ -1034,6 +1034,21 @@ fn column_name(e: &ast::Expr) -> String {
             .and_then(|p| p.as_ident())
             .map(ident_name)
             .unwrap_or_else(|| "?column?".to_string()),
+        ast::Expr::TypedString(ts) => cast_type_name(&ts.data_type),
+        ast::Expr::Interval(_) => "interval".to_string(),
+        ast::Expr::Extract { .. } => "extract".to_string(),
+        ast::Expr::Exists { .. } => "exists".to_string(),
+        ast::Expr::Array(_) => "array".to_string(),
+        ast::Expr::Tuple(_) => "row".to_string(),
+        // A scalar subquery is named after its one column, as in PostgreSQL.
+        ast::Expr::Subquery(q) => match q.body.as_ref() {
+            SetExpr::Select(select) => match select.projection.as_slice() {
+                [SelectItem::ExprWithAlias { alias, .. }] => ident_name(alias),
+                [SelectItem::UnnamedExpr(e)] => column_name(e),
+                _ => "?column?".to_string(),
+            },
+            _ => "?column?".to_string(),
+        },
         ast::Expr::Case { .. } => "case".to_string(),
         ast::Expr::Substring { .. } => "substring".to_string(),
         ast::Expr::Trim { .. } => "btrim".to_string(),
@@ -1058,6 +1073,25 @@ fn cast_type_name(t: &ast::DataType) -> String {
         T::Text => "text",
         T::Varchar(_) | T::CharacterVarying(_) | T::CharVarying(_) => "varchar",
         T::Char(_) | T::Character(_) => "bpchar",
+        T::Date => "date",
+        T::Time(_, ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz) => "timetz",
+        T::Time(..) => "time",
+        T::Timestamp(_, ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz) => "timestamptz",
+        T::Timestamp(..) => "timestamp",
+        T::Interval { .. } => "interval",
+        T::Bytea => "bytea",
+        T::JSON => "json",
+        T::JSONB => "jsonb",
+        // An array type is named after its element type (`'{1}'::int[]` is int4).
+        T::Array(ast::ArrayElemTypeDef::SquareBracket(inner, _)) => return cast_type_name(inner),
+        // `"char"`, `name`, `oid`, `regclass`, ...: the type's own (last) name.
+        T::Custom(name, _) => {
+            return name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map_or_else(|| "?column?".to_string(), ident_name);
+        }
         _ => "?column?",
     }
     .to_string()
