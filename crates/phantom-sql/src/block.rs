@@ -61,6 +61,59 @@ const PASSIVE: &[(&str, &str)] = &[
     ("xmloption", "content"),
 ];
 
+/// Settings that are accepted, shown and kept as PostgreSQL's, with no effect here yet:
+/// boolean ones are checked as booleans. The planner's `enable_*` switches will steer
+/// the optimizer once it has choices to make.
+const BOOLEAN_SWITCHES: &[(&str, &str)] = &[
+    ("enable_bitmapscan", "on"),
+    ("enable_hashagg", "on"),
+    ("enable_hashjoin", "on"),
+    ("enable_indexonlyscan", "on"),
+    ("enable_indexscan", "on"),
+    ("enable_material", "on"),
+    ("enable_memoize", "on"),
+    ("enable_mergejoin", "on"),
+    ("enable_nestloop", "on"),
+    ("enable_parallel_append", "on"),
+    ("enable_parallel_hash", "on"),
+    ("enable_partition_pruning", "on"),
+    ("enable_seqscan", "on"),
+    ("enable_sort", "on"),
+    ("enable_incremental_sort", "on"),
+    ("enable_tidscan", "on"),
+    ("jit", "off"),
+    ("geqo", "on"),
+];
+
+/// More accepted-and-shown settings PostgreSQL clients and test suites set.
+const MORE_PASSIVE: &[(&str, &str)] = &[
+    ("lc_messages", "C"),
+    ("lc_monetary", "C"),
+    ("lc_numeric", "C"),
+    ("lc_time", "C"),
+    ("max_parallel_workers_per_gather", "2"),
+    ("random_page_cost", "4"),
+    ("seq_page_cost", "1"),
+    ("cpu_tuple_cost", "0.01"),
+    ("effective_cache_size", "4GB"),
+    ("default_statistics_target", "100"),
+    ("from_collapse_limit", "8"),
+    ("join_collapse_limit", "8"),
+];
+
+/// True for a custom (placeholder) setting's name: `prefix.name`, both parts
+/// identifiers, and a prefix other than our own `phantom`.
+fn is_custom_setting(name: &str) -> bool {
+    let ident = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    };
+    match name.split_once('.') {
+        Some((prefix, rest)) => prefix != "phantom" && ident(prefix) && rest.split('.').all(ident),
+        None => false,
+    }
+}
+
 /// A size in bytes, as the `phantom.*` size settings take it.
 fn parse_bytes(name: &str, value: &str) -> Result<usize> {
     value.trim().parse().map_err(|_| {
@@ -144,7 +197,12 @@ impl Default for Settings {
             role: None,
             login: (catalog::BOOTSTRAP_ROLE.to_string(), true),
             superusers: BTreeMap::from([(catalog::BOOTSTRAP_ROLE.to_string(), true)]),
-            passive: PASSIVE.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            passive: PASSIVE
+                .iter()
+                .chain(BOOLEAN_SWITCHES)
+                .chain(MORE_PASSIVE)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             version: 0,
         }
     }
@@ -236,7 +294,16 @@ impl Settings {
                 self.role = None;
                 self.settle_user();
             }
+            _ if BOOLEAN_SWITCHES.iter().any(|(n, _)| *n == name) => {
+                self.passive.insert(name.to_string(), on_off(parse_bool(name, value)?));
+            }
             _ if self.passive.contains_key(name) => {
+                self.passive.insert(name.to_string(), value.to_string());
+            }
+            // `SET myapp.user_id = '42'`: a two-part name is a custom setting, made by
+            // setting it, as PostgreSQL's placeholder variables (applications keep
+            // per-session values there). Our own prefix is not open to that.
+            _ if is_custom_setting(name) => {
                 self.passive.insert(name.to_string(), value.to_string());
             }
             _ if crate::catalog::pg_catalog::READ_ONLY_SETTINGS.contains(&name) => {

@@ -642,7 +642,15 @@ impl Session {
                 self.fail_on_error(result)
             }
             Ast::ShowVariable { variable } => {
-                let name = variable.iter().map(ident).collect::<Vec<_>>().join(" ");
+                let parts: Vec<String> = variable.iter().map(ident).collect();
+                // The parser gives `SHOW transaction isolation level` and `SHOW app.x`
+                // alike, as words: a dotted custom setting is the one that exists.
+                let spaced = parts.join(" ");
+                let name = if parts.len() > 1 && self.settings.show(&spaced, None).is_err() {
+                    parts.join(".")
+                } else {
+                    spaced
+                };
                 if let Some(block) = &self.block {
                     block.refuse_if_failed()?;
                 }
@@ -654,7 +662,11 @@ impl Session {
                     _ => self.settings.show(&name, current),
                 };
                 let value = self.fail_on_error(result)?;
-                let column = variable.last().map_or(name.clone(), ident);
+                let column = if name.contains('.') {
+                    name.clone()
+                } else {
+                    variable.last().map_or(name.clone(), ident)
+                };
                 let rows = Rows {
                     columns: vec![Column { name: column, data_type: DataType::Text }],
                     rows: vec![Row(vec![Value::Text(value)])],
