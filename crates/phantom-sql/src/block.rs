@@ -478,6 +478,10 @@ pub struct Block {
     pub read_only: bool,
     /// Statements run so far (SET TRANSACTION must come first).
     pub statements: u64,
+    /// Opened by the server for the statements up to a Sync (PostgreSQL's implicit
+    /// transaction block), not by BEGIN: a BEGIN in it makes it explicit, silently, and
+    /// a COMMIT of it warns that no transaction was in progress, as in PostgreSQL.
+    pub implicit: bool,
     savepoints: Vec<(String, Savepoint)>,
     /// Settings changed by `SET LOCAL` (or `set_config(..., true)`), with the values to
     /// put back when the block ends.
@@ -495,6 +499,7 @@ impl Block {
             failed: false,
             read_only,
             statements: 0,
+            implicit: false,
             savepoints: Vec::new(),
             local_settings: Vec::new(),
             session_settings: Vec::new(),

@@ -31,6 +31,7 @@ pub mod exec;
 pub mod index;
 pub mod instance;
 pub mod interrupt;
+pub mod notice;
 pub mod parse_cache;
 pub mod parser;
 pub mod planner;

@@ -174,6 +174,10 @@ pub fn drop_roles(
     for name in names {
         let Some(role) = instance.catalog.role_for_update(txn, name)? else {
             if if_exists {
+                crate::notice::raise(crate::notice::Notice::notice(
+                    "00000",
+                    format!("role \"{name}\" does not exist, skipping"),
+                ));
                 continue;
             }
             return Err(no_role(name));

@@ -25,6 +25,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::exec::{self, Context};
 use crate::instance::Instance;
 use crate::interrupt::Interrupt;
+use crate::notice::{Notice, raise};
 use crate::parse_cache::ParseCache;
 use crate::parser;
 use crate::planner::{Expr, Plan, explain, optimizer};
@@ -199,6 +200,7 @@ impl Session {
     /// is armed (see [`crate::interrupt`]), and the work runs with the stack
     /// [`crate::depth`] guarantees.
     fn as_statement<'s, T>(&'s mut self, f: impl FnOnce(&'s mut Session) -> Result<T>) -> Result<T> {
+        crate::notice::clear();
         self.end_idle_transaction()?;
         let interrupt = self.interrupt.clone();
         interrupt.clear();
@@ -531,19 +533,23 @@ impl Session {
         match statement {
             Ast::StartTransaction { modes, .. } => {
                 let (isolation, read_only) = block::modes(modes);
-                if self.block.is_none() {
-                    self.begin_block(isolation, read_only.unwrap_or(self.settings.default_read_only));
+                match self.block.as_mut() {
+                    None => self.begin_block(isolation, read_only.unwrap_or(self.settings.default_read_only)),
+                    Some(block) if block.implicit => block.implicit = false,
+                    // PostgreSQL warns and carries on when a block is already open.
+                    Some(_) => raise(Notice::warning("25001", "there is already a transaction in progress")),
                 }
-                // PostgreSQL warns and carries on when a block is already open.
                 Ok(Output::Command("BEGIN".into()))
             }
             Ast::Commit { chain, .. } => {
+                self.warn_if_no_block(*chain);
                 let modes = self.chained_modes(*chain, "COMMIT")?;
                 let output = self.commit_block();
                 self.chain(modes);
                 output
             }
             Ast::Rollback { savepoint: None, chain } => {
+                self.warn_if_no_block(*chain);
                 let modes = self.chained_modes(*chain, "ROLLBACK")?;
                 let result = self.rollback_block();
                 self.chain(modes);
@@ -964,6 +970,52 @@ impl Session {
 
     /// `COMMIT`: ends the open block, committing it, or rolling it back if it failed (the
     /// tag then says ROLLBACK, as in PostgreSQL). Held cursors get their rows first.
+    /// Opens the implicit transaction block the server runs the statements up to a Sync
+    /// in (see [`Block::implicit`]); nothing if a block is open.
+    pub fn begin_implicit(&mut self) {
+        if self.block.is_none() {
+            self.begin_block(None, self.settings.default_read_only);
+            if let Some(block) = self.block.as_mut() {
+                block.implicit = true;
+            }
+        }
+    }
+
+    /// Ends the implicit block [`Session::begin_implicit`] opened (at the Sync), if it is
+    /// still open and implicit: commits it, or rolls it back if it failed or `commit` is
+    /// false (the caller saw a statement fail). No warning.
+    pub fn end_implicit(&mut self, commit: bool) -> Result<()> {
+        if !self.block.as_ref().is_some_and(|b| b.implicit) {
+            return Ok(());
+        }
+        if !commit || self.transaction_failed() {
+            self.rollback_block()
+        } else {
+            self.commit_block().map(drop)
+        }
+    }
+
+    /// PostgreSQL's warning for COMMIT or ROLLBACK with no block of the user's open (an
+    /// implicit one is ended all the same). `AND CHAIN` outside a block is an error
+    /// instead (see [`Session::chained_modes`]).
+    fn warn_if_no_block(&self, chain: bool) {
+        if !chain && self.block.as_ref().is_none_or(|b| b.implicit) {
+            raise(Notice::warning("25P01", "there is no transaction in progress"));
+        }
+    }
+
+    /// What the last call raised (notices and warnings, oldest first) that the session's
+    /// `client_min_messages` lets through; taking them forgets them. A call of the
+    /// session's API forgets what an earlier one raised.
+    pub fn take_notices(&self) -> Vec<Notice> {
+        let threshold = self
+            .settings
+            .show("client_min_messages", None)
+            .ok()
+            .and_then(|level| crate::notice::Severity::threshold(&level));
+        crate::notice::take().into_iter().filter(|n| threshold.is_some_and(|t| n.severity >= t)).collect()
+    }
+
     /// Opens a transaction block.
     fn begin_block(&mut self, isolation: Option<Isolation>, read_only: bool) {
         let txn = self.settings.begin(&self.instance.store, isolation, &self.interrupt);

@@ -31,6 +31,7 @@ pub use phantom_sql::copy;
 pub use phantom_sql::depth::THREAD_STACK as SESSION_THREAD_STACK;
 pub use phantom_sql::error::{Error, Position, Result, SqlState};
 pub use phantom_sql::interrupt::Interrupt;
+pub use phantom_sql::notice::{Notice, Severity};
 pub use phantom_sql::parser::{is_blank, split_statements};
 pub use phantom_sql::result::{Column, FromValue, Output, Row, RowSink, Rows};
 pub use phantom_sql::scram;

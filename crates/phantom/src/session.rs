@@ -164,6 +164,27 @@ impl Session {
         self.inner.idle_deadline()
     }
 
+    /// The notices and warnings the last call raised (`drop cascades to view v`, `table
+    /// "t" does not exist, skipping`, ...) that `client_min_messages` lets through,
+    /// oldest first; taking them forgets them, and the next call forgets any not taken.
+    pub fn take_notices(&self) -> Vec<crate::Notice> {
+        self.inner.take_notices()
+    }
+
+    /// Opens an *implicit* transaction block, as the server does for the statements of
+    /// one extended-protocol exchange: a BEGIN in it makes it an ordinary block, a COMMIT
+    /// ends it with PostgreSQL's warning that no transaction was in progress. Nothing
+    /// happens if a block is open.
+    pub fn begin_implicit(&mut self) {
+        self.inner.begin_implicit();
+    }
+
+    /// Ends the block [`Session::begin_implicit`] opened, if it is still implicit:
+    /// commits it, or rolls it back if a statement in it failed or `commit` is false.
+    pub fn end_implicit(&mut self, commit: bool) -> Result<()> {
+        self.inner.end_implicit(commit)
+    }
+
     /// True inside `BEGIN ... COMMIT`.
     pub fn in_transaction(&self) -> bool {
         self.inner.in_transaction()

@@ -175,6 +175,15 @@ impl Worker {
         Ok(())
     }
 
+    /// NoticeResponses for what the last statement raised (sent before its
+    /// CommandComplete or ErrorResponse, as PostgreSQL sends them).
+    fn send_notices(&mut self) -> Result<(), Gone> {
+        for notice in self.session.take_notices() {
+            self.out.send(crate::error::WireError::notice(notice).to_notice())?;
+        }
+        Ok(())
+    }
+
     /// ReadyForQuery with the session's transaction status (after any settings the
     /// statements before it changed).
     fn ready(&mut self) -> Result<(), Gone> {

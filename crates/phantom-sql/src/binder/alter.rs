@@ -91,6 +91,7 @@ impl Binder<'_> {
             return Err(Error::new(SqlState::InternalError, "ALTER TABLE ... OWNER TO is bound apart"));
         }
         let Some(table) = self.ddl_table(&alter.name, alter.if_exists)? else {
+            self.skipping("relation", &alter.name)?;
             return Ok(None);
         };
         // Changing a table is its owner's business; a foreign key it gains needs

@@ -118,6 +118,11 @@ pub(super) fn refuse_system_column_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// PostgreSQL's notice for `CREATE ... IF NOT EXISTS` of a relation that exists.
+pub(crate) fn already_exists(name: &str) -> crate::notice::Notice {
+    crate::notice::Notice::notice("42P07", format!("relation \"{name}\" already exists, skipping"))
+}
+
 fn not_yet(what: &str) -> Error {
     Error::new(SqlState::FeatureNotSupported, format!("{what} are not supported yet"))
 }
@@ -273,6 +278,7 @@ impl Binder<'_> {
             }
         };
         if create.if_not_exists && self.catalog.relation_exists(self.txn, &table.schema, &name)? {
+            crate::notice::raise(already_exists(&name));
             return Ok(None);
         }
         Ok(Some(NewIndex { name, table: table.qualified(), columns, unique: create.unique, engine }))
@@ -306,6 +312,7 @@ impl Binder<'_> {
         }
         let name = self.new_relation_name(&create.name)?;
         if create.if_not_exists && self.catalog.relation_exists(self.txn, &name.schema, &name.name)? {
+            crate::notice::raise(already_exists(&name.name));
             return Ok(None);
         }
         if let Some(query) = &create.query {

@@ -36,11 +36,14 @@ impl Binder<'_> {
                     self.ddl_sequence(name, if_exists)?.map(|s| Securable::sequence(&s))
                 }
                 ast::ObjectType::Schema => {
-                    if let Some(schema) = self.existing_schema(name, if_exists)? {
-                        self.require_ownership(Securable::schema(&schema));
-                        if !schemas.contains(&schema.name) {
-                            schemas.push(schema.name);
+                    match self.existing_schema(name, if_exists)? {
+                        Some(schema) => {
+                            self.require_ownership(Securable::schema(&schema));
+                            if !schemas.contains(&schema.name) {
+                                schemas.push(schema.name);
+                            }
                         }
+                        None => self.skipping("schema", name)?,
                     }
                     continue;
                 }
@@ -51,7 +54,16 @@ impl Binder<'_> {
                     ));
                 }
             };
-            let Some(object) = object else { continue };
+            let Some(object) = object else {
+                let what = match kind {
+                    ast::ObjectType::View => "view",
+                    ast::ObjectType::Index => "index",
+                    ast::ObjectType::Sequence => "sequence",
+                    _ => "table",
+                };
+                self.skipping(what, name)?;
+                continue;
+            };
             let target = QualifiedName::new(object.schema.as_deref().unwrap_or_default(), &object.name);
             self.require(Target::Object(object), Required::OwnerOrSchemaOwner);
             if !found.contains(&target) {

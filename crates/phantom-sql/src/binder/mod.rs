@@ -26,7 +26,7 @@ mod table_function;
 
 pub use alter::{AlterOp, AlterTable, ColumnChange};
 pub use ddl::{NewIndex, NewTable};
-pub(crate) use ddl::{check_key_types, key_types_compatible};
+pub(crate) use ddl::{already_exists, check_key_types, key_types_compatible};
 pub use expr::{AggState, Cx, Typed};
 pub use grant::{GrantObject, GrantStatement, Grantee};
 pub use names::{NameRef, name_ref};

@@ -92,6 +92,21 @@ impl Binder<'_> {
         }
     }
 
+    /// The notice of a statement whose IF EXISTS found no `what` (`table`, `view`, ...)
+    /// called `name`: PostgreSQL's "... does not exist, skipping", naming the schema when
+    /// that is what is missing.
+    pub(crate) fn skipping(&self, what: &str, name: &ast::ObjectName) -> Result<()> {
+        let name = name_ref(name)?;
+        let message = match &name.schema {
+            Some(schema) if !self.catalog.schema_exists(self.txn, schema)? => {
+                format!("schema \"{schema}\" does not exist, skipping")
+            }
+            _ => format!("{what} \"{}\" does not exist, skipping", name.name),
+        };
+        crate::notice::raise(crate::notice::Notice::notice("00000", message));
+        Ok(())
+    }
+
     /// The table a DDL statement names: 3F000 for a missing schema, 42P01 for a missing
     /// table, 42809 for a view. `missing_ok` (IF EXISTS) turns the missing cases into
     /// `None`.

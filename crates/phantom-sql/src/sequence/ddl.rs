@@ -186,6 +186,7 @@ pub fn create_sequence(
 ) -> Result<bool> {
     if instance.catalog.relation_exists(txn, &def.schema, &def.name)? {
         if if_not_exists {
+            crate::notice::raise(crate::binder::already_exists(&def.name));
             return Ok(false);
         }
         return Err(Error::new(
