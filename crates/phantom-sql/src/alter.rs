@@ -107,7 +107,7 @@ impl Change<'_> {
             AlterOp::AddColumn { column, if_not_exists, constraints, sequence } => {
                 if table.column_index(&column.name).is_some() {
                     if if_not_exists {
-                        crate::notice::raise(crate::notice::Notice::notice(
+                        crate::notice::raise(crate::notice::Notice::new(
                             "42701",
                             format!(
                                 "column \"{}\" of relation \"{}\" already exists, skipping",
@@ -155,7 +155,7 @@ impl Change<'_> {
                 self.cascade |= cascade;
                 match table.column_index(&name) {
                     None if if_exists => {
-                        crate::notice::raise(crate::notice::Notice::notice(
+                        crate::notice::raise(crate::notice::Notice::new(
                             "00000",
                             format!(
                                 "column \"{name}\" of relation \"{}\" does not exist, skipping",
@@ -441,7 +441,7 @@ impl Change<'_> {
             return Ok(Arc::new(rewrite::rewrite(self.cx, &table, new, Ok)?));
         }
         if if_exists {
-            crate::notice::raise(crate::notice::Notice::notice(
+            crate::notice::raise(crate::notice::Notice::new(
                 "00000",
                 format!("constraint \"{name}\" of relation \"{}\" does not exist, skipping", table.name),
             ));

@@ -29,7 +29,7 @@ pub fn create_schema(
 ) -> Result<Output> {
     if instance.catalog.schema_exists(&cx.txn, &name)? {
         if if_not_exists {
-            crate::notice::raise(crate::notice::Notice::notice(
+            crate::notice::raise(crate::notice::Notice::new(
                 "42P06",
                 format!("schema \"{name}\" already exists, skipping"),
             ));
@@ -269,11 +269,11 @@ pub(crate) fn cascade_notice(objects: &[String]) {
     use crate::notice::{Notice, raise};
     match objects {
         [] => {}
-        [one] => raise(Notice::notice("00000", format!("drop cascades to {one}"))),
+        [one] => raise(Notice::new("00000", format!("drop cascades to {one}"))),
         many => {
             let detail: Vec<String> = many.iter().map(|o| format!("drop cascades to {o}")).collect();
             raise(
-                Notice::notice("00000", format!("drop cascades to {} other objects", many.len()))
+                Notice::new("00000", format!("drop cascades to {} other objects", many.len()))
                     .with_detail(detail.join("\n")),
             );
         }

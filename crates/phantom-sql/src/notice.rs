@@ -58,14 +58,14 @@ pub struct Notice {
 }
 
 impl Notice {
-    /// A NOTICE with SQLSTATE `code`.
+    /// A NOTICE (the usual severity) with SQLSTATE `code`.
     pub fn notice(code: &'static str, message: impl Into<String>) -> Notice {
         Notice { severity: Severity::Notice, code, message: message.into(), detail: None, hint: None }
     }
 
     /// A WARNING with SQLSTATE `code`.
     pub fn warning(code: &'static str, message: impl Into<String>) -> Notice {
-        Notice { severity: Severity::Warning, ..Notice::notice(code, message) }
+        Notice { severity: Severity::Warning, ..Notice::new(code, message) }
     }
 
     /// The same notice with a DETAIL line.
@@ -101,14 +101,14 @@ mod tests {
     #[test]
     fn notices_collect_in_order_until_taken() {
         clear();
-        raise(Notice::notice("00000", "first"));
+        raise(Notice::new("00000", "first"));
         raise(Notice::warning("25P01", "second").with_detail("why"));
         let taken = take();
         assert_eq!(taken.len(), 2);
         assert_eq!((taken[0].message.as_str(), taken[1].severity), ("first", Severity::Warning));
         assert_eq!(taken[1].detail.as_deref(), Some("why"));
         assert!(take().is_empty());
-        raise(Notice::notice("00000", "stale"));
+        raise(Notice::new("00000", "stale"));
         clear();
         assert!(take().is_empty());
     }

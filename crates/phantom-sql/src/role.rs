@@ -174,7 +174,7 @@ pub fn drop_roles(
     for name in names {
         let Some(role) = instance.catalog.role_for_update(txn, name)? else {
             if if_exists {
-                crate::notice::raise(crate::notice::Notice::notice(
+                crate::notice::raise(crate::notice::Notice::new(
                     "00000",
                     format!("role \"{name}\" does not exist, skipping"),
                 ));

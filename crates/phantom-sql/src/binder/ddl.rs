@@ -120,7 +120,7 @@ pub(super) fn refuse_system_column_name(name: &str) -> Result<()> {
 
 /// PostgreSQL's notice for `CREATE ... IF NOT EXISTS` of a relation that exists.
 pub(crate) fn already_exists(name: &str) -> crate::notice::Notice {
-    crate::notice::Notice::notice("42P07", format!("relation \"{name}\" already exists, skipping"))
+    crate::notice::Notice::new("42P07", format!("relation \"{name}\" already exists, skipping"))
 }
 
 fn not_yet(what: &str) -> Error {

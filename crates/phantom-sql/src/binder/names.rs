@@ -103,7 +103,7 @@ impl Binder<'_> {
             }
             _ => format!("{what} \"{}\" does not exist, skipping", name.name),
         };
-        crate::notice::raise(crate::notice::Notice::notice("00000", message));
+        crate::notice::raise(crate::notice::Notice::new("00000", message));
         Ok(())
     }
 
