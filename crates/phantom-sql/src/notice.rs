@@ -59,7 +59,7 @@ pub struct Notice {
 
 impl Notice {
     /// A NOTICE (the usual severity) with SQLSTATE `code`.
-    pub fn notice(code: &'static str, message: impl Into<String>) -> Notice {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Notice {
         Notice { severity: Severity::Notice, code, message: message.into(), detail: None, hint: None }
     }
 
