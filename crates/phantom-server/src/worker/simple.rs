@@ -133,8 +133,6 @@ pub(super) fn runs_outside_blocks(text: &str) -> bool {
     )
 }
 
-/// PostgreSQL's warnings for BEGIN inside a block and COMMIT or ROLLBACK outside one.
-
 #[cfg(test)]
 mod tests {
     use super::*;
