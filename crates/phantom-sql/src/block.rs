@@ -16,8 +16,9 @@
 //!   warns). Plain `SET` is not undone by a ROLLBACK here, unlike PostgreSQL.
 //!
 //! [`Settings`] are the session's `SET` parameters; the ones that matter here are
-//! `default_transaction_isolation`, `lock_timeout` and `search_path` (where unqualified
-//! names are looked up, see [`crate::catalog`]). Others that PostgreSQL clients
+//! `default_transaction_isolation`, `lock_timeout`, `search_path` (where unqualified
+//! names are looked up, see [`crate::catalog`]) and `DateStyle`, `IntervalStyle` and
+//! `TimeZone` (how dates and times are read and written, see [`crate::types::datetime`]). Others that PostgreSQL clients
 //! commonly send are accepted and shown back, unknown ones fail with 42704. The role the
 //! session runs as is kept here too (set when a server client logs in), since `SHOW
 //! session_authorization` and `is_superuser` report it.
@@ -31,6 +32,7 @@ use sqlparser::ast::{TransactionAccessMode, TransactionIsolationLevel, Transacti
 use crate::catalog;
 use crate::error::{Error, Result, SqlState};
 use crate::interrupt::Interrupt;
+use crate::types::datetime::DateTimeSettings;
 
 /// Parameters that are accepted and remembered, but change nothing.
 const PASSIVE: &[(&str, &str)] = &[
@@ -39,21 +41,18 @@ const PASSIVE: &[(&str, &str)] = &[
     ("check_function_bodies", "on"),
     ("client_encoding", "UTF8"),
     ("client_min_messages", "notice"),
-    ("datestyle", "ISO, MDY"),
     ("default_table_access_method", "heap"),
     ("default_tablespace", ""),
     ("escape_string_warning", "on"),
     ("extra_float_digits", "1"),
     ("idle_in_transaction_session_timeout", "0"),
     ("idle_session_timeout", "0"),
-    ("intervalstyle", "postgres"),
     ("maintenance_work_mem", "64MB"),
     ("row_security", "on"),
     ("server_encoding", "UTF8"),
     ("standard_conforming_strings", "on"),
     ("statement_timeout", "0"),
     ("synchronous_commit", "on"),
-    ("timezone", "UTC"),
     ("work_mem", "4MB"),
     ("xmloption", "content"),
 ];
@@ -83,6 +82,8 @@ pub struct Settings {
     pub user: String,
     /// Whether that role is a superuser (`SHOW is_superuser`).
     pub superuser: bool,
+    /// `DateStyle`, `IntervalStyle` and `TimeZone` (see [`crate::types::datetime`]).
+    pub datetime: DateTimeSettings,
     passive: BTreeMap<String, String>,
     /// Counts changes made through [`Settings::set`], so a caller can tell cheaply
     /// whether anything changed since it last looked.
@@ -109,6 +110,7 @@ impl Default for Settings {
             search_path: catalog::default_search_path(),
             user: catalog::BOOTSTRAP_ROLE.to_string(),
             superuser: true,
+            datetime: DateTimeSettings::default(),
             passive: PASSIVE.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             version: 0,
         }
@@ -162,6 +164,9 @@ impl Settings {
                 self.search_path = catalog::default_search_path()
             }
             "search_path" => self.search_path = catalog::parse_search_path(value)?,
+            "datestyle" => self.datetime.set_date_style(value)?,
+            "intervalstyle" => self.datetime.set_interval_style(value)?,
+            "timezone" => self.datetime.set_time_zone(value)?,
             _ if self.passive.contains_key(name) => {
                 self.passive.insert(name.to_string(), value.to_string());
             }
@@ -192,6 +197,9 @@ impl Settings {
             "search_path" => catalog::format_search_path(&self.search_path),
             "session_authorization" => self.user.clone(),
             "is_superuser" => if self.superuser { "on" } else { "off" }.to_string(),
+            "datestyle" => self.datetime.date_style_name(),
+            "intervalstyle" => self.datetime.interval_style_name().to_string(),
+            "timezone" => self.datetime.zone.name().to_string(),
             _ => match self.passive.get(name) {
                 Some(value) => value.clone(),
                 None => crate::catalog::pg_catalog::read_only_setting(name).ok_or_else(|| unknown(name))?,
@@ -207,6 +215,9 @@ impl Settings {
             "phantom.spill_threshold",
             "phantom.write_set_limit",
             "search_path",
+            "datestyle",
+            "intervalstyle",
+            "timezone",
         ];
         names.extend(self.passive.keys().map(String::as_str));
         names.extend(crate::catalog::pg_catalog::READ_ONLY_SETTINGS);

@@ -155,6 +155,12 @@ pub enum SqlState {
     ReservedName,
     /// 42P17
     InvalidObjectDefinition,
+    /// 22007
+    InvalidDatetimeFormat,
+    /// 22015
+    IntervalFieldOverflow,
+    /// 22009
+    InvalidTimeZoneDisplacementValue,
 }
 
 impl SqlState {
@@ -191,6 +197,9 @@ impl SqlState {
             SerializationFailure => "40001",
             DeadlockDetected => "40P01",
             DatetimeFieldOverflow => "22008",
+            InvalidDatetimeFormat => "22007",
+            IntervalFieldOverflow => "22015",
+            InvalidTimeZoneDisplacementValue => "22009",
             InvalidSqlStatementName => "26000",
             DuplicatePreparedStatement => "42P05",
             InvalidCursorName => "34000",

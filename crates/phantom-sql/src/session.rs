@@ -31,7 +31,7 @@ use crate::planner::{Expr, Plan, explain, optimizer};
 use crate::result::{Column, Output, Row, RowSink, Rows};
 use crate::sequence::SessionSequences;
 use crate::types::cast::{self, CastKind};
-use crate::types::{DataType, Value};
+use crate::types::{DataType, Value, datetime};
 
 pub use copy_in::CopyIn;
 pub use cursor::Cursor;
@@ -121,6 +121,8 @@ pub struct Session {
     cursors: std::collections::HashMap<String, sql_cursors::Declared>,
     /// What `currval` and `lastval` answer (see [`crate::sequence`]).
     sequence_session: Arc<SessionSequences>,
+    /// When the open block began (`now()` inside it), microseconds since the epoch.
+    block_started_at: i64,
 }
 
 impl Session {
@@ -134,8 +136,30 @@ impl Session {
             parse_cache: ParseCache::default(),
             cursors: Default::default(),
             sequence_session: Arc::new(SessionSequences::new(instance.sequence_states.clone())),
+            block_started_at: 0,
             instance,
         }
+    }
+
+    /// Installs the session's date/time settings and clock for what runs until the
+    /// returned guard drops (see [`datetime::settings`]): a statement's casts, functions
+    /// and the text form of the values it sends.
+    pub(crate) fn enter_datetime(&self) -> datetime::settings::Scope {
+        let now = datetime::settings::now_micros();
+        let transaction_start = if self.block.is_some() { self.block_started_at } else { now };
+        datetime::settings::enter(datetime::settings::Context {
+            settings: self.settings.datetime.clone(),
+            transaction_start,
+            statement_start: now,
+        })
+    }
+
+    /// `value` as text in this session's `DateStyle`, `IntervalStyle` and `TimeZone`
+    /// (what a client of the server receives), for callers that print rows after the
+    /// statement has run.
+    pub fn format_value(&self, value: &Value, ty: DataType) -> String {
+        let _scope = self.enter_datetime();
+        value.text_as(ty)
     }
 
     /// A handle another thread can use to cancel the statement this session is running
@@ -267,6 +291,7 @@ impl Session {
     }
 
     fn prepare_statement(&mut self, statement: Ast) -> Result<Prepared> {
+        let _datetime = self.enter_datetime();
         let text = |name: String| Some(vec![Column { name, data_type: DataType::Text }]);
         let (parameter_types, columns) = match &statement {
             Ast::Query(_) | Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
@@ -452,10 +477,12 @@ impl Session {
     }
 
     fn run(&mut self, statement: &Ast, params: &[Value], sink: &mut dyn RowSink) -> Result<Output> {
+        let _datetime = self.enter_datetime();
         match statement {
             Ast::StartTransaction { modes, .. } => {
                 let (isolation, read_only) = block::modes(modes);
                 if self.block.is_none() {
+                    self.block_started_at = datetime::settings::now_micros();
                     let txn = self.settings.begin(&self.instance.store, isolation, &self.interrupt);
                     self.block = Some(Block::new(txn, read_only.unwrap_or(false)));
                 }
@@ -724,7 +751,9 @@ impl Session {
                 };
                 self.set_setting(&name, &value, local)
             }
-            ast::Set::SetTimeZone { value, .. } => self.settings.set("timezone", &setting_value(value)),
+            ast::Set::SetTimeZone { value, local } => {
+                self.set_setting("timezone", &setting_value(value), *local)
+            }
             ast::Set::SetNames { charset_name, .. } => {
                 self.settings.set("client_encoding", &ident(charset_name))
             }

@@ -61,6 +61,13 @@ impl Session {
         self.inner.settings().show(&name.to_ascii_lowercase(), None).ok()
     }
 
+    /// `value` as PostgreSQL's text output shows it in this session: dates, times and
+    /// intervals in its `DateStyle`, `IntervalStyle` and `TimeZone` (a `Value`'s own
+    /// `Display` uses the defaults: ISO, postgres, UTC).
+    pub fn format_value(&self, value: &Value, ty: DataType) -> String {
+        self.inner.format_value(value, ty)
+    }
+
     /// A number that changes whenever a setting does (`SET`, `SET LOCAL` and its undoing
     /// at the end of the block, `set_config()`): compare it to see whether to look at
     /// the settings again.

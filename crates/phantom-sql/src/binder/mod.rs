@@ -7,6 +7,7 @@
 //! is reported here, before any row is touched.
 
 mod alter;
+mod datetime;
 mod ddl;
 mod dml;
 mod drop;

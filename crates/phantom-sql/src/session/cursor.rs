@@ -67,6 +67,7 @@ impl Session {
         }
         self.interrupt.clear();
         prepared.check_arity(params)?;
+        let _datetime = self.enter_datetime();
         self.start_query(&prepared.statement, params).map(Some)
     }
 
@@ -123,6 +124,7 @@ impl Session {
     /// done when fewer than asked for were left.
     pub fn fetch(&mut self, cursor: &mut Cursor, max: Option<usize>, sink: &mut dyn RowSink) -> Result<u64> {
         self.interrupt.clear();
+        let _datetime = self.enter_datetime();
         let block = match self.block.as_mut() {
             Some(block) if block.txn.id() == cursor.txn => block,
             _ => {
