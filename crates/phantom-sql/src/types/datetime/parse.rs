@@ -483,8 +483,9 @@ pub fn decode_date_time(fields: &[Field]) -> Decode<Decoded> {
                             offset = Some(east);
                             tmask = if dst { DTZ | TZ } else { TZ };
                         }
-                        zone::Abbreviation::Dynamic(name) => {
-                            named_zone = Some(name.to_string());
+                        zone::Abbreviation::Dynamic(_) => {
+                            // Resolved for the date found, by the abbreviation's own rule.
+                            named_zone = Some(text.to_string());
                             tmask = TZ;
                         }
                     }

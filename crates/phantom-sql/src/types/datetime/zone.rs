@@ -239,8 +239,33 @@ pub fn numeric_abbreviation(east: i32) -> String {
 pub fn input_zone_offset(name: &str, local: i64) -> Option<i32> {
     match abbreviation(&name.to_ascii_lowercase()) {
         Some(Abbreviation::Fixed(east, _)) => Some(east),
-        Some(Abbreviation::Dynamic(zone)) => Zone::named(zone).map(|z| z.offset_of_local(local)),
+        Some(Abbreviation::Dynamic(zone)) => Zone::named(zone).map(|z| z.abbreviation_offset(name, local)),
         None => Zone::named(name).map(|z| z.offset_of_local(local)),
+    }
+}
+
+impl Zone {
+    /// The offset a zone's abbreviation stands for around the local time `local`: the
+    /// zone's offset then if it goes by that abbreviation then, else the offset of the
+    /// nearest earlier time it did (PostgreSQL's rule: `MSK` in a Moscow summer is still
+    /// +03, not the +04 of MSD), else of the nearest later one.
+    fn abbreviation_offset(&self, abbreviation: &str, local: i64) -> i32 {
+        let guess = self.offset_of_local(local);
+        let matches = |utc: i64| {
+            let at = self.offset_at(utc);
+            at.abbreviation.eq_ignore_ascii_case(abbreviation).then_some(at.east)
+        };
+        let utc = local - i64::from(guess) * SECOND;
+        if let Some(east) = matches(utc) {
+            return east;
+        }
+        // Probe every two weeks, up to 60 years back, then forward.
+        const STEP: i64 = 14 * DAY;
+        const STEPS: i64 = 60 * 27;
+        (1..=STEPS)
+            .find_map(|k| matches(utc - k * STEP))
+            .or_else(|| (1..=STEPS).find_map(|k| matches(utc + k * STEP)))
+            .unwrap_or(guess)
     }
 }
 
