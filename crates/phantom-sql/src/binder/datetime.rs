@@ -489,7 +489,12 @@ impl Binder<'_> {
                         slots[position] = Some(e.clone());
                         position += 1;
                     }
-                    ast::FunctionArg::Named { name, arg: ast::FunctionArgExpr::Expr(e), .. } => {
+                    ast::FunctionArg::Named { name, arg: ast::FunctionArgExpr::Expr(e), .. }
+                    | ast::FunctionArg::ExprNamed {
+                        name: ast::Expr::Identifier(name),
+                        arg: ast::FunctionArgExpr::Expr(e),
+                        ..
+                    } => {
                         let n = name.value.to_lowercase();
                         let at = NAMES.iter().position(|x| *x == n).ok_or_else(|| {
                             Error::undefined_function(format!(

@@ -320,8 +320,8 @@ fn interval_field(name: &str, i: &Interval) -> Result<Part> {
         Unit::Millennium => int(year / 1000),
         Unit::Epoch => {
             // A year counts 365.25 days here, a month 30 (PostgreSQL's interval_part).
-            let days = (365.25 * year as f64) as i128 + 30 * i128::from(month) + i128::from(i.days);
-            Part::Exact(days * 86_400 * 1_000_000 + i128::from(i.micros), 6)
+            let seconds = 31_557_600 * i128::from(year) + 2_592_000 * i128::from(month) + 86_400 * i128::from(i.days);
+            Part::Exact(seconds * 1_000_000 + i128::from(i.micros), 6)
         }
         _ => return Err(not_supported(name, "interval")),
     })
@@ -409,6 +409,10 @@ fn trunc_local(name: &str, micros: i64, type_name: &str) -> Result<i64> {
         }
         Milliseconds => c.micro = c.micro / 1000 * 1000,
         Microseconds => {}
+        // date_trunc knows only interval units: dow, epoch and the like are unknown.
+        DayOfWeek | IsoDayOfWeek | DayOfYear | IsoYear | Epoch | Julian => {
+            return Err(not_recognized(name, type_name));
+        }
         _ => return Err(not_supported(name, type_name)),
     }
     c.to_micros().ok_or_else(calendar::timestamp_out_of_range)
@@ -432,6 +436,9 @@ fn trunc_interval(name: &str, i: &Interval) -> Result<Interval> {
         Second => r.micros = i.micros / SECOND * SECOND,
         Milliseconds => r.micros = i.micros / 1000 * 1000,
         Microseconds => {}
+        DayOfWeek | IsoDayOfWeek | DayOfYear | IsoYear | Epoch | Julian => {
+            return Err(not_recognized(name, "interval"));
+        }
         Week => {
             return Err(Error::new(
                 SqlState::FeatureNotSupported,
