@@ -55,6 +55,12 @@ impl Session {
         self.inner.set_user(name, superuser);
     }
 
+    /// Sets a parameter as `SET name = value` would (names are case-insensitive). The
+    /// server applies a client's startup parameters (`DateStyle`, `TimeZone`, ...) so.
+    pub fn set_setting(&mut self, name: &str, value: &str) -> Result<()> {
+        self.inner.settings_mut().set(&name.to_ascii_lowercase(), value)
+    }
+
     /// The value `SHOW name` would give (names are case-insensitive), or `None` for a
     /// name the session does not know.
     pub fn setting(&self, name: &str) -> Option<String> {

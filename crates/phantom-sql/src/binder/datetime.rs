@@ -152,8 +152,9 @@ impl Binder<'_> {
                 .ok_or_else(|| Error::new(SqlState::SyntaxError, "syntax error in interval qualifier"))?;
         }
         // `SECOND(p)` alone puts its precision where a leading precision goes.
-        let seconds_only = matches!(i.leading_field, Some(ast::DateTimeField::Second | ast::DateTimeField::Seconds))
-            && i.last_field.is_none();
+        let seconds_only =
+            matches!(i.leading_field, Some(ast::DateTimeField::Second | ast::DateTimeField::Seconds))
+                && i.last_field.is_none();
         let p = i.fractional_seconds_precision.or(if seconds_only { i.leading_precision } else { None });
         typmod.precision = p.map(precision);
         let value = interval::parse_interval_typmod(&text, &typmod)?;

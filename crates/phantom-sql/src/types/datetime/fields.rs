@@ -320,7 +320,8 @@ fn interval_field(name: &str, i: &Interval) -> Result<Part> {
         Unit::Millennium => int(year / 1000),
         Unit::Epoch => {
             // A year counts 365.25 days here, a month 30 (PostgreSQL's interval_part).
-            let seconds = 31_557_600 * i128::from(year) + 2_592_000 * i128::from(month) + 86_400 * i128::from(i.days);
+            let seconds =
+                31_557_600 * i128::from(year) + 2_592_000 * i128::from(month) + 86_400 * i128::from(i.days);
             Part::Exact(seconds * 1_000_000 + i128::from(i.micros), 6)
         }
         _ => return Err(not_supported(name, "interval")),
