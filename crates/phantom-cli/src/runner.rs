@@ -50,7 +50,8 @@ impl Runner {
         let output = self.session.execute(sql)?;
         let elapsed = started.elapsed();
         let mut out = io::stdout().lock();
-        write_output(&mut out, &output, self.format)?;
+        // Dates and times print in the session's DateStyle and TimeZone.
+        self.session.with_display_settings(|| write_output(&mut out, &output, self.format))?;
         if self.timing {
             writeln!(out, "Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0)?;
         }

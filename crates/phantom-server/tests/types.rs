@@ -203,8 +203,8 @@ async fn binary_parameters_of_every_type_round_trip() {
             "1999-12-31",
             "00:00:01.000001",
             "2024-02-29 23:59:59.999999",
-            // PostgreSQL 15 prints the time of a mixed-sign interval with its sign.
             "2024-02-29 23:59:59.999999+00",
+            // PostgreSQL 15 prints the time of a mixed-sign interval with its sign.
             "1 mon -2 days +00:00:00.000007",
         ]
     );

@@ -154,6 +154,14 @@ impl Session {
         })
     }
 
+    /// Runs `f` with this session's `DateStyle`, `IntervalStyle` and `TimeZone` in force,
+    /// so that values `f` prints (their `Display`) show as the session's client would see
+    /// them.
+    pub fn with_display_settings<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _scope = self.enter_datetime();
+        f()
+    }
+
     /// `value` as text in this session's `DateStyle`, `IntervalStyle` and `TimeZone`
     /// (what a client of the server receives), for callers that print rows after the
     /// statement has run.

@@ -74,6 +74,13 @@ impl Session {
         self.inner.format_value(value, ty)
     }
 
+    /// Runs `f` with this session's `DateStyle`, `IntervalStyle` and `TimeZone` in force
+    /// on this thread, so that the `Display` of the values it prints follows them (the
+    /// shell prints its results so).
+    pub fn with_display_settings<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.inner.with_display_settings(f)
+    }
+
     /// A number that changes whenever a setting does (`SET`, `SET LOCAL` and its undoing
     /// at the end of the block, `set_config()`): compare it to see whether to look at
     /// the settings again.
