@@ -540,7 +540,7 @@ pub fn make_date(year: i64, month: i64, day: i64) -> Result<i64> {
 pub fn make_time(hour: i64, minute: i64, second: f64) -> Result<i64> {
     let micros = (second * 1_000_000.0).round_ties_even();
     let total = (hour * 60 + minute) as f64 * 60_000_000.0 + micros;
-    if !(0..24).contains(&hour) && !(hour == 24 && minute == 0 && micros == 0.0)
+    if !((0..24).contains(&hour) || (hour == 24 && minute == 0 && micros == 0.0))
         || !(0..60).contains(&minute)
         || !(0.0..=60_000_000.0).contains(&micros)
         || total > DAY as f64

@@ -894,7 +894,7 @@ pub fn format_interval_as(i: &Interval, style: IntervalStyle) -> String {
             let has_positive = year > 0 || mon > 0 || mday > 0 || hour > 0 || min > 0 || sec > 0 || fsec > 0;
             let has_year_month = year != 0 || mon != 0;
             let has_day_time = mday != 0 || hour != 0 || min != 0 || sec != 0 || fsec != 0;
-            let standard = !(has_negative && has_positive) && !(has_year_month && has_day_time);
+            let standard = !((has_negative && has_positive) || (has_year_month && has_day_time));
             if has_negative && standard {
                 out.push('-');
                 (year, mon, mday, hour, min, sec, fsec) = (-year, -mon, -mday, -hour, -min, -sec, -fsec);

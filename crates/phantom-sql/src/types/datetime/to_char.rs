@@ -286,13 +286,7 @@ fn render(nodes: &[Node], m: &Moment) -> String {
     let mut out = String::new();
     let c = &m.civil;
     // PostgreSQL prints BC years as positive with the era separate.
-    let year = if m.is_interval {
-        c.year
-    } else if c.year > 0 {
-        c.year
-    } else {
-        1 - c.year
-    };
+    let year = if m.is_interval || c.year > 0 { c.year } else { 1 - c.year };
     let days = m.days.unwrap_or(0);
     for node in nodes {
         let (pat, case, fill, ordinal) = match node {
@@ -751,7 +745,7 @@ pub fn to_timestamp(input: &str, template: &str) -> Result<i64> {
     let days = date_of(&p, input)?;
     let mut hour = p.hour;
     if let Some(pm) = p.pm {
-        if hour > 12 || hour < 1 {
+        if !(1..=12).contains(&hour) {
             return Err(Error::new(
                 SqlState::InvalidDatetimeFormat,
                 format!("hour \"{hour}\" is invalid for the 12-hour clock"),

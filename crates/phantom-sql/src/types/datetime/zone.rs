@@ -23,7 +23,7 @@
 
 use std::fmt;
 
-use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
+use jiff::tz::{AmbiguousOffset, TimeZone};
 
 use super::calendar::{Civil, DAY, SECOND};
 use crate::error::{Error, Result, SqlState};
@@ -173,7 +173,7 @@ impl Zone {
                 let abbreviation = info.abbreviation();
                 // Zones without a letter abbreviation have the offset spelled out, which
                 // PostgreSQL prints in its own numeric form.
-                let abbreviation = if abbreviation.starts_with(|c: char| c == '+' || c == '-') {
+                let abbreviation = if abbreviation.starts_with(['+', '-']) {
                     numeric_abbreviation(east)
                 } else {
                     abbreviation.to_string()
@@ -285,12 +285,6 @@ fn into_window(micros: i64) -> i64 {
 
 fn timestamp(micros: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_microsecond(micros).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-}
-
-/// An offset as jiff takes it (kept for fixed zones made from `Offset`s elsewhere).
-#[allow(dead_code)]
-fn jiff_offset(east: i32) -> Offset {
-    Offset::from_seconds(east).unwrap_or(Offset::UTC)
 }
 
 #[cfg(test)]
