@@ -52,7 +52,8 @@ impl Runner {
         self.print_notices();
         let output = result?;
         let mut out = io::stdout().lock();
-        write_output(&mut out, &output, self.format)?;
+        // Dates and times print in the session's DateStyle and TimeZone.
+        self.session.with_display_settings(|| write_output(&mut out, &output, self.format))?;
         if self.timing {
             writeln!(out, "Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0)?;
         }

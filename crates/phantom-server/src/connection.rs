@@ -180,6 +180,7 @@ async fn session(
     let Some(login) = socket.session_extensions().get::<Login>() else {
         return Err(io::Error::other("startup ended without a login"));
     };
+    let startup_settings = socket.session_extensions().get::<crate::auth::StartupSettings>();
     let parts = socket.into_parts();
     let MaybeTls::Plain(tcp) = parts.io else {
         return Err(io::Error::other("only plain TCP connections are served"));
@@ -195,6 +196,14 @@ async fn session(
 
     let mut session = shared.db.session();
     session.set_user(&login.role, login.superuser);
+    // Checked at startup (a bad value was FATAL there), so these cannot fail now.
+    if let Some(settings) = &startup_settings {
+        for (name, value) in &settings.0 {
+            if let Err(e) = session.set_setting(name, value) {
+                tracing::warn!("startup setting {name}={value}: {e}");
+            }
+        }
+    }
     let interrupt = session.interrupt_handle();
     let _registration = shared.cancels.register(pid, &secret, interrupt.clone());
     let (ended, mut ended_rx) = oneshot::channel::<()>();

@@ -19,8 +19,10 @@
 //! [`Settings`] are the session's `SET` parameters; the ones that matter here are
 //! `default_transaction_isolation`, `lock_timeout`, `statement_timeout` and
 //! `idle_in_transaction_session_timeout` (enforced by the session, see
-//! [`crate::interrupt`]), `phantom.max_depth` (see [`crate::depth`]) and `search_path`
-//! (where unqualified names are looked up, see [`crate::catalog`]). Others that PostgreSQL
+//! [`crate::interrupt`]), `phantom.max_depth` (see [`crate::depth`]), `search_path`
+//! (where unqualified names are looked up, see [`crate::catalog`]) and `DateStyle`,
+//! `IntervalStyle` and `TimeZone` (how dates and times are read and written, see
+//! [`crate::types::datetime`]). Others that PostgreSQL
 //! clients commonly send are accepted and shown back, unknown ones fail with 42704. Who the
 //! session is is kept here too: the role it logged in as (set when a server client logs
 //! in), the session user (`session_authorization`) and the current user (`role`, SET
@@ -36,6 +38,7 @@ use sqlparser::ast::{TransactionAccessMode, TransactionIsolationLevel, Transacti
 use crate::catalog;
 use crate::error::{Error, Result, SqlState};
 use crate::interrupt::Interrupt;
+use crate::types::datetime::DateTimeSettings;
 
 /// Parameters that are accepted and remembered, but change nothing.
 const PASSIVE: &[(&str, &str)] = &[
@@ -44,19 +47,16 @@ const PASSIVE: &[(&str, &str)] = &[
     ("check_function_bodies", "on"),
     ("client_encoding", "UTF8"),
     ("client_min_messages", "notice"),
-    ("datestyle", "ISO, MDY"),
     ("default_table_access_method", "heap"),
     ("default_tablespace", ""),
     ("escape_string_warning", "on"),
     ("extra_float_digits", "1"),
     ("idle_session_timeout", "0"),
-    ("intervalstyle", "postgres"),
     ("maintenance_work_mem", "64MB"),
     ("row_security", "on"),
     ("server_encoding", "UTF8"),
     ("standard_conforming_strings", "on"),
     ("synchronous_commit", "on"),
-    ("timezone", "UTC"),
     ("work_mem", "4MB"),
     ("xmloption", "content"),
 ];
@@ -163,6 +163,8 @@ pub struct Settings {
     /// Whether the roles the session has been set to were superusers when it was, for
     /// `is_superuser` when a block's end puts an earlier role back.
     superusers: BTreeMap<String, bool>,
+    /// `DateStyle`, `IntervalStyle` and `TimeZone` (see [`crate::types::datetime`]).
+    pub datetime: DateTimeSettings,
     passive: BTreeMap<String, String>,
     /// Counts changes made through [`Settings::set`], so a caller can tell cheaply
     /// whether anything changed since it last looked.
@@ -193,6 +195,7 @@ impl Default for Settings {
             max_depth: crate::depth::MAX_DEPTH,
             user: catalog::BOOTSTRAP_ROLE.to_string(),
             superuser: true,
+            datetime: DateTimeSettings::default(),
             session_user: catalog::BOOTSTRAP_ROLE.to_string(),
             role: None,
             login: (catalog::BOOTSTRAP_ROLE.to_string(), true),
@@ -297,6 +300,9 @@ impl Settings {
             _ if BOOLEAN_SWITCHES.iter().any(|(n, _)| *n == name) => {
                 self.passive.insert(name.to_string(), on_off(parse_bool(name, value)?));
             }
+            "datestyle" => self.datetime.set_date_style(value)?,
+            "intervalstyle" => self.datetime.set_interval_style(value)?,
+            "timezone" => self.datetime.set_time_zone(value)?,
             _ if self.passive.contains_key(name) => {
                 self.passive.insert(name.to_string(), value.to_string());
             }
@@ -336,6 +342,9 @@ impl Settings {
             "session_authorization" => self.session_user.clone(),
             "role" => self.role.clone().unwrap_or_else(|| "none".to_string()),
             "is_superuser" => if self.superuser { "on" } else { "off" }.to_string(),
+            "datestyle" => self.datetime.date_style_name(),
+            "intervalstyle" => self.datetime.interval_style_name().to_string(),
+            "timezone" => self.datetime.zone.name().to_string(),
             _ => match self.passive.get(name) {
                 Some(value) => value.clone(),
                 None => crate::catalog::pg_catalog::read_only_setting(name).ok_or_else(|| unknown(name))?,
@@ -356,6 +365,9 @@ impl Settings {
             "phantom.write_set_limit",
             "role",
             "search_path",
+            "datestyle",
+            "intervalstyle",
+            "timezone",
         ];
         names.extend(self.passive.keys().map(String::as_str));
         names.extend(crate::catalog::pg_catalog::READ_ONLY_SETTINGS);

@@ -164,6 +164,12 @@ pub enum SqlState {
     InvalidGrantOperation,
     /// 3D000: a database that is not this one.
     InvalidCatalogName,
+    /// 22007
+    InvalidDatetimeFormat,
+    /// 22015
+    IntervalFieldOverflow,
+    /// 22009
+    InvalidTimeZoneDisplacementValue,
 }
 
 impl SqlState {
@@ -200,6 +206,9 @@ impl SqlState {
             SerializationFailure => "40001",
             DeadlockDetected => "40P01",
             DatetimeFieldOverflow => "22008",
+            InvalidDatetimeFormat => "22007",
+            IntervalFieldOverflow => "22015",
+            InvalidTimeZoneDisplacementValue => "22009",
             InvalidSqlStatementName => "26000",
             DuplicatePreparedStatement => "42P05",
             InvalidCursorName => "34000",

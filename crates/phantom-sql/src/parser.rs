@@ -50,7 +50,7 @@ pub(crate) fn parse_rewritten(
         Parser::new(&dialect)
             .with_recursion_limit(limit)
             .with_tokens_with_locations(rewrite(fetch_and_move(role_statements(vacuum_without_options(
-                fill_empty_in_lists(tokens),
+                fill_empty_in_lists(typed_interval_literals(tokens)),
             )))))
             .parse_statements()
     };
@@ -70,6 +70,46 @@ pub(crate) fn parse_rewritten(
         Err(e) => return Err(syntax_error(e)),
     };
     statements.into_iter().map(crate::depth::check_syntax_tree).collect()
+}
+
+/// `interval(p) 'text'`: the parser drops the precision of this form (it keeps it in
+/// `'text'::interval(p)`), so the tokens become `CAST('text' AS interval(p))`, which
+/// means the same.
+fn typed_interval_literals(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant = |t: &TokenWithSpan| !matches!(t.token, Token::Whitespace(_));
+    let mut i = 0;
+    while i < tokens.len() {
+        let next = |from: usize| (from..tokens.len()).find(|&j| significant(&tokens[j]));
+        if matches!(&tokens[i].token, Token::Word(w) if w.keyword == Keyword::INTERVAL)
+            && let Some(open) = next(i + 1)
+            && tokens[open].token == Token::LParen
+            && let Some(number) = next(open + 1)
+            && matches!(tokens[number].token, Token::Number(..))
+            && let Some(close) = next(number + 1)
+            && tokens[close].token == Token::RParen
+            && let Some(text) = next(close + 1)
+            && matches!(tokens[text].token, Token::SingleQuotedString(_))
+        {
+            let span = tokens[i].span;
+            let at = |token| TokenWithSpan { token, span };
+            let replacement = vec![
+                at(Token::make_keyword("CAST")),
+                at(Token::LParen),
+                tokens[text].clone(),
+                at(Token::Whitespace(Whitespace::Space)),
+                at(Token::make_keyword("AS")),
+                at(Token::Whitespace(Whitespace::Space)),
+                tokens[i].clone(),
+                at(Token::LParen),
+                tokens[number].clone(),
+                at(Token::RParen),
+                at(Token::RParen),
+            ];
+            tokens.splice(i..=text, replacement);
+        }
+        i += 1;
+    }
+    tokens
 }
 
 /// `x IN ()` is not SQL-92 and PostgreSQL refuses it, but SQLite accepts it (false, and

@@ -33,7 +33,7 @@ use crate::privilege;
 use crate::result::{Column, Output, Row, RowSink, Rows};
 use crate::sequence::SessionSequences;
 use crate::types::cast::{self, CastKind};
-use crate::types::{DataType, Value};
+use crate::types::{DataType, Value, datetime};
 
 pub use copy_in::CopyIn;
 pub use cursor::Cursor;
@@ -126,6 +126,8 @@ pub struct Session {
     /// When the last call ended, for `idle_in_transaction_session_timeout` (shared so
     /// that a call whose result borrows the session can still set it).
     idle_since: Arc<std::sync::Mutex<std::time::Instant>>,
+    /// When the open block began (`now()` inside it), microseconds since the epoch.
+    block_started_at: i64,
 }
 
 impl Session {
@@ -140,8 +142,38 @@ impl Session {
             cursors: Default::default(),
             sequence_session: Arc::new(SessionSequences::new(instance.sequence_states.clone())),
             idle_since: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
+            block_started_at: 0,
             instance,
         }
+    }
+
+    /// Installs the session's date/time settings and clock for what runs until the
+    /// returned guard drops (see [`datetime::settings`]): a statement's casts, functions
+    /// and the text form of the values it sends.
+    pub(crate) fn enter_datetime(&self) -> datetime::settings::Scope {
+        let now = datetime::settings::now_micros();
+        let transaction_start = if self.block.is_some() { self.block_started_at } else { now };
+        datetime::settings::enter(datetime::settings::Context {
+            settings: self.settings.datetime.clone(),
+            transaction_start,
+            statement_start: now,
+        })
+    }
+
+    /// Runs `f` with this session's `DateStyle`, `IntervalStyle` and `TimeZone` in force,
+    /// so that values `f` prints (their `Display`) show as the session's client would see
+    /// them.
+    pub fn with_display_settings<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _scope = self.enter_datetime();
+        f()
+    }
+
+    /// `value` as text in this session's `DateStyle`, `IntervalStyle` and `TimeZone`
+    /// (what a client of the server receives), for callers that print rows after the
+    /// statement has run.
+    pub fn format_value(&self, value: &Value, ty: DataType) -> String {
+        let _scope = self.enter_datetime();
+        value.text_as(ty)
     }
 
     /// A handle another thread can use to cancel the statement this session is running
@@ -337,6 +369,7 @@ impl Session {
 
     /// Prepares `statement`, its first parameters of the `declared` types (PREPARE's).
     fn prepare_statement(&mut self, statement: Ast, declared: &[DataType]) -> Result<Prepared> {
+        let _datetime = self.enter_datetime();
         let text = |name: String| Some(vec![Column { name, data_type: DataType::Text }]);
         let (parameter_types, columns) = match &statement {
             Ast::Query(_) | Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
@@ -530,6 +563,7 @@ impl Session {
     }
 
     fn run(&mut self, statement: &Ast, params: &[Value], sink: &mut dyn RowSink) -> Result<Output> {
+        let _datetime = self.enter_datetime();
         match statement {
             Ast::StartTransaction { modes, .. } => {
                 let (isolation, read_only) = block::modes(modes);
@@ -886,7 +920,9 @@ impl Session {
                 };
                 self.set_setting("session_authorization", &user, local)
             }
-            ast::Set::SetTimeZone { value, .. } => self.settings.set("timezone", &setting_value(value)),
+            ast::Set::SetTimeZone { value, local } => {
+                self.set_setting("timezone", &setting_value(value), *local)
+            }
             ast::Set::SetNames { charset_name, .. } => {
                 self.settings.set("client_encoding", &ident(charset_name))
             }
@@ -1018,6 +1054,7 @@ impl Session {
 
     /// Opens a transaction block.
     fn begin_block(&mut self, isolation: Option<Isolation>, read_only: bool) {
+        self.block_started_at = datetime::settings::now_micros();
         let txn = self.settings.begin(&self.instance.store, isolation, &self.interrupt);
         self.block = Some(Block::new(txn, read_only));
     }

@@ -58,10 +58,30 @@ impl Session {
         self.inner.set_user(name, superuser);
     }
 
+    /// Sets a parameter as `SET name = value` would (names are case-insensitive). The
+    /// server applies a client's startup parameters (`DateStyle`, `TimeZone`, ...) so.
+    pub fn set_setting(&mut self, name: &str, value: &str) -> Result<()> {
+        self.inner.settings_mut().set(&name.to_ascii_lowercase(), value)
+    }
+
     /// The value `SHOW name` would give (names are case-insensitive), or `None` for a
     /// name the session does not know.
     pub fn setting(&self, name: &str) -> Option<String> {
         self.inner.settings().show(&name.to_ascii_lowercase(), None).ok()
+    }
+
+    /// `value` as PostgreSQL's text output shows it in this session: dates, times and
+    /// intervals in its `DateStyle`, `IntervalStyle` and `TimeZone` (a `Value`'s own
+    /// `Display` uses the defaults: ISO, postgres, UTC).
+    pub fn format_value(&self, value: &Value, ty: DataType) -> String {
+        self.inner.format_value(value, ty)
+    }
+
+    /// Runs `f` with this session's `DateStyle`, `IntervalStyle` and `TimeZone` in force
+    /// on this thread, so that the `Display` of the values it prints follows them (the
+    /// shell prints its results so).
+    pub fn with_display_settings<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.inner.with_display_settings(f)
     }
 
     /// A number that changes whenever a setting does (`SET`, `SET LOCAL` and its undoing

@@ -97,7 +97,6 @@ impl Server {
             self.user().into(),
         ]
     }
-
 }
 
 impl Drop for Server {
@@ -206,4 +205,3 @@ pub fn postgres_version() -> Option<String> {
 pub fn free_port() -> BenchResult<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
-

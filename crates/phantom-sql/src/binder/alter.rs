@@ -163,7 +163,7 @@ impl Binder<'_> {
                         ast::AlterColumnOperation::DropNotNull => ColumnChange::DropNotNull,
                         ast::AlterColumnOperation::SetDataType { data_type, using, .. } => {
                             ColumnChange::SetType {
-                                data_type: self.data_type(data_type)?,
+                                data_type: self.column_type(data_type)?,
                                 using: using.clone(),
                             }
                         }
@@ -189,7 +189,7 @@ impl Binder<'_> {
         let serial = serial_type(&column.data_type);
         let data_type = match serial {
             Some(t) => t,
-            None => self.data_type(&column.data_type)?,
+            None => self.column_type(&column.data_type)?,
         };
         let name = ident_name(&column.name);
         super::ddl::refuse_system_column_name(&name)?;

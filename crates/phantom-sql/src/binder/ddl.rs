@@ -344,7 +344,7 @@ impl Binder<'_> {
             let serial = serial_type(&column.data_type);
             let data_type = match serial {
                 Some(t) => t,
-                None => self.data_type(&column.data_type)?,
+                None => self.column_type(&column.data_type)?,
             };
             let mut def =
                 ColumnDef { name: column_name, data_type, nullable: true, default: None, identity: None };

@@ -36,7 +36,7 @@ pub struct Typed {
 }
 
 impl Typed {
-    fn new(expr: Expr, ty: DataType) -> Typed {
+    pub(super) fn new(expr: Expr, ty: DataType) -> Typed {
         Typed { expr, ty, literal: false }
     }
 }
@@ -414,37 +414,30 @@ impl Binder<'_> {
                     return Ok(x);
                 }
                 let target = self.data_type(data_type)?;
-                let x = self.expr(expr, cx)?;
-                self.cast(x, target)
-            }
-            E::Extract { field, expr, .. } => {
-                let field =
-                    ast::Expr::value(ast::Value::SingleQuotedString(field.to_string().to_lowercase()));
-                self.scalar_call(Function::DatePart, &[field, expr.as_ref().clone()], cx)
-            }
-            E::Interval(interval) => {
-                let text = match interval.value.as_ref() {
+                let source = match expr.as_ref() {
                     E::Value(v) => match &v.value {
-                        ast::Value::SingleQuotedString(s) => s.clone(),
-                        ast::Value::Number(n, _) => n.clone(),
-                        other => other.to_string(),
+                        ast::Value::SingleQuotedString(s) => Some(s.clone()),
+                        _ => None,
                     },
-                    other => {
-                        return Err(Error::new(SqlState::FeatureNotSupported, format!("INTERVAL {other}")));
-                    }
+                    _ => None,
                 };
-                // `INTERVAL '3' DAY` means 3 days.
-                let text = match &interval.leading_field {
-                    Some(unit) if !text.contains(char::is_alphabetic) => format!("{text} {unit}"),
-                    _ => text,
-                };
-                let value = crate::types::cast::parse_text(&text, DataType::Interval)?;
-                Ok(Typed::new(Expr::Constant(value), DataType::Interval))
+                let x = self.expr(expr, cx)?;
+                let source = source.filter(|_| x.literal);
+                let cast = self.cast(x, target)?;
+                self.apply_datetime_typmod(data_type, source.as_deref(), cast)
             }
+            E::Extract { field, expr, .. } => self.extract(field, expr, cx),
+            E::AtTimeZone { timestamp, time_zone } => self.at_time_zone(timestamp, time_zone, cx),
+            E::Interval(interval) => self.interval_literal(interval),
             E::TypedString(ts) => {
                 let target = self.data_type(&ts.data_type)?;
                 let x = self.literal(&ts.value.value)?;
-                self.cast(x, target)
+                let source = match &ts.value.value {
+                    ast::Value::SingleQuotedString(s) => Some(s.clone()),
+                    _ => None,
+                };
+                let cast = self.cast(x, target)?;
+                self.apply_datetime_typmod(&ts.data_type, source.as_deref(), cast)
             }
             E::Function(f) => self.function(f, cx),
             E::Substring { expr, substring_from, substring_for, .. } => {
@@ -896,7 +889,9 @@ impl Binder<'_> {
                     let e = self.coerce(x, DataType::Double, "-")?;
                     return Ok(Typed::new(Expr::Negate(e.boxed(), DataType::Double), DataType::Double));
                 }
-                self.numeric_operand(&x, "-")?;
+                if x.ty != DataType::Interval {
+                    self.numeric_operand(&x, "-")?;
+                }
                 Ok(Typed::new(Expr::Negate(x.expr.boxed(), x.ty), x.ty))
             }
             other => {
@@ -1102,6 +1097,9 @@ impl Binder<'_> {
         if let Some(x) = self.pg_function(&name, f, cx)? {
             return Ok(x);
         }
+        if let Some(x) = self.datetime_function(&name, f, cx)? {
+            return Ok(x);
+        }
         let args = plain_args(f)?;
         let func = match name.as_str() {
             "abs" => Function::Abs,
@@ -1132,14 +1130,6 @@ impl Binder<'_> {
             "right" => Function::Right,
             "repeat" => Function::Repeat,
             "reverse" => Function::Reverse,
-            "now"
-            | "current_timestamp"
-            | "transaction_timestamp"
-            | "statement_timestamp"
-            | "localtimestamp" => Function::Now,
-            "current_date" => Function::CurrentDate,
-            "date_part" => Function::DatePart,
-            "date_trunc" => Function::DateTrunc,
             _ => {
                 // As in PostgreSQL, the arguments are bound first (their errors come
                 // first) and the message names their types.
@@ -1165,8 +1155,6 @@ impl Binder<'_> {
         use Function::*;
         let (min, max) = match func {
             Coalesce | Greatest | Least | Concat => (1, usize::MAX),
-            Now | CurrentDate => (0, 0),
-            DatePart | DateTrunc => (2, 2),
             NullIf | Power | Mod | StrPos | Left | Right | Repeat => (2, 2),
             Round | Trunc | LTrim | RTrim | Trim => (1, 2),
             Substring => (2, 3),
@@ -1279,37 +1267,8 @@ impl Binder<'_> {
             Pg(f) => {
                 return Err(Error::new(SqlState::InternalError, format!("{} is bound elsewhere", f.name())));
             }
-            Now => (Vec::new(), DataType::TimestampTz),
-            CurrentDate => (Vec::new(), DataType::Date),
-            DatePart | DateTrunc => {
-                let mut typed = typed.into_iter();
-                let (Some(field), Some(x)) = (typed.next(), typed.next()) else {
-                    return Err(Error::undefined_function(format!("{}() needs two arguments", func.name())));
-                };
-                let field = self.string_arg(field, func.name())?;
-                let x_ty = if x.literal { DataType::Timestamp } else { x.ty };
-                let x = if x.literal { self.coerce(x, DataType::Timestamp, func.name())? } else { x.expr };
-                let datetime = matches!(
-                    x_ty,
-                    DataType::Date
-                        | DataType::Time
-                        | DataType::Timestamp
-                        | DataType::TimestampTz
-                        | DataType::Interval
-                        | DataType::Null
-                );
-                if !datetime || (func == DateTrunc && matches!(x_ty, DataType::Time | DataType::Interval)) {
-                    return Err(Error::undefined_function(format!(
-                        "function {}(text, {x_ty}) does not exist",
-                        func.name()
-                    )));
-                }
-                let ty = match (func, x_ty) {
-                    (DatePart, _) => DataType::Double,
-                    (_, DataType::TimestampTz) => DataType::TimestampTz,
-                    _ => DataType::Timestamp,
-                };
-                (vec![field, x], ty)
+            DateTime(f) => {
+                return Err(Error::new(SqlState::InternalError, format!("{} is bound elsewhere", f.name())));
             }
         };
         Ok(Typed::new(Expr::Call(func, exprs, ty), ty))
@@ -1669,6 +1628,12 @@ fn datetime_arith(op: ArithOp, a: &Typed, b: &Typed) -> Option<DataType> {
     }
     Some(match (op, x, y) {
         (ArithOp::Add, Date, t) | (ArithOp::Add, t, Date) | (ArithOp::Sub, Date, t) if t.is_integer() => Date,
+        (ArithOp::Add, Date, Time) | (ArithOp::Add, Time, Date) => Timestamp,
+        (ArithOp::Mul, Interval, t) | (ArithOp::Mul, t, Interval) | (ArithOp::Div, Interval, t)
+            if t.is_numeric() =>
+        {
+            Interval
+        }
         (ArithOp::Sub, Date, Date) => Integer,
         (ArithOp::Add, Date | Timestamp, Interval) | (ArithOp::Add, Interval, Date | Timestamp) => Timestamp,
         (ArithOp::Sub, Date | Timestamp, Interval) => Timestamp,
@@ -1692,6 +1657,7 @@ fn datetime_cast(from: DataType, to: DataType) -> bool {
         (Date, Timestamp | TimestampTz)
             | (Timestamp | TimestampTz, Date | Time | Timestamp | TimestampTz)
             | (Time, Interval)
+            | (Interval, Time)
     )
 }
 

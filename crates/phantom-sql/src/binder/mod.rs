@@ -8,6 +8,7 @@
 
 mod access;
 mod alter;
+mod datetime;
 mod ddl;
 mod dml;
 mod drop;

@@ -151,7 +151,10 @@ impl CopyIn<'_> {
         if self.closed {
             return Err(Error::new(SqlState::InFailedSqlTransaction, "this COPY has already ended"));
         }
-        let result = self.insert(values);
+        let result = {
+            let _datetime = self.session.enter_datetime();
+            self.insert(values)
+        };
         if result.is_err() {
             self.close()?;
         }

@@ -67,6 +67,7 @@ impl Session {
         }
         self.as_statement(|s| {
             prepared.check_arity(params)?;
+            let _datetime = s.enter_datetime();
             s.start_query(&prepared.statement, params).map(Some)
         })
     }
@@ -128,6 +129,7 @@ impl Session {
     }
 
     fn fetch_rows(&mut self, cursor: &mut Cursor, max: Option<usize>, sink: &mut dyn RowSink) -> Result<u64> {
+        let _datetime = self.enter_datetime();
         let block = match self.block.as_mut() {
             Some(block) if block.txn.id() == cursor.txn => block,
             _ => {
