@@ -47,15 +47,33 @@ impl Runner {
     /// other end of a pipe sees each result as soon as it exists.
     pub fn execute(&mut self, sql: &str) -> Result<(), CliError> {
         let started = Instant::now();
-        let output = self.session.execute(sql)?;
+        let result = self.session.execute(sql);
         let elapsed = started.elapsed();
+        self.print_notices();
+        let output = result?;
         let mut out = io::stdout().lock();
-        write_output(&mut out, &output, self.format)?;
+        // Dates and times print in the session's DateStyle and TimeZone.
+        self.session.with_display_settings(|| write_output(&mut out, &output, self.format))?;
         if self.timing {
             writeln!(out, "Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0)?;
         }
         out.flush()?;
         Ok(())
+    }
+
+    /// The notices and warnings the statement raised, on stderr as psql prints them
+    /// (`NOTICE:  ...`, then any `DETAIL:` and `HINT:` lines).
+    fn print_notices(&self) {
+        let mut err = io::stderr().lock();
+        for notice in self.session.take_notices() {
+            let _ = writeln!(err, "{}:  {}", notice.severity.name(), notice.message);
+            if let Some(detail) = &notice.detail {
+                let _ = writeln!(err, "DETAIL:  {detail}");
+            }
+            if let Some(hint) = &notice.hint {
+                let _ = writeln!(err, "HINT:  {hint}");
+            }
+        }
     }
 
     /// A prompt marker for the transaction state, as psql shows it: `*` inside a

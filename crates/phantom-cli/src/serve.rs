@@ -33,6 +33,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     users: Option<std::path::PathBuf>,
 
+    /// After a failed login, the next attempt from the same client address waits this
+    /// many milliseconds, doubling with each further failure (0: no delay).
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    auth_delay_ms: u64,
+
+    /// The longest that wait grows to, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    auth_delay_max_ms: u64,
+
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -52,6 +61,8 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         max_connections: args.max_connections,
         auth: args.auth,
         users_file: args.users.clone(),
+        auth_delay: std::time::Duration::from_millis(args.auth_delay_ms),
+        auth_delay_max: std::time::Duration::from_millis(args.auth_delay_max_ms),
         ..phantom_server::ServerConfig::default()
     };
     match phantom_server::serve(db, config) {

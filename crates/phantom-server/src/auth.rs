@@ -176,6 +176,8 @@ impl StartupHandler for Authenticator {
             PgWireFrontendMessage::Startup(startup) => {
                 protocol_negotiation(client, &startup).await?;
                 save_startup_parameters_to_metadata(client, &startup);
+                let settings = StartupSettings::from_parameters(client.metadata())?;
+                client.session_extensions().insert(settings);
                 let user = client
                     .metadata_mut()
                     .entry(METADATA_USER.to_string())
@@ -220,6 +222,83 @@ impl StartupHandler for Authenticator {
 }
 
 /// A FATAL error for the client.
+/// The settings a client asks for in its startup packet (`DateStyle`, `IntervalStyle`,
+/// `TimeZone`, as parameters of their own or as `-c name=value` in `options`, the way
+/// libpq's `PGOPTIONS` and `PGTZ` send them), checked and in the form `SHOW` gives. A
+/// bad value ends the connection with FATAL 22023, as in PostgreSQL. They are reported
+/// in ParameterStatus and applied to the session before its first statement.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StartupSettings(pub Vec<(String, String)>);
+
+/// The startup parameters applied as settings.
+const STARTUP_SETTINGS: [&str; 3] = ["DateStyle", "IntervalStyle", "TimeZone"];
+
+impl StartupSettings {
+    fn from_parameters(parameters: &HashMap<String, String>) -> PgWireResult<StartupSettings> {
+        let mut requested: Vec<(String, String)> = Vec::new();
+        for (name, value) in parameters {
+            if let Some(known) = STARTUP_SETTINGS.iter().find(|k| k.eq_ignore_ascii_case(name)) {
+                requested.push((known.to_string(), value.clone()));
+            }
+        }
+        if let Some(options) = parameters.get("options") {
+            requested.extend(command_line_settings(options));
+        }
+        let mut checked = Vec::new();
+        for (name, value) in requested {
+            match phantom::check_setting(&name, &value) {
+                Ok(shown) => checked.push((name, shown)),
+                Err(e) => return Err(fatal(e.sqlstate(), e.message)),
+            }
+        }
+        Ok(StartupSettings(checked))
+    }
+
+    /// The value asked for `name`, if any.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The date/time settings in a startup `options` string: `-c name=value` and
+/// `--name=value`, words separated by blanks (a backslash escapes the next character).
+fn command_line_settings(options: &str) -> Vec<(String, String)> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut chars = options.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => word.extend(chars.next()),
+            c if c.is_whitespace() => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let setting = if words[i] == "-c" {
+            i += 1;
+            words.get(i).cloned()
+        } else {
+            words[i].strip_prefix("--").or_else(|| words[i].strip_prefix("-c")).map(str::to_string)
+        };
+        if let Some((name, value)) = setting.as_deref().and_then(|s| s.split_once('='))
+            && let Some(known) = STARTUP_SETTINGS.iter().find(|k| k.eq_ignore_ascii_case(name))
+        {
+            out.push((known.to_string(), value.to_string()));
+        }
+        i += 1;
+    }
+    out
+}
+
 fn fatal(code: &str, message: String) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new("FATAL".into(), code.into(), message)))
 }
@@ -349,14 +428,16 @@ impl ServerParameterProvider for ServerParameters {
         let user = login.as_ref().map_or(DEFAULT_USER, |l| l.role.as_str()).to_string();
         let superuser = login.as_ref().is_none_or(|l| l.superuser);
         let application = client.metadata().get(METADATA_APPLICATION_NAME).cloned().unwrap_or_default();
+        let asked = client.session_extensions().get::<StartupSettings>().unwrap_or_default();
+        let setting = |name: &str, default: &str| asked.get(name).unwrap_or(default).to_string();
         let parameters = [
             ("server_version", SERVER_VERSION.to_string()),
             ("server_encoding", "UTF8".into()),
             // Text is always UTF-8 here, whatever the client asked for.
             ("client_encoding", "UTF8".into()),
-            ("DateStyle", "ISO, MDY".into()),
-            ("IntervalStyle", "postgres".into()),
-            ("TimeZone", "UTC".into()),
+            ("DateStyle", setting("DateStyle", "ISO, MDY")),
+            ("IntervalStyle", setting("IntervalStyle", "postgres")),
+            ("TimeZone", setting("TimeZone", "UTC")),
             ("integer_datetimes", "on".into()),
             ("standard_conforming_strings", "on".into()),
             ("is_superuser", if superuser { "on" } else { "off" }.into()),

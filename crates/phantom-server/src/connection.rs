@@ -3,8 +3,9 @@
 //! 1. Startup (pgwire): an SSLRequest is refused (no TLS here), a CancelRequest cancels
 //!    its target and closes, a StartupMessage and the password exchange go to the
 //!    [`crate::auth::Authenticator`] unless the connection limit is reached (FATAL
-//!    53300). All of it must finish within the startup timeout. The session then runs
-//!    as the role authentication settled on.
+//!    53300). All of it must finish within the startup timeout. An address whose logins
+//!    failed waits its turn first ([`crate::throttle`]). The session then runs as the
+//!    role authentication settled on.
 //! 2. Then the socket goes to the session's own *worker* thread, which reads messages,
 //!    runs them and writes the replies with blocking I/O (see [`crate::client`] for why),
 //!    while this task waits for the thread to end or for server shutdown, which it passes
@@ -45,9 +46,11 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Serves one accepted connection until it ends.
 pub async fn serve(socket: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
-    let peer = socket.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "unknown".into());
+    let address = socket.peer_addr().ok();
+    let peer = address.map_or_else(|| "unknown".to_string(), |a| a.to_string());
+    let ip = address.map(|a| a.ip());
     let started = tokio::select! {
-        started = tokio::time::timeout(shared.config.startup_timeout, startup(socket, &shared)) => started,
+        started = tokio::time::timeout(shared.config.startup_timeout, startup(socket, &shared, ip)) => started,
         _ = shutdown.changed() => return,
     };
     let (socket, slot) = match started {
@@ -86,8 +89,13 @@ impl Drop for Slot {
 }
 
 /// Runs the startup phase; `None` when the connection ends there (a cancel request, a
-/// refused or failed startup).
-async fn startup(socket: TcpStream, shared: &Arc<Shared>) -> io::Result<Option<(StartupSocket, Slot)>> {
+/// refused or failed startup). A client at `ip` whose logins failed waits its turn before
+/// its StartupMessage is looked at (see [`crate::throttle`]).
+async fn startup(
+    socket: TcpStream,
+    shared: &Arc<Shared>,
+    ip: Option<std::net::IpAddr>,
+) -> io::Result<Option<(StartupSocket, Slot)>> {
     let Some(mut socket) = negotiate_tls::<()>(socket, None).await? else { return Ok(None) };
     let mut slot = None;
     loop {
@@ -111,6 +119,10 @@ async fn startup(socket: TcpStream, shared: &Arc<Shared>) -> io::Result<Option<(
                 return Ok(None);
             }
             startup @ PgWireFrontendMessage::Startup(_) => {
+                if let Some(ip) = ip {
+                    let turn = shared.auth_delay.admit(ip, std::time::Instant::now());
+                    tokio::time::sleep_until(turn.into()).await;
+                }
                 let taken = shared.sessions.fetch_add(1, Ordering::AcqRel);
                 slot = Some(Slot(shared.clone()));
                 if taken >= shared.config.max_connections {
@@ -122,25 +134,35 @@ async fn startup(socket: TcpStream, shared: &Arc<Shared>) -> io::Result<Option<(
                     socket.send(error.to_error_response()).await?;
                     return Ok(None);
                 }
-                run_auth(&shared.auth, &mut socket, startup).await?;
+                run_auth(shared, ip, &mut socket, startup).await?;
             }
-            other => run_auth(&shared.auth, &mut socket, other).await?,
+            other => run_auth(shared, ip, &mut socket, other).await?,
         }
         if matches!(socket.state(), PgWireConnectionState::ReadyForQuery) {
+            if let Some(ip) = ip {
+                shared.auth_delay.succeeded(ip);
+            }
             return Ok(slot.map(|slot| (socket, slot)));
         }
     }
 }
 
 /// Hands a startup-phase message to the authentication handler; its errors end the
-/// connection with a FATAL ErrorResponse.
+/// connection with a FATAL ErrorResponse. A refused login (28P01, 28000) counts against
+/// the client's address.
 async fn run_auth(
-    auth: &impl StartupHandler,
+    shared: &Shared,
+    ip: Option<std::net::IpAddr>,
     socket: &mut StartupSocket,
     message: PgWireFrontendMessage,
 ) -> io::Result<()> {
-    if let Err(e) = auth.on_startup(socket, message).await {
+    if let Err(e) = shared.auth.on_startup(socket, message).await {
         let info = pgwire::error::ErrorInfo::from(e);
+        if info.code.starts_with("28")
+            && let Some(ip) = ip
+        {
+            shared.auth_delay.failed(ip, std::time::Instant::now());
+        }
         let error = WireError::new(&info.code, info.message).fatal();
         socket.send(error.to_error_response()).await?;
         return Err(io::Error::other("authentication failed"));
@@ -158,6 +180,7 @@ async fn session(
     let Some(login) = socket.session_extensions().get::<Login>() else {
         return Err(io::Error::other("startup ended without a login"));
     };
+    let startup_settings = socket.session_extensions().get::<crate::auth::StartupSettings>();
     let parts = socket.into_parts();
     let MaybeTls::Plain(tcp) = parts.io else {
         return Err(io::Error::other("only plain TCP connections are served"));
@@ -173,6 +196,14 @@ async fn session(
 
     let mut session = shared.db.session();
     session.set_user(&login.role, login.superuser);
+    // Checked at startup (a bad value was FATAL there), so these cannot fail now.
+    if let Some(settings) = &startup_settings {
+        for (name, value) in &settings.0 {
+            if let Err(e) = session.set_setting(name, value) {
+                tracing::warn!("startup setting {name}={value}: {e}");
+            }
+        }
+    }
     let interrupt = session.interrupt_handle();
     let _registration = shared.cancels.register(pid, &secret, interrupt.clone());
     let (ended, mut ended_rx) = oneshot::channel::<()>();

@@ -63,6 +63,15 @@ impl WireError {
         self
     }
 
+    /// A notice or warning a statement raised, for a NoticeResponse.
+    pub fn notice(notice: phantom::Notice) -> WireError {
+        let mut e = WireError::new(notice.code, notice.message);
+        e.severity = notice.severity.name();
+        e.detail = notice.detail;
+        e.hint = notice.hint;
+        e
+    }
+
     /// Adds a CONTEXT line.
     pub fn with_context(mut self, context: impl Into<String>) -> WireError {
         self.context = Some(context.into());

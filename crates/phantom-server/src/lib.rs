@@ -43,6 +43,7 @@ pub mod connection;
 pub mod error;
 pub mod frontend;
 pub mod outbox;
+pub mod throttle;
 pub mod types;
 pub mod users;
 pub mod worker;
@@ -80,6 +81,11 @@ pub struct ServerConfig {
     /// A users file (`name:password` lines, see [`users`]) whose users may log in beside
     /// the database's roles.
     pub users_file: Option<PathBuf>,
+    /// After a failed login, the next attempt from the same address waits this long,
+    /// twice as long after two failures, and so on (see [`throttle`]); zero: no delay.
+    pub auth_delay: Duration,
+    /// The longest that wait grows to.
+    pub auth_delay_max: Duration,
 }
 
 impl Default for ServerConfig {
@@ -93,6 +99,8 @@ impl Default for ServerConfig {
             session_stack_bytes: phantom::SESSION_THREAD_STACK,
             auth: None,
             users_file: None,
+            auth_delay: Duration::from_millis(200),
+            auth_delay_max: Duration::from_secs(10),
         }
     }
 }
@@ -103,6 +111,8 @@ pub struct Shared {
     config: ServerConfig,
     auth: auth::Authenticator,
     cancels: Arc<cancel::CancelRegistry>,
+    /// Delays for addresses whose logins failed.
+    auth_delay: throttle::AuthDelay,
     /// Sessions past startup (and startups in progress), for the connection limit.
     sessions: AtomicUsize,
 }
@@ -137,6 +147,7 @@ impl Server {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             db: db.clone(),
+            auth_delay: throttle::AuthDelay::new(config.auth_delay, config.auth_delay_max),
             config,
             auth: auth::Authenticator::new(method, db.clone(), users)?,
             cancels: Arc::default(),

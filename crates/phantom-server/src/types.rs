@@ -17,7 +17,7 @@
 //! with a weight, a sign and the display scale ([`numeric_send`] / [`numeric_recv`]).
 
 use bytes::{BufMut, BytesMut};
-use phantom::{DataType, Decimal, Interval, Value};
+use phantom::{DataType, Decimal, Interval, Value, calendar};
 
 use crate::error::WireError;
 
@@ -174,8 +174,17 @@ fn encode_binary(value: &Value, ty: DataType, out: &mut BytesMut) -> Result<(), 
         (DataType::Double, Value::Float(x)) => out.put_f64(*x),
         (DataType::Double, Value::Int(i)) => out.put_f64(*i as f64),
         (DataType::Bytea, Value::Bytes(b)) => out.put_slice(b),
+        // PostgreSQL's infinities are the extremes of its integers, as ours are of i64.
+        (DataType::Date, Value::Date(calendar::DATE_INFINITY)) => out.put_i32(i32::MAX),
+        (DataType::Date, Value::Date(calendar::DATE_NEG_INFINITY)) => out.put_i32(i32::MIN),
         (DataType::Date, Value::Date(d)) => {
             out.put_i32(i32::try_from(d - EPOCH_DAYS).map_err(|_| out_of_range())?)
+        }
+        (DataType::Timestamp, Value::Timestamp(calendar::TIMESTAMP_INFINITY))
+        | (DataType::TimestampTz, Value::TimestampTz(calendar::TIMESTAMP_INFINITY)) => out.put_i64(i64::MAX),
+        (DataType::Timestamp, Value::Timestamp(calendar::TIMESTAMP_NEG_INFINITY))
+        | (DataType::TimestampTz, Value::TimestampTz(calendar::TIMESTAMP_NEG_INFINITY)) => {
+            out.put_i64(i64::MIN)
         }
         (DataType::Time, Value::Time(t)) => out.put_i64(*t),
         (DataType::Timestamp, Value::Timestamp(t)) | (DataType::TimestampTz, Value::TimestampTz(t)) => {
@@ -237,10 +246,14 @@ fn decode_binary(b: &[u8], ty: DataType) -> Result<Value, WireError> {
         DataType::Double => Value::Float(f64::from_bits(i64_at(fixed(8)?) as u64)),
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Null => Value::Text(utf8(b)?),
         DataType::Bytea => Value::Bytes(b.to_vec()),
-        DataType::Date => Value::Date(i64::from(i32_at(fixed(4)?)) + EPOCH_DAYS),
+        DataType::Date => Value::Date(match i32_at(fixed(4)?) {
+            i32::MAX => calendar::DATE_INFINITY,
+            i32::MIN => calendar::DATE_NEG_INFINITY,
+            d => i64::from(d) + EPOCH_DAYS,
+        }),
         DataType::Time => Value::Time(i64_at(fixed(8)?)),
-        DataType::Timestamp => Value::Timestamp(i64_at(fixed(8)?).saturating_add(EPOCH_MICROS)),
-        DataType::TimestampTz => Value::TimestampTz(i64_at(fixed(8)?).saturating_add(EPOCH_MICROS)),
+        DataType::Timestamp => Value::Timestamp(timestamp_recv(i64_at(fixed(8)?))?),
+        DataType::TimestampTz => Value::TimestampTz(timestamp_recv(i64_at(fixed(8)?))?),
         DataType::Interval => {
             let s = fixed(16)?;
             Value::Interval(Interval {
@@ -251,6 +264,19 @@ fn decode_binary(b: &[u8], ty: DataType) -> Result<Value, WireError> {
         }
         DataType::Numeric(_) => Value::Numeric(numeric_recv(b).ok_or_else(wrong_size)?),
     })
+}
+
+/// A binary timestamp (microseconds since 2000, PostgreSQL's infinities at the ends of
+/// i64) as ours; 22008 for one beyond the range a timestamp here holds.
+fn timestamp_recv(micros: i64) -> Result<i64, WireError> {
+    match micros {
+        i64::MAX => Ok(calendar::TIMESTAMP_INFINITY),
+        i64::MIN => Ok(calendar::TIMESTAMP_NEG_INFINITY),
+        t => t
+            .checked_add(EPOCH_MICROS)
+            .filter(|t| calendar::timestamp_in_range(*t))
+            .ok_or_else(|| WireError::new("22008", "timestamp out of range")),
+    }
 }
 
 /// Sign words of PostgreSQL's binary NUMERIC.
@@ -375,6 +401,10 @@ mod tests {
         round_trip(Value::Time(3_600_000_001), DataType::Time);
         round_trip(Value::Timestamp(1_700_000_000_000_000), DataType::Timestamp);
         round_trip(Value::TimestampTz(-5), DataType::TimestampTz);
+        round_trip(Value::Date(calendar::DATE_INFINITY), DataType::Date);
+        round_trip(Value::Date(calendar::DATE_NEG_INFINITY), DataType::Date);
+        round_trip(Value::Timestamp(calendar::TIMESTAMP_INFINITY), DataType::Timestamp);
+        round_trip(Value::TimestampTz(calendar::TIMESTAMP_NEG_INFINITY), DataType::TimestampTz);
         round_trip(Value::Interval(Interval { months: 14, days: -3, micros: 7 }), DataType::Interval);
         for text in [
             "0",
@@ -412,6 +442,15 @@ mod tests {
         let mut out = BytesMut::new();
         encode_field(&Value::Date(EPOCH_DAYS + 1), DataType::Date, Format::Binary, &mut out).expect("date");
         assert_eq!(&out[..], &[0, 0, 0, 4, 0, 0, 0, 1], "2000-01-02 is day 1");
+        // PostgreSQL sends 'infinity' as the largest integer of the type (timestamp_send).
+        out.clear();
+        encode_field(&Value::Date(calendar::DATE_INFINITY), DataType::Date, Format::Binary, &mut out)
+            .expect("date");
+        assert_eq!(&out[4..], &i32::MAX.to_be_bytes());
+        out.clear();
+        let neg = Value::TimestampTz(calendar::TIMESTAMP_NEG_INFINITY);
+        encode_field(&neg, DataType::TimestampTz, Format::Binary, &mut out).expect("timestamptz");
+        assert_eq!(&out[4..], &i64::MIN.to_be_bytes());
         out.clear();
         encode_field(&Value::Null, DataType::Integer, Format::Binary, &mut out).expect("null");
         assert_eq!(&out[..], &(-1i32).to_be_bytes());

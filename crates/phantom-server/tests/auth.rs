@@ -4,6 +4,7 @@
 mod common;
 
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use common::{Message, Raw};
@@ -48,8 +49,101 @@ async fn text(client: &Client, sql: &str) -> String {
     row.get(0)
 }
 
+/// A server whose delays after failed logins are short, so that the tests that fail
+/// on purpose stay quick.
 async fn start(db: Database, auth: Option<AuthMethod>, users_file: Option<std::path::PathBuf>) -> Server {
-    common::start_with(db, ServerConfig { auth, users_file, ..ServerConfig::default() }).await
+    let quick = ServerConfig {
+        auth,
+        users_file,
+        auth_delay: Duration::from_millis(1),
+        auth_delay_max: Duration::from_millis(5),
+        ..ServerConfig::default()
+    };
+    common::start_with(db, quick).await
+}
+
+/// Logs in as `user` with `password` from the local address `source` (any of 127/8).
+async fn login_from(
+    server: &Server,
+    source: std::net::IpAddr,
+    user: &str,
+    password: &str,
+) -> Result<Client, tokio_postgres::Error> {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind(std::net::SocketAddr::new(source, 0)).expect("bind the source address");
+    let stream = socket.connect(server.local_addr()).await.expect("connect");
+    let mut config = tokio_postgres::Config::new();
+    config.user(user).password(password).dbname("anything");
+    let (client, connection) = config.connect_raw(stream, NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// Failed logins slow down the next ones from the same address (a lower bound on the
+/// time they take: the delays), without holding up other addresses, and a successful
+/// login clears the address's record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_delay_the_next_ones_from_their_address() {
+    let db = Database::memory();
+    db.session().execute("CREATE ROLE alice LOGIN PASSWORD 'right'").expect("role");
+    // Long enough that the delays dwarf the logins' own time (SCRAM's 4096 rounds).
+    let base = Duration::from_millis(300);
+    let config = ServerConfig {
+        auth: Some(AuthMethod::Scram),
+        auth_delay: base,
+        auth_delay_max: 4 * base,
+        ..ServerConfig::default()
+    };
+    let server = common::start_with(db, config).await;
+    let started = Instant::now();
+    for _ in 0..4 {
+        assert_eq!(refusal(&server, "alice", Some("wrong")).await, password_failed("alice"));
+    }
+    // The second to fourth attempts waited 300, 600 and 1200 ms (the cap).
+    let waited = started.elapsed();
+    assert!(waited >= 7 * base, "4 failed logins took only {waited:?}");
+    login(&server, "alice", Some("right")).await.expect("the right password, after its turn");
+
+    // A long delay for 127.0.0.1 ...
+    let server = {
+        server.shutdown().await.expect("shutdown");
+        let db = Database::memory();
+        db.session().execute("CREATE ROLE alice LOGIN PASSWORD 'right'").expect("role");
+        let long = Duration::from_secs(2);
+        let config = ServerConfig {
+            auth: Some(AuthMethod::Scram),
+            auth_delay: long,
+            auth_delay_max: long,
+            ..ServerConfig::default()
+        };
+        common::start_with(db, config).await
+    };
+    let here: std::net::IpAddr = [127, 0, 0, 1].into();
+    let elsewhere: std::net::IpAddr = [127, 0, 0, 2].into();
+    assert!(login_from(&server, here, "alice", "wrong").await.is_err());
+    let throttled = {
+        let port = server.local_addr().port();
+        tokio::spawn(async move {
+            let mut config = tokio_postgres::Config::new();
+            config.host("127.0.0.1").port(port).user("alice").password("right").dbname("x");
+            config.connect(NoTls).await.map(|(client, connection)| {
+                tokio::spawn(connection);
+                client
+            })
+        })
+    };
+    // ... holds up nobody at another address: that login is through while 127.0.0.1's
+    // attempt still waits its turn.
+    let other = login_from(&server, elsewhere, "alice", "right").await.expect("another address");
+    assert_eq!(text(&other, "SELECT current_user").await, "alice");
+    assert!(!throttled.is_finished(), "the throttled attempt did not wait");
+    throttled.await.expect("task").expect("the right password, after its turn");
+    // That success cleared 127.0.0.1: its next login does not wait the 2 s again.
+    let again = tokio::time::timeout(Duration::from_secs(2), login_from(&server, here, "alice", "right"));
+    again.await.expect("no delay after a success").expect("login");
+    server.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test]
@@ -57,9 +151,11 @@ async fn user_in_the_search_path_is_the_role_the_client_logged_in_as() {
     let db = Database::memory();
     db.session()
         .execute(
-            "CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE SCHEMA alice; \
+            "CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE SCHEMA alice AUTHORIZATION alice; \
              CREATE TABLE alice.notes (n TEXT); INSERT INTO alice.notes VALUES ('alice''s'); \
-             CREATE TABLE notes (n TEXT); INSERT INTO notes VALUES ('public')",
+             ALTER TABLE alice.notes OWNER TO alice; \
+             CREATE TABLE notes (n TEXT); INSERT INTO notes VALUES ('public'); \
+             GRANT SELECT ON notes TO PUBLIC",
         )
         .expect("setup");
     let server = start(db, None, None).await;
@@ -185,6 +281,84 @@ async fn roles_log_in_with_their_passwords() {
     assert_eq!(roles, ["bob", "locked", "nopass", "phantom"]);
     // alice's session outlived her role, as in PostgreSQL.
     assert_eq!(text(&alice, "SELECT current_user").await, "alice");
+    server.shutdown().await.expect("shutdown");
+}
+
+/// The SQLSTATE `sql` fails with.
+async fn sqlstate(client: &Client, sql: &str) -> String {
+    match client.batch_execute(sql).await {
+        Ok(()) => panic!("{sql}: expected an error"),
+        Err(e) => e.code().unwrap_or_else(|| panic!("{sql}: not a server error: {e}")).code().to_string(),
+    }
+}
+
+/// Issue 14's escalations, over the wire, as a role logged in with its password: every
+/// one is refused with 42501, and the bootstrap superuser still logs in with its own
+/// password and nobody else's.
+#[tokio::test]
+async fn a_role_that_logged_in_cannot_escalate() {
+    let db = Database::memory();
+    db.session()
+        .execute(
+            "ALTER ROLE phantom PASSWORD 'root-secret';
+             CREATE ROLE alice LOGIN PASSWORD 'a1';
+             CREATE TABLE secrets (s TEXT); INSERT INTO secrets VALUES ('classified');",
+        )
+        .expect("roles");
+    let server = start(db, Some(AuthMethod::Scram), None).await;
+    let alice = login(&server, "alice", Some("a1")).await.expect("alice");
+    assert_eq!(text(&alice, "SHOW is_superuser").await, "off");
+    for escalation in [
+        "ALTER ROLE alice SUPERUSER",
+        "ALTER ROLE alice CREATEROLE",
+        "CREATE ROLE mallory SUPERUSER",
+        "CREATE ROLE mallory LOGIN PASSWORD 'm'",
+        "ALTER ROLE phantom PASSWORD 'owned'",
+        "SELECT rolname, rolpassword FROM pg_authid",
+        "SET ROLE phantom",
+        "SET SESSION AUTHORIZATION phantom",
+        "SELECT * FROM secrets",
+        "DROP TABLE secrets",
+        "GRANT SELECT ON secrets TO alice",
+        "ALTER TABLE secrets OWNER TO alice",
+        "CREATE TABLE mine (n INT)",
+    ] {
+        assert_eq!(sqlstate(&alice, escalation).await, "42501", "{escalation}");
+    }
+    // Her own password she may change, and log in with.
+    alice.batch_execute("ALTER ROLE alice PASSWORD 'a2'").await.expect("own password");
+    login(&server, "alice", Some("a2")).await.expect("alice's new password");
+    assert_eq!(refusal(&server, "mallory", Some("m")).await, password_failed("mallory"));
+    assert_eq!(refusal(&server, "phantom", Some("owned")).await, password_failed("phantom"));
+    let admin = login(&server, "phantom", Some("root-secret")).await.expect("phantom");
+    assert_eq!(text(&admin, "SELECT s FROM secrets").await, "classified");
+    assert_eq!(text(&admin, "SELECT rolsuper::text FROM pg_roles WHERE rolname = 'alice'").await, "false");
+    server.shutdown().await.expect("shutdown");
+}
+
+/// SET SESSION AUTHORIZATION and SET ROLE change who the session is; the client hears of
+/// it by ParameterStatus (`session_authorization`, `is_superuser`), as from PostgreSQL.
+#[tokio::test]
+async fn a_superuser_session_changes_identity_and_the_client_hears_of_it() {
+    let db = Database::memory();
+    db.session().execute("CREATE ROLE alice LOGIN").expect("role");
+    let server = start(db, None, None).await;
+    let mut raw = Raw::connect(&server).await;
+    let parameters = |messages: &[Message]| -> Vec<String> {
+        messages
+            .iter()
+            .filter(|m| m.kind == b'S')
+            .map(|m| String::from_utf8_lossy(&m.body).replace('\0', " ").trim().to_string())
+            .collect()
+    };
+    let changed = raw.query("SET SESSION AUTHORIZATION alice").await;
+    assert_eq!(parameters(&changed), ["is_superuser off", "session_authorization alice"]);
+    let refused = raw.query("SELECT 1 FROM pg_authid").await;
+    assert_eq!(refused.iter().find(|m| m.kind == b'E').and_then(|m| m.field(b'C')).as_deref(), Some("42501"));
+    let back = raw.query("RESET SESSION AUTHORIZATION").await;
+    assert_eq!(parameters(&back), ["is_superuser on", "session_authorization phantom"]);
+    let role = raw.query("SET ROLE alice").await;
+    assert_eq!(parameters(&role), ["is_superuser off"]);
     server.shutdown().await.expect("shutdown");
 }
 

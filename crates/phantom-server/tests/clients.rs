@@ -164,6 +164,45 @@ async fn psql_lists_and_describes_tables() {
     server.shutdown().await.expect("shutdown");
 }
 
+/// psql's `\\dp` and `\\dn+` show owners and privileges in PostgreSQL's form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_shows_privileges() {
+    let Some(tools) = tools() else { return };
+    let server = common::start().await;
+    psql(
+        tools,
+        &server,
+        "CREATE ROLE alice; CREATE ROLE \"Bob Q\"; CREATE TABLE t (id INT); CREATE TABLE plain (n INT); \
+         CREATE VIEW v AS SELECT id FROM t; CREATE SEQUENCE s; CREATE SCHEMA app AUTHORIZATION alice; \
+         GRANT SELECT, INSERT ON t TO alice WITH GRANT OPTION; GRANT SELECT ON v TO PUBLIC; \
+         GRANT USAGE ON SEQUENCE s TO \"Bob Q\"; GRANT USAGE ON SCHEMA app TO \"Bob Q\"",
+    )
+    .await;
+    let dp = psql(tools, &server, "\\dp").await;
+    for expected in [
+        " public | plain | table    |                         |                   | ",
+        " public | s     | sequence | phantom=rwU/phantom    +|                   | ",
+        "        |       |          | \"Bob Q\"=U/phantom       |                   | ",
+        " public | t     | table    | phantom=arwdDxt/phantom+|                   | ",
+        "        |       |          | alice=a*r*/phantom      |                   | ",
+        " public | v     | view     | phantom=arwdDxt/phantom+|                   | ",
+        "        |       |          | =r/phantom              |                   | ",
+        "(4 rows)",
+    ] {
+        assert!(dp.contains(expected), "\\dp lacks {expected:?}:\n{dp}");
+    }
+    let dn = psql(tools, &server, "\\dn+").await;
+    for expected in [
+        " app    | alice   | alice=UC/alice    +| ",
+        "        |         | \"Bob Q\"=U/alice    | ",
+        " public | phantom | phantom=UC/phantom+| ",
+        "        |         | =U/phantom         | ",
+    ] {
+        assert!(dn.contains(expected), "\\dn+ lacks {expected:?}:\n{dn}");
+    }
+    server.shutdown().await.expect("shutdown");
+}
+
 /// With `FETCH_COUNT` psql runs a query through a cursor (`DECLARE _psql_cursor NO
 /// SCROLL CURSOR FOR ...`, `FETCH FORWARD n FROM _psql_cursor` until the rows run out,
 /// `CLOSE`), printing each page as it comes.

@@ -152,6 +152,28 @@ async fn empty_queries_tags_and_notices() {
     raw.query("COMMIT").await;
     let out = raw.query("COMMIT").await;
     assert!(out.iter().any(|m| m.kind == b'N' && m.field(b'C').as_deref() == Some("25P01")), "{out:?}");
+    // The statements' own notices come before their CommandComplete, DETAIL included,
+    // through both protocols.
+    raw.query(
+        "CREATE TABLE n (a INT); CREATE VIEW nv AS SELECT a FROM n; CREATE VIEW nw AS SELECT a FROM nv",
+    )
+    .await;
+    let out = raw.query("DROP TABLE IF EXISTS nope; DROP TABLE n CASCADE").await;
+    assert_eq!(kinds(&out), "NCNCZ", "{out:?}");
+    assert_eq!(out[0].field(b'M').as_deref(), Some("table \"nope\" does not exist, skipping"));
+    assert_eq!(out[0].field(b'S').as_deref(), Some("NOTICE"));
+    assert_eq!(out[2].field(b'M').as_deref(), Some("drop cascades to 2 other objects"));
+    assert_eq!(out[2].field(b'D').as_deref(), Some("drop cascades to view nv\ndrop cascades to view nw"));
+    raw.send(b'P', &parse_body("", "DROP VIEW IF EXISTS nope", &[])).await;
+    raw.send(b'B', &bind_body("", "", &[], None)).await;
+    raw.send(b'E', &execute_body("", 0)).await;
+    raw.send(b'S', &[]).await;
+    let out = raw.until_ready().await;
+    assert_eq!(kinds(&out), "12NCZ", "{out:?}");
+    assert_eq!(out[2].field(b'M').as_deref(), Some("view \"nope\" does not exist, skipping"));
+    // client_min_messages filters them.
+    raw.query("SET client_min_messages = warning").await;
+    assert_eq!(kinds(&raw.query("DROP TABLE IF EXISTS nope").await), "CZ");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -204,7 +204,8 @@ async fn binary_parameters_of_every_type_round_trip() {
             "00:00:01.000001",
             "2024-02-29 23:59:59.999999",
             "2024-02-29 23:59:59.999999+00",
-            "1 mon -2 days 00:00:00.000007",
+            // PostgreSQL 15 prints the time of a mixed-sign interval with its sign.
+            "1 mon -2 days +00:00:00.000007",
         ]
     );
     let SimpleQueryMessage::Row(row) = &out[2] else { panic!("{out:?}") };
@@ -251,4 +252,84 @@ async fn text_parameters_go_through_type_input() {
     let out = raw.until_ready().await;
     let error = out.iter().find(|m| m.kind == b'E').expect("an error");
     assert_eq!(error.field(b'C').as_deref(), Some("22P02"), "{out:?}");
+}
+
+/// The text of every field of the DataRow messages in `messages`.
+fn data_rows(messages: &[common::Message]) -> Vec<Vec<String>> {
+    messages
+        .iter()
+        .filter(|m| m.kind == b'D')
+        .map(|m| {
+            let b = &m.body;
+            let count = i16::from_be_bytes([b[0], b[1]]) as usize;
+            let mut at = 2;
+            let mut fields = Vec::new();
+            for _ in 0..count {
+                let len = i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+                at += 4;
+                let len = len.max(0) as usize;
+                fields.push(String::from_utf8_lossy(&b[at..at + len]).into_owned());
+                at += len;
+            }
+            fields
+        })
+        .collect()
+}
+
+/// ParameterStatus messages as (name, value).
+fn parameter_status(messages: &[common::Message]) -> Vec<(String, String)> {
+    messages
+        .iter()
+        .filter(|m| m.kind == b'S')
+        .filter_map(|m| {
+            let mut parts = m.body.split(|&b| b == 0).map(|p| String::from_utf8_lossy(p).into_owned());
+            Some((parts.next()?, parts.next()?))
+        })
+        .collect()
+}
+
+// Expected values from PostgreSQL 15 with PGOPTIONS="-c DateStyle=German -c
+// TimeZone=America/New_York".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn startup_parameters_set_the_date_and_time_settings() {
+    let server = start().await;
+    let mut raw = common::Raw::connect_only(&server).await;
+    raw.send_startup(&[
+        ("user", "phantom"),
+        ("DateStyle", "German"),
+        ("options", "-c TimeZone=America/New_York"),
+    ])
+    .await;
+    let startup = raw.until_ready().await;
+    let status = parameter_status(&startup);
+    assert!(status.contains(&("DateStyle".into(), "German, DMY".into())), "{status:?}");
+    assert!(status.contains(&("TimeZone".into(), "America/New_York".into())), "{status:?}");
+    let rows = data_rows(
+        &raw.query("SELECT timestamptz '2020-06-01 12:00+00', current_setting('DateStyle'), current_setting('TimeZone')")
+            .await,
+    );
+    assert_eq!(rows, [["01.06.2020 08:00:00 EDT", "German, DMY", "America/New_York"]]);
+    // SET reports the change, as PostgreSQL does for these settings.
+    let set = raw.query("SET TimeZone = 'Asia/Tokyo'").await;
+    assert!(parameter_status(&set).contains(&("TimeZone".into(), "Asia/Tokyo".into())), "{set:?}");
+    let rows = data_rows(&raw.query("SELECT timestamptz '2020-06-01 12:00+00'").await);
+    assert_eq!(rows, [["01.06.2020 21:00:00 JST"]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_startup_setting_is_fatal() {
+    let server = start().await;
+    let mut raw = common::Raw::connect_only(&server).await;
+    raw.send_startup(&[("user", "phantom"), ("options", "-c DateStyle=bogus")]).await;
+    let mut error = None;
+    while let Some(m) = raw.read().await {
+        if m.kind == b'E' {
+            error = Some(m);
+            break;
+        }
+    }
+    let error = error.expect("an ErrorResponse");
+    assert_eq!(error.field(b'S').as_deref(), Some("FATAL"));
+    assert_eq!(error.field(b'C').as_deref(), Some("22023"));
+    assert_eq!(error.field(b'M').as_deref(), Some("invalid value for parameter \"DateStyle\": \"bogus\""));
 }

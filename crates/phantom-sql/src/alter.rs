@@ -107,11 +107,20 @@ impl Change<'_> {
             AlterOp::AddColumn { column, if_not_exists, constraints, sequence } => {
                 if table.column_index(&column.name).is_some() {
                     if if_not_exists {
+                        crate::notice::raise(crate::notice::Notice::new(
+                            "42701",
+                            format!(
+                                "column \"{}\" of relation \"{}\" already exists, skipping",
+                                column.name, table.name
+                            ),
+                        ));
                         return Ok(table);
                     }
                     return Err(duplicate_column(&column.name, &table.name));
                 }
-                if let Some(sequence) = sequence {
+                if let Some(mut sequence) = sequence {
+                    // A SERIAL column's sequence belongs to its table's owner.
+                    sequence.owner = table.owner;
                     sequence::ddl::create_sequence(self.instance, &self.cx.txn, *sequence, false)?;
                     self.cx.txn.next_command();
                 }
@@ -145,7 +154,16 @@ impl Change<'_> {
             AlterOp::DropColumn { name, if_exists, cascade } => {
                 self.cascade |= cascade;
                 match table.column_index(&name) {
-                    None if if_exists => table,
+                    None if if_exists => {
+                        crate::notice::raise(crate::notice::Notice::new(
+                            "00000",
+                            format!(
+                                "column \"{name}\" of relation \"{}\" does not exist, skipping",
+                                table.name
+                            ),
+                        ));
+                        table
+                    }
                     None => return Err(no_column(&name, &table.name)),
                     Some(i) => self.drop_column(table, i, cascade)?,
                 }
@@ -423,6 +441,10 @@ impl Change<'_> {
             return Ok(Arc::new(rewrite::rewrite(self.cx, &table, new, Ok)?));
         }
         if if_exists {
+            crate::notice::raise(crate::notice::Notice::new(
+                "00000",
+                format!("constraint \"{name}\" of relation \"{}\" does not exist, skipping", table.name),
+            ));
             return Ok(table);
         }
         Err(Error::new(

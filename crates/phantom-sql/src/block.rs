@@ -13,17 +13,22 @@
 //! - `SET LOCAL` (and `set_config(name, value, true)`) lasts until the block ends: the
 //!   block remembers each such setting's earlier value and the session puts it back at
 //!   COMMIT or ROLLBACK. Outside a block it changes nothing, as in PostgreSQL (which also
-//!   warns). Plain `SET` is not undone by a ROLLBACK here, unlike PostgreSQL.
+//!   warns). A plain `SET` in a block is undone by ROLLBACK and kept by COMMIT, as in
+//!   PostgreSQL (the session keeps the earlier values, see `Session::end_block`).
 //!
 //! [`Settings`] are the session's `SET` parameters; the ones that matter here are
 //! `default_transaction_isolation`, `lock_timeout`, `statement_timeout` and
 //! `idle_in_transaction_session_timeout` (enforced by the session, see
 //! [`crate::interrupt`]), `phantom.max_depth` (see [`crate::depth`]),
-//! `phantom.statement_mem` (see [`crate::budget`]) and `search_path`
-//! (where unqualified names are looked up, see [`crate::catalog`]). Others that PostgreSQL clients
-//! commonly send are accepted and shown back, unknown ones fail with 42704. The role the
-//! session runs as is kept here too (set when a server client logs in), since `SHOW
-//! session_authorization` and `is_superuser` report it.
+//! `phantom.statement_mem` (see [`crate::budget`]), `search_path`
+//! (where unqualified names are looked up, see [`crate::catalog`]) and `DateStyle`,
+//! `IntervalStyle` and `TimeZone` (how dates and times are read and written, see
+//! [`crate::types::datetime`]). Others that PostgreSQL
+//! clients commonly send are accepted and shown back, unknown ones fail with 42704. Who the
+//! session is is kept here too: the role it logged in as (set when a server client logs
+//! in), the session user (`session_authorization`) and the current user (`role`, SET
+//! ROLE's), so that SET LOCAL and ROLLBACK treat them like other settings; whether the
+//! session may become a role is the session's to check before it sets one.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -34,6 +39,7 @@ use sqlparser::ast::{TransactionAccessMode, TransactionIsolationLevel, Transacti
 use crate::catalog;
 use crate::error::{Error, Result, SqlState};
 use crate::interrupt::Interrupt;
+use crate::types::datetime::DateTimeSettings;
 
 /// Parameters that are accepted and remembered, but change nothing.
 const PASSIVE: &[(&str, &str)] = &[
@@ -42,22 +48,72 @@ const PASSIVE: &[(&str, &str)] = &[
     ("check_function_bodies", "on"),
     ("client_encoding", "UTF8"),
     ("client_min_messages", "notice"),
-    ("datestyle", "ISO, MDY"),
     ("default_table_access_method", "heap"),
     ("default_tablespace", ""),
     ("escape_string_warning", "on"),
     ("extra_float_digits", "1"),
     ("idle_session_timeout", "0"),
-    ("intervalstyle", "postgres"),
     ("maintenance_work_mem", "64MB"),
     ("row_security", "on"),
     ("server_encoding", "UTF8"),
     ("standard_conforming_strings", "on"),
     ("synchronous_commit", "on"),
-    ("timezone", "UTC"),
     ("work_mem", "4MB"),
     ("xmloption", "content"),
 ];
+
+/// Settings that are accepted, shown and kept as PostgreSQL's, with no effect here yet:
+/// boolean ones are checked as booleans. The planner's `enable_*` switches will steer
+/// the optimizer once it has choices to make.
+const BOOLEAN_SWITCHES: &[(&str, &str)] = &[
+    ("enable_bitmapscan", "on"),
+    ("enable_hashagg", "on"),
+    ("enable_hashjoin", "on"),
+    ("enable_indexonlyscan", "on"),
+    ("enable_indexscan", "on"),
+    ("enable_material", "on"),
+    ("enable_memoize", "on"),
+    ("enable_mergejoin", "on"),
+    ("enable_nestloop", "on"),
+    ("enable_parallel_append", "on"),
+    ("enable_parallel_hash", "on"),
+    ("enable_partition_pruning", "on"),
+    ("enable_seqscan", "on"),
+    ("enable_sort", "on"),
+    ("enable_incremental_sort", "on"),
+    ("enable_tidscan", "on"),
+    ("jit", "off"),
+    ("geqo", "on"),
+];
+
+/// More accepted-and-shown settings PostgreSQL clients and test suites set.
+const MORE_PASSIVE: &[(&str, &str)] = &[
+    ("lc_messages", "C"),
+    ("lc_monetary", "C"),
+    ("lc_numeric", "C"),
+    ("lc_time", "C"),
+    ("max_parallel_workers_per_gather", "2"),
+    ("random_page_cost", "4"),
+    ("seq_page_cost", "1"),
+    ("cpu_tuple_cost", "0.01"),
+    ("effective_cache_size", "4GB"),
+    ("default_statistics_target", "100"),
+    ("from_collapse_limit", "8"),
+    ("join_collapse_limit", "8"),
+];
+
+/// True for a custom (placeholder) setting's name: `prefix.name`, both parts
+/// identifiers, and a prefix other than our own `phantom`.
+fn is_custom_setting(name: &str) -> bool {
+    let ident = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    };
+    match name.split_once('.') {
+        Some((prefix, rest)) => prefix != "phantom" && ident(prefix) && rest.split('.').all(ident),
+        None => false,
+    }
+}
 
 /// A size in bytes, as the `phantom.*` size settings take it.
 fn parse_bytes(name: &str, value: &str) -> Result<usize> {
@@ -73,6 +129,9 @@ fn parse_bytes(name: &str, value: &str) -> Result<usize> {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub default_isolation: Isolation,
+    /// `default_transaction_read_only` (and `SET SESSION CHARACTERISTICS AS TRANSACTION
+    /// READ ONLY`): blocks start read-only, and so do single statements outside them.
+    pub default_read_only: bool,
     pub lock_timeout: Option<Duration>,
     /// How long a statement may run before it fails with 57014 (`statement_timeout`).
     pub statement_timeout: Option<Duration>,
@@ -90,10 +149,26 @@ pub struct Settings {
     /// How much memory a statement may hold, `None` for no limit
     /// (`phantom.statement_mem`, see [`crate::budget`]).
     pub statement_mem: Option<usize>,
-    /// The role the session runs as (`current_user`, `session_user`).
+    /// The role the session's statements run as (`current_user`): the role of SET ROLE,
+    /// else the session user.
     pub user: String,
-    /// Whether that role is a superuser (`SHOW is_superuser`).
+    /// Whether that role is a superuser (`SHOW is_superuser`; the privilege checks read
+    /// the catalog instead, see [`crate::privilege`]).
     pub superuser: bool,
+    /// The session user (`session_user`): the role logged in as, or the one SET SESSION
+    /// AUTHORIZATION chose.
+    pub session_user: String,
+    /// SET ROLE's role; `None` for NONE.
+    pub role: Option<String>,
+    /// The role the client logged in as, and whether it was a superuser then: who may
+    /// SET SESSION AUTHORIZATION, and what DEFAULT goes back to (PostgreSQL's
+    /// authenticated user).
+    pub login: (String, bool),
+    /// Whether the roles the session has been set to were superusers when it was, for
+    /// `is_superuser` when a block's end puts an earlier role back.
+    superusers: BTreeMap<String, bool>,
+    /// `DateStyle`, `IntervalStyle` and `TimeZone` (see [`crate::types::datetime`]).
+    pub datetime: DateTimeSettings,
     passive: BTreeMap<String, String>,
     /// Counts changes made through [`Settings::set`], so a caller can tell cheaply
     /// whether anything changed since it last looked.
@@ -114,6 +189,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             default_isolation: Isolation::ReadCommitted,
+            default_read_only: false,
             lock_timeout: None,
             statement_timeout: None,
             idle_in_transaction_timeout: None,
@@ -124,7 +200,17 @@ impl Default for Settings {
             statement_mem: Some(crate::budget::DEFAULT_STATEMENT_MEM),
             user: catalog::BOOTSTRAP_ROLE.to_string(),
             superuser: true,
-            passive: PASSIVE.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            datetime: DateTimeSettings::default(),
+            session_user: catalog::BOOTSTRAP_ROLE.to_string(),
+            role: None,
+            login: (catalog::BOOTSTRAP_ROLE.to_string(), true),
+            superusers: BTreeMap::from([(catalog::BOOTSTRAP_ROLE.to_string(), true)]),
+            passive: PASSIVE
+                .iter()
+                .chain(BOOLEAN_SWITCHES)
+                .chain(MORE_PASSIVE)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             version: 0,
         }
     }
@@ -160,6 +246,28 @@ impl Settings {
         self.search_path.iter().map(|s| if s == "$user" { self.user.clone() } else { s.clone() }).collect()
     }
 
+    /// The session logs in as `name` (a superuser or not): it becomes the session user
+    /// and the current user, with no SET ROLE.
+    pub fn log_in(&mut self, name: &str, superuser: bool) {
+        self.login = (name.to_string(), superuser);
+        self.note_superuser(name, superuser);
+        self.session_user = name.to_string();
+        self.role = None;
+        self.settle_user();
+    }
+
+    /// Records whether the role `name` is a superuser (the session read it from the
+    /// catalog before setting it as `role` or `session_authorization`).
+    pub fn note_superuser(&mut self, name: &str, superuser: bool) {
+        self.superusers.insert(name.to_string(), superuser);
+    }
+
+    /// `current_user` and `is_superuser` after `role` or `session_user` changed.
+    fn settle_user(&mut self) {
+        self.user = self.role.clone().unwrap_or_else(|| self.session_user.clone());
+        self.superuser = self.superusers.get(&self.user).copied().unwrap_or(false);
+    }
+
     /// How many changes [`Settings::set`] has made (see `version`).
     pub fn version(&self) -> u64 {
         self.version
@@ -170,6 +278,7 @@ impl Settings {
         self.version += 1;
         match name {
             "default_transaction_isolation" => self.default_isolation = parse_isolation(value)?,
+            "default_transaction_read_only" => self.default_read_only = parse_bool(name, value)?,
             "lock_timeout" => self.lock_timeout = parse_duration(name, value)?,
             "statement_timeout" => self.statement_timeout = parse_duration(name, value)?,
             "idle_in_transaction_session_timeout" => {
@@ -183,7 +292,30 @@ impl Settings {
                 self.search_path = catalog::default_search_path()
             }
             "search_path" => self.search_path = catalog::parse_search_path(value)?,
+            // Who may become whom is the session's to check (`Session::set_identity`);
+            // this only records the result, or puts back an earlier one.
+            "role" => {
+                self.role = (!value.eq_ignore_ascii_case("none")).then(|| value.to_string());
+                self.settle_user();
+            }
+            "session_authorization" => {
+                self.session_user = value.to_string();
+                self.role = None;
+                self.settle_user();
+            }
+            _ if BOOLEAN_SWITCHES.iter().any(|(n, _)| *n == name) => {
+                self.passive.insert(name.to_string(), on_off(parse_bool(name, value)?));
+            }
+            "datestyle" => self.datetime.set_date_style(value)?,
+            "intervalstyle" => self.datetime.set_interval_style(value)?,
+            "timezone" => self.datetime.set_time_zone(value)?,
             _ if self.passive.contains_key(name) => {
+                self.passive.insert(name.to_string(), value.to_string());
+            }
+            // `SET myapp.user_id = '42'`: a two-part name is a custom setting, made by
+            // setting it, as PostgreSQL's placeholder variables (applications keep
+            // per-session values there). Our own prefix is not open to that.
+            _ if is_custom_setting(name) => {
                 self.passive.insert(name.to_string(), value.to_string());
             }
             _ if crate::catalog::pg_catalog::READ_ONLY_SETTINGS.contains(&name) => {
@@ -204,6 +336,8 @@ impl Settings {
                 current.unwrap_or(self.default_isolation).name().to_string()
             }
             "default_transaction_isolation" => self.default_isolation.name().to_string(),
+            // Outside a block; the session answers for an open one.
+            "default_transaction_read_only" | "transaction_read_only" => on_off(self.default_read_only),
             "lock_timeout" => show_duration(self.lock_timeout),
             "statement_timeout" => show_duration(self.statement_timeout),
             "idle_in_transaction_session_timeout" => show_duration(self.idle_in_transaction_timeout),
@@ -212,8 +346,12 @@ impl Settings {
             "phantom.max_depth" => self.max_depth.to_string(),
             "phantom.statement_mem" => crate::budget::show_setting(self.statement_mem),
             "search_path" => catalog::format_search_path(&self.search_path),
-            "session_authorization" => self.user.clone(),
+            "session_authorization" => self.session_user.clone(),
+            "role" => self.role.clone().unwrap_or_else(|| "none".to_string()),
             "is_superuser" => if self.superuser { "on" } else { "off" }.to_string(),
+            "datestyle" => self.datetime.date_style_name(),
+            "intervalstyle" => self.datetime.interval_style_name().to_string(),
+            "timezone" => self.datetime.zone.name().to_string(),
             _ => match self.passive.get(name) {
                 Some(value) => value.clone(),
                 None => crate::catalog::pg_catalog::read_only_setting(name).ok_or_else(|| unknown(name))?,
@@ -225,6 +363,7 @@ impl Settings {
     pub fn all(&self) -> Vec<(String, String)> {
         let mut names: Vec<&str> = vec![
             "default_transaction_isolation",
+            "default_transaction_read_only",
             "idle_in_transaction_session_timeout",
             "lock_timeout",
             "statement_timeout",
@@ -232,7 +371,11 @@ impl Settings {
             "phantom.spill_threshold",
             "phantom.statement_mem",
             "phantom.write_set_limit",
+            "role",
             "search_path",
+            "datestyle",
+            "intervalstyle",
+            "timezone",
         ];
         names.extend(self.passive.keys().map(String::as_str));
         names.extend(crate::catalog::pg_catalog::READ_ONLY_SETTINGS);
@@ -274,6 +417,27 @@ pub fn parse_isolation(value: &str) -> Result<Isolation> {
 
 /// A duration as PostgreSQL writes it: `0` (none), `250` (milliseconds), `250ms`, `2s`,
 /// `1min`.
+/// A boolean setting as PostgreSQL takes one: on/off, true/false, yes/no, 1/0 and their
+/// unambiguous prefixes, any case.
+fn parse_bool(name: &str, value: &str) -> Result<bool> {
+    let v = value.trim().trim_matches('\'').to_ascii_lowercase();
+    let prefix_of = |word: &str| !v.is_empty() && word.starts_with(v.as_str());
+    match v.as_str() {
+        "on" | "1" => Ok(true),
+        "off" | "of" | "0" => Ok(false),
+        _ if prefix_of("true") || prefix_of("yes") => Ok(true),
+        _ if prefix_of("false") || prefix_of("no") => Ok(false),
+        _ => Err(Error::new(
+            SqlState::InvalidParameterValue,
+            format!("parameter \"{name}\" requires a Boolean value"),
+        )),
+    }
+}
+
+fn on_off(b: bool) -> String {
+    if b { "on" } else { "off" }.to_string()
+}
+
 fn parse_duration(name: &str, value: &str) -> Result<Option<Duration>> {
     let v = value.trim();
     let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
@@ -334,6 +498,10 @@ pub struct Block {
     pub read_only: bool,
     /// Statements run so far (SET TRANSACTION must come first).
     pub statements: u64,
+    /// Opened by the server for the statements up to a Sync (PostgreSQL's implicit
+    /// transaction block), not by BEGIN: a BEGIN in it makes it explicit, silently, and
+    /// a COMMIT of it warns that no transaction was in progress, as in PostgreSQL.
+    pub implicit: bool,
     savepoints: Vec<(String, Savepoint)>,
     /// Settings changed by `SET LOCAL` (or `set_config(..., true)`), with the values to
     /// put back when the block ends.
@@ -351,6 +519,7 @@ impl Block {
             failed: false,
             read_only,
             statements: 0,
+            implicit: false,
             savepoints: Vec::new(),
             local_settings: Vec::new(),
             session_settings: Vec::new(),

@@ -19,10 +19,20 @@ use crate::exec::{Context, constraints};
 use crate::instance::Instance;
 use crate::result::Output;
 
-/// `CREATE SCHEMA [IF NOT EXISTS] name`.
-pub fn create_schema(instance: &Instance, cx: &Context, name: String, if_not_exists: bool) -> Result<Output> {
+/// `CREATE SCHEMA [IF NOT EXISTS] name`, owned by `owner`.
+pub fn create_schema(
+    instance: &Instance,
+    cx: &Context,
+    name: String,
+    if_not_exists: bool,
+    owner: i64,
+) -> Result<Output> {
     if instance.catalog.schema_exists(&cx.txn, &name)? {
         if if_not_exists {
+            crate::notice::raise(crate::notice::Notice::new(
+                "42P06",
+                format!("schema \"{name}\" already exists, skipping"),
+            ));
             return Ok(Output::Command("CREATE SCHEMA".into()));
         }
         return Err(Error::new(SqlState::DuplicateSchema, format!("schema \"{name}\" already exists")));
@@ -31,7 +41,7 @@ pub fn create_schema(instance: &Instance, cx: &Context, name: String, if_not_exi
         return Err(Error::new(SqlState::ReservedName, format!("unacceptable schema name \"{name}\""))
             .with_detail("The prefix \"pg_\" is reserved for system schemas."));
     }
-    instance.catalog.put_schema(&cx.txn, &SchemaDef { name })?;
+    instance.catalog.put_schema(&cx.txn, &SchemaDef::new(name, owner))?;
     Ok(Output::Command("CREATE SCHEMA".into()))
 }
 
@@ -127,6 +137,7 @@ pub fn create_view(
         || instance.catalog.index_owner(txn, &view.schema, &view.name)?.is_some();
     if taken {
         if if_not_exists {
+            crate::notice::raise(crate::binder::already_exists(&view.name));
             return Ok(Output::Command("CREATE VIEW".into()));
         }
         return Err(Error::new(
@@ -157,6 +168,12 @@ pub fn create_view(
                 ));
             }
         }
+    }
+    let mut view = view;
+    if let Some(old) = instance.catalog.view(txn, &view.schema, &view.name)? {
+        // A replaced view keeps its owner and privileges, as in PostgreSQL.
+        view.owner = old.owner;
+        view.acl = old.acl;
     }
     instance.catalog.put_view(txn, &view)?;
     Ok(Output::Command("CREATE VIEW".into()))
@@ -223,6 +240,11 @@ fn drop_relations(
     {
         return Err(constraints::still_referenced(&format!("table {}", fk.parent), child, fk));
     }
+    let mut cascaded: Vec<String> = dependents.iter().map(|(v, _)| format!("view {}", v.name)).collect();
+    cascaded.extend(
+        references.iter().map(|(child, fk)| format!("constraint {} on table {}", fk.name, child.name)),
+    );
+    cascade_notice(&cascaded);
     drop_foreign_keys(instance, cx, &references)?;
     let dependents: Vec<QualifiedName> = dependents.iter().map(|(v, _)| v.qualified()).collect();
     for view in views.iter().chain(&dependents) {
@@ -239,6 +261,23 @@ fn drop_relations(
     }
     txn.next_command();
     Ok(())
+}
+
+/// PostgreSQL's notice of what a DROP ... CASCADE took with it (`objects` as "view v",
+/// "constraint fk on table t"): the one object, or a count with each in the DETAIL.
+pub(crate) fn cascade_notice(objects: &[String]) {
+    use crate::notice::{Notice, raise};
+    match objects {
+        [] => {}
+        [one] => raise(Notice::new("00000", format!("drop cascades to {one}"))),
+        many => {
+            let detail: Vec<String> = many.iter().map(|o| format!("drop cascades to {o}")).collect();
+            raise(
+                Notice::new("00000", format!("drop cascades to {} other objects", many.len()))
+                    .with_detail(detail.join("\n")),
+            );
+        }
+    }
 }
 
 /// Removes foreign-key constraints (given with their tables as found) from their tables.

@@ -106,6 +106,8 @@ mod tests {
             columns: Vec::new(),
             sql: "SELECT a FROM loop".into(),
             search_path: vec![PUBLIC.into()],
+            owner: crate::catalog::acl::bootstrap_owner(),
+            acl: None,
         };
         instance.catalog.put_view(&txn, &cyclic).expect("put");
         txn.commit().expect("commit");

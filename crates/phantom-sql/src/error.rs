@@ -157,6 +157,19 @@ pub enum SqlState {
     ReservedName,
     /// 42P17
     InvalidObjectDefinition,
+    /// 42P19: a WITH RECURSIVE query of a shape recursion cannot evaluate.
+    InvalidRecursion,
+    /// 0LP01: a GRANT that cannot be made (a grant option to PUBLIC, or back round a
+    /// chain of grants).
+    InvalidGrantOperation,
+    /// 3D000: a database that is not this one.
+    InvalidCatalogName,
+    /// 22007
+    InvalidDatetimeFormat,
+    /// 22015
+    IntervalFieldOverflow,
+    /// 22009
+    InvalidTimeZoneDisplacementValue,
 }
 
 impl SqlState {
@@ -193,6 +206,9 @@ impl SqlState {
             SerializationFailure => "40001",
             DeadlockDetected => "40P01",
             DatetimeFieldOverflow => "22008",
+            InvalidDatetimeFormat => "22007",
+            IntervalFieldOverflow => "22015",
+            InvalidTimeZoneDisplacementValue => "22009",
             InvalidSqlStatementName => "26000",
             DuplicatePreparedStatement => "42P05",
             InvalidCursorName => "34000",
@@ -234,6 +250,9 @@ impl SqlState {
             GeneratedAlways => "428C9",
             ReservedName => "42939",
             InvalidObjectDefinition => "42P17",
+            InvalidRecursion => "42P19",
+            InvalidGrantOperation => "0LP01",
+            InvalidCatalogName => "3D000",
         }
     }
 }

@@ -50,7 +50,7 @@ pub(crate) fn parse_rewritten(
         Parser::new(&dialect)
             .with_recursion_limit(limit)
             .with_tokens_with_locations(rewrite(fetch_and_move(role_statements(vacuum_without_options(
-                fill_empty_in_lists(tokens),
+                fill_empty_in_lists(typed_interval_literals(tokens)),
             )))))
             .parse_statements()
     };
@@ -70,6 +70,46 @@ pub(crate) fn parse_rewritten(
         Err(e) => return Err(syntax_error(e)),
     };
     statements.into_iter().map(crate::depth::check_syntax_tree).collect()
+}
+
+/// `interval(p) 'text'`: the parser drops the precision of this form (it keeps it in
+/// `'text'::interval(p)`), so the tokens become `CAST('text' AS interval(p))`, which
+/// means the same.
+fn typed_interval_literals(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant = |t: &TokenWithSpan| !matches!(t.token, Token::Whitespace(_));
+    let mut i = 0;
+    while i < tokens.len() {
+        let next = |from: usize| (from..tokens.len()).find(|&j| significant(&tokens[j]));
+        if matches!(&tokens[i].token, Token::Word(w) if w.keyword == Keyword::INTERVAL)
+            && let Some(open) = next(i + 1)
+            && tokens[open].token == Token::LParen
+            && let Some(number) = next(open + 1)
+            && matches!(tokens[number].token, Token::Number(..))
+            && let Some(close) = next(number + 1)
+            && tokens[close].token == Token::RParen
+            && let Some(text) = next(close + 1)
+            && matches!(tokens[text].token, Token::SingleQuotedString(_))
+        {
+            let span = tokens[i].span;
+            let at = |token| TokenWithSpan { token, span };
+            let replacement = vec![
+                at(Token::make_keyword("CAST")),
+                at(Token::LParen),
+                tokens[text].clone(),
+                at(Token::Whitespace(Whitespace::Space)),
+                at(Token::make_keyword("AS")),
+                at(Token::Whitespace(Whitespace::Space)),
+                tokens[i].clone(),
+                at(Token::LParen),
+                tokens[number].clone(),
+                at(Token::RParen),
+                at(Token::RParen),
+            ];
+            tokens.splice(i..=text, replacement);
+        }
+        i += 1;
+    }
+    tokens
 }
 
 /// `x IN ()` is not SQL-92 and PostgreSQL refuses it, but SQLite accepts it (false, and
@@ -313,6 +353,8 @@ pub struct AlterSequence {
     pub options: Vec<ast::SequenceOptions>,
     /// `RESTART` (`Some(None)`) or `RESTART [WITH] n`.
     pub restart: Option<Option<ast::Expr>>,
+    /// `OWNER TO role` (the statement then has no options).
+    pub owner_to: Option<ast::Owner>,
 }
 
 /// Parses `sql` as ALTER SEQUENCE; `None` when it is another statement. The options are
@@ -330,8 +372,34 @@ pub fn parse_alter_sequence(sql: &str) -> Option<Result<AlterSequence>> {
     }
     let if_exists = at(2, "if") && at(3, "exists");
     let head_end = significant[if if_exists { 3 } else { 1 }];
+    let mut owner_to = None;
+    let mut owner_span = None;
+    if let Some(k) = (2..significant.len()).find(|&k| at(k, "owner") && at(k + 1, "to")) {
+        let Some(&i) = significant.get(k + 2) else {
+            return Some(Err(Error::new(SqlState::SyntaxError, "syntax error at end of input")));
+        };
+        let Token::Word(role) = &tokens[i].token else {
+            return Some(Err(Error::new(SqlState::SyntaxError, "syntax error: OWNER TO takes a role name")));
+        };
+        let keyword = |w: &str| role.quote_style.is_none() && role.value.eq_ignore_ascii_case(w);
+        owner_to = Some(if keyword("current_user") {
+            ast::Owner::CurrentUser
+        } else if keyword("current_role") {
+            ast::Owner::CurrentRole
+        } else if keyword("session_user") {
+            ast::Owner::SessionUser
+        } else {
+            ast::Owner::Ident(ast::Ident {
+                value: role.value.clone(),
+                quote_style: role.quote_style,
+                span: tokens[i].span,
+            })
+        });
+        owner_span = Some(significant[k]..=i);
+    }
     let mut restart = None;
-    if let Some(k) = (2..significant.len()).find(|&k| at(k, "restart")) {
+    // OWNER TO stands alone: with it, there is no RESTART to look for.
+    if let Some(k) = (2..significant.len()).find(|&k| owner_span.is_none() && at(k, "restart")) {
         let mut end = k + 1;
         if at(end, "with") {
             end += 1;
@@ -358,6 +426,9 @@ pub fn parse_alter_sequence(sql: &str) -> Option<Result<AlterSequence>> {
         let last = significant.get(end).copied().unwrap_or(tokens.len());
         tokens.drain(significant[k]..last);
     }
+    if let Some(span) = owner_span {
+        tokens.drain(span);
+    }
     let span = tokens[0].span;
     let create = ["CREATE", " ", "SEQUENCE"].map(|w| TokenWithSpan {
         token: if w == " " { Token::Whitespace(Whitespace::Space) } else { Token::make_keyword(w) },
@@ -369,7 +440,7 @@ pub fn parse_alter_sequence(sql: &str) -> Option<Result<AlterSequence>> {
     Some(match parsed {
         Ok(mut statements) if statements.len() == 1 => match statements.remove(0) {
             Statement::CreateSequence { name, sequence_options, .. } => {
-                Ok(AlterSequence { if_exists, name, options: sequence_options, restart })
+                Ok(AlterSequence { if_exists, name, options: sequence_options, restart, owner_to })
             }
             _ => Err(Error::new(SqlState::SyntaxError, "syntax error in ALTER SEQUENCE")),
         },

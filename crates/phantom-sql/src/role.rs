@@ -9,6 +9,21 @@
 //! anything is stored; a string that already is a verifier is kept as it is, and an empty
 //! one clears the password, as PostgreSQL does. The rules that protect the bootstrap
 //! superuser and the session's own role are PostgreSQL's too.
+//!
+//! **Who may.** PostgreSQL 15's rules, checked against the role the statement runs as
+//! (its attributes as the statement's transaction sees them):
+//!
+//! - only a superuser creates, alters, renames or drops a superuser, or gives or takes
+//!   SUPERUSER, REPLICATION or BYPASSRLS (nor touches a REPLICATION role);
+//! - a CREATEROLE role manages every other role: creates, alters (LOGIN, CREATEDB,
+//!   CREATEROLE, INHERIT, passwords), renames and drops them;
+//! - any other role may change its own password (`ALTER ROLE self PASSWORD ...`) and
+//!   nothing else, not even another attribute of its own;
+//! - nobody drops or renames the role the session is running as, or the bootstrap
+//!   superuser, and a role that owns objects or holds privileges cannot be dropped until
+//!   they are given away or revoked ([`crate::privilege::owner::dependents`]).
+//!
+//! Refusals are 42501 with PostgreSQL's messages.
 
 use phantom_txn::Transaction;
 
@@ -16,16 +31,38 @@ use crate::binder::{RoleChange, RoleOptions};
 use crate::catalog::{BOOTSTRAP_ROLE, RoleDef, no_role};
 use crate::error::{Error, Result, SqlState};
 use crate::instance::Instance;
+use crate::privilege::Principal;
 use crate::result::Output;
 use crate::scram::{self, Verifier};
 
-/// `CREATE ROLE name [[WITH] option ...]`.
+fn denied(message: &str) -> Error {
+    Error::new(SqlState::InsufficientPrivilege, message)
+}
+
+/// `CREATE ROLE name [[WITH] option ...]`, run as `principal`.
 pub fn create_role(
     instance: &Instance,
     txn: &Transaction,
+    principal: &Principal,
     name: String,
     options: RoleOptions,
 ) -> Result<Output> {
+    let superuser = principal.superuser;
+    if options.superuser == Some(true) {
+        if !superuser {
+            return Err(denied("must be superuser to create superusers"));
+        }
+    } else if options.replication == Some(true) {
+        if !superuser {
+            return Err(denied("must be superuser to create replication users"));
+        }
+    } else if options.bypass_rls == Some(true) {
+        if !superuser {
+            return Err(denied("must be superuser to create bypassrls users"));
+        }
+    } else if !(superuser || principal.create_role) {
+        return Err(denied("permission denied to create role"));
+    }
     check_new_name(&name)?;
     if instance.catalog.role_for_update(txn, &name)?.is_some() {
         return Err(already_exists(&name));
@@ -37,11 +74,42 @@ pub fn create_role(
     Ok(Output::Command("CREATE ROLE".into()))
 }
 
-/// `ALTER ROLE name [WITH] option ...` and `ALTER ROLE name RENAME TO new`, run by a
-/// session logged in as `session_user`.
+/// May `principal` change `options` of `role`? PostgreSQL 15's `AlterRole` checks.
+fn check_alter(principal: &Principal, role: &RoleDef, options: &RoleOptions) -> Result<()> {
+    if principal.superuser {
+        return Ok(());
+    }
+    if role.superuser || options.superuser.is_some() {
+        return Err(denied("must be superuser to alter superuser roles or change superuser attribute"));
+    }
+    if role.replication || options.replication.is_some() {
+        return Err(denied("must be superuser to alter replication roles or change replication attribute"));
+    }
+    if options.bypass_rls.is_some() {
+        return Err(denied("must be superuser to change bypassrls attribute"));
+    }
+    if principal.create_role {
+        return Ok(());
+    }
+    // Without CREATEROLE: one's own password, and nothing else.
+    let RoleOptions { login, create_db, create_role, inherit, password, .. } = options;
+    let only_password = login.is_none()
+        && create_db.is_none()
+        && create_role.is_none()
+        && inherit.is_none()
+        && password.is_some();
+    if !only_password || role.oid != principal.oid {
+        return Err(denied("permission denied"));
+    }
+    Ok(())
+}
+
+/// `ALTER ROLE name [WITH] option ...` and `ALTER ROLE name RENAME TO new`, run as
+/// `principal` in a session logged in as `session_user`.
 pub fn alter_role(
     instance: &Instance,
     txn: &Transaction,
+    principal: &Principal,
     session_user: &str,
     name: &str,
     change: RoleChange,
@@ -50,6 +118,7 @@ pub fn alter_role(
     let mut role = catalog.role_for_update(txn, name)?.ok_or_else(|| no_role(name))?;
     match change {
         RoleChange::Options(options) => {
+            check_alter(principal, &role, &options)?;
             if role.name == BOOTSTRAP_ROLE && options.superuser == Some(false) {
                 return Err(Error::new(
                     SqlState::InsufficientPrivilege,
@@ -62,6 +131,9 @@ pub fn alter_role(
             if role.name == session_user {
                 return Err(Error::new(SqlState::FeatureNotSupported, "session user cannot be renamed"));
             }
+            if role.name == principal.name {
+                return Err(Error::new(SqlState::FeatureNotSupported, "current user cannot be renamed"));
+            }
             if role.name == BOOTSTRAP_ROLE {
                 return Err(Error::new(
                     SqlState::FeatureNotSupported,
@@ -72,6 +144,12 @@ pub fn alter_role(
             if catalog.role_for_update(txn, &new)?.is_some() {
                 return Err(already_exists(&new));
             }
+            if role.superuser && !principal.superuser {
+                return Err(denied("must be superuser to rename superusers"));
+            }
+            if !(principal.superuser || principal.create_role) {
+                return Err(denied("permission denied to rename role"));
+            }
             catalog.delete_role(txn, &role.name)?;
             role.name = new;
         }
@@ -80,29 +158,52 @@ pub fn alter_role(
     Ok(Output::Command("ALTER ROLE".into()))
 }
 
-/// `DROP ROLE [IF EXISTS] name [, ...]`, run by a session logged in as `session_user`.
+/// `DROP ROLE [IF EXISTS] name [, ...]`, run as `principal` in a session logged in as
+/// `session_user`.
 pub fn drop_roles(
     instance: &Instance,
     txn: &Transaction,
+    principal: &Principal,
     session_user: &str,
     names: &[String],
     if_exists: bool,
 ) -> Result<Output> {
+    if !(principal.superuser || principal.create_role) {
+        return Err(denied("permission denied to drop role"));
+    }
     for name in names {
-        if instance.catalog.role_for_update(txn, name)?.is_none() {
+        let Some(role) = instance.catalog.role_for_update(txn, name)? else {
             if if_exists {
+                crate::notice::raise(crate::notice::Notice::new(
+                    "00000",
+                    format!("role \"{name}\" does not exist, skipping"),
+                ));
                 continue;
             }
             return Err(no_role(name));
+        };
+        if *name == principal.name {
+            return Err(Error::new(SqlState::ObjectInUse, "current user cannot be dropped"));
         }
         if name == session_user {
-            return Err(Error::new(SqlState::ObjectInUse, "current user cannot be dropped"));
+            return Err(Error::new(SqlState::ObjectInUse, "session user cannot be dropped"));
         }
         if name == BOOTSTRAP_ROLE {
             return Err(Error::new(
                 SqlState::DependentObjectsStillExist,
                 format!("cannot drop role {name} because it is required by the database system"),
             ));
+        }
+        if role.superuser && !principal.superuser {
+            return Err(denied("must be superuser to drop superusers"));
+        }
+        let dependents = crate::privilege::owner::dependents(&instance.catalog, txn, role.oid)?;
+        if !dependents.is_empty() {
+            return Err(Error::new(
+                SqlState::DependentObjectsStillExist,
+                format!("role \"{name}\" cannot be dropped because some objects depend on it"),
+            )
+            .with_detail(dependents.join("\n")));
         }
         instance.catalog.delete_role(txn, name)?;
     }

@@ -31,13 +31,15 @@ use crate::error::{Error, Result, SqlState};
 use crate::exec::{self, Context};
 use crate::instance::Instance;
 use crate::interrupt::Interrupt;
+use crate::notice::{Notice, raise};
 use crate::parse_cache::ParseCache;
 use crate::parser;
 use crate::planner::{Expr, Plan, explain, optimizer};
+use crate::privilege;
 use crate::result::{Column, Output, Row, RowSink, Rows};
 use crate::sequence::SessionSequences;
 use crate::types::cast::{self, CastKind};
-use crate::types::{DataType, Value};
+use crate::types::{DataType, Value, datetime};
 
 pub use copy_in::CopyIn;
 pub use cursor::Cursor;
@@ -136,6 +138,8 @@ pub struct Session {
     /// True while a call runs, so a call made inside another (FETCH pulls through
     /// [`Session::fetch`]) keeps the outer call's budget (shared, as `idle_since`).
     in_call: Arc<std::sync::atomic::AtomicBool>,
+    /// When the open block began (`now()` inside it), microseconds since the epoch.
+    block_started_at: i64,
 }
 
 impl Session {
@@ -152,8 +156,38 @@ impl Session {
             idle_since: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
             budget: MemoryBudget::default(),
             in_call: Default::default(),
+            block_started_at: 0,
             instance,
         }
+    }
+
+    /// Installs the session's date/time settings and clock for what runs until the
+    /// returned guard drops (see [`datetime::settings`]): a statement's casts, functions
+    /// and the text form of the values it sends.
+    pub(crate) fn enter_datetime(&self) -> datetime::settings::Scope {
+        let now = datetime::settings::now_micros();
+        let transaction_start = if self.block.is_some() { self.block_started_at } else { now };
+        datetime::settings::enter(datetime::settings::Context {
+            settings: self.settings.datetime.clone(),
+            transaction_start,
+            statement_start: now,
+        })
+    }
+
+    /// Runs `f` with this session's `DateStyle`, `IntervalStyle` and `TimeZone` in force,
+    /// so that values `f` prints (their `Display`) show as the session's client would see
+    /// them.
+    pub fn with_display_settings<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _scope = self.enter_datetime();
+        f()
+    }
+
+    /// `value` as text in this session's `DateStyle`, `IntervalStyle` and `TimeZone`
+    /// (what a client of the server receives), for callers that print rows after the
+    /// statement has run.
+    pub fn format_value(&self, value: &Value, ty: DataType) -> String {
+        let _scope = self.enter_datetime();
+        value.text_as(ty)
     }
 
     /// A handle another thread can use to cancel the statement this session is running
@@ -183,12 +217,14 @@ impl Session {
     }
 
     /// Makes the session run as role `name` (`current_user`, `session_user`, `SHOW
-    /// is_superuser`). The server calls it once a client has logged in; the embedded
-    /// default is the bootstrap superuser `phantom`. Nothing is checked here: deciding
-    /// who may be whom is authentication's business.
+    /// is_superuser`), as the role it logged in as. The server calls it once a client has
+    /// logged in; the embedded default is the bootstrap superuser `phantom`. Nothing is
+    /// checked here: deciding who may be whom is authentication's business. What the
+    /// session may do is then decided statement by statement, from the role's entry in
+    /// the catalog (see [`crate::privilege`]); `superuser` says whether the login may use
+    /// SET SESSION AUTHORIZATION, as PostgreSQL's authenticated superuser may.
     pub fn set_user(&mut self, name: &str, superuser: bool) {
-        self.settings.user = name.to_string();
-        self.settings.superuser = superuser;
+        self.settings.log_in(name, superuser);
     }
 
     /// Runs every statement in `sql` and returns the last one's output.
@@ -212,6 +248,7 @@ impl Session {
     /// is armed (see [`crate::interrupt`]), and the work runs with the stack
     /// [`crate::depth`] guarantees.
     fn as_statement<'s, T>(&'s mut self, f: impl FnOnce(&'s mut Session) -> Result<T>) -> Result<T> {
+        crate::notice::clear();
         self.end_idle_transaction()?;
         let interrupt = self.interrupt.clone();
         interrupt.clear();
@@ -320,11 +357,19 @@ impl Session {
                 "cannot execute ALTER SEQUENCE in a read-only transaction",
             )));
         }
-        let path = self.settings.lookup_path();
+        let settings = self.settings.clone();
         self.in_transaction_block(|instance, txn| {
-            match Binder::new(&instance.catalog, txn).with_search_path(&path).alter_sequence(alter)? {
+            let path = settings.lookup_path();
+            let mut binder =
+                Binder::new(&instance.catalog, txn).with_settings(&settings).with_search_path(&path);
+            let bound = binder.alter_sequence(alter)?;
+            let principal = privilege::check_statement(&instance.catalog, txn, &settings, &mut binder)?;
+            match bound {
                 BoundStatement::AlterSequence { def, restart } => {
                     crate::sequence::ddl::alter_sequence(instance, txn, def, restart)
+                }
+                BoundStatement::AlterOwner { object, owner } => {
+                    privilege::owner::alter_owner(&instance.catalog, txn, &principal, &object, &owner)
                 }
                 _ => Ok(Output::Command("ALTER SEQUENCE".into())),
             }
@@ -358,20 +403,22 @@ impl Session {
         self.as_statement(|s| {
             let _text = s.reserve_text(sql)?;
             let statement = s.parse(parser::parse_one(sql))?;
-            s.prepare_statement(statement)
+            s.prepare_statement(statement, &[])
         })
     }
 
-    fn prepare_statement(&mut self, statement: Ast) -> Result<Prepared> {
+    /// Prepares `statement`, its first parameters of the `declared` types (PREPARE's).
+    fn prepare_statement(&mut self, statement: Ast, declared: &[DataType]) -> Result<Prepared> {
+        let _datetime = self.enter_datetime();
         let text = |name: String| Some(vec![Column { name, data_type: DataType::Text }]);
         let (parameter_types, columns) = match &statement {
             Ast::Query(_) | Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
-                self.bind_to_prepare(&statement)?
+                self.bind_to_prepare(&statement, declared)?
             }
             Ast::Declare { stmts, .. } => match stmts.as_slice() {
                 // The cursor's query decides the parameters; DECLARE itself returns no rows.
                 [ast::Declare { for_query: Some(query), .. }] => {
-                    (self.bind_to_prepare(&Ast::Query(query.clone()))?.0, None)
+                    (self.bind_to_prepare(&Ast::Query(query.clone()), declared)?.0, None)
                 }
                 _ => (Vec::new(), None),
             },
@@ -389,14 +436,19 @@ impl Session {
 
     /// Binds a statement that is prepared (in the open block, or a transaction of its
     /// own): the types of its parameters, and its result columns if it is a query.
-    fn bind_to_prepare(&mut self, statement: &Ast) -> Result<(Vec<DataType>, Option<Vec<Column>>)> {
+    fn bind_to_prepare(
+        &mut self,
+        statement: &Ast,
+        declared: &[DataType],
+    ) -> Result<(Vec<DataType>, Option<Vec<Column>>)> {
         let settings = &self.settings;
         let (types, bound) =
             Self::read_in(&self.block, settings, &self.instance, &self.interrupt, |instance, txn| {
                 let mut binder = Binder::new(&instance.catalog, txn)
                     .with_system_views(&instance.store)
                     .with_settings(settings)
-                    .with_search_path(&settings.lookup_path());
+                    .with_search_path(&settings.lookup_path())
+                    .with_parameter_types(declared);
                 let bound = binder.statement(statement);
                 Ok((binder.parameter_types(), bound))
             })?;
@@ -551,19 +603,31 @@ impl Session {
     }
 
     fn run(&mut self, statement: &Ast, params: &[Value], sink: &mut dyn RowSink) -> Result<Output> {
+        let _datetime = self.enter_datetime();
         match statement {
             Ast::StartTransaction { modes, .. } => {
                 let (isolation, read_only) = block::modes(modes);
-                if self.block.is_none() {
-                    let txn = self.settings.begin(&self.instance.store, isolation, &self.interrupt);
-                    self.block = Some(Block::new(txn, read_only.unwrap_or(false)));
+                match self.block.as_mut() {
+                    None => self.begin_block(isolation, read_only.unwrap_or(self.settings.default_read_only)),
+                    Some(block) if block.implicit => block.implicit = false,
+                    // PostgreSQL warns and carries on when a block is already open.
+                    Some(_) => raise(Notice::warning("25001", "there is already a transaction in progress")),
                 }
-                // PostgreSQL warns and carries on when a block is already open.
                 Ok(Output::Command("BEGIN".into()))
             }
-            Ast::Commit { .. } => self.commit_block(),
-            Ast::Rollback { savepoint: None, .. } => {
-                self.rollback_block()?;
+            Ast::Commit { chain, .. } => {
+                self.warn_if_no_block(*chain);
+                let modes = self.chained_modes(*chain, "COMMIT")?;
+                let output = self.commit_block();
+                self.chain(modes);
+                output
+            }
+            Ast::Rollback { savepoint: None, chain } => {
+                self.warn_if_no_block(*chain);
+                let modes = self.chained_modes(*chain, "ROLLBACK")?;
+                let result = self.rollback_block();
+                self.chain(modes);
+                result?;
                 Ok(Output::Command("ROLLBACK".into()))
             }
             Ast::Rollback { savepoint: Some(name), .. } => {
@@ -596,8 +660,8 @@ impl Session {
                 ));
                 self.fail_on_error(result)
             }
-            Ast::Prepare { name, statement, .. } => {
-                let result = self.sql_prepare(ident(name), (**statement).clone());
+            Ast::Prepare { name, statement, data_types } => {
+                let result = self.sql_prepare(ident(name), (**statement).clone(), data_types);
                 self.fail_on_error(result)?;
                 Ok(Output::Command("PREPARE".into()))
             }
@@ -633,10 +697,15 @@ impl Session {
                             "DISCARD ALL cannot run inside a transaction block",
                         )));
                     }
+                    // PostgreSQL's DISCARD ALL includes SET SESSION AUTHORIZATION DEFAULT.
+                    self.reset(&ast::Reset::SessionAuthorization)?;
                     self.reset(&ast::Reset::ALL)?;
                     self.prepared.clear();
                     self.parse_cache = ParseCache::default();
                     self.cursors.clear();
+                }
+                if matches!(object_type, ast::DiscardObject::ALL | ast::DiscardObject::SEQUENCES) {
+                    self.sequence_session.discard();
                 }
                 Ok(Output::Command(format!("DISCARD {object_type}")))
             }
@@ -658,7 +727,12 @@ impl Session {
                     block.refuse_if_failed()?;
                 }
                 let current = self.block.as_ref().map(|b| b.txn.isolation());
-                let result = self.settings.show(&name, current);
+                let result = match (&self.block, name.to_ascii_lowercase().as_str()) {
+                    (Some(block), "transaction_read_only") => {
+                        Ok(if block.read_only { "on" } else { "off" }.to_string())
+                    }
+                    _ => self.settings.show(&name, current),
+                };
                 let value = self.fail_on_error(result)?;
                 let rows = Rows {
                     columns: vec![Column { name: column, data_type: DataType::Text }],
@@ -668,7 +742,11 @@ impl Session {
             }
             _ => {
                 let writes = !matches!(statement, Ast::Query(_) | Ast::Explain { .. });
-                if writes && self.block.as_ref().is_some_and(|b| b.read_only && !b.failed) {
+                let read_only = match &self.block {
+                    Some(block) => block.read_only && !block.failed,
+                    None => self.settings.default_read_only,
+                };
+                if writes && read_only {
                     let result = Err(Error::new(
                         SqlState::ReadOnlySqlTransaction,
                         "cannot execute this statement in a read-only transaction",
@@ -708,7 +786,7 @@ impl Session {
     }
 
     /// `PREPARE name AS statement`.
-    fn sql_prepare(&mut self, name: String, statement: Ast) -> Result<()> {
+    fn sql_prepare(&mut self, name: String, statement: Ast, data_types: &[ast::DataType]) -> Result<()> {
         if let Some(block) = &self.block {
             block.refuse_if_failed()?;
         }
@@ -718,7 +796,13 @@ impl Session {
                 format!("prepared statement \"{name}\" already exists"),
             ));
         }
-        let prepared = self.prepare_statement(statement)?;
+        // `PREPARE q(int, text)`: the declared types must exist (42704) and are the
+        // parameters' types, as in PostgreSQL.
+        let declared = self.read(|instance, txn| {
+            let binder = Binder::new(&instance.catalog, txn);
+            data_types.iter().map(|t| binder.data_type(t)).collect::<Result<Vec<_>>>()
+        })?;
+        let prepared = self.prepare_statement(statement, &declared)?;
         self.prepared.insert(name, prepared);
         Ok(())
     }
@@ -735,6 +819,15 @@ impl Session {
             let mut binder = Binder::new(&instance.catalog, txn);
             parameters.iter().map(|p| binder.constant(p)).collect::<Result<Vec<_>>>()
         })?;
+        // Each value becomes its parameter's type, as an assignment would make it.
+        let values = values
+            .into_iter()
+            .zip(prepared.parameter_types.iter().copied().chain(std::iter::repeat(DataType::Null)))
+            .map(|(v, ty)| match ty {
+                DataType::Null => Ok(v),
+                ty => cast::cast(v, ty, CastKind::Assignment),
+            })
+            .collect::<Result<Vec<_>>>()?;
         self.run_prepared(&prepared, &values, sink)
     }
 
@@ -756,11 +849,17 @@ impl Session {
                 store.vacuum(None)?;
             }
             Some(name) => {
+                let settings = self.settings.clone();
                 let keyspaces: Vec<_> = self.read(|instance, txn| {
                     let binder = Binder::new(&instance.catalog, txn).with_search_path(&path);
+                    let principal = privilege::Principal::current(&instance.catalog, txn, &settings)?;
                     match binder.ddl_table(name, false)? {
-                        Some(table) => Ok(table.keyspaces().collect()),
-                        None => Ok(Vec::new()),
+                        // As in PostgreSQL, only the owner's tables are vacuumed (it warns
+                        // about the others; there is no warning channel here).
+                        Some(table) if principal.superuser || principal.oid == table.owner => {
+                            Ok(table.keyspaces().collect())
+                        }
+                        _ => Ok(Vec::new()),
                     }
                 })?;
                 for keyspace in keyspaces {
@@ -799,9 +898,12 @@ impl Session {
         }
         match set {
             ast::Set::SetTransaction { modes, session: true, .. } => {
-                let (isolation, _) = block::modes(modes);
+                let (isolation, read_only) = block::modes(modes);
                 if let Some(level) = isolation {
                     self.settings.default_isolation = level;
+                }
+                if let Some(read_only) = read_only {
+                    self.settings.default_read_only = read_only;
                 }
                 Ok(())
             }
@@ -809,6 +911,14 @@ impl Session {
                 let (isolation, read_only) = block::modes(modes);
                 self.set_block_isolation(isolation)?;
                 if let (Some(block), Some(read_only)) = (self.block.as_mut(), read_only) {
+                    // A block may become read-only at any time, but not read-write once
+                    // it has run a query (what it read may already have been relied on).
+                    if block.read_only && !read_only && block.statements > 0 {
+                        return Err(Error::new(
+                            SqlState::ActiveSqlTransaction,
+                            "transaction read-write mode must be set before any query",
+                        ));
+                    }
                     block.read_only = read_only;
                 }
                 Ok(())
@@ -816,14 +926,31 @@ impl Session {
             ast::Set::SingleAssignment { variable, values, scope, .. } => {
                 let local = matches!(scope, Some(ast::ContextModifier::Local));
                 let name = variable.to_string().to_ascii_lowercase();
-                let value = if name == "search_path" {
-                    values.iter().map(search_path_element).collect::<Vec<_>>().join(", ")
-                } else {
-                    values.iter().map(setting_value).collect::<Vec<_>>().join(", ")
+                let value = match name.as_str() {
+                    "search_path" => values.iter().map(search_path_element).collect::<Vec<_>>().join(", "),
+                    "role" | "session_authorization" => {
+                        values.iter().map(role_value).collect::<Vec<_>>().join(", ")
+                    }
+                    _ => values.iter().map(setting_value).collect::<Vec<_>>().join(", "),
                 };
                 self.set_setting(&name, &value, local)
             }
-            ast::Set::SetTimeZone { value, .. } => self.settings.set("timezone", &setting_value(value)),
+            ast::Set::SetRole { context_modifier, role_name } => {
+                let local = matches!(context_modifier, Some(ast::ContextModifier::Local));
+                let role = role_name.as_ref().map_or_else(|| "none".to_string(), crate::binder::ident_name);
+                self.set_setting("role", &role, local)
+            }
+            ast::Set::SetSessionAuthorization(param) => {
+                let local = matches!(param.scope, ast::ContextModifier::Local);
+                let user = match &param.kind {
+                    ast::SetSessionAuthorizationParamKind::Default => self.settings.login.0.clone(),
+                    ast::SetSessionAuthorizationParamKind::User(name) => crate::binder::ident_name(name),
+                };
+                self.set_setting("session_authorization", &user, local)
+            }
+            ast::Set::SetTimeZone { value, local } => {
+                self.set_setting("timezone", &setting_value(value), *local)
+            }
             ast::Set::SetNames { charset_name, .. } => {
                 self.settings.set("client_encoding", &ident(charset_name))
             }
@@ -837,6 +964,9 @@ impl Session {
     fn set_setting(&mut self, name: &str, value: &str, local: bool) -> Result<()> {
         if name == "transaction_isolation" {
             return self.set_block_isolation(Some(block::parse_isolation(value)?));
+        }
+        if name == "role" || name == "session_authorization" {
+            self.check_identity(name, value)?;
         }
         match (self.block.as_mut(), local) {
             (None, true) => return Ok(()),
@@ -862,8 +992,125 @@ impl Session {
         self.settings.set(name, value)
     }
 
+    /// May the session become `value` as `role` (SET ROLE) or `session_authorization`
+    /// (SET SESSION AUTHORIZATION)? PostgreSQL's rules, without role membership: SET ROLE
+    /// to the session user or NONE, or to any role when the session user is a
+    /// superuser; SET SESSION AUTHORIZATION back to the login role, or to any role when
+    /// the login role was a superuser. Records whether the new role is a superuser, for
+    /// `is_superuser`.
+    fn check_identity(&mut self, name: &str, value: &str) -> Result<()> {
+        let setting_role = name == "role";
+        if setting_role && value.eq_ignore_ascii_case("none") {
+            return Ok(());
+        }
+        let (login, login_superuser) = self.settings.login.clone();
+        if !setting_role && value == login {
+            return Ok(());
+        }
+        let session_user = self.settings.session_user.clone();
+        let (target, session_superuser) = self.read(|instance, txn| {
+            let target = instance.catalog.role(txn, value)?;
+            let session = crate::privilege::Principal::lookup(&instance.catalog, txn, &session_user)?;
+            Ok((target, session.superuser))
+        })?;
+        let Some(target) = target else {
+            return Err(Error::new(
+                SqlState::InvalidParameterValue,
+                format!("role \"{value}\" does not exist"),
+            ));
+        };
+        let allowed = if setting_role { session_superuser || value == session_user } else { login_superuser };
+        if !allowed {
+            let message = if setting_role {
+                format!("permission denied to set role \"{value}\"")
+            } else {
+                "permission denied to set session authorization".to_string()
+            };
+            return Err(Error::new(SqlState::InsufficientPrivilege, message));
+        }
+        self.settings.note_superuser(value, target.superuser);
+        Ok(())
+    }
+
     /// `COMMIT`: ends the open block, committing it, or rolling it back if it failed (the
     /// tag then says ROLLBACK, as in PostgreSQL). Held cursors get their rows first.
+    /// Opens the implicit transaction block the server runs the statements up to a Sync
+    /// in (see [`Block::implicit`]); nothing if a block is open.
+    pub fn begin_implicit(&mut self) {
+        if self.block.is_none() {
+            self.begin_block(None, self.settings.default_read_only);
+            if let Some(block) = self.block.as_mut() {
+                block.implicit = true;
+            }
+        }
+    }
+
+    /// Ends the implicit block [`Session::begin_implicit`] opened (at the Sync), if it is
+    /// still open and implicit: commits it, or rolls it back if it failed or `commit` is
+    /// false (the caller saw a statement fail). No warning.
+    pub fn end_implicit(&mut self, commit: bool) -> Result<()> {
+        if !self.block.as_ref().is_some_and(|b| b.implicit) {
+            return Ok(());
+        }
+        if !commit || self.transaction_failed() {
+            self.rollback_block()
+        } else {
+            self.commit_block().map(drop)
+        }
+    }
+
+    /// PostgreSQL's warning for COMMIT or ROLLBACK with no block of the user's open (an
+    /// implicit one is ended all the same). `AND CHAIN` outside a block is an error
+    /// instead (see [`Session::chained_modes`]).
+    fn warn_if_no_block(&self, chain: bool) {
+        if !chain && self.block.as_ref().is_none_or(|b| b.implicit) {
+            raise(Notice::warning("25P01", "there is no transaction in progress"));
+        }
+    }
+
+    /// What the last call raised (notices and warnings, oldest first) that the session's
+    /// `client_min_messages` lets through; taking them forgets them. A call of the
+    /// session's API forgets what an earlier one raised.
+    pub fn take_notices(&self) -> Vec<Notice> {
+        let threshold = self
+            .settings
+            .show("client_min_messages", None)
+            .ok()
+            .and_then(|level| crate::notice::Severity::threshold(&level));
+        crate::notice::take().into_iter().filter(|n| threshold.is_some_and(|t| n.severity >= t)).collect()
+    }
+
+    /// Opens a transaction block.
+    fn begin_block(&mut self, isolation: Option<Isolation>, read_only: bool) {
+        self.block_started_at = datetime::settings::now_micros();
+        let txn = self.settings.begin(&self.instance.store, isolation, &self.interrupt);
+        self.block = Some(Block::new(txn, read_only));
+    }
+
+    /// For `COMMIT AND CHAIN` / `ROLLBACK AND CHAIN`: the open block's isolation level
+    /// and access mode, which the next block takes on. Outside a block that is 25P01
+    /// (an error, where a plain COMMIT only warns), as in PostgreSQL.
+    fn chained_modes(&self, chain: bool, what: &str) -> Result<Option<(Isolation, bool)>> {
+        if !chain {
+            return Ok(None);
+        }
+        match &self.block {
+            Some(block) => Ok(Some((block.txn.isolation(), block.read_only))),
+            None => Err(Error::new(
+                SqlState::NoActiveSqlTransaction,
+                format!("{what} AND CHAIN can only be used in transaction blocks"),
+            )),
+        }
+    }
+
+    /// Starts the chained block, if one was asked for (even when the commit failed, as
+    /// PostgreSQL does).
+    fn chain(&mut self, modes: Option<(Isolation, bool)>) {
+        if let Some((isolation, read_only)) = modes {
+            self.begin_block(Some(isolation), read_only);
+        }
+    }
+
     fn commit_block(&mut self) -> Result<Output> {
         let ok = self.block.as_ref().is_some_and(|b| !b.failed);
         if ok && let Err(e) = self.hold_cursors() {
@@ -920,6 +1167,10 @@ impl Session {
         match reset {
             ast::Reset::ALL => {
                 for (name, value) in defaults.all() {
+                    // As in PostgreSQL, RESET ALL leaves who the session is alone.
+                    if name == "role" || name == "session_authorization" {
+                        continue;
+                    }
                     // Read-only settings are in the list too; they cannot change anyway.
                     if self.settings.show(&name, None).is_ok_and(|current| current != value) {
                         self.set_setting(&name, &value, false)?;
@@ -927,7 +1178,10 @@ impl Session {
                 }
                 Ok(())
             }
-            ast::Reset::SessionAuthorization => Ok(()),
+            ast::Reset::SessionAuthorization => {
+                let login = self.settings.login.0.clone();
+                self.set_setting("session_authorization", &login, false)
+            }
             ast::Reset::ConfigurationParameter(name) => {
                 let name = name.to_string().to_ascii_lowercase();
                 let value = defaults.show(&name, None)?;
@@ -1104,6 +1358,14 @@ fn setting_value(value: &ast::Expr) -> String {
     }
 }
 
+/// A role name as `SET role = ...` gives it: an unquoted name folded to lower case.
+fn role_value(value: &ast::Expr) -> String {
+    match value {
+        ast::Expr::Identifier(i) => crate::binder::ident_name(i),
+        other => setting_value(other),
+    }
+}
+
 /// One element of `SET search_path TO ...` in the list syntax the setting parses: an
 /// unquoted name as written (folded later), a quoted name or a string as one exact name.
 fn search_path_element(value: &ast::Expr) -> String {
@@ -1137,9 +1399,11 @@ fn execute_statement(
         .with_settings(settings)
         .with_search_path(&settings.lookup_path())
         .with_parameter_values(params);
-    let bound = binder.statement(statement)?;
+    let mut bound = binder.statement(statement)?;
     setting_changes.extend(binder.take_setting_changes());
     let types = binder.parameter_types();
+    let principal = privilege::check_statement(&instance.catalog, txn, settings, &mut binder)?;
+    privilege::assign_owners(&mut bound, &principal)?;
     let cx = Context {
         work_tables: Default::default(),
         txn: txn.clone(),
@@ -1201,20 +1465,26 @@ fn execute_statement(
         BoundStatement::DropIndex { indexes, cascade } => {
             crate::ddl::drop_indexes(instance, &cx, &indexes, cascade)
         }
-        BoundStatement::CreateSchema { name, if_not_exists } => {
-            crate::ddl::create_schema(instance, &cx, name, if_not_exists)
+        BoundStatement::CreateSchema { name, if_not_exists, authorization } => {
+            let owner =
+                privilege::schema_owner(&instance.catalog, txn, &principal, authorization.as_deref())?;
+            crate::ddl::create_schema(instance, &cx, name, if_not_exists, owner)
+        }
+        BoundStatement::Grant(grant) => privilege::grant::execute(&instance.catalog, txn, &principal, &grant),
+        BoundStatement::AlterOwner { object, owner } => {
+            privilege::owner::alter_owner(&instance.catalog, txn, &principal, &object, &owner)
         }
         BoundStatement::DropSchema { schemas, cascade } => {
             crate::ddl::drop_schemas(instance, &cx, &schemas, cascade)
         }
         BoundStatement::CreateRole { name, options } => {
-            crate::role::create_role(instance, txn, name, options)
+            crate::role::create_role(instance, txn, &principal, name, options)
         }
         BoundStatement::AlterRole { name, change } => {
-            crate::role::alter_role(instance, txn, &settings.user, &name, change)
+            crate::role::alter_role(instance, txn, &principal, &settings.session_user, &name, change)
         }
         BoundStatement::DropRole { names, if_exists } => {
-            crate::role::drop_roles(instance, txn, &settings.user, &names, if_exists)
+            crate::role::drop_roles(instance, txn, &principal, &settings.session_user, &names, if_exists)
         }
         BoundStatement::CreateIndex(new) => create_index(instance, txn, new),
         BoundStatement::Truncate { tables } => crate::truncate::truncate(instance, &cx, &tables),
@@ -1300,6 +1570,8 @@ fn create_table(instance: &Instance, txn: &Transaction, new: NewTable) -> Result
         checks: new.checks,
         foreign_keys: new.foreign_keys,
         oid: pg_catalog::oid_for_keyspace(keyspace),
+        owner: new.owner,
+        acl: None,
     };
     instance.catalog.put_table(txn, &table)?;
     for sequence in new.sequences {

@@ -31,12 +31,23 @@ pub use phantom_sql::copy;
 pub use phantom_sql::depth::THREAD_STACK as SESSION_THREAD_STACK;
 pub use phantom_sql::error::{Error, Position, Result, SqlState};
 pub use phantom_sql::interrupt::Interrupt;
+pub use phantom_sql::notice::{Notice, Severity};
 pub use phantom_sql::parser::{is_blank, split_statements};
 pub use phantom_sql::result::{Column, FromValue, Output, Row, RowSink, Rows};
 pub use phantom_sql::scram;
 pub use phantom_sql::session::{ColumnDescription, CopyIn, Cursor, TableDescription};
-pub use phantom_sql::types::datetime::Interval;
+pub use phantom_sql::types::datetime::{Interval, calendar};
 pub use phantom_sql::types::{DataType, Decimal, Value, format_float, format_real};
 pub use phantom_storage::SyncMode;
 pub use phantom_txn::{RecoveryReport, default_buffer_pool_size};
 pub use session::{Session, Statement};
+
+/// Checks `SET name = value` without a session: the value `SHOW name` would then give,
+/// or the error the SET would fail with (the server checks a client's startup
+/// parameters so before it reports them).
+pub fn check_setting(name: &str, value: &str) -> Result<String> {
+    let mut settings = phantom_sql::block::Settings::default();
+    let name = name.to_ascii_lowercase();
+    settings.set(&name, value)?;
+    settings.show(&name, None)
+}

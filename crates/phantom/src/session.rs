@@ -47,18 +47,41 @@ impl Session {
         Session { inner }
     }
 
-    /// Makes the session run as role `name`: what `current_user`, `session_user` and
-    /// `SHOW is_superuser` report, and the role DROP ROLE refuses to drop. The server
-    /// calls it after authenticating a client; embedded sessions run as `phantom`, the
-    /// bootstrap superuser. The role is not looked up or checked here.
+    /// Makes the session run as role `name`, as the role it logged in as: what
+    /// `current_user` and `session_user` report, whose privileges each statement needs
+    /// (read from the role's catalog entry at every statement), and who owns what it
+    /// creates. `superuser` says whether the login may use SET SESSION AUTHORIZATION (and
+    /// what `SHOW is_superuser` reports until then). The server calls it after
+    /// authenticating a client; embedded sessions run as `phantom`, the bootstrap
+    /// superuser. The role is not looked up or checked here.
     pub fn set_user(&mut self, name: &str, superuser: bool) {
         self.inner.set_user(name, superuser);
+    }
+
+    /// Sets a parameter as `SET name = value` would (names are case-insensitive). The
+    /// server applies a client's startup parameters (`DateStyle`, `TimeZone`, ...) so.
+    pub fn set_setting(&mut self, name: &str, value: &str) -> Result<()> {
+        self.inner.settings_mut().set(&name.to_ascii_lowercase(), value)
     }
 
     /// The value `SHOW name` would give (names are case-insensitive), or `None` for a
     /// name the session does not know.
     pub fn setting(&self, name: &str) -> Option<String> {
         self.inner.settings().show(&name.to_ascii_lowercase(), None).ok()
+    }
+
+    /// `value` as PostgreSQL's text output shows it in this session: dates, times and
+    /// intervals in its `DateStyle`, `IntervalStyle` and `TimeZone` (a `Value`'s own
+    /// `Display` uses the defaults: ISO, postgres, UTC).
+    pub fn format_value(&self, value: &Value, ty: DataType) -> String {
+        self.inner.format_value(value, ty)
+    }
+
+    /// Runs `f` with this session's `DateStyle`, `IntervalStyle` and `TimeZone` in force
+    /// on this thread, so that the `Display` of the values it prints follows them (the
+    /// shell prints its results so).
+    pub fn with_display_settings<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.inner.with_display_settings(f)
     }
 
     /// A number that changes whenever a setting does (`SET`, `SET LOCAL` and its undoing
@@ -159,6 +182,27 @@ impl Session {
     /// server ends the connection at that moment instead, as PostgreSQL does.
     pub fn idle_deadline(&self) -> Option<std::time::Instant> {
         self.inner.idle_deadline()
+    }
+
+    /// The notices and warnings the last call raised (`drop cascades to view v`, `table
+    /// "t" does not exist, skipping`, ...) that `client_min_messages` lets through,
+    /// oldest first; taking them forgets them, and the next call forgets any not taken.
+    pub fn take_notices(&self) -> Vec<crate::Notice> {
+        self.inner.take_notices()
+    }
+
+    /// Opens an *implicit* transaction block, as the server does for the statements of
+    /// one extended-protocol exchange: a BEGIN in it makes it an ordinary block, a COMMIT
+    /// ends it with PostgreSQL's warning that no transaction was in progress. Nothing
+    /// happens if a block is open.
+    pub fn begin_implicit(&mut self) {
+        self.inner.begin_implicit();
+    }
+
+    /// Ends the block [`Session::begin_implicit`] opened, if it is still implicit:
+    /// commits it, or rolls it back if a statement in it failed or `commit` is false.
+    pub fn end_implicit(&mut self, commit: bool) -> Result<()> {
+        self.inner.end_implicit(commit)
     }
 
     /// True inside `BEGIN ... COMMIT`.

@@ -304,3 +304,115 @@ fn client_settings_round_trip() {
     assert_eq!(rows(&mut s, "SHOW server_version_num"), table(&[&["150000"]]));
     assert!(rows(&mut s, "SHOW server_version")[0][0].starts_with("15.0"));
 }
+
+/// Unaliased select-list expressions are named as PostgreSQL names them (psql and
+/// drivers show these names, and ORMs map rows by them).
+#[test]
+fn result_columns_are_named_as_postgresql_names_them() {
+    let db = phantom::Database::memory();
+    let mut session = db.session();
+    let cases = [
+        ("CAST(1 AS int8)", "int8"),
+        ("1::\"char\"", "char"),
+        ("'a'::name", "name"),
+        ("1::oid", "oid"),
+        ("'2020-01-01'::date", "date"),
+        ("'1 day'::interval", "interval"),
+        ("'x'::bytea", "bytea"),
+        ("'{1}'::int[]", "int4"),
+        ("EXTRACT(year FROM DATE '2020-01-01')", "extract"),
+        ("DATE '2020-01-01'", "date"),
+        ("TIMESTAMP '2020-01-01'", "timestamp"),
+        ("INTERVAL '1 day'", "interval"),
+        ("EXISTS (SELECT 1)", "exists"),
+        ("(SELECT 1 AS z)", "z"),
+        ("(SELECT a FROM (VALUES (1)) t(a))", "a"),
+        ("ARRAY[1, 2]", "array"),
+        ("coalesce(1, 2)", "coalesce"),
+        ("1 + 1", "?column?"),
+    ];
+    for (expr, name) in cases {
+        let rows = session.query(&format!("SELECT {expr}")).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        assert_eq!(rows.columns[0].name, name, "SELECT {expr}");
+    }
+}
+
+/// The notices and warnings PostgreSQL sends for statements that succeed: IF [NOT]
+/// EXISTS skipping, what CASCADE dropped, transaction control out of place, filtered by
+/// `client_min_messages`.
+#[test]
+fn statements_raise_postgresql_notices() {
+    let db = phantom::Database::memory();
+    let mut session = db.session();
+    fn notices(session: &mut Session, sql: &str) -> Vec<String> {
+        session.execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        session
+            .take_notices()
+            .into_iter()
+            .map(|n| {
+                let detail = n.detail.map(|d| format!(" [{d}]")).unwrap_or_default();
+                format!("{} {}: {}{detail}", n.severity.name(), n.code, n.message)
+            })
+            .collect()
+    }
+    let mut run = |sql: &str| notices(&mut session, sql);
+    assert_eq!(run("DROP TABLE IF EXISTS nope"), ["NOTICE 00000: table \"nope\" does not exist, skipping"]);
+    assert_eq!(run("DROP VIEW IF EXISTS nope"), ["NOTICE 00000: view \"nope\" does not exist, skipping"]);
+    assert_eq!(
+        run("DROP TABLE IF EXISTS nosuch.t"),
+        ["NOTICE 00000: schema \"nosuch\" does not exist, skipping"]
+    );
+    assert_eq!(run("CREATE TABLE t (a int)"), Vec::<String>::new());
+    assert_eq!(
+        run("CREATE TABLE IF NOT EXISTS t (a int)"),
+        ["NOTICE 42P07: relation \"t\" already exists, skipping"]
+    );
+    assert_eq!(
+        run("ALTER TABLE t ADD COLUMN IF NOT EXISTS a int"),
+        ["NOTICE 42701: column \"a\" of relation \"t\" already exists, skipping"]
+    );
+    assert_eq!(
+        run("ALTER TABLE t DROP COLUMN IF EXISTS b"),
+        ["NOTICE 00000: column \"b\" of relation \"t\" does not exist, skipping"]
+    );
+    assert_eq!(
+        run("ALTER TABLE IF EXISTS nope ADD COLUMN c int"),
+        ["NOTICE 00000: relation \"nope\" does not exist, skipping"]
+    );
+    assert_eq!(
+        run("CREATE SCHEMA IF NOT EXISTS public"),
+        ["NOTICE 42P06: schema \"public\" already exists, skipping"]
+    );
+    assert_eq!(
+        run("CREATE SEQUENCE IF NOT EXISTS t"),
+        ["NOTICE 42P07: relation \"t\" already exists, skipping"]
+    );
+    assert_eq!(run("DROP ROLE IF EXISTS nobody"), ["NOTICE 00000: role \"nobody\" does not exist, skipping"]);
+    run("CREATE VIEW v AS SELECT a FROM t");
+    assert_eq!(run("DROP TABLE t CASCADE"), ["NOTICE 00000: drop cascades to view v"]);
+    run("CREATE TABLE t (a int)");
+    run("CREATE VIEW v AS SELECT a FROM t");
+    run("CREATE VIEW w AS SELECT a FROM v");
+    assert_eq!(
+        run("DROP TABLE t CASCADE"),
+        ["NOTICE 00000: drop cascades to 2 other objects [drop cascades to view v\ndrop cascades to view w]"]
+    );
+    assert_eq!(run("COMMIT"), ["WARNING 25P01: there is no transaction in progress"]);
+    run("BEGIN");
+    assert_eq!(run("BEGIN"), ["WARNING 25001: there is already a transaction in progress"]);
+    assert_eq!(run("COMMIT"), Vec::<String>::new());
+    // An implicit block (the server's, up to a Sync) turns explicit at BEGIN, silently,
+    // and a COMMIT of it warns.
+    let s = &mut session;
+    s.begin_implicit();
+    assert_eq!(notices(s, "BEGIN"), Vec::<String>::new());
+    assert_eq!(notices(s, "COMMIT"), Vec::<String>::new());
+    s.begin_implicit();
+    assert_eq!(notices(s, "COMMIT"), ["WARNING 25P01: there is no transaction in progress"]);
+    assert!(!s.in_transaction());
+    notices(s, "SET client_min_messages = warning");
+    assert_eq!(notices(s, "DROP TABLE IF EXISTS nope"), Vec::<String>::new());
+    assert_eq!(notices(s, "ROLLBACK"), ["WARNING 25P01: there is no transaction in progress"]);
+    notices(s, "SET client_min_messages = error");
+    assert_eq!(notices(s, "ROLLBACK"), Vec::<String>::new());
+}

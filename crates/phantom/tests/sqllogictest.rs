@@ -4,7 +4,8 @@
 //! also goes through the write-ahead log). Values are rendered the way the sqllogictest
 //! format expects: NULL as `NULL`, an empty string as `(empty)`, booleans as `t`/`f`,
 //! floats with three decimals. Error expectations match against the error's
-//! display, which starts with `ERROR <SQLSTATE>:`, so a file can pin the SQLSTATE.
+//! display, which starts with `ERROR <SQLSTATE>:`, so a file can pin the SQLSTATE. Dates
+//! and times print in the session's DateStyle, IntervalStyle and TimeZone.
 
 use std::path::{Path, PathBuf};
 
@@ -37,7 +38,18 @@ impl sqllogictest::DB for Phantom {
                         }
                     })
                     .collect();
-                let rows = rows.rows.iter().map(|r| r.values().iter().map(render).collect()).collect();
+                let session = &self.session;
+                let rows = rows
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        r.values()
+                            .iter()
+                            .zip(&rows.columns)
+                            .map(|(v, c)| render(session, v, c.data_type))
+                            .collect()
+                    })
+                    .collect();
                 Ok(DBOutput::Rows { types, rows })
             }
             Output::Modified { rows, .. } => Ok(DBOutput::StatementComplete(rows)),
@@ -54,12 +66,13 @@ impl sqllogictest::DB for Phantom {
     }
 }
 
-/// Renders a value as the sqllogictest format expects: floats with three decimals.
-fn render(v: &Value) -> String {
+/// Renders a value as the sqllogictest format expects: floats with three decimals,
+/// everything else as the session's text output (dates in its DateStyle and TimeZone).
+fn render(session: &phantom::Session, v: &Value, ty: phantom::DataType) -> String {
     match v {
         Value::Text(s) if s.is_empty() => "(empty)".to_string(),
         Value::Float(f) => format!("{f:.3}"),
-        other => other.to_string(),
+        other => session.format_value(other, ty),
     }
 }
 

@@ -4,6 +4,7 @@ pub mod engines;
 pub mod insert;
 pub mod pgbench;
 pub mod point_select;
+pub mod servers;
 pub mod storage;
 pub mod tpcb;
 pub mod versions;

@@ -27,7 +27,7 @@ use phantom::copy::CopyStatement;
 use phantom::{Column, Cursor, DataType, Row, Statement, Value, is_blank};
 
 use super::rows::{RowWriter, row_description};
-use super::simple::{command_complete, first_word, runs_outside_blocks, transaction_warning};
+use super::simple::{command_complete, first_word, runs_outside_blocks};
 use super::{Reply, Worker};
 use crate::error::WireError;
 use crate::frontend::{Frontend, Target};
@@ -110,11 +110,10 @@ impl Worker {
     /// Sync: the end of an extended-protocol exchange.
     pub(super) fn sync(&mut self) -> Result<(), Gone> {
         self.skipping = false;
-        if std::mem::take(&mut self.implicit) && self.session.in_transaction() {
-            let end = if self.session.transaction_failed() { "ROLLBACK" } else { "COMMIT" };
-            if let Err(e) = self.session.execute(end) {
-                self.out.send(WireError::from(e).to_error_response())?;
-            }
+        if std::mem::take(&mut self.implicit)
+            && let Err(e) = self.session.end_implicit(true)
+        {
+            self.out.send(WireError::from(e).to_error_response())?;
         }
         self.ready()
     }
@@ -306,15 +305,13 @@ impl Worker {
         if limit.is_some() && prepared.is_query() {
             return self.open(name, statement, prepared, params, limit);
         }
-        if let Some(warning) = transaction_warning(&statement.sql, self.session.in_transaction()) {
-            self.out.send(warning.to_notice())?;
-        }
         self.enter_implicit_transaction(&statement.sql);
         // Declared parameters the statement does not use are not passed on.
         let params = &params[..prepared.parameter_count().min(params.len())];
         let mut rows = RowWriter::new(&mut self.out, false, formats, limit);
         let result = self.session.execute_prepared_into(prepared, params, &mut rows);
         let (sent, overflow, failure) = (rows.sent, std::mem::take(&mut rows.overflow), rows.failure.take());
+        self.send_notices()?;
         let output = match (failure, result) {
             (Some(Err(Gone)), _) => return Err(Gone),
             (Some(Ok(e)), _) => return Ok(Err(e)),
@@ -354,10 +351,8 @@ impl Worker {
         limit: Option<usize>,
     ) -> Reply {
         if !self.session.in_transaction() {
-            match self.session.execute("BEGIN") {
-                Ok(_) => self.implicit = true,
-                Err(e) => return Ok(Err(WireError::from(e))),
-            }
+            self.session.begin_implicit();
+            self.implicit = true;
         }
         let params = &params[..prepared.parameter_count().min(params.len())];
         match self.session.open_cursor(prepared, params) {
@@ -414,10 +409,8 @@ impl Worker {
         if self.session.in_transaction() || runs_outside_blocks(sql) || self.inbound.next_is_sync() {
             return;
         }
-        match self.session.execute("BEGIN") {
-            Ok(_) => self.implicit = true,
-            Err(e) => tracing::warn!("implicit BEGIN failed: {e}"),
-        }
+        self.session.begin_implicit();
+        self.implicit = true;
     }
 }
 

@@ -34,7 +34,7 @@ use crate::frontend::Frontend;
 use crate::outbox::{Gone, Outbox};
 
 /// The settings whose changes clients hear about (PostgreSQL's GUC_REPORT ones).
-const REPORTED: [&str; 8] = [
+const REPORTED: [&str; 9] = [
     "application_name",
     "DateStyle",
     "IntervalStyle",
@@ -42,6 +42,7 @@ const REPORTED: [&str; 8] = [
     "client_encoding",
     "standard_conforming_strings",
     "is_superuser",
+    "session_authorization",
     "default_transaction_read_only",
 ];
 
@@ -170,6 +171,15 @@ impl Worker {
                 }
                 *last = now;
             }
+        }
+        Ok(())
+    }
+
+    /// NoticeResponses for what the last statement raised (sent before its
+    /// CommandComplete or ErrorResponse, as PostgreSQL sends them).
+    fn send_notices(&mut self) -> Result<(), Gone> {
+        for notice in self.session.take_notices() {
+            self.out.send(crate::error::WireError::notice(notice).to_notice())?;
         }
         Ok(())
     }

@@ -32,7 +32,7 @@ impl Worker {
             && !self.session.in_transaction()
             && !statements.iter().any(|(text, _)| runs_outside_blocks(text));
         if implicit {
-            self.session.execute("BEGIN").map_err(|e| tracing::warn!("implicit BEGIN failed: {e}")).ok();
+            self.session.begin_implicit();
         }
         let mut failed = false;
         for (text, start) in &statements {
@@ -42,11 +42,8 @@ impl Worker {
                 break;
             }
         }
-        if implicit && self.session.in_transaction() {
-            let end = if failed || self.session.transaction_failed() { "ROLLBACK" } else { "COMMIT" };
-            if let Err(e) = self.session.execute(end) {
-                self.out.send(WireError::from(e).to_error_response())?;
-            }
+        if implicit && let Err(e) = self.session.end_implicit(!failed) {
+            self.out.send(WireError::from(e).to_error_response())?;
         }
         self.ready()
     }
@@ -54,9 +51,6 @@ impl Worker {
     /// Runs one statement of a Query, which starts at character `start` of it.
     fn run_statement(&mut self, text: &str, start: usize) -> Reply {
         let at = |e: phantom::Error| WireError::at_statement(e, text, start);
-        if let Some(warning) = transaction_warning(text, self.session.in_transaction()) {
-            self.out.send(warning.to_notice())?;
-        }
         match CopyStatement::parse(text) {
             Ok(Some(copy)) => return self.copy(&copy),
             Ok(None) => {}
@@ -65,6 +59,7 @@ impl Worker {
         let mut rows = RowWriter::new(&mut self.out, true, Vec::new(), None);
         let result = self.session.execute_into(text, &mut rows);
         let (sent, failure) = (rows.sent, rows.failure.take());
+        self.send_notices()?;
         match (failure, result) {
             (Some(Err(Gone)), _) => Err(Gone),
             (Some(Ok(e)), _) => Ok(Err(e)),
@@ -138,21 +133,6 @@ pub(super) fn runs_outside_blocks(text: &str) -> bool {
     )
 }
 
-/// PostgreSQL's warnings for BEGIN inside a block and COMMIT or ROLLBACK outside one.
-pub(super) fn transaction_warning(text: &str, in_transaction: bool) -> Option<WireError> {
-    match first_word(text).as_str() {
-        "BEGIN" | "START" if in_transaction => {
-            Some(WireError::new("25001", "there is already a transaction in progress").warning())
-        }
-        "COMMIT" | "END" | "ROLLBACK" | "ABORT"
-            if !in_transaction && !text.to_ascii_uppercase().contains(" TO ") =>
-        {
-            Some(WireError::new("25P01", "there is no transaction in progress").warning())
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,15 +146,5 @@ mod tests {
         assert!(split_with_offsets("  -- only a comment").is_empty());
         assert_eq!(split_with_offsets("  SELECT 'é' ;; \n"), vec![("SELECT 'é' ".into(), 2)]);
         assert_eq!(split_with_offsets("\tSELECT 1 -- note"), vec![("SELECT 1 -- note".into(), 1)]);
-    }
-
-    #[test]
-    fn warnings_for_misplaced_transaction_control() {
-        assert_eq!(transaction_warning("begin", true).map(|w| w.code.clone()), Some("25001".into()));
-        assert_eq!(transaction_warning("COMMIT", false).map(|w| w.code.clone()), Some("25P01".into()));
-        assert!(transaction_warning("ROLLBACK TO SAVEPOINT a", false).is_none());
-        assert!(transaction_warning("COMMIT", true).is_none());
-        assert!(runs_outside_blocks("  vacuum t"));
-        assert!(!runs_outside_blocks("SELECT 1"));
     }
 }

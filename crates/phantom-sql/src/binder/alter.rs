@@ -7,11 +7,13 @@
 
 use sqlparser::ast;
 
-use super::names::{name_ref, no_relation};
+use super::names::name_ref;
 use super::sequence::{nextval_default, serial_type};
 use super::{Binder, ident_name};
-use crate::catalog::{ColumnDef, QualifiedName};
+use crate::catalog::acl::Privileges;
+use crate::catalog::{ColumnDef, QualifiedName, Relation};
 use crate::error::{Error, Result, SqlState};
+use crate::privilege::Securable;
 use crate::types::DataType;
 
 /// One change of an ALTER TABLE.
@@ -76,18 +78,37 @@ fn cascade(behavior: &Option<ast::DropBehavior>) -> bool {
     matches!(behavior, Some(ast::DropBehavior::Cascade))
 }
 
+/// True for `ALTER TABLE name OWNER TO role` (see [`Binder::alter_table_owner`]).
+pub(super) fn is_owner_change(alter: &ast::AlterTable) -> bool {
+    !alter.operations.is_empty()
+        && alter.operations.iter().all(|op| matches!(op, ast::AlterTableOperation::OwnerTo { .. }))
+}
+
 impl Binder<'_> {
     /// Binds ALTER TABLE; `None` when IF EXISTS finds no table.
     pub fn alter_table(&mut self, alter: &ast::AlterTable) -> Result<Option<AlterTable>> {
-        let owner_only = !alter.operations.is_empty()
-            && alter.operations.iter().all(|op| matches!(op, ast::AlterTableOperation::OwnerTo { .. }));
-        if owner_only {
-            self.owner_to(alter)?;
-            return Ok(None);
+        if is_owner_change(alter) {
+            return Err(Error::new(SqlState::InternalError, "ALTER TABLE ... OWNER TO is bound apart"));
         }
         let Some(table) = self.ddl_table(&alter.name, alter.if_exists)? else {
+            self.skipping("relation", &alter.name)?;
             return Ok(None);
         };
+        // Changing a table is its owner's business; a foreign key it gains needs
+        // REFERENCES on the table it points at (the constraint itself is bound when it
+        // runs, see `crate::alter`).
+        self.require_ownership(Securable::table(&table));
+        for op in &alter.operations {
+            if let ast::AlterTableOperation::AddConstraint {
+                constraint: ast::TableConstraint::ForeignKey(fk),
+                ..
+            } = op
+                && let Some(Relation::Table(parent)) = self.find_relation(&name_ref(&fk.foreign_table)?)?
+                && parent.qualified() != table.qualified()
+            {
+                self.require_on_table(&parent, Privileges::REFERENCES);
+            }
+        }
         let mut ops = Vec::with_capacity(alter.operations.len());
         for op in &alter.operations {
             use ast::AlterTableOperation as A;
@@ -104,10 +125,11 @@ impl Binder<'_> {
                         });
                     }
                 }
-                A::RenameColumn { old_column_name, new_column_name } => ops.push(AlterOp::RenameColumn {
-                    old: ident_name(old_column_name),
-                    new: ident_name(new_column_name),
-                }),
+                A::RenameColumn { old_column_name, new_column_name } => {
+                    let new = ident_name(new_column_name);
+                    super::ddl::refuse_system_column_name(&new)?;
+                    ops.push(AlterOp::RenameColumn { old: ident_name(old_column_name), new })
+                }
                 A::RenameTable {
                     table_name: ast::RenameTableNameKind::To(name) | ast::RenameTableNameKind::As(name),
                 } => {
@@ -141,7 +163,7 @@ impl Binder<'_> {
                         ast::AlterColumnOperation::DropNotNull => ColumnChange::DropNotNull,
                         ast::AlterColumnOperation::SetDataType { data_type, using, .. } => {
                             ColumnChange::SetType {
-                                data_type: self.data_type(data_type)?,
+                                data_type: self.column_type(data_type)?,
                                 using: using.clone(),
                             }
                         }
@@ -153,30 +175,6 @@ impl Binder<'_> {
             }
         }
         Ok(Some(AlterTable { table: table.qualified(), ops, search_path: self.search_path.clone() }))
-    }
-
-    /// `ALTER TABLE name OWNER TO role` (pg_dump writes one for every table and view):
-    /// every object here belongs to the bootstrap role and privileges are not kept, so
-    /// a new owner changes nothing. The relation (a table, a view or a sequence, as
-    /// PostgreSQL's ALTER TABLE takes all three) and the role must exist all the same.
-    fn owner_to(&mut self, alter: &ast::AlterTable) -> Result<()> {
-        let name = name_ref(&alter.name)?;
-        if self.schema_of_existing(&name, alter.if_exists)?
-            && self.find_relation(&name)?.is_none()
-            && self.find_sequence(&name)?.is_none()
-            && !alter.if_exists
-        {
-            return Err(no_relation(&name));
-        }
-        for op in &alter.operations {
-            if let ast::AlterTableOperation::OwnerTo { new_owner: ast::Owner::Ident(role) } = op {
-                let role = ident_name(role);
-                if self.catalog.role(self.txn, &role)?.is_none() {
-                    return Err(crate::catalog::no_role(&role));
-                }
-            }
-        }
-        Ok(())
     }
 
     /// `ADD COLUMN`: the column with its type, NULL / NOT NULL and DEFAULT, then its
@@ -191,9 +189,10 @@ impl Binder<'_> {
         let serial = serial_type(&column.data_type);
         let data_type = match serial {
             Some(t) => t,
-            None => self.data_type(&column.data_type)?,
+            None => self.column_type(&column.data_type)?,
         };
         let name = ident_name(&column.name);
+        super::ddl::refuse_system_column_name(&name)?;
         let mut def =
             ColumnDef { name: name.clone(), data_type, nullable: true, default: None, identity: None };
         let mut sequence = None;

@@ -18,12 +18,14 @@ use super::names::{name_ref, no_relation, wrong_kind};
 use super::scope::Scope;
 use super::sequence::{nextval_default, serial_type};
 use super::{Binder, ident_name, object_name};
+use crate::catalog::acl::Privileges;
 use crate::catalog::{
     CheckDef, ColumnDef, ForeignKeyDef, Identity, QualifiedName, ReferentialAction, Relation, TableDef,
 };
 use crate::error::{Error, Result, SqlState};
 use crate::planner::expr::SequenceFunction;
 use crate::planner::{Expr, OutputColumn};
+use crate::privilege::Securable;
 use crate::types::DataType;
 
 /// A validated CREATE TABLE.
@@ -53,6 +55,9 @@ pub struct NewTable {
     pub source: Option<crate::planner::Plan>,
     /// The sequences of its SERIAL columns, to create with it.
     pub sequences: Vec<crate::catalog::SequenceDef>,
+    /// The role it will belong to (the session's, filled in when the statement runs:
+    /// see [`crate::privilege::assign_owners`]), and its sequences with it.
+    pub owner: i64,
 }
 
 /// 42601 for a column with both a DEFAULT and GENERATED ... AS IDENTITY.
@@ -96,6 +101,26 @@ pub(crate) fn check_key_types(columns: &[ColumnDef], key: &[usize]) -> Result<()
         )),
         None => Ok(()),
     }
+}
+
+/// PostgreSQL's system columns: every table has them, so no column may be named so.
+const SYSTEM_COLUMNS: [&str; 6] = ["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"];
+
+/// 42701 for a column named like a system column, as PostgreSQL refuses it (so that a
+/// schema made here can be restored there).
+pub(super) fn refuse_system_column_name(name: &str) -> Result<()> {
+    if SYSTEM_COLUMNS.contains(&name) {
+        return Err(Error::new(
+            SqlState::DuplicateColumn,
+            format!("column name \"{name}\" conflicts with a system column name"),
+        ));
+    }
+    Ok(())
+}
+
+/// PostgreSQL's notice for `CREATE ... IF NOT EXISTS` of a relation that exists.
+pub(crate) fn already_exists(name: &str) -> crate::notice::Notice {
+    crate::notice::Notice::new("42P07", format!("relation \"{name}\" already exists, skipping"))
 }
 
 fn not_yet(what: &str) -> Error {
@@ -208,6 +233,9 @@ impl Binder<'_> {
         let Some(table) = self.ddl_table(&create.table_name, false)? else {
             return Err(no_relation(&name_ref(&create.table_name)?));
         };
+        // Indexing a table is its owner's business; the index goes in its schema.
+        self.require_ownership(Securable::table(&table));
+        self.require_schema_create(&table.schema);
         let mut columns = Vec::with_capacity(create.columns.len());
         for column in &create.columns {
             let ast::Expr::Identifier(ident) = &column.column.expr else {
@@ -250,6 +278,7 @@ impl Binder<'_> {
             }
         };
         if create.if_not_exists && self.catalog.relation_exists(self.txn, &table.schema, &name)? {
+            crate::notice::raise(already_exists(&name));
             return Ok(None);
         }
         Ok(Some(NewIndex { name, table: table.qualified(), columns, unique: create.unique, engine }))
@@ -260,8 +289,30 @@ impl Binder<'_> {
         if create.or_replace || create.external || create.like.is_some() || create.clone.is_some() {
             return Err(not_yet("CREATE TABLE AS, LIKE, CLONE and OR REPLACE"));
         }
+        // What would change the table's meaning is refused rather than ignored: a
+        // "temporary" table that outlived the session, or a child that did not inherit
+        // its parent's columns, would be a different table than the one asked for.
+        if create.temporary || create.global.is_some() {
+            return Err(not_yet("temporary tables"));
+        }
+        if create.inherits.is_some() {
+            return Err(Error::new(
+                SqlState::FeatureNotSupported,
+                "table inheritance (INHERITS) is not supported yet",
+            ));
+        }
+        if create.partition_by.is_some() || create.partition_of.is_some() || create.for_values.is_some() {
+            return Err(not_yet("partitioned tables (PARTITION BY, PARTITION OF)"));
+        }
+        if create.on_commit.is_some() {
+            return Err(Error::new(
+                SqlState::InvalidTableDefinition,
+                "ON COMMIT can only be used on temporary tables",
+            ));
+        }
         let name = self.new_relation_name(&create.name)?;
         if create.if_not_exists && self.catalog.relation_exists(self.txn, &name.schema, &name.name)? {
+            crate::notice::raise(already_exists(&name.name));
             return Ok(None);
         }
         if let Some(query) = &create.query {
@@ -283,6 +334,7 @@ impl Binder<'_> {
         };
         for (position, column) in create.columns.iter().enumerate() {
             let column_name = ident_name(&column.name);
+            refuse_system_column_name(&column_name)?;
             if columns.iter().any(|c| c.name == column_name) {
                 return Err(Error::new(
                     SqlState::DuplicateColumn,
@@ -292,7 +344,7 @@ impl Binder<'_> {
             let serial = serial_type(&column.data_type);
             let data_type = match serial {
                 Some(t) => t,
-                None => self.data_type(&column.data_type)?,
+                None => self.column_type(&column.data_type)?,
             };
             let mut def =
                 ColumnDef { name: column_name, data_type, nullable: true, default: None, identity: None };
@@ -397,6 +449,7 @@ impl Binder<'_> {
             foreign_keys: Vec::new(),
             source: None,
             sequences,
+            owner: crate::catalog::acl::bootstrap_owner(),
         };
         self.table_constraints(&mut new, pending)?;
         Ok(Some(new))
@@ -429,6 +482,7 @@ impl Binder<'_> {
             foreign_keys: table.foreign_keys.clone(),
             source: None,
             sequences: Vec::new(),
+            owner: table.owner,
         };
         self.table_constraints(&mut new, vec![pending])?;
         Ok(new)
@@ -559,12 +613,22 @@ impl Binder<'_> {
             foreign_keys: Vec::new(),
             source: Some(plan),
             sequences: Vec::new(),
+            owner: crate::catalog::acl::bootstrap_owner(),
         })
     }
 
     /// Checks a column's DEFAULT expression against its type and keeps its text.
     pub(crate) fn set_default(&mut self, def: &mut ColumnDef, e: &ast::Expr) -> Result<()> {
         let x = self.expr(e, &mut Cx::new(&Scope::default(), "DEFAULT expressions"))?;
+        if x.expr.any(&mut |x| matches!(x, Expr::Subquery(_))) {
+            return Err(Error::new(
+                SqlState::FeatureNotSupported,
+                "cannot use subquery in DEFAULT expression",
+            ));
+        }
+        if x.expr.any(&mut |x| matches!(x, Expr::Parameter(_))) {
+            return Err(Error::new(SqlState::UndefinedParameter, "there is no parameter $1"));
+        }
         // `nextval('s')` is kept as PostgreSQL shows it, naming the sequence it found, so
         // the default keeps filling from it whatever the search path is later.
         let sequence = match &x.expr {
@@ -606,6 +670,9 @@ impl Binder<'_> {
                 .collect(),
         );
         let bound = self.predicate(e, &mut Cx::new(&scope, "CHECK"))?;
+        if bound.any(&mut |x| matches!(x, Expr::Subquery(_))) {
+            return Err(Error::new(SqlState::FeatureNotSupported, "cannot use subquery in check constraint"));
+        }
         if bound.any(&mut |x| matches!(x, Expr::Parameter(_))) {
             return Err(Error::new(SqlState::UndefinedParameter, "there is no parameter $1"));
         }
@@ -652,6 +719,7 @@ impl Binder<'_> {
                 Some(Relation::View(_)) => return Err(wrong_kind(&parent_ref, "a table")),
                 None => return Err(no_relation(&parent_ref)),
             };
+            self.require_on_table(&parent, Privileges::REFERENCES);
             let uniques = parent.indexes.iter().filter(|ix| ix.unique).map(|ix| ix.columns.clone()).collect();
             (parent.qualified(), parent.columns.clone(), parent.primary_key.clone(), uniques)
         };

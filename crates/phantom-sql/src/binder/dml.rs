@@ -13,6 +13,7 @@ use super::expr::Cx;
 use super::names::{name_ref, no_relation};
 use super::scope::Scope;
 use super::{Binder, ident_name, object_name};
+use crate::catalog::acl::Privileges;
 use crate::catalog::{Identity, Relation, TableDef};
 use crate::error::{Error, Result, SqlState};
 use crate::parser::parse_expr;
@@ -106,6 +107,7 @@ impl Binder<'_> {
                 ));
             }
         };
+        self.require_on_table(&table, Privileges::INSERT);
         let explicit_columns = !insert.columns.is_empty();
         let mut targets = Vec::with_capacity(insert.columns.len());
         for name in &insert.columns {
@@ -285,6 +287,8 @@ impl Binder<'_> {
             };
             assignments.push((i, value));
         }
+        self.require_on_table(&table, Privileges::UPDATE);
+        self.require_select_if_read(&table, recheck.iter().chain(assignments.iter().map(|(_, e)| e)));
         Ok(Plan::Update { table, source: source.boxed(), assignments, recheck })
     }
 
@@ -309,6 +313,8 @@ impl Binder<'_> {
         let scan = Plan::Scan { table: table.clone(), alias, range: None, filter: None };
         let scope = Scope::new(scan.columns());
         let (source, recheck) = self.dml_source(scan, &scope, delete.selection.as_ref())?;
+        self.require_on_table(&table, Privileges::DELETE);
+        self.require_select_if_read(&table, recheck.iter());
         Ok(Plan::Delete { table, source: source.boxed(), recheck })
     }
 

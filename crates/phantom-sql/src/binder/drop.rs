@@ -9,8 +9,10 @@ use sqlparser::ast;
 
 use super::names::{name_ref, wrong_kind};
 use super::{Binder, BoundStatement, ident_name};
-use crate::catalog::{QualifiedName, ViewDef, is_system_schema, no_schema};
+use crate::catalog::acl::Privileges;
+use crate::catalog::{QualifiedName, SchemaDef, ViewDef, is_system_schema, no_schema};
 use crate::error::{Error, Result, SqlState};
+use crate::privilege::{Required, Securable, Target};
 
 impl Binder<'_> {
     /// Binds `DROP TABLE | VIEW | INDEX | SEQUENCE | SCHEMA [IF EXISTS] name [, ...] [CASCADE]`.
@@ -24,16 +26,24 @@ impl Binder<'_> {
         let mut found: Vec<QualifiedName> = Vec::new();
         let mut schemas: Vec<String> = Vec::new();
         for name in names {
-            let target = match kind {
-                ast::ObjectType::Table => self.ddl_table(name, if_exists)?.map(|t| t.qualified()),
-                ast::ObjectType::View => self.ddl_view(name, if_exists)?.map(|v| v.qualified()),
+            // What is dropped must be its owner's, or its schema owner's (PostgreSQL's
+            // rule); what goes with it by CASCADE needs nothing more.
+            let object = match kind {
+                ast::ObjectType::Table => self.ddl_table(name, if_exists)?.map(|t| Securable::table(&t)),
+                ast::ObjectType::View => self.ddl_view(name, if_exists)?.map(|v| Securable::view(&v)),
                 ast::ObjectType::Index => self.existing_index(name, if_exists)?,
-                ast::ObjectType::Sequence => self.ddl_sequence(name, if_exists)?,
+                ast::ObjectType::Sequence => {
+                    self.ddl_sequence(name, if_exists)?.map(|s| Securable::sequence(&s))
+                }
                 ast::ObjectType::Schema => {
-                    if let Some(schema) = self.existing_schema(name, if_exists)?
-                        && !schemas.contains(&schema)
-                    {
-                        schemas.push(schema);
+                    match self.existing_schema(name, if_exists)? {
+                        Some(schema) => {
+                            self.require_ownership(Securable::schema(&schema));
+                            if !schemas.contains(&schema.name) {
+                                schemas.push(schema.name);
+                            }
+                        }
+                        None => self.skipping("schema", name)?,
                     }
                     continue;
                 }
@@ -44,9 +54,19 @@ impl Binder<'_> {
                     ));
                 }
             };
-            if let Some(target) = target
-                && !found.contains(&target)
-            {
+            let Some(object) = object else {
+                let what = match kind {
+                    ast::ObjectType::View => "view",
+                    ast::ObjectType::Index => "index",
+                    ast::ObjectType::Sequence => "sequence",
+                    _ => "table",
+                };
+                self.skipping(what, name)?;
+                continue;
+            };
+            let target = QualifiedName::new(object.schema.as_deref().unwrap_or_default(), &object.name);
+            self.require(Target::Object(object), Required::OwnerOrSchemaOwner);
+            if !found.contains(&target) {
                 found.push(target);
             }
         }
@@ -64,8 +84,8 @@ impl Binder<'_> {
         })
     }
 
-    /// The index `name` refers to, as the qualified name of the index.
-    fn existing_index(&self, name: &ast::ObjectName, missing_ok: bool) -> Result<Option<QualifiedName>> {
+    /// The index `name` refers to (in its table's schema, its table's owner's).
+    fn existing_index(&self, name: &ast::ObjectName, missing_ok: bool) -> Result<Option<Securable>> {
         let name = name_ref(name)?;
         if !self.schema_of_existing(&name, missing_ok)? {
             return Ok(None);
@@ -73,7 +93,10 @@ impl Binder<'_> {
         let found =
             self.catalog.find_index(self.txn, &self.search_path, name.schema.as_deref(), &name.name)?;
         match found {
-            Some((table, _)) => Ok(Some(QualifiedName::new(&table.schema, &name.name))),
+            Some((table, _)) => {
+                self.require_schema_usage(&table.schema);
+                Ok(Some(Securable::index(&table, &name.name)))
+            }
             None if self.find_relation(&name)?.is_some() => Err(wrong_kind(&name, "an index")),
             None if missing_ok => Ok(None),
             None => Err(Error::new(SqlState::UndefinedObject, format!("index \"{name}\" does not exist"))),
@@ -81,7 +104,7 @@ impl Binder<'_> {
     }
 
     /// The schema `name` refers to, for DROP SCHEMA.
-    fn existing_schema(&self, name: &ast::ObjectName, missing_ok: bool) -> Result<Option<String>> {
+    fn existing_schema(&self, name: &ast::ObjectName, missing_ok: bool) -> Result<Option<SchemaDef>> {
         let name = name_ref(name)?;
         if name.schema.is_some() {
             return Err(Error::new(SqlState::SyntaxError, format!("improper schema name: {name}")));
@@ -93,7 +116,7 @@ impl Binder<'_> {
             ));
         }
         match self.catalog.schema(self.txn, &name.name)? {
-            Some(schema) => Ok(Some(schema.name)),
+            Some(schema) => Ok(Some(schema)),
             None if missing_ok => Ok(None),
             None => Err(no_schema(&name.name)),
         }
@@ -104,6 +127,7 @@ impl Binder<'_> {
         let mut tables: Vec<QualifiedName> = Vec::new();
         for target in &truncate.table_names {
             if let Some(table) = self.ddl_table(&target.name, truncate.if_exists)? {
+                self.require_on_table(&table, Privileges::TRUNCATE);
                 let name = table.qualified();
                 if !tables.contains(&name) {
                     tables.push(name);
@@ -122,10 +146,30 @@ impl Binder<'_> {
         if create.materialized {
             return Err(Error::new(SqlState::FeatureNotSupported, "materialized views are not supported"));
         }
+        if create.temporary {
+            return Err(Error::new(SqlState::FeatureNotSupported, "temporary views are not supported yet"));
+        }
+        view_options(&create.options)?;
         let name = self.new_relation_name(&create.name)?;
+        if create.or_replace
+            && let Some(old) = self.catalog.view(self.txn, &name.schema, &name.name)?
+        {
+            // Replacing a view is changing it: its owner's business.
+            self.require_ownership(Securable::view(&old));
+        }
+        let before = self.needs.borrow().len();
         // Bound two levels deeper, as reading the view will be (a FROM item of a query),
         // so that a view that is created can be read.
         let plan = self.nested(2, |b| b.query(&create.query))?;
+        // The view's reads are checked when it is used, for its owner; making it takes
+        // only finding its names (schema USAGE), as in PostgreSQL.
+        let mut needs = self.needs.borrow_mut();
+        let mut k = 0;
+        needs.retain(|n| {
+            k += 1;
+            k <= before || matches!(n.target, Target::Schema(_))
+        });
+        drop(needs);
         if self.used.contains(&name) {
             return Err(Error::new(
                 SqlState::InvalidObjectDefinition,
@@ -149,6 +193,10 @@ impl Binder<'_> {
             columns,
             sql: create.query.to_string(),
             search_path: self.search_path.clone(),
+            // The session's role, filled in when it runs (or the old view's owner, for a
+            // replacement), see `privilege::assign_owners`.
+            owner: crate::catalog::acl::bootstrap_owner(),
+            acl: None,
         };
         Ok(BoundStatement::CreateView {
             view,
@@ -156,4 +204,43 @@ impl Binder<'_> {
             if_not_exists: create.if_not_exists,
         })
     }
+}
+
+/// `CREATE VIEW ... WITH (...)`: PostgreSQL's view options. `security_barrier` is
+/// accepted (with no user-defined functions, nothing can see the rows a view's filter
+/// removes); `check_option` and `security_invoker` would change what the view does and
+/// are refused until built; any other name is PostgreSQL's 22023.
+fn view_options(options: &ast::CreateTableOptions) -> Result<()> {
+    let list = match options {
+        ast::CreateTableOptions::None => return Ok(()),
+        ast::CreateTableOptions::With(list) => list,
+        other => {
+            return Err(Error::new(SqlState::SyntaxError, format!("view options not supported: {other}")));
+        }
+    };
+    for option in list {
+        let key = match option {
+            ast::SqlOption::KeyValue { key, .. } => key.to_string(),
+            ast::SqlOption::Ident(name) => name.to_string(),
+            other => {
+                return Err(Error::new(SqlState::SyntaxError, format!("view option not supported: {other}")));
+            }
+        };
+        match key.to_ascii_lowercase().as_str() {
+            "security_barrier" => {}
+            "check_option" | "security_invoker" => {
+                return Err(Error::new(
+                    SqlState::FeatureNotSupported,
+                    format!("the view option \"{key}\" is not supported yet"),
+                ));
+            }
+            _ => {
+                return Err(Error::new(
+                    SqlState::InvalidParameterValue,
+                    format!("unrecognized parameter \"{key}\""),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

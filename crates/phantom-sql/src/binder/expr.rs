@@ -36,7 +36,7 @@ pub struct Typed {
 }
 
 impl Typed {
-    fn new(expr: Expr, ty: DataType) -> Typed {
+    pub(super) fn new(expr: Expr, ty: DataType) -> Typed {
         Typed { expr, ty, literal: false }
     }
 }
@@ -52,6 +52,16 @@ pub struct AggState {
     pub group_types: Vec<DataType>,
     /// Aggregates found so far.
     pub aggregates: Vec<Aggregate>,
+}
+
+/// An aggregate met inside a subquery whose arguments use only the enclosing query's
+/// columns: it belongs to that query, as in PostgreSQL (`SELECT (SELECT max(a)) FROM t`
+/// is one row, the max over t). The subquery refers to its result as its argument
+/// `slot`; `aggregate` is over the enclosing query's rows, for it to compute.
+#[derive(Clone, Debug)]
+pub struct Hoisted {
+    pub slot: usize,
+    pub aggregate: Aggregate,
 }
 
 /// Where an expression is bound.
@@ -246,10 +256,24 @@ impl Binder<'_> {
             if let ast::Expr::Function(f) = e
                 && let Some(function) = aggregate_function(f)
             {
+                if let Some(hoisted) = self.hoist(f, function, &agg.input)? {
+                    return Ok(hoisted);
+                }
                 return self.aggregate_call(f, function, agg);
             }
-            if !contains_aggregate(e) {
-                let bound = self.expr(e, &mut Cx::new(&agg.input, cx.clause))?;
+            // An expression without aggregates may be one over the rows below the
+            // aggregation that equals a GROUP BY expression. A subquery in it that uses
+            // aggregates of this query cannot be bound so (see `subquery`): it is bound
+            // below, in aggregate mode.
+            let probe = if contains_aggregate(e) {
+                None
+            } else {
+                match self.expr(e, &mut Cx::new(&agg.input, cx.clause)) {
+                    Err(_) if std::mem::take(&mut self.hoist_signal) => None,
+                    other => Some(other?),
+                }
+            };
+            if let Some(bound) = probe {
                 if let Some(i) = agg.group_by.iter().position(|g| *g == bound.expr) {
                     return Ok(Typed::new(Expr::Column(i), agg.group_types[i]));
                 }
@@ -275,7 +299,7 @@ impl Binder<'_> {
                         if name == "current_schema" {
                             return self.current_schema();
                         }
-                        super::pg::keyword_value(&name, self.session_user())
+                        super::pg::keyword_value(&name, self.current_user(), self.session_user())
                             .ok_or_else(|| with_position(err, &ident.span))
                     }
                     result => result.map_err(|err| with_position(err, &ident.span)),
@@ -390,37 +414,30 @@ impl Binder<'_> {
                     return Ok(x);
                 }
                 let target = self.data_type(data_type)?;
-                let x = self.expr(expr, cx)?;
-                self.cast(x, target)
-            }
-            E::Extract { field, expr, .. } => {
-                let field =
-                    ast::Expr::value(ast::Value::SingleQuotedString(field.to_string().to_lowercase()));
-                self.scalar_call(Function::DatePart, &[field, expr.as_ref().clone()], cx)
-            }
-            E::Interval(interval) => {
-                let text = match interval.value.as_ref() {
+                let source = match expr.as_ref() {
                     E::Value(v) => match &v.value {
-                        ast::Value::SingleQuotedString(s) => s.clone(),
-                        ast::Value::Number(n, _) => n.clone(),
-                        other => other.to_string(),
+                        ast::Value::SingleQuotedString(s) => Some(s.clone()),
+                        _ => None,
                     },
-                    other => {
-                        return Err(Error::new(SqlState::FeatureNotSupported, format!("INTERVAL {other}")));
-                    }
+                    _ => None,
                 };
-                // `INTERVAL '3' DAY` means 3 days.
-                let text = match &interval.leading_field {
-                    Some(unit) if !text.contains(char::is_alphabetic) => format!("{text} {unit}"),
-                    _ => text,
-                };
-                let value = crate::types::cast::parse_text(&text, DataType::Interval)?;
-                Ok(Typed::new(Expr::Constant(value), DataType::Interval))
+                let x = self.expr(expr, cx)?;
+                let source = source.filter(|_| x.literal);
+                let cast = self.cast(x, target)?;
+                self.apply_datetime_typmod(data_type, source.as_deref(), cast)
             }
+            E::Extract { field, expr, .. } => self.extract(field, expr, cx),
+            E::AtTimeZone { timestamp, time_zone } => self.at_time_zone(timestamp, time_zone, cx),
+            E::Interval(interval) => self.interval_literal(interval),
             E::TypedString(ts) => {
                 let target = self.data_type(&ts.data_type)?;
                 let x = self.literal(&ts.value.value)?;
-                self.cast(x, target)
+                let source = match &ts.value.value {
+                    ast::Value::SingleQuotedString(s) => Some(s.clone()),
+                    _ => None,
+                };
+                let cast = self.cast(x, target)?;
+                self.apply_datetime_typmod(&ts.data_type, source.as_deref(), cast)
             }
             E::Function(f) => self.function(f, cx),
             E::Substring { expr, substring_from, substring_for, .. } => {
@@ -564,7 +581,7 @@ impl Binder<'_> {
         query: &ast::Query,
         kind: SubqueryKind,
         operand: Option<Expr>,
-        cx: &Cx<'_>,
+        cx: &mut Cx<'_>,
     ) -> Result<Typed> {
         let outer = match &cx.agg {
             Some(agg) => agg.input.clone(),
@@ -572,12 +589,41 @@ impl Binder<'_> {
         };
         self.outer.push(outer);
         self.captures.push(Vec::new());
+        self.hoisted.push(Vec::new());
         let plan = self.query(query);
         let mut args = self.captures.pop().unwrap_or_default();
+        let hoisted = self.hoisted.pop().unwrap_or_default();
         self.outer.pop();
         let plan = plan?;
-        if let Some(agg) = &cx.agg {
-            args = args.into_iter().map(|arg| grouped_argument(arg, agg)).collect::<Result<_>>()?;
+        match cx.agg.as_deref_mut() {
+            // Aggregates of this query in a subquery make this query an aggregate one;
+            // not bound as one, its SELECT binds again (see `select`), or else (WHERE,
+            // VALUES ...) they are not allowed here.
+            None if !hoisted.is_empty() => {
+                self.hoist_signal = true;
+                return Err(Error::new(
+                    SqlState::GroupingError,
+                    format!("aggregate functions are not allowed in {}", cx.clause),
+                ));
+            }
+            None => {}
+            Some(agg) => {
+                for (k, arg) in args.iter_mut().enumerate() {
+                    *arg = match hoisted.iter().find(|h| h.slot == k) {
+                        Some(h) => {
+                            let index = match agg.aggregates.iter().position(|a| *a == h.aggregate) {
+                                Some(i) => i,
+                                None => {
+                                    agg.aggregates.push(h.aggregate.clone());
+                                    agg.aggregates.len() - 1
+                                }
+                            };
+                            Expr::Column(agg.group_by.len() + index)
+                        }
+                        None => grouped_argument(std::mem::replace(arg, Expr::Constant(Value::Null)), agg)?,
+                    };
+                }
+            }
         }
         let visible: Vec<DataType> =
             plan.columns().iter().filter(|c| !c.hidden).map(|c| c.data_type).collect();
@@ -843,7 +889,9 @@ impl Binder<'_> {
                     let e = self.coerce(x, DataType::Double, "-")?;
                     return Ok(Typed::new(Expr::Negate(e.boxed(), DataType::Double), DataType::Double));
                 }
-                self.numeric_operand(&x, "-")?;
+                if x.ty != DataType::Interval {
+                    self.numeric_operand(&x, "-")?;
+                }
                 Ok(Typed::new(Expr::Negate(x.expr.boxed(), x.ty), x.ty))
             }
             other => {
@@ -1030,6 +1078,9 @@ impl Binder<'_> {
 
     fn function(&mut self, f: &ast::Function, cx: &mut Cx<'_>) -> Result<Typed> {
         if let Some(function) = aggregate_function(f) {
+            if let Some(hoisted) = self.hoist(f, function, cx.scope)? {
+                return Ok(hoisted);
+            }
             return Err(Error::new(
                 SqlState::GroupingError,
                 format!("aggregate functions are not allowed in {}", cx.clause),
@@ -1044,6 +1095,9 @@ impl Binder<'_> {
             return Ok(x);
         }
         if let Some(x) = self.pg_function(&name, f, cx)? {
+            return Ok(x);
+        }
+        if let Some(x) = self.datetime_function(&name, f, cx)? {
             return Ok(x);
         }
         let args = plain_args(f)?;
@@ -1076,14 +1130,6 @@ impl Binder<'_> {
             "right" => Function::Right,
             "repeat" => Function::Repeat,
             "reverse" => Function::Reverse,
-            "now"
-            | "current_timestamp"
-            | "transaction_timestamp"
-            | "statement_timestamp"
-            | "localtimestamp" => Function::Now,
-            "current_date" => Function::CurrentDate,
-            "date_part" => Function::DatePart,
-            "date_trunc" => Function::DateTrunc,
             _ => {
                 // As in PostgreSQL, the arguments are bound first (their errors come
                 // first) and the message names their types.
@@ -1109,8 +1155,6 @@ impl Binder<'_> {
         use Function::*;
         let (min, max) = match func {
             Coalesce | Greatest | Least | Concat => (1, usize::MAX),
-            Now | CurrentDate => (0, 0),
-            DatePart | DateTrunc => (2, 2),
             NullIf | Power | Mod | StrPos | Left | Right | Repeat => (2, 2),
             Round | Trunc | LTrim | RTrim | Trim => (1, 2),
             Substring => (2, 3),
@@ -1223,40 +1267,77 @@ impl Binder<'_> {
             Pg(f) => {
                 return Err(Error::new(SqlState::InternalError, format!("{} is bound elsewhere", f.name())));
             }
-            Now => (Vec::new(), DataType::TimestampTz),
-            CurrentDate => (Vec::new(), DataType::Date),
-            DatePart | DateTrunc => {
-                let mut typed = typed.into_iter();
-                let (Some(field), Some(x)) = (typed.next(), typed.next()) else {
-                    return Err(Error::undefined_function(format!("{}() needs two arguments", func.name())));
-                };
-                let field = self.string_arg(field, func.name())?;
-                let x_ty = if x.literal { DataType::Timestamp } else { x.ty };
-                let x = if x.literal { self.coerce(x, DataType::Timestamp, func.name())? } else { x.expr };
-                let datetime = matches!(
-                    x_ty,
-                    DataType::Date
-                        | DataType::Time
-                        | DataType::Timestamp
-                        | DataType::TimestampTz
-                        | DataType::Interval
-                        | DataType::Null
-                );
-                if !datetime || (func == DateTrunc && matches!(x_ty, DataType::Time | DataType::Interval)) {
-                    return Err(Error::undefined_function(format!(
-                        "function {}(text, {x_ty}) does not exist",
-                        func.name()
-                    )));
-                }
-                let ty = match (func, x_ty) {
-                    (DatePart, _) => DataType::Double,
-                    (_, DataType::TimestampTz) => DataType::TimestampTz,
-                    _ => DataType::Timestamp,
-                };
-                (vec![field, x], ty)
+            DateTime(f) => {
+                return Err(Error::new(SqlState::InternalError, format!("{} is bound elsewhere", f.name())));
             }
         };
         Ok(Typed::new(Expr::Call(func, exprs, ty), ty))
+    }
+
+    /// Inside a subquery, an aggregate call whose arguments use the enclosing query's
+    /// columns and none of this query's (`scope`, the rows it would aggregate) belongs to
+    /// the enclosing query, PostgreSQL's rule: it is recorded in [`Hoisted`] for that
+    /// query to compute, and here it is a reference to the result, one of the
+    /// subquery's arguments. `None` for an aggregate of this query. (One over columns from
+    /// two or more levels out is refused: not supported, and rare.)
+    fn hoist(
+        &mut self,
+        f: &ast::Function,
+        function: AggregateFunction,
+        scope: &Scope,
+    ) -> Result<Option<Typed>> {
+        if self.captures.is_empty() {
+            return Ok(None);
+        }
+        let captured_before = self.captures.last().map_or(0, Vec::len);
+        let mut trial = AggState { input: scope.clone(), ..AggState::default() };
+        let bound = self.aggregate_call(f, function, &mut trial)?;
+        // The trial's captures are for rebasing only: left in place, the subquery would
+        // take enclosing columns it does not use as arguments (and, above a GROUP BY,
+        // find them ungrouped). Binding the aggregate here again captures what it needs.
+        let captured = self.captures.last().cloned().unwrap_or_default();
+        if let Some(c) = self.captures.last_mut() {
+            c.truncate(captured_before);
+        }
+        let Some(mut aggregate) = trial.aggregates.pop() else { return Ok(None) };
+        let parts = || aggregate.arg.iter().chain(&aggregate.filter).chain(&aggregate.separator);
+        let own = parts().any(|e| e.any(&mut |x| matches!(x, Expr::Column(_) | Expr::Subquery(_))));
+        let outer = parts().any(|e| e.any(&mut |x| matches!(x, Expr::Outer(_))));
+        if own || !outer {
+            return Ok(None);
+        }
+        let mut deeper = false;
+        let mut rebase = |e: Expr| {
+            e.transform(&mut |x| match x {
+                Expr::Outer(k) => match captured.get(k) {
+                    Some(c) => {
+                        deeper |= c.any(&mut |y| matches!(y, Expr::Outer(_)));
+                        c.clone()
+                    }
+                    None => Expr::Outer(k),
+                },
+                other => other,
+            })
+        };
+        aggregate.arg = aggregate.arg.map(&mut rebase);
+        aggregate.filter = aggregate.filter.map(&mut rebase);
+        aggregate.separator = aggregate.separator.map(&mut rebase);
+        if deeper {
+            // Its arguments come from a query further out, whose aggregate it is: not
+            // supported, and an error rather than the per-row answer it would give here.
+            return Err(Error::new(
+                SqlState::FeatureNotSupported,
+                "aggregates of a query two or more levels out are not supported",
+            ));
+        }
+        let (Some(captures), Some(hoisted)) = (self.captures.last_mut(), self.hoisted.last_mut()) else {
+            return Ok(None);
+        };
+        let slot = captures.len();
+        // A placeholder no column capture can equal; `subquery` puts the result there.
+        captures.push(Expr::Parameter(usize::MAX - slot));
+        hoisted.push(Hoisted { slot, aggregate });
+        Ok(Some(Typed::new(Expr::Outer(slot), bound.ty)))
     }
 
     fn aggregate_call(
@@ -1547,6 +1628,12 @@ fn datetime_arith(op: ArithOp, a: &Typed, b: &Typed) -> Option<DataType> {
     }
     Some(match (op, x, y) {
         (ArithOp::Add, Date, t) | (ArithOp::Add, t, Date) | (ArithOp::Sub, Date, t) if t.is_integer() => Date,
+        (ArithOp::Add, Date, Time) | (ArithOp::Add, Time, Date) => Timestamp,
+        (ArithOp::Mul, Interval, t) | (ArithOp::Mul, t, Interval) | (ArithOp::Div, Interval, t)
+            if t.is_numeric() =>
+        {
+            Interval
+        }
         (ArithOp::Sub, Date, Date) => Integer,
         (ArithOp::Add, Date | Timestamp, Interval) | (ArithOp::Add, Interval, Date | Timestamp) => Timestamp,
         (ArithOp::Sub, Date | Timestamp, Interval) => Timestamp,
@@ -1570,6 +1657,7 @@ fn datetime_cast(from: DataType, to: DataType) -> bool {
         (Date, Timestamp | TimestampTz)
             | (Timestamp | TimestampTz, Date | Time | Timestamp | TimestampTz)
             | (Time, Interval)
+            | (Interval, Time)
     )
 }
 

@@ -6,14 +6,19 @@
 //! user can get wrong in a statement (unknown names, type mismatches, misuse of aggregates)
 //! is reported here, before any row is touched.
 
+mod access;
 mod alter;
+mod datetime;
 mod ddl;
 mod dml;
 mod drop;
 mod expr;
+mod grant;
 mod lateral;
 mod names;
 mod pg;
+mod privilege_functions;
+mod recursion;
 mod role;
 mod scope;
 mod select;
@@ -22,8 +27,9 @@ mod table_function;
 
 pub use alter::{AlterOp, AlterTable, ColumnChange};
 pub use ddl::{NewIndex, NewTable};
-pub(crate) use ddl::{check_key_types, key_types_compatible};
+pub(crate) use ddl::{already_exists, check_key_types, key_types_compatible};
 pub use expr::{AggState, Cx, Typed};
+pub use grant::{GrantObject, GrantStatement, Grantee};
 pub use names::{NameRef, name_ref};
 pub use pg::FUNCTIONS;
 pub use role::{RoleChange, RoleOptions};
@@ -87,6 +93,8 @@ pub enum BoundStatement {
         name: String,
         /// IF NOT EXISTS.
         if_not_exists: bool,
+        /// `AUTHORIZATION role`: who owns it (else the session's role).
+        authorization: Option<String>,
     },
     /// DROP SCHEMA of existing schemas.
     DropSchema {
@@ -144,6 +152,15 @@ pub enum BoundStatement {
         /// CASCADE: drop the column defaults that use them too.
         cascade: bool,
     },
+    /// GRANT or REVOKE of privileges.
+    Grant(GrantStatement),
+    /// ALTER TABLE / VIEW / SEQUENCE / SCHEMA ... OWNER TO.
+    AlterOwner {
+        /// What changes hands.
+        object: GrantObject,
+        /// The new owner's name.
+        owner: String,
+    },
     /// A statement IF [NOT] EXISTS made a no-op; its command tag.
     Skip(&'static str),
 }
@@ -166,6 +183,12 @@ pub struct Binder<'a> {
     outer: Vec<scope::Scope>,
     /// While binding a subquery: the enclosing columns it refers to (its `args`).
     captures: Vec<Vec<crate::planner::Expr>>,
+    /// While binding a subquery: the aggregates it uses that belong to the enclosing
+    /// query (see [`expr::Hoisted`]), beside `captures`.
+    hoisted: Vec<Vec<expr::Hoisted>>,
+    /// Set when a subquery found such aggregates but the enclosing query was not bound
+    /// as an aggregate query: its SELECT binds again, aggregating.
+    hoist_signal: bool,
     /// Common table expressions in scope, innermost last: name, plan, and how deep and
     /// costly binding it was (a copy counts as much, see [`crate::depth`]).
     ctes: Vec<(String, Plan, crate::depth::Measured)>,
@@ -183,6 +206,12 @@ pub struct Binder<'a> {
     /// The values of `$n` parameters when the statement is bound to run (not when it is
     /// prepared): `set_config($1, $2, false)` needs them while binding.
     param_values: Option<&'a [crate::types::Value]>,
+    /// What the statement needs of what it uses (see [`access`]); recorded by name
+    /// lookups that only borrow the binder, hence the cell.
+    needs: std::cell::RefCell<Vec<crate::privilege::Need>>,
+    /// The owners of the views being expanded, innermost last: whose privileges the
+    /// names in a view's query need.
+    reading_as: Vec<i64>,
 }
 
 impl<'a> Binder<'a> {
@@ -198,6 +227,8 @@ impl<'a> Binder<'a> {
             row_lock: None,
             outer: Vec::new(),
             captures: Vec::new(),
+            hoisted: Vec::new(),
+            hoist_signal: false,
             ctes: Vec::new(),
             next_work_table: 0,
             search_path: vec![PUBLIC.to_string()],
@@ -205,7 +236,16 @@ impl<'a> Binder<'a> {
             expanding: Vec::new(),
             setting_changes: Vec::new(),
             param_values: None,
+            needs: Default::default(),
+            reading_as: Vec::new(),
         }
+    }
+
+    /// Gives the statement's first `$n` parameters the types PREPARE declared for them
+    /// (the rest are decided by their context, as usual).
+    pub fn with_parameter_types(mut self, types: &[DataType]) -> Self {
+        self.params = types.iter().map(|&t| Some(t)).collect();
+        self
     }
 
     /// Makes the values of the statement's `$n` parameters known while binding.
@@ -300,27 +340,46 @@ impl<'a> Binder<'a> {
                 Some(new) => Ok(BoundStatement::CreateIndex(new)),
                 None => Ok(BoundStatement::Skip("CREATE INDEX")),
             },
+            Statement::AlterTable(alter) if alter::is_owner_change(alter) => self.alter_table_owner(alter),
             Statement::AlterTable(alter) => match self.alter_table(alter)? {
                 Some(alter) => Ok(BoundStatement::AlterTable(alter)),
                 None => Ok(BoundStatement::Skip("ALTER TABLE")),
             },
             Statement::Truncate(truncate) => self.truncate(truncate),
             Statement::CreateSchema { schema_name, if_not_exists, or_replace: false, .. } => {
-                let name = match schema_name {
-                    ast::SchemaName::Simple(name) => name,
-                    _ => {
-                        return Err(Error::new(
-                            SqlState::FeatureNotSupported,
-                            "CREATE SCHEMA ... AUTHORIZATION is not supported (objects have no owners)",
-                        ));
+                let (name, authorization) = match schema_name {
+                    ast::SchemaName::Simple(name) => (name_ref(name)?, None),
+                    ast::SchemaName::NamedAuthorization(name, role) => {
+                        (name_ref(name)?, Some(self.owner_name(&ast::Owner::Ident(role.clone()))))
+                    }
+                    // `CREATE SCHEMA AUTHORIZATION alice` names the schema after its owner.
+                    ast::SchemaName::UnnamedAuthorization(role) => {
+                        let owner = self.owner_name(&ast::Owner::Ident(role.clone()));
+                        (names::NameRef { schema: None, name: owner.clone() }, Some(owner))
                     }
                 };
-                let name = name_ref(name)?;
                 if name.schema.is_some() {
                     return Err(Error::new(SqlState::SyntaxError, format!("improper schema name: {name}")));
                 }
-                Ok(BoundStatement::CreateSchema { name: name.name, if_not_exists: *if_not_exists })
+                // Making a schema takes CREATE on the database.
+                self.require(
+                    crate::privilege::Target::Database,
+                    crate::privilege::Required::AnyOf(crate::catalog::acl::Privileges::CREATE),
+                );
+                Ok(BoundStatement::CreateSchema {
+                    name: name.name,
+                    if_not_exists: *if_not_exists,
+                    authorization,
+                })
             }
+            Statement::Grant(grant) => self.grant(grant),
+            Statement::Revoke(revoke) => self.revoke(revoke),
+            Statement::GrantRole(_) | Statement::RevokeRole(_) => Err(Error::new(
+                SqlState::FeatureNotSupported,
+                "role membership (GRANT role TO role) is not supported",
+            )),
+            Statement::AlterView(alter) => self.alter_view(alter),
+            Statement::AlterSchema(alter) => self.alter_schema(alter),
             Statement::CreateView(create) => self.create_view(create),
             Statement::CreateSequence { temporary, if_not_exists, name, sequence_options } => {
                 self.create_sequence(*if_not_exists, *temporary, name, sequence_options)
@@ -400,6 +459,8 @@ impl Binder<'_> {
                 ));
             }
         };
+        // What RETURNING gives back is read from the table: SELECT, as in PostgreSQL.
+        self.require_on_table(&table, crate::catalog::acl::Privileges::SELECT);
         let returning = self.returning(table, alias, items)?;
         Ok(BoundStatement::ModifyReturning(plan, returning))
     }

@@ -69,7 +69,12 @@ pub fn wrong_kind(name: &NameRef, kind: &str) -> Error {
 impl Binder<'_> {
     /// The table or view `name` refers to, if any.
     pub(crate) fn find_relation(&self, name: &NameRef) -> Result<Option<Relation>> {
-        self.catalog.find_relation(self.txn, &self.search_path, name.schema.as_deref(), &name.name)
+        let found =
+            self.catalog.find_relation(self.txn, &self.search_path, name.schema.as_deref(), &name.name)?;
+        if let Some(relation) = &found {
+            self.require_schema_usage(&relation.qualified().schema);
+        }
+        Ok(found)
     }
 
     /// For DDL on an existing object: `name`'s schema, if it has one, must exist. With
@@ -85,6 +90,21 @@ impl Binder<'_> {
             }
             _ => Ok(true),
         }
+    }
+
+    /// The notice of a statement whose IF EXISTS found no `what` (`table`, `view`, ...)
+    /// called `name`: PostgreSQL's "... does not exist, skipping", naming the schema when
+    /// that is what is missing.
+    pub(crate) fn skipping(&self, what: &str, name: &ast::ObjectName) -> Result<()> {
+        let name = name_ref(name)?;
+        let message = match &name.schema {
+            Some(schema) if !self.catalog.schema_exists(self.txn, schema)? => {
+                format!("schema \"{schema}\" does not exist, skipping")
+            }
+            _ => format!("{what} \"{}\" does not exist, skipping", name.name),
+        };
+        crate::notice::raise(crate::notice::Notice::new("00000", message));
+        Ok(())
     }
 
     /// The table a DDL statement names: 3F000 for a missing schema, 42P01 for a missing
@@ -135,6 +155,7 @@ impl Binder<'_> {
             }
             None => self.catalog.creation_schema(self.txn, &self.search_path)?,
         };
+        self.require_schema_create(&schema);
         Ok(QualifiedName { schema, name: name.name })
     }
 

@@ -46,6 +46,7 @@ pub const FUNCTIONS: &[&str] = &[
     "pg_type_is_visible",
     "pg_function_is_visible",
     "has_table_privilege",
+    "has_sequence_privilege",
     "has_schema_privilege",
     "has_database_privilege",
     "has_column_privilege",
@@ -142,7 +143,7 @@ fn pg(f: PgFunction, args: Vec<Expr>, ty: DataType) -> Typed {
 
 /// A relation name as `regclass` input reads it: an optional schema, quotes honoured,
 /// unquoted names folded to lower case.
-fn relation_name(s: &str) -> String {
+pub(super) fn relation_name(s: &str) -> String {
     let s = s.trim();
     let s = s.strip_prefix("public.").or_else(|| s.strip_prefix("pg_catalog.")).unwrap_or(s);
     match s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
@@ -152,10 +153,11 @@ fn relation_name(s: &str) -> String {
 }
 
 /// The value of a SQL keyword that reads like a column (`current_schema`, `user`), in a
-/// session running as role `user`.
-pub(super) fn keyword_value(name: &str, user: &str) -> Option<Typed> {
+/// session running as role `user` (`current_user`) and logged in as `session_user`.
+pub(super) fn keyword_value(name: &str, user: &str, session_user: &str) -> Option<Typed> {
     Some(match name {
-        "current_user" | "session_user" | "user" | "current_role" => text(user),
+        "current_user" | "user" | "current_role" => text(user),
+        "session_user" => text(session_user),
         "current_catalog" => text(pg_catalog::DATABASE_NAME),
         _ => return None,
     })
@@ -175,8 +177,13 @@ impl Binder<'_> {
         Ok(typed(Expr::Constant(Value::Null), DataType::Text))
     }
 
-    pub(super) fn session_user(&self) -> &str {
+    pub(super) fn current_user(&self) -> &str {
         self.settings.map_or(pg_catalog::OWNER_NAME, |s| s.user.as_str())
+    }
+
+    /// The role the session logged in as, or was given by SET SESSION AUTHORIZATION.
+    pub(super) fn session_user(&self) -> &str {
+        self.settings.map_or(pg_catalog::OWNER_NAME, |s| s.session_user.as_str())
     }
 
     /// The name of the role with OID `oid` (`pg_get_userbyid`, `::regrole` output):
@@ -242,7 +249,11 @@ impl Binder<'_> {
                 arity(0, 0)?;
                 self.current_schema()?
             }
-            "current_user" | "session_user" | "user" | "current_role" => {
+            "current_user" | "user" | "current_role" => {
+                arity(0, 0)?;
+                text(self.current_user())
+            }
+            "session_user" => {
                 arity(0, 0)?;
                 text(self.session_user())
             }
@@ -270,15 +281,12 @@ impl Binder<'_> {
                 pg(PgFunction::True, vec![oid], DataType::Boolean)
             }
             "has_table_privilege"
+            | "has_sequence_privilege"
             | "has_schema_privilege"
             | "has_database_privilege"
             | "has_column_privilege"
             | "has_any_column_privilege"
-            | "pg_has_role" => {
-                arity(1, 4)?;
-                let args = args.into_iter().map(|a| self.any_value(a, name)).collect::<Result<_>>()?;
-                pg(PgFunction::True, args, DataType::Boolean)
-            }
+            | "pg_has_role" => self.privilege_function(name, args)?,
             "format_type" => {
                 arity(2, 2)?;
                 let oid = self.oid_argument(args.remove(0), name)?;
@@ -580,7 +588,7 @@ impl Binder<'_> {
 
     /// The value for `keys` in `table` (NULL when absent), as a scalar subquery over the
     /// table's rows, so that non-constant keys are looked up per row.
-    fn lookup(&mut self, keys: Vec<Expr>, table: Vec<(Vec<Value>, Value)>, ty: DataType) -> Typed {
+    pub(super) fn lookup(&mut self, keys: Vec<Expr>, table: Vec<(Vec<Value>, Value)>, ty: DataType) -> Typed {
         let width = keys.len();
         let column = |name: String, data_type| OutputColumn { table: None, name, data_type, hidden: false };
         let mut columns: Vec<OutputColumn> =
@@ -632,24 +640,32 @@ impl Binder<'_> {
             return self.reg_input(x, reg).map(Some);
         }
         match t {
-            ast::DataType::Array(_) => {
+            ast::DataType::Array(def) => {
+                let element = match def {
+                    ast::ArrayElemTypeDef::SquareBracket(t, _)
+                    | ast::ArrayElemTypeDef::AngleBracket(t)
+                    | ast::ArrayElemTypeDef::Parenthesis(t) => self.data_type(t)?,
+                    _ => DataType::Text,
+                };
                 let x = self.expr(e, cx)?;
                 let x = self.any_value(x, "array cast")?;
-                return Ok(Some(typed(x, DataType::Text)));
+                let checked = pg(PgFunction::ArrayIn { element }, vec![x], DataType::Text);
+                // A constant array is checked now, so a malformed literal is an error
+                // even where the value is never read.
+                return Ok(Some(match &checked.expr {
+                    e if e.is_constant() => typed(Expr::Constant(e.eval(&[])?), DataType::Text),
+                    _ => checked,
+                }));
             }
             ast::DataType::Custom(name, modifiers) if modifiers.is_empty() => {
                 let target = match object_name(name)?.as_str() {
                     "name" => DataType::Text,
                     "char" => {
-                        // `"char"` is one byte: the first character.
+                        // `"char"` is one byte: the first character, or an octal escape.
                         let x = self.expr(e, cx)?;
                         let x = self.any_value(x, "\"char\"")?;
-                        let first = Expr::Call(
-                            Function::Left,
-                            vec![Expr::Cast(x.boxed(), DataType::Text), Expr::Constant(Value::Int(1))],
-                            DataType::Text,
-                        );
-                        return Ok(Some(typed(first, DataType::Text)));
+                        let x = Expr::Cast(x.boxed(), DataType::Text);
+                        return Ok(Some(pg(PgFunction::CharIn, vec![x], DataType::Text)));
                     }
                     "text" => DataType::Text,
                     "varchar" => DataType::Varchar(None),
@@ -702,8 +718,18 @@ impl Binder<'_> {
     /// `x::oid` and `x::reg*`: an OID (names are looked up).
     fn reg_input(&mut self, x: Typed, reg: Reg) -> Result<Typed> {
         // (An untyped parameter is a NULL-typed literal: it is text, a name.)
-        if x.ty.is_integer() || (x.ty == DataType::Null && !x.literal) {
+        if x.ty == DataType::Null && !x.literal {
             return Ok(typed(x.expr, DataType::BigInt));
+        }
+        if x.ty.is_integer() {
+            let bigint = x.ty == DataType::BigInt;
+            return Ok(match x.expr {
+                Expr::Constant(Value::Int(v)) => typed(
+                    Expr::Constant(Value::Int(crate::exec::pg_functions::int_to_oid(v, bigint)?)),
+                    DataType::BigInt,
+                ),
+                e => pg(PgFunction::IntToOid { bigint }, vec![e], DataType::BigInt),
+            });
         }
         if !(x.literal || x.ty.is_string()) {
             return Err(Error::new(
@@ -718,6 +744,13 @@ impl Binder<'_> {
         if let Some(s) = &constant
             && let Ok(oid) = s.parse::<i64>()
         {
+            // oidin: what an int4 or an unsigned 32-bit number can say.
+            let oid = crate::exec::pg_functions::int_to_oid(oid, false).map_err(|_| {
+                Error::new(
+                    SqlState::NumericValueOutOfRange,
+                    format!("value \"{s}\" is out of range for type oid"),
+                )
+            })?;
             return Ok(typed(Expr::Constant(Value::Int(oid)), DataType::BigInt));
         }
         let name = self.any_value(x, "OID cast")?;

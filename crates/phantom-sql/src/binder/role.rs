@@ -7,7 +7,6 @@ use sqlparser::ast;
 
 use super::names::name_ref;
 use super::{Binder, BoundStatement, ident_name};
-use crate::catalog::BOOTSTRAP_ROLE;
 use crate::error::{Error, Result, SqlState};
 
 /// The attributes CREATE ROLE or ALTER ROLE sets; `None` leaves one as it is (or at its
@@ -96,17 +95,13 @@ impl Binder<'_> {
 
     /// Binds `ALTER ROLE name [WITH] option ...` and `ALTER ROLE name RENAME TO new` (and
     /// ALTER USER, the same statement). CURRENT_USER, CURRENT_ROLE and SESSION_USER name
-    /// the session's role.
+    /// the session's roles.
     pub(super) fn alter_role(
         &self,
         name: &ast::Ident,
         operation: &ast::AlterRoleOperation,
     ) -> Result<BoundStatement> {
-        let name = if name.quote_style.is_none() && is_session_role(&ident_name(name)) {
-            self.settings.map_or(BOOTSTRAP_ROLE.to_string(), |s| s.user.clone())
-        } else {
-            ident_name(name)
-        };
+        let name = self.role_ref(name);
         let change = match operation {
             ast::AlterRoleOperation::RenameRole { role_name } => RoleChange::Rename(ident_name(role_name)),
             ast::AlterRoleOperation::WithOptions { options } => {
@@ -160,9 +155,4 @@ impl Binder<'_> {
         }
         Ok(BoundStatement::DropRole { names: roles, if_exists })
     }
-}
-
-/// The keywords ALTER ROLE takes for the session's own role.
-fn is_session_role(name: &str) -> bool {
-    matches!(name, "current_user" | "current_role" | "session_user")
 }

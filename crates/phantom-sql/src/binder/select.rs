@@ -19,11 +19,13 @@ use super::expr::{AggState, Cx, Typed, common_type, contains_aggregate};
 use super::names::{NameRef, name_ref, no_relation};
 use super::scope::Scope;
 use super::{Binder, Returning, ident_name, object_name};
+use crate::catalog::acl::Privileges;
 use crate::catalog::{Relation, TableDef, system};
 use crate::error::{Error, Position, Result, SqlState};
 use crate::planner::expr::{CmpOp, Expr, Function};
 use crate::planner::plan::SetOpKind;
 use crate::planner::{JoinKind, OutputColumn, Plan, SortKey};
+use crate::privilege::Securable;
 use crate::result::Column;
 use crate::types::DataType;
 
@@ -31,6 +33,15 @@ use crate::types::DataType;
 struct Projected {
     expr: Expr,
     column: OutputColumn,
+}
+
+/// A SELECT's bound outputs (see [`Binder::select_outputs`]).
+struct SelectOutputs {
+    agg: AggState,
+    projected: Vec<Projected>,
+    having: Option<Expr>,
+    keys: Vec<SortKey>,
+    extra: Vec<Expr>,
 }
 
 impl Binder<'_> {
@@ -51,11 +62,11 @@ impl Binder<'_> {
         for cte in &with.cte_tables {
             let name = ident_name(&cte.alias.name);
             let mark = self.depth.mark();
-            let plan = match (with.recursive, cte.query.body.as_ref()) {
-                (
-                    true,
-                    SetExpr::SetOperation { left, op: ast::SetOperator::Union, set_quantifier, right },
-                ) => {
+            let recursive = with.recursive && super::recursion::check(&name, &cte.query)?;
+            let plan = match cte.query.body.as_ref() {
+                SetExpr::SetOperation { left, op: ast::SetOperator::Union, set_quantifier, right }
+                    if recursive =>
+                {
                     let all = matches!(set_quantifier, ast::SetQuantifier::All);
                     self.recursive_cte(&name, &cte.alias.columns, left, right, all)?
                 }
@@ -297,7 +308,11 @@ impl Binder<'_> {
         let row_lock = self.row_lock.take();
         let mut plan = self.from(&s.from)?;
         let locked_table = match (&plan, row_lock) {
-            (Plan::Scan { table, .. }, Some(_)) => Some(table.clone()),
+            (Plan::Scan { table, .. }, Some(_)) => {
+                // Locking rows is as good as changing them: UPDATE, as in PostgreSQL.
+                self.require_on_table(table, Privileges::UPDATE);
+                Some(table.clone())
+            }
             (_, Some(_)) => return Err(unsupported("FOR UPDATE / FOR SHARE of anything but one table")),
             _ => None,
         };
@@ -335,7 +350,7 @@ impl Binder<'_> {
             ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs.clone(),
             _ => return Err(unsupported("GROUP BY ALL and GROUP BY modifiers")),
         };
-        let aggregating = !group_by.is_empty()
+        let mut aggregating = !group_by.is_empty()
             || s.having.is_some()
             || s.projection.iter().any(|item| match item {
                 SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
@@ -345,72 +360,38 @@ impl Binder<'_> {
             })
             || order_by.iter().any(|k| contains_aggregate(&k.expr));
 
-        let empty = Scope::default();
-        let mut agg = AggState { input: scope.clone(), ..AggState::default() };
-        if aggregating {
-            for g in &group_by {
-                let g = group_by_target(g, &s.projection, &scope)?;
-                if contains_aggregate(g) {
-                    return Err(Error::new(
-                        SqlState::GroupingError,
-                        "aggregate functions are not allowed in GROUP BY",
-                    ));
+        // Aggregates can come from subqueries too (`SELECT (SELECT max(a)) FROM t`), and
+        // an inner SELECT whose only aggregates belong to this one aggregates nothing
+        // itself: either is known only once bound, so the outputs are bound again the
+        // other way when that happens (once each way at most).
+        let marks = self.hoist_marks();
+        let mut tried = [false; 2];
+        let SelectOutputs { agg, projected, having, keys, extra } = loop {
+            tried[usize::from(aggregating)] = true;
+            self.hoist_signal = false;
+            let hoisted_before = marks.1;
+            match self.select_outputs(s, order_by, &scope, &group_by, aggregating, distinct) {
+                Err(_) if self.hoist_signal && !aggregating && !tried[1] => {
+                    self.hoist_signal = false;
+                    self.rewind_hoists(marks);
+                    aggregating = true;
                 }
-                let x = self.expr(g, &mut Cx::new(&scope, "GROUP BY"))?;
-                let ty = if x.literal { DataType::Text } else { x.ty };
-                agg.group_by.push(x.expr);
-                agg.group_types.push(ty);
+                Err(e) => return Err(e),
+                Ok(out) => {
+                    let only_hoisted = aggregating
+                        && out.agg.aggregates.is_empty()
+                        && group_by.is_empty()
+                        && s.having.is_none()
+                        && self.hoisted.last().is_some_and(|h| h.len() > hoisted_before);
+                    if only_hoisted && !tried[0] {
+                        self.rewind_hoists(marks);
+                        aggregating = false;
+                        continue;
+                    }
+                    break out;
+                }
             }
-        }
-
-        // The select list, bound against the FROM scope or in aggregate mode.
-        let mut projected = Vec::new();
-        for item in &s.projection {
-            let mut cx = if aggregating {
-                Cx { scope: &empty, agg: Some(&mut agg), clause: "SELECT" }
-            } else {
-                Cx::new(&scope, "SELECT")
-            };
-            self.select_item(item, &mut cx, &scope, &mut projected)?;
-        }
-        let having = match &s.having {
-            Some(h) => {
-                let mut cx = Cx { scope: &empty, agg: Some(&mut agg), clause: "HAVING" };
-                Some(self.predicate(h, &mut cx)?)
-            }
-            None => None,
         };
-
-        // ORDER BY: output columns by position or name, else expressions over the input.
-        let visible: Vec<OutputColumn> = projected.iter().map(|p| p.column.clone()).collect();
-        let mut keys = Vec::with_capacity(order_by.len());
-        let mut extra = Vec::new();
-        for key in order_by {
-            if let Some(position) = output_position(&key.expr, &visible)? {
-                keys.push(sort_key(Expr::Column(position), &key.options)?);
-                continue;
-            }
-            let mut cx = if aggregating {
-                Cx { scope: &empty, agg: Some(&mut agg), clause: "ORDER BY" }
-            } else {
-                Cx::new(&scope, "ORDER BY")
-            };
-            let x = self.expr(&key.expr, &mut cx)?;
-            let position = match projected.iter().position(|p| p.expr == x.expr) {
-                Some(p) => p,
-                None if distinct => {
-                    return Err(Error::new(
-                        SqlState::InvalidColumnReference,
-                        "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
-                    ));
-                }
-                None => {
-                    extra.push(x.expr);
-                    projected.len() + extra.len() - 1
-                }
-            };
-            keys.push(sort_key(Expr::Column(position), &key.options)?);
-        }
 
         if aggregating {
             let mut columns: Vec<OutputColumn> = agg
@@ -458,6 +439,102 @@ impl Binder<'_> {
             plan = Plan::Project { input: plan.boxed(), exprs, columns };
         }
         Ok(plan)
+    }
+
+    /// A SELECT's outputs: GROUP BY, the select list, HAVING and ORDER BY, bound over
+    /// `scope` (the FROM clause after WHERE), in aggregate mode when `aggregating`.
+    fn select_outputs(
+        &mut self,
+        s: &ast::Select,
+        order_by: &[ast::OrderByExpr],
+        scope: &Scope,
+        group_by: &[ast::Expr],
+        aggregating: bool,
+        distinct: bool,
+    ) -> Result<SelectOutputs> {
+        let empty = Scope::default();
+        let mut agg = AggState { input: scope.clone(), ..AggState::default() };
+        if aggregating {
+            for g in group_by {
+                let g = group_by_target(g, &s.projection, scope)?;
+                if contains_aggregate(g) {
+                    return Err(Error::new(
+                        SqlState::GroupingError,
+                        "aggregate functions are not allowed in GROUP BY",
+                    ));
+                }
+                let x = self.expr(g, &mut Cx::new(scope, "GROUP BY"))?;
+                let ty = if x.literal { DataType::Text } else { x.ty };
+                agg.group_by.push(x.expr);
+                agg.group_types.push(ty);
+            }
+        }
+
+        // The select list, bound against the FROM scope or in aggregate mode.
+        let mut projected = Vec::new();
+        for item in &s.projection {
+            let mut cx = if aggregating {
+                Cx { scope: &empty, agg: Some(&mut agg), clause: "SELECT" }
+            } else {
+                Cx::new(scope, "SELECT")
+            };
+            self.select_item(item, &mut cx, scope, &mut projected)?;
+        }
+        let having = match &s.having {
+            Some(h) => {
+                let mut cx = Cx { scope: &empty, agg: Some(&mut agg), clause: "HAVING" };
+                Some(self.predicate(h, &mut cx)?)
+            }
+            None => None,
+        };
+
+        // ORDER BY: output columns by position or name, else expressions over the input.
+        let visible: Vec<OutputColumn> = projected.iter().map(|p| p.column.clone()).collect();
+        let mut keys = Vec::with_capacity(order_by.len());
+        let mut extra = Vec::new();
+        for key in order_by {
+            if let Some(position) = output_position(&key.expr, &visible)? {
+                keys.push(sort_key(Expr::Column(position), &key.options)?);
+                continue;
+            }
+            let mut cx = if aggregating {
+                Cx { scope: &empty, agg: Some(&mut agg), clause: "ORDER BY" }
+            } else {
+                Cx::new(scope, "ORDER BY")
+            };
+            let x = self.expr(&key.expr, &mut cx)?;
+            let position = match projected.iter().position(|p| p.expr == x.expr) {
+                Some(p) => p,
+                None if distinct => {
+                    return Err(Error::new(
+                        SqlState::InvalidColumnReference,
+                        "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+                    ));
+                }
+                None => {
+                    extra.push(x.expr);
+                    projected.len() + extra.len() - 1
+                }
+            };
+            keys.push(sort_key(Expr::Column(position), &key.options)?);
+        }
+
+        Ok(SelectOutputs { agg, projected, having, keys, extra })
+    }
+
+    /// Where the enclosing level's captures and hoisted aggregates stand, to go back to.
+    fn hoist_marks(&self) -> (usize, usize) {
+        (self.captures.last().map_or(0, Vec::len), self.hoisted.last().map_or(0, Vec::len))
+    }
+
+    /// Forgets what a discarded binding attempt captured and hoisted.
+    fn rewind_hoists(&mut self, (captures, hoisted): (usize, usize)) {
+        if let Some(c) = self.captures.last_mut() {
+            c.truncate(captures);
+        }
+        if let Some(h) = self.hoisted.last_mut() {
+            h.truncate(hoisted);
+        }
     }
 
     fn select_item(
@@ -665,7 +742,11 @@ impl Binder<'_> {
                     self.depth.copy(*measured)?;
                     return rename(plan, Some(alias_name), alias_columns);
                 }
-                match self.find_relation(&name_ref)? {
+                let found = self.find_relation(&name_ref)?;
+                if let Some(relation) = &found {
+                    self.require_select(relation);
+                }
+                match found {
                     Some(Relation::Table(table)) => {
                         self.record_use(table.qualified());
                         let plan = Plan::Scan { table, alias: alias_name.clone(), range: None, filter: None };
@@ -687,6 +768,9 @@ impl Binder<'_> {
                 if let Some(store) = self.store
                     && let Some(view) = system_view(&name_ref, self.catalog, store, self.txn, self.settings)?
                 {
+                    if system::superuser_only(&name_ref.name) {
+                        self.require_privilege(Securable::system_table(&name_ref.name), Privileges::SELECT);
+                    }
                     let plan = system_view_plan(view, &alias_name);
                     if alias_columns.is_empty() {
                         return Ok(plan);
@@ -950,6 +1034,21 @@ fn column_name(e: &ast::Expr) -> String {
             .and_then(|p| p.as_ident())
             .map(ident_name)
             .unwrap_or_else(|| "?column?".to_string()),
+        ast::Expr::TypedString(ts) => cast_type_name(&ts.data_type),
+        ast::Expr::Interval(_) => "interval".to_string(),
+        ast::Expr::Extract { .. } => "extract".to_string(),
+        ast::Expr::Exists { .. } => "exists".to_string(),
+        ast::Expr::Array(_) => "array".to_string(),
+        ast::Expr::Tuple(_) => "row".to_string(),
+        // A scalar subquery is named after its one column, as in PostgreSQL.
+        ast::Expr::Subquery(q) => match q.body.as_ref() {
+            SetExpr::Select(select) => match select.projection.as_slice() {
+                [SelectItem::ExprWithAlias { alias, .. }] => ident_name(alias),
+                [SelectItem::UnnamedExpr(e)] => column_name(e),
+                _ => "?column?".to_string(),
+            },
+            _ => "?column?".to_string(),
+        },
         ast::Expr::Case { .. } => "case".to_string(),
         ast::Expr::Substring { .. } => "substring".to_string(),
         ast::Expr::Trim { .. } => "btrim".to_string(),
@@ -974,6 +1073,25 @@ fn cast_type_name(t: &ast::DataType) -> String {
         T::Text => "text",
         T::Varchar(_) | T::CharacterVarying(_) | T::CharVarying(_) => "varchar",
         T::Char(_) | T::Character(_) => "bpchar",
+        T::Date => "date",
+        T::Time(_, ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz) => "timetz",
+        T::Time(..) => "time",
+        T::Timestamp(_, ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz) => "timestamptz",
+        T::Timestamp(..) => "timestamp",
+        T::Interval { .. } => "interval",
+        T::Bytea => "bytea",
+        T::JSON => "json",
+        T::JSONB => "jsonb",
+        // An array type is named after its element type (`'{1}'::int[]` is int4).
+        T::Array(ast::ArrayElemTypeDef::SquareBracket(inner, _)) => return cast_type_name(inner),
+        // `"char"`, `name`, `oid`, `regclass`, ...: the type's own (last) name.
+        T::Custom(name, _) => {
+            return name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map_or_else(|| "?column?".to_string(), ident_name);
+        }
         _ => "?column?",
     }
     .to_string()
@@ -1047,8 +1165,11 @@ impl Binder<'_> {
             ));
         }
         self.expanding.push(name);
+        // The view's query reads with its owner's privileges.
+        self.reading_as.push(view.owner);
         let outer = std::mem::take(&mut self.outer);
         let captures = std::mem::take(&mut self.captures);
+        let hoisted = std::mem::take(&mut self.hoisted);
         let ctes = std::mem::take(&mut self.ctes);
         let path = std::mem::replace(&mut self.search_path, view.search_path.clone());
         // Its steps count as expansion (a chain of views each reading the last twice
@@ -1058,8 +1179,10 @@ impl Binder<'_> {
         self.depth.leave_view();
         self.outer = outer;
         self.captures = captures;
+        self.hoisted = hoisted;
         self.ctes = ctes;
         self.search_path = path;
+        self.reading_as.pop();
         self.expanding.pop();
         plan
     }

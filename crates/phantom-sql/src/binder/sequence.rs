@@ -13,10 +13,12 @@ use sqlparser::ast;
 use super::expr::{Cx, Typed, plain_args};
 use super::names::{NameRef, name_ref, no_relation, wrong_kind};
 use super::{Binder, BoundStatement};
+use crate::catalog::acl::Privileges;
 use crate::catalog::{OwnerColumn, QualifiedName, SequenceDef};
 use crate::error::{Error, Result, SqlState};
 use crate::parser::AlterSequence;
 use crate::planner::expr::{Expr, SequenceCall, SequenceFunction};
+use crate::privilege::Securable;
 use crate::sequence::ddl::{SequenceOptions, apply_options, option_number, sequence_type};
 use crate::types::{DataType, Value};
 
@@ -56,7 +58,12 @@ fn regclass_name(text: &str) -> Result<NameRef> {
 impl Binder<'_> {
     /// The sequence called `name`, looked up through the search path.
     pub(crate) fn find_sequence(&self, name: &NameRef) -> Result<Option<SequenceDef>> {
-        self.catalog.find_sequence(self.txn, &self.search_path, name.schema.as_deref(), &name.name)
+        let found =
+            self.catalog.find_sequence(self.txn, &self.search_path, name.schema.as_deref(), &name.name)?;
+        if let Some(sequence) = &found {
+            self.require_schema_usage(&sequence.schema);
+        }
+        Ok(found)
     }
 
     /// The sequence called `name`: 42P01 if nothing is, 42809 if a table or view is.
@@ -112,6 +119,17 @@ impl Binder<'_> {
         if let Some(is_called) = rest.next() {
             let is_called = self.expr(is_called, cx)?;
             bound.push(self.coerce(is_called, DataType::Boolean, name)?);
+        }
+        if let Some(def) = &sequence {
+            // PostgreSQL's rules: nextval takes USAGE or UPDATE, currval USAGE or SELECT,
+            // setval UPDATE.
+            let privileges = match function {
+                SequenceFunction::Nextval => Privileges::USAGE.union(Privileges::UPDATE),
+                SequenceFunction::Currval => Privileges::USAGE.union(Privileges::SELECT),
+                SequenceFunction::Setval => Privileges::UPDATE,
+                SequenceFunction::Lastval => Privileges::NONE,
+            };
+            self.require_privilege(Securable::sequence(def), privileges);
         }
         let call = SequenceCall { function, sequence, args: bound, access: None };
         Ok(Some(Typed { expr: Expr::Sequence(Box::new(call)), ty: DataType::BigInt, literal: false }))
@@ -183,6 +201,15 @@ impl Binder<'_> {
             }
             None => self.require_sequence(&name)?,
         };
+        if let Some(owner) = &alter.owner_to {
+            let object = super::GrantObject::Relation {
+                kind: crate::catalog::acl::ObjectKind::Sequence,
+                name: old.qualified(),
+            };
+            return Ok(BoundStatement::AlterOwner { object, owner: self.owner_name(owner) });
+        }
+        // Changing a sequence is its owner's business.
+        self.require_ownership(Securable::sequence(&old));
         let mut options = self.sequence_options(&old.qualified(), &alter.options)?;
         options.restart = match &alter.restart {
             Some(Some(value)) => Some(Some(option_number(value)?)),
@@ -310,15 +337,15 @@ impl Binder<'_> {
         &self,
         name: &ast::ObjectName,
         missing_ok: bool,
-    ) -> Result<Option<QualifiedName>> {
+    ) -> Result<Option<SequenceDef>> {
         let name = name_ref(name)?;
         if !self.schema_of_existing(&name, missing_ok)? {
             return Ok(None);
         }
         match self.find_sequence(&name)? {
-            Some(def) => Ok(Some(def.qualified())),
+            Some(def) => Ok(Some(def)),
             None if missing_ok && self.find_relation(&name)?.is_none() => Ok(None),
-            None => self.require_sequence(&name).map(|def| Some(def.qualified())),
+            None => self.require_sequence(&name).map(Some),
         }
     }
 }

@@ -15,6 +15,7 @@
 //! to extend with defaulted fields (a missing `schema` means `public`), and decoded at
 //! most once per distinct definition thanks to a small cache keyed by the stored bytes.
 
+pub mod acl;
 mod namespace;
 pub mod pg_catalog;
 mod role;
@@ -76,6 +77,11 @@ fn entry_key(kind: u8, schema: &str, name: &str) -> Vec<u8> {
 /// The marker whose presence says `DROP SCHEMA public` happened.
 fn public_dropped_key() -> Vec<u8> {
     entry_key(META, PUBLIC, "public dropped")
+}
+
+/// The database's ACL, once a GRANT or REVOKE on it made one.
+fn database_acl_key() -> Vec<u8> {
+    entry_key(META, PUBLIC, "database acl")
 }
 
 fn require<T>(found: Option<T>, name: &str) -> Result<T> {
@@ -186,6 +192,63 @@ impl Catalog {
         Ok(())
     }
 
+    /// The privileges granted on the database (`None`: the default, see
+    /// [`acl::ObjectKind::default_acl`]).
+    pub fn database_acl(&self, txn: &Transaction) -> Result<Option<acl::Acl>> {
+        match txn.get(CATALOG_KEYSPACE, &database_acl_key())? {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Error::new(
+                    SqlState::DataCorrupted,
+                    format!("corrupt database privileges in the catalog: {e}"),
+                )
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// The database's ACL, its entry locked and read at its newest version (for GRANT).
+    pub fn database_acl_for_update(&self, txn: &Transaction) -> Result<Option<acl::Acl>> {
+        match txn.get_for_update(CATALOG_KEYSPACE, &database_acl_key())? {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Error::new(
+                    SqlState::DataCorrupted,
+                    format!("corrupt database privileges in the catalog: {e}"),
+                )
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores the database's ACL.
+    pub fn put_database_acl(&self, txn: &Transaction, acl: &acl::Acl) -> Result<()> {
+        let bytes = serde_json::to_vec(acl).map_err(|e| {
+            Error::new(SqlState::InternalError, format!("cannot encode database privileges: {e}"))
+        })?;
+        txn.put(CATALOG_KEYSPACE, &database_acl_key(), bytes)?;
+        Ok(())
+    }
+
+    /// The table called `name` in `schema`, its entry locked and read at its newest
+    /// version: what a statement that changes the definition in place (GRANT, ALTER ...
+    /// OWNER) must start from, so that two of them cannot both succeed on the same old one.
+    pub fn table_for_update(&self, txn: &Transaction, name: &QualifiedName) -> Result<Option<Arc<TableDef>>> {
+        match txn.get_for_update(CATALOG_KEYSPACE, &entry_key(TABLE, &name.schema, &name.name))? {
+            Some(bytes) => self.decode(bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The view called `name`, locked and at its newest version (see
+    /// [`Catalog::table_for_update`]).
+    pub fn view_for_update(&self, txn: &Transaction, name: &QualifiedName) -> Result<Option<ViewDef>> {
+        match txn.get_for_update(CATALOG_KEYSPACE, &entry_key(VIEW, &name.schema, &name.name))? {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Error::new(SqlState::DataCorrupted, format!("corrupt view definition in the catalog: {e}"))
+            }),
+            None => Ok(None),
+        }
+    }
+
     fn decode(&self, bytes: Vec<u8>) -> Result<Arc<TableDef>> {
         let mut cache = self.cache.lock();
         if let Some(table) = cache.get(&bytes) {
@@ -245,6 +308,65 @@ mod tests {
         txn.rollback().expect("rollback");
     }
 
+    /// A database whose catalog was written before owners existed (entries without
+    /// `owner` or `acl`, as the code of that time stored them) opens unchanged: what it
+    /// holds belongs to the bootstrap superuser, with the default privileges, so other
+    /// roles get nothing until it grants them something.
+    #[test]
+    fn objects_stored_before_owners_existed_belong_to_the_bootstrap_superuser() {
+        use crate::session::Session;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table_key = entry_key(TABLE, PUBLIC, "t");
+        let old_table;
+        {
+            let instance = crate::Instance::open(dir.path(), Default::default()).expect("open");
+            let txn = instance.store.begin();
+            let (keyspace, _) = txn.create_keyspace(None).expect("keyspace");
+            old_table = format!(
+                r#"{{"name":"t","keyspace":{keyspace},"engine":"btree","columns":[{{"name":"a","data_type":"Integer","nullable":false}}],"primary_key":[0]}}"#
+            );
+            txn.put(CATALOG_KEYSPACE, &table_key, old_table.clone().into_bytes()).expect("put");
+            let view = br#"{"name":"v","sql":"SELECT a FROM t"}"#.to_vec();
+            txn.put(CATALOG_KEYSPACE, &entry_key(VIEW, PUBLIC, "v"), view).expect("put");
+            let schema = br#"{"name":"app"}"#.to_vec();
+            txn.put(CATALOG_KEYSPACE, &entry_key(SCHEMA, PUBLIC, "app"), schema).expect("put");
+            txn.commit().expect("commit");
+        }
+        let instance = crate::Instance::open(dir.path(), Default::default()).expect("reopen");
+        let mut admin = Session::new(instance.clone());
+        admin.execute("INSERT INTO t VALUES (1); CREATE ROLE alice").expect("as the bootstrap superuser");
+        let rows = admin
+            .query(
+                "SELECT c.relname, pg_get_userbyid(c.relowner), c.relacl IS NULL FROM pg_class c \
+                 WHERE c.relname IN ('t', 'v') ORDER BY 1",
+            )
+            .expect("pg_class");
+        let shown: Vec<String> = rows.rows.iter().map(|r| format!("{:?}", r.values())).collect();
+        assert_eq!(
+            shown,
+            [
+                r#"[Text("t"), Text("phantom"), Boolean(true)]"#,
+                r#"[Text("v"), Text("phantom"), Boolean(true)]"#
+            ]
+        );
+        let app = admin.query("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'app'");
+        assert_eq!(format!("{:?}", app.expect("pg_namespace").rows[0].values()), r#"[Text("phantom")]"#);
+
+        let mut alice = Session::new(instance.clone());
+        alice.set_user("alice", false);
+        for refused in ["SELECT * FROM t", "SELECT * FROM v", "DROP TABLE t", "CREATE TABLE app.x (n INT)"] {
+            let e = alice.execute(refused).expect_err(refused);
+            assert_eq!(e.state, SqlState::InsufficientPrivilege, "{refused}: {e}");
+        }
+        // Opening and using it rewrote nothing; a GRANT is the first change.
+        let txn = instance.store.begin();
+        assert_eq!(txn.get(CATALOG_KEYSPACE, &table_key).expect("get"), Some(old_table.into_bytes()));
+        txn.rollback().expect("rollback");
+        admin.execute("GRANT SELECT ON v TO alice").expect("grant");
+        let rows = alice.query("SELECT a FROM v").expect("through phantom's view");
+        assert_eq!(rows.rows.len(), 1);
+    }
+
     /// `public` exists without an entry until dropped, and comes back when created.
     #[test]
     fn public_exists_until_dropped() {
@@ -255,12 +377,12 @@ mod tests {
             catalog.schemas(txn).expect("schemas").into_iter().map(|s| s.name).collect()
         };
         assert_eq!(names(&txn), ["public"]);
-        catalog.put_schema(&txn, &SchemaDef { name: "app".into() }).expect("put");
+        catalog.put_schema(&txn, &SchemaDef::new("app".into(), acl::bootstrap_owner())).expect("put");
         catalog.delete_schema(&txn, PUBLIC).expect("drop public");
         txn.next_command();
         assert_eq!(names(&txn), ["app"]);
         assert!(catalog.schema_exists(&txn, "pg_catalog").expect("system"));
-        catalog.put_schema(&txn, &SchemaDef { name: PUBLIC.into() }).expect("create public");
+        catalog.put_schema(&txn, &SchemaDef::public()).expect("create public");
         txn.next_command();
         assert_eq!(names(&txn), ["app", "public"]);
         txn.rollback().expect("rollback");

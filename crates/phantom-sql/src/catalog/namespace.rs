@@ -9,7 +9,9 @@
 //! `public` needs no catalog entry: it exists in every database, new or created before
 //! schemas did, until `DROP SCHEMA public` stores a marker saying it is gone (and
 //! `CREATE SCHEMA public` removes the marker). Opening a database therefore writes
-//! nothing. Other schemas are entries of their own kind.
+//! nothing. It gets an entry like any other schema only once its owner or privileges
+//! change (see [`SchemaDef::public`] for what it has without one). Other schemas are
+//! entries of their own kind.
 //!
 //! `pg_catalog` and `information_schema` hold the system views; they always exist, are
 //! never stored, and take no user objects. `$user` in the path stands for a schema named
@@ -24,6 +26,7 @@ use phantom_txn::Transaction;
 use phantom_txn::keyspace::CATALOG_KEYSPACE;
 use serde::{Deserialize, Serialize};
 
+use super::acl::{self, AclItem, ObjectKind, Privileges};
 use super::{Catalog, SCHEMA, TableDef, ViewDef, entry_key, public_dropped_key};
 use crate::error::{Error, Result, SqlState};
 
@@ -43,6 +46,13 @@ pub fn default_search_path() -> Vec<String> {
 pub struct SchemaDef {
     /// The schema's name.
     pub name: String,
+    /// The owning role's OID.
+    #[serde(default = "super::acl::bootstrap_owner", skip_serializing_if = "super::acl::is_bootstrap_owner")]
+    pub owner: i64,
+    /// The privileges granted on it (`None`: the owner's default, USAGE and CREATE for
+    /// the owner alone; `public` has its own, see [`SchemaDef::public`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<super::acl::Acl>,
 }
 
 /// A schema-qualified name of a table, view or index.
@@ -146,18 +156,65 @@ fn schema_key(name: &str) -> Vec<u8> {
     entry_key(SCHEMA, PUBLIC, name)
 }
 
+fn decode_schema(bytes: &[u8]) -> Result<SchemaDef> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Error::new(SqlState::DataCorrupted, format!("corrupt schema definition in the catalog: {e}"))
+    })
+}
+
+impl SchemaDef {
+    /// A new schema owned by `owner`, with the default privileges (the owner's alone).
+    pub fn new(name: String, owner: i64) -> SchemaDef {
+        SchemaDef { name, owner, acl: None }
+    }
+
+    /// `public` as every database has it until someone changes it: owned by the
+    /// bootstrap superuser, USAGE for everyone, CREATE for its owner only. That is
+    /// PostgreSQL 15's `public` (where CREATE was taken from PUBLIC), with the bootstrap
+    /// superuser standing in for `pg_database_owner`.
+    pub fn public() -> SchemaDef {
+        let owner = acl::bootstrap_owner();
+        let mut list = ObjectKind::Schema.default_acl(owner);
+        list.0.push(AclItem {
+            grantee: acl::PUBLIC_GRANTEE,
+            grantor: owner,
+            privileges: Privileges::USAGE,
+            grant_options: Privileges::NONE,
+        });
+        SchemaDef { name: PUBLIC.to_string(), owner, acl: Some(list) }
+    }
+}
+
 impl Catalog {
     /// The user schema called `name` (not a system schema) as `txn` sees it.
     pub fn schema(&self, txn: &Transaction, name: &str) -> Result<Option<SchemaDef>> {
+        let stored = txn.get(CATALOG_KEYSPACE, &schema_key(name))?;
         if name == PUBLIC {
+            // `public` has an entry only once its owner or privileges changed.
             let dropped = txn.get(CATALOG_KEYSPACE, &public_dropped_key())?.is_some();
-            return Ok((!dropped).then(|| SchemaDef { name: PUBLIC.to_string() }));
+            if dropped {
+                return Ok(None);
+            }
+            return match stored {
+                Some(bytes) => decode_schema(&bytes).map(Some),
+                None => Ok(Some(SchemaDef::public())),
+            };
         }
-        match txn.get(CATALOG_KEYSPACE, &schema_key(name))? {
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::new(SqlState::DataCorrupted, format!("corrupt schema definition in the catalog: {e}"))
-            }),
-            None => Ok(None),
+        stored.map(|bytes| decode_schema(&bytes)).transpose()
+    }
+
+    /// The user schema called `name`, its entry locked and at its newest version (see
+    /// [`Catalog::table_for_update`]).
+    pub fn schema_for_update(&self, txn: &Transaction, name: &str) -> Result<Option<SchemaDef>> {
+        // The entry's key is locked even where there is none yet (`public` without
+        // changes), so two changes of the same schema wait for each other.
+        let stored = txn.get_for_update(CATALOG_KEYSPACE, &schema_key(name))?;
+        match stored {
+            Some(bytes) => {
+                let dropped = name == PUBLIC && txn.get(CATALOG_KEYSPACE, &public_dropped_key())?.is_some();
+                if dropped { Ok(None) } else { decode_schema(&bytes).map(Some) }
+            }
+            None => self.schema(txn, name),
         }
     }
 
@@ -172,19 +229,24 @@ impl Catalog {
         let mut schemas: Vec<SchemaDef> = self.schema(txn, PUBLIC)?.into_iter().collect();
         for entry in txn.scan(CATALOG_KEYSPACE, range, false)? {
             let (_, bytes) = entry?;
-            schemas.push(serde_json::from_slice(&bytes).map_err(|e| {
-                Error::new(SqlState::DataCorrupted, format!("corrupt schema definition in the catalog: {e}"))
-            })?);
+            let schema = decode_schema(&bytes)?;
+            // `public`'s entry, if it has one, was read above (or it was dropped).
+            if schema.name != PUBLIC {
+                schemas.push(schema);
+            }
         }
         schemas.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(schemas)
     }
 
-    /// Stores a new schema.
+    /// Stores a new or changed schema.
     pub fn put_schema(&self, txn: &Transaction, schema: &SchemaDef) -> Result<()> {
         if schema.name == PUBLIC {
             txn.delete(CATALOG_KEYSPACE, &public_dropped_key())?;
-            return Ok(());
+            if *schema == SchemaDef::public() {
+                txn.delete(CATALOG_KEYSPACE, &schema_key(PUBLIC))?;
+                return Ok(());
+            }
         }
         let bytes = serde_json::to_vec(schema).map_err(|e| {
             Error::new(SqlState::InternalError, format!("cannot encode schema definition: {e}"))
@@ -197,9 +259,8 @@ impl Catalog {
     pub fn delete_schema(&self, txn: &Transaction, name: &str) -> Result<()> {
         if name == PUBLIC {
             txn.put(CATALOG_KEYSPACE, &public_dropped_key(), Vec::new())?;
-        } else {
-            txn.delete(CATALOG_KEYSPACE, &schema_key(name))?;
         }
+        txn.delete(CATALOG_KEYSPACE, &schema_key(name))?;
         Ok(())
     }
 

@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 
 use phantom_txn::{MvccStore, Transaction};
 
+use super::acl::Acl;
 use super::system::SystemView;
 use super::{Catalog, IndexDef, ReferentialAction, RoleDef, SequenceDef, TableDef, ViewDef};
 use crate::error::Result;
@@ -345,6 +346,10 @@ pub struct Relation {
     pub keyspaces: Vec<phantom_txn::KeyspaceId>,
     /// For a view: its query.
     pub view_sql: Option<String>,
+    /// The owning role's OID (an index's is its table's).
+    pub owner: i64,
+    /// Its ACL, if a GRANT or REVOKE made one (`None` is the owner's default).
+    pub acl: Option<Acl>,
 }
 
 /// What `pg_index` says about an index.
@@ -400,6 +405,8 @@ pub fn relations(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Relation>> 
                 table: None,
                 keyspaces: Vec::new(),
                 view_sql: None,
+                owner: table.owner,
+                acl: None,
             });
         }
         for ix in &table.indexes {
@@ -421,6 +428,8 @@ pub fn relations(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Relation>> 
                 table: None,
                 keyspaces: vec![ix.keyspace],
                 view_sql: None,
+                owner: table.owner,
+                acl: None,
             });
         }
         out.push(Relation {
@@ -431,6 +440,8 @@ pub fn relations(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Relation>> 
             columns,
             index: None,
             keyspaces: vec![table.keyspace],
+            owner: table.owner,
+            acl: table.acl.clone(),
             table: Some(table),
             view_sql: None,
         });
@@ -462,6 +473,8 @@ pub fn relations(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Relation>> 
             table: None,
             keyspaces: Vec::new(),
             view_sql: Some(view.sql.clone()),
+            owner: view.owner,
+            acl: view.acl.clone(),
         });
     }
     for sequence in catalog.sequences(txn)? {
@@ -481,6 +494,8 @@ pub fn relations(catalog: &Catalog, txn: &Transaction) -> Result<Vec<Relation>> 
             table: None,
             keyspaces: vec![sequence.keyspace],
             view_sql: None,
+            owner: sequence.owner,
+            acl: sequence.acl.clone(),
         });
     }
     Ok(out)
@@ -817,10 +832,10 @@ pub fn view(
         "pg_index" => pg_index(catalog, txn)?,
         "pg_constraint" => pg_constraint(catalog, txn)?,
         "pg_type" => pg_type(),
-        "pg_database" => pg_database(),
+        "pg_database" => pg_database(catalog, txn)?,
         "pg_roles" => pg_roles(&catalog.roles(txn)?),
         "pg_user" => pg_user(&catalog.roles(txn)?),
-        "pg_authid" => pg_authid(&catalog.roles(txn)?, settings)?,
+        "pg_authid" => pg_authid(&catalog.roles(txn)?)?,
         "pg_auth_members" => empty(vec![
             ("oid", BigInt),
             ("roleid", BigInt),
@@ -936,12 +951,34 @@ pub fn view(
     }))
 }
 
+/// Role names by OID, for ACL items (a role that is gone shows as its OID, as in
+/// PostgreSQL).
+fn role_names(catalog: &Catalog, txn: &Transaction) -> Result<impl Fn(i64) -> String> {
+    let names: std::collections::HashMap<i64, String> =
+        catalog.roles(txn)?.into_iter().map(|r| (r.oid, r.name)).collect();
+    Ok(move |oid: i64| names.get(&oid).cloned().unwrap_or_else(|| oid.to_string()))
+}
+
+/// An `aclitem[]` column: NULL for the owner's default, else the list's text form.
+fn acl_value(acl: Option<&Acl>, name_of: &impl Fn(i64) -> String) -> Value {
+    acl.map_or(Value::Null, |acl| Value::Text(acl.to_text(name_of)))
+}
+
 fn pg_namespace(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
     let columns = vec![("oid", BigInt), ("nspname", Text), ("nspowner", BigInt), ("nspacl", Text)];
-    let mut names: Vec<String> = crate::catalog::SYSTEM_SCHEMAS.iter().map(|s| s.to_string()).collect();
-    names.extend(catalog.schemas(txn)?.into_iter().map(|s| s.name));
-    let rows =
-        names.iter().map(|name| vec![int(schema_oid(name)), text(name), int(OWNER), Value::Null]).collect();
+    let name_of = role_names(catalog, txn)?;
+    // The system schemas are PostgreSQL's: their owner's, USAGE for everyone.
+    let mut schemas: Vec<crate::catalog::SchemaDef> = crate::catalog::SYSTEM_SCHEMAS
+        .iter()
+        .map(|s| crate::catalog::SchemaDef { name: s.to_string(), ..crate::catalog::SchemaDef::public() })
+        .collect();
+    schemas.extend(catalog.schemas(txn)?);
+    let rows = schemas
+        .iter()
+        .map(|s| {
+            vec![int(schema_oid(&s.name)), text(&s.name), int(s.owner), acl_value(s.acl.as_ref(), &name_of)]
+        })
+        .collect();
     Ok(SystemView { columns, rows })
 }
 
@@ -996,6 +1033,7 @@ fn pg_class(catalog: &Catalog, store: &MvccStore, txn: &Transaction) -> Result<S
     ];
     let stats = store.storage_stats();
     let relations = relations(catalog, txn)?;
+    let name_of = role_names(catalog, txn)?;
     let referenced: std::collections::HashSet<(&str, &str)> = relations
         .iter()
         .filter_map(|r| r.table.as_ref())
@@ -1033,7 +1071,7 @@ fn pg_class(catalog: &Catalog, store: &MvccStore, txn: &Transaction) -> Result<S
             int(r.namespace),
             int(0),
             int(0),
-            int(OWNER),
+            int(r.owner),
             int(am),
             int(r.keyspaces.first().map_or(0, |&k| i64::from(k))),
             int(0),
@@ -1057,7 +1095,7 @@ fn pg_class(catalog: &Catalog, store: &MvccStore, txn: &Transaction) -> Result<S
             text("d"),
             bool(false),
             int(0),
-            Value::Null,
+            acl_value(r.acl.as_ref(), &name_of),
             Value::Null,
             Value::Null,
         ]);
@@ -1323,7 +1361,8 @@ fn pg_type() -> SystemView {
     SystemView { columns, rows }
 }
 
-fn pg_database() -> SystemView {
+fn pg_database(catalog: &Catalog, txn: &Transaction) -> Result<SystemView> {
+    let datacl = acl_value(catalog.database_acl(txn)?.as_ref(), &role_names(catalog, txn)?);
     let columns = vec![
         ("oid", BigInt),
         ("datname", Text),
@@ -1354,9 +1393,9 @@ fn pg_database() -> SystemView {
         text("C"),
         Value::Null,
         Value::Null,
-        Value::Null,
+        datacl,
     ]];
-    SystemView { columns, rows }
+    Ok(SystemView { columns, rows })
 }
 
 /// What `pg_roles` and `pg_authid` show of a role, `password` aside.
@@ -1440,16 +1479,9 @@ fn pg_user(roles: &[RoleDef]) -> SystemView {
     SystemView { columns, rows }
 }
 
-/// Every role with its password verifier: for superusers only, as in PostgreSQL (a
-/// verifier allows guessing the password offline).
-fn pg_authid(roles: &[RoleDef], settings: &[(String, String)]) -> Result<SystemView> {
-    let superuser = settings.iter().find(|(name, _)| name == "is_superuser").is_none_or(|(_, v)| v == "on");
-    if !superuser {
-        return Err(crate::error::Error::new(
-            crate::error::SqlState::InsufficientPrivilege,
-            "permission denied for table pg_authid",
-        ));
-    }
+/// Every role with its password verifier: for superusers only, as in PostgreSQL (see
+/// [`super::system::superuser_only`]: the statement's privilege check refuses others).
+fn pg_authid(roles: &[RoleDef]) -> Result<SystemView> {
     let rows = roles.iter().map(|r| role_row(r, r.password.as_deref().map_or(Value::Null, text))).collect();
     Ok(SystemView { columns: ROLE_COLUMNS.to_vec(), rows })
 }
@@ -1502,7 +1534,6 @@ pub fn read_only_setting(name: &str) -> Option<String> {
         "max_identifier_length" => "63".to_string(),
         "block_size" => "8192".to_string(),
         "lc_collate" | "lc_ctype" => "C".to_string(),
-        "default_transaction_read_only" | "transaction_read_only" => "off".to_string(),
         _ => return None,
     })
 }

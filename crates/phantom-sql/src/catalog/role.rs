@@ -9,10 +9,13 @@
 //! before roles existed open unchanged. `ALTER ROLE phantom ...` stores an entry that
 //! takes the built-in one's place; it can never be dropped, renamed or lose SUPERUSER.
 //!
-//! Privileges are not checked: SUPERUSER, CREATEDB and the other attributes are recorded
-//! and shown in `pg_roles`, but every role may do everything. What a role controls is
-//! logging in to the server: LOGIN, and the password, kept only as a SCRAM-SHA-256
-//! verifier (see [`crate::scram`]).
+//! A role controls logging in to the server (LOGIN, and the password, kept only as a
+//! SCRAM-SHA-256 verifier, see [`crate::scram`]) and what its sessions may do: SUPERUSER
+//! passes every privilege check, CREATEROLE allows managing other roles (see
+//! [`crate::role`] and [`crate::privilege`]); beyond that a role has the privileges
+//! granted to it or to PUBLIC. CREATEDB, INHERIT, REPLICATION and BYPASSRLS are recorded
+//! with nothing to act on here (one database, no role membership, no replication, no
+//! row security), and only a superuser may give the last two.
 
 use std::ops::Bound;
 
@@ -33,20 +36,20 @@ pub struct RoleDef {
     pub name: String,
     /// Its OID, fixed at creation and kept through renames (see [`pg_catalog`]).
     pub oid: i64,
-    /// SUPERUSER (recorded, not enforced).
+    /// SUPERUSER: passes every privilege check.
     pub superuser: bool,
     /// LOGIN: the role may connect.
     pub login: bool,
-    /// CREATEDB (recorded, not enforced).
+    /// CREATEDB (recorded: there is one database).
     #[serde(default)]
     pub create_db: bool,
-    /// CREATEROLE (recorded, not enforced).
+    /// CREATEROLE: may manage roles that are not superusers.
     #[serde(default)]
     pub create_role: bool,
     /// INHERIT (recorded; there is no role membership to inherit from).
     #[serde(default = "yes")]
     pub inherit: bool,
-    /// REPLICATION (recorded, not enforced).
+    /// REPLICATION (recorded: there is no replication; only superusers touch it).
     #[serde(default)]
     pub replication: bool,
     /// BYPASSRLS (recorded; there is no row-level security).

@@ -38,6 +38,12 @@ pub struct SequenceDef {
     /// sequence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_by: Option<OwnerColumn>,
+    /// The owning role's OID (a SERIAL column's sequence belongs to its table's owner).
+    #[serde(default = "super::acl::bootstrap_owner", skip_serializing_if = "super::acl::is_bootstrap_owner")]
+    pub owner: i64,
+    /// The privileges granted on it (`None`: the owner's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<super::acl::Acl>,
 }
 
 /// A table column that owns a sequence.
@@ -71,6 +77,19 @@ impl Catalog {
     /// The sequence called `name` in `schema` as `txn` sees it.
     pub fn sequence(&self, txn: &Transaction, schema: &str, name: &str) -> Result<Option<SequenceDef>> {
         match txn.get(CATALOG_KEYSPACE, &entry_key(SEQUENCE, schema, name))? {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(corrupt),
+            None => Ok(None),
+        }
+    }
+
+    /// The sequence called `name`, locked and at its newest version (see
+    /// [`Catalog::table_for_update`]).
+    pub fn sequence_for_update(
+        &self,
+        txn: &Transaction,
+        name: &QualifiedName,
+    ) -> Result<Option<SequenceDef>> {
+        match txn.get_for_update(CATALOG_KEYSPACE, &entry_key(SEQUENCE, &name.schema, &name.name))? {
             Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(corrupt),
             None => Ok(None),
         }

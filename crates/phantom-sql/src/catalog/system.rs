@@ -56,6 +56,13 @@ pub fn view(
     }
 }
 
+/// True for the system views only superusers may read (as a table no privilege is
+/// granted on): `pg_authid`, which holds the password verifiers (a verifier allows
+/// guessing its password offline). The check is the statement's, like every other.
+pub fn superuser_only(name: &str) -> bool {
+    name == "pg_authid"
+}
+
 /// The catalog (database) name the information schema reports.
 pub const DATABASE: &str = "phantom";
 

@@ -78,6 +78,14 @@ pub struct TableDef {
     /// existed (see [`super::pg_catalog`]).
     #[serde(default)]
     pub oid: i64,
+    /// The owning role's OID (the bootstrap superuser for definitions stored before owners
+    /// existed, and left out of the stored form then).
+    #[serde(default = "super::acl::bootstrap_owner", skip_serializing_if = "super::acl::is_bootstrap_owner")]
+    pub owner: i64,
+    /// The privileges granted on it; `None` until the first GRANT or REVOKE: the owner's
+    /// default (see [`super::acl`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<super::acl::Acl>,
 }
 
 /// A CHECK constraint.

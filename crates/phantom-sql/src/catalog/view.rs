@@ -24,6 +24,12 @@ pub struct ViewDef {
     /// The search path at CREATE VIEW, for the query's unqualified names.
     #[serde(default = "public_path")]
     pub search_path: Vec<String>,
+    /// The owning role's OID; the view reads its tables with this role's privileges.
+    #[serde(default = "super::acl::bootstrap_owner", skip_serializing_if = "super::acl::is_bootstrap_owner")]
+    pub owner: i64,
+    /// The privileges granted on it (`None`: the owner's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<super::acl::Acl>,
 }
 
 fn public() -> String {

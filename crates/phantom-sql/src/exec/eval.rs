@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 
 use crate::error::{Error, Result, SqlState};
+use crate::exec::pg_functions::PgFunction;
 use crate::planner::expr::{ArithOp, CmpOp, Expr, Function, Subquery, SubqueryKind};
 use crate::types::cast::{self, CastKind, check_float, check_integer, out_of_range};
 use crate::types::{DataType, Decimal, Value, datetime};
@@ -42,6 +43,7 @@ impl Expr {
                 Value::Int(i) => check_integer(i.checked_neg().ok_or_else(|| out_of_range(*ty))?, *ty)?,
                 Value::Float(f) => Value::Float(-f),
                 Value::Numeric(d) => Value::Numeric(-d),
+                Value::Interval(i) => Value::Interval(i.checked_neg()?),
                 _ => Value::Null,
             },
             Expr::And(a, b) => {
@@ -183,50 +185,73 @@ pub fn compare(op: CmpOp, a: &Value, b: &Value) -> Value {
     }
 }
 
-/// Date and time arithmetic, with the result type the binder chose.
+/// Date and time arithmetic, with the result type the binder chose (the rules are in
+/// [`datetime::arith`] and [`datetime::Interval`]).
 fn datetime_arith(op: ArithOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
     use Value::*;
-    let overflow = || Error::new(SqlState::DatetimeFieldOverflow, "date/time value out of range");
-    let negate =
-        |i: datetime::Interval| datetime::Interval { months: -i.months, days: -i.days, micros: -i.micros };
-    let instant = |v: &Value| match v {
-        Date(d) => Some(d * datetime::DAY),
-        Timestamp(t) | TimestampTz(t) => Some(*t),
-        _ => None,
+    use datetime::arith as dt;
+    let plus = |t: Value, i: &datetime::Interval| -> Result<Value> {
+        Ok(match t {
+            TimestampTz(t) => TimestampTz(dt::timestamptz_plus(t, i)?),
+            Timestamp(t) => Timestamp(dt::timestamp_plus(t, i)?),
+            Date(d) if ty == DataType::TimestampTz => {
+                TimestampTz(dt::timestamptz_plus(dt::date_to_timestamptz(d)?, i)?)
+            }
+            Date(d) => Timestamp(dt::timestamp_plus(dt::date_to_timestamp(d)?, i)?),
+            other => return Err(Error::new(SqlState::InternalError, format!("{other:?} + interval"))),
+        })
     };
-    let wrap =
-        |micros: i64| if ty == DataType::TimestampTz { TimestampTz(micros) } else { Timestamp(micros) };
+    let instant = |v: &Value| -> Result<Option<i64>> {
+        Ok(match v {
+            Date(d) => Some(dt::date_to_timestamp(*d)?),
+            Timestamp(t) | TimestampTz(t) => Some(*t),
+            _ => None,
+        })
+    };
+    let factor = |v: &Value| -> Option<f64> {
+        match v {
+            Int(i) => Some(*i as f64),
+            Float(f) => Some(*f),
+            Numeric(d) => Some(d.to_f64()),
+            _ => None,
+        }
+    };
     Ok(match (op, a, b) {
-        (ArithOp::Add, Date(d), Int(n)) | (ArithOp::Add, Int(n), Date(d)) => {
-            Date(d.checked_add(n).ok_or_else(overflow)?)
+        (ArithOp::Add, Date(d), Int(n)) | (ArithOp::Add, Int(n), Date(d)) => Date(dt::date_plus_days(d, n)?),
+        (ArithOp::Sub, Date(d), Int(n)) => {
+            Date(dt::date_plus_days(d, n.checked_neg().ok_or_else(datetime::calendar::date_out_of_range)?)?)
         }
-        (ArithOp::Sub, Date(d), Int(n)) => Date(d.checked_sub(n).ok_or_else(overflow)?),
-        (ArithOp::Sub, Date(a), Date(b)) => Int(a - b),
-        (ArithOp::Add, t, Interval(i)) | (ArithOp::Add, Interval(i), t) if instant(&t).is_some() => {
-            wrap(datetime::add_interval(instant(&t).unwrap_or(0), &i).ok_or_else(overflow)?)
+        (ArithOp::Sub, Date(a), Date(b)) => Int(dt::date_minus(a, b)?),
+        (ArithOp::Add, Date(d), Time(t)) | (ArithOp::Add, Time(t), Date(d)) => {
+            let midnight = dt::date_to_timestamp(d)?;
+            let sum = if datetime::calendar::timestamp_is_finite(midnight) { midnight + t } else { midnight };
+            Timestamp(datetime::calendar::check_timestamp(sum)?)
         }
-        (ArithOp::Sub, t, Interval(i)) if instant(&t).is_some() => {
-            wrap(datetime::add_interval(instant(&t).unwrap_or(0), &negate(i)).ok_or_else(overflow)?)
+        (ArithOp::Add, t @ (Date(_) | Timestamp(_) | TimestampTz(_)), Interval(i))
+        | (ArithOp::Add, Interval(i), t @ (Date(_) | Timestamp(_) | TimestampTz(_))) => plus(t, &i)?,
+        (ArithOp::Sub, t @ (Date(_) | Timestamp(_) | TimestampTz(_)), Interval(i)) => {
+            plus(t, &i.checked_neg()?)?
         }
-        (ArithOp::Sub, a, b) if instant(&a).is_some() && instant(&b).is_some() => {
-            let diff = instant(&a).unwrap_or(0) - instant(&b).unwrap_or(0);
-            let days = i32::try_from(diff / datetime::DAY).map_err(|_| overflow())?;
-            Interval(datetime::Interval { months: 0, days, micros: diff % datetime::DAY })
+        (ArithOp::Sub, a, b)
+            if !matches!((&a, &b), (Date(_), Date(_)))
+                && instant(&a)?.is_some()
+                && instant(&b)?.is_some() =>
+        {
+            let (Some(x), Some(y)) = (instant(&a)?, instant(&b)?) else { return Ok(Null) };
+            Interval(dt::timestamp_minus(x, y)?)
         }
-        (ArithOp::Add, Interval(a), Interval(b)) => Interval(datetime::Interval {
-            months: a.months.checked_add(b.months).ok_or_else(overflow)?,
-            days: a.days.checked_add(b.days).ok_or_else(overflow)?,
-            micros: a.micros.checked_add(b.micros).ok_or_else(overflow)?,
-        }),
-        (ArithOp::Sub, Interval(a), Interval(b)) => Interval(datetime::Interval {
-            months: a.months.checked_sub(b.months).ok_or_else(overflow)?,
-            days: a.days.checked_sub(b.days).ok_or_else(overflow)?,
-            micros: a.micros.checked_sub(b.micros).ok_or_else(overflow)?,
-        }),
+        (ArithOp::Add, Interval(a), Interval(b)) => Interval(a.checked_add(&b)?),
+        (ArithOp::Sub, Interval(a), Interval(b)) => Interval(a.checked_sub(&b)?),
+        (ArithOp::Mul, Interval(i), n) | (ArithOp::Mul, n, Interval(i)) if factor(&n).is_some() => {
+            Interval(i.mul(factor(&n).unwrap_or(1.0))?)
+        }
+        (ArithOp::Div, Interval(i), n) if factor(&n).is_some() => Interval(i.div(factor(&n).unwrap_or(1.0))?),
         (ArithOp::Add, Time(t), Interval(i)) | (ArithOp::Add, Interval(i), Time(t)) => {
-            Time((t + i.micros).rem_euclid(datetime::DAY))
+            Time((t + i.micros % datetime::DAY).rem_euclid(datetime::DAY))
         }
-        (ArithOp::Sub, Time(t), Interval(i)) => Time((t - i.micros).rem_euclid(datetime::DAY)),
+        (ArithOp::Sub, Time(t), Interval(i)) => {
+            Time((t - i.micros % datetime::DAY).rem_euclid(datetime::DAY))
+        }
         (ArithOp::Sub, Time(a), Time(b)) => {
             Interval(datetime::Interval { months: 0, days: 0, micros: a - b })
         }
@@ -440,6 +465,15 @@ fn call(func: Function, args: &[Expr], row: &[Value], ty: DataType) -> Result<Va
                 }
             }
             return Ok(Value::Text(out));
+        }
+        // `x op ANY/ALL (array)`: a NULL array is NULL, but a NULL x is compared like any
+        // value, so ALL over an empty array is true and ANY false, as for a subquery.
+        Function::Pg(PgFunction::ArrayAny { .. }) => {
+            let array = args[1].eval(row)?;
+            if array.is_null() {
+                return Ok(Value::Null);
+            }
+            return crate::exec::functions::apply(func, vec![args[0].eval(row)?, array], ty);
         }
         _ => {}
     }

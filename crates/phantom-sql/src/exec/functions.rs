@@ -9,7 +9,7 @@ use crate::exec::eval::{as_decimal, as_f64};
 use crate::planner::expr::Function;
 use crate::types::cast::{self, check_float, check_integer, out_of_range};
 use crate::types::decimal::Rounding;
-use crate::types::{DataType, Decimal, Value, datetime};
+use crate::types::{DataType, Decimal, Value};
 
 fn text(v: &Value) -> String {
     cast::to_text(v)
@@ -192,60 +192,11 @@ pub fn apply(func: Function, args: Vec<Value>, ty: DataType) -> Result<Value> {
             Value::Text(s.repeat(n))
         }
         Reverse => Value::Text(text(a(0)).chars().rev().collect()),
-        Now => Value::TimestampTz(now_micros()),
-        CurrentDate => Value::Date(now_micros().div_euclid(datetime::DAY)),
-        DatePart => {
-            let field = text(a(0)).to_lowercase();
-            let unknown =
-                || Error::new(SqlState::InvalidParameterValue, format!("unit \"{field}\" not recognized"));
-            let part = match a(1).clone() {
-                Value::Date(d) => datetime::extract_timestamp(&field, d * datetime::DAY),
-                Value::Timestamp(t) | Value::TimestampTz(t) => datetime::extract_timestamp(&field, t),
-                Value::Time(t) => datetime::extract_timestamp(&field, t)
-                    .filter(|_| matches!(field.as_str(), "hour" | "minute" | "second" | "epoch")),
-                Value::Interval(i) => interval_part(&field, &i),
-                _ => None,
-            };
-            Value::Float(part.ok_or_else(unknown)?)
-        }
-        DateTrunc => {
-            let field = text(a(0)).to_lowercase();
-            let unknown =
-                || Error::new(SqlState::InvalidParameterValue, format!("unit \"{field}\" not recognized"));
-            let (micros, tz) = match a(1).clone() {
-                Value::Date(d) => (d * datetime::DAY, false),
-                Value::Timestamp(t) => (t, false),
-                Value::TimestampTz(t) => (t, true),
-                other => return Err(Error::new(SqlState::InternalError, format!("date_trunc of {other}"))),
-            };
-            let t = datetime::trunc_timestamp(&field, micros).ok_or_else(unknown)?;
-            if tz { Value::TimestampTz(t) } else { Value::Timestamp(t) }
-        }
+        DateTime(f) => return super::datetime_functions::apply(f, args, ty),
         Pg(f) => return super::pg_functions::apply(f, args),
         Coalesce | NullIf | Greatest | Least | Concat => {
             return Err(Error::new(SqlState::InternalError, format!("{} is evaluated by eval", func.name())));
         }
-    })
-}
-
-/// The current time, in microseconds since the epoch.
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
-/// A field of an interval, as `EXTRACT` gives it.
-fn interval_part(field: &str, i: &datetime::Interval) -> Option<f64> {
-    Some(match field {
-        "year" => f64::from(i.months / 12),
-        "month" => f64::from(i.months % 12),
-        "day" => f64::from(i.days),
-        "hour" => (i.micros / datetime::HOUR) as f64,
-        "minute" => (i.micros % datetime::HOUR / datetime::MINUTE) as f64,
-        "second" => (i.micros % datetime::MINUTE) as f64 / datetime::SECOND as f64,
-        "epoch" => i.approximate_micros() as f64 / datetime::SECOND as f64,
-        _ => return None,
     })
 }
 

@@ -17,6 +17,7 @@
 
 mod aggregate;
 pub mod constraints;
+pub mod datetime_functions;
 mod distinct;
 pub mod eval;
 mod filter;

@@ -36,6 +36,12 @@ pub enum PgFunction {
     },
     /// `x op ANY (array)` / `x op ALL (array)`; the array's elements are read as `element`.
     ArrayAny { op: CmpOp, all: bool, element: DataType },
+    /// `text::elem[]`: array input, checked and normalized (arrays travel as text)
+    ArrayIn { element: DataType },
+    /// `integer::oid`: an INTEGER's bits as an unsigned OID; a BIGINT must fit (22003)
+    IntToOid { bigint: bool },
+    /// `text::"char"`: one byte, `\ooo` octal escapes read as PostgreSQL's `charin` does
+    CharIn,
     /// `array_to_string(array, separator [, null_string])`
     ArrayToString,
     /// `array_position(array, element)`
@@ -81,6 +87,9 @@ impl PgFunction {
             FormatType => "format_type",
             RegexMatch { .. } => "textregexeq",
             ArrayAny { .. } => "any",
+            ArrayIn { .. } => "array_in",
+            CharIn => "charin",
+            IntToOid { .. } => "oid",
             ArrayToString => "array_to_string",
             ArrayPosition => "array_position",
             ArrayUpper => "array_upper",
@@ -142,6 +151,9 @@ pub fn apply(f: PgFunction, args: Vec<Value>) -> Result<Value> {
                 .collect::<Result<Vec<_>>>()?;
             super::eval::quantified(op, all, &x, &rows)
         }
+        ArrayIn { element } => Value::Text(array_in(&text(&a(0)), element)?),
+        CharIn => Value::Text(char_in(&text(&a(0)))),
+        IntToOid { bigint } => Value::Int(int_to_oid(int(&a(0))?, bigint)?),
         ArrayToString => {
             let separator = text(&a(1));
             let null = args.get(2).map(text);
@@ -255,6 +267,204 @@ pub fn parse_array(s: &str) -> Result<Vec<Option<String>>> {
             Some(_) => return Err(malformed()),
         }
     }
+}
+
+/// PostgreSQL's limit on array dimensions (`MAXDIM`).
+const MAX_ARRAY_DIMENSIONS: usize = 6;
+
+/// An array literal, parsed: nested lists of elements (`None` for NULL).
+enum ArrayNode {
+    Element(Option<String>),
+    List(Vec<ArrayNode>),
+}
+
+/// Array input (`'{1,{2}}'::int[]` and friends): the text must be a well-formed array
+/// literal whose sub-arrays at each level have matching dimensions and whose elements are
+/// valid input for `element`; the result is its normal text form, the elements as their
+/// type prints them (so `'{ 1, 02 }'::int[]` is `{1,2}`). Arrays are carried as text, so
+/// this is where a malformed one is refused (22P02), as PostgreSQL's `array_in` does.
+pub fn array_in(s: &str, element: DataType) -> Result<String> {
+    let malformed = |detail: &str| {
+        Error::new(SqlState::InvalidTextRepresentation, format!("malformed array literal: \"{s}\""))
+            .with_detail(detail.to_string())
+    };
+    let mut chars = s.chars().peekable();
+    while chars.next_if(|c| c.is_whitespace()).is_some() {}
+    if chars.peek() != Some(&'{') {
+        return Err(malformed("Array value must start with \"{\" or dimension information."));
+    }
+    let tree = parse_array_level(&mut chars, 1, &malformed)?;
+    while chars.next_if(|c| c.is_whitespace()).is_some() {}
+    if chars.next().is_some() {
+        return Err(malformed("Junk after closing right brace."));
+    }
+    check_dimensions(&tree).ok_or_else(|| {
+        Error::new(SqlState::InvalidTextRepresentation, format!("malformed array literal: \"{s}\""))
+            .with_detail("Multidimensional arrays must have sub-arrays with matching dimensions.".to_string())
+    })?;
+    let mut out = String::with_capacity(s.len());
+    format_array_node(&tree, element, &mut out)?;
+    Ok(out)
+}
+
+/// Parses one `{...}` level (the `{` not yet consumed).
+fn parse_array_level(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    depth: usize,
+    malformed: &dyn Fn(&str) -> Error,
+) -> Result<ArrayNode> {
+    if depth > MAX_ARRAY_DIMENSIONS {
+        return Err(Error::new(
+            SqlState::ProgramLimitExceeded,
+            format!(
+                "number of array dimensions ({depth}) exceeds the maximum allowed ({MAX_ARRAY_DIMENSIONS})"
+            ),
+        ));
+    }
+    chars.next(); // '{'
+    let mut items = Vec::new();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        match chars.peek() {
+            Some('}') if items.is_empty() => {
+                chars.next();
+                return Ok(ArrayNode::List(items));
+            }
+            Some('{') => items.push(parse_array_level(chars, depth + 1, malformed)?),
+            Some('"') => {
+                chars.next();
+                let mut item = String::new();
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => {
+                            item.push(chars.next().ok_or_else(|| malformed("Unexpected end of input."))?)
+                        }
+                        Some(c) => item.push(c),
+                        None => return Err(malformed("Unexpected end of input.")),
+                    }
+                }
+                items.push(ArrayNode::Element(Some(item)));
+            }
+            Some(_) => {
+                let mut item = String::new();
+                let mut escaped = false;
+                while let Some(&c) = chars.peek() {
+                    if matches!(c, ',' | '}') {
+                        break;
+                    }
+                    if matches!(c, '{' | '"') {
+                        return Err(malformed("Unexpected array element."));
+                    }
+                    chars.next();
+                    if c == '\\' {
+                        item.push(chars.next().ok_or_else(|| malformed("Unexpected end of input."))?);
+                        escaped = true;
+                    } else {
+                        item.push(c);
+                    }
+                }
+                let item = item.trim_end().to_string();
+                if item.is_empty() {
+                    return Err(malformed("Unexpected \",\" character."));
+                }
+                let null = !escaped && item.eq_ignore_ascii_case("null");
+                items.push(ArrayNode::Element(if null { None } else { Some(item) }));
+            }
+            None => return Err(malformed("Unexpected end of input.")),
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        match chars.next() {
+            Some(',') => {}
+            Some('}') => return Ok(ArrayNode::List(items)),
+            Some(_) => return Err(malformed("Unexpected array element.")),
+            None => return Err(malformed("Unexpected end of input.")),
+        }
+    }
+}
+
+/// The dimensions of a well-formed array (`None` if its sub-arrays do not match, or
+/// elements and sub-arrays are mixed at one level).
+fn check_dimensions(node: &ArrayNode) -> Option<Vec<usize>> {
+    match node {
+        ArrayNode::Element(_) => Some(Vec::new()),
+        ArrayNode::List(items) => {
+            let mut inner: Option<Vec<usize>> = None;
+            for item in items {
+                let dims = check_dimensions(item)?;
+                if inner.as_ref().is_some_and(|d| *d != dims) {
+                    return None;
+                }
+                inner = Some(dims);
+            }
+            let mut dims = vec![items.len()];
+            dims.extend(inner.unwrap_or_default());
+            Some(dims)
+        }
+    }
+}
+
+fn format_array_node(node: &ArrayNode, element: DataType, out: &mut String) -> Result<()> {
+    match node {
+        ArrayNode::Element(None) => out.push_str("NULL"),
+        ArrayNode::Element(Some(s)) => {
+            let value = if element.is_string() || element == DataType::Null {
+                s.clone()
+            } else {
+                cast::to_text(&cast::cast(Value::Text(s.clone()), element, CastKind::Explicit)?)
+            };
+            let quote = value.is_empty()
+                || value.eq_ignore_ascii_case("null")
+                || value.chars().any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_whitespace());
+            if quote {
+                out.push('"');
+                for c in value.chars() {
+                    if matches!(c, '"' | '\\') {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            } else {
+                out.push_str(&value);
+            }
+        }
+        ArrayNode::List(items) => {
+            out.push('{');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                format_array_node(item, element, out)?;
+            }
+            out.push('}');
+        }
+    }
+    Ok(())
+}
+
+/// An integer as an OID, as PostgreSQL converts: `int4` reinterprets its bits (-1 is
+/// 4294967295), a negative `int8` is out of range (22003). OIDs here are 64-bit (roles'
+/// and constraints' lie above 2^32, see `catalog::pg_catalog`), so unlike PostgreSQL an
+/// `int8` above 4294967295 is accepted (listed in docs/sql.md).
+pub fn int_to_oid(v: i64, bigint: bool) -> Result<i64> {
+    const OID_MAX: i64 = u32::MAX as i64;
+    match v {
+        0.. => Ok(v),
+        v if !bigint && v >= i64::from(i32::MIN) => Ok(v + OID_MAX + 1),
+        _ => Err(Error::new(SqlState::NumericValueOutOfRange, "OID out of range")),
+    }
+}
+
+/// `"char"` input: `\ooo` (three octal digits) is that byte, else the first character
+/// (empty for an empty string), as PostgreSQL's `charin`.
+fn char_in(s: &str) -> String {
+    let b = s.as_bytes();
+    if b.len() == 4 && b[0] == b'\\' && b[1..].iter().all(|d| (b'0'..=b'7').contains(d)) {
+        let byte = (b[1] - b'0') as u32 * 64 + (b[2] - b'0') as u32 * 8 + (b[3] - b'0') as u32;
+        return char::from_u32(byte & 0xff).map(String::from).unwrap_or_default();
+    }
+    s.chars().next().map(String::from).unwrap_or_default()
 }
 
 /// `pg_size_pretty`: bytes, kB, MB, GB, TB with PostgreSQL's rounding (a unit is used

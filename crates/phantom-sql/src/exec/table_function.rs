@@ -119,7 +119,12 @@ fn timestamps(
         if (forward && current > stop) || (!forward && current < stop) {
             return None;
         }
-        next = datetime::add_interval(current, &step);
+        // An error (past the end of the timestamp range) ends the series.
+        next = if ty == DataType::TimestampTz {
+            datetime::arith::timestamptz_plus(current, &step).ok()
+        } else {
+            datetime::arith::timestamp_plus(current, &step).ok()
+        };
         Some(Ok(if ty == DataType::TimestampTz {
             Value::TimestampTz(current)
         } else {
@@ -170,8 +175,8 @@ mod tests {
     /// Each step is added to the previous value, so the day clamped in February stays.
     fn timestamp_series_add_calendar_intervals() {
         let series = TableFunction::GenerateSeries(DataType::Timestamp);
-        let jan31 = datetime::parse_timestamp("2024-01-31").expect("date");
-        let may1 = datetime::parse_timestamp("2024-05-01").expect("date");
+        let jan31 = datetime::parse_timestamp("2024-01-31", false).expect("date");
+        let may1 = datetime::parse_timestamp("2024-05-01", false).expect("date");
         let month = Value::Interval(Interval { months: 1, days: 0, micros: 0 });
         let rows = collect(series, vec![Value::Timestamp(jan31), Value::Timestamp(may1), month], false)
             .expect("rows");

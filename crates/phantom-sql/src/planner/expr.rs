@@ -139,14 +139,8 @@ pub enum Function {
     Repeat,
     /// `reverse(s)`
     Reverse,
-    /// `now()`, `current_timestamp`: the time the transaction's statement runs
-    Now,
-    /// `current_date`
-    CurrentDate,
-    /// `date_part(field, x)` and `EXTRACT(field FROM x)`
-    DatePart,
-    /// `date_trunc(field, x)`
-    DateTrunc,
+    /// A date or time function (`now()`, `EXTRACT`, `date_trunc`, `to_char`, ...).
+    DateTime(crate::exec::datetime_functions::DateTimeFunction),
     /// A PostgreSQL compatibility function (`format_type`, `~`, ...).
     Pg(crate::exec::pg_functions::PgFunction),
 }
@@ -184,10 +178,7 @@ impl Function {
             Right => "right",
             Repeat => "repeat",
             Reverse => "reverse",
-            Now => "now",
-            CurrentDate => "current_date",
-            DatePart => "date_part",
-            DateTrunc => "date_trunc",
+            DateTime(f) => f.name(),
             Pg(f) => f.name(),
         }
     }
@@ -566,7 +557,7 @@ impl Expr {
             matches!(
                 e,
                 Expr::Column(_) | Expr::Parameter(_) | Expr::Outer(_) | Expr::Subquery(_) | Expr::Sequence(_)
-            )
+            ) || matches!(e, Expr::Call(Function::DateTime(f), _, _) if f.is_volatile())
         })
     }
 }

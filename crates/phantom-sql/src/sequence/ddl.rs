@@ -159,6 +159,9 @@ pub fn apply_options(
             Some(owner) => owner,
             None => old.and_then(|o| o.owned_by.clone()),
         },
+        // A new sequence's owner is filled in when the statement runs.
+        owner: old.map_or_else(crate::catalog::acl::bootstrap_owner, |o| o.owner),
+        acl: old.and_then(|o| o.acl.clone()),
     };
     Ok((def, restart))
 }
@@ -183,6 +186,7 @@ pub fn create_sequence(
 ) -> Result<bool> {
     if instance.catalog.relation_exists(txn, &def.schema, &def.name)? {
         if if_not_exists {
+            crate::notice::raise(crate::binder::already_exists(&def.name));
             return Ok(false);
         }
         return Err(Error::new(
@@ -190,9 +194,24 @@ pub fn create_sequence(
             format!("relation \"{}\" already exists", def.name),
         ));
     }
+    check_same_owner(instance, txn, &def)?;
     def.keyspace = txn.create_keyspace(None)?.0;
     instance.catalog.put_sequence(txn, &def)?;
     Ok(true)
+}
+
+/// A sequence OWNED BY a column belongs to that column's table's owner (55000 otherwise,
+/// as in PostgreSQL): whoever may drop the table may drop it along.
+fn check_same_owner(instance: &Instance, txn: &Transaction, def: &SequenceDef) -> Result<()> {
+    let Some(column) = &def.owned_by else { return Ok(()) };
+    let table = instance.catalog.table(txn, &column.schema, &column.table)?;
+    if table.is_some_and(|t| t.owner != def.owner) {
+        return Err(Error::new(
+            SqlState::ObjectNotInPrerequisiteState,
+            "sequence must have same owner as table it is linked to",
+        ));
+    }
+    Ok(())
 }
 
 /// Stores the changed definition `def`, then restarts it if asked.
@@ -202,6 +221,7 @@ pub fn alter_sequence(
     def: SequenceDef,
     restart: Option<i64>,
 ) -> Result<Output> {
+    check_same_owner(instance, txn, &def)?;
     instance.catalog.put_sequence(txn, &def)?;
     instance.sequence_states.changed(&def);
     if let Some(value) = restart {

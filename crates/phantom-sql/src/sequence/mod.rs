@@ -247,16 +247,26 @@ impl Drop for SequenceStates {
 }
 
 /// What one session's sequence calls remember: for `currval` the last value `nextval`
-/// gave it per sequence, for `lastval` the last value overall.
+/// gave it per sequence, for `lastval` the last value overall and its sequence (which
+/// `lastval` checks still exists, as PostgreSQL does).
 pub struct SessionSequences {
     states: Arc<SequenceStates>,
-    current: Mutex<(HashMap<KeyspaceId, i64>, Option<i64>)>,
+    current: Mutex<(HashMap<KeyspaceId, i64>, Option<LastValue>)>,
 }
+
+/// What `lastval` answers: the sequence and the value.
+type LastValue = (KeyspaceId, i64);
 
 impl SessionSequences {
     /// A session that has called no sequence function yet.
     pub fn new(states: Arc<SequenceStates>) -> Self {
         SessionSequences { states, current: Mutex::new((HashMap::new(), None)) }
+    }
+
+    /// `DISCARD SEQUENCES` (and `DISCARD ALL`): forgets every value, so `currval` and
+    /// `lastval` are undefined again.
+    pub fn discard(&self) {
+        *self.current.lock() = (HashMap::new(), None);
     }
 
     /// Gives sequence functions access to this session within `txn`.
@@ -281,7 +291,7 @@ impl SequenceAccess for Access {
                 let value = session.states.next(def, &self.txn)?;
                 let mut current = session.current.lock();
                 current.0.insert(def.keyspace, value);
-                current.1 = Some(value);
+                current.1 = Some((def.keyspace, value));
                 Ok(Value::Int(value))
             }
             SequenceFunction::Currval => {
@@ -294,13 +304,19 @@ impl SequenceAccess for Access {
                     )),
                 }
             }
-            SequenceFunction::Lastval => match session.current.lock().1 {
-                Some(value) => Ok(Value::Int(value)),
-                None => Err(Error::new(
-                    SqlState::ObjectNotInPrerequisiteState,
-                    "lastval is not yet defined in this session",
-                )),
-            },
+            SequenceFunction::Lastval => {
+                let undefined = || {
+                    Error::new(
+                        SqlState::ObjectNotInPrerequisiteState,
+                        "lastval is not yet defined in this session",
+                    )
+                };
+                let Some((keyspace, value)) = session.current.lock().1 else { return Err(undefined()) };
+                // The sequence may have been dropped since (by any session).
+                let exists =
+                    session.states.catalog.sequences(&self.txn)?.iter().any(|s| s.keyspace == keyspace);
+                if exists { Ok(Value::Int(value)) } else { Err(undefined()) }
+            }
             SequenceFunction::Setval => {
                 let def = def.ok_or_else(missing)?;
                 let value = match args.first() {
@@ -341,6 +357,8 @@ mod tests {
             cache: 1,
             cycle,
             owned_by: None,
+            owner: crate::catalog::acl::bootstrap_owner(),
+            acl: None,
         }
     }
 

@@ -18,10 +18,12 @@ use phantom_txn::Transaction;
 use super::Session;
 use crate::binder::{Binder, BoundStatement};
 use crate::catalog::TableDef;
+use crate::catalog::acl::Privileges;
 use crate::error::{Error, Result, SqlState};
 use crate::exec::{self, Context};
 use crate::parser;
 use crate::planner::{Expr, Plan};
+use crate::privilege::{Principal, Required};
 use crate::result::Column;
 use crate::types::Value;
 
@@ -101,9 +103,17 @@ fn bind_target(session: &Session, txn: &Transaction, table: &str, columns: &[Str
         format!("INSERT INTO {table} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {table} WHERE false")
     };
     let statement = parser::parse_one(&sql)?;
-    let mut binder =
-        Binder::new(&session.instance.catalog, txn).with_search_path(&session.settings.lookup_path());
-    match binder.statement(&statement)? {
+    let mut binder = Binder::new(&session.instance.catalog, txn)
+        .with_settings(&session.settings)
+        .with_search_path(&session.settings.lookup_path());
+    let bound = binder.statement(&statement)?;
+    // COPY FROM needs INSERT (and what the defaults need), not the SELECT the statement
+    // binds its columns with.
+    let mut needs = binder.take_needs();
+    needs.retain(|n| n.required != Required::AnyOf(Privileges::SELECT));
+    let principal = Principal::current(&session.instance.catalog, txn, &session.settings)?;
+    crate::privilege::authorize(&session.instance.catalog, txn, &principal, &needs)?;
+    match bound {
         BoundStatement::Modify(Plan::Insert { table, targets, defaults, .. }) => {
             Ok((table, targets, defaults))
         }
@@ -142,7 +152,10 @@ impl CopyIn<'_> {
         if self.closed {
             return Err(Error::new(SqlState::InFailedSqlTransaction, "this COPY has already ended"));
         }
-        let result = self.insert(values);
+        let result = {
+            let _datetime = self.session.enter_datetime();
+            self.insert(values)
+        };
         if result.is_err() {
             self.close()?;
         }

@@ -67,6 +67,7 @@ impl Session {
         }
         self.as_statement(|s| {
             prepared.check_arity(params)?;
+            let _datetime = s.enter_datetime();
             s.start_query(&prepared.statement, params).map(Some)
         })
     }
@@ -93,6 +94,7 @@ impl Session {
             let BoundStatement::Query(plan) = binder.statement(query)? else {
                 return Err(Error::new(SqlState::InternalError, "a query bound to something else"));
             };
+            crate::privilege::check_statement(&self.instance.catalog, &txn, &self.settings, &mut binder)?;
             let types = binder.parameter_types();
             let changes = binder.take_setting_changes();
             // The cursor's reads keep this statement's view however long it stays open
@@ -128,6 +130,7 @@ impl Session {
     }
 
     fn fetch_rows(&mut self, cursor: &mut Cursor, max: Option<usize>, sink: &mut dyn RowSink) -> Result<u64> {
+        let _datetime = self.enter_datetime();
         let block = match self.block.as_mut() {
             Some(block) if block.txn.id() == cursor.txn => block,
             _ => {

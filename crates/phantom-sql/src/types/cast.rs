@@ -114,20 +114,39 @@ pub fn cast(value: Value, ty: DataType, kind: CastKind) -> Result<Value> {
         }
         (Value::Bytes(b), DataType::Bytea) => Ok(Value::Bytes(b)),
         (Value::Date(d), DataType::Date) => Ok(Value::Date(d)),
-        (Value::Date(d), DataType::Timestamp) => Ok(Value::Timestamp(d * datetime::DAY)),
-        (Value::Date(d), DataType::TimestampTz) => Ok(Value::TimestampTz(d * datetime::DAY)),
-        (Value::Timestamp(t) | Value::TimestampTz(t), DataType::Date) => {
-            Ok(Value::Date(t.div_euclid(datetime::DAY)))
+        (Value::Date(d), DataType::Timestamp) => Ok(Value::Timestamp(datetime::arith::date_to_timestamp(d)?)),
+        (Value::Date(d), DataType::TimestampTz) => {
+            Ok(Value::TimestampTz(datetime::arith::date_to_timestamptz(d)?))
         }
-        (Value::Timestamp(t) | Value::TimestampTz(t), DataType::Time) => {
-            Ok(Value::Time(t.rem_euclid(datetime::DAY)))
+        (Value::Timestamp(t), DataType::Date) => Ok(Value::Date(datetime::arith::timestamp_to_date(t))),
+        (Value::TimestampTz(t), DataType::Date) => {
+            Ok(Value::Date(datetime::arith::timestamp_to_date(datetime::arith::timestamptz_to_local(t)?)))
         }
-        (Value::Timestamp(t) | Value::TimestampTz(t), DataType::Timestamp) => Ok(Value::Timestamp(t)),
-        (Value::Timestamp(t) | Value::TimestampTz(t), DataType::TimestampTz) => Ok(Value::TimestampTz(t)),
+        // The time of an infinite timestamp is NULL, as in PostgreSQL.
+        (Value::Timestamp(t), DataType::Time) if !datetime::calendar::timestamp_is_finite(t) => {
+            Ok(Value::Null)
+        }
+        (Value::TimestampTz(t), DataType::Time) if !datetime::calendar::timestamp_is_finite(t) => {
+            Ok(Value::Null)
+        }
+        (Value::Timestamp(t), DataType::Time) => Ok(Value::Time(t.rem_euclid(datetime::DAY))),
+        (Value::TimestampTz(t), DataType::Time) => {
+            Ok(Value::Time(datetime::arith::timestamptz_to_local(t)?.rem_euclid(datetime::DAY)))
+        }
+        (Value::Timestamp(t), DataType::Timestamp) => Ok(Value::Timestamp(t)),
+        (Value::TimestampTz(t), DataType::TimestampTz) => Ok(Value::TimestampTz(t)),
+        (Value::Timestamp(t), DataType::TimestampTz) => {
+            Ok(Value::TimestampTz(datetime::arith::local_to_timestamptz(t)?))
+        }
+        (Value::TimestampTz(t), DataType::Timestamp) => {
+            Ok(Value::Timestamp(datetime::arith::timestamptz_to_local(t)?))
+        }
         (Value::Time(t), DataType::Time) => Ok(Value::Time(t)),
         (Value::Time(t), DataType::Interval) => {
             Ok(Value::Interval(datetime::Interval { months: 0, days: 0, micros: t }))
         }
+        // interval::time keeps the time of day of the interval's time part.
+        (Value::Interval(i), DataType::Time) => Ok(Value::Time(i.micros.rem_euclid(datetime::DAY))),
         (Value::Interval(i), DataType::Interval) => Ok(Value::Interval(i)),
         (Value::Text(s), DataType::Bytea) => parse_bytea(&s),
         (Value::Text(s), t) if t.is_string() => fit_string(s, t, kind),
@@ -277,17 +296,11 @@ pub fn parse_text(s: &str, ty: DataType) -> Result<Value> {
             }
             Err(_) => Err(invalid_input(ty, s)),
         },
-        DataType::Date => datetime::parse_date_input(t).map(Value::Date).ok_or_else(|| invalid_input(ty, s)),
-        DataType::Time => datetime::parse_time(t).map(Value::Time).ok_or_else(|| invalid_input(ty, s)),
-        DataType::Timestamp => {
-            datetime::parse_timestamp(t).map(Value::Timestamp).ok_or_else(|| invalid_input(ty, s))
-        }
-        DataType::TimestampTz => {
-            datetime::parse_timestamp(t).map(Value::TimestampTz).ok_or_else(|| invalid_input(ty, s))
-        }
-        DataType::Interval => {
-            datetime::parse_interval(t).map(Value::Interval).ok_or_else(|| invalid_input(ty, s))
-        }
+        DataType::Date => datetime::parse_date(t).map(Value::Date),
+        DataType::Time => datetime::parse_time(t).map(Value::Time),
+        DataType::Timestamp => datetime::parse_timestamp(t, false).map(Value::Timestamp),
+        DataType::TimestampTz => datetime::parse_timestamp(t, true).map(Value::TimestampTz),
+        DataType::Interval => datetime::parse_interval(t).map(Value::Interval),
         DataType::Numeric(_) => check_decimal(Decimal::parse(t)?, ty),
         ty if ty.is_float() => {
             let v = match t.to_ascii_lowercase().as_str() {

@@ -94,8 +94,9 @@ impl Value {
             (Date(a), Date(b)) | (Time(a), Time(b)) => a.cmp(b),
             (Timestamp(a) | TimestampTz(a), Timestamp(b) | TimestampTz(b)) => a.cmp(b),
             // A date is midnight of its day when compared with a timestamp.
-            (Date(a), Timestamp(b) | TimestampTz(b)) => (a * datetime::DAY).cmp(b),
-            (Timestamp(a) | TimestampTz(a), Date(b)) => a.cmp(&(b * datetime::DAY)),
+            (Date(_), Timestamp(_) | TimestampTz(_)) | (Timestamp(_) | TimestampTz(_), Date(_)) => {
+                self.temporal_key().cmp(&other.temporal_key())
+            }
             (Interval(a), Interval(b)) => a.approximate_micros().cmp(&b.approximate_micros()),
             (a, b) => a.rank().cmp(&b.rank()),
         }
@@ -166,6 +167,13 @@ impl Value {
     /// the TIMESTAMP of its midnight; intervals compare by length).
     fn temporal_key(&self) -> Option<(u8, i128)> {
         Some(match self {
+            // The infinities of dates and timestamps are equal to each other.
+            Value::Date(datetime::calendar::DATE_INFINITY)
+            | Value::Timestamp(datetime::calendar::TIMESTAMP_INFINITY)
+            | Value::TimestampTz(datetime::calendar::TIMESTAMP_INFINITY) => (5, i128::MAX),
+            Value::Date(datetime::calendar::DATE_NEG_INFINITY)
+            | Value::Timestamp(datetime::calendar::TIMESTAMP_NEG_INFINITY)
+            | Value::TimestampTz(datetime::calendar::TIMESTAMP_NEG_INFINITY) => (5, i128::MIN),
             Value::Date(d) => (5, i128::from(*d) * i128::from(datetime::DAY)),
             Value::Timestamp(t) | Value::TimestampTz(t) => (5, i128::from(*t)),
             Value::Time(t) => (6, i128::from(*t)),
@@ -241,10 +249,12 @@ impl fmt::Display for Value {
             Value::Float(x) => f.write_str(&format_float(*x)),
             Value::Numeric(d) => write!(f, "{d}"),
             Value::Text(s) => f.write_str(s),
+            // In the session's DateStyle, IntervalStyle and TimeZone while a statement
+            // runs (see `datetime::settings`), else in the defaults.
             Value::Date(d) => f.write_str(&datetime::format_date(*d)),
             Value::Time(t) => f.write_str(&datetime::format_time(*t)),
             Value::Timestamp(t) => f.write_str(&datetime::format_timestamp(*t)),
-            Value::TimestampTz(t) => write!(f, "{}+00", datetime::format_timestamp(*t)),
+            Value::TimestampTz(t) => f.write_str(&datetime::format_timestamptz(*t)),
             Value::Interval(i) => f.write_str(&datetime::format_interval(i)),
             // PostgreSQL's hex output format.
             Value::Bytes(b) => {
