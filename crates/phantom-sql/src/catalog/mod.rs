@@ -65,6 +65,13 @@ pub struct Catalog {
 }
 
 /// The key of an object of `kind` called `name` in `schema`.
+/// A catalog entry decoded from its stored JSON; anything that does not decode is damage
+/// (XX001 naming `what`), never a missing entry.
+fn from_catalog<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::new(SqlState::DataCorrupted, format!("corrupt {what} in the catalog: {e}")))
+}
+
 fn entry_key(kind: u8, schema: &str, name: &str) -> Vec<u8> {
     let mut key = vec![kind];
     keycode::encode_str(&mut key, name, Order::ASC);
@@ -157,9 +164,7 @@ impl Catalog {
     /// The view called `name` in `schema` as `txn` sees it.
     pub fn view(&self, txn: &Transaction, schema: &str, name: &str) -> Result<Option<ViewDef>> {
         match txn.get(CATALOG_KEYSPACE, &entry_key(VIEW, schema, name))? {
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::new(SqlState::DataCorrupted, format!("corrupt view definition in the catalog: {e}"))
-            }),
+            Some(bytes) => from_catalog(&bytes, "view definition").map(Some),
             None => Ok(None),
         }
     }
@@ -170,9 +175,7 @@ impl Catalog {
         let mut views = Vec::new();
         for entry in txn.scan(CATALOG_KEYSPACE, range, false)? {
             let (_, bytes) = entry?;
-            views.push(serde_json::from_slice(&bytes).map_err(|e| {
-                Error::new(SqlState::DataCorrupted, format!("corrupt view definition in the catalog: {e}"))
-            })?);
+            views.push(from_catalog(&bytes, "view definition")?);
         }
         Ok(views)
     }
@@ -196,12 +199,7 @@ impl Catalog {
     /// [`acl::ObjectKind::default_acl`]).
     pub fn database_acl(&self, txn: &Transaction) -> Result<Option<acl::Acl>> {
         match txn.get(CATALOG_KEYSPACE, &database_acl_key())? {
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::new(
-                    SqlState::DataCorrupted,
-                    format!("corrupt database privileges in the catalog: {e}"),
-                )
-            }),
+            Some(bytes) => from_catalog(&bytes, "database privileges").map(Some),
             None => Ok(None),
         }
     }
@@ -209,12 +207,7 @@ impl Catalog {
     /// The database's ACL, its entry locked and read at its newest version (for GRANT).
     pub fn database_acl_for_update(&self, txn: &Transaction) -> Result<Option<acl::Acl>> {
         match txn.get_for_update(CATALOG_KEYSPACE, &database_acl_key())? {
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::new(
-                    SqlState::DataCorrupted,
-                    format!("corrupt database privileges in the catalog: {e}"),
-                )
-            }),
+            Some(bytes) => from_catalog(&bytes, "database privileges").map(Some),
             None => Ok(None),
         }
     }
@@ -242,9 +235,7 @@ impl Catalog {
     /// [`Catalog::table_for_update`]).
     pub fn view_for_update(&self, txn: &Transaction, name: &QualifiedName) -> Result<Option<ViewDef>> {
         match txn.get_for_update(CATALOG_KEYSPACE, &entry_key(VIEW, &name.schema, &name.name))? {
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::new(SqlState::DataCorrupted, format!("corrupt view definition in the catalog: {e}"))
-            }),
+            Some(bytes) => from_catalog(&bytes, "view definition").map(Some),
             None => Ok(None),
         }
     }
@@ -254,9 +245,7 @@ impl Catalog {
         if let Some(table) = cache.get(&bytes) {
             return Ok(table.clone());
         }
-        let table: TableDef = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::new(SqlState::DataCorrupted, format!("corrupt table definition in the catalog: {e}"))
-        })?;
+        let table: TableDef = from_catalog(&bytes, "table definition")?;
         let table = Arc::new(table);
         // Definitions change rarely; a bound keeps a DDL-heavy workload from growing it.
         if cache.len() > 4096 {
